@@ -1,0 +1,56 @@
+"""Plain data passed between fetch, parse, store and announce."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Release:
+    """One ISSCR news post, as the bot stores and announces it."""
+
+    id: str
+    title: str
+    link: str
+    published: datetime | None = None
+    categories: tuple[str, ...] = ()
+    author: str | None = None
+    excerpt: str = ""
+    body: str = ""  # the whole post as plain text, kept for search
+    image_url: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedFailure:
+    """Why a poll failed; `retry_after` is the server's own wish, in seconds, when it sent one."""
+
+    reason: str
+    retry_after: float | None = None
+
+
+class FeedError(Exception):
+    """A fetch or parse failure that the watcher records and retries."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.failure = FeedFailure(reason, retry_after)
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What a conditional GET sends back to the server, and the hash of the last body."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A feed body, or `body=None` when the server answered 304 Not Modified."""
+
+    body: bytes | None
+    url: str
+    content_type: str | None = None
+    validators: Validators = field(default_factory=Validators)

@@ -1,0 +1,139 @@
+"""One asyncio process: the Slack app (HTTP or Socket Mode), the feed watcher and the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.errors import SlackApiError
+
+from bot.app import app_client, build_app, posting_client
+from bot.backoff import backoff_delay
+from bot.feed import open_session
+from bot.health import health
+from bot.outbox import Outbox, classify, explain
+from bot.routes import Router
+from bot.settings import Settings
+from bot.store import Store
+from bot.watcher import Watcher
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 10.0
+
+
+class Bot:
+    """Wires the parts together; `start` and `stop` are separate so tests can drive it."""
+
+    def __init__(self, settings: Settings, store: Store, *, host: str = "0.0.0.0") -> None:
+        self.settings = settings
+        self.host = host
+        self.store = store
+        self.client = app_client(settings)
+        self.app = build_app(settings, self.store, self.client)
+        self.outbox = Outbox(self.store, posting_client(settings))
+        self.stopping = asyncio.Event()
+        self.port: int | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+        self._socket_handler: AsyncSocketModeHandler | None = None
+
+    async def start(self) -> None:
+        self._session = open_session()
+        self.watcher = Watcher(
+            self.store,
+            self._session,
+            feed_url=self.settings.feed_url,
+            channels_for=Router(self.settings).channels_for,
+            poll_interval=self.settings.poll_interval,
+            announce_existing=self.settings.announce_existing,
+            on_queued=self.outbox.wake,
+        )
+        await self._check_token()
+        if not self.settings.socket_mode or self.settings.port_is_explicit:
+            await self._serve_http()
+        if self.settings.socket_mode:
+            self._tasks.append(asyncio.create_task(self._connect_socket_mode(), name="socket-mode"))
+        self._tasks.append(asyncio.create_task(self.watcher.run(self.stopping), name="watcher"))
+        self._tasks.append(
+            asyncio.create_task(self.outbox.run(self.stopping, grace=SHUTDOWN_GRACE), name="outbox")
+        )
+
+    async def stop(self) -> None:
+        """Stop polling, let a post in flight finish (or hand it back), close everything."""
+        self.stopping.set()
+        if self._socket_handler is not None:
+            await self._socket_handler.close_async()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._session.close()
+        self.store.close()
+        log.info("stopped")
+
+    async def run_forever(self) -> None:
+        """Run until SIGTERM or SIGINT."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stopping.set)
+        await self.start()
+        await self.stopping.wait()
+        log.info("shutting down")
+        await self.stop()
+
+    async def _check_token(self) -> None:
+        # A bad token is reported, not fatal: the feed is still watched and stored, and
+        # announcements wait in the outbox until the token is fixed.
+        try:
+            auth = await self.client.auth_test()
+        except SlackApiError as error:
+            reason = classify(error).reason
+            log.error(
+                "Slack rejected SLACK_BOT_TOKEN (%s); announcements will wait", explain(reason)
+            )
+            return
+        except Exception as error:
+            log.warning("cannot reach Slack yet (%s); will keep trying", error.__class__.__name__)
+            return
+        log.info("connected to Slack workspace %s as %s", auth.get("team"), auth.get("user"))
+
+    async def _serve_http(self) -> None:
+        web_app = self.app.web_app(path="/slack/events")
+        web_app.router.add_get("/healthz", self._healthz)
+        self._runner = web.AppRunner(web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.settings.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]  # the real port when PORT=0
+        log.info("listening on %s:%s (POST /slack/events, GET /healthz)", self.host, self.port)
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        status = health(self.store, self.settings.feed_url)
+        return web.json_response(status, dumps=lambda data: json.dumps(data, indent=2))
+
+    async def _connect_socket_mode(self) -> None:
+        handler = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
+        attempt = 0
+        while not self.stopping.is_set():
+            try:
+                await handler.connect_async()
+            except Exception as error:
+                attempt += 1
+                delay = backoff_delay(attempt, base=2, cap=300)
+                log.error(
+                    "Socket Mode connection failed (%s); retrying in %.0f s",
+                    explain(classify(error).reason),
+                    delay,
+                )
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), delay)
+                except TimeoutError:
+                    continue
+                return
+            self._socket_handler = handler
+            log.info("connected to Slack in Socket Mode")
+            return

@@ -1,0 +1,197 @@
+"""Configuration, read once from the environment (and a `.env` file) into one frozen object.
+
+Nothing else in the bot reads `os.environ`. Every problem raises `SettingsError` with a one-line
+message naming the variable and the fix; the CLI prints it and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_FEED_URL = "https://www.isscr.org/isscr-news?format=rss"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+MIN_QUIET_POLL_INTERVAL = 60
+
+# Slack IDs: public channels start with C, private ones with C or (older) G.
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; `str()` is the one line shown to the operator."""
+
+    def __init__(self, variable: str, problem: str, fix: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable} {problem}: {fix}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None
+    slack_app_token: str | None
+    slack_signing_secret: str | None
+    slack_api_url: str
+    feed_url: str
+    database_path: Path
+    poll_interval: float
+    announce_channel: str | None
+    announce_existing: int
+    port: int
+    port_is_explicit: bool
+    log_level: str
+
+    @property
+    def socket_mode(self) -> bool:
+        """Socket Mode is chosen by the presence of an app-level token."""
+        return self.slack_app_token is not None
+
+    def warnings(self) -> list[str]:
+        """Accepted but questionable values, logged once logging is set up."""
+        if self.poll_interval < MIN_QUIET_POLL_INTERVAL:
+            return [
+                f"POLL_INTERVAL={self.poll_interval:g} is below {MIN_QUIET_POLL_INTERVAL} seconds: "
+                "fine for tests, impolite to isscr.org"
+            ]
+        return []
+
+    def require_slack(self) -> None:
+        """Check what `run` needs on top of the format checks `from_env` already made."""
+        if self.slack_bot_token is None:
+            raise SettingsError(
+                "SLACK_BOT_TOKEN",
+                "is not set",
+                "copy the Bot User OAuth Token (xoxb-…) from your app's OAuth & Permissions page",
+            )
+        if not self.socket_mode and self.slack_signing_secret is None:
+            raise SettingsError(
+                "SLACK_SIGNING_SECRET",
+                "is not set",
+                "copy it from your app's Basic Information page, "
+                "or set SLACK_APP_TOKEN to use Socket Mode instead",
+            )
+        if self.announce_channel is None:
+            raise SettingsError(
+                "ANNOUNCE_CHANNEL",
+                "is not set",
+                "set it to the ID of the channel that receives announcements, e.g. C0123456789 "
+                "(channel details → About, at the bottom)",
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Parse and validate every variable; blank values count as unset."""
+        values = {k: v.strip() for k, v in env.items() if v is not None and v.strip()}
+
+        bot_token = _token(
+            values, "SLACK_BOT_TOKEN", "xoxb-", "your app's OAuth & Permissions page"
+        )
+        app_token = _token(
+            values, "SLACK_APP_TOKEN", "xapp-", "Basic Information → App-Level Tokens"
+        )
+        poll_interval = _number(values, "POLL_INTERVAL", 300, minimum=1)
+        announce_channel = values.get("ANNOUNCE_CHANNEL")
+        if announce_channel is not None and not _CHANNEL_ID.match(announce_channel):
+            raise SettingsError(
+                "ANNOUNCE_CHANNEL",
+                f"is {announce_channel!r}, not a channel ID",
+                "use the ID (like C0123456789) from channel details → About, not the #name",
+            )
+        log_level = values.get("LOG_LEVEL", "INFO").upper()
+        if log_level not in _LOG_LEVELS:
+            raise SettingsError(
+                "LOG_LEVEL", f"is {log_level!r}", f"use one of {', '.join(_LOG_LEVELS)}"
+            )
+        port = int(_number(values, "PORT", 3000, minimum=0, integer=True))
+        if port > 65535:
+            raise SettingsError("PORT", f"is {port}", "use a TCP port number between 1 and 65535")
+        return cls(
+            slack_bot_token=bot_token,
+            slack_app_token=app_token,
+            slack_signing_secret=values.get("SLACK_SIGNING_SECRET"),
+            slack_api_url=_slack_api_url(values),
+            feed_url=_feed_url(values),
+            database_path=_database_path(values),
+            poll_interval=poll_interval,
+            announce_channel=announce_channel,
+            announce_existing=int(_number(values, "ANNOUNCE_EXISTING", 0, minimum=0, integer=True)),
+            port=port,
+            port_is_explicit="PORT" in values,
+            log_level=log_level,
+        )
+
+
+def _token(values: Mapping[str, str], name: str, prefix: str, where: str) -> str | None:
+    token = values.get(name)
+    if token is not None and not token.startswith(prefix):
+        # Never echo the value: it may be a real secret pasted into the wrong variable.
+        raise SettingsError(name, f"does not start with {prefix}", f"copy the token from {where}")
+    return token
+
+
+def _number(
+    values: Mapping[str, str], name: str, default: float, *, minimum: float, integer: bool = False
+) -> float:
+    raw = values.get(name)
+    if raw is None:
+        return default
+    try:
+        number = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise SettingsError(
+            name, f"is {raw!r}, not {kind}", f"set it like {name}={default}"
+        ) from None
+    if number < minimum or number != number:  # also rejects NaN
+        raise SettingsError(name, f"is {raw}", f"use a value of at least {minimum}")
+    return number
+
+
+def _database_path(values: Mapping[str, str]) -> Path:
+    path = Path(values.get("DATABASE_PATH", "isscr-news.db")).expanduser()
+    if path.is_dir():
+        raise SettingsError(
+            "DATABASE_PATH",
+            f"is the directory {path}",
+            f"name a file, e.g. {path / 'isscr-news.db'}",
+        )
+    if not path.parent.is_dir():
+        raise SettingsError(
+            "DATABASE_PATH",
+            f"is in {path.parent}, which does not exist",
+            "create that directory (on a persistent disk) or choose another path",
+        )
+    return path
+
+
+def _slack_api_url(values: Mapping[str, str]) -> str:
+    url = values.get("SLACK_API_URL", DEFAULT_SLACK_API_URL)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(
+            "SLACK_API_URL", f"is {url!r}, not an http(s) URL", f"use {DEFAULT_SLACK_API_URL}"
+        )
+    return url if url.endswith("/") else url + "/"
+
+
+def _feed_url(values: Mapping[str, str]) -> str:
+    url = values.get("FEED_URL", DEFAULT_FEED_URL)
+    scheme = urlsplit(url).scheme
+    if scheme in ("http", "https"):
+        if not urlsplit(url).netloc:
+            raise SettingsError(
+                "FEED_URL", f"is {url!r}", f"use a full URL like {DEFAULT_FEED_URL}"
+            )
+        return url
+    # Anything else is a local file, for trying the bot offline.
+    path = Path(url.removeprefix("file://")) if scheme in ("", "file") else None
+    if path is None or not path.is_file():
+        raise SettingsError(
+            "FEED_URL",
+            f"is {url!r}, neither an http(s) URL nor an existing file",
+            f"use {DEFAULT_FEED_URL} or the path of a saved RSS file",
+        )
+    return str(path.resolve())

@@ -1,0 +1,202 @@
+"""The feed watcher: fetch → parse → store, and queue announcements for releases never seen.
+
+Fetch, parse and store are separate steps with plain data between them; this module only
+combines them and decides what is new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+import aiohttp
+
+from bot.backoff import backoff_delay
+from bot.feed import fetch_feed
+from bot.models import FeedError, FeedFailure, Release, Validators
+from bot.parse import parse_feed
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+# However long a server asks us to wait, poll again within this.
+MAX_RETRY_AFTER = 6 * 3600
+
+
+class Outcome(Enum):
+    NOT_MODIFIED = "not modified (304)"
+    UNCHANGED = "unchanged (same body)"
+    UPDATED = "updated"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a poll's releases mean against the database, before anything is written."""
+
+    releases: list[Release]
+    first_poll: bool
+    new: list[Release]
+    to_announce: list[Release]  # oldest first: the order they are posted in
+
+
+@dataclass(frozen=True)
+class PollResult:
+    outcome: Outcome
+    plan: Plan | None = None
+    updated: list[Release] = field(default_factory=list)
+    failure: FeedFailure | None = None
+    failures_in_a_row: int = 0
+
+
+def plan_poll(store: Store, releases: Sequence[Release], announce_existing: int) -> Plan:
+    """Decide which parsed releases are new and which of them to announce.
+
+    The very first successful poll only sets a baseline: it stores everything and announces
+    the newest `announce_existing` releases (none by default), so installing the bot does
+    not flood a channel with the archive.
+    """
+    unique: dict[str, Release] = {}
+    for release in releases:
+        unique.setdefault(release.id, release)
+    ordered = list(unique.values())
+    known = store.known_release_ids(unique)
+    new = [release for release in ordered if release.id not in known]
+    first_poll = not store.ever_polled()
+    if first_poll:
+        newest_first = sorted(new, key=_age_key, reverse=True)
+        to_announce = newest_first[:announce_existing]
+    else:
+        to_announce = new
+    return Plan(ordered, first_poll, new, sorted(to_announce, key=_age_key))
+
+
+def _age_key(release: Release) -> tuple[float, str]:
+    # Undated releases count as oldest; the id keeps the order stable between runs.
+    return (release.published.timestamp() if release.published else float("-inf"), release.id)
+
+
+class Watcher:
+    """Polls one feed URL on a schedule, backing off while it fails."""
+
+    def __init__(
+        self,
+        store: Store,
+        session: aiohttp.ClientSession,
+        *,
+        feed_url: str,
+        channels_for: Callable[[Release], Iterable[str]],
+        poll_interval: float,
+        announce_existing: int = 0,
+        on_queued: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.session = session
+        self.feed_url = feed_url
+        self.channels_for = channels_for
+        self.poll_interval = poll_interval
+        self.announce_existing = announce_existing
+        self.on_queued = on_queued
+        self.clock = clock
+        self._poll_now = asyncio.Event()
+
+    def poll_now(self) -> None:
+        """Cut the current wait short (for an admin's "poll now")."""
+        self._poll_now.set()
+
+    async def fetch_releases(
+        self, validators: Validators
+    ) -> tuple[Outcome, list[Release] | None, Validators]:
+        """Fetch and parse; no releases when the feed did not change since `validators`."""
+        fetched = await fetch_feed(self.session, self.feed_url, validators)
+        if fetched.body is None:
+            return Outcome.NOT_MODIFIED, None, validators
+        if fetched.validators.body_hash == validators.body_hash:
+            return Outcome.UNCHANGED, None, fetched.validators
+        # feedparser is CPU-bound; a big feed must not stall Slack's 3-second acks.
+        releases = await asyncio.to_thread(
+            parse_feed, fetched.body, fetched.url, fetched.content_type
+        )
+        return Outcome.UPDATED, releases, fetched.validators
+
+    async def poll_once(self) -> PollResult:
+        """One poll: never raises for feed problems, records them in the feed status instead."""
+        status = self.store.feed_status(self.feed_url)
+        try:
+            outcome, releases, validators = await self.fetch_releases(status.validators)
+        except FeedError as error:
+            failures = self.store.record_poll_failure(
+                self.feed_url, error.failure.reason, now=self.clock()
+            )
+            log.warning("feed poll failed (%d in a row): %s", failures, error.failure.reason)
+            return PollResult(Outcome.FAILED, failure=error.failure, failures_in_a_row=failures)
+        if releases is None:
+            self.store.record_poll_success(self.feed_url, validators, now=self.clock())
+            log.debug("feed %s", outcome.value)
+            return PollResult(outcome)
+        plan, updated = self._save(releases, validators)
+        log.info(
+            "feed polled: %d releases, %d new, %d updated, %d to announce%s",
+            len(plan.releases),
+            len(plan.new),
+            len(updated),
+            len(plan.to_announce),
+            " (first poll: baseline)" if plan.first_poll else "",
+        )
+        if plan.to_announce:
+            self.on_queued()
+        return PollResult(Outcome.UPDATED, plan=plan, updated=updated)
+
+    def _save(self, releases: list[Release], validators: Validators) -> tuple[Plan, list[Release]]:
+        # One transaction: releases, their deliveries and the validators land together or not
+        # at all, so a crash here can neither lose a release (validators saved, items not) nor
+        # queue one twice.
+        now = self.clock()
+        with self.store.transaction():
+            plan = plan_poll(self.store, releases, self.announce_existing)
+            new_ids = {release.id for release in plan.new}
+            updated = [
+                release
+                for release in plan.releases
+                if self.store.save_release(release, source="rss", now=now)
+                and release.id not in new_ids
+            ]
+            for release in plan.to_announce:
+                for channel in self.channels_for(release):
+                    self.store.add_delivery(release.id, channel, now=now)
+            self.store.record_poll_success(self.feed_url, validators, now=now)
+        return plan, updated
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set: every `poll_interval` seconds, backing off while failing."""
+        while not stop.is_set():
+            result = await self.poll_once()
+            delay = self.poll_interval
+            if result.failure is not None:
+                delay = self.retry_delay(result.failures_in_a_row, result.failure.retry_after)
+                log.info("next feed poll in %.0f s", delay)
+            self._poll_now.clear()
+            await _wait_any(stop, self._poll_now, seconds=delay)
+
+    def retry_delay(self, failures_in_a_row: int, retry_after: float | None) -> float:
+        """Backoff after failures, never sooner than the server's Retry-After."""
+        delay = backoff_delay(
+            failures_in_a_row, base=self.poll_interval, cap=max(self.poll_interval, 3600)
+        )
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+        return delay
+
+
+async def _wait_any(*events: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

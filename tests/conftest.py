@@ -1,0 +1,149 @@
+"""Shared fixtures: the loopback feed site, the Slack stand-in, settings and a running bot."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+
+from bot.settings import Settings
+from bot.store import Store
+from tests.fakes.feed_server import FeedItem, FeedServer, make_item
+from tests.fakes.slack_api import SlackApi
+
+CHANNEL = "C0NEWS0001"
+SIGNING_SECRET = "test-signing-secret"
+SOURCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "source"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def newest_first(*numbers: int, **overrides: Any) -> list[FeedItem]:
+    """Deterministic feed items, newest first as the real feed lists them."""
+    return [make_item(n, **overrides) for n in sorted(numbers, reverse=True)]
+
+
+@pytest.fixture
+async def feed() -> AsyncIterator[FeedServer]:
+    async with FeedServer(newest_first(1, 2, 3)) as server:
+        yield server
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackApi]:
+    async with SlackApi() as api:
+        api.add_channel(CHANNEL, name="isscr-news")
+        yield api
+
+
+def bot_env(
+    tmp_path: Path, feed: FeedServer | None, slack: SlackApi | None, **overrides: str
+) -> dict[str, str]:
+    """The environment a deployed bot would have, pointed at the stand-ins."""
+    env = {
+        "SLACK_BOT_TOKEN": slack.token if slack else "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.url if slack else "http://127.0.0.1:9/api/",
+        "FEED_URL": feed.url if feed else str(SOURCE_DIR / "sample-feed.rss"),
+        "DATABASE_PATH": str(tmp_path / "bot.db"),
+        "POLL_INTERVAL": "1",
+        "ANNOUNCE_CHANNEL": CHANNEL,
+        "PORT": "0",
+        "LOG_LEVEL": "DEBUG",
+    }
+    env.update(overrides)
+    return {key: value for key, value in env.items() if value is not None}
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, feed: FeedServer, slack: SlackApi) -> Callable[..., Settings]:
+    def build(**overrides: str) -> Settings:
+        return Settings.from_env(bot_env(tmp_path, feed, slack, **overrides))
+
+    return build
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = Store(tmp_path / "bot.db")
+    opened.ensure_schema()
+    yield opened
+    opened.close()
+
+
+async def eventually(
+    condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 10.0, step: float = 0.02
+) -> None:
+    """Wait until `condition()` holds; fail the test with a clear message if it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition still false after {timeout} s")
+        await asyncio.sleep(step)
+
+
+def sign(
+    body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
+    """The headers Slack adds to a request: X-Slack-Request-Timestamp and X-Slack-Signature."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    base = b"v0:" + stamp.encode() + b":" + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}"}
+
+
+async def send_to_slack_app(
+    url: str,
+    body: bytes,
+    *,
+    content_type: str = "application/x-www-form-urlencoded",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """POST `body` to the bot as Slack would: signed, unless `headers` are given."""
+    sent = {"Content-Type": content_type, **(headers if headers is not None else sign(body))}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=sent) as response,
+    ):
+        text = await response.text()
+        try:
+            return response.status, await response.json(content_type=None)
+        except ValueError:
+            return response.status, text
+
+
+def slash_command_body(
+    text: str,
+    *,
+    command: str = "/isscr-news",
+    user: str = "U0MEMBER01",
+    response_url: str = "http://127.0.0.1:9/response/x",
+) -> bytes:
+    return urlencode(
+        {
+            "token": "legacy-verification-token",
+            "team_id": "T0TEAM0001",
+            "team_domain": "isscr",
+            "channel_id": CHANNEL,
+            "channel_name": "isscr-news",
+            "user_id": user,
+            "user_name": "member",
+            "command": command,
+            "text": text,
+            "api_app_id": "A0APP00001",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+        }
+    ).encode()

@@ -1,0 +1,547 @@
+"""A loopback stand-in for Slack's Web API, enough for slack_sdk's AsyncWebClient and Bolt.
+
+Point a client at it with `AsyncWebClient(base_url=api.url, token=api.token)`. Behaviour follows
+https://api.slack.com/methods for the methods the bot uses; anything else is `unknown_method`.
+
+slack_sdk sends three request shapes, all parsed here into one params dict:
+- JSON bodies (chat.postMessage, chat.postEphemeral, views.publish: `json=`),
+- GET with a query string (conversations.history, users.info),
+- POST with the params in the *query string* and an empty body (auth.test, conversations.join,
+  apps.connections.open use `params=`), or form/multipart bodies (`data=`), where booleans
+  arrive as "1"/"0" and blocks/metadata as JSON strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+TEAM_ID = "T0ISSCR01"
+BOT_USER_ID = "U0BOTUSER1"
+BOT_ID = "B0ISSCRBOT"
+APP_ID = "A0ISSCRAPP"
+
+# Fields of a chat.postMessage request that Slack does not echo back in a message object.
+_REQUEST_ONLY = frozenset({"channel", "unfurl_links", "unfurl_media", "mrkdwn", "parse"})
+_JSON_FIELDS = ("blocks", "attachments", "metadata", "view")
+
+
+@dataclass
+class ChannelInfo:
+    is_private: bool = False
+    is_member: bool = True
+    is_archived: bool = False
+    name: str = ""
+
+
+@dataclass
+class Call:
+    """One Web API request as the fake received it."""
+
+    method: str  # e.g. "chat.postMessage"
+    params: dict[str, Any]  # query, form and JSON body merged
+    headers: CIMultiDict[str]
+    at: float  # time.monotonic()
+    http_method: str = "POST"
+
+
+@dataclass(frozen=True)
+class FakeResponse:
+    """A canned answer for fail_next(); build with the class methods."""
+
+    status: int = 200
+    body: dict[str, Any] | str | None = None  # None: the method's normal answer
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
+    # True: perform the call first (the message IS stored), then answer with this failure,
+    # as when Slack did the work but its answer was lost.
+    after_posting: bool = False
+    drop_connection: bool = False
+
+    @classmethod
+    def rate_limited(cls, retry_after: int = 1) -> FakeResponse:
+        return cls(
+            status=429,
+            body={"ok": False, "error": "ratelimited"},
+            headers=(("Retry-After", str(retry_after)),),
+        )
+
+    @classmethod
+    def server_error(
+        cls, status: int = 500, *, after_posting: bool = False, json_body: bool = False
+    ) -> FakeResponse:
+        """5xx; an HTML page from the edge by default, or Slack's JSON internal_error."""
+        body: dict[str, Any] | str = (
+            {"ok": False, "error": "internal_error"}
+            if json_body
+            else f"<html><body><h1>{status} Server Error</h1></body></html>"
+        )
+        return cls(status=status, body=body, after_posting=after_posting)
+
+    @classmethod
+    def error(cls, error: str) -> FakeResponse:
+        """HTTP 200 with {"ok": false, "error": error}, like every Slack API-level error."""
+        return cls(body={"ok": False, "error": error})
+
+    @classmethod
+    def timeout(cls, seconds: float, *, after_posting: bool = False) -> FakeResponse:
+        """Sleep before answering normally; without after_posting nothing happens if the
+        client has hung up by then."""
+        return cls(delay=seconds, after_posting=after_posting)
+
+    @classmethod
+    def disconnect(cls, *, after_posting: bool = False) -> FakeResponse:
+        """Close the connection without an answer.
+
+        slack_sdk's default AsyncConnectionErrorRetryHandler retries once on a disconnect, so a
+        chat.postMessage dropped after_posting is posted twice unless the bot guards against it.
+        """
+        return cls(drop_connection=True, after_posting=after_posting)
+
+
+class SlackError(Exception):
+    """Raised inside a method handler to answer {"ok": false, "error": …}."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class SlackApi:
+    """Slack's Web API on 127.0.0.1 at /api/<method>, plus response_url at /response/<id>."""
+
+    def __init__(self, token: str = "xoxb-test-token", app_token: str = "xapp-test-token") -> None:
+        self.token = token
+        self.app_token = app_token  # apps.connections.open (Socket Mode) wants this one
+        self.calls: list[Call] = []
+        self.messages: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.channels: dict[str, ChannelInfo] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self.ephemerals: list[dict[str, Any]] = []
+        self.home_views: dict[str, dict[str, Any]] = {}  # user id -> last published view
+        self.responses: list[dict[str, Any]] = []  # bodies posted to response_url
+        self.post_delay = 0.0
+        # History also holds what others wrote (and join notices), kept apart from `messages`
+        # so tests can count the bot's posts directly.
+        self._others: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._canned: dict[str, deque[FakeResponse]] = defaultdict(deque)
+        self._last_ts = 0
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # lifecycle
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/response/{id}", self._handle_response_url)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> SlackApi:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("SlackApi is not started")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    def response_url(self, response_id: str) -> str:
+        return f"{self.base_url}/response/{response_id}"
+
+    # test set-up and inspection
+
+    def add_channel(
+        self,
+        channel_id: str,
+        *,
+        private: bool = False,
+        member: bool = True,
+        archived: bool = False,
+        name: str | None = None,
+    ) -> ChannelInfo:
+        info = ChannelInfo(private, member, archived, name or channel_id.lower())
+        self.channels[channel_id] = info
+        return info
+
+    def add_user(self, user_id: str, *, is_admin: bool = False, is_owner: bool = False) -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": user_id.lower(),
+            "real_name": f"User {user_id}",
+            "deleted": False,
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_bot": False,
+            "tz": "America/Chicago",
+            "profile": {"real_name": f"User {user_id}", "display_name": user_id.lower()},
+        }
+
+    def add_message(self, channel_id: str, text: str, **fields: Any) -> dict[str, Any]:
+        """Put a message from someone else (a person by default) into a channel's history."""
+        message = {"type": "message", "user": "U0SOMEONE1", "text": text, "ts": self._next_ts()}
+        message.update(fields)
+        self._others[channel_id].append(message)
+        return message
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    def fail_next(self, method: str, response: FakeResponse, times: int = 1) -> None:
+        """Answer the next `times` calls of method with response, then behave normally."""
+        self._canned[method].extend([response] * times)
+
+    # request handling
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        return web.json_response({"ok": True})
+
+    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        params = await _read_params(request)
+        self.calls.append(
+            Call(method, params, CIMultiDict(request.headers), time.monotonic(), request.method)
+        )
+        canned = self._canned[method].popleft() if self._canned[method] else None
+        if canned is None:
+            return web.json_response(await self._perform(method, params, request))
+        result = await self._perform(method, params, request) if canned.after_posting else None
+        if canned.delay:
+            await asyncio.sleep(canned.delay)
+        if canned.drop_connection:
+            if request.transport is not None:
+                request.transport.abort()  # the client sees a disconnect, no status line
+            return web.Response()  # never reaches the client
+        if canned.body is not None:
+            headers = dict(canned.headers)
+            if isinstance(canned.body, str):
+                headers["Content-Type"] = "text/html; charset=utf-8"
+                return web.Response(status=canned.status, text=canned.body, headers=headers)
+            return web.json_response(canned.body, status=canned.status, headers=headers)
+        if result is None:
+            if _client_gone(request):
+                return web.Response(status=408)  # the client hung up: Slack never did the work
+            result = await self._perform(method, params, request)
+        return web.json_response(result)
+
+    async def _perform(
+        self, method: str, params: dict[str, Any], request: web.Request
+    ) -> dict[str, Any]:
+        handler = self._methods().get(method)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method", "req_method": method}
+        wanted = self.app_token if method == "apps.connections.open" else self.token
+        token = _bearer(request) or params.get("token")
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        if token != wanted:
+            known = token in {self.token, self.app_token}  # a real token of the wrong kind
+            return {"ok": False, "error": "not_allowed_token_type" if known else "invalid_auth"}
+        try:
+            result = handler(params)
+        except SlackError as failure:
+            return {"ok": False, "error": failure.error}
+        if method == "chat.postMessage" and self.post_delay:
+            await asyncio.sleep(self.post_delay)  # stored, not yet answered: a crash window
+        return {"ok": True, **result}
+
+    def _methods(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        return {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "conversations.history": self._conversations_history,
+            "conversations.join": self._conversations_join,
+            "users.info": self._users_info,
+            "views.publish": self._views_publish,
+            "apps.connections.open": self._apps_connections_open,
+        }
+
+    # Web API methods: each returns the fields that go beside "ok": true, or raises SlackError.
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": "https://isscr-test.slack.com/",
+            "team": "ISSCR Test",
+            "user": "isscr_news_bot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel_id = str(params.get("channel", ""))
+        self._writable_channel(channel_id)
+        _check_content(params)
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "team": TEAM_ID,
+            "text": params.get("text", ""),
+            "ts": self._next_ts(),
+            "bot_profile": {"id": BOT_ID, "app_id": APP_ID, "name": "ISSCR News", "deleted": False},
+        }
+        for name in ("blocks", "attachments", "metadata", "thread_ts", "reply_broadcast"):
+            if name in params:
+                message[name] = params[name]
+        # Kept in the record for assertions; Slack echoes none of these back.
+        for name in _REQUEST_ONLY:
+            if name in params:
+                message[name] = params[name]
+        self.messages[channel_id].append(message)
+        return {"channel": channel_id, "ts": message["ts"], "message": _public(message)}
+
+    def _chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._writable_channel(str(params.get("channel", "")))
+        if not params.get("user"):
+            raise SlackError("user_not_in_channel")
+        _check_content(params)
+        self.ephemerals.append(dict(params))
+        return {"message_ts": self._next_ts()}
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel_id = str(params.get("channel", ""))
+        self._readable_channel(channel_id)
+        inclusive = _flag(params.get("inclusive"))
+        oldest = _micros(params.get("oldest") or "0")
+        latest = _micros(params.get("latest") or "0") or self._last_ts + 1
+        limit = min(max(int(params.get("limit") or 100), 1), 999)
+        with_metadata = _flag(params.get("include_all_metadata"))
+
+        def in_window(ts: int) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        everything = self.messages[channel_id] + self._others[channel_id]
+        # History lists channel-level messages only; thread replies live in conversations.replies.
+        top_level = [m for m in everything if m.get("thread_ts", m["ts"]) == m["ts"]]
+        window = sorted(
+            (m for m in top_level if in_window(_micros(m["ts"]))),
+            key=lambda m: _micros(m["ts"]),
+            reverse=True,
+        )
+        if cursor := params.get("cursor"):
+            start = _decode_cursor(str(cursor))
+            window = [m for m in window if _micros(m["ts"]) <= start]
+        page, rest = window[:limit], window[limit:]
+        messages = []
+        for message in page:
+            shown = _public(message)
+            if not with_metadata:
+                shown.pop("metadata", None)
+            messages.append(shown)
+        answer: dict[str, Any] = {
+            "messages": messages,
+            "has_more": bool(rest),
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+        }
+        if rest:
+            answer["response_metadata"] = {"next_cursor": _encode_cursor(rest[0]["ts"])}
+        return answer
+
+    def _conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel_id = str(params.get("channel", ""))
+        info = self.channels.get(channel_id)
+        if info is None:
+            raise SlackError("channel_not_found")
+        if info.is_archived:
+            raise SlackError("is_archived")
+        if info.is_private:
+            raise SlackError("method_not_supported_for_channel_type")
+        answer: dict[str, Any] = {}
+        if info.is_member:
+            answer = {
+                "warning": "already_in_channel",
+                "response_metadata": {"warnings": ["already_in_channel"]},
+            }
+        else:
+            info.is_member = True
+            # Slack announces the join in the channel; history readers must skip it.
+            self.add_message(
+                channel_id,
+                f"<@{BOT_USER_ID}> has joined the channel",
+                user=BOT_USER_ID,
+                subtype="channel_join",
+            )
+        return {"channel": self._channel_object(channel_id, info), **answer}
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(params.get("user", "")))
+        if user is None:
+            raise SlackError("user_not_found")
+        return {"user": user}
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id, view = params.get("user_id"), params.get("view")
+        if not user_id or not isinstance(view, dict):
+            raise SlackError("invalid_arguments")
+        if view.get("type") != "home":
+            raise SlackError("invalid_arguments")
+        self.home_views[str(user_id)] = view
+        return {
+            "view": {"id": f"V{len(self.home_views):09d}", "team_id": TEAM_ID, **view},
+        }
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"ws://127.0.0.1:{self._port}/socket-mode"}
+
+    # helpers
+
+    def _next_ts(self) -> str:
+        # Wall-clock based like Slack's, strictly increasing so every message has a unique ts.
+        self._last_ts = max(int(time.time() * 1_000_000), self._last_ts + 1)
+        return f"{self._last_ts // 1_000_000}.{self._last_ts % 1_000_000:06d}"
+
+    def _readable_channel(self, channel_id: str) -> ChannelInfo:
+        info = self.channels.get(channel_id)
+        # A private channel the bot is not in is invisible to it: Slack says channel_not_found.
+        if info is None or (info.is_private and not info.is_member):
+            raise SlackError("channel_not_found")
+        if not info.is_member:
+            raise SlackError("not_in_channel")
+        return info
+
+    def _writable_channel(self, channel_id: str) -> ChannelInfo:
+        info = self.channels.get(channel_id)
+        if info is None or (info.is_private and not info.is_member):
+            raise SlackError("channel_not_found")
+        if info.is_archived:
+            raise SlackError("is_archived")
+        if not info.is_member:  # chat:write.public is not granted
+            raise SlackError("not_in_channel")
+        return info
+
+    def _channel_object(self, channel_id: str, info: ChannelInfo) -> dict[str, Any]:
+        return {
+            "id": channel_id,
+            "name": info.name,
+            "is_channel": not info.is_private,
+            "is_group": info.is_private,
+            "is_im": False,
+            "is_private": info.is_private,
+            "is_archived": info.is_archived,
+            "is_member": info.is_member,
+            "context_team_id": TEAM_ID,
+        }
+
+
+async def _read_params(request: web.Request) -> dict[str, Any]:
+    """Merge query string and body (JSON, form or multipart) into one dict."""
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        body = await request.json() if request.can_read_body else {}
+        params.update(body if isinstance(body, dict) else {})
+    elif request.can_read_body:
+        form = await request.post()
+        params.update({key: value for key, value in form.items() if isinstance(value, str)})
+    for name in _JSON_FIELDS:
+        # Form and query values arrive as JSON text; decode them so tests see one shape.
+        if isinstance(params.get(name), str):
+            with contextlib.suppress(json.JSONDecodeError):  # else left as text, rejected later
+                params[name] = json.loads(params[name])
+    return params
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else None
+
+
+def _flag(value: Any) -> bool:
+    # JSON bodies carry real booleans; query and form values carry "1"/"0"/"true"/"false".
+    if isinstance(value, bool):
+        return value
+    return str(value).lower() in {"1", "true"}
+
+
+def _check_content(params: dict[str, Any]) -> None:
+    """Reject what Slack rejects for message content (a subset of its Block Kit checks)."""
+    blocks, text = params.get("blocks"), params.get("text")
+    if not text and not blocks and not params.get("attachments"):
+        raise SlackError("no_text")
+    if isinstance(text, str) and len(text) > 40_000:
+        raise SlackError("msg_too_long")
+    if blocks is not None:
+        if not isinstance(blocks, list):
+            raise SlackError("invalid_blocks_format")
+        if len(blocks) > 50 or not all(
+            isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks
+        ):
+            raise SlackError("invalid_blocks")
+    metadata = params.get("metadata")
+    if metadata is not None and not (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and isinstance(metadata.get("event_payload"), dict)
+    ):
+        raise SlackError("invalid_metadata_format")
+
+
+def _public(message: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in message.items() if key not in _REQUEST_ONLY}
+
+
+def _encode_cursor(ts: str) -> str:
+    # Slack's history cursors are base64 of "next_ts:<ts without the dot>".
+    return base64.b64encode(f"next_ts:{ts.replace('.', '')}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.b64decode(cursor, validate=True).decode()
+        digits = text.removeprefix("next_ts:")
+        if digits == text or not digits.isdigit():
+            raise ValueError(cursor)
+        return int(digits)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise SlackError("invalid_cursor") from None
+
+
+def _micros(ts: Any) -> int:
+    """A Slack ts ("1700000000.000100") as integer microseconds, compared exactly."""
+    try:
+        return int(Decimal(str(ts)) * 1_000_000)
+    except InvalidOperation:
+        raise SlackError("invalid_ts_latest") from None
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()

@@ -1,0 +1,164 @@
+"""The whole bot in-process (HTTP mode), driven over real sockets like Slack and the site do."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import aiohttp
+import pytest
+
+from bot.runtime import Bot
+from bot.settings import Settings
+from bot.store import Store
+from tests.conftest import (
+    CHANNEL,
+    eventually,
+    send_to_slack_app,
+    sign,
+    slash_command_body,
+)
+from tests.fakes.feed_server import FeedServer, make_item
+from tests.fakes.slack_api import SlackApi
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Bot]:
+    store = Store(settings.database_path)
+    store.ensure_schema()
+    bot = Bot(settings, store, host="127.0.0.1")
+    bot.outbox.spacing = 0.05
+    await bot.start()
+    try:
+        yield bot
+    finally:
+        await bot.stop()
+
+
+def events_url(bot: Bot) -> str:
+    return f"http://127.0.0.1:{bot.port}/slack/events"
+
+
+def posted_ids(slack: SlackApi) -> list[str]:
+    return [m["metadata"]["event_payload"]["item_id"] for m in slack.messages[CHANNEL]]
+
+
+async def test_first_run_announces_nothing_then_each_new_release_exactly_once(
+    make_settings: Callable[..., Settings], feed: FeedServer, slack: SlackApi
+) -> None:
+    settings = make_settings()
+    async with running(settings) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        feed.items.insert(0, make_item(4, title="Release 4 & <!channel>"))
+        await eventually(lambda: len(slack.messages[CHANNEL]) == 1)
+        await eventually(lambda: len(feed.requests) >= 4)  # a few more polls: still one post
+
+    assert posted_ids(slack) == [make_item(4).item_id]
+    message = slack.messages[CHANNEL][0]
+    assert "<!channel>" not in message["text"]
+    assert message["text"] == "ISSCR Press Release: Release 4 &amp; &lt;!channel&gt;"
+
+    # Restart on the same database: nothing is posted again.
+    async with running(settings) as bot:
+        feed.items.insert(0, make_item(5))
+        await eventually(lambda: len(slack.messages[CHANNEL]) == 2)
+    assert posted_ids(slack) == [make_item(4).item_id, make_item(5).item_id]
+
+
+async def test_a_signed_slash_command_lists_the_latest_releases(
+    make_settings: Callable[..., Settings], slack: SlackApi
+) -> None:
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        status, answer = await send_to_slack_app(events_url(bot), slash_command_body(""))
+
+    assert status == 200
+    text = json.dumps(answer["blocks"])
+    assert answer.get("response_type", "ephemeral") == "ephemeral"
+    assert text.index("Release 3") < text.index("Release 2") < text.index("Release 1")
+
+
+async def test_help_and_unknown_words_get_usage(
+    make_settings: Callable[..., Settings], slack: SlackApi
+) -> None:
+    async with running(make_settings()) as bot:
+        _, helped = await send_to_slack_app(events_url(bot), slash_command_body("help"))
+        _, unknown = await send_to_slack_app(events_url(bot), slash_command_body("<!here> stem"))
+
+    assert "the 5 latest releases" in json.dumps(helped["blocks"])
+    assert "&lt;!here&gt; stem" in json.dumps(unknown["blocks"])
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # unsigned
+        {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64},
+        sign(slash_command_body(""), secret="someone-elses-secret"),
+        sign(slash_command_body(""), timestamp=int(time.time()) - 6 * 60),  # replayed
+    ],
+    ids=["unsigned", "bad signature", "wrong secret", "stale timestamp"],
+)
+async def test_a_request_without_a_valid_fresh_signature_gets_401(
+    make_settings: Callable[..., Settings], slack: SlackApi, headers: dict[str, str]
+) -> None:
+    async with running(make_settings()) as bot:
+        status, _ = await send_to_slack_app(
+            events_url(bot), slash_command_body(""), headers=headers
+        )
+    assert status == 401
+
+
+async def test_opening_the_app_home_publishes_the_latest_releases(
+    make_settings: Callable[..., Settings], slack: SlackApi
+) -> None:
+    body = json.dumps(
+        {
+            "token": "legacy",
+            "team_id": "T0TEAM0001",
+            "api_app_id": "A0APP00001",
+            "type": "event_callback",
+            "event_id": "Ev0001",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_home_opened",
+                "user": "U0MEMBER01",
+                "channel": "D0DM",
+                "tab": "home",
+            },
+        }
+    ).encode()
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        status, _ = await send_to_slack_app(events_url(bot), body, content_type="application/json")
+        await eventually(lambda: "U0MEMBER01" in slack.home_views)
+
+    assert status == 200
+    assert "Release 3" in json.dumps(slack.home_views["U0MEMBER01"])
+
+
+async def test_healthz_reports_polls_and_deliveries(
+    make_settings: Callable[..., Settings], feed: FeedServer, slack: SlackApi
+) -> None:
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        feed.items.insert(0, make_item(4))
+        await eventually(lambda: len(slack.messages[CHANNEL]) == 1)
+        url = f"http://127.0.0.1:{bot.port}/healthz"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            status, report = response.status, await response.json()
+
+    assert status == 200
+    assert report["ok"] is True
+    assert report["releases"] == 4
+    assert report["feed"]["last_success"] is not None
+    assert report["feed"]["last_error"] is None
+    assert report["deliveries"] == {
+        "pending": 0,
+        "sent": 1,
+        "failed": 0,
+        "retrying": [],
+        "failures": [],
+    }

@@ -1,0 +1,248 @@
+"""The stand-ins themselves behave like the edges they replace (feed site, Slack Web API)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import aiohttp
+import feedparser
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from tests.fakes.feed_server import (
+    COLLECTION_ID,
+    RSS_CONTENT_TYPE,
+    WEBSITE_ID,
+    Fault,
+    FeedServer,
+    make_item,
+    render_rss,
+)
+from tests.fakes.slack_api import BOT_ID, FakeResponse, SlackApi
+
+HOSTILE = "<!channel> & <https://evil.example|isscr.org>"
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[FeedServer]:
+    async with FeedServer([make_item(2), make_item(1)]) as server:
+        yield server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[tuple[SlackApi, AsyncWebClient]]:
+    async with SlackApi() as api:
+        api.add_channel("C0NEWS")
+        yield api, AsyncWebClient(base_url=api.url, token=api.token)
+
+
+def test_rss_parses_into_the_squarespace_fields() -> None:
+    item = make_item(
+        7,
+        title=HOSTILE,
+        categories=["Press Release", "Policy"],
+        image_url="https://images.squarespace-cdn.com/content/v1/x/cover?format=1500w",
+        html="<p>CDATA end ]]> inside</p>",
+    )
+    feed = feedparser.parse(render_rss([item, make_item(1, guid="")]))
+
+    assert not feed.bozo
+    first, second = feed.entries
+    assert first.title == HOSTILE
+    assert first.id == f"{WEBSITE_ID}:{COLLECTION_ID}:{7:024x}"
+    assert [tag.term for tag in first.tags] == ["Press Release", "Policy"]
+    assert first.author == "Kym Kilbourne"
+    assert datetime(*first.published_parsed[:6], tzinfo=UTC) == item.published
+    assert first.media_content[0]["url"] == item.image_url
+    assert first.description == "<p>CDATA end ]]> inside</p>"
+    assert "id" not in second  # guid="" omits the element
+
+
+async def test_etag_and_last_modified_answer_304(
+    site: FeedServer, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(site.url) as first:
+        assert first.headers["Content-Type"] == RSS_CONTENT_TYPE
+        etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    async with http.get(site.url, headers={"If-None-Match": etag}) as again:
+        assert again.status == 304
+    async with http.get(site.url, headers={"If-Modified-Since": modified}) as again:
+        assert again.status == 304
+
+    site.items.insert(0, make_item(3))  # a new post changes both validators
+    async with http.get(site.url, headers={"If-None-Match": etag}) as changed:
+        assert changed.status == 200
+        assert changed.headers["ETag"] != etag
+    async with http.get(site.url, headers={"If-Modified-Since": modified}) as changed:
+        assert changed.status == 200
+    assert site.requests[1].headers["if-none-match"] == etag
+
+
+async def test_a_queued_fault_happens_once_then_normal_service(
+    site: FeedServer, http: aiohttp.ClientSession
+) -> None:
+    site.fail_next(Fault.status(503, retry_after=30))
+
+    async with http.get(site.url) as failed:
+        assert (failed.status, failed.headers["Retry-After"]) == (503, "30")
+    async with http.get(site.url) as served:
+        assert served.status == 200
+        assert len(feedparser.parse(await served.read()).entries) == 2
+    assert [r.status for r in site.requests] == [503, 200]
+
+
+async def test_huge_body_is_streamed_without_content_length(
+    site: FeedServer, http: aiohttp.ClientSession
+) -> None:
+    size, cap = 20_000_000, 1_000_000
+    site.fail_next(Fault.huge(size))
+
+    async with http.get(site.url) as response:
+        assert response.content_length is None
+        assert response.headers["Transfer-Encoding"] == "chunked"
+        received = 0
+        async for chunk in response.content.iter_chunked(65_536):
+            received += len(chunk)
+            if received > cap:
+                break  # what a capped client does; leaving the block closes the connection
+
+    assert received > cap
+    assert site.requests[0].bytes_sent is not None
+    assert site.requests[0].bytes_sent < size
+
+
+async def test_redirect_is_followed_to_a_working_path(
+    site: FeedServer, http: aiohttp.ClientSession
+) -> None:
+    site.fail_always(Fault.redirect("/news-moved?format=rss", code=301))
+
+    async with http.get(site.url) as response:
+        assert response.status == 200
+        assert str(response.url).endswith("/news-moved?format=rss")
+    with pytest.raises(aiohttp.TooManyRedirects):
+        site.fail_next(Fault.redirect_loop())
+        await http.get(site.url)
+
+
+async def test_json_archive_pages_by_offset(site: FeedServer, http: aiohttp.ClientSession) -> None:
+    site.items = [make_item(n) for n in range(5, 0, -1)]
+    site.page_size = 2
+    ids: list[str] = []
+    url = site.json_url
+    while True:
+        async with http.get(url) as response:
+            page = await response.json()
+        ids += [entry["id"] for entry in page["items"]]
+        if not page["pagination"]["nextPage"]:
+            break
+        url = f"{site.base_url}{page['pagination']['nextPageUrl']}&format=json"
+
+    assert ids == [f"{n:024x}" for n in range(5, 0, -1)]
+    assert page["pagination"] == {"nextPage": False}
+
+
+async def test_posted_metadata_comes_back_from_history(
+    slack: tuple[SlackApi, AsyncWebClient],
+) -> None:
+    api, client = slack
+    metadata = {"event_type": "isscr_release", "event_payload": {"guid": "a:b:c"}}
+
+    posted = await client.chat_postMessage(
+        channel="C0NEWS", text="hi", metadata=metadata, unfurl_links=False
+    )
+    with_meta = await client.conversations_history(channel="C0NEWS", include_all_metadata=True)
+    without = await client.conversations_history(channel="C0NEWS")
+
+    assert with_meta["messages"][0]["ts"] == posted["ts"]
+    assert with_meta["messages"][0]["metadata"] == metadata
+    assert with_meta["messages"][0]["bot_id"] == BOT_ID
+    assert "metadata" not in without["messages"][0]
+    assert api.messages["C0NEWS"][0]["unfurl_links"] is False
+    assert api.calls_to("conversations.history")[0].http_method == "GET"
+
+
+async def test_history_pages_newest_first_with_a_cursor(
+    slack: tuple[SlackApi, AsyncWebClient],
+) -> None:
+    _, client = slack
+    for n in range(5):
+        await client.chat_postMessage(channel="C0NEWS", text=f"m{n}")
+
+    texts: list[str] = []
+    async for page in await client.conversations_history(channel="C0NEWS", limit=2):
+        texts += [message["text"] for message in page["messages"]]
+
+    assert texts == ["m4", "m3", "m2", "m1", "m0"]
+
+
+async def test_rate_limit_answers_429_with_retry_after(
+    slack: tuple[SlackApi, AsyncWebClient],
+) -> None:
+    api, client = slack
+    api.fail_next("chat.postMessage", FakeResponse.rate_limited(retry_after=7))
+
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(channel="C0NEWS", text="hi")
+    assert refused.value.response.status_code == 429
+    assert refused.value.response.headers["Retry-After"] == "7"
+    assert refused.value.response["error"] == "ratelimited"
+    assert api.messages["C0NEWS"] == []
+    await client.chat_postMessage(channel="C0NEWS", text="hi")  # served normally again
+
+
+async def test_server_error_after_posting_keeps_the_message(
+    slack: tuple[SlackApi, AsyncWebClient],
+) -> None:
+    api, client = slack
+    api.fail_next("chat.postMessage", FakeResponse.server_error(503, after_posting=True))
+
+    with pytest.raises(SlackApiError) as failed:
+        await client.chat_postMessage(channel="C0NEWS", text="stored anyway")
+    assert failed.value.response.status_code == 503
+    assert [m["text"] for m in api.messages["C0NEWS"]] == ["stored anyway"]
+
+
+async def test_not_in_channel_until_joined(slack: tuple[SlackApi, AsyncWebClient]) -> None:
+    api, client = slack
+    api.add_channel("C0OTHER", member=False)
+
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(channel="C0OTHER", text="hi")
+    assert refused.value.response["error"] == "not_in_channel"
+    joined = await client.conversations_join(channel="C0OTHER")
+    await client.chat_postMessage(channel="C0OTHER", text="hi")
+
+    assert joined["channel"]["is_member"] is True
+    assert [m["text"] for m in api.messages["C0OTHER"]] == ["hi"]
+    history = await client.conversations_history(channel="C0OTHER")
+    assert [m.get("subtype") for m in history["messages"]] == [None, "channel_join"]
+
+
+async def test_wrong_token_is_invalid_auth(slack: tuple[SlackApi, AsyncWebClient]) -> None:
+    api, _ = slack
+    stranger = AsyncWebClient(base_url=api.url, token="xoxb-someone-else")
+
+    with pytest.raises(SlackApiError) as refused:
+        await stranger.auth_test()
+    assert refused.value.response["error"] == "invalid_auth"
+    assert api.calls_to("auth.test")[0].headers["authorization"] == "Bearer xoxb-someone-else"
+
+
+async def test_response_url_posts_are_recorded(
+    slack: tuple[SlackApi, AsyncWebClient], http: aiohttp.ClientSession
+) -> None:
+    api, _ = slack
+    body = {"text": "done", "response_type": "ephemeral"}
+
+    async with http.post(api.response_url("r1"), data=json.dumps(body)) as response:
+        assert response.status == 200
+    assert api.responses == [body]

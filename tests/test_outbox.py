@@ -1,0 +1,256 @@
+"""The outbox against the Slack Web API stand-in: exactly once, in order, through faults."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import posting_client
+from bot.health import health
+from bot.models import Release
+from bot.outbox import Outbox
+from bot.settings import Settings
+from bot.store import Store
+from tests.conftest import CHANNEL, bot_env, eventually
+from tests.fakes.slack_api import FakeResponse, SlackApi
+
+OTHER = "C0OTHER001"
+
+
+def release(n: int, **fields: object) -> Release:
+    values: dict[str, object] = {
+        "id": f"{n:024x}",
+        "title": f"Release {n}",
+        "link": f"https://www.isscr.org/isscr-news/release-{n}",
+        "categories": ("Press Release",),
+        "excerpt": f"Excerpt {n}.",
+    }
+    values.update(fields)
+    return Release(**values)  # type: ignore[arg-type]
+
+
+def queue(store: Store, *releases: Release, channel: str = CHANNEL) -> None:
+    with store.transaction():
+        for item in releases:
+            store.save_release(item, source="rss", now=time.time())
+            store.add_delivery(item.id, channel, now=time.time())
+
+
+def client_for(slack: SlackApi, tmp_path: Path, *, timeout: int = 30) -> AsyncWebClient:
+    client = posting_client(Settings.from_env(bot_env(tmp_path, None, slack)))
+    client.timeout = timeout
+    return client
+
+
+@pytest.fixture
+def outbox(store: Store, slack: SlackApi, tmp_path: Path) -> Outbox:
+    return Outbox(store, client_for(slack, tmp_path), spacing=0.05, retry_base=0.05, retry_cap=0.2)
+
+
+async def deliver_everything(outbox: Outbox, store: Store, *, timeout: float = 10) -> None:
+    """Run the outbox until nothing is pending or sending, then stop it."""
+    stop = asyncio.Event()
+    running = asyncio.create_task(outbox.run(stop))
+
+    def idle() -> bool:
+        counts = store.delivery_counts()
+        return counts["pending"] == 0 and counts["sending"] == 0
+
+    try:
+        await eventually(idle, timeout=timeout)
+    finally:
+        stop.set()
+        await running
+
+
+def posted_ids(slack: SlackApi, channel: str = CHANNEL) -> list[str]:
+    return [m["metadata"]["event_payload"]["item_id"] for m in slack.messages[channel]]
+
+
+async def test_an_announcement_is_posted_with_every_field(
+    outbox: Outbox, store: Store, slack: SlackApi
+) -> None:
+    queue(store, release(1, image_url="https://images.squarespace-cdn.com/x/cover"))
+    await deliver_everything(outbox, store)
+
+    [call] = slack.calls_to("chat.postMessage")
+    params = call.params
+    assert params["channel"] == CHANNEL
+    assert params["text"] == "ISSCR Press Release: Release 1"
+    assert params["unfurl_links"] is False and params["unfurl_media"] is False
+    assert params["metadata"] == {
+        "event_type": "isscr_news_item",
+        "event_payload": {"item_id": release(1).id},
+    }
+    assert params["blocks"][0]["accessory"]["image_url"].endswith("/x/cover")
+    assert params["blocks"][2]["elements"][0]["text"]["text"] == "Read on isscr.org"
+    [row] = store.delivery_log()
+    assert row["state"] == "sent" and row["ts"] == slack.messages[CHANNEL][0]["ts"]
+
+
+async def test_posts_go_out_oldest_first_and_spaced_per_channel(
+    store: Store, slack: SlackApi, tmp_path: Path
+) -> None:
+    slack.add_channel(OTHER)
+    queue(store, release(1), release(2), release(3))
+    queue(store, release(4), release(5), channel=OTHER)
+    outbox = Outbox(store, client_for(slack, tmp_path), spacing=0.3)
+    await deliver_everything(outbox, store)
+
+    assert posted_ids(slack) == [release(n).id for n in (1, 2, 3)]
+    assert posted_ids(slack, OTHER) == [release(n).id for n in (4, 5)]
+    for channel in (CHANNEL, OTHER):
+        times = [c.at for c in slack.calls_to("chat.postMessage") if c.params["channel"] == channel]
+        assert all(later - earlier >= 0.29 for earlier, later in itertools.pairwise(times))
+
+
+@pytest.mark.parametrize("refusals", [1, 6])
+async def test_rate_limits_are_waited_out_without_loss_or_duplicate(
+    outbox: Outbox, store: Store, slack: SlackApi, refusals: int
+) -> None:
+    # One 429 is retried inside slack-sdk; six outlast its retries and reach the outbox.
+    slack.fail_next("chat.postMessage", FakeResponse.rate_limited(retry_after=1), times=refusals)
+    queue(store, release(1), release(2))
+    await deliver_everything(outbox, store, timeout=20)
+
+    assert posted_ids(slack) == [release(1).id, release(2).id]
+    assert len(slack.calls_to("chat.postMessage")) == refusals + 2
+
+
+@pytest.mark.parametrize("after_posting", [True, False])
+async def test_a_5xx_is_checked_against_history_before_posting_again(
+    outbox: Outbox, store: Store, slack: SlackApi, after_posting: bool
+) -> None:
+    slack.fail_next("chat.postMessage", FakeResponse.server_error(500, after_posting=after_posting))
+    queue(store, release(1))
+    await deliver_everything(outbox, store)
+
+    assert posted_ids(slack) == [release(1).id]
+    [history] = slack.calls_to("conversations.history")
+    assert history.params["include_all_metadata"] in (True, "1", "true")
+    assert len(slack.calls_to("chat.postMessage")) == (1 if after_posting else 2)
+    assert store.delivery_log()[0]["state"] == "sent"
+
+
+async def test_a_timed_out_post_that_slack_stored_is_not_posted_twice(
+    store: Store, slack: SlackApi, tmp_path: Path
+) -> None:
+    slack.fail_next("chat.postMessage", FakeResponse.timeout(2, after_posting=True))
+    queue(store, release(1))
+    outbox = Outbox(store, client_for(slack, tmp_path, timeout=1), retry_base=0.05, retry_cap=0.1)
+    await deliver_everything(outbox, store)
+
+    assert posted_ids(slack) == [release(1).id]
+
+
+async def test_a_missing_channel_fails_with_a_reason_others_still_deliver(
+    outbox: Outbox, store: Store, slack: SlackApi
+) -> None:
+    queue(store, release(1), channel="C0GONE0001")
+    queue(store, release(2))
+    await deliver_everything(outbox, store)
+
+    assert posted_ids(slack) == [release(2).id]
+    failed = [row for row in store.delivery_log() if row["state"] == "failed"]
+    assert [row["channel"] for row in failed] == ["C0GONE0001"]
+    assert failed[0]["last_error"].startswith("channel_not_found: ")
+    status = health(store, "http://feed.invalid/")
+    assert status["ok"] is False
+    assert status["deliveries"]["failed"] == 1
+    assert status["deliveries"]["failures"][0]["error"].startswith("channel_not_found")
+
+
+async def test_not_in_a_public_channel_joins_it_then_posts(
+    outbox: Outbox, store: Store, slack: SlackApi
+) -> None:
+    slack.add_channel(OTHER, member=False)
+    queue(store, release(1), channel=OTHER)
+    await deliver_everything(outbox, store)
+
+    assert posted_ids(slack, OTHER) == [release(1).id]
+    assert [c.params["channel"] for c in slack.calls_to("conversations.join")] == [OTHER]
+
+
+async def test_a_revoked_token_keeps_deliveries_waiting_and_reports_it(
+    store: Store, slack: SlackApi, tmp_path: Path
+) -> None:
+    queue(store, release(1))
+    client = client_for(slack, tmp_path)
+    client.token = "xoxb-revoked"
+    outbox = Outbox(store, client, retry_base=0.05, retry_cap=0.1)
+    stop = asyncio.Event()
+    running = asyncio.create_task(outbox.run(stop))
+    await eventually(lambda: len(slack.calls_to("chat.postMessage")) >= 3)
+    stop.set()
+    await running
+
+    [row] = store.delivery_log()
+    assert row["state"] == "pending"
+    assert row["last_error"].startswith("invalid_auth: SLACK_BOT_TOKEN is wrong")
+    assert health(store, "x")["deliveries"]["retrying"][0]["error"].startswith("invalid_auth")
+    assert slack.messages[CHANNEL] == []
+
+    # Fixed token, restart: delivered at once, not after the backoff.
+    client.token = slack.token
+    await deliver_everything(Outbox(store, client), store)
+    assert posted_ids(slack) == [release(1).id]
+
+
+async def test_an_image_slack_cannot_fetch_is_dropped_not_the_announcement(
+    outbox: Outbox, store: Store, slack: SlackApi
+) -> None:
+    slack.fail_next("chat.postMessage", FakeResponse.error("invalid_blocks"))
+    queue(store, release(1, image_url="https://images.example/broken"))
+    await deliver_everything(outbox, store)
+
+    first, second = slack.calls_to("chat.postMessage")
+    assert "accessory" in first.params["blocks"][0]
+    assert "accessory" not in second.params["blocks"][0]
+    assert posted_ids(slack) == [release(1).id]
+
+
+async def test_a_delivery_left_sending_by_a_crash_is_found_in_history(
+    outbox: Outbox, store: Store, slack: SlackApi, tmp_path: Path
+) -> None:
+    # The previous process marked it sending, Slack stored the post, then the process died.
+    queue(store, release(1), release(2))
+    [first, _] = store.delivery_log()
+    store.mark_sending(first["id"], now=time.time())
+    await client_for(slack, tmp_path).chat_postMessage(
+        channel=CHANNEL,
+        text="Release 1",
+        metadata={"event_type": "isscr_news_item", "event_payload": {"item_id": release(1).id}},
+    )
+    slack.add_message(CHANNEL, "someone else talking")
+
+    await deliver_everything(outbox, store)
+
+    assert posted_ids(slack) == [release(1).id, release(2).id]
+
+
+async def test_two_outboxes_on_one_database_never_post_the_same_delivery(
+    store: Store, slack: SlackApi, tmp_path: Path
+) -> None:
+    slack.add_channel(OTHER)
+    queue(store, *(release(n) for n in range(1, 7)))
+    queue(store, *(release(n) for n in range(7, 11)), channel=OTHER)
+    second_store = Store(tmp_path / "bot.db")
+    first = Outbox(store, client_for(slack, tmp_path), spacing=0.05)
+    second = Outbox(second_store, client_for(slack, tmp_path), spacing=0.05)
+    stop = asyncio.Event()
+    running = [asyncio.create_task(first.run(stop)), asyncio.create_task(second.run(stop))]
+    try:
+        await eventually(lambda: sum(len(m) for m in slack.messages.values()) >= 10)
+        await asyncio.sleep(0.3)  # room for a duplicate to show up
+    finally:
+        stop.set()
+        await asyncio.gather(*running)
+        second_store.close()
+
+    assert posted_ids(slack) == [release(n).id for n in range(1, 7)]
+    assert posted_ids(slack, OTHER) == [release(n).id for n in range(7, 11)]
