@@ -28,12 +28,12 @@ from bot.watcher import Outcome, Watcher, plan_poll
 log = logging.getLogger("bot")
 
 
-def load_settings(*, require_slack: bool = False) -> Settings:
+def load_settings(*, require_slack: bool = False, mode: str = "auto") -> Settings:
     """Settings from the environment and `.env`; a problem exits with one line and code 2."""
     # Real environment variables win over the file, as deploy platforms expect.
     load_dotenv(find_dotenv(usecwd=True), override=False)
     try:
-        settings = Settings.from_env(os.environ)
+        settings = Settings.from_env(os.environ).in_mode(mode)
         if require_slack:
             settings.require_slack()
     except SettingsError as error:
@@ -71,9 +71,16 @@ def main() -> None:
 
 
 @main.command()
-def run() -> None:
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "http", "socket"]),
+    default="auto",
+    show_default=True,
+    help="How Slack reaches the bot; auto means Socket Mode when SLACK_APP_TOKEN is set.",
+)
+def run(mode: str) -> None:
     """Run the Slack app, the feed watcher and the announcer until SIGTERM."""
-    settings = load_settings(require_slack=True)
+    settings = load_settings(require_slack=True, mode=mode)
     mode = "Socket Mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
     log.info("starting in %s; feed %s every %gs", mode, settings.feed_url, settings.poll_interval)
     asyncio.run(_run(settings))

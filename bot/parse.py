@@ -52,7 +52,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> list[R
 
 
 def _release(entry: Any, site: str) -> Release:
-    html = _description(entry)
+    found = text.paragraphs(_description(entry))  # parsed once for excerpt and body
     link = _absolute(entry.get("link"), site)
     title = text.shorten(_one_line(entry.get("title") or ""), 500) or "(untitled)"
     return Release(
@@ -62,8 +62,8 @@ def _release(entry: Any, site: str) -> Release:
         published=_published(entry),
         categories=_categories(entry),
         author=_one_line(entry.get("author") or "") or None,
-        excerpt=text.excerpt(html),
-        body=text.plain(html),
+        excerpt=text.excerpt(found),
+        body="\n\n".join(found),
         image_url=_image(entry, site),
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -57,6 +57,19 @@ class Settings:
                 "fine for tests, impolite to isscr.org"
             ]
         return []
+
+    def in_mode(self, mode: str) -> Settings:
+        """These settings for a forced connection mode: "http", "socket", or "auto" (by token)."""
+        if mode == "http":
+            return replace(self, slack_app_token=None)
+        if mode == "socket" and self.slack_app_token is None:
+            raise SettingsError(
+                "SLACK_APP_TOKEN",
+                "is not set but Socket Mode was asked for",
+                "create an app-level token with connections:write under Basic Information "
+                "→ App-Level Tokens",
+            )
+        return self
 
     def require_slack(self) -> None:
         """Check what `run` needs on top of the format checks `from_env` already made."""

@@ -78,12 +78,6 @@ def shorten(text: str, limit: int = EXCERPT_LENGTH) -> str:
     return cut.rstrip(" ,;:.-–—") + "…"
 
 
-def excerpt(html: str, limit: int = EXCERPT_LENGTH) -> str:
-    """The first paragraph of `html` as plain text, at most about `limit` characters."""
-    found = paragraphs(html)
+def excerpt(found: list[str], limit: int = EXCERPT_LENGTH) -> str:
+    """The first of a post's `paragraphs`, at most about `limit` characters."""
     return shorten(found[0], limit) if found else ""
-
-
-def plain(html: str) -> str:
-    """All of `html` as plain text, paragraphs separated by blank lines."""
-    return "\n\n".join(paragraphs(html))

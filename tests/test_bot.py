@@ -162,3 +162,28 @@ async def test_healthz_reports_polls_and_deliveries(
         "retrying": [],
         "failures": [],
     }
+
+
+async def test_socket_mode_answers_the_slash_command_over_the_websocket(
+    make_settings: Callable[..., Settings], slack: SlackApi
+) -> None:
+    settings = make_settings(SLACK_APP_TOKEN=slack.app_token, SLACK_SIGNING_SECRET="", PORT="")
+    assert settings.socket_mode
+    settings.require_slack()  # no signing secret needed in Socket Mode
+    async with running(settings) as bot:
+        await eventually(lambda: slack.socket_connected and bot.store.release_count() == 3)
+        command = {
+            "command": "/isscr-news",
+            "text": "",
+            "user_id": "U0MEMBER01",
+            "channel_id": CHANNEL,
+            "team_id": "T0TEAM0001",
+            "response_url": slack.response_url("r1"),
+            "trigger_id": "1.2.3",
+        }
+        ack = await slack.send_envelope("slash_commands", command)
+
+    assert bot.port is None  # no HTTP server unless PORT is set explicitly
+    [opened] = slack.calls_to("apps.connections.open")
+    assert opened.headers["Authorization"] == f"Bearer {slack.app_token}"
+    assert "Release 3" in json.dumps(ack["payload"]["blocks"])

@@ -86,7 +86,7 @@ def test_excerpt_takes_the_first_paragraph_and_cuts_at_a_word() -> None:
         + "word " * 100
         + "</p><p>Second paragraph.</p></div>"
     )
-    text = excerpt(html)
+    text = excerpt(paragraphs(html))
     assert text.startswith("Alpha beta gamma delta word word")
     assert text.endswith("word…")
     assert len(text) <= 300

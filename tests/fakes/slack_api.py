@@ -140,6 +140,9 @@ class SlackApi:
         self._last_ts = 0
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        # Socket Mode: the open WebSocket connections and the acks waited for, by envelope id.
+        self._sockets: list[web.WebSocketResponse] = []
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     # lifecycle
 
@@ -147,6 +150,7 @@ class SlackApi:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{id}", self._handle_response_url)
+        app.router.add_get("/socket-mode", self._handle_socket)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -154,6 +158,8 @@ class SlackApi:
         self._port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -221,7 +227,46 @@ class SlackApi:
         """Answer the next `times` calls of method with response, then behave normally."""
         self._canned[method].extend([response] * times)
 
+    @property
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    async def send_envelope(
+        self, kind: str, payload: dict[str, Any], *, timeout: float = 3.0
+    ) -> dict[str, Any]:
+        """Push a Socket Mode envelope to the app; return its ack (Slack waits 3 s for it)."""
+        envelope_id = f"env-{len(self._acks) + 1}"
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = waiter
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        await self._sockets[-1].send_str(json.dumps(envelope))
+        return await asyncio.wait_for(waiter, timeout)
+
     # request handling
+
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse(heartbeat=None)
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_str(json.dumps({"type": "hello", "num_connections": 1}))
+        try:
+            async for frame in socket:
+                if frame.type is not web.WSMsgType.TEXT:
+                    continue
+                ack = json.loads(frame.data)
+                waiter = self._acks.get(ack.get("envelope_id", ""))
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(ack)
+        finally:
+            self._sockets.remove(socket)
+        return socket
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())

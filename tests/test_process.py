@@ -1,0 +1,231 @@
+"""The real `isscr-news-bot` process: kill -9, SIGTERM, two processes, start-up errors, CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.conftest import CHANNEL, SOURCE_DIR, bot_env, eventually, newest_first
+from tests.fakes.feed_server import FeedServer, make_item
+from tests.fakes.slack_api import SlackApi
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class BotProcess:
+    """`python -m bot run` in a child process, with its output kept for the test report."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = {**env, "PORT": str(free_port()), "PATH": os.environ.get("PATH", "")}
+        self.cwd = cwd
+        self.process: asyncio.subprocess.Process | None = None
+        self.log = cwd / f"bot-{self.env['PORT']}.log"
+
+    async def start(self) -> BotProcess:
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run",
+                cwd=self.cwd, env={**self.env, "PYTHONPATH": str(REPO)},
+                stdout=log, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+        await eventually(self.healthy, timeout=20)
+        return self
+
+    async def healthy(self) -> bool:
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{self.env['PORT']}/healthz") as response,
+            ):
+                report = await response.json()
+        except aiohttp.ClientError:
+            return False
+        return report["feed"]["last_success"] is not None
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # SIGKILL: no cleanup of any kind
+        await self.process.wait()  # reap it, as a supervisor would
+
+    async def terminate(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.process.wait(), 30)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+async def processes() -> AsyncIterator[list[BotProcess]]:
+    started: list[BotProcess] = []
+    yield started
+    for bot in started:
+        if bot.process is not None and bot.process.returncode is None:
+            await bot.kill()
+
+
+def posted_ids(slack: SlackApi) -> list[str]:
+    return [m["metadata"]["event_payload"]["item_id"] for m in slack.messages[CHANNEL]]
+
+
+async def test_kill_9_mid_burst_then_restart_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, processes: list[BotProcess]
+) -> None:
+    # Slack stores each post, then takes a while to answer: a kill in that window leaves a
+    # post in the channel that the bot never heard about.
+    slack.post_delay = 0.4
+    env = bot_env(tmp_path, feed, slack, LOG_LEVEL="INFO")
+    first = await BotProcess(env, tmp_path).start()
+    processes.append(first)
+    burst = list(range(4, 16))
+    feed.items = newest_first(1, 2, 3, *burst)
+
+    for killed_after in (3, 8):
+        await eventually(lambda n=killed_after: len(slack.messages[CHANNEL]) >= n, timeout=60)
+        await processes[-1].kill()
+        processes.append(await BotProcess(env, tmp_path).start())
+
+    await eventually(lambda: len(slack.messages[CHANNEL]) >= len(burst), timeout=60)
+    await asyncio.sleep(2)  # a duplicate would show up here
+    assert await processes[-1].terminate() == 0
+
+    assert posted_ids(slack) == [make_item(n).item_id for n in burst]
+    # At least one kill landed between "Slack stored it" and "the bot marked it sent", and the
+    # restart found that post in the channel's history instead of posting it again.
+    for restarted in processes[1:]:
+        assert "already posted" in restarted.output(), restarted.output()
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        states = db.execute("SELECT state, count(*) FROM deliveries GROUP BY state").fetchall()
+    assert states == [("sent", len(burst))]
+
+
+async def test_sigterm_mid_post_finishes_it_and_exits_0(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, processes: list[BotProcess]
+) -> None:
+    slack.post_delay = 1.5
+    env = bot_env(tmp_path, feed, slack, LOG_LEVEL="INFO")
+    bot = await BotProcess(env, tmp_path).start()
+    processes.append(bot)
+    feed.items = newest_first(1, 2, 3, 4, 5)
+    await eventually(lambda: len(slack.calls_to("chat.postMessage")) == 1)
+
+    assert await bot.terminate() == 0
+    assert "stopped" in bot.output()
+    assert "Traceback" not in bot.output()
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        states = dict(db.execute("SELECT release_id, state FROM deliveries").fetchall())
+    # The post in flight was completed and recorded; the next one was never started.
+    assert states == {make_item(4).item_id: "sent", make_item(5).item_id: "pending"}
+
+    slack.post_delay = 0
+    processes.append(await BotProcess(env, tmp_path).start())
+    await eventually(lambda: len(slack.messages[CHANNEL]) == 2)
+    assert posted_ids(slack) == [make_item(4).item_id, make_item(5).item_id]
+    assert slack.calls_to("conversations.history") == []  # a clean hand-over needs no check
+
+
+async def test_two_processes_on_one_database_post_each_release_once(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, processes: list[BotProcess]
+) -> None:
+    env = bot_env(tmp_path, feed, slack, LOG_LEVEL="INFO")
+    processes.extend(
+        await asyncio.gather(BotProcess(env, tmp_path).start(), BotProcess(env, tmp_path).start())
+    )
+    burst = list(range(4, 10))
+    feed.items = newest_first(1, 2, 3, *burst)
+
+    await eventually(lambda: len(slack.messages[CHANNEL]) >= len(burst), timeout=60)
+    await asyncio.sleep(2)
+    assert posted_ids(slack) == [make_item(n).item_id for n in burst]
+
+
+async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args,
+        cwd=cwd, env={**env, "PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"SLACK_BOT_TOKEN": None}, "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN does not start with xoxb-"),
+        ({"SLACK_SIGNING_SECRET": None}, "SLACK_SIGNING_SECRET is not set"),
+        ({"ANNOUNCE_CHANNEL": "#news"}, "ANNOUNCE_CHANNEL is '#news', not a channel ID"),
+        ({"POLL_INTERVAL": "5m"}, "POLL_INTERVAL is '5m', not a number: set it like"),
+        ({"PORT": "http"}, "PORT is 'http', not a whole number"),
+        ({"FEED_URL": "isscr.org/news"}, "FEED_URL is 'isscr.org/news', neither an http(s) URL"),
+        ({"DATABASE_PATH": "/nonexistent/dir/bot.db"}, "DATABASE_PATH is in /nonexistent/dir"),
+        ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL is 'slack.com/api', not an http(s)"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL is 'LOUD': use one of DEBUG"),
+    ],
+)
+async def test_a_bad_setting_stops_start_up_with_one_line(
+    tmp_path: Path, change: dict[str, str | None], expected: str
+) -> None:
+    env = bot_env(tmp_path, None, None)
+    for key, value in change.items():
+        env.pop(key, None)
+        if value is not None:
+            env[key] = value
+
+    code, out, err = await run_cli("run", env=env, cwd=tmp_path)
+
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"isscr-news-bot: {expected}"), err
+    assert "xoxb-test-token" not in err and "test-signing-secret" not in err
+
+
+async def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("ANNOUNCE_CHANNEL=not-an-id\n")
+    env = {k: v for k, v in bot_env(tmp_path, None, None).items() if k != "ANNOUNCE_CHANNEL"}
+
+    code, _, err = await run_cli("run", env=env, cwd=tmp_path)
+
+    assert code == 2
+    assert "ANNOUNCE_CHANNEL is 'not-an-id'" in err
+
+
+async def test_poll_dry_run_prints_announcements_and_changes_nothing(tmp_path: Path) -> None:
+    env = {
+        "FEED_URL": str(SOURCE_DIR / "sample-feed.rss"),
+        "DATABASE_PATH": str(tmp_path / "dry.db"),
+    }
+    code, out, _ = await run_cli("poll", "--dry-run", env=env, cwd=tmp_path)
+    assert code == 0
+    assert out.startswith(
+        "5 releases in the feed, 5 not yet stored; 0 would be announced (first poll"
+    )
+
+    code, out, _ = await run_cli(
+        "poll", "--dry-run", env={**env, "ANNOUNCE_EXISTING": "1"}, cwd=tmp_path
+    )
+    assert code == 0
+    assert "1 would be announced" in out
+    assert "The ISSCR Holds Second Meeting With UK Regulators" in out
+    assert "  Press Release, Policy  |  2025-11-19 15:49 UTC  |  Kym Kilbourne" in out
+    assert "Joins Coalition Letter" not in out
+    assert not (tmp_path / "dry.db").exists()
