@@ -28,14 +28,16 @@ from bot.watcher import Outcome, Watcher, plan_poll
 log = logging.getLogger("bot")
 
 
-def load_settings(*, require_slack: bool = False, mode: str = "auto") -> Settings:
+def load_settings(
+    *, require_slack: bool = False, serve: bool = False, mode: str = "auto"
+) -> Settings:
     """Settings from the environment and `.env`; a problem exits with one line and code 2."""
     # Real environment variables win over the file, as deploy platforms expect.
     load_dotenv(find_dotenv(usecwd=True), override=False)
     try:
         settings = Settings.from_env(os.environ).in_mode(mode)
         if require_slack:
-            settings.require_slack()
+            settings.require_slack(serve=serve)
     except SettingsError as error:
         click.echo(f"isscr-news-bot: {error}", err=True)
         sys.exit(2)
@@ -80,7 +82,7 @@ def main() -> None:
 )
 def run(mode: str) -> None:
     """Run the Slack app, the feed watcher and the announcer until SIGTERM."""
-    settings = load_settings(require_slack=True, mode=mode)
+    settings = load_settings(require_slack=True, serve=True, mode=mode)
     mode = "Socket Mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
     log.info("starting in %s; feed %s every %gs", mode, settings.feed_url, settings.poll_interval)
     asyncio.run(_run(settings))

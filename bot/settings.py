@@ -71,15 +71,16 @@ class Settings:
             )
         return self
 
-    def require_slack(self) -> None:
-        """Check what `run` needs on top of the format checks `from_env` already made."""
+    def require_slack(self, *, serve: bool = True) -> None:
+        """Check what posting (and, with `serve`, answering Slack's requests) needs, on top of
+        the format checks `from_env` already made."""
         if self.slack_bot_token is None:
             raise SettingsError(
                 "SLACK_BOT_TOKEN",
                 "is not set",
                 "copy the Bot User OAuth Token (xoxb-…) from your app's OAuth & Permissions page",
             )
-        if not self.socket_mode and self.slack_signing_secret is None:
+        if serve and not self.socket_mode and self.slack_signing_secret is None:
             raise SettingsError(
                 "SLACK_SIGNING_SECRET",
                 "is not set",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -229,3 +230,36 @@ async def test_poll_dry_run_prints_announcements_and_changes_nothing(tmp_path: P
     assert "  Press Release, Policy  |  2025-11-19 15:49 UTC  |  Kym Kilbourne" in out
     assert "Joins Coalition Letter" not in out
     assert not (tmp_path / "dry.db").exists()
+
+
+async def test_one_shot_poll_status_and_retry_failed(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi
+) -> None:
+    env = {**bot_env(tmp_path, feed, slack, LOG_LEVEL="WARNING"), "SLACK_SIGNING_SECRET": ""}
+
+    code, out, _ = await run_cli("poll", env=env, cwd=tmp_path)  # baseline, no signing secret
+    assert (code, out) == (0, "Feed updated; deliveries: 0 sent, 0 waiting, 0 failed.\n")
+
+    feed.items = newest_first(1, 2, 3, 4)
+    slack.channels.pop(CHANNEL)  # the channel was deleted
+    code, out, _ = await run_cli("poll", env=env, cwd=tmp_path)
+    assert (code, out) == (0, "Feed updated; deliveries: 0 sent, 0 waiting, 1 failed.\n")
+
+    code, out, _ = await run_cli("status", env=env, cwd=tmp_path)
+    report = json.loads(out)
+    assert report["ok"] is False
+    assert report["deliveries"]["failures"] == [
+        {
+            "channel": CHANNEL,
+            "release": make_item(4).item_id,
+            "error": "channel_not_found: the channel was deleted, or it is private and the bot "
+            "is not in it",
+        }
+    ]
+
+    slack.add_channel(CHANNEL)  # restored
+    code, out, _ = await run_cli("retry-failed", env=env, cwd=tmp_path)
+    assert out.startswith("1 failed deliveries queued again")
+    code, out, _ = await run_cli("poll", env=env, cwd=tmp_path)
+    assert out == "Feed not modified (304); deliveries: 1 sent, 0 waiting, 0 failed.\n"
+    assert posted_ids(slack) == [make_item(4).item_id]
