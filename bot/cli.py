@@ -89,7 +89,13 @@ def run(mode: str) -> None:
 
 
 async def _run(settings: Settings) -> None:
-    await Bot(settings, open_store(settings)).run_forever()
+    bot = Bot(settings, open_store(settings))
+    try:
+        await bot.run_forever()
+    except SettingsError as error:  # found only when starting, e.g. PORT already taken
+        click.echo(f"isscr-news-bot: {error}", err=True)
+        await bot.stop()
+        sys.exit(2)
 
 
 @main.command()

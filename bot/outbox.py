@@ -181,9 +181,14 @@ class Outbox:
         stopper = asyncio.create_task(self._follow(stop))
         try:
             while not self._stop.is_set():
-                self._start_workers()
-                next_due = self.store.next_due_at()
-                timeout = 5.0 if next_due is None else min(5.0, max(0.05, next_due - self.clock()))
+                timeout = 5.0
+                try:
+                    self._start_workers()
+                    next_due = self.store.next_due_at()
+                    if next_due is not None:
+                        timeout = min(timeout, max(0.05, next_due - self.clock()))
+                except Exception:  # e.g. the database locked for too long: try again shortly
+                    log.exception("outbox scheduling failed")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 self._wake.clear()

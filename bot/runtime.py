@@ -17,7 +17,7 @@ from bot.feed import open_session
 from bot.health import health
 from bot.outbox import Outbox, classify, explain
 from bot.routes import Router
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.store import Store
 from bot.watcher import Watcher
 
@@ -104,10 +104,21 @@ class Bot:
     async def _serve_http(self) -> None:
         web_app = self.app.web_app(path="/slack/events")
         web_app.router.add_get("/healthz", self._healthz)
-        self._runner = web.AppRunner(web_app, access_log=None)
+        # Slack's requests finish within 3 s; a short shutdown keeps SIGTERM within platforms'
+        # usual 30 s budget together with the outbox's grace.
+        self._runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.settings.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            await self._runner.cleanup()
+            self._runner = None
+            raise SettingsError(
+                "PORT",
+                f"{self.settings.port} cannot be opened ({error.strerror})",
+                "choose a free port or stop what is using it",
+            ) from None
         self.port = self._runner.addresses[0][1]  # the real port when PORT=0
         log.info("listening on %s:%s (POST /slack/events, GET /healthz)", self.host, self.port)
 

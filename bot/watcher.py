@@ -175,7 +175,15 @@ class Watcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set: every `poll_interval` seconds, backing off while failing."""
         while not stop.is_set():
-            result = await self.poll_once()
+            try:
+                result = await self.poll_once()
+            except Exception as error:  # a bug or a locked database must not stop polling
+                log.exception("feed poll crashed")
+                reason = f"internal error ({error.__class__.__name__}), see the bot's log"
+                failures = self.store.record_poll_failure(self.feed_url, reason, now=self.clock())
+                result = PollResult(
+                    Outcome.FAILED, failure=FeedFailure(reason), failures_in_a_row=failures
+                )
             delay = self.poll_interval
             if result.failure is not None:
                 delay = self.retry_delay(result.failures_in_a_row, result.failure.retry_after)

@@ -263,3 +263,19 @@ async def test_one_shot_poll_status_and_retry_failed(
     code, out, _ = await run_cli("poll", env=env, cwd=tmp_path)
     assert out == "Feed not modified (304); deliveries: 1 sent, 0 waiting, 0 failed.\n"
     assert posted_ids(slack) == [make_item(4).item_id]
+
+
+async def test_a_port_in_use_stops_start_up_with_one_line(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = bot_env(tmp_path, feed, slack, PORT=str(port), LOG_LEVEL="ERROR")
+        code, _, err = await run_cli("run", env=env, cwd=tmp_path)
+
+    assert code == 2
+    assert err.startswith(f"isscr-news-bot: PORT {port} cannot be opened ("), err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
