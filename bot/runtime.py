@@ -97,7 +97,10 @@ class Bot:
             )
             return
         except Exception as error:
-            log.warning("cannot reach Slack yet (%s); will keep trying", error.__class__.__name__)
+            log.warning(
+                "cannot reach Slack yet (%s); announcements will be retried",
+                error.__class__.__name__,
+            )
             return
         log.info("connected to Slack workspace %s as %s", auth.get("team"), auth.get("user"))
 

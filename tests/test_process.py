@@ -107,8 +107,8 @@ async def test_kill_9_mid_burst_then_restart_loses_nothing_and_duplicates_nothin
     assert await processes[-1].terminate() == 0
 
     assert posted_ids(slack) == [make_item(n).item_id for n in burst]
-    # At least one kill landed between "Slack stored it" and "the bot marked it sent", and the
-    # restart found that post in the channel's history instead of posting it again.
+    # Each kill landed between "Slack stored it" and "the bot marked it sent", and each restart
+    # found that post in the channel's history instead of posting it again.
     for restarted in processes[1:]:
         assert "already posted" in restarted.output(), restarted.output()
     with sqlite3.connect(tmp_path / "bot.db") as db:
