@@ -9,6 +9,7 @@ import os
 import sqlite3
 import sys
 import time
+from typing import NoReturn
 
 import click
 from dotenv import find_dotenv, load_dotenv
@@ -28,6 +29,12 @@ from bot.watcher import Outcome, Watcher, plan_poll
 log = logging.getLogger("bot")
 
 
+def fail(message: object) -> NoReturn:
+    """Stop with one line on stderr and exit code 2: the operator's fix is in the message."""
+    click.echo(f"isscr-news-bot: {message}", err=True)
+    sys.exit(2)
+
+
 def load_settings(
     *, require_slack: bool = False, serve: bool = False, mode: str = "auto"
 ) -> Settings:
@@ -39,8 +46,7 @@ def load_settings(
         if require_slack:
             settings.require_slack(serve=serve)
     except SettingsError as error:
-        click.echo(f"isscr-news-bot: {error}", err=True)
-        sys.exit(2)
+        fail(error)
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
@@ -57,12 +63,10 @@ def open_store(settings: Settings, *, read_only: bool = False) -> Store:
         if not read_only:
             store.ensure_schema()
     except sqlite3.Error as error:
-        click.echo(
-            f"isscr-news-bot: DATABASE_PATH {settings.database_path} cannot be used ({error}): "
-            "point it to a writable SQLite file on a persistent disk",
-            err=True,
+        fail(
+            f"DATABASE_PATH {settings.database_path} cannot be used ({error}): "
+            "point it to a writable SQLite file on a persistent disk"
         )
-        sys.exit(2)
     return store
 
 
@@ -83,8 +87,8 @@ def main() -> None:
 def run(mode: str) -> None:
     """Run the Slack app, the feed watcher and the announcer until SIGTERM."""
     settings = load_settings(require_slack=True, serve=True, mode=mode)
-    mode = "Socket Mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
-    log.info("starting in %s; feed %s every %gs", mode, settings.feed_url, settings.poll_interval)
+    how = "Socket Mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
+    log.info("starting in %s; feed %s every %gs", how, settings.feed_url, settings.poll_interval)
     asyncio.run(_run(settings))
 
 
@@ -93,9 +97,8 @@ async def _run(settings: Settings) -> None:
     try:
         await bot.run_forever()
     except SettingsError as error:  # found only when starting, e.g. PORT already taken
-        click.echo(f"isscr-news-bot: {error}", err=True)
         await bot.stop()
-        sys.exit(2)
+        fail(error)
 
 
 @main.command()

@@ -78,6 +78,11 @@ def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened.close()
 
 
+def posted_ids(slack: SlackApi, channel: str = CHANNEL) -> list[str]:
+    """The release ids of the bot's posts in `channel`, in posting order (from their metadata)."""
+    return [m["metadata"]["event_payload"]["item_id"] for m in slack.messages[channel]]
+
+
 async def eventually(
     condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 10.0, step: float = 0.02
 ) -> None:

@@ -16,6 +16,7 @@ from bot.store import Store
 from tests.conftest import (
     CHANNEL,
     eventually,
+    posted_ids,
     send_to_slack_app,
     sign,
     slash_command_body,
@@ -39,10 +40,6 @@ async def running(settings: Settings) -> AsyncIterator[Bot]:
 
 def events_url(bot: Bot) -> str:
     return f"http://127.0.0.1:{bot.port}/slack/events"
-
-
-def posted_ids(slack: SlackApi) -> list[str]:
-    return [m["metadata"]["event_payload"]["item_id"] for m in slack.messages[CHANNEL]]
 
 
 async def test_first_run_announces_nothing_then_each_new_release_exactly_once(

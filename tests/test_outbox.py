@@ -16,7 +16,7 @@ from bot.models import Release
 from bot.outbox import Outbox
 from bot.settings import Settings
 from bot.store import Store
-from tests.conftest import CHANNEL, bot_env, eventually
+from tests.conftest import CHANNEL, bot_env, eventually, posted_ids
 from tests.fakes.slack_api import FakeResponse, SlackApi
 
 OTHER = "C0OTHER001"
@@ -66,10 +66,6 @@ async def deliver_everything(outbox: Outbox, store: Store, *, timeout: float = 1
     finally:
         stop.set()
         await running
-
-
-def posted_ids(slack: SlackApi, channel: str = CHANNEL) -> list[str]:
-    return [m["metadata"]["event_payload"]["item_id"] for m in slack.messages[channel]]
 
 
 async def test_an_announcement_is_posted_with_every_field(

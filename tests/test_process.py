@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import CHANNEL, SOURCE_DIR, bot_env, eventually, newest_first
+from tests.conftest import CHANNEL, SOURCE_DIR, bot_env, eventually, newest_first, posted_ids
 from tests.fakes.feed_server import FeedServer, make_item
 from tests.fakes.slack_api import SlackApi
 
@@ -28,11 +28,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def child_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` plus what a child needs to find Python and this checkout."""
+    return {**env, "PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)}
+
+
 class BotProcess:
     """`python -m bot run` in a child process, with its output kept for the test report."""
 
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
-        self.env = {**env, "PORT": str(free_port()), "PATH": os.environ.get("PATH", "")}
+        self.env = {**env, "PORT": str(free_port())}
         self.cwd = cwd
         self.process: asyncio.subprocess.Process | None = None
         self.log = cwd / f"bot-{self.env['PORT']}.log"
@@ -41,7 +46,7 @@ class BotProcess:
         with self.log.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "run",
-                cwd=self.cwd, env={**self.env, "PYTHONPATH": str(REPO)},
+                cwd=self.cwd, env=child_env(self.env),
                 stdout=log, stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
         await eventually(self.healthy, timeout=20)
@@ -79,10 +84,6 @@ async def processes() -> AsyncIterator[list[BotProcess]]:
     for bot in started:
         if bot.process is not None and bot.process.returncode is None:
             await bot.kill()
-
-
-def posted_ids(slack: SlackApi) -> list[str]:
-    return [m["metadata"]["event_payload"]["item_id"] for m in slack.messages[CHANNEL]]
 
 
 async def test_kill_9_mid_burst_then_restart_loses_nothing_and_duplicates_nothing(
@@ -159,7 +160,7 @@ async def test_two_processes_on_one_database_post_each_release_once(
 async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", *args,
-        cwd=cwd, env={**env, "PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)},
+        cwd=cwd, env=child_env(env),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), 60)
