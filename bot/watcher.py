@@ -180,7 +180,12 @@ class Watcher:
             except Exception as error:  # a bug or a locked database must not stop polling
                 log.exception("feed poll crashed")
                 reason = f"internal error ({error.__class__.__name__}), see the bot's log"
-                failures = self.store.record_poll_failure(self.feed_url, reason, now=self.clock())
+                try:
+                    failures = self.store.record_poll_failure(
+                        self.feed_url, reason, now=self.clock()
+                    )
+                except Exception:  # the database itself may be what fails
+                    failures = 1
                 result = PollResult(
                     Outcome.FAILED, failure=FeedFailure(reason), failures_in_a_row=failures
                 )
