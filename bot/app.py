@@ -12,6 +12,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import USER_AGENT, listeners
+from bot.search import SearchService
 from bot.settings import Settings
 from bot.store import Store
 
@@ -48,7 +49,9 @@ def app_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def build_app(settings: Settings, store: Store, client: AsyncWebClient) -> AsyncApp:
+def build_app(
+    settings: Settings, store: Store, client: AsyncWebClient, search: SearchService
+) -> AsyncApp:
     """The Bolt app with every listener registered.
 
     In HTTP mode Bolt checks every request's signature and timestamp (401 otherwise); in Socket
@@ -60,5 +63,5 @@ def build_app(settings: Settings, store: Store, client: AsyncWebClient) -> Async
         request_verification_enabled=not settings.socket_mode,
         logger=logging.getLogger("bot.slack"),
     )
-    listeners.register(app, store)
+    listeners.register(app, store, search)
     return app

@@ -7,13 +7,21 @@ mention or link, and `&lt;`/`&gt;` are shown as the characters themselves.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 from urllib.parse import quote
 
 from bot.models import Release
+from bot.search import MARK_CLOSE, MARK_OPEN, Results, match_count
 
 EVENT_TYPE = "isscr_news_item"
 READ_ACTION_ID = "read_release"
+SHARE_ACTION_ID = "share_release"
+PAGE_ACTION_PREFIX = "search_page_"
+
+# Only a real user ID is ever put into a mention.
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 Block = dict[str, Any]
 
@@ -142,23 +150,141 @@ def latest_blocks(releases: list[Release]) -> list[Block]:
 
 
 def help_blocks(command: str) -> list[Block]:
-    """Usage of the slash command."""
+    """Usage of the slash command, with an example of every form."""
+    name = escape(command)
     text = (
-        f"*{escape(command)}* shows the latest ISSCR press releases, policy letters and "
-        f"statements.\n• `{escape(command)}` — the 5 latest releases\n"
-        f"• `{escape(command)} help` — this message"
+        f"*{name}* searches every ISSCR press release, policy letter and statement.\n"
+        f"• `{name}` — the 5 latest releases\n"
+        f"• `{name} embryo model` — releases with every word (the last one may be "
+        "unfinished: `embr` finds embryo)\n"
+        f'• `{name} "stem cell tourism"` — words in this order\n'
+        f'• `{name} category:policy` or `category:"press release"` — one category '
+        "(repeat it for either of two)\n"
+        f"• `{name} after:2024-01-01 before:2025-01-01` — published on or after / before a "
+        "date (YYYY-MM-DD; YYYY-MM or YYYY also work)\n"
+        f"• `{name} author:kilbourne` — by an author (part of the name is enough)\n"
+        f"• `{name} guidelines category:statement after:2023` — any mix of the above\n"
+        f"• `{name} help` — this message\n"
+        "Results are only shown to you; *Share* posts one to the channel."
     )
     return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
-def unknown_words_blocks(command: str, words: str) -> list[Block]:
-    """The answer to words the command does not understand: say so, then show the usage."""
-    shown = escape(words if len(words) <= 200 else words[:199] + "…")
-    note = {
-        "type": "section",
-        "text": {"type": "mrkdwn", "text": f"I don't understand “{shown}”."},
+def marked(text: str) -> str:
+    """Search text whose matched words arrive between MARK_OPEN and MARK_CLOSE, as mrkdwn with
+    those words in bold; everything else escaped."""
+    return escape(text).replace(MARK_OPEN, "*").replace(MARK_CLOSE, "*")
+
+
+def search_blocks(results: Results, command: str) -> list[Block]:
+    """A page of search results: what was asked and how many match, each release with a
+    Share button, and Prev / Next buttons that replace this message."""
+    asked = escape(_truncate(results.text, 200))
+    if results.query.is_empty:
+        summary = f"*Latest ISSCR news* ({_count(results.total, 'release')} stored)"
+    else:
+        summary = f"*{match_count(results.total)}* “{asked}”"
+    if results.pages > 1:
+        summary += f"  ·  page {results.page} of {results.pages}"
+    blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": summary}}]
+    if not results.found:
+        blocks.append(_no_results(results, command))
+        return blocks
+    for found in results.found:
+        release = found.release
+        text = f"*{link(release.link, release.title)}*"
+        excerpt = marked(found.marked_excerpt) if found.marked_excerpt else escape(release.excerpt)
+        if excerpt:
+            text += "\n" + excerpt
+        blocks.append({"type": "divider"})
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _truncate(text, _MAX_SECTION_TEXT)},
+                "accessory": {
+                    "type": "button",
+                    "action_id": SHARE_ACTION_ID,
+                    "text": {"type": "plain_text", "text": "Share"},
+                    "value": release.id[:2000],
+                    "accessibility_label": _truncate(f"Share {release.title} in this channel", 75),
+                },
+            }
+        )
+        blocks.append(release_context(release))
+    buttons = []
+    if results.has_previous:
+        buttons.append(_page_button("◂ Prev", results, results.page - 1, "previous"))
+    if results.has_next:
+        buttons.append(_page_button("Next ▸", results, results.page + 1, "next"))
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    return blocks
+
+
+def search_text(results: Results) -> str:
+    """The notification and screen-reader fallback for a page of results."""
+    if results.query.is_empty:
+        return "Latest ISSCR news"
+    return escape(f"ISSCR news: {match_count(results.total)} “{results.text}”")
+
+
+def _no_results(results: Results, command: str) -> Block:
+    lines = ["Nothing matched."] if results.total == 0 else ["No more results."]
+    if results.query.is_empty:
+        lines = [
+            "No ISSCR releases are stored yet: the first feed poll has not finished. "
+            "Try again in a minute."
+        ]
+    lines += [f"• {escape(hint)}" for hint in results.hints]
+    if results.hints:
+        lines.append(f"`{escape(command)} help` shows every way to search.")
+    return {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}
+
+
+def _page_button(label: str, results: Results, page: int, which: str) -> Block:
+    return {
+        "type": "button",
+        "action_id": f"{PAGE_ACTION_PREFIX}{which}",
+        "text": {"type": "plain_text", "text": label},
+        "value": page_value(results.text, page),
     }
-    return [note, *help_blocks(command)]
+
+
+def page_value(text: str, page: int) -> str:
+    """What a paging button carries: the query and the page to show."""
+    return json.dumps({"q": text, "p": page}, ensure_ascii=False)
+
+
+def read_page_value(value: str) -> tuple[str, int] | None:
+    """The query and page a paging button carries; None when `value` is not ours."""
+    try:
+        data = json.loads(value)
+        text, page = data["q"], data["p"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(text, str) or not isinstance(page, int) or isinstance(page, bool):
+        return None
+    return text, page
+
+
+def problem_blocks(problem: str, example: str | None = None, *, command: str) -> list[Block]:
+    """A clear answer to a query that could not run, with a corrected example."""
+    text = f":mag: {escape(problem)}"
+    if example:
+        text += f"\nTry: {escape(example)}"
+    text += f"\n`{escape(command)} help` shows every way to search."
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": _truncate(text, 3000)}}]
+
+
+def shared_blocks(release: Release, user_id: str) -> list[Block]:
+    """An announcement posted because a member shared it from their search results."""
+    who = f"<@{user_id}>" if _USER_ID.match(user_id) else "a member"
+    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Shared by {who}"}]}
+    return [*announcement_blocks(release), note]
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def home_view(releases: list[Release], command: str) -> dict[str, Any]:
@@ -168,8 +294,10 @@ def home_view(releases: list[Release], command: str) -> dict[str, Any]:
         "text": {
             "type": "mrkdwn",
             "text": "New ISSCR press releases, policy letters and statements are announced in "
-            f"this workspace as they appear. Type `{escape(command)}` in any channel for the "
-            "latest ones.",
+            "this workspace as they appear, and every past one can be searched from any "
+            f"channel: `{escape(command)} embryo model`, "
+            f"`{escape(command)} category:policy after:2024-01-01`, or "
+            f"`{escape(command)} help` for every way to search.",
         },
     }
     return {"type": "home", "blocks": [*latest_blocks(releases), {"type": "divider"}, intro]}

@@ -1,8 +1,11 @@
-"""The `isscr-news-bot` command line: run the bot, poll once, look at its health."""
+"""The `isscr-news-bot` command line: run the bot, poll once, backfill the archive, look at its
+health."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
 import logging
 import os
@@ -16,13 +19,16 @@ from dotenv import find_dotenv, load_dotenv
 
 from bot import __version__
 from bot.app import posting_client
+from bot.archive import ArchiveError, Backfill, BackfillResult
 from bot.feed import open_session
 from bot.health import health
 from bot.models import FeedError, Release, Validators
 from bot.outbox import Outbox
+from bot.query import QueryError, is_help
 from bot.routes import Router
 from bot.runtime import Bot
-from bot.settings import Settings, SettingsError
+from bot.search import MARK_CLOSE, MARK_OPEN, Results, Search, SearchError, match_count
+from bot.settings import DEFAULT_ARCHIVE_URL, Settings, SettingsError
 from bot.store import Store
 from bot.watcher import Outcome, Watcher, plan_poll
 
@@ -178,11 +184,97 @@ async def _poll(settings: Settings) -> int:
 
 @main.command()
 def status() -> None:
-    """Print the feed's and the outbox's health as JSON."""
+    """Print the feed's, the archive backfill's and the outbox's health as JSON."""
     settings = load_settings()
     store = open_store(settings)
-    click.echo(json.dumps(health(store, settings.feed_url), indent=2))
+    click.echo(json.dumps(health(store, settings.feed_url, settings.archive_url), indent=2))
     store.close()
+
+
+@main.command()
+@click.option(
+    "--pause",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait between archive pages, to be polite to isscr.org.",
+)
+def backfill(pause: float) -> None:
+    """Import every past release from the news archive, announcing none of them.
+
+    Safe to run again: nothing is stored twice. When interrupted (Ctrl-C, a crash, the site
+    failing), the next run resumes where this one stopped.
+    """
+    settings = load_settings()
+    if settings.archive_url is None:
+        fail(
+            SettingsError(
+                "ARCHIVE_URL",
+                "is not set and FEED_URL is a local file, so there is no archive to read",
+                f"set ARCHIVE_URL, e.g. to {DEFAULT_ARCHIVE_URL}",
+            )
+        )
+    store = open_store(settings)
+    try:
+        code = asyncio.run(_backfill(store, settings.archive_url, pause))
+    except KeyboardInterrupt:
+        click.echo("Backfill interrupted; progress is saved: run it again to resume.", err=True)
+        code = 130
+    finally:
+        store.close()
+    sys.exit(code)
+
+
+async def _backfill(store: Store, archive_url: str, pause: float) -> int:
+    progress = BackfillResult()
+    # A progress bar only for a person at a terminal; the summary line is printed in any case.
+    # The number of pages is unknown until the last one, so the bar counts pages.
+    bar = (
+        click.progressbar(
+            itertools.count(),
+            label="Archive pages",
+            show_pos=True,
+            item_show_func=_progress_text,
+        )
+        if sys.stdout.isatty()
+        else contextlib.nullcontext()
+    )
+    with bar as shown:
+
+        def on_page(result: BackfillResult) -> None:
+            nonlocal progress
+            progress = result
+            if shown is not None:
+                shown.update(1, result)
+
+        failed: ArchiveError | None = None
+        async with open_session() as session:
+            walk = Backfill(store, session, archive_url=archive_url, pause=pause, on_page=on_page)
+            try:
+                await walk.run()
+            except ArchiveError as error:
+                failed = error  # reported once the bar is finished, on a line of its own
+    if failed is not None:
+        click.echo(
+            f"Backfill stopped: {failed.reason}. So far {progress.summary()} "
+            + (
+                "Fix ARCHIVE_URL and run it again."
+                if failed.permanent
+                else "Progress is saved: run it again to resume."
+            ),
+            err=True,
+        )
+        return 1
+    click.echo(f"Backfill done: {progress.summary()}")
+    return 0
+
+
+def _progress_text(result: object) -> str | None:
+    if not isinstance(result, BackfillResult):
+        return None
+    reached = f", back to {result.reached:%Y-%m-%d}" if result.reached else ""
+    return f"{result.stored} stored{reached}"
 
 
 @main.command("retry-failed")
@@ -195,20 +287,78 @@ def retry_failed() -> None:
     click.echo(f"{count} failed deliveries queued again; a running bot posts them shortly.")
 
 
-def terminal_text(release: Release) -> str:
+@main.command()
+@click.argument("words", nargs=-1)
+@click.option("--page", default=1, show_default=True, type=click.IntRange(min=1))
+def search(words: tuple[str, ...], page: int) -> None:
+    """Search the stored releases, as /isscr-news does (try: search help).
+
+    WORDS use the same grammar: words, "quoted phrases", category:NAME, author:NAME,
+    after:YYYY-MM-DD, before:YYYY-MM-DD. Exit status 1 when nothing matches.
+    """
+    text = " ".join(words)
+    if is_help(text):
+        click.echo(search.__doc__ or "")
+        return
+    settings = load_settings()
+    if not settings.database_path.exists():
+        fail(
+            f"DATABASE_PATH {settings.database_path} does not exist yet: "
+            "run `isscr-news-bot backfill` (or `run`) first to fill it"
+        )
+    store = open_store(settings)
+    try:
+        results = Search(store, page_size=10).run(text, page)
+    except QueryError as error:
+        fail(f"{error.problem} Try: {error.example.replace('`', '')}")
+    except SearchError as error:
+        fail(error)
+    finally:
+        store.close()
+    click.echo(_results_heading(results))
+    for number, found in enumerate(results.found, start=(results.page - 1) * 10 + 1):
+        click.echo()
+        click.echo(terminal_text(found.release, number=number, marked=found.marked_excerpt))
+    for hint in results.hints:
+        click.echo(f"  - {hint.replace('`', '')}")
+    if results.has_next:
+        click.echo(f"\nMore: add --page {results.page + 1}")
+    sys.exit(0 if results.total else 1)
+
+
+def _results_heading(results: Results) -> str:
+    if results.query.is_empty:
+        heading = f"Latest ISSCR news ({results.total} releases stored)"
+    else:
+        heading = f"{match_count(results.total)} “{results.text}”"
+    if results.pages > 1:
+        heading += f", page {results.page} of {results.pages}"
+    return heading + ("." if results.total or results.query.is_empty else ":")
+
+
+def terminal_text(release: Release, *, number: int | None = None, marked: str | None = None) -> str:
     """An announcement as plain text for a terminal."""
     when = release.published.strftime("%Y-%m-%d %H:%M UTC") if release.published else "undated"
     details = [", ".join(release.categories), when, release.author or ""]
     lines = [
-        release.title,
+        click.style(f"{number}. " if number else "", bold=True)
+        + click.style(release.title, bold=True),
         "  " + "  |  ".join(part for part in details if part),
         f"  {release.link}",
     ]
     if release.image_url:
         lines.append(f"  image: {release.image_url}")
-    if release.excerpt:
+    if marked:
+        # Matched words in bold on a terminal; click drops the styling when piped.
+        lines.append("  " + _bold_marks(marked))
+    elif release.excerpt:
         lines.append(f"  {release.excerpt}")
     return "\n".join(lines)
+
+
+def _bold_marks(text: str) -> str:
+    parts = text.replace(MARK_CLOSE, MARK_OPEN).split(MARK_OPEN)
+    return "".join(click.style(part, bold=True) if i % 2 else part for i, part in enumerate(parts))
 
 
 def _newest_first(release: Release) -> float:

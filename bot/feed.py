@@ -62,6 +62,7 @@ async def fetch_feed(
                 raise FeedError(
                     f"HTTP {response.status} {response.reason or ''}".strip(),
                     retry_after=_retry_after(response.headers.get("Retry-After")),
+                    status=response.status,
                 )
             body = await _read_capped(response, max_bytes)
             return Fetched(

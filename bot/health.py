@@ -14,9 +14,11 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
-def health(store: Store, feed_url: str) -> dict[str, Any]:
-    """Feed polling and delivery health; `ok` is false while anything needs attention."""
+def health(store: Store, feed_url: str, archive_url: str | None = None) -> dict[str, Any]:
+    """Feed polling, archive backfill and delivery health; `ok` is false while anything needs
+    attention."""
     feed = store.feed_status(feed_url)
+    archive = _archive(store, archive_url)
     counts = store.delivery_counts()
     failing_now = feed.failures > 0
     retrying = [
@@ -29,7 +31,7 @@ def health(store: Store, feed_url: str) -> dict[str, Any]:
         for row in store.deliveries(states=[FAILED], limit=10)
     ]
     return {
-        "ok": not failing_now and not failed and not retrying,
+        "ok": not failing_now and not failed and not retrying and archive["state"] != FAILED,
         "feed": {
             "last_poll": _iso(feed.last_poll_at),
             "last_success": _iso(feed.last_success_at),
@@ -41,6 +43,7 @@ def health(store: Store, feed_url: str) -> dict[str, Any]:
             "failures_in_a_row": feed.failures,
         },
         "releases": store.release_count(),
+        "archive": archive,
         "deliveries": {
             "pending": counts[PENDING] + counts[SENDING],
             "sent": counts["sent"],
@@ -48,4 +51,26 @@ def health(store: Store, feed_url: str) -> dict[str, Any]:
             "retrying": retrying,
             "failures": failed,
         },
+    }
+
+
+def _archive(store: Store, archive_url: str | None) -> dict[str, Any]:
+    """How far the archive backfill got: not started, running, done or failed."""
+    if archive_url is None:
+        return {
+            "state": "unavailable",
+            "reason": "FEED_URL is a local file and ARCHIVE_URL is not set",
+        }
+    status = store.archive_status(archive_url)
+    return {
+        "state": status.state,
+        "pages": status.pages,
+        "releases_stored": status.stored,
+        "left_to_watcher": status.recent,
+        "finished": _iso(status.finished_at),
+        "last_error": (
+            {"at": _iso(status.last_error_at), "reason": status.last_error}
+            if status.last_error
+            else None
+        ),
     }

@@ -32,9 +32,12 @@ class FeedFailure:
 class FeedError(Exception):
     """A fetch or parse failure that the watcher records and retries."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, status: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.failure = FeedFailure(reason, retry_after)
+        self.status = status  # the HTTP status, when the server answered with an error
 
 
 @dataclass(frozen=True)
@@ -54,3 +57,26 @@ class Fetched:
     url: str
     content_type: str | None = None
     validators: Validators = field(default_factory=Validators)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Search restrictions in stored terms: exact category names, dates as ISO strings."""
+
+    categories: tuple[str, ...] = ()  # any of them
+    author_parts: tuple[str, ...] = ()  # the author's name contains any of them
+    published_from: str | None = None  # inclusive
+    published_until: str | None = None  # exclusive
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.categories or self.author_parts or self.published_from or self.published_until
+        )
+
+
+@dataclass(frozen=True)
+class Found:
+    """One search result: the release and its text with the matched words marked."""
+
+    release: Release
+    marked_excerpt: str | None = None  # None when nothing in the excerpt or body matched

@@ -1,4 +1,5 @@
-"""One asyncio process: the Slack app (HTTP or Socket Mode), the feed watcher and the outbox."""
+"""One asyncio process: the Slack app (HTTP or Socket Mode), the feed watcher, the outbox and,
+on a first start, the archive backfill."""
 
 from __future__ import annotations
 
@@ -6,24 +7,30 @@ import asyncio
 import json
 import logging
 import signal
+import time
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 
 from bot.app import app_client, build_app, posting_client
+from bot.archive import ArchiveError, Backfill
 from bot.backoff import backoff_delay
 from bot.feed import open_session
 from bot.health import health
 from bot.outbox import Outbox, classify, explain
 from bot.routes import Router
+from bot.search import SearchService
 from bot.settings import Settings, SettingsError
-from bot.store import Store
-from bot.watcher import Watcher
+from bot.store import DONE, NOT_STARTED, Store
+from bot.watcher import MAX_RETRY_AFTER, Watcher
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0
+# A failed archive backfill resumes after this, doubling per failed run, up to the cap.
+ARCHIVE_RERUN_BASE = 60.0
+ARCHIVE_RERUN_CAP = 6 * 3600.0
 
 
 class Bot:
@@ -34,13 +41,20 @@ class Bot:
         self.host = host
         self.store = store
         self.client = app_client(settings)
-        self.app = build_app(settings, self.store, self.client)
+        self.search = SearchService(settings.database_path)
+        self.app = build_app(settings, self.store, self.client, self.search)
         self.outbox = Outbox(self.store, posting_client(settings))
         self.stopping = asyncio.Event()
         self.port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._socket_handler: AsyncSocketModeHandler | None = None
+        self._archive_task: asyncio.Task[None] | None = None
+        # The archive backfill's pace: seconds between pages, first wait after a failed page
+        # (doubling per try) and after a failed run; tests make them short.
+        self.archive_pause = 1.0
+        self.archive_retry_base = 2.0
+        self.archive_rerun_base = ARCHIVE_RERUN_BASE
 
     async def start(self) -> None:
         self._session = open_session()
@@ -59,6 +73,12 @@ class Bot:
         if self.settings.socket_mode:
             self._tasks.append(asyncio.create_task(self._connect_socket_mode(), name="socket-mode"))
         self._tasks.append(asyncio.create_task(self.watcher.run(self.stopping), name="watcher"))
+        archive_url = self._archive_due()
+        if archive_url is not None:
+            self._archive_task = asyncio.create_task(
+                self._backfill_archive(archive_url), name="archive"
+            )
+            self._tasks.append(self._archive_task)
         self._tasks.append(
             asyncio.create_task(self.outbox.run(self.stopping, grace=SHUTDOWN_GRACE), name="outbox")
         )
@@ -66,12 +86,17 @@ class Bot:
     async def stop(self) -> None:
         """Stop polling, let a post in flight finish (or hand it back), close everything."""
         self.stopping.set()
+        if self._archive_task is not None:
+            # Safe at any await: each page is committed with its offset, so the next start
+            # resumes exactly here.
+            self._archive_task.cancel()
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
         if self._runner is not None:
             await self._runner.cleanup()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._session.close()
+        await asyncio.to_thread(self.search.close)
         self.store.close()
         log.info("stopped")
 
@@ -84,6 +109,65 @@ class Bot:
         await self.stopping.wait()
         log.info("shutting down")
         await self.stop()
+
+    def _archive_due(self) -> str | None:
+        """The archive URL to backfill from in the background, or None: on a first start (an
+        empty database), or when an earlier backfill did not finish."""
+        url = self.settings.archive_url
+        if url is None:
+            log.info("no archive backfill: FEED_URL is a local file and ARCHIVE_URL is not set")
+            return None
+        if not self.store.has_releases():
+            # Recorded before the first poll, so that a kill before the first archive page
+            # (when the database is no longer empty) still backfills at the next start.
+            self.store.plan_archive(url, now=time.time())
+        status = self.store.archive_status(url)
+        if status.state == DONE or (status.state == NOT_STARTED and not status.planned):
+            return None
+        return url
+
+    async def _backfill_archive(self, url: str) -> None:
+        """Walk the archive once the first poll has set the baseline, so nothing backfilled is
+        ever mistaken for news. Failures are logged and resumed later with capped backoff; a
+        permanent one (HTML, 404) is logged once and left for the operator. Never raises."""
+        await self.watcher.polled.wait()
+        log.info("archive backfill starting from %s", url)
+        while True:
+            backfill = Backfill(
+                self.store,
+                self._session,
+                archive_url=url,
+                pause=self.archive_pause,
+                retry_base=self.archive_retry_base,
+            )
+            retry_after = None
+            try:
+                result = await backfill.run()
+            except ArchiveError as error:
+                if error.permanent:
+                    log.error(
+                        "archive backfill stopped: %s. Fix ARCHIVE_URL, then run "
+                        "`isscr-news-bot backfill` or restart the bot",
+                        error.reason,
+                    )
+                    return
+                reason, retry_after = error.reason, error.retry_after
+                failures = self.store.archive_status(url).failures
+            except Exception as error:  # a bug or a locked database must not stop the bot
+                log.exception("archive backfill crashed")
+                reason = f"internal error ({error.__class__.__name__}), see the bot's log"
+                try:
+                    failures = self.store.record_archive_failure(url, reason, now=time.time())
+                except Exception:  # the database itself may be what fails
+                    failures = 1
+            else:
+                log.info("archive backfill done: %s", result.summary())
+                return
+            delay = backoff_delay(failures, base=self.archive_rerun_base, cap=ARCHIVE_RERUN_CAP)
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+            log.warning("archive backfill failed (%s); resuming in %.0f s", reason, delay)
+            await asyncio.sleep(delay)
 
     async def _check_token(self) -> None:
         # A bad token is reported, not fatal: the feed is still watched and stored, and
@@ -126,7 +210,7 @@ class Bot:
         log.info("listening on %s:%s (POST /slack/events, GET /healthz)", self.host, self.port)
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        status = health(self.store, self.settings.feed_url)
+        status = health(self.store, self.settings.feed_url, self.settings.archive_url)
         return web.json_response(status, dumps=lambda data: json.dumps(data, indent=2))
 
     async def _connect_socket_mode(self) -> None:

@@ -10,9 +10,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 DEFAULT_FEED_URL = "https://www.isscr.org/isscr-news?format=rss"
+DEFAULT_ARCHIVE_URL = "https://www.isscr.org/isscr-news?format=json"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MIN_QUIET_POLL_INTERVAL = 60
 
@@ -43,6 +44,9 @@ class Settings:
     port: int
     port_is_explicit: bool
     log_level: str
+    # The news collection's JSON pages, for the backfill; None when FEED_URL is a local file
+    # and ARCHIVE_URL is unset (there is no archive to read then).
+    archive_url: str | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -122,12 +126,14 @@ class Settings:
         port = int(_number(values, "PORT", 3000, minimum=0, integer=True))
         if port > 65535:
             raise SettingsError("PORT", f"is {port}", "use a TCP port number between 1 and 65535")
+        slack_api_url = _slack_api_url(values)
+        feed_url = _feed_url(values)
         return cls(
             slack_bot_token=bot_token,
             slack_app_token=app_token,
             slack_signing_secret=values.get("SLACK_SIGNING_SECRET"),
-            slack_api_url=_slack_api_url(values),
-            feed_url=_feed_url(values),
+            slack_api_url=slack_api_url,
+            feed_url=feed_url,
             database_path=_database_path(values),
             poll_interval=poll_interval,
             announce_channel=announce_channel,
@@ -135,6 +141,7 @@ class Settings:
             port=port,
             port_is_explicit="PORT" in values,
             log_level=log_level,
+            archive_url=_archive_url(values, feed_url),
         )
 
 
@@ -209,3 +216,24 @@ def _feed_url(values: Mapping[str, str]) -> str:
             f"use {DEFAULT_FEED_URL} or the path of a saved RSS file",
         )
     return str(path.resolve())
+
+
+def _archive_url(values: Mapping[str, str], feed_url: str) -> str | None:
+    url = values.get("ARCHIVE_URL")
+    if url is None:
+        parts = urlsplit(feed_url)
+        if parts.scheme not in ("http", "https"):
+            return None  # a local feed file has no archive beside it
+        # Squarespace serves every collection as JSON at the same address (SOURCE.md).
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if any(key == "format" for key, _ in query):
+            query = [(key, "json" if key == "format" else value) for key, value in query]
+        else:
+            query.append(("format", "json"))
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(
+            "ARCHIVE_URL", f"is {url!r}, not an http(s) URL", f"use {DEFAULT_ARCHIVE_URL}"
+        )
+    return url

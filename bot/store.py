@@ -1,8 +1,9 @@
 """SQLite storage: the one place that holds SQL.
 
 Tables: `releases` (every release ever seen), `deliveries` (the outbox: one row per release and
-channel), `feed_state` (conditional-GET validators and poll health per feed URL) and `leases`
-(which process may post to which channel). WAL mode lets the watcher write while the web
+channel), `feed_state` (conditional-GET validators and poll health per feed URL), `leases`
+(which process may post to which channel) and `archive_state` (how far the archive backfill
+got, per archive URL). WAL mode lets the watcher write while the web
 handlers read; every multi-step write runs in one `BEGIN IMMEDIATE` transaction so two bot
 processes on one file serialise cleanly.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,9 +22,14 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.models import Release, Validators
+from bot.models import Found, Release, SearchFilters, Validators
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+
+# Indexed for full-text search, in this order; weights rank a title match above the lead
+# paragraph (the excerpt) above the rest of the body.
+SEARCH_COLUMNS = ("title", "excerpt", "body")
+SEARCH_WEIGHTS = (10.0, 4.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,26 @@ class Lease:
     host: str
     pid: int
     expires_at: float
+
+
+# Archive backfill states, as health shows them; a failed walk is FAILED.
+NOT_STARTED, RUNNING, DONE = "not started", "running", "done"
+
+
+@dataclass(frozen=True)
+class ArchiveStatus:
+    url: str
+    state: str
+    next_offset: int | None  # where an unfinished walk resumes; None: at the first page
+    pages: int
+    stored: int
+    recent: int  # releases left to the feed watcher
+    started_at: float | None
+    finished_at: float | None
+    last_error: str | None
+    last_error_at: float | None
+    failures: int  # failed runs in a row
+    planned: bool  # a walk was asked for (plan_archive) or started, at some point
 
 
 class Store:
@@ -122,6 +149,8 @@ class Store:
             )
             self.db["deliveries"].create_index(["state", "channel", "id"], if_not_exists=True)
             self.db["releases"].create_index(["published"], if_not_exists=True)
+            self.db["releases"].create_index(["author"], if_not_exists=True)
+            self._ensure_search_schema()
             self.db["feed_state"].create(
                 {
                     "url": str,
@@ -142,6 +171,53 @@ class Store:
                 {"name": str, "owner": str, "host": str, "pid": int, "expires_at": float},
                 pk="name",
                 if_not_exists=True,
+            )
+            self.db["archive_state"].create(
+                {
+                    "url": str,
+                    "state": str,
+                    "next_offset": int,
+                    "pages": int,
+                    "stored": int,
+                    "recent": int,
+                    "started_at": float,
+                    "updated_at": float,
+                    "finished_at": float,
+                    "last_error": str,
+                    "last_error_at": float,
+                    "failures": int,
+                },
+                pk="url",
+                not_null={"state"},
+                defaults={"pages": 0, "stored": 0, "recent": 0, "failures": 0},
+                if_not_exists=True,
+            )
+            # Added with the archive backfill; a database from before gets the column here.
+            if "window_start" not in self.db["feed_state"].columns_dict:
+                self.db["feed_state"].add_column("window_start", float)
+
+    def _ensure_search_schema(self) -> None:
+        # A release's categories, one row each, so a category filter is an index lookup.
+        # NOCASE: "category:policy" finds "Policy".
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS release_categories (release_id TEXT NOT NULL "
+            "REFERENCES releases(id), category TEXT NOT NULL COLLATE NOCASE, "
+            "PRIMARY KEY (release_id, category))"
+        )
+        self.db["release_categories"].create_index(["category"], if_not_exists=True)
+        if not self.db.execute("SELECT EXISTS (SELECT 1 FROM release_categories)").fetchone()[0]:
+            # A database from before search existed: fill from the releases' JSON lists.
+            self.db.execute(
+                "INSERT OR IGNORE INTO release_categories (release_id, category) "
+                "SELECT releases.id, value FROM releases, json_each(releases.categories)"
+            )
+        if self.db["releases"].detect_fts() is None:
+            # Porter stemming: "cells" finds "cell"; triggers keep the index in step with every
+            # insert and update; a database from before search is indexed here, once.
+            self.db["releases"].enable_fts(
+                list(SEARCH_COLUMNS),
+                create_triggers=True,
+                tokenize="porter unicode61 remove_diacritics 2",
             )
 
     @contextmanager
@@ -184,9 +260,11 @@ class Store:
             [release.id],
         ).fetchone()
         if existing is None:
-            self.db["releases"].insert(
-                {**row, "source": source, "first_seen": now, "updated_at": now}
-            )
+            with self.transaction():
+                self.db["releases"].insert(
+                    {**row, "source": source, "first_seen": now, "updated_at": now}
+                )
+                self._save_categories(release)
             return True
         fields = ("title", "link", "published", "categories", "author", "excerpt", "body")
         if tuple(existing[: len(fields)]) == tuple(row[f] for f in fields) and (
@@ -195,8 +273,18 @@ class Store:
             return False
         if row["image_url"] is None:
             row["image_url"] = existing[-1]  # the archive may lack what the RSS had
-        self.db["releases"].update(release.id, {**row, "updated_at": now})
+        with self.transaction():
+            self.db["releases"].update(release.id, {**row, "updated_at": now})
+            if existing[3] != row["categories"]:
+                self.db.execute("DELETE FROM release_categories WHERE release_id = ?", [release.id])
+                self._save_categories(release)
         return True
+
+    def _save_categories(self, release: Release) -> None:
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO release_categories (release_id, category) VALUES (?, ?)",
+            [(release.id, name) for name in release.categories],
+        )
 
     def release(self, release_id: str) -> Release | None:
         rows = list(self.db.query("SELECT * FROM releases WHERE id = ?", [release_id]))
@@ -210,6 +298,154 @@ class Store:
 
     def release_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM releases").fetchone()[0]
+
+    # -- search -------------------------------------------------------------------------
+
+    def categories(self) -> list[str]:
+        """Every category a stored release has, alphabetically, one spelling per name."""
+        rows = self.db.execute("SELECT DISTINCT category FROM release_categories ORDER BY category")
+        return [row[0] for row in rows]
+
+    def category_named(self, name: str) -> str | None:
+        """The stored spelling of the category `name`, compared without case."""
+        row = self.db.execute(
+            "SELECT category FROM release_categories WHERE category = ? LIMIT 1", [name]
+        ).fetchone()
+        return row[0] if row else None
+
+    def authors(self) -> list[str]:
+        rows = self.db.execute(
+            "SELECT DISTINCT author FROM releases WHERE author IS NOT NULL ORDER BY author"
+        )
+        return [row[0] for row in rows]
+
+    @contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        """Abort statements still running after `seconds` (sqlite3.OperationalError)."""
+        deadline = time.monotonic() + seconds
+        # Checked every 1,000 VM steps: FTS5 does most of its work inside a single step.
+        self.db.conn.set_progress_handler(lambda: time.monotonic() > deadline, 1_000)
+        try:
+            yield
+        finally:
+            self.db.conn.set_progress_handler(None, 0)
+
+    def count_matches(self, match: str | None, filters: SearchFilters) -> int:
+        """How many releases match the FTS5 expression `match` (None: any) and `filters`."""
+        where, args = _filter_sql(filters)
+        if match is None:
+            sql = f"SELECT count(*) FROM releases r WHERE {where}"
+        elif filters:
+            sql = (
+                "SELECT count(*) FROM releases_fts JOIN releases r ON r.rowid = "
+                f"releases_fts.rowid WHERE releases_fts MATCH ? AND {where}"
+            )
+            args = [match, *args]
+        else:
+            sql, args = "SELECT count(*) FROM releases_fts WHERE releases_fts MATCH ?", [match]
+        return self.db.execute(sql, args).fetchone()[0]
+
+    def search(
+        self,
+        match: str | None,
+        filters: SearchFilters,
+        *,
+        limit: int,
+        offset: int = 0,
+        marks: tuple[str, str] = ("", ""),
+    ) -> list[Found]:
+        """One page of the releases matching the FTS5 expression `match` and `filters`.
+
+        Best first: bm25 with SEARCH_WEIGHTS, newer first among equals; with no `match`,
+        newest first. Matched words in the excerpt (or a snippet of the body) are wrapped in
+        `marks`. FTS5 rejects a malformed `match` with sqlite3.OperationalError.
+        """
+        if limit <= 0:
+            return []
+        where, args = _filter_sql(filters)
+        if match is None:
+            rows = self.db.query(
+                f"SELECT * FROM releases r WHERE {where} "
+                "ORDER BY r.published DESC, r.first_seen DESC LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            )
+            return [Found(_release_from_row(row)) for row in rows]
+        if filters:
+            rowids = [
+                row[0]
+                for row in self.db.execute(
+                    "SELECT r.rowid FROM releases_fts JOIN releases r ON r.rowid = "
+                    f"releases_fts.rowid WHERE releases_fts MATCH ? AND {where} "
+                    f"ORDER BY {_BM25}, r.published DESC, r.first_seen DESC LIMIT ? OFFSET ?",
+                    [match, *args, limit, offset],
+                )
+            ]
+        else:
+            rowids = self._ranked(match, limit, offset)
+        return self._found(match, rowids, marks)
+
+    def _ranked(self, match: str, limit: int, offset: int) -> list[int]:
+        # Ranking reads only the index: joining every match to its (large) releases row to
+        # break ties by date would cost three times as much. Dates are read for the rows up to
+        # this page's end, unless a tie runs past it, which SQLite then orders in full.
+        wanted = offset + limit
+        scored = self.db.execute(
+            f"SELECT rowid, {_BM25} AS score FROM releases_fts WHERE releases_fts MATCH ? "
+            "ORDER BY score LIMIT ?",
+            [match, wanted + 1],
+        ).fetchall()
+        if len(scored) > wanted and scored[wanted][1] == scored[wanted - 1][1]:
+            rows = self.db.execute(
+                "SELECT r.rowid FROM releases_fts JOIN releases r ON r.rowid = "
+                f"releases_fts.rowid WHERE releases_fts MATCH ? ORDER BY {_BM25}, "
+                "r.published DESC, r.first_seen DESC LIMIT ? OFFSET ?",
+                [match, limit, offset],
+            )
+            return [row[0] for row in rows]
+        scored = scored[:wanted]
+        marks = ",".join("?" * len(scored))
+        age = {
+            rowid: (published or "", first_seen)
+            for rowid, published, first_seen in self.db.execute(
+                f"SELECT rowid, published, first_seen FROM releases WHERE rowid IN ({marks})",
+                [rowid for rowid, _ in scored],
+            )
+        }
+        scored.sort(key=lambda row: age[row[0]], reverse=True)  # newest first …
+        scored.sort(key=lambda row: row[1])  # … within equal scores (the sort is stable)
+        return [rowid for rowid, _ in scored[offset:]]
+
+    def _found(self, match: str, rowids: list[int], marks: tuple[str, str]) -> list[Found]:
+        if not rowids:
+            return []
+        places = ",".join(f":r{i}" for i in range(len(rowids)))
+        rows = self.db.query(
+            "SELECT r.*, releases_fts.rowid AS fts_rowid, "
+            "highlight(releases_fts, 1, :open, :close) AS marked_excerpt, "
+            "snippet(releases_fts, 2, :open, :close, '…', 30) AS marked_body "
+            "FROM releases_fts JOIN releases r ON r.rowid = releases_fts.rowid "
+            f"WHERE releases_fts MATCH :match AND releases_fts.rowid IN ({places})",
+            {
+                "open": marks[0],
+                "close": marks[1],
+                "match": match,
+                **{f"r{i}": rowid for i, rowid in enumerate(rowids)},
+            },
+        )
+        by_rowid = {}
+        for row in rows:
+            marked = None
+            if marks[0]:
+                marked = next(
+                    (
+                        text
+                        for text in (row["marked_excerpt"], row["marked_body"])
+                        if marks[0] in (text or "")
+                    ),
+                    None,
+                )
+            by_rowid[row["fts_rowid"]] = Found(_release_from_row(row), marked)
+        return [by_rowid[rowid] for rowid in rowids if rowid in by_rowid]
 
     # -- deliveries (the outbox) ----------------------------------------------------------
 
@@ -354,6 +590,25 @@ class Store:
         ).fetchone()
         return row[0] == 1
 
+    def latest_poll_success(self) -> float | None:
+        """When a poll of any feed URL last succeeded; None before the first one."""
+        return self.db.execute("SELECT max(last_success_at) FROM feed_state").fetchone()[0]
+
+    def record_feed_window(self, url: str, oldest_published: float | None) -> None:
+        """Remember the oldest publication time in the feed as last parsed. The feed lists the
+        newest releases, so an unstored release newer than that is one it has yet to show."""
+        self.db.execute(
+            "UPDATE feed_state SET window_start = ? WHERE url = ?", [oldest_published, url]
+        )
+
+    def feed_window_start(self) -> float | None:
+        """`record_feed_window`'s value for the feed polled most recently."""
+        row = self.db.execute(
+            "SELECT window_start FROM feed_state WHERE last_success_at IS NOT NULL "
+            "ORDER BY last_success_at DESC LIMIT 1"
+        ).fetchone()
+        return row[0] if row else None
+
     def record_poll_success(self, url: str, validators: Validators, *, now: float) -> None:
         self.db["feed_state"].upsert(
             {
@@ -422,6 +677,127 @@ class Store:
 
     def release_lease(self, name: str, *, owner: str) -> None:
         self.db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", [name, owner])
+
+    # -- archive --------------------------------------------------------------------------
+
+    def archive_status(self, url: str) -> ArchiveStatus:
+        rows = list(self.db.query("SELECT * FROM archive_state WHERE url = ?", [url]))
+        row = rows[0] if rows else {}
+        return ArchiveStatus(
+            url=url,
+            state=row.get("state") or NOT_STARTED,
+            next_offset=row.get("next_offset"),
+            pages=row.get("pages") or 0,
+            stored=row.get("stored") or 0,
+            recent=row.get("recent") or 0,
+            started_at=row.get("started_at"),
+            finished_at=row.get("finished_at"),
+            last_error=row.get("last_error"),
+            last_error_at=row.get("last_error_at"),
+            failures=row.get("failures") or 0,
+            planned=bool(row),
+        )
+
+    def plan_archive(self, url: str, *, now: float) -> None:
+        """Record that the archive of `url` should be walked (a no-op when it has a state), so
+        that a process killed before the first page still backfills at its next start."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO archive_state (url, state, updated_at) VALUES (?, ?, ?)",
+            [url, NOT_STARTED, now],
+        )
+
+    def start_archive(self, url: str, *, now: float) -> int | None:
+        """Mark the walk of `url` running; returns the offset to resume at (None: first page).
+
+        An unfinished walk (interrupted or failed) resumes with its counts; a finished or
+        never started one begins again at the first page with fresh counts.
+        """
+        with self.transaction():
+            status = self.archive_status(url)
+            if status.state in (RUNNING, FAILED):
+                self.db.execute(
+                    "UPDATE archive_state SET state = ?, updated_at = ? WHERE url = ?",
+                    [RUNNING, now, url],
+                )
+                return status.next_offset
+            self.db["archive_state"].upsert(
+                {
+                    "url": url,
+                    "state": RUNNING,
+                    "next_offset": None,
+                    "pages": 0,
+                    "stored": 0,
+                    "recent": 0,
+                    "started_at": now,
+                    "updated_at": now,
+                    "finished_at": None,
+                },
+                pk="url",
+            )
+            return None
+
+    def record_archive_page(
+        self,
+        url: str,
+        *,
+        next_offset: int | None,
+        stored: int,
+        recent: int,
+        finished: bool,
+        now: float,
+    ) -> None:
+        """Count one page read and remember where the walk goes on (call it in the page's
+        transaction, so the offset never runs ahead of or behind the stored releases)."""
+        self.db.execute(
+            "UPDATE archive_state SET state = ?, next_offset = ?, pages = pages + 1, "
+            "stored = stored + ?, recent = recent + ?, updated_at = ?, finished_at = ?, "
+            "failures = CASE WHEN ? THEN 0 ELSE failures END WHERE url = ?",
+            [DONE if finished else RUNNING, next_offset, stored, recent, now,
+             now if finished else None, finished, url],
+        )  # fmt: skip
+
+    def record_archive_failure(self, url: str, reason: str, *, now: float) -> int:
+        """Mark the walk failed, progress kept; returns how many runs in a row have failed."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO archive_state (url, state) VALUES (?, ?)", [url, FAILED]
+            )
+            self.db.execute(
+                "UPDATE archive_state SET state = ?, last_error = ?, last_error_at = ?, "
+                "updated_at = ?, failures = failures + 1 WHERE url = ?",
+                [FAILED, reason, now, now, url],
+            )
+            return self.archive_status(url).failures
+
+
+_BM25 = f"bm25(releases_fts, {', '.join(map(str, SEARCH_WEIGHTS))})"
+
+
+def _filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
+    """A WHERE condition on `releases r`, and its arguments."""
+    clauses, args = ["1"], []
+    if filters.categories:
+        marks = ",".join("?" * len(filters.categories))
+        clauses.append(
+            f"r.id IN (SELECT release_id FROM release_categories WHERE category IN ({marks}))"
+        )
+        args += filters.categories
+    if filters.author_parts:
+        clauses.append(
+            "(" + " OR ".join(["r.author LIKE ? ESCAPE '\\'"] * len(filters.author_parts)) + ")"
+        )
+        args += [f"%{_like_literal(part)}%" for part in filters.author_parts]
+    if filters.published_from:
+        clauses.append("r.published >= ?")
+        args.append(filters.published_from)
+    if filters.published_until:
+        clauses.append("r.published < ?")
+        args.append(filters.published_until)
+    return " AND ".join(clauses), args
+
+
+def _like_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _release_row(release: Release) -> dict[str, Any]:

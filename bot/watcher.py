@@ -58,7 +58,8 @@ def plan_poll(store: Store, releases: Sequence[Release], announce_existing: int)
 
     The very first successful poll only sets a baseline: it stores everything and announces
     the newest `announce_existing` releases (none by default), so installing the bot does
-    not flood a channel with the archive.
+    not flood a channel with the archive. Those are the newest of the feed, stored or not:
+    an archive backfill that ran before the first poll must not take them away.
     """
     unique: dict[str, Release] = {}
     for release in releases:
@@ -68,7 +69,7 @@ def plan_poll(store: Store, releases: Sequence[Release], announce_existing: int)
     new = [release for release in ordered if release.id not in known]
     first_poll = not store.ever_polled()
     if first_poll:
-        newest_first = sorted(new, key=_age_key, reverse=True)
+        newest_first = sorted(ordered, key=_age_key, reverse=True)
         to_announce = newest_first[:announce_existing]
     else:
         to_announce = new
@@ -104,6 +105,8 @@ class Watcher:
         self.on_queued = on_queued
         self.clock = clock
         self._poll_now = asyncio.Event()
+        # Set by the first successful poll: the archive backfill waits for this baseline.
+        self.polled = asyncio.Event()
 
     def poll_now(self) -> None:
         """Cut the current wait short (for an admin's "poll now")."""
@@ -137,9 +140,11 @@ class Watcher:
             return PollResult(Outcome.FAILED, failure=error.failure, failures_in_a_row=failures)
         if releases is None:
             self.store.record_poll_success(self.feed_url, validators, now=self.clock())
+            self.polled.set()
             log.debug("feed %s", outcome.value)
             return PollResult(outcome)
         plan, updated = self._save(releases, validators)
+        self.polled.set()
         log.info(
             "feed polled: %d releases, %d new, %d updated, %d to announce%s",
             len(plan.releases),
@@ -170,6 +175,9 @@ class Watcher:
                 for channel in self.channels_for(release):
                     self.store.add_delivery(release.id, channel, now=now)
             self.store.record_poll_success(self.feed_url, validators, now=now)
+            # For the archive backfill: what is newer than this is the watcher's to announce.
+            dates = [release.published for release in releases if release.published]
+            self.store.record_feed_window(self.feed_url, min(dates).timestamp() if dates else None)
         return plan, updated
 
     async def run(self, stop: asyncio.Event) -> None:

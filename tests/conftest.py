@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -152,3 +153,52 @@ def slash_command_body(
             "trigger_id": "1.2.3",
         }
     ).encode()
+
+
+def mrkdwn_texts(value: object) -> list[str]:
+    """Every string Slack parses as mrkdwn in a payload (plain_text and alt_text are not)."""
+    if isinstance(value, list):
+        return [text for item in value for text in mrkdwn_texts(item)]
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn":
+            return [value["text"]]
+        return [text for item in value.values() for text in mrkdwn_texts(item)]
+    return []
+
+
+def block_action_body(
+    action_id: str,
+    value: str,
+    *,
+    response_url: str,
+    user: str = "U0MEMBER01",
+    channel: str = CHANNEL,
+) -> bytes:
+    """A button click on an ephemeral message, as Slack posts it to the Request URL."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": "member", "name": "member", "team_id": "T0TEAM0001"},
+        "api_app_id": "A0APP00001",
+        "token": "legacy-verification-token",
+        "container": {
+            "type": "message",
+            "message_ts": "1700000000.000100",
+            "channel_id": channel,
+            "is_ephemeral": True,
+        },
+        "trigger_id": "1.2.3",
+        "team": {"id": "T0TEAM0001", "domain": "isscr"},
+        "channel": {"id": channel, "name": "isscr-news"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "b1",
+                "text": {"type": "plain_text", "text": "button"},
+                "value": value,
+                "type": "button",
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()

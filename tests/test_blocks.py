@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from bot import blocks
-from bot.models import Release
+from bot.models import Found, Release
+from bot.query import parse
+from bot.search import Results
+from tests.conftest import mrkdwn_texts
 
 HOSTILE = Release(
     id="abc",
@@ -22,17 +24,6 @@ HOSTILE = Release(
 
 def test_escape_neutralises_every_mrkdwn_control_sequence() -> None:
     assert blocks.escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
-
-
-def mrkdwn_texts(value: object) -> list[str]:
-    """Every string Slack parses as mrkdwn in a payload (plain_text and alt_text are not)."""
-    if isinstance(value, list):
-        return [text for item in value for text in mrkdwn_texts(item)]
-    if isinstance(value, dict):
-        if value.get("type") == "mrkdwn":
-            return [value["text"]]
-        return [text for item in value.values() for text in mrkdwn_texts(item)]
-    return []
 
 
 def test_no_feed_text_can_mention_or_disguise_a_link() -> None:
@@ -118,7 +109,114 @@ def test_announcement_has_title_link_labels_date_author_excerpt_image_and_button
     assert "accessory" not in without_image[0]
 
 
-def test_unknown_words_are_echoed_escaped() -> None:
-    payload = json.dumps(blocks.unknown_words_blocks("/isscr-news", "<!channel> hi"))
-    assert "<!channel>" not in payload
-    assert "&lt;!channel&gt; hi" in payload
+def results_for(found: list[Found], *, text: str = "stem", total: int | None = None, page: int = 1):
+    return Results(
+        text=text,
+        query=parse(text),
+        found=found,
+        total=len(found) if total is None else total,
+        page=page,
+        page_size=5,
+    )
+
+
+def test_search_results_escape_feed_and_query_text_and_bold_only_the_matches() -> None:
+    hit = Found(
+        HOSTILE, marked_excerpt="Read <https://evil.example|here> about \x02stem\x03 & more"
+    )
+    results = results_for([hit], text="<!here> stem", total=7)
+    shown = blocks.search_blocks(results, "/isscr-news")
+    payload = "\n".join(mrkdwn_texts(shown))
+
+    for dangerous in ("<!channel", "<!here", "<@U0ADMIN01", "<!subteam", "<https://evil"):
+        assert dangerous not in payload
+    assert shown[0]["text"]["text"] == ("*7 releases match* “&lt;!here&gt; stem”  ·  page 1 of 2")
+    assert "Read &lt;https://evil.example|here&gt; about *stem* &amp; more" in payload
+    section = shown[2]
+    assert section["accessory"]["action_id"] == "share_release"
+    assert section["accessory"]["value"] == "abc"
+    [actions] = [block for block in shown if block["type"] == "actions"]
+    [next_button] = actions["elements"]
+    assert next_button["text"]["text"] == "Next ▸"
+    assert blocks.read_page_value(next_button["value"]) == ("<!here> stem", 2)
+    assert "<!here>" not in blocks.search_text(results)
+
+
+def test_the_last_page_has_only_a_previous_button() -> None:
+    release = Release(id="r1", title="One", link="https://www.isscr.org/isscr-news/one")
+    shown = blocks.search_blocks(results_for([Found(release)], total=11, page=3), "/isscr-news")
+
+    [actions] = [block for block in shown if block["type"] == "actions"]
+    assert [button["text"]["text"] for button in actions["elements"]] == ["◂ Prev"]
+    assert blocks.read_page_value(actions["elements"][0]["value"]) == ("stem", 2)
+    assert "page 3 of 3" in shown[0]["text"]["text"]
+
+
+def test_no_results_lists_the_hints_escaped() -> None:
+    results = Results(
+        text="zebra",
+        query=parse("zebra"),
+        found=[],
+        total=0,
+        page=1,
+        page_size=5,
+        hints=("No release mentions “<b>zebra</b>”.",),
+    )
+    shown = blocks.search_blocks(results, "/isscr-news")
+
+    assert shown[0]["text"]["text"] == "*0 releases match* “zebra”"
+    assert shown[1]["text"]["text"] == (
+        "Nothing matched.\n• No release mentions “&lt;b&gt;zebra&lt;/b&gt;”.\n"
+        "`/isscr-news help` shows every way to search."
+    )
+
+
+def test_page_values_that_are_not_ours_are_refused() -> None:
+    for junk in (
+        "",
+        "{",
+        "[]",
+        '{"q": 1, "p": 2}',
+        '{"q": "x", "p": "2"}',
+        '{"q": "x", "p": true}',
+    ):
+        assert blocks.read_page_value(junk) is None
+    assert blocks.read_page_value(blocks.page_value("“x” y", 4)) == ("“x” y", 4)
+
+
+def test_a_problem_is_echoed_escaped_with_its_example() -> None:
+    shown = blocks.problem_blocks(
+        "No category “<!channel>”.", "`category:policy`", command="/isscr-news"
+    )
+
+    assert shown[0]["text"]["text"] == (
+        ":mag: No category “&lt;!channel&gt;”.\nTry: `category:policy`\n"
+        "`/isscr-news help` shows every way to search."
+    )
+
+
+def test_a_shared_release_names_the_member_and_only_a_real_user_id_becomes_a_mention() -> None:
+    release = Release(id="r1", title="One", link="https://www.isscr.org/isscr-news/one")
+
+    assert blocks.shared_blocks(release, "U0MEMBER01")[-1]["elements"][0]["text"] == (
+        "Shared by <@U0MEMBER01>"
+    )
+    assert blocks.shared_blocks(release, "U1> <!channel")[-1]["elements"][0]["text"] == (
+        "Shared by a member"
+    )
+    assert blocks.shared_blocks(release, "U0MEMBER01")[:-1] == blocks.announcement_blocks(release)
+
+
+def test_help_shows_an_example_of_every_form() -> None:
+    text = blocks.help_blocks("/isscr-news")[0]["text"]["text"]
+
+    for form in (
+        "`/isscr-news`",
+        '"stem cell tourism"',
+        "category:policy",
+        "after:2024-01-01",
+        "before:2025-01-01",
+        "author:kilbourne",
+        "`/isscr-news help`",
+    ):
+        assert form in text

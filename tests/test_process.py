@@ -1,4 +1,5 @@
-"""The real `isscr-news-bot` process: kill -9, SIGTERM, two processes, start-up errors, CLI."""
+"""The real `isscr-news-bot` process: kill -9, SIGTERM, two processes, start-up errors, CLI,
+the archive backfill."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import CHANNEL, SOURCE_DIR, bot_env, eventually, newest_first, posted_ids
-from tests.fakes.feed_server import FeedServer, make_item
+from tests.fakes.feed_server import Fault, FeedServer, make_item
 from tests.fakes.slack_api import SlackApi
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,6 +182,7 @@ async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str,
         ({"DATABASE_PATH": "/nonexistent/dir/bot.db"}, "DATABASE_PATH is in /nonexistent/dir"),
         ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL is 'slack.com/api', not an http(s)"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL is 'LOUD': use one of DEBUG"),
+        ({"ARCHIVE_URL": "isscr.org/news"}, "ARCHIVE_URL is 'isscr.org/news', not an http(s) URL"),
     ],
 )
 async def test_a_bad_setting_stops_start_up_with_one_line(
@@ -280,3 +282,75 @@ async def test_a_port_in_use_stops_start_up_with_one_line(
     assert err.startswith(f"isscr-news-bot: PORT {port} cannot be opened ("), err
     assert err.count("\n") == 1, err
     assert "Traceback" not in err
+
+
+async def test_kill_9_mid_backfill_then_a_rerun_stores_every_release_once(tmp_path: Path) -> None:
+    database = tmp_path / "bot.db"
+    async with FeedServer(newest_first(*range(1, 96)), page_size=10) as site:
+        env = {"FEED_URL": site.url, "DATABASE_PATH": str(database), "LOG_LEVEL": "WARNING"}
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "backfill", "--pause", "0.3",
+            cwd=tmp_path, env=child_env(env),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        await eventually(lambda: len(site.json_requests()) >= 4, timeout=30)
+        child.kill()  # SIGKILL: no cleanup of any kind
+        await child.wait()
+        with sqlite3.connect(database) as db:
+            state, offset, pages = db.execute(
+                "SELECT state, next_offset, pages FROM archive_state"
+            ).fetchone()
+            [stored] = db.execute("SELECT count(*) FROM releases").fetchone()
+        assert state == "running" and offset is not None and 3 <= pages < 10
+        assert stored == pages * 10  # each page committed whole, with its offset
+        killed_at = len(site.json_requests())
+
+        code, out, err = await run_cli("backfill", "--pause", "0", env=env, cwd=tmp_path)
+
+        assert (code, err) == (0, "")
+        assert out == (
+            f"Backfill done: {95 - stored} new releases stored from {10 - pages} pages "
+            f"(resumed at offset {offset}); 0 already stored.\n"
+        )
+        assert site.json_requests()[killed_at].query["offset"] == str(offset)
+        with sqlite3.connect(database) as db:
+            counts = db.execute("SELECT count(*), count(DISTINCT id) FROM releases").fetchone()
+            [deliveries] = db.execute("SELECT count(*) FROM deliveries").fetchone()
+        assert counts == (95, 95)
+        assert deliveries == 0  # backfilled releases are never announced
+
+        code, out, _ = await run_cli("status", env=env, cwd=tmp_path)
+    archive = json.loads(out)["archive"]
+    assert (archive["state"], archive["pages"], archive["releases_stored"]) == ("done", 10, 95)
+
+
+async def test_backfill_without_an_archive_to_read_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {
+        "FEED_URL": str(SOURCE_DIR / "sample-feed.rss"),
+        "DATABASE_PATH": str(tmp_path / "bot.db"),
+    }
+    code, out, err = await run_cli("backfill", env=env, cwd=tmp_path)
+    assert (code, out) == (2, "")
+    assert err == (
+        "isscr-news-bot: ARCHIVE_URL is not set and FEED_URL is a local file, so there is no "
+        "archive to read: set ARCHIVE_URL, e.g. to https://www.isscr.org/isscr-news?format=json\n"
+    )
+    assert not (tmp_path / "bot.db").exists()
+
+    code, out, err = await run_cli("backfill", env={**env, "ARCHIVE_URL": "ftp://x"}, cwd=tmp_path)
+    assert (code, out) == (2, "")
+    assert err == (
+        "isscr-news-bot: ARCHIVE_URL is 'ftp://x', not an http(s) URL: "
+        "use https://www.isscr.org/isscr-news?format=json\n"
+    )
+
+
+async def test_backfill_of_a_page_that_is_not_json_stops_with_the_fix(tmp_path: Path) -> None:
+    async with FeedServer(newest_first(1, 2)) as site:
+        site.fail_always(Fault.html(), json_only=True)
+        env = {"FEED_URL": site.url, "DATABASE_PATH": str(tmp_path / "bot.db")}
+        code, out, err = await run_cli("backfill", "--pause", "0", env=env, cwd=tmp_path)
+    assert (code, out) == (1, "")
+    assert err.startswith("Backfill stopped: got an HTML page instead of JSON"), err
+    assert err.endswith("Fix ARCHIVE_URL and run it again.\n"), err
+    assert len(site.json_requests()) == 1

@@ -3,10 +3,11 @@
 from slack_bolt.async_app import AsyncApp
 
 from bot.listeners import actions, commands, events
+from bot.search import SearchService
 from bot.store import Store
 
 
-def register(app: AsyncApp, store: Store) -> None:
-    commands.register(app, store)
-    actions.register(app)
+def register(app: AsyncApp, store: Store, search: SearchService) -> None:
+    commands.register(app, search)
+    actions.register(app, store, search)
     events.register(app, store)

@@ -1,15 +1,111 @@
-"""Buttons on the bot's messages."""
+"""Buttons on the bot's messages: read, share a search result, page through results."""
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+import logging
+import re
+import time
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks
+from bot.listeners.commands import COMMAND, answer
+from bot.models import Release
+from bot.outbox import Failure, classify, explain
+from bot.search import SearchService
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+# A second click on Share within this many seconds is a double click, not a second share.
+SHARE_REPEAT_WINDOW = 30.0
 
 
-def register(app: AsyncApp) -> None:
+def register(app: AsyncApp, store: Store, search: SearchService) -> None:
+    recent_shares: dict[tuple[str, str], float] = {}
+
     @app.action(blocks.READ_ACTION_ID)
     async def read_release(ack: AsyncAck) -> None:
         # A link button opens the URL in the reader's browser by itself; Slack still sends us
         # the click, and an unanswered click shows the reader a warning icon.
         await ack()
+
+    @app.action(re.compile(f"^{blocks.PAGE_ACTION_PREFIX}"))
+    async def turn_page(ack: AsyncAck, respond: AsyncRespond, action: dict[str, Any]) -> None:
+        await ack()
+        wanted = blocks.read_page_value(action.get("value") or "")
+        if wanted is None:
+            await respond(
+                replace_original=False,
+                text="That button is from an older version of this app: run the search again.",
+            )
+            return
+        text, page = wanted
+        await respond(replace_original=True, **await answer(search, text, page, COMMAND))
+
+    @app.action(blocks.SHARE_ACTION_ID)
+    async def share(
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        user = body.get("user", {}).get("id", "")
+        channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
+            "channel_id"
+        )
+        release = store.release(action.get("value") or "")
+        if release is None or not channel:
+            await respond(replace_original=False, text="That release can no longer be shared.")
+            return
+        now = time.monotonic()
+        key = (channel, release.id)
+        if now - recent_shares.get(key, float("-inf")) < SHARE_REPEAT_WINDOW:
+            return  # a double click: the first one is being posted
+        recent_shares[key] = now
+        for stale in [k for k, at in recent_shares.items() if now - at > SHARE_REPEAT_WINDOW]:
+            del recent_shares[stale]
+        problem = await _post_share(client, channel, release, user)
+        if problem is not None:
+            recent_shares.pop(key, None)
+            await respond(replace_original=False, text=problem)
+
+
+async def _post_share(
+    client: AsyncWebClient, channel: str, release: Release, user: str
+) -> str | None:
+    """Post the shared release; None when posted, else what to tell the member."""
+    message = {
+        "channel": channel,
+        "text": blocks.announcement_text(release),
+        "blocks": blocks.shared_blocks(release, user),
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+    joined = False
+    while True:
+        try:
+            await client.chat_postMessage(**message)
+            return None
+        except Exception as error:
+            failure = classify(error)
+        if failure.kind is Failure.NOT_IN_CHANNEL and not joined:
+            joined = True
+            try:
+                await client.conversations_join(channel=channel)
+                continue  # a public channel: joined, post again
+            except Exception:
+                pass  # private: only an invitation helps
+        log.warning("sharing %s in %s failed: %s", release.id, channel, failure.reason)
+        if failure.kind is Failure.NOT_IN_CHANNEL or failure.reason == "channel_not_found":
+            return (
+                "I can't post in this conversation. Invite me with `/invite @ISSCR News` "
+                "(or share from a channel I'm in), then press Share again."
+            )
+        if failure.kind is Failure.UNKNOWN:
+            return "Slack did not answer in time; look in the channel before pressing Share again."
+        return f"Sharing failed: {explain(failure.reason)}."

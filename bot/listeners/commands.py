@@ -1,34 +1,57 @@
-"""`/isscr-news`: the slash command members type."""
+"""`/isscr-news`: the slash command members type to search the archive."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import blocks
-from bot.store import Store
+from bot.query import QueryError, from_slack, is_help
+from bot.search import Results, SearchError, SearchService
+
+log = logging.getLogger(__name__)
 
 COMMAND = "/isscr-news"
-LATEST_COUNT = 5
+# Slack waits 3 s for the ack; an answer not ready by then follows through response_url.
+ANSWER_IN_ACK_WITHIN = 1.5
 
 
-def register(app: AsyncApp, store: Store) -> None:
+def register(app: AsyncApp, search: SearchService) -> None:
     @app.command(COMMAND)
-    async def isscr_news(ack: AsyncAck, command: dict[str, Any]) -> None:
-        # Answering inside the ack keeps us within Slack's 3 s even when Slack is slow to
-        # accept a follow-up; reading five rows from SQLite takes well under a millisecond.
-        words = (command.get("text") or "").strip()
+    async def isscr_news(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
+        text = from_slack(command.get("text") or "").strip()
         name = command.get("command") or COMMAND
-        if not words:
-            await ack(
-                text="Latest ISSCR news",
-                blocks=blocks.latest_blocks(store.latest_releases(LATEST_COUNT)),
-            )
-        elif words.casefold() in ("help", "?", "-h", "--help"):
+        if is_help(text):
             await ack(text=f"How to use {name}", blocks=blocks.help_blocks(name))
-        else:
-            await ack(
-                text=f"How to use {name}",
-                blocks=blocks.unknown_words_blocks(name, words),
-            )
+            return
+        searching = asyncio.ensure_future(answer(search, text, 1, name))
+        done, _ = await asyncio.wait({searching}, timeout=ANSWER_IN_ACK_WITHIN)
+        if done:
+            await ack(**searching.result())
+            return
+        await ack(text=":mag: Searching the ISSCR archive…")
+        await respond(replace_original=True, **await searching)
+
+
+async def answer(search: SearchService, text: str, page: int, command: str) -> dict[str, Any]:
+    """The ephemeral message answering `text`: results, or a hint saying what to change."""
+    try:
+        results: Results = await search.run(text, page)
+    except QueryError as error:
+        return {
+            "text": error.problem,
+            "blocks": blocks.problem_blocks(error.problem, error.example, command=command),
+        }
+    except SearchError as error:
+        return {"text": str(error), "blocks": blocks.problem_blocks(str(error), command=command)}
+    except Exception:  # a bug must still get the member an answer, and the admin a log line
+        log.exception("search for %r failed", text)
+        problem = (
+            "This search hit an error in the bot, which is logged for its admins. "
+            "Please try again, perhaps with other words."
+        )
+        return {"text": problem, "blocks": blocks.problem_blocks(problem, command=command)}
+    return {"text": blocks.search_text(results), "blocks": blocks.search_blocks(results, command)}

@@ -235,6 +235,7 @@ FaultKind = Literal[
     "redirect_loop",
     "redirect",
     "drop",
+    "json",
 ]
 
 
@@ -304,6 +305,11 @@ class Fault:
         """
         return cls("drop")
 
+    @classmethod
+    def json(cls, body: bytes) -> Fault:
+        """200 with a JSON content type and this body (e.g. an archive page of your own)."""
+        return cls("json", body=body)
+
 
 @dataclass
 class RecordedRequest:
@@ -346,6 +352,9 @@ class FeedServer:
         self.requests: list[RecordedRequest] = []
         self._queued: deque[Fault] = deque()
         self._always: Fault | None = None
+        # Faults for the JSON archive pages only, so the RSS keeps being served meanwhile.
+        self._json_queued: deque[Fault] = deque()
+        self._json_always: Fault | None = None
         self._aliases: set[str] = set()  # redirect targets that serve the feed without faults
         # Last-Modified comes from a virtual clock ticking one second per new body, so that
         # If-Modified-Since never confuses two versions served within the same second.
@@ -394,13 +403,24 @@ class FeedServer:
 
     # faults
 
-    def fail_next(self, fault: Fault, times: int = 1) -> None:
-        """Answer the next `times` feed requests with fault, then serve normally again."""
-        self._queued.extend([fault] * times)
+    def fail_next(self, fault: Fault, times: int = 1, *, json_only: bool = False) -> None:
+        """Answer the next `times` feed requests with fault, then serve normally again.
 
-    def fail_always(self, fault: Fault | None) -> None:
+        json_only: only `format=json` requests (the archive pages) get it; they get these
+        faults before the ones for every request.
+        """
+        (self._json_queued if json_only else self._queued).extend([fault] * times)
+
+    def fail_always(self, fault: Fault | None, *, json_only: bool = False) -> None:
         """Answer every feed request with fault until called with None (queued faults first)."""
-        self._always = fault
+        if json_only:
+            self._json_always = fault
+        else:
+            self._always = fault
+
+    def json_requests(self) -> list[RecordedRequest]:
+        """The archive page requests so far, in order."""
+        return [r for r in self.requests if r.query.get("format") in {"json", "json-pretty"}]
 
     # request handling
 
@@ -427,10 +447,18 @@ class FeedServer:
         if request.method not in {"GET", "HEAD"}:
             return web.Response(status=405, headers={"Allow": "GET, HEAD"})
         if request.path == FEED_PATH:
-            fault = self._queued.popleft() if self._queued else self._always
+            fault = self._next_fault(request)
             if fault is not None:
                 return await self._fault(request, record, fault)
         return self._feed(request)
+
+    def _next_fault(self, request: web.Request) -> Fault | None:
+        if request.query.get("format") in {"json", "json-pretty"}:
+            if self._json_queued:
+                return self._json_queued.popleft()
+            if self._json_always is not None:
+                return self._json_always
+        return self._queued.popleft() if self._queued else self._always
 
     def _feed(self, request: web.Request) -> web.Response:
         fmt = request.query.get("format")
@@ -519,6 +547,10 @@ class FeedServer:
                 if request.transport is not None:
                     request.transport.abort()  # RST, no status line: the client sees a disconnect
                 return web.Response()  # never reaches the client
+            case "json":
+                return web.Response(
+                    body=fault.body or b"", headers={"Content-Type": JSON_CONTENT_TYPE}
+                )
         raise AssertionError(f"unhandled fault {fault.kind}")
 
     async def _stream_huge(

@@ -1,0 +1,375 @@
+"""The news archive: Squarespace's `?format=json` pages, walked back to the first release.
+
+The RSS holds only the ~20 newest posts; the collection's JSON pages hold them all, newest
+first, about 20 a page, each page pointing to the next by a publication time in epoch
+milliseconds (`pagination.nextPageOffset`). See /work/shared/source/SOURCE.md.
+
+`parse_archive_page` is pure; `Backfill` fetches (politely: our User-Agent, a pause between
+pages, retries with backoff, `Retry-After` honoured), parses and stores page by page. Each
+page's releases and the offset of the next page are committed in one transaction, so a walk
+interrupted at any moment — even by kill -9 — resumes where it stopped and stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import aiohttp
+
+from bot import text
+from bot.backoff import backoff_delay
+from bot.feed import fetch_feed
+from bot.models import FeedError, Release, Validators
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+# Releases published within this long before the last successful RSS poll are left to the
+# feed watcher: it announces what is not stored yet, so storing them here could silence an
+# announcement. The margin covers a post published just before a poll but not yet in the RSS.
+# So are releases newer than the oldest one in the RSS at that poll: one of those not stored
+# yet is new to the RSS too (e.g. backdated), and the watcher will announce it.
+RECENT_MARGIN = 24 * 3600
+# However long a server asks us to wait between two tries of one page, this is the most we
+# wait in place; beyond it the walk stops (progress kept) and resumes later.
+MAX_PAGE_WAIT = 300.0
+
+# The item id is the last part of the RSS guid (parse.py lowercases it there too).
+_ITEM_ID = re.compile(r"^[0-9a-f]{24}$", re.IGNORECASE)
+# HTTP answers that will not change by asking again.
+_PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 406, 410, 414, 451})
+
+
+class ArchiveError(Exception):
+    """Reading the archive failed; `permanent` when trying again cannot help until fixed."""
+
+    def __init__(
+        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ArchivePage:
+    """One JSON page: its releases in page order, and the offset of the next page."""
+
+    releases: list[Release]
+    next_offset: int | None  # None: no next page
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    """What one run of `Backfill` did (running totals while it runs)."""
+
+    resumed_from: int | None = None  # the saved offset this run started at, if any
+    pages: int = 0
+    stored: int = 0  # releases new to the database
+    already_stored: int = 0
+    left_to_watcher: int = 0  # too recent: see RECENT_MARGIN
+    reached: datetime | None = None  # the oldest publication date seen so far
+    finished: bool = False
+    stop_reason: str | None = None  # why the walk ended: last page, empty page, repeated offset
+
+    def summary(self) -> str:
+        """One line for a person: what was stored, what was left alone."""
+        line = (
+            f"{self.stored} new releases stored from {self.pages} pages"
+            f"{f' (resumed at offset {self.resumed_from})' if self.resumed_from else ''}; "
+            f"{self.already_stored} already stored"
+        )
+        if self.left_to_watcher:
+            line += f"; {self.left_to_watcher} recent releases left to the feed watcher"
+        return line + "."
+
+
+def archive_page_url(archive_url: str, offset: int | None) -> str:
+    """The archive URL with `offset` set (or removed for the first page), other params kept."""
+    parts = urlsplit(archive_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "offset"]
+    if offset is not None:
+        query.append(("offset", str(offset)))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def parse_archive_page(body: bytes, page_url: str, content_type: str | None = None) -> ArchivePage:
+    """The releases of one `?format=json` page fetched from `page_url`, and the next offset.
+
+    Raises ArchiveError for anything that is not a Squarespace collection page; an HTML page
+    (the path does not support format=json) or JSON of another shape is `permanent`.
+    """
+    if not body.strip():
+        raise ArchiveError("empty response body")
+    head = body.lstrip()[:512].lower()
+    if (content_type or "").startswith("text/html") or head.startswith((b"<!doctype", b"<html")):
+        raise ArchiveError(
+            "got an HTML page instead of JSON (check ARCHIVE_URL: the news collection's "
+            "address ending in ?format=json)",
+            permanent=True,
+        )
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ArchiveError(f"response is not valid JSON: {error}") from None
+    items = document.get("items") if isinstance(document, dict) else None
+    if not isinstance(items, list):
+        raise ArchiveError(
+            "JSON without an items list (check ARCHIVE_URL points to the news collection)",
+            permanent=True,
+        )
+    # fullUrl is site-relative; the site's own origin keeps links identical to the RSS's
+    # even when the page came through another host.
+    website = document.get("website")
+    base = website.get("baseUrl") if isinstance(website, dict) else None
+    site = base if isinstance(base, str) and _is_http(base) else page_url
+    releases = [_release(entry, site) for entry in items if isinstance(entry, dict)]
+    return ArchivePage(releases, _next_offset(document.get("pagination")))
+
+
+def _release(entry: dict[str, Any], site: str) -> Release:
+    # JSON text fields are HTML-escaped (&amp;, &#39;): decoded once here; the HTML ones are
+    # decoded by text.paragraphs. Slack escaping happens later, in blocks.py.
+    found = text.paragraphs(_string(entry.get("body")) or _string(entry.get("excerpt")))
+    link = _absolute(_string(entry.get("fullUrl")), site)
+    title = text.shorten(_one_line(html.unescape(_string(entry.get("title")))), 500)
+    title = title or "(untitled)"
+    published = _published(entry)
+    author = entry.get("author")
+    name = author.get("displayName") if isinstance(author, dict) else None
+    return Release(
+        id=_identity(entry, link, title, published),
+        title=title,
+        link=link or site,
+        published=published,
+        categories=_categories(entry.get("categories")),
+        author=_one_line(html.unescape(_string(name))) or None,
+        excerpt=text.excerpt(found),
+        body="\n\n".join(found),
+        image_url=_absolute(_string(entry.get("assetUrl")), site),
+    )
+
+
+def _identity(entry: dict[str, Any], link: str | None, title: str, when: datetime | None) -> str:
+    """The same identity parse.py gives the RSS item: the item id, else link, else a hash."""
+    item_id = _string(entry.get("id")).strip()
+    if item_id:
+        return item_id.lower() if _ITEM_ID.match(item_id) else item_id
+    if link:
+        return link
+    seed = f"{title}\n{when.isoformat() if when else ''}"
+    return "sha1:" + hashlib.sha1(seed.encode()).hexdigest()
+
+
+def _published(entry: dict[str, Any]) -> datetime | None:
+    for key in ("publishOn", "addedOn"):
+        millis = entry.get(key)
+        if isinstance(millis, int | float) and not isinstance(millis, bool):
+            # Whole seconds, as in the RSS pubDate: the same release must give the same row
+            # from either source, or every RSS poll after a backfill would "update" it.
+            return datetime.fromtimestamp(int(millis // 1000), tz=UTC)
+    return None
+
+
+def _categories(value: object) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for raw in value if isinstance(value, list) else ():
+        name = _one_line(html.unescape(_string(raw)))
+        if name and name.casefold() not in seen:
+            seen[name.casefold()] = name
+    return tuple(seen.values())
+
+
+def _next_offset(pagination: object) -> int | None:
+    """`nextPageOffset`, else the offset in `nextPageUrl`; None on the last page."""
+    if not isinstance(pagination, dict) or pagination.get("nextPage") is False:
+        return None
+    offset = pagination.get("nextPageOffset")
+    if offset is None and isinstance(pagination.get("nextPageUrl"), str):
+        offset = dict(parse_qsl(urlsplit(pagination["nextPageUrl"]).query)).get("offset")
+    try:
+        return int(offset) if offset is not None and not isinstance(offset, bool) else None
+    except ValueError:
+        return None
+
+
+def _string(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _is_http(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _absolute(url: str, base: str) -> str | None:
+    if not url.strip():
+        return None
+    resolved = urljoin(base, url.strip())
+    return resolved if _is_http(resolved) else None
+
+
+class Backfill:
+    """Walks the archive from the saved offset (or the first page) to its end, storing what
+    the database lacks. Never queues an announcement."""
+
+    def __init__(
+        self,
+        store: Store,
+        session: aiohttp.ClientSession,
+        *,
+        archive_url: str,
+        pause: float = 1.0,
+        attempts: int = 4,
+        retry_base: float = 2.0,
+        retry_cap: float = 60.0,
+        on_page: Callable[[BackfillResult], None] = lambda progress: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.session = session
+        self.archive_url = archive_url
+        self.pause = pause
+        self.attempts = attempts
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self.on_page = on_page
+        self.clock = clock
+
+    async def run(self) -> BackfillResult:
+        """Walk to the end. Raises ArchiveError once a page has failed every attempt (or
+        permanently); the failure is recorded and the next run resumes at that page."""
+        offset = self.store.start_archive(self.archive_url, now=self.clock())
+        result = BackfillResult(resumed_from=offset)
+        if offset is not None:
+            log.info("archive backfill resuming at offset %d", offset)
+        seen: set[int | None] = set()
+        while True:
+            seen.add(offset)
+            page = await self._fetch_page(archive_page_url(self.archive_url, offset))
+            stop_reason = None
+            if not page.releases:
+                stop_reason = "empty page"
+            elif page.next_offset is None:
+                stop_reason = "last page"
+            elif page.next_offset in seen:
+                # A server that points back to a page already read would keep us forever.
+                stop_reason = f"repeated offset {page.next_offset}"
+                log.warning("archive page points back to offset %d: stopping", page.next_offset)
+            result = self._save(page, result, finished=stop_reason is not None)
+            result = replace(result, stop_reason=stop_reason)
+            self.on_page(result)
+            if result.finished:
+                return result
+            offset = page.next_offset
+            await asyncio.sleep(self.pause)
+
+    def _save(self, page: ArchivePage, so_far: BackfillResult, *, finished: bool) -> BackfillResult:
+        now = self.clock()
+        stored = already = recent = 0
+        # One transaction: the page's releases and the next offset land together, so a kill
+        # between pages loses nothing and a kill during one re-reads only that page.
+        with self.store.transaction():
+            # Read inside the transaction: a poll that succeeded a moment ago counts.
+            cutoff = self._recent_cutoff()
+            known = self.store.known_release_ids(release.id for release in page.releases)
+            for release in page.releases:
+                if release.id in known:
+                    # The RSS (or an earlier walk) stored it: its row is at least as good.
+                    already += 1
+                elif cutoff is not None and (
+                    release.published is None or release.published.timestamp() > cutoff
+                ):
+                    recent += 1
+                else:
+                    self.store.save_release(release, source="archive", now=now)
+                    known.add(release.id)
+                    stored += 1
+            self.store.record_archive_page(
+                self.archive_url,
+                next_offset=None if finished else page.next_offset,
+                stored=stored,
+                recent=recent,
+                finished=finished,
+                now=now,
+            )
+        dates = [release.published for release in page.releases]
+        reached = min(filter(None, [*dates, so_far.reached]), default=None)
+        log.debug(
+            "archive page %d: %d releases, %d stored", so_far.pages + 1, len(page.releases), stored
+        )
+        return replace(
+            so_far,
+            pages=so_far.pages + 1,
+            stored=so_far.stored + stored,
+            already_stored=so_far.already_stored + already,
+            left_to_watcher=so_far.left_to_watcher + recent,
+            reached=reached,
+            finished=finished,
+        )
+
+    def _recent_cutoff(self) -> float | None:
+        """Releases published after this are left to the watcher; None before any poll (the
+        first poll only sets a baseline, it announces nothing new)."""
+        last_poll = self.store.latest_poll_success()
+        if last_poll is None:
+            return None
+        window = self.store.feed_window_start()
+        cutoff = last_poll - RECENT_MARGIN
+        return min(cutoff, window) if window is not None else cutoff
+
+    async def _fetch_page(self, url: str) -> ArchivePage:
+        """One page, tried up to `attempts` times on 429s, 5xx, timeouts and network errors."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                # No validators: every page is needed whole, whatever was fetched before.
+                fetched = await fetch_feed(self.session, url, Validators())
+                if fetched.body is None:
+                    raise ArchiveError("unexpected 304 Not Modified")
+                return await asyncio.to_thread(
+                    parse_archive_page, fetched.body, fetched.url, fetched.content_type
+                )
+            except FeedError as error:
+                problem = ArchiveError(
+                    error.failure.reason,
+                    permanent=error.status in _PERMANENT_STATUSES,
+                    retry_after=error.failure.retry_after,
+                )
+            except ArchiveError as error:
+                problem = error
+            wait = backoff_delay(attempt, base=self.retry_base, cap=self.retry_cap)
+            if problem.retry_after is not None:
+                wait = max(wait, problem.retry_after)
+            if problem.permanent or attempt >= self.attempts or wait > MAX_PAGE_WAIT:
+                tries = f"after {attempt} attempts" if attempt > 1 else "not retried"
+                reason = f"{problem.reason} (page {url}, {tries})"
+                self.store.record_archive_failure(self.archive_url, reason, now=self.clock())
+                raise ArchiveError(
+                    reason, permanent=problem.permanent, retry_after=problem.retry_after
+                )
+            log.warning(
+                "archive page failed (%s); attempt %d of %d in %.1f s",
+                problem.reason,
+                attempt + 1,
+                self.attempts,
+                wait,
+            )
+            await asyncio.sleep(wait)

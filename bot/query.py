@@ -1,0 +1,234 @@
+"""The search grammar members type after `/isscr-news`, parsed into plain data.
+
+    stem cell "embryo model" category:policy category:"press release" after:2024-01 before:2025
+    author:kym
+
+Every word must match, quoted phrases stay together, filters narrow the results. Parsing never
+fails on odd input: only a malformed filter or date raises `QueryError`, whose message names the
+problem and shows a corrected example. Nothing here knows SQL or FTS5 syntax.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
+
+T = TypeVar("T")
+
+MAX_QUERY_CHARS = 300
+MAX_TERMS = 12
+FILTERS = ("category", "author", "after", "before")
+HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
+
+# Typed by the user, or put there by their keyboard: macOS and iOS turn "" into “”.
+_QUOTES = str.maketrans(dict.fromkeys("“”„‟«»〝〞＂", '"'))
+# With `should_escape`, Slack sends <@U123|name>, <#C123|name>, <https://x|label> and <!here>.
+_SLACK_MARKUP = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+_TOKEN = re.compile(
+    r'(?P<key>[^\s":]+):(?:"(?P<quoted>[^"]*)"?|(?P<value>[^\s"]*))'
+    r'|"(?P<phrase>[^"]*)"?'
+    r'|(?P<word>[^\s"]+)'
+)
+_DATE = re.compile(r"^(\d{4})(?:[-/](\d{1,2})(?:[-/](\d{1,2}))?)?$")
+
+
+class QueryError(ValueError):
+    """A query we cannot run as typed; `problem` and `example` are shown to the member."""
+
+    def __init__(self, problem: str, example: str) -> None:
+        super().__init__(f"{problem} Try: {example}")
+        self.problem = problem
+        self.example = example
+
+
+@dataclass(frozen=True)
+class Term:
+    """A word, or a quoted phrase whose words must appear together in this order."""
+
+    text: str
+    phrase: bool = False
+
+
+@dataclass(frozen=True)
+class Query:
+    terms: tuple[Term, ...] = ()
+    categories: tuple[str, ...] = ()  # as typed; any of them
+    authors: tuple[str, ...] = ()  # as typed; any of them, part of a name is enough
+    after: date | None = None  # on or after
+    before: date | None = None  # strictly before
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.categories or self.authors or self.after or self.before)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.terms and not self.has_filters
+
+    def without_filters(self) -> Query:
+        return Query(terms=self.terms)
+
+    def describe(self) -> str:
+        """The query written back in canonical form, for headers and hints."""
+        parts = [f'"{t.text}"' if t.phrase else t.text for t in self.terms]
+        parts += [f"category:{_quote_if_spaced(name)}" for name in self.categories]
+        parts += [f"author:{_quote_if_spaced(name)}" for name in self.authors]
+        if self.after:
+            parts.append(f"after:{self.after.isoformat()}")
+        if self.before:
+            parts.append(f"before:{self.before.isoformat()}")
+        return " ".join(parts)
+
+
+def is_help(text: str) -> bool:
+    """Whether `text` asks for the usage rather than searching."""
+    return text.strip().casefold() in HELP_WORDS
+
+
+def from_slack(text: str) -> str:
+    """What the member typed, from a slash command's escaped `text`.
+
+    Links, mentions and channels become their visible label; `&amp;`, `&lt;` and `&gt;` are
+    decoded once, so "R&D" is searched as typed.
+    """
+    unwrapped = _SLACK_MARKUP.sub(lambda m: m.group(2) or m.group(1).lstrip("@#!"), text)
+    return html.unescape(unwrapped) if "&" in unwrapped else unwrapped
+
+
+def clean(text: str) -> str:
+    """`text` with compatibility forms folded (ｆｕｌｌ → full), control and format characters
+    turned into spaces, typographic quotes made plain, and spaces collapsed."""
+    folded = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    visible = "".join(
+        " " if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char for char in folded
+    )
+    return " ".join(visible.split())
+
+
+def parse(text: str) -> Query:
+    """Parse a member's query; raises QueryError for a malformed filter, date or length."""
+    text = clean(text)
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(
+            f"That query is {len(text)} characters long; I read at most {MAX_QUERY_CHARS}.",
+            "a few distinctive words, e.g. `embryo model guidelines`",
+        )
+    terms: list[Term] = []
+    filters: dict[str, list[str]] = {name: [] for name in FILTERS}
+    for match in _TOKEN.finditer(text):
+        key, phrase, word = match.group("key"), match.group("phrase"), match.group("word")
+        if key is not None:
+            value = match.group("quoted")
+            if value is None:
+                value = match.group("value")
+            name = _filter_name(key)
+            if name is not None:
+                filters[name].append(_filter_value(name, value))
+                continue
+            terms.append(Term(match.group(0)))
+        elif phrase is not None:
+            phrase = " ".join(phrase.split())
+            if phrase:
+                terms.append(Term(phrase, phrase=" " in phrase))
+        elif word is not None:
+            terms.append(Term(word))
+    # A term with no letter or digit (a lone "*", "-", "(") matches nothing anywhere.
+    typed_terms = bool(terms)
+    terms = [term for term in terms if any(char.isalnum() for char in term.text)]
+    if typed_terms and not terms and not any(filters.values()):
+        shown = text if len(text) <= 40 else text[:39] + "…"
+        raise QueryError(
+            f"“{shown}” has no letters or digits to search for.",
+            "a word or two, e.g. `embryo model`",
+        )
+    if len(terms) > MAX_TERMS:
+        raise QueryError(
+            f"That's {len(terms)} words and phrases; I search for at most {MAX_TERMS} at once.",
+            "the few words that matter most, e.g. `NIH funding letter`",
+        )
+    after = _one_date(filters["after"], "after")
+    before = _one_date(filters["before"], "before")
+    if after and before and after >= before:
+        raise QueryError(
+            f"after:{after.isoformat()} is not earlier than before:{before.isoformat()}, "
+            "so nothing can match.",
+            f"`after:{before.isoformat()} before:{after.isoformat()}`",
+        )
+    return Query(
+        terms=tuple(_unique(terms)),
+        categories=tuple(_unique(filters["category"], key=str.casefold)),
+        authors=tuple(_unique(filters["author"], key=str.casefold)),
+        after=after,
+        before=before,
+    )
+
+
+def _filter_name(key: str) -> str | None:
+    """The filter `key:` names, None when it is just text with a colon ("covid-19:" "10:30");
+    a near miss ("catgory:") is an error, not a word."""
+    folded = key.casefold()
+    if folded in FILTERS:
+        return folded
+    if folded.isalpha() and len(folded) >= 4:
+        close = difflib.get_close_matches(folded, FILTERS, n=1, cutoff=0.75)
+        if close:
+            raise QueryError(f"I don't know the filter “{key}:”.", _FILTER_EXAMPLES[close[0]])
+    return None
+
+
+_FILTER_EXAMPLES = {
+    "category": '`category:policy` or `category:"press release"`',
+    "author": "`author:kilbourne`",
+    "after": "`after:2024-06-30` (a date as YYYY-MM-DD)",
+    "before": "`before:2025-01-01` (a date as YYYY-MM-DD)",
+}
+
+
+def _filter_value(name: str, value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise QueryError(f"“{name}:” needs a value right after the colon.", _FILTER_EXAMPLES[name])
+    return value
+
+
+def _one_date(values: list[str], name: str) -> date | None:
+    if not values:
+        return None
+    if len(set(values)) > 1:
+        raise QueryError(f"{name}: appears more than once.", _FILTER_EXAMPLES[name])
+    return parse_date(values[0], name)
+
+
+def parse_date(value: str, name: str) -> date:
+    """YYYY-MM-DD, or YYYY-MM / YYYY for the first day of that month / year."""
+    match = _DATE.match(value)
+    if match:
+        year, month, day = (int(part) if part else 1 for part in match.groups())
+        try:
+            if 1900 <= year <= 2999:
+                return date(year, month, day)
+        except ValueError:
+            pass
+    shown = value if len(value) <= 40 else value[:39] + "…"
+    raise QueryError(f"“{name}:{shown}” is not a date I can read.", _FILTER_EXAMPLES[name])
+
+
+def _quote_if_spaced(value: str) -> str:
+    return f'"{value}"' if " " in value else value
+
+
+def _unique(items: list[T], key: Callable[[T], object] = lambda item: item) -> list[T]:
+    """`items` without repeats, first occurrence kept."""
+    seen: set[object] = set()
+    kept = []
+    for item in items:
+        if (marker := key(item)) not in seen:
+            seen.add(marker)
+            kept.append(item)
+    return kept

@@ -1,0 +1,103 @@
+"""The search grammar: what members type, parsed into plain data or a helpful QueryError."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.query import MAX_QUERY_CHARS, Query, QueryError, Term, clean, from_slack, is_help, parse
+
+
+def test_words_phrases_and_every_filter_combine() -> None:
+    query = parse(
+        'stem "embryo  model" category:"Press Release" category:policy author:kym '
+        "after:2024-01 before:2025"
+    )
+
+    assert query == Query(
+        terms=(Term("stem"), Term("embryo model", phrase=True)),
+        categories=("Press Release", "policy"),
+        authors=("kym",),
+        after=date(2024, 1, 1),
+        before=date(2025, 1, 1),
+    )
+    assert query.describe() == (
+        'stem "embryo model" category:"Press Release" category:policy author:kym '
+        "after:2024-01-01 before:2025-01-01"
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("", Query()),
+        ("   ", Query()),
+        (
+            "“curly quotes” from a Mac",
+            Query(terms=(Term("curly quotes", True), Term("from"), Term("a"), Term("Mac"))),
+        ),
+        (
+            'unterminated "phrase here',
+            Query(terms=(Term("unterminated"), Term("phrase here", True))),
+        ),
+        ('"one"', Query(terms=(Term("one"),))),  # a one-word phrase is just a word
+        ("NEAR( AND * - OR", Query(terms=(Term("NEAR("), Term("AND"), Term("OR")))),
+        ("covid-19: update", Query(terms=(Term("covid-19:"), Term("update")))),
+        ("title:embryo", Query(terms=(Term("title:embryo"),))),  # FTS5 column syntax is text
+        ("https://www.isscr.org/x", Query(terms=(Term("https://www.isscr.org/x"),))),
+        ("CATEGORY:Policy", Query(categories=("Policy",))),
+        ("category:policy category:POLICY", Query(categories=("policy",))),
+        ("after:2024/6/3", Query(after=date(2024, 6, 3))),
+        ("stem stem", Query(terms=(Term("stem"),))),
+        ("ｓｔｅｍ", Query(terms=(Term("stem"),))),  # full-width letters fold
+    ],
+)
+def test_odd_input_still_parses(typed: str, expected: Query) -> None:
+    assert parse(typed) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem", "example"),
+    [
+        ("category:", "“category:” needs a value", 'category:"press release"'),
+        ('category:"" stem', "“category:” needs a value", "category:policy"),
+        ("author:", "“author:” needs a value", "author:kilbourne"),
+        ("after:2024-13-01", "“after:2024-13-01” is not a date", "after:2024-06-30"),
+        ("before:yesterday", "“before:yesterday” is not a date", "before:2025-01-01"),
+        ("after:2024-02-30", "is not a date", "YYYY-MM-DD"),
+        ("after:0001-01-01", "is not a date", "YYYY-MM-DD"),
+        ("after:2024 after:2023", "after: appears more than once", "after:2024-06-30"),
+        (
+            "after:2025 before:2024",
+            "after:2025-01-01 is not earlier than before:2024-01-01",
+            "after:2024-01-01 before:2025-01-01",
+        ),
+        ("catgory:policy", "I don't know the filter “catgory:”", "category:policy"),
+        ("Author:kym authr:kym", "I don't know the filter “authr:”", "author:kilbourne"),
+        ("x" * (MAX_QUERY_CHARS + 1), "characters long", "embryo model guidelines"),
+        (" ".join(f"w{n}" for n in range(13)), "13 words and phrases", "NIH funding letter"),
+    ],
+)
+def test_a_malformed_filter_date_or_length_names_the_problem_and_an_example(
+    typed: str, problem: str, example: str
+) -> None:
+    with pytest.raises(QueryError) as raised:
+        parse(typed)
+
+    assert problem in raised.value.problem
+    assert example in raised.value.example
+
+
+def test_slack_markup_and_entities_become_what_the_member_sees() -> None:
+    sent = "R&amp;D &lt;b&gt; <@U123|bob> <#C123|general> <https://x.org/a|label> <!here> <@U9>"
+    assert from_slack(sent) == "R&D <b> bob general label here U9"
+
+
+def test_control_and_format_characters_become_spaces() -> None:
+    assert clean("stem\x00cell\u202eorganoid\u200b\tx\r\ny") == "stem cell organoid x y"
+
+
+def test_help_words() -> None:
+    assert is_help(" HELP ") and is_help("?")
+    assert not is_help("help desk")

@@ -1,0 +1,247 @@
+"""The search engine against a real SQLite file: ranking, filters, paging, hints, safety."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.models import Release
+from bot.query import QueryError
+from bot.search import MARK_CLOSE, MARK_OPEN, Search, SearchError
+from bot.store import Store
+
+
+def release(n: int, title: str, body: str = "", **fields: object) -> Release:
+    values: dict[str, object] = {
+        "id": f"{n:024x}",
+        "title": title,
+        "link": f"https://www.isscr.org/isscr-news/r{n}",
+        "published": datetime(2020 + n // 12, n % 12 + 1, 1, 12, tzinfo=UTC),
+        "categories": ("Press Release",),
+        "author": "Kym Kilbourne",
+        "excerpt": body.split("\n\n")[0],
+        "body": body,
+    }
+    values.update(fields)
+    return Release(**values)  # type: ignore[arg-type]
+
+
+ARCHIVE = [
+    release(
+        1,
+        "Guidelines for Embryo Models",
+        "The ISSCR updates its guidelines.",
+        categories=("Statement", "Policy"),
+    ),
+    release(
+        2,
+        "NIH Funding Letter",
+        "The ISSCR joined a letter.\n\nIt mentions embryo research.",
+        categories=("Policy",),
+        author="Keith Alm",
+    ),
+    release(3, "Annual Meeting in Boston", "Organoids and embryo models were discussed."),
+    release(
+        4,
+        "Stem cell tourism warning",
+        "Unproven stem cell clinics harm patients.",
+        categories=("Statement",),
+    ),
+    release(5, "Cells of the year", "The society celebrates cellular research."),
+]
+
+
+@pytest.fixture
+def search(store: Store) -> Search:
+    for item in ARCHIVE:
+        store.save_release(item, source="rss", now=0)
+    return Search(store, page_size=2)
+
+
+def ids(results: object) -> list[int]:
+    return [int(found.release.id, 16) for found in results.found]  # type: ignore[attr-defined]
+
+
+def test_title_matches_rank_above_body_matches_and_newer_breaks_ties(search: Search) -> None:
+    results = search.run("embryo")
+    assert results.total == 3
+    assert ids(results) == [1, 3]  # title first, then the lead paragraph, then the body
+    assert ids(search.run("embryo", page=2)) == [2]
+
+
+def test_equally_relevant_releases_come_newest_first_on_every_page(store: Store) -> None:
+    twins = [release(n, "Identical twin", "Same words.") for n in (30, 10, 50, 20, 40, 60, 70)]
+    for twin in twins:
+        store.save_release(twin, source="rss", now=0)
+    store.save_release(release(5, "Twin twin twin", "Twin."), source="rss", now=0)
+    search = Search(store, page_size=3)
+
+    assert [ids(search.run("twin", page=page)) for page in (1, 2, 3)] == [
+        [5, 70, 60],  # the best match first, then a tie running past the page: newest first
+        [50, 40, 30],
+        [20, 10],
+    ]
+    assert ids(Search(store, page_size=9).run("identical")) == [70, 60, 50, 40, 30, 20, 10]
+
+
+def test_every_word_must_match_and_the_last_one_also_as_a_prefix(search: Search) -> None:
+    assert ids(search.run("isscr embryo")) == [1, 2]
+    assert ids(search.run("letter embryo")) == [2]
+    assert ids(search.run("stem clin")) == [4]  # "clin" finds "clinics"
+    assert search.run("stem cl").total == 0  # two letters are matched whole, not as a prefix
+    assert {*ids(search.run("cell"))} == {4, 5}  # stemming: "cell" finds "cells"
+
+
+def test_a_quoted_phrase_must_appear_as_written(search: Search) -> None:
+    assert ids(search.run('"embryo models"')) == [1, 3]
+    assert search.run('"models embryo"').total == 0
+
+
+def test_matched_words_are_marked_in_the_excerpt_or_a_body_snippet(search: Search) -> None:
+    [in_excerpt] = search.run("joined").found
+    assert in_excerpt.marked_excerpt == f"The ISSCR {MARK_OPEN}joined{MARK_CLOSE} a letter."
+    [in_body] = search.run("mentions").found
+    assert in_body.marked_excerpt == (
+        f"The ISSCR joined a letter. It {MARK_OPEN}mentions{MARK_CLOSE} embryo research."
+    )
+    [title_only] = search.run("boston").found
+    assert title_only.marked_excerpt is None  # the title matched: the plain excerpt is shown
+
+
+def test_filters_narrow_and_combine(search: Search) -> None:
+    assert ids(Search(search.store, page_size=9).run("category:policy")) == [2, 1]
+    assert ids(search.run("category:POLICY embryo")) == [1, 2]
+    assert ids(search.run("category:statement category:policy embryo")) == [1, 2]
+    assert ids(search.run('category:"press release" embryo')) == [3]
+    assert ids(search.run("category:press embryo")) == [3]  # the one category it begins
+    assert ids(search.run("author:alm")) == [2]
+    assert ids(search.run("embryo after:2020-03-01 before:2020-04-01")) == [2]
+    assert ids(search.run("after:2020-05")) == [5, 4]  # on or after 1 May 2020
+
+
+def test_an_empty_query_lists_the_latest(search: Search) -> None:
+    results = search.run("")
+    assert (results.total, ids(results), results.pages, results.has_next) == (5, [5, 4], 3, True)
+
+
+def test_an_unknown_category_lists_the_known_ones_or_the_nearest(search: Search) -> None:
+    with pytest.raises(QueryError) as near:
+        search.run("category:polcy")
+    assert near.value.problem == "There is no category “polcy”. Did you mean Policy?"
+    assert near.value.example == "`category:Policy`"
+    with pytest.raises(QueryError) as unknown:
+        search.run("category:xyz embryo")
+    assert unknown.value.example == (
+        'one of `category:Policy`, `category:"Press Release"`, `category:Statement`'
+    )
+
+
+def test_no_results_come_with_hints_backed_by_counts(search: Search) -> None:
+    assert search.run("zebrafish embryo").hints == (
+        "No release mentions “zebrafish”: check the spelling or leave it out.",
+    )
+    assert search.run("organoids category:policy").hints == (
+        "Without the filters, 1 release matches: try `organoids`.",
+    )
+    assert search.run("boston guidelines").hints == (
+        "No release has all 2 of these together: try fewer words.",
+    )
+    assert search.run("author:nobody").hints == (
+        "No author's name contains “nobody”; the authors are Keith Alm, Kym Kilbourne.",
+    )
+    assert search.run("embryo before:2019").hints == (
+        "Without the filters, 3 releases match: try `embryo`.",
+        "Try a wider date range, or leave out `after:` / `before:`.",
+    )
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        '"',
+        '""',
+        "NEAR(embryo",
+        "embryo*",
+        "embryo OR",
+        "AND",
+        "NOT embryo",
+        "^embryo",
+        "title:embryo",
+        "{title}:embryo",
+        "embryo + -",
+        '"embryo" "',
+        "%",
+        "_",
+        "author:%",
+        "'; DROP TABLE releases; --",
+        "(embryo",
+        "embryo)",
+        "*",
+        "author:_",
+    ],
+)
+def test_fts5_syntax_typed_by_a_member_is_only_ever_text(search: Search, typed: str) -> None:
+    try:
+        results = search.run(typed)
+    except QueryError as error:  # the member's answer: a problem and an example
+        assert error.problem and error.example
+    else:
+        assert all(found.release.id for found in results.found)
+    assert search.store.release_count() == 5
+
+
+def test_wildcards_are_literal(search: Search) -> None:
+    assert search.run("embryo*").total == search.run("embryo").total == 3
+    assert search.run("author:%").total == 0
+    assert search.run("author:_").total == 0
+    with pytest.raises(QueryError, match="no letters or digits"):
+        search.run("%")
+
+
+def test_an_edit_is_searchable_and_its_new_categories_filter(store: Store, search: Search) -> None:
+    edited = release(5, "Cells of the decade", "Now about organoids.", categories=("Policy",))
+    assert store.save_release(edited, source="rss", now=1)
+
+    assert ids(search.run("decade")) == [5]
+    assert search.run("year").total == 0
+    assert 5 in ids(Search(store, page_size=9).run("category:policy"))
+    assert 5 not in ids(Search(store, page_size=9).run('category:"press release"'))
+
+
+def test_a_page_past_the_end_shows_the_last_page(search: Search) -> None:
+    results = search.run("embryo", page=99)
+    assert (results.page, ids(results)) == (2, [2])
+
+
+def test_a_search_running_too_long_is_stopped_with_a_clear_message(store: Store) -> None:
+    for n in range(1, 400):
+        store.save_release(release(n, f"Release {n} embryo", "embryo " * 50), source="rss", now=0)
+    with pytest.raises(SearchError, match="took longer than 0 seconds"):
+        Search(store, time_limit=0).run("embryo")
+
+
+def test_a_database_failure_is_reported_not_raised_raw(tmp_path: object, store: Store) -> None:
+    store.db.execute("DROP TABLE releases_fts")
+    with pytest.raises(SearchError, match="could not be searched"):
+        Search(store).run("embryo")
+
+
+def test_a_database_from_before_search_is_indexed_at_start(store: Store) -> None:
+    for item in ARCHIVE:
+        store.save_release(item, source="rss", now=0)
+    for table in ("releases_fts", "release_categories"):
+        store.db.execute(f"DROP TABLE {table}")
+    for trigger in store.db.triggers:
+        store.db.execute(f"DROP TRIGGER {trigger.name}")
+
+    store.ensure_schema()
+    assert ids(Search(store, page_size=9).run("embryo category:policy")) == [1, 2]
+    store.ensure_schema()  # and again: safe at every start
+    assert Search(store).run("embryo").total == 3
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db.execute(
+            "INSERT INTO release_categories (release_id, category) VALUES (?, 'POLICY')",
+            [ARCHIVE[0].id],
+        )
