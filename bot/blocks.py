@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.models import Release
-from bot.search import MARK_CLOSE, MARK_OPEN, Results, match_count
+from bot.search import MARK_CLOSE, MARK_OPEN, Results
 
 EVENT_TYPE = "isscr_news_item"
 READ_ACTION_ID = "read_release"
@@ -179,13 +179,9 @@ def marked(text: str) -> str:
 def search_blocks(results: Results, command: str) -> list[Block]:
     """A page of search results: what was asked and how many match, each release with a
     Share button, and Prev / Next buttons that replace this message."""
-    asked = escape(_truncate(results.text, 200))
-    if results.query.is_empty:
-        summary = f"*Latest ISSCR news* ({_count(results.total, 'release')} stored)"
-    else:
-        summary = f"*{match_count(results.total)}* “{asked}”"
-    if results.pages > 1:
-        summary += f"  ·  page {results.page} of {results.pages}"
+    summary = f"*{escape(_truncate(results.heading(), 250))}*"
+    if results.page_label:
+        summary += f"  ·  {results.page_label}"
     blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": summary}}]
     if not results.found:
         blocks.append(_no_results(results, command))
@@ -223,9 +219,7 @@ def search_blocks(results: Results, command: str) -> list[Block]:
 
 def search_text(results: Results) -> str:
     """The notification and screen-reader fallback for a page of results."""
-    if results.query.is_empty:
-        return "Latest ISSCR news"
-    return escape(f"ISSCR news: {match_count(results.total)} “{results.text}”")
+    return escape(results.heading())
 
 
 def _no_results(results: Results, command: str) -> Block:
@@ -281,10 +275,6 @@ def shared_blocks(release: Release, user_id: str) -> list[Block]:
     who = f"<@{user_id}>" if _USER_ID.match(user_id) else "a member"
     note = {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Shared by {who}"}]}
     return [*announcement_blocks(release), note]
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def home_view(releases: list[Release], command: str) -> dict[str, Any]:

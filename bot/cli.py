@@ -27,7 +27,7 @@ from bot.outbox import Outbox
 from bot.query import QueryError, is_help
 from bot.routes import Router
 from bot.runtime import Bot
-from bot.search import MARK_CLOSE, MARK_OPEN, Results, Search, SearchError, match_count
+from bot.search import MARK_CLOSE, MARK_OPEN, Results, Search, SearchError
 from bot.settings import DEFAULT_ARCHIVE_URL, Settings, SettingsError
 from bot.store import Store
 from bot.watcher import Outcome, Watcher, plan_poll
@@ -327,12 +327,9 @@ def search(words: tuple[str, ...], page: int) -> None:
 
 
 def _results_heading(results: Results) -> str:
-    if results.query.is_empty:
-        heading = f"Latest ISSCR news ({results.total} releases stored)"
-    else:
-        heading = f"{match_count(results.total)} “{results.text}”"
-    if results.pages > 1:
-        heading += f", page {results.page} of {results.pages}"
+    heading = results.heading()
+    if results.page_label:
+        heading += f", {results.page_label}"
     return heading + ("." if results.total or results.query.is_empty else ":")
 
 

@@ -49,6 +49,16 @@ class Results:
     def pages(self) -> int:
         return max(1, -(-self.total // self.page_size))
 
+    def heading(self) -> str:
+        """What was asked and how many match, as plain text."""
+        if self.query.is_empty:
+            return f"Latest ISSCR news ({self.total:,} releases stored)"
+        return f"{match_count(self.total)} “{self.text}”"
+
+    @property
+    def page_label(self) -> str | None:
+        return f"page {self.page} of {self.pages}" if self.pages > 1 else None
+
     @property
     def has_previous(self) -> bool:
         return self.page > 1
@@ -255,4 +265,4 @@ def _filter_form(category: str) -> str:
 
 def match_count(count: int) -> str:
     """ "1 release matches", "2 releases match": the start of a results heading."""
-    return f"{count} release matches" if count == 1 else f"{count} releases match"
+    return f"{count:,} release matches" if count == 1 else f"{count:,} releases match"

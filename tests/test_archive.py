@@ -28,7 +28,6 @@ from bot.parse import parse_feed
 from bot.runtime import Bot
 from bot.settings import Settings, SettingsError
 from bot.store import Store
-from bot.watcher import Watcher
 from tests.conftest import CHANNEL, SOURCE_DIR, bot_env, eventually, newest_first, posted_ids
 from tests.fakes.feed_server import (
     SQUARESPACE_HTML,
@@ -39,6 +38,7 @@ from tests.fakes.feed_server import (
     render_rss,
 )
 from tests.fakes.slack_api import SlackApi
+from tests.test_watcher import make_watcher
 
 SAMPLE_PAGE = SOURCE_DIR / "sample-archive-page.json"
 PAGE_URL = "https://www.isscr.org/isscr-news?format=json"
@@ -62,19 +62,6 @@ def walker(
 ) -> Backfill:
     values: dict[str, Any] = {"pause": 0, "retry_base": 0.01, **options}
     return Backfill(store, session, archive_url=site.json_url, **values)
-
-
-def watcher(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer, **options: Any
-) -> Watcher:
-    return Watcher(
-        store,
-        session,
-        feed_url=site.url,
-        channels_for=lambda release: [CHANNEL],
-        poll_interval=300,
-        **options,
-    )
 
 
 def rows(path: Path) -> list[tuple[Any, ...]]:
@@ -254,9 +241,9 @@ async def test_an_rss_poll_after_a_backfill_stores_nothing_twice_and_announces_o
     await walker(store, session, site).run()
     before = rows(tmp_path / "bot.db")
 
-    baseline = await watcher(store, session, site).poll_once()
+    baseline = await make_watcher(store, session, site).poll_once()
     site.items.insert(0, make_item(96))
-    later = await watcher(store, session, site).poll_once()
+    later = await make_watcher(store, session, site).poll_once()
 
     assert baseline.plan is not None and baseline.plan.first_poll
     assert (baseline.plan.new, baseline.plan.to_announce, baseline.updated) == ([], [], [])
@@ -272,7 +259,7 @@ async def test_announce_existing_still_announces_the_newest_after_a_backfill(
 ) -> None:
     await walker(store, session, site).run()  # no poll yet: stores all of them
 
-    await watcher(store, session, site, announce_existing=2).poll_once()
+    await make_watcher(store, session, site, announce_existing=2).poll_once()
 
     assert queued(store) == [make_item(94).item_id, make_item(95).item_id]
 
@@ -280,7 +267,7 @@ async def test_announce_existing_still_announces_the_newest_after_a_backfill(
 async def test_releases_newer_than_a_day_before_the_last_poll_are_left_to_the_watcher(
     store: Store, session: aiohttp.ClientSession, site: FeedServer
 ) -> None:
-    await watcher(store, session, site).poll_once()  # baseline: the 20 newest, 76..95
+    await make_watcher(store, session, site).poll_once()  # baseline: the 20 newest, 76..95
     now = datetime.now(UTC)
     fresh = [make_item(97, published=now - timedelta(hours=1))]
     fresh.append(make_item(96, published=now - timedelta(hours=3)))
@@ -294,14 +281,14 @@ async def test_releases_newer_than_a_day_before_the_last_poll_are_left_to_the_wa
         "2 recent releases left to the feed watcher."
     )
     assert store.release(make_item(97).item_id) is None
-    await watcher(store, session, site).poll_once()
+    await make_watcher(store, session, site).poll_once()
     assert queued(store) == [make_item(96).item_id, make_item(97).item_id]  # announced
 
 
 async def test_a_backdated_release_new_to_the_feed_is_left_to_the_watcher(
     store: Store, session: aiohttp.ClientSession, site: FeedServer
 ) -> None:
-    await watcher(store, session, site).poll_once()  # baseline: the 20 newest, 76..95
+    await make_watcher(store, session, site).poll_once()  # baseline: the 20 newest, 76..95
     # Published after the poll, dated among the feed's releases (long before "a day ago").
     backdated = make_item(200, published=make_item(80).published + timedelta(hours=1))
     site.items.insert(0, backdated)
@@ -309,7 +296,7 @@ async def test_a_backdated_release_new_to_the_feed_is_left_to_the_watcher(
     result = await walker(store, session, site).run()
 
     assert (result.stored, result.already_stored, result.left_to_watcher) == (75, 20, 1)
-    await watcher(store, session, site).poll_once()
+    await make_watcher(store, session, site).poll_once()
     assert queued(store) == [backdated.item_id]
 
 
@@ -539,7 +526,7 @@ async def test_a_database_with_releases_is_not_backfilled_at_start(
     store = Store(settings.database_path)
     store.ensure_schema()
     async with open_session() as http:
-        await watcher(store, http, archive_site).poll_once()
+        await make_watcher(store, http, archive_site).poll_once()
     store.close()
 
     async with running(settings) as bot:

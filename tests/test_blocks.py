@@ -130,7 +130,7 @@ def test_search_results_escape_feed_and_query_text_and_bold_only_the_matches() -
 
     for dangerous in ("<!channel", "<!here", "<@U0ADMIN01", "<!subteam", "<https://evil"):
         assert dangerous not in payload
-    assert shown[0]["text"]["text"] == ("*7 releases match* “&lt;!here&gt; stem”  ·  page 1 of 2")
+    assert shown[0]["text"]["text"] == ("*7 releases match “&lt;!here&gt; stem”*  ·  page 1 of 2")
     assert "Read &lt;https://evil.example|here&gt; about *stem* &amp; more" in payload
     section = shown[2]
     assert section["accessory"]["action_id"] == "share_release"
@@ -164,7 +164,7 @@ def test_no_results_lists_the_hints_escaped() -> None:
     )
     shown = blocks.search_blocks(results, "/isscr-news")
 
-    assert shown[0]["text"]["text"] == "*0 releases match* “zebra”"
+    assert shown[0]["text"]["text"] == "*0 releases match “zebra”*"
     assert shown[1]["text"]["text"] == (
         "Nothing matched.\n• No release mentions “&lt;b&gt;zebra&lt;/b&gt;”.\n"
         "`/isscr-news help` shows every way to search."

@@ -108,7 +108,7 @@ async def test_a_search_answers_in_the_ack_with_the_matched_words_in_bold(bot: B
     answer = await ask(bot, "embryo")
 
     assert answer.get("response_type", "ephemeral") == "ephemeral"
-    assert answer["blocks"][0]["text"]["text"] == "*1 release matches* “embryo”"
+    assert answer["blocks"][0]["text"]["text"] == "*1 release matches “embryo”*"
     section = answer["blocks"][2]
     assert section["text"]["text"] == (
         f"*<{EMBRYO.url()}|ISSCR Statement on Embryo Models>*\n"
@@ -122,7 +122,7 @@ async def test_a_search_answers_in_the_ack_with_the_matched_words_in_bold(bot: B
 async def test_a_miss_says_so_and_what_to_loosen(bot: Bot) -> None:
     answer = await ask(bot, "zebrafish organoids")
 
-    assert answer["blocks"][0]["text"]["text"] == "*0 releases match* “zebrafish organoids”"
+    assert answer["blocks"][0]["text"]["text"] == "*0 releases match “zebrafish organoids”*"
     assert "No release mentions “zebrafish”" in answer["blocks"][1]["text"]["text"]
     assert result_ids(answer["blocks"]) == []
 
@@ -147,7 +147,7 @@ async def test_each_filter_narrows_the_results(bot: Bot, typed: str, expected: l
 
 async def test_prev_and_next_replace_the_message_page_by_page(bot: Bot, slack: SlackApi) -> None:
     first = await ask(bot, "organoids")
-    assert first["blocks"][0]["text"]["text"] == "*12 releases match* “organoids”  ·  page 1 of 3"
+    assert first["blocks"][0]["text"]["text"] == "*12 releases match “organoids”*  ·  page 1 of 3"
     assert list(buttons(first["blocks"])) == ["Next ▸"]
 
     await click(bot, slack, "search_page_next", buttons(first["blocks"])["Next ▸"])
@@ -212,7 +212,7 @@ async def test_help_empty_query_and_bad_filters_get_clear_answers(bot: Bot) -> N
 
     latest = await ask(bot, "")
     assert latest["blocks"][0]["text"]["text"] == (
-        "*Latest ISSCR news* (15 releases stored)  ·  page 1 of 3"
+        "*Latest ISSCR news (15 releases stored)*  ·  page 1 of 3"
     )
     assert result_ids(latest["blocks"]) == [make_item(n).item_id for n in (21, 20, 19, 18, 17)]
 
