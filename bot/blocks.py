@@ -12,8 +12,9 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import Release
-from bot.search import MARK_CLOSE, MARK_OPEN, Results
+from bot.search import Results
 
 EVENT_TYPE = "isscr_news_item"
 READ_ACTION_ID = "read_release"
@@ -183,6 +184,10 @@ def search_blocks(results: Results, command: str) -> list[Block]:
     if results.page_label:
         summary += f"  ·  {results.page_label}"
     blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": summary}}]
+    if results.note:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(results.note)}]}
+        )
     if not results.found:
         blocks.append(_no_results(results, command))
         return blocks

@@ -22,12 +22,13 @@ from bot.app import posting_client
 from bot.archive import ArchiveError, Backfill, BackfillResult
 from bot.feed import open_session
 from bot.health import health
+from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import FeedError, Release, Validators
 from bot.outbox import Outbox
 from bot.query import QueryError, is_help
 from bot.routes import Router
 from bot.runtime import Bot
-from bot.search import MARK_CLOSE, MARK_OPEN, Results, Search, SearchError
+from bot.search import Results, Search, SearchError
 from bot.settings import DEFAULT_ARCHIVE_URL, Settings, SettingsError
 from bot.store import Store
 from bot.watcher import Outcome, Watcher, plan_poll
@@ -316,6 +317,8 @@ def search(words: tuple[str, ...], page: int) -> None:
     finally:
         store.close()
     click.echo(_results_heading(results))
+    if results.note:
+        click.echo(results.note)
     for number, found in enumerate(results.found, start=(results.page - 1) * 10 + 1):
         click.echo()
         click.echo(terminal_text(found.release, number=number, marked=found.marked_excerpt))

@@ -60,21 +60,6 @@ class Fetched:
 
 
 @dataclass(frozen=True)
-class SearchFilters:
-    """Search restrictions in stored terms: exact category names, dates as ISO strings."""
-
-    categories: tuple[str, ...] = ()  # any of them
-    author_parts: tuple[str, ...] = ()  # the author's name contains any of them
-    published_from: str | None = None  # inclusive
-    published_until: str | None = None  # exclusive
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.categories or self.author_parts or self.published_from or self.published_until
-        )
-
-
-@dataclass(frozen=True)
 class Found:
     """One search result: the release and its text with the matched words marked."""
 

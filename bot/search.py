@@ -8,27 +8,38 @@ this boundary; callers see `QueryError` (the member's to fix) or `SearchError` (
 from __future__ import annotations
 
 import asyncio
+import bisect
 import difflib
+import itertools
 import logging
+import re
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from bot import query as grammar
-from bot.models import Found, SearchFilters
+from bot.marks import Marker
+from bot.models import Found
 from bot.query import Query, QueryError, Term
-from bot.store import Store
+from bot.store import FIRST_DATED_KEY, Store, release_key
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
 TIME_LIMIT = 5.0  # seconds; a search still running then is stopped and the member told why
 MIN_PREFIX = 3  # a shorter last word is matched whole: "ai*" would find "aim", "air", …
-# Matched words come back wrapped in these; the caller turns them into bold.
-MARK_OPEN, MARK_CLOSE = "\x02", "\x03"
+# A query matching more releases than this ranks the newest this many of them, and says so:
+# ranking all of a large archive would cost milliseconds per thousand releases.
+RANKED_AT_MOST = 500
+# A prefix expands to at most this many of the index's words before FTS5's own prefix search.
+MAX_EXPANSIONS = 256
+# Words in more releases than this are left out of the bm25 weighing: FTS5 reads a word's whole
+# posting list to weigh it, and a very common word says little about relevance.
+RANKABLE = 2000
+_WORD = re.compile(r"[^\W_]+")
 
 
 class SearchError(Exception):
@@ -44,16 +55,34 @@ class Results:
     page: int
     page_size: int
     hints: tuple[str, ...] = field(default=())  # what to loosen, when nothing matched
+    ranked_at_most: int = RANKED_AT_MOST  # `total` above this means "more than this many"
+
+    @property
+    def capped(self) -> bool:
+        return self.total > self.ranked_at_most
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        return max(1, -(-min(self.total, self.ranked_at_most) // self.page_size))
 
     def heading(self) -> str:
         """What was asked and how many match, as plain text."""
         if self.query.is_empty:
-            return f"Latest ISSCR news ({self.total:,} releases stored)"
+            stored = f"{self.ranked_at_most:,}+" if self.capped else f"{self.total:,}"
+            return f"Latest ISSCR news ({stored} releases stored)"
+        if self.capped:
+            return f"More than {self.ranked_at_most:,} releases match “{self.text}”"
         return f"{match_count(self.total)} “{self.text}”"
+
+    @property
+    def note(self) -> str | None:
+        """What a member should know about how these results were chosen."""
+        if self.capped and self.query.terms:
+            return (
+                f"Showing the most relevant of the newest {self.ranked_at_most:,}: "
+                "add a word or a filter to narrow the search."
+            )
+        return None
 
     @property
     def page_label(self) -> str | None:
@@ -71,24 +100,57 @@ class Results:
 def fts_expression(terms: Sequence[Term]) -> str | None:
     """An FTS5 expression requiring every term: each one a quoted string, so `AND`, `NEAR(`,
     `*` or `"` typed by a member are only ever text; the last word also matches as a prefix."""
-    parts = []
-    for index, term in enumerate(terms):
-        literal = '"' + term.text.replace('"', '""') + '"'
-        if index == len(terms) - 1 and not term.phrase and len(term.text) >= MIN_PREFIX:
-            literal += "*"
-        parts.append(literal)
+    parts = ['"' + term.text.replace('"', '""') + '"' for term in terms]
+    if parts and last_word_is_prefix(terms):
+        parts[-1] += "*"
     return " ".join(parts) or None
 
 
+def last_word_is_prefix(terms: Sequence[Term]) -> bool:
+    """Whether the last term also matches as a prefix: a word (not a phrase) whose last run of
+    letters and digits has MIN_PREFIX or more ("CAR-T" and "Parkinson's" end in one letter,
+    and "t*" or "s*" would match nearly every release)."""
+    if not terms or terms[-1].phrase:
+        return False
+    runs = _WORD.findall(terms[-1].text)
+    return bool(runs) and len(runs[-1]) >= MIN_PREFIX
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A query turned into FTS5 expressions and a rowid (publication time) range."""
+
+    match: str | None  # words, categories and authors: what a result must match
+    words: str | None  # the words alone
+    word_parts: tuple[str, ...]
+    weigh: str | None  # the rarer words, whose bm25 ranks the results
+    lowest: int | None
+    highest: int | None
+
+
 class Search:
-    """Runs queries against one store."""
+    """Runs queries against one store (not thread-safe: one Search per thread)."""
 
     def __init__(
-        self, store: Store, *, page_size: int = PAGE_SIZE, time_limit: float = TIME_LIMIT
+        self,
+        store: Store,
+        *,
+        page_size: int = PAGE_SIZE,
+        time_limit: float = TIME_LIMIT,
+        ranked_at_most: int = RANKED_AT_MOST,
     ) -> None:
         self.store = store
         self.page_size = page_size
         self.time_limit = time_limit
+        self.ranked_at_most = ranked_at_most
+        # The index's words and how many releases contain each, reloaded after any change.
+        self._version: tuple[int, int] | None = None
+        self._index: dict[str, int] = {}
+        self._sorted_index: list[str] = []
+        self._release_count = 0
+        self._categories: list[str] = []
+        self._tokens: dict[str, list[str]] = {}
+        self._stem_of: dict[str, str] = {}  # what an index word stems to, when quoted
 
     def run(self, text: str, page: int = 1) -> Results:
         """Page `page` of the releases matching `text` (an empty text lists the latest).
@@ -98,22 +160,28 @@ class Search:
         """
         text = grammar.clean(text)
         query = grammar.parse(text)
+        cap = self.ranked_at_most
         try:
             with self.store.time_limit(self.time_limit):
-                filters = self._filters(query)
-                match = fts_expression(query.terms)
-                total = self.store.count_matches(match, filters)
-                pages = max(1, -(-total // self.page_size))
-                page = min(max(1, page), pages)  # the results may have shrunk since a button
-                found = self.store.search(
-                    match,
-                    filters,
-                    limit=self.page_size,
-                    offset=(page - 1) * self.page_size,
-                    marks=(MARK_OPEN, MARK_CLOSE),
+                self._refresh()
+                plan = self._plan(query)
+                # The newest cap + 1 matches: enough to rank, and to say "more than cap". The
+                # latest releases need only the page (their count is known).
+                wanted = cap + 1
+                if query.is_empty:
+                    shown = min(self._release_count, cap)
+                    page = min(max(1, page), max(1, -(-shown // self.page_size)))
+                    wanted = page * self.page_size
+                rowids = self.store.matching_rowids(
+                    plan.match, lowest=plan.lowest, highest=plan.highest, limit=wanted
                 )
-                found = [_tidy(item) for item in found]
-                hints = self._hints(query, filters) if total == 0 else ()
+                total = self._release_count if query.is_empty else len(rowids)
+                ranked = self._rank(plan, rowids[:cap])
+                pages = max(1, -(-min(total, cap) // self.page_size))
+                page = min(max(1, page), pages)  # the results may have shrunk since a button
+                start = (page - 1) * self.page_size
+                releases = self.store.releases_by_rowid(ranked[start : start + self.page_size])
+                hints = self._hints(query, plan) if not total else ()
         except sqlite3.OperationalError as error:
             if "interrupted" in str(error):
                 raise SearchError(
@@ -131,15 +199,138 @@ class Search:
                 "The archive could not be searched just now; please try again in a minute. "
                 "The bot's log has the details."
             ) from None
-        return Results(text, query, found, total, page, self.page_size, hints)
+        marker = Marker(query.terms, prefix=last_word_is_prefix(query.terms))
+        found = [
+            Found(release, marker.mark(release.excerpt) or marker.snippet(release.body))
+            if query.terms
+            else Found(release)
+            for release in releases
+        ]
+        return Results(text, query, found, total, page, self.page_size, hints, ranked_at_most=cap)
 
-    def _filters(self, query: Query) -> SearchFilters:
-        return SearchFilters(
-            categories=tuple(self._category(name) for name in query.categories),
-            author_parts=query.authors,
-            published_from=_start_of_day(query.after) if query.after else None,
-            published_until=_start_of_day(query.before) if query.before else None,
+    # -- planning -------------------------------------------------------------------------
+
+    def _plan(self, query: Query) -> _Plan:
+        parts = [
+            self._term_expression(
+                term, prefix=index == len(query.terms) - 1 and last_word_is_prefix(query.terms)
+            )
+            for index, term in enumerate(query.terms)
+        ]
+        # Words match anywhere, category and author included ("policy" finds Policy releases):
+        # a column filter would cost a position-list check for every release read.
+        words = " AND ".join(parts) or None
+        rare = [
+            part
+            for part, term in zip(parts, query.terms, strict=True)
+            if self._weighing_cost(part, term) <= RANKABLE
+        ]
+        categories = [_quoted(self._category(name)) for name in query.categories]
+        authors = [_quoted(part) + "*" for part in query.authors]
+        filters = [
+            f"{{categories}} : ({' OR '.join(categories)})" if categories else None,
+            f"{{author}} : ({' OR '.join(authors)})" if authors else None,
+        ]
+        match = " AND ".join(part for part in (words, *filters) if part) or None
+        lowest = highest = None
+        if query.after or query.before:
+            lowest = FIRST_DATED_KEY  # a date filter leaves out undated releases
+        if query.after:
+            lowest = release_key(_start_of_day(query.after))
+        if query.before:
+            highest = release_key(_start_of_day(query.before)) - 1
+        weigh = " AND ".join(rare) or None
+        return _Plan(match, words, tuple(parts), weigh, lowest, highest)
+
+    def _term_expression(self, term: Term, *, prefix: bool) -> str:
+        """A term as FTS5 text: a quoted string; a prefix last word as the index's words that
+        begin with it, OR-ed, which FTS5 reads lazily (its own `"embr"*` first merges the
+        posting lists of every such word in full, whatever the LIMIT)."""
+        if not prefix:
+            return _quoted(term.text)
+        tokens = self._tokenize(term.text)
+        if len(tokens) == 1:
+            first = bisect.bisect_left(self._sorted_index, tokens[0])
+            words = list(
+                itertools.takewhile(
+                    lambda word: word.startswith(tokens[0]),
+                    self._sorted_index[first : first + MAX_EXPANSIONS + 1],
+                )
+            )
+            if 0 < len(words) <= MAX_EXPANSIONS:
+                # Quoting a word hands it to the stemmer again: a word that stems to itself is
+                # written out; one that does not, by its stem as a (narrow) prefix.
+                stems = self._stems(words)
+                if all(root.startswith(tokens[0]) for root in stems):
+                    alternatives = sorted(
+                        {
+                            _quoted(w) if w == root else _quoted(root) + "*"
+                            for w, root in zip(words, stems, strict=True)
+                        }
+                    )
+                    return "(" + " OR ".join(alternatives) + ")"
+        return _quoted(term.text) + "*"
+
+    def _stems(self, words: list[str]) -> list[str]:
+        """What the stemmer makes of each index word, from one tokenizer call, cached."""
+        unknown = [word for word in words if word not in self._stem_of]
+        if unknown:
+            stems = self.store.tokens(" ".join(unknown))
+            if len(stems) != len(unknown):  # a word that is not one token: ask one by one
+                stems = [(self._tokenize(word) or [""])[0] for word in unknown]
+            self._stem_of.update(zip(unknown, stems, strict=True))
+        return [self._stem_of[word] for word in words]
+
+    def _weighing_cost(self, expression: str, term: Term) -> float:
+        """How many postings bm25 reads to weigh `term`: every word's whole list."""
+        if "*" in expression:
+            return float("inf")
+        if expression.startswith("("):
+            words = [word.strip('"') for word in expression.strip("()").split(" OR ")]
+        else:
+            words = self._tokenize(term.text)
+        return sum(self._index.get(word, 0) for word in words)
+
+    def _rank(self, plan: _Plan, rowids: list[int]) -> list[int]:
+        """Best first: bm25 of the rarer words, then a match in the title, then newest."""
+        if not rowids or plan.words is None:
+            return rowids  # newest first
+        lowest, highest = rowids[-1], rowids[0]
+        scores: dict[int, float] = {}
+        in_title: set[int] = set()
+        if plan.weigh is not None:
+            scores = self.store.relevance(plan.weigh, lowest=lowest, highest=highest)
+        else:
+            # Every word is in a good share of the archive, so weighing them says little:
+            # releases with all of them in the title come first.
+            in_title = set(
+                self.store.matching_rowids(
+                    _in_columns("{title}", plan.word_parts),
+                    lowest=lowest,
+                    highest=highest,
+                    limit=len(rowids) * 4,
+                )
+            )
+        return sorted(
+            rowids, key=lambda rowid: (scores.get(rowid, 0.0), rowid not in in_title, -rowid)
         )
+
+    def _refresh(self) -> None:
+        version = self.store.change_count()
+        if version != self._version:
+            self._index = self.store.index_terms()
+            self._sorted_index = sorted(self._index)
+            self._release_count = self.store.release_count()
+            self._categories = self.store.categories()
+            self._stem_of.clear()
+            self._version = version
+
+    def _tokenize(self, text: str) -> list[str]:
+        if text not in self._tokens:
+            if len(self._tokens) > 50_000:
+                self._tokens.clear()
+            self._tokens[text] = self.store.tokens(text)
+        return self._tokens[text]
 
     def _category(self, name: str) -> str:
         """The stored category `name` refers to: the same name in any case, or the one
@@ -147,7 +338,7 @@ class Search:
         exact = self.store.category_named(name)
         if exact is not None:
             return exact
-        known = self.store.categories()
+        known = self._categories
         folded = name.casefold()
         starting = [known_name for known_name in known if known_name.casefold().startswith(folded)]
         if len(starting) == 1:
@@ -170,26 +361,30 @@ class Search:
             example = f"one of {choices}"
         raise QueryError(problem, example)
 
-    def _hints(self, query: Query, filters: SearchFilters) -> tuple[str, ...]:
+    def _hints(self, query: Query, plan: _Plan) -> tuple[str, ...]:
         """Suggestions for loosening a query that matched nothing, each backed by a count."""
         hints: list[str] = []
+        last = len(query.terms) - 1
         missing = [
             term.text
             for index, term in enumerate(query.terms)
-            if not self.store.count_matches(
-                fts_expression(query.terms[index : index + 1]), SearchFilters()
+            if not self.store.matching_rowids(
+                self._term_expression(
+                    term, prefix=index == last and last_word_is_prefix(query.terms)
+                ),
+                limit=1,
             )
         ]
-        match = fts_expression(query.terms)
         if missing:
             words = ", ".join(f"“{text}”" for text in missing)
             hints.append(f"No release mentions {words}: check the spelling or leave it out.")
-        elif filters and match is not None:
-            loose = self.store.count_matches(match, SearchFilters())
+        elif plan.words is not None and query.has_filters:
+            cap = self.ranked_at_most
+            loose = len(self.store.matching_rowids(plan.words, limit=cap + 1)) if plan.words else 0
             if loose:
+                many = match_count(loose) if loose <= cap else f"more than {cap:,} releases match"
                 hints.append(
-                    f"Without the filters, {match_count(loose)}: "
-                    f"try `{query.without_filters().describe()}`."
+                    f"Without the filters, {many}: try `{query.without_filters().describe()}`."
                 )
         elif len(query.terms) > 1:
             hints.append(
@@ -247,16 +442,18 @@ class SearchService:
         self._executor.shutdown(wait=True)
 
 
-def _tidy(found: Found) -> Found:
-    # A body snippet may span paragraphs: one line reads better in a list of results.
-    if found.marked_excerpt is None:
-        return found
-    return replace(found, marked_excerpt=" ".join(found.marked_excerpt.split()))
+def _start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def _start_of_day(day: date) -> str:
-    # Stored dates are ISO 8601 in UTC, so they compare as strings.
-    return datetime.combine(day, time(), tzinfo=UTC).isoformat()
+def _quoted(text: str) -> str:
+    """An FTS5 string: whatever it holds is only ever text to the tokenizer."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _in_columns(columns: str, parts: Sequence[str]) -> str | None:
+    """`parts`, all required, matched only in `columns`."""
+    return f"{columns} : (" + " AND ".join(parts) + ")" if parts else None
 
 
 def _filter_form(category: str) -> str:

@@ -22,14 +22,17 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.models import Found, Release, SearchFilters, Validators
+from bot.models import Release, Validators
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
-# Indexed for full-text search, in this order; weights rank a title match above the lead
-# paragraph (the excerpt) above the rest of the body.
-SEARCH_COLUMNS = ("title", "excerpt", "body")
-SEARCH_WEIGHTS = (10.0, 4.0, 1.0)
+# Indexed for full-text search, in this order. Words are looked for in the first three; the
+# weights rank a title match above the lead paragraph (the excerpt) above the rest of the body.
+# Categories and author are indexed so that filters on them are index lookups too.
+SEARCH_COLUMNS = ("title", "excerpt", "body", "categories", "author")
+SEARCH_WEIGHTS = (10.0, 4.0, 1.0, 0.0, 0.0)
+TOKENIZER = "porter unicode61 remove_diacritics 2"
+SCHEMA_VERSION = 2  # PRAGMA user_version: 2 = rowids in publication order, undated ones apart
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class Store:
         target = f"file:{Path(path).resolve()}?mode=ro" if read_only else str(path)
         conn = sqlite3.connect(target, timeout=30, isolation_level=None, uri=read_only)
         self.db = sqlite_utils.Database(conn)
+        self._scratch: sqlite3.Connection | None = None
         self.db.execute("PRAGMA busy_timeout = 30000")
         # FULL: a committed "sending"/"sent" mark survives even a power cut, which is what
         # keeps a restart from posting twice.
@@ -100,6 +104,8 @@ class Store:
             self.db.enable_wal()
 
     def close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.close()
         self.db.close()
 
     def ensure_schema(self) -> None:
@@ -211,13 +217,27 @@ class Store:
                 "INSERT OR IGNORE INTO release_categories (release_id, category) "
                 "SELECT releases.id, value FROM releases, json_each(releases.categories)"
             )
-        if self.db["releases"].detect_fts() is None:
+        if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            # Rowids follow publication time (see `release_key`); older databases have them in
+            # insertion order: renumber, via negative ones so that no two collide, once.
+            self.db.execute("UPDATE releases SET rowid = -rowid - 1")
+            for rowid, published in self.db.execute(
+                "SELECT rowid, published FROM releases WHERE rowid < 0 ORDER BY rowid DESC"
+            ).fetchall():
+                self.db.execute(
+                    "UPDATE releases SET rowid = ? WHERE rowid = ?",
+                    [self._rowid_for(published), rowid],
+                )
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        fts = self.db["releases"].detect_fts()
+        if fts is not None and tuple(self.db[fts].columns_dict) != SEARCH_COLUMNS:
+            self.db["releases"].disable_fts()  # an index of other columns: build it anew
+            fts = None
+        if fts is None:
             # Porter stemming: "cells" finds "cell"; triggers keep the index in step with every
             # insert and update; a database from before search is indexed here, once.
             self.db["releases"].enable_fts(
-                list(SEARCH_COLUMNS),
-                create_triggers=True,
-                tokenize="porter unicode61 remove_diacritics 2",
+                list(SEARCH_COLUMNS), create_triggers=True, tokenize=TOKENIZER
             )
 
     @contextmanager
@@ -261,8 +281,17 @@ class Store:
         ).fetchone()
         if existing is None:
             with self.transaction():
-                self.db["releases"].insert(
-                    {**row, "source": source, "first_seen": now, "updated_at": now}
+                values = {
+                    **row,
+                    "source": source,
+                    "first_seen": now,
+                    "updated_at": now,
+                    "rowid": self._rowid_for(row["published"]),
+                }
+                names = ", ".join(values)
+                self.db.execute(
+                    f"INSERT INTO releases ({names}) VALUES ({', '.join('?' * len(values))})",
+                    list(values.values()),
                 )
                 self._save_categories(release)
             return True
@@ -275,10 +304,30 @@ class Store:
             row["image_url"] = existing[-1]  # the archive may lack what the RSS had
         with self.transaction():
             self.db["releases"].update(release.id, {**row, "updated_at": now})
+            if existing[2] != row["published"]:  # keep rowids in publication order
+                self.db.execute(
+                    "UPDATE releases SET rowid = ? WHERE id = ?",
+                    [self._rowid_for(row["published"]), release.id],
+                )
             if existing[3] != row["categories"]:
                 self.db.execute("DELETE FROM release_categories WHERE release_id = ?", [release.id])
                 self._save_categories(release)
         return True
+
+    def _rowid_for(self, published: str | None) -> int:
+        """A free rowid in publication order: search reads the newest matches first straight
+        off the index, and a date filter is a rowid range."""
+        base = release_key(datetime.fromisoformat(published) if published else None)
+        span = _ROWID_SPAN if published else _UNDATED_SPAN
+        top = self.db.execute(
+            "SELECT max(rowid) FROM releases WHERE rowid >= ? AND rowid < ?",
+            [base, base + span],
+        ).fetchone()[0]
+        if top is None:
+            return base
+        if top + 1 < base + span:
+            return top + 1
+        return self.db.execute("SELECT max(rowid) + 1 FROM releases").fetchone()[0]
 
     def _save_categories(self, release: Release) -> None:
         self.db.conn.executemany(
@@ -330,122 +379,83 @@ class Store:
         finally:
             self.db.conn.set_progress_handler(None, 0)
 
-    def count_matches(self, match: str | None, filters: SearchFilters) -> int:
-        """How many releases match the FTS5 expression `match` (None: any) and `filters`."""
-        where, args = _filter_sql(filters)
-        if match is None:
-            sql = f"SELECT count(*) FROM releases r WHERE {where}"
-        elif filters:
-            sql = (
-                "SELECT count(*) FROM releases_fts JOIN releases r ON r.rowid = "
-                f"releases_fts.rowid WHERE releases_fts MATCH ? AND {where}"
-            )
-            args = [match, *args]
-        else:
-            sql, args = "SELECT count(*) FROM releases_fts WHERE releases_fts MATCH ?", [match]
-        return self.db.execute(sql, args).fetchone()[0]
+    def change_count(self) -> tuple[int, int]:
+        """Changes if anything was committed since, by this connection or another one."""
+        data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        return data_version, self.db.conn.total_changes
 
-    def search(
+    def tokens(self, text: str) -> list[str]:
+        """`text` as the search index sees it: its words case folded, accents removed,
+        stemmed ("Regulations" → "regul"), in order."""
+        if self._scratch is None:
+            # A throwaway index with the same tokenizer, in memory: tokenizing leaves no trace
+            # in the database, not even in this connection's change count.
+            self._scratch = sqlite3.connect(":memory:", isolation_level=None)
+            self._scratch.execute(
+                f"CREATE VIRTUAL TABLE scratch USING fts5(w, tokenize='{TOKENIZER}')"
+            )
+            self._scratch.execute("CREATE VIRTUAL TABLE words USING fts5vocab(scratch, instance)")
+        self._scratch.execute("INSERT INTO scratch (rowid, w) VALUES (1, ?)", [text])
+        words = [row[0] for row in self._scratch.execute("SELECT term FROM words ORDER BY offset")]
+        self._scratch.execute("DELETE FROM scratch")
+        return words
+
+    def index_terms(self) -> dict[str, int]:
+        """Every word of the search index, with the number of releases containing it."""
+        self.db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.index_terms "
+            "USING fts5vocab(main, releases_fts, row)"
+        )
+        return dict(self.db.execute("SELECT term, doc FROM temp.index_terms").fetchall())
+
+    def matching_rowids(
         self,
         match: str | None,
-        filters: SearchFilters,
         *,
+        lowest: int | None = None,
+        highest: int | None = None,
         limit: int,
-        offset: int = 0,
-        marks: tuple[str, str] = ("", ""),
-    ) -> list[Found]:
-        """One page of the releases matching the FTS5 expression `match` and `filters`.
+    ) -> list[int]:
+        """The rowids of the releases matching the FTS5 expression `match` (None: all) within
+        a rowid range, newest first, at most `limit`: read lazily off the index, so a query
+        that matches most of a large archive costs no more than one matching `limit`."""
+        where, args = ["1"], []
+        if match is not None:
+            where, args = ["releases_fts MATCH ?"], [match]
+        if lowest is not None:
+            where.append("rowid >= ?")
+            args.append(lowest)
+        if highest is not None:
+            where.append("rowid <= ?")
+            args.append(highest)
+        table = "releases" if match is None else "releases_fts"
+        rows = self.db.execute(
+            f"SELECT rowid FROM {table} WHERE {' AND '.join(where)} ORDER BY rowid DESC LIMIT ?",
+            [*args, limit],
+        )
+        return [row[0] for row in rows]
 
-        Best first: bm25 with SEARCH_WEIGHTS, newer first among equals; with no `match`,
-        newest first. Matched words in the excerpt (or a snippet of the body) are wrapped in
-        `marks`. FTS5 rejects a malformed `match` with sqlite3.OperationalError.
-        """
-        if limit <= 0:
-            return []
-        where, args = _filter_sql(filters)
-        if match is None:
-            rows = self.db.query(
-                f"SELECT * FROM releases r WHERE {where} "
-                "ORDER BY r.published DESC, r.first_seen DESC LIMIT ? OFFSET ?",
-                [*args, limit, offset],
-            )
-            return [Found(_release_from_row(row)) for row in rows]
-        if filters:
-            rowids = [
-                row[0]
-                for row in self.db.execute(
-                    "SELECT r.rowid FROM releases_fts JOIN releases r ON r.rowid = "
-                    f"releases_fts.rowid WHERE releases_fts MATCH ? AND {where} "
-                    f"ORDER BY {_BM25}, r.published DESC, r.first_seen DESC LIMIT ? OFFSET ?",
-                    [match, *args, limit, offset],
-                )
-            ]
-        else:
-            rowids = self._ranked(match, limit, offset)
-        return self._found(match, rowids, marks)
+    def relevance(self, match: str, *, lowest: int, highest: int) -> dict[int, float]:
+        """bm25 with SEARCH_WEIGHTS (lower is better) of the releases matching `match` in a
+        rowid range. FTS5 reads the whole posting list of every word of `match` to weigh it,
+        so callers keep very common words out of `match`."""
+        rows = self.db.execute(
+            f"SELECT rowid, {_BM25} FROM releases_fts WHERE releases_fts MATCH ? "
+            "AND rowid >= ? AND rowid <= ?",
+            [match, lowest, highest],
+        )
+        return dict(rows.fetchall())
 
-    def _ranked(self, match: str, limit: int, offset: int) -> list[int]:
-        # Ranking reads only the index: joining every match to its (large) releases row to
-        # break ties by date would cost three times as much. Dates are read for the rows up to
-        # this page's end, unless a tie runs past it, which SQLite then orders in full.
-        wanted = offset + limit
-        scored = self.db.execute(
-            f"SELECT rowid, {_BM25} AS score FROM releases_fts WHERE releases_fts MATCH ? "
-            "ORDER BY score LIMIT ?",
-            [match, wanted + 1],
-        ).fetchall()
-        if len(scored) > wanted and scored[wanted][1] == scored[wanted - 1][1]:
-            rows = self.db.execute(
-                "SELECT r.rowid FROM releases_fts JOIN releases r ON r.rowid = "
-                f"releases_fts.rowid WHERE releases_fts MATCH ? ORDER BY {_BM25}, "
-                "r.published DESC, r.first_seen DESC LIMIT ? OFFSET ?",
-                [match, limit, offset],
-            )
-            return [row[0] for row in rows]
-        scored = scored[:wanted]
-        marks = ",".join("?" * len(scored))
-        age = {
-            rowid: (published or "", first_seen)
-            for rowid, published, first_seen in self.db.execute(
-                f"SELECT rowid, published, first_seen FROM releases WHERE rowid IN ({marks})",
-                [rowid for rowid, _ in scored],
+    def releases_by_rowid(self, rowids: list[int]) -> list[Release]:
+        """The releases with these rowids, in this order."""
+        marks = ",".join("?" * len(rowids))
+        found = {
+            row["rowid"]: _release_from_row(row)
+            for row in self.db.query(
+                f"SELECT rowid, * FROM releases WHERE rowid IN ({marks})", rowids
             )
         }
-        scored.sort(key=lambda row: age[row[0]], reverse=True)  # newest first …
-        scored.sort(key=lambda row: row[1])  # … within equal scores (the sort is stable)
-        return [rowid for rowid, _ in scored[offset:]]
-
-    def _found(self, match: str, rowids: list[int], marks: tuple[str, str]) -> list[Found]:
-        if not rowids:
-            return []
-        places = ",".join(f":r{i}" for i in range(len(rowids)))
-        rows = self.db.query(
-            "SELECT r.*, releases_fts.rowid AS fts_rowid, "
-            "highlight(releases_fts, 1, :open, :close) AS marked_excerpt, "
-            "snippet(releases_fts, 2, :open, :close, '…', 30) AS marked_body "
-            "FROM releases_fts JOIN releases r ON r.rowid = releases_fts.rowid "
-            f"WHERE releases_fts MATCH :match AND releases_fts.rowid IN ({places})",
-            {
-                "open": marks[0],
-                "close": marks[1],
-                "match": match,
-                **{f"r{i}": rowid for i, rowid in enumerate(rowids)},
-            },
-        )
-        by_rowid = {}
-        for row in rows:
-            marked = None
-            if marks[0]:
-                marked = next(
-                    (
-                        text
-                        for text in (row["marked_excerpt"], row["marked_body"])
-                        if marks[0] in (text or "")
-                    ),
-                    None,
-                )
-            by_rowid[row["fts_rowid"]] = Found(_release_from_row(row), marked)
-        return [by_rowid[rowid] for rowid in rowids if rowid in by_rowid]
+        return [found[rowid] for rowid in rowids if rowid in found]
 
     # -- deliveries (the outbox) ----------------------------------------------------------
 
@@ -773,31 +783,21 @@ class Store:
 _BM25 = f"bm25(releases_fts, {', '.join(map(str, SEARCH_WEIGHTS))})"
 
 
-def _filter_sql(filters: SearchFilters) -> tuple[str, list[Any]]:
-    """A WHERE condition on `releases r`, and its arguments."""
-    clauses, args = ["1"], []
-    if filters.categories:
-        marks = ",".join("?" * len(filters.categories))
-        clauses.append(
-            f"r.id IN (SELECT release_id FROM release_categories WHERE category IN ({marks}))"
-        )
-        args += filters.categories
-    if filters.author_parts:
-        clauses.append(
-            "(" + " OR ".join(["r.author LIKE ? ESCAPE '\\'"] * len(filters.author_parts)) + ")"
-        )
-        args += [f"%{_like_literal(part)}%" for part in filters.author_parts]
-    if filters.published_from:
-        clauses.append("r.published >= ?")
-        args.append(filters.published_from)
-    if filters.published_until:
-        clauses.append("r.published < ?")
-        args.append(filters.published_until)
-    return " AND ".join(clauses), args
+# Rowids are publication seconds times this, plus a counter for releases of the same second;
+# undated releases (never seen from Squarespace) get rowids below every dated one.
+_ROWID_SPAN = 1024
+UNDATED_KEY = -(2**52)
+_UNDATED_SPAN = 2**40
+FIRST_DATED_KEY = UNDATED_KEY + _UNDATED_SPAN
 
 
-def _like_literal(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def release_key(published: datetime | None) -> int:
+    """The lowest rowid of a release published at `published`: rowids sort with publication
+    time (to the second, with room for releases of the same second); undated ones come
+    before all dated ones."""
+    if published is None:
+        return UNDATED_KEY
+    return int(published.timestamp()) * _ROWID_SPAN
 
 
 def _release_row(release: Release) -> dict[str, Any]:

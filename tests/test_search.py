@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import Release
 from bot.query import QueryError
-from bot.search import MARK_CLOSE, MARK_OPEN, Search, SearchError
+from bot.search import Search, SearchError
 from bot.store import Store
 
 
@@ -210,6 +211,27 @@ def test_an_edit_is_searchable_and_its_new_categories_filter(store: Store, searc
     assert 5 not in ids(Search(store, page_size=9).run('category:"press release"'))
 
 
+def test_a_broad_query_ranks_the_newest_matches_and_says_there_are_more(store: Store) -> None:
+    for n in range(1, 8):
+        title = "Embryo embryo embryo" if n == 1 else f"Embryo news {n}"
+        store.save_release(release(n, title, "About embryo research."), source="rss", now=0)
+    search = Search(store, page_size=2, ranked_at_most=5)
+
+    results = search.run("embryo")
+    assert results.capped and results.pages == 3
+    assert results.heading() == "More than 5 releases match “embryo”"
+    assert results.note == (
+        "Showing the most relevant of the newest 5: add a word or a filter to narrow the search."
+    )
+    # The oldest, most relevant release (1) is beyond the newest 5: ranking stays bounded.
+    assert [ids(search.run("embryo", page=n)) for n in (1, 2, 3)] == [[7, 6], [5, 4], [3]]
+    assert search.run("embryo news 7").capped is False
+    assert (
+        Search(store, ranked_at_most=5).run("").heading()
+        == "Latest ISSCR news (5+ releases stored)"
+    )
+
+
 def test_a_page_past_the_end_shows_the_last_page(search: Search) -> None:
     results = search.run("embryo", page=99)
     assert (results.page, ids(results)) == (2, [2])
@@ -235,8 +257,14 @@ def test_a_database_from_before_search_is_indexed_at_start(store: Store) -> None
         store.db.execute(f"DROP TABLE {table}")
     for trigger in store.db.triggers:
         store.db.execute(f"DROP TRIGGER {trigger.name}")
+    # Rowids then followed insertion order, not publication: the first poll stored the feed
+    # newest first.
+    store.db.execute("UPDATE releases SET rowid = -rowid")
+    store.db.execute("PRAGMA user_version = 0")
 
     store.ensure_schema()
+    in_rowid_order = [row[0] for row in store.db.execute("SELECT id FROM releases ORDER BY rowid")]
+    assert in_rowid_order == [item.id for item in ARCHIVE]  # oldest first: publication order
     assert ids(Search(store, page_size=9).run("embryo category:policy")) == [1, 2]
     store.ensure_schema()  # and again: safe at every start
     assert Search(store).run("embryo").total == 3
