@@ -220,3 +220,22 @@ def test_help_shows_an_example_of_every_form() -> None:
         "`/isscr-news help`",
     ):
         assert form in text
+
+
+def test_a_capped_result_says_how_it_was_chosen() -> None:
+    release = Release(id="r1", title="One", link="https://www.isscr.org/isscr-news/one")
+    results = Results(
+        text="stem",
+        query=parse("stem"),
+        found=[Found(release)],
+        total=501,
+        page=1,
+        page_size=5,
+        ranked_at_most=500,
+    )
+    shown = blocks.search_blocks(results, "/isscr-news")
+
+    assert shown[0]["text"]["text"] == "*More than 500 releases match “stem”*  ·  page 1 of 100"
+    assert shown[1]["elements"][0]["text"] == (
+        "Showing the most relevant of the newest 500: add a word or a filter to narrow the search."
+    )

@@ -273,3 +273,32 @@ def test_a_database_from_before_search_is_indexed_at_start(store: Store) -> None
             "INSERT INTO release_categories (release_id, category) VALUES (?, 'POLICY')",
             [ARCHIVE[0].id],
         )
+
+
+def test_a_prefix_finds_every_word_it_begins_even_ones_the_stemmer_would_change(
+    store: Store,
+) -> None:
+    # "accelerate" is indexed as "acceler", which the stemmer would turn into "accel" if
+    # written out again: the expansion must still find it.
+    for n, body in enumerate(("We accelerate research.", "Embryonic tissue.", "Embryos."), 1):
+        store.save_release(release(n, f"Note {n}", body), source="rss", now=0)
+    search = Search(store, page_size=9)
+
+    assert ids(search.run("acce")) == [1]
+    assert ids(search.run("embr")) == [3, 2]
+    assert ids(search.run("note embryon")) == [2]
+    assert search.run("zzz").total == 0
+
+
+def test_words_also_find_categories_and_authors(search: Search) -> None:
+    assert set(ids(Search(search.store, page_size=9).run("statement"))) == {1, 4}
+    assert ids(search.run("alm")) == [2]
+
+
+def test_a_date_filter_leaves_out_undated_releases(store: Store) -> None:
+    store.save_release(release(1, "Dated embryo"), source="rss", now=0)
+    store.save_release(release(2, "Undated embryo", published=None), source="rss", now=0)
+
+    assert ids(Search(store).run("embryo")) == [1, 2]  # undated sort as the oldest
+    assert ids(Search(store).run("embryo before:2100")) == [1]
+    assert ids(Search(store).run("embryo after:2000")) == [1]
