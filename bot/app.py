@@ -12,6 +12,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import USER_AGENT, listeners
+from bot.controls import Controls
+from bot.listeners.admin import AdminCommands
 from bot.search import SearchService
 from bot.settings import Settings
 from bot.store import Store
@@ -50,7 +52,11 @@ def app_client(settings: Settings) -> AsyncWebClient:
 
 
 def build_app(
-    settings: Settings, store: Store, client: AsyncWebClient, search: SearchService
+    settings: Settings,
+    store: Store,
+    client: AsyncWebClient,
+    search: SearchService,
+    controls: Controls,
 ) -> AsyncApp:
     """The Bolt app with every listener registered.
 
@@ -63,5 +69,5 @@ def build_app(
         request_verification_enabled=not settings.socket_mode,
         logger=logging.getLogger("bot.slack"),
     )
-    listeners.register(app, store, search)
+    listeners.register(app, store, search, AdminCommands(settings, store, client, controls))
     return app

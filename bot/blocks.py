@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import Release
+from bot.routes import Changed
 from bot.search import Results
+from bot.store import Route
 
 EVENT_TYPE = "isscr_news_item"
 READ_ACTION_ID = "read_release"
@@ -296,3 +299,85 @@ def home_view(releases: list[Release], command: str) -> dict[str, Any]:
         },
     }
     return {"type": "home", "blocks": [*latest_blocks(releases), {"type": "divider"}, intro]}
+
+
+# -- admin answers ------------------------------------------------------------------------
+
+
+def text_blocks(mrkdwn: str) -> list[Block]:
+    """One section of text the caller has already escaped."""
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": _truncate(mrkdwn, 3000)}}]
+
+
+def categories_text(categories: Sequence[str]) -> str:
+    """ "Policy and Press Release", escaped; no categories means every category."""
+    if not categories:
+        return "every category"
+    names = [f"*{escape(name)}*" for name in categories]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def route_answer(
+    channel: str, changed: Changed, *, removing: bool, membership: str | None
+) -> list[Block]:
+    """What a route or unroute command did, and what the admin still has to do."""
+    where = f"<#{channel}>"
+    taken = categories_text(changed.route.categories if changed.route else ())
+    if changed.unchanged:
+        if removing:
+            text = f"{where} does not receive those categories; it receives {taken}."
+        else:
+            text = f"{where} already receives {taken}."
+    elif removing and changed.route is None:
+        text = f"{where} no longer receives ISSCR news."
+    elif removing:
+        gone = categories_text(changed.removed)
+        text = f"{where} no longer receives {gone}; it still receives {taken}."
+    else:
+        text = f"{where} now receives {taken}."
+    if membership:
+        text += " " + membership
+    return text_blocks(text)
+
+
+def routes_table(routes: Sequence[Route], announce_channel: str | None) -> list[Block]:
+    """Where releases go: every route, or the fallback channel when there is none."""
+    if not routes:
+        fallback = (
+            f"<#{announce_channel}>"
+            if announce_channel
+            else "no channel (ANNOUNCE_CHANNEL is not set)"
+        )
+        return text_blocks(
+            f"*No routes yet*: every release goes to {fallback}.\n"
+            "Add one with `/isscr-news route #channel Category, …` (no categories: all)."
+        )
+    lines = [f"• <#{route.channel}> ← {categories_text(route.categories)}" for route in routes]
+    return text_blocks("*Where ISSCR news goes*\n" + "\n".join(lines))
+
+
+def status_answer(report: dict[str, Any], per_channel: dict[str, dict[str, int]]) -> list[Block]:
+    """Feed health and deliveries per channel, for admins."""
+    feed = report["feed"]
+    error = feed["last_error"]
+    lines = [
+        f"*Feed*: last poll {feed['last_poll'] or 'never'}, last success "
+        f"{feed['last_success'] or 'never'}"
+        + (f", failing {feed['failures_in_a_row']}× in a row" if feed["failures_in_a_row"] else ""),
+    ]
+    if error:
+        lines.append(f"*Last feed error* ({error['at']}): {escape(error['reason'])}")
+    lines.append(f"*Releases stored*: {report['releases']:,}")
+    archive = report.get("archive") or {}
+    if archive.get("state"):
+        lines.append(f"*Archive import*: {escape(str(archive['state']))}")
+    if per_channel:
+        lines.append("*Deliveries*")
+        lines += [
+            f"• <#{channel}>: {counts['sent']} sent, {counts['waiting']} waiting, "
+            f"{counts['failed']} failed"
+            for channel, counts in sorted(per_channel.items())
+        ]
+    for failure in report["deliveries"]["failures"][:5]:
+        lines.append(f"⚠ <#{failure['channel']}>: {escape(str(failure['error']))}")
+    return text_blocks("\n".join(lines))

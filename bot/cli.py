@@ -165,7 +165,7 @@ async def _poll(settings: Settings) -> int:
             store,
             session,
             feed_url=settings.feed_url,
-            channels_for=Router(settings).channels_for,
+            channels_for=Router(store, settings.announce_channel).channels_for,
             poll_interval=settings.poll_interval,
             announce_existing=settings.announce_existing,
         )

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.app import app_client, build_app, posting_client
 from bot.archive import ArchiveError, Backfill
 from bot.backoff import backoff_delay
+from bot.controls import Controls
 from bot.feed import open_session
 from bot.health import health
 from bot.outbox import Outbox, classify, explain
@@ -42,7 +43,8 @@ class Bot:
         self.store = store
         self.client = app_client(settings)
         self.search = SearchService(settings.database_path)
-        self.app = build_app(settings, self.store, self.client, self.search)
+        self.controls = Controls()
+        self.app = build_app(settings, self.store, self.client, self.search, self.controls)
         self.outbox = Outbox(self.store, posting_client(settings))
         self.stopping = asyncio.Event()
         self.port: int | None = None
@@ -62,11 +64,12 @@ class Bot:
             self.store,
             self._session,
             feed_url=self.settings.feed_url,
-            channels_for=Router(self.settings).channels_for,
+            channels_for=Router(self.store, self.settings.announce_channel).channels_for,
             poll_interval=self.settings.poll_interval,
             announce_existing=self.settings.announce_existing,
             on_queued=self.outbox.wake,
         )
+        self.controls.poll_now = self.watcher.poll_now
         await self._check_token()
         if not self.settings.socket_mode or self.settings.port_is_explicit:
             await self._serve_http()

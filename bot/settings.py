@@ -19,6 +19,7 @@ MIN_QUIET_POLL_INTERVAL = 60
 
 # Slack IDs: public channels start with C, private ones with C or (older) G.
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -47,6 +48,8 @@ class Settings:
     # The news collection's JSON pages, for the backfill; None when FEED_URL is a local file
     # and ARCHIVE_URL is unset (there is no archive to read then).
     archive_url: str | None = None
+    # Users who may configure the bot besides the workspace's admins and owners.
+    admin_user_ids: frozenset[str] = frozenset()
 
     @property
     def socket_mode(self) -> bool:
@@ -142,7 +145,21 @@ class Settings:
             port_is_explicit="PORT" in values,
             log_level=log_level,
             archive_url=_archive_url(values, feed_url),
+            admin_user_ids=_user_ids(values, "ADMIN_USER_IDS"),
         )
+
+
+def _user_ids(values: Mapping[str, str], name: str) -> frozenset[str]:
+    ids = [part for part in re.split(r"[\s,]+", values.get(name, "")) if part]
+    wrong = [part for part in ids if not _USER_ID.match(part)]
+    if wrong:
+        raise SettingsError(
+            name,
+            f"has {wrong[0]!r}, not a user ID",
+            "list member IDs (like U0123ABCD, from a profile's ⋮ → Copy member ID), "
+            "separated by commas",
+        )
+    return frozenset(ids)
 
 
 def _token(values: Mapping[str, str], name: str, prefix: str, where: str) -> str | None:

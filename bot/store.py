@@ -59,6 +59,22 @@ class FeedStatus:
 
 
 @dataclass(frozen=True)
+class Route:
+    channel: str
+    categories: tuple[str, ...]  # empty: every category
+    updated_at: float
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class Change:
+    at: float
+    user_id: str
+    action: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class Lease:
     owner: str
     host: str
@@ -201,6 +217,23 @@ class Store:
             # Added with the archive backfill; a database from before gets the column here.
             if "window_start" not in self.db["feed_state"].columns_dict:
                 self.db["feed_state"].add_column("window_start", float)
+            self.db["routes"].create(
+                {
+                    "channel": str,
+                    "categories": str,  # JSON list of names; [] takes every category
+                    "updated_at": float,
+                    "updated_by": str,
+                },
+                pk="channel",
+                not_null={"categories"},
+                if_not_exists=True,
+            )
+            self.db["changes"].create(
+                {"id": int, "at": float, "user_id": str, "action": str, "detail": str},
+                pk="id",
+                not_null={"at", "user_id", "action"},
+                if_not_exists=True,
+            )
 
     def _ensure_search_schema(self) -> None:
         # A release's categories, one row each, so a category filter is an index lookup.
@@ -456,6 +489,69 @@ class Store:
             )
         }
         return [found[rowid] for rowid in rowids if rowid in found]
+
+    # -- routes and the audit log ---------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        """Every channel route, by channel ID."""
+        rows = self.db.execute(
+            "SELECT channel, categories, updated_at, updated_by FROM routes ORDER BY channel"
+        )
+        return [Route(row[0], tuple(json.loads(row[1])), row[2], row[3]) for row in rows]
+
+    def save_route(
+        self,
+        channel: str,
+        categories: Iterable[str],
+        *,
+        by: str,
+        action: str,
+        detail: str,
+        now: float,
+    ) -> None:
+        """Set `channel`'s categories (none: all) and audit the change, in one transaction."""
+        with self.transaction():
+            self.db["routes"].upsert(
+                {
+                    "channel": channel,
+                    "categories": json.dumps(list(categories)),
+                    "updated_at": now,
+                    "updated_by": by,
+                },
+                pk="channel",
+            )
+            self.record_change(by, action, detail, now=now)
+
+    def delete_route(self, channel: str, *, by: str, detail: str, now: float) -> bool:
+        """Remove `channel`'s route and audit it; False when it had none."""
+        with self.transaction():
+            cursor = self.db.execute("DELETE FROM routes WHERE channel = ?", [channel])
+            if cursor.rowcount:
+                self.record_change(by, "unroute", detail, now=now)
+            return cursor.rowcount == 1
+
+    def record_change(self, user_id: str, action: str, detail: str, *, now: float) -> None:
+        """Append to the audit log: who changed what, when."""
+        self.db.execute(
+            "INSERT INTO changes (at, user_id, action, detail) VALUES (?, ?, ?, ?)",
+            [now, user_id, action, detail],
+        )
+
+    def recent_changes(self, limit: int = 10) -> list[Change]:
+        rows = self.db.execute(
+            "SELECT at, user_id, action, detail FROM changes ORDER BY id DESC LIMIT ?", [limit]
+        )
+        return [Change(*row) for row in rows]
+
+    def delivery_counts_by_channel(self) -> dict[str, dict[str, int]]:
+        """Per channel: deliveries waiting (pending or sending), sent and failed."""
+        counts: dict[str, dict[str, int]] = {}
+        for channel, state, count in self.db.execute(
+            "SELECT channel, state, count(*) FROM deliveries GROUP BY channel, state"
+        ):
+            per = counts.setdefault(channel, {"waiting": 0, SENT: 0, FAILED: 0})
+            per["waiting" if state in (PENDING, SENDING) else state] += count
+        return counts
 
     # -- deliveries (the outbox) ----------------------------------------------------------
 

@@ -183,6 +183,7 @@ async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str,
         ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL is 'slack.com/api', not an http(s)"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL is 'LOUD': use one of DEBUG"),
         ({"ARCHIVE_URL": "isscr.org/news"}, "ARCHIVE_URL is 'isscr.org/news', not an http(s) URL"),
+        ({"ADMIN_USER_IDS": "U0AB12CD, @ann"}, "ADMIN_USER_IDS has '@ann', not a user ID: list"),
     ],
 )
 async def test_a_bad_setting_stops_start_up_with_one_line(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import blocks
+from bot.listeners.admin import AdminCommands, is_admin_command
 from bot.query import QueryError, from_slack, is_help
 from bot.search import Results, SearchError, SearchService
 
@@ -19,21 +21,35 @@ COMMAND = "/isscr-news"
 ANSWER_IN_ACK_WITHIN = 1.5
 
 
-def register(app: AsyncApp, search: SearchService) -> None:
+def register(app: AsyncApp, search: SearchService, admin: AdminCommands) -> None:
     @app.command(COMMAND)
     async def isscr_news(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
-        text = from_slack(command.get("text") or "").strip()
+        raw = (command.get("text") or "").strip()
         name = command.get("command") or COMMAND
-        if is_help(text):
+        if is_help(raw):
             await ack(text=f"How to use {name}", blocks=blocks.help_blocks(name))
             return
-        searching = asyncio.ensure_future(answer(search, text, 1, name))
-        done, _ = await asyncio.wait({searching}, timeout=ANSWER_IN_ACK_WITHIN)
-        if done:
-            await ack(**searching.result())
-            return
-        await ack(text=":mag: Searching the ISSCR archive…")
-        await respond(replace_original=True, **await searching)
+        if is_admin_command(raw):
+            # The raw text: channels arrive as <#C123|name>, which the search would flatten.
+            work = admin.answer(command.get("user_id") or "", raw)
+            waiting = ":hourglass_flowing_sand: Working on it…"
+        else:
+            work = answer(search, from_slack(raw).strip(), 1, name)
+            waiting = ":mag: Searching the ISSCR archive…"
+        await answer_in_time(ack, respond, work, waiting=waiting)
+
+
+async def answer_in_time(
+    ack: AsyncAck, respond: AsyncRespond, work: Awaitable[dict[str, Any]], *, waiting: str
+) -> None:
+    """Answer in the ack when `work` is done soon enough, else ack and answer right after."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=ANSWER_IN_ACK_WITHIN)
+    if done:
+        await ack(**task.result())
+        return
+    await ack(text=waiting)
+    await respond(replace_original=True, **await task)
 
 
 async def answer(search: SearchService, text: str, page: int, command: str) -> dict[str, Any]:

@@ -1,0 +1,114 @@
+"""The admin commands of `/isscr-news`: route, unroute, routes, status and poll.
+
+Every one asks Slack whether the user is an admin first (`bot.admins`), then calls the domain;
+a member's attempt gets a polite refusal and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import blocks
+from bot.admins import AdminCheck
+from bot.controls import Controls
+from bot.health import health
+from bot.routes import RouteError, Routes, channel_id, resolve_categories
+from bot.settings import Settings
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+VERBS = frozenset({"route", "unroute", "routes", "status", "poll"})
+INVITE = "/invite @ISSCR News"
+
+
+def is_admin_command(text: str) -> bool:
+    words = text.split(maxsplit=1)
+    return bool(words) and words[0].casefold() in VERBS
+
+
+class AdminCommands:
+    def __init__(
+        self, settings: Settings, store: Store, client: AsyncWebClient, controls: Controls
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.controls = controls
+        self.check = AdminCheck(client, settings.admin_user_ids)
+        self.routes = Routes(store)
+
+    async def answer(self, user_id: str, text: str) -> dict[str, Any]:
+        """The ephemeral answer to an admin command (or the refusal)."""
+        verb, _, rest = text.strip().partition(" ")
+        verb = verb.casefold()
+        refusal = await self.check.refusal(user_id)
+        if refusal is not None:
+            return _message(refusal, blocks.text_blocks(blocks.escape(refusal)))
+        try:
+            if verb == "routes":
+                shown = blocks.routes_table(self.store.routes(), self.settings.announce_channel)
+                return _message("Where ISSCR news goes", shown)
+            if verb == "status":
+                report = health(self.store, self.settings.feed_url, self.settings.archive_url)
+                shown = blocks.status_answer(report, self.store.delivery_counts_by_channel())
+                return _message("ISSCR news bot status", shown)
+            if verb == "poll":
+                self.controls.poll_now()
+                self.store.record_change(user_id, "poll", "feed polled on request", now=time.time())
+                note = "Polling the ISSCR feed now; anything new is announced in a moment."
+                return _message(note, blocks.text_blocks(note))
+            return await self._change_route(user_id, verb, rest)
+        except RouteError as error:
+            return _message(str(error), blocks.text_blocks(blocks.escape(str(error))))
+
+    async def _change_route(self, user_id: str, verb: str, rest: str) -> dict[str, Any]:
+        where, _, names = rest.strip().partition(" ")
+        channel = channel_id(where)
+        categories = resolve_categories(names, self.store.categories()) if names.strip() else []
+        if verb == "route":
+            changed = self.routes.route(channel, categories, by=user_id)
+            membership = None if changed.unchanged else await self._join(channel)
+        else:
+            changed = self.routes.unroute(channel, categories, by=user_id)
+            membership = None
+            if not self.store.routes() and self.settings.announce_channel:
+                membership = (
+                    f"With no routes left, every release goes to "
+                    f"<#{self.settings.announce_channel}> again."
+                )
+        shown = blocks.route_answer(
+            channel, changed, removing=verb == "unroute", membership=membership
+        )
+        return _message("Routes changed", shown)
+
+    async def _join(self, channel: str) -> str | None:
+        """Join a public channel so announcements can be posted; say what else is needed."""
+        try:
+            answer = await self.client.conversations_join(channel=channel)
+        except SlackApiError as error:
+            code = error.response.get("error") if error.response else None
+            if code == "is_archived":
+                return "It is archived: announcements there will fail until it is unarchived."
+            if code in ("method_not_supported_for_channel_type", "channel_not_found"):
+                return (
+                    f"It is private (or I cannot see it): type `{INVITE}` in the channel, or "
+                    "the announcements there will fail."
+                )
+            log.warning("joining %s failed: %s", channel, code)
+            return f"I could not join it ({code}): type `{INVITE}` in the channel."
+        except Exception as error:
+            log.warning("joining %s failed: %s", channel, error.__class__.__name__)
+            return f"Slack did not answer when I tried to join: type `{INVITE}` in the channel."
+        if "already_in_channel" in str(answer.get("warning", "")):
+            return None
+        return "I joined the channel."
+
+
+def _message(text: str, shown: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"text": text, "blocks": shown}

@@ -1,0 +1,193 @@
+"""Admins route categories to channels from Slack; members cannot; every change is audited."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from bot.runtime import Bot
+from bot.settings import Settings
+from tests.conftest import CHANNEL, eventually, posted_ids, send_to_slack_app, slash_command_body
+from tests.fakes.feed_server import FeedServer, make_item
+from tests.fakes.slack_api import FakeResponse, SlackApi
+from tests.test_bot import events_url, running
+
+ADMIN, MEMBER, EXTRA = "U0ADMIN001", "U0MEMBER01", "U0EXTRA001"
+POLICY_NEWS, PRESS_NEWS, SECRET = "C0POLICY01", "C0PRESS001", "C0PRIVAT01"
+
+
+@pytest.fixture
+async def feed() -> AsyncIterator[FeedServer]:
+    items = [
+        make_item(3, categories=["Statement"]),
+        make_item(2, categories=["Press Release"]),
+        make_item(1, categories=["Policy"]),
+    ]
+    async with FeedServer(items) as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(
+    make_settings: Callable[..., Settings], slack: SlackApi, feed: FeedServer
+) -> AsyncIterator[Bot]:
+    slack.add_user(ADMIN, is_admin=True)
+    slack.add_user(MEMBER)
+    slack.add_channel(POLICY_NEWS, member=False, name="policy-news")
+    slack.add_channel(PRESS_NEWS, member=False, name="press-news")
+    slack.add_channel(SECRET, private=True, member=False, name="secret")
+    async with running(make_settings(ADMIN_USER_IDS=EXTRA)) as started:
+        await eventually(lambda: started.store.release_count() == 3)
+        yield started
+
+
+async def command(bot: Bot, text: str, user: str = ADMIN) -> str:
+    """Send `/isscr-news <text>` as `user`; the answer's text, as shown."""
+    status, answer = await send_to_slack_app(events_url(bot), slash_command_body(text, user=user))
+    assert status == 200
+    return "\n".join(block["text"]["text"] for block in answer["blocks"])
+
+
+def at(channel: str, name: str) -> str:
+    return f"<#{channel}|{name}>"  # how Slack sends #name with should_escape
+
+
+async def test_admin_routes_categories_and_new_releases_land_only_where_routed(
+    bot: Bot, slack: SlackApi, feed: FeedServer
+) -> None:
+    assert await command(bot, f"route {at(POLICY_NEWS, 'policy-news')} policy") == (
+        f"<#{POLICY_NEWS}> now receives *Policy*. I joined the channel."
+    )
+    assert await command(bot, f"route {at(PRESS_NEWS, 'press-news')} Press Release") == (
+        f"<#{PRESS_NEWS}> now receives *Press Release*. I joined the channel."
+    )
+
+    feed.items[:0] = [
+        make_item(7, categories=["Statement"]),
+        make_item(6, categories=["Policy", "Press Release"]),
+        make_item(5, categories=["Press Release"]),
+        make_item(4, categories=["Policy"]),
+    ]
+    await eventually(lambda: len(slack.messages[POLICY_NEWS]) == 2)
+    await eventually(lambda: len(slack.messages[PRESS_NEWS]) == 2)
+    await eventually(lambda: bot.store.release_count() == 7 and not bot.store.channels_with_work())
+
+    assert posted_ids(slack, POLICY_NEWS) == [make_item(4).item_id, make_item(6).item_id]
+    assert posted_ids(slack, PRESS_NEWS) == [make_item(5).item_id, make_item(6).item_id]
+    assert slack.messages[CHANNEL] == []  # with routes, the fallback channel gets nothing
+    changes = [(c.user_id, c.action, c.detail) for c in bot.store.recent_changes()]
+    assert changes == [
+        (ADMIN, "route", f"{PRESS_NEWS}: Press Release"),
+        (ADMIN, "route", f"{POLICY_NEWS}: Policy"),
+    ]
+
+
+async def test_a_member_is_refused_politely_and_nothing_changes(bot: Bot, slack: SlackApi) -> None:
+    for text in (f"route {at(POLICY_NEWS, 'x')} Policy", "routes", "status", "poll", "unroute x"):
+        answer = await command(bot, text, user=MEMBER)
+        assert answer.startswith("Only workspace admins and owners can change"), text
+
+    assert bot.store.routes() == []
+    assert bot.store.recent_changes() == []
+    assert len(slack.calls_to("users.info")) == 5  # asked every time, never cached
+
+
+async def test_admin_user_ids_may_configure_without_being_workspace_admins(
+    bot: Bot, slack: SlackApi
+) -> None:
+    answer = await command(bot, f"route {at(POLICY_NEWS, 'x')}", user=EXTRA)
+
+    assert answer == f"<#{POLICY_NEWS}> now receives every category. I joined the channel."
+    assert slack.calls_to("users.info") == []
+
+
+async def test_rights_that_cannot_be_checked_change_nothing(bot: Bot, slack: SlackApi) -> None:
+    slack.fail_next("users.info", FakeResponse.server_error(503), times=3)
+
+    answer = await command(bot, f"route {at(POLICY_NEWS, 'x')} Policy")
+
+    assert answer.startswith("I couldn't check your admin rights just now")
+    assert bot.store.routes() == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            f"route {at(POLICY_NEWS, 'x')} Polcy",
+            "There is no category “Polcy”. Did you mean Policy?",
+        ),
+        (f"route {at(POLICY_NEWS, 'x')} <!channel>", "There is no category “&lt;!channel&gt;”."),
+        ("route policy-news Policy", "“policy-news” is not a channel. Type # and pick"),
+        ("route", "“(nothing)” is not a channel."),
+        (f"unroute {at(POLICY_NEWS, 'x')}", "That channel has no route"),
+    ],
+)
+async def test_bad_route_commands_get_a_clear_answer_and_save_nothing(
+    bot: Bot, text: str, expected: str
+) -> None:
+    answer = await command(bot, text)
+
+    assert expected in answer
+    assert "<!channel>" not in answer
+    assert bot.store.routes() == []
+
+
+async def test_a_private_channel_is_saved_with_a_request_to_invite_the_bot(
+    bot: Bot, slack: SlackApi
+) -> None:
+    answer = await command(bot, f"route {at(SECRET, 'secret')} Statement, policy")
+
+    assert answer == (
+        f"<#{SECRET}> now receives *Statement* and *Policy*. It is private (or I cannot see "
+        "it): type `/invite @ISSCR News` in the channel, or the announcements there will fail."
+    )
+    assert [(r.channel, r.categories) for r in bot.store.routes()] == [
+        (SECRET, ("Statement", "Policy"))
+    ]
+
+
+async def test_routes_add_up_and_unroute_takes_away(bot: Bot) -> None:
+    await command(bot, f"route {at(POLICY_NEWS, 'x')} Policy")
+    added = await command(bot, f"route {at(POLICY_NEWS, 'x')} statement press release")
+    again = await command(bot, f"route {at(POLICY_NEWS, 'x')} Policy")
+    table = await command(bot, "routes")
+    narrowed = await command(bot, f"unroute {at(POLICY_NEWS, 'x')} Statement")
+    removed = await command(bot, f"unroute {at(POLICY_NEWS, 'x')}")
+    empty = await command(bot, "routes")
+
+    assert added == f"<#{POLICY_NEWS}> now receives *Policy*, *Statement* and *Press Release*."
+    assert again == f"<#{POLICY_NEWS}> already receives *Policy*, *Statement* and *Press Release*."
+    assert table == (
+        f"*Where ISSCR news goes*\n• <#{POLICY_NEWS}> ← *Policy*, *Statement* and *Press Release*"
+    )
+    assert narrowed == (
+        f"<#{POLICY_NEWS}> no longer receives *Statement*; it still receives *Policy* and "
+        "*Press Release*."
+    )
+    assert removed == (
+        f"<#{POLICY_NEWS}> no longer receives ISSCR news. With no routes left, every release "
+        f"goes to <#{CHANNEL}> again."
+    )
+    assert empty.startswith(f"*No routes yet*: every release goes to <#{CHANNEL}>.")
+    actions = [c.action for c in reversed(bot.store.recent_changes())]
+    assert actions == ["route", "route", "unroute", "unroute"]
+
+
+async def test_status_and_poll_now(
+    make_settings: Callable[..., Settings], slack: SlackApi, feed: FeedServer
+) -> None:
+    slack.add_user(ADMIN, is_admin=True)
+    async with running(make_settings(POLL_INTERVAL="300")) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        polls = len(feed.requests)
+        status = await command(bot, "status")
+        polled = await command(bot, "poll")
+        await eventually(lambda: len(feed.requests) == polls + 1)
+        changes = [(c.user_id, c.action) for c in bot.store.recent_changes()]
+
+    assert changes == [(ADMIN, "poll")]
+    assert status.startswith("*Feed*: last poll 20")
+    assert "*Releases stored*: 3" in status
+    assert polled == "Polling the ISSCR feed now; anything new is announced in a moment."
