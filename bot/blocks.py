@@ -17,7 +17,7 @@ from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import Release
 from bot.routes import Changed
 from bot.search import Results
-from bot.store import Route
+from bot.store import Change, Route
 
 EVENT_TYPE = "isscr_news_item"
 READ_ACTION_ID = "read_release"
@@ -26,6 +26,7 @@ PAGE_ACTION_PREFIX = "search_page_"
 
 # Only a real user ID is ever put into a mention.
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,}$")
 
 Block = dict[str, Any]
 
@@ -169,7 +170,9 @@ def help_blocks(command: str) -> list[Block]:
         f"• `{name} author:kilbourne` — by an author (part of the name is enough)\n"
         f"• `{name} guidelines category:statement after:2023` — any mix of the above\n"
         f"• `{name} help` — this message\n"
-        "Results are only shown to you; *Share* posts one to the channel."
+        "Results are only shown to you; *Share* posts one to the channel.\n"
+        f"Admins: `{name} route #channel Category, …`, `unroute`, `routes`, `status`, `poll`, "
+        "or the bot's Home tab."
     )
     return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
@@ -381,3 +384,207 @@ def status_answer(report: dict[str, Any], per_channel: dict[str, dict[str, int]]
     for failure in report["deliveries"]["failures"][:5]:
         lines.append(f"⚠ <#{failure['channel']}>: {escape(str(failure['error']))}")
     return text_blocks("\n".join(lines))
+
+
+# -- the App Home and its forms ---------------------------------------------------------
+
+ADD_ROUTE = "admin_add_route"
+EDIT_ROUTE = "admin_edit_route"
+REMOVE_ROUTE = "admin_remove_route"
+POLL_NOW = "admin_poll_now"
+SEND_TRIAL = "admin_send_trial"
+ROUTE_FORM = "route_form"
+TRIAL_FORM = "trial_form"
+CHANNEL_FIELD, CATEGORIES_FIELD = "channel", "categories"
+_MAX_OPTIONS = 100  # Slack's limit for a static select
+
+
+def _button(label: str, action_id: str, value: str = "", **extra: Any) -> Block:
+    button: Block = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label},
+    }
+    if value:
+        button["value"] = value
+    button.update(extra)
+    return button
+
+
+def admin_home_view(
+    *,
+    routes: Sequence[Route],
+    announce_channel: str | None,
+    report: dict[str, Any],
+    per_channel: dict[str, dict[str, int]],
+    changes: Sequence[Change],
+    releases: list[Release],
+    command: str,
+) -> dict[str, Any]:
+    """The App Home for admins: routes with Edit and Remove, health, actions, recent changes,
+    then what members see."""
+    shown: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "ISSCR News settings"}},
+        *routes_table(routes, announce_channel),
+    ]
+    for route in routes:
+        shown.append(
+            {
+                "type": "actions",
+                "block_id": f"route:{route.channel}",
+                "elements": [
+                    _button("Edit", EDIT_ROUTE, route.channel),
+                    _button(
+                        "Remove",
+                        REMOVE_ROUTE,
+                        route.channel,
+                        style="danger",
+                        confirm={
+                            "title": {"type": "plain_text", "text": "Remove this route?"},
+                            "text": {
+                                "type": "mrkdwn",
+                                "text": f"<#{route.channel}> will stop receiving ISSCR news.",
+                            },
+                            "confirm": {"type": "plain_text", "text": "Remove"},
+                            "deny": {"type": "plain_text", "text": "Keep"},
+                        },
+                    ),
+                ],
+            }
+        )
+    shown.append(
+        {
+            "type": "actions",
+            "elements": [
+                _button("Add route", ADD_ROUTE, style="primary"),
+                _button("Poll now", POLL_NOW),
+                _button("Send a test announcement", SEND_TRIAL),
+            ],
+        }
+    )
+    shown += [{"type": "divider"}, *status_answer(report, per_channel)]
+    if changes:
+        lines = [
+            f"• <!date^{int(change.at)}^{{date_short_pretty}} {{time}}|{change.at:.0f}> "
+            f"<@{change.user_id}> {escape(change.action)}: {_change_detail(change)}"
+            for change in changes
+            if _USER_ID.match(change.user_id)
+        ]
+        shown.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "*Recent changes*\n" + "\n".join(lines)},
+            }
+        )
+    member_view = home_view(releases, command)
+    return {"type": "home", "blocks": [*shown, {"type": "divider"}, *member_view["blocks"]][:100]}
+
+
+def _change_detail(change: Change) -> str:
+    """An audit entry's detail as mrkdwn: a leading channel ID becomes a channel link."""
+    channel, colon, rest = change.detail.partition(":")
+    if colon and _CHANNEL.match(channel):
+        return f"<#{channel}>{escape(colon + rest)}"
+    return escape(change.detail)
+
+
+def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, Any]:
+    """The Add / Edit route modal: a channel and the categories it takes (none: all)."""
+    channel_picker: Block = {
+        "type": "conversations_select",
+        "action_id": CHANNEL_FIELD,
+        "placeholder": {"type": "plain_text", "text": "Choose a channel"},
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+    }
+    if route is not None:
+        channel_picker["initial_conversation"] = route.channel
+    options = [_option(name) for name in known[:_MAX_OPTIONS]]
+    categories: Block = {
+        "type": "multi_static_select",
+        "action_id": CATEGORIES_FIELD,
+        "placeholder": {"type": "plain_text", "text": "All categories"},
+    }
+    if options:
+        categories["options"] = options
+    if route is not None and route.categories:
+        categories["initial_options"] = [
+            _option(name) for name in route.categories if name in known[:_MAX_OPTIONS]
+        ]
+    fields: list[Block] = [
+        {
+            "type": "input",
+            "block_id": CHANNEL_FIELD,
+            "label": {"type": "plain_text", "text": "Channel"},
+            "element": channel_picker,
+        }
+    ]
+    if options:
+        fields.append(
+            {
+                "type": "input",
+                "block_id": CATEGORIES_FIELD,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Categories"},
+                "hint": {"type": "plain_text", "text": "Leave empty for every category."},
+                "element": categories,
+            }
+        )
+    else:
+        fields.append(_context("No categories seen yet: this channel will take every category."))
+    return {
+        "type": "modal",
+        "callback_id": ROUTE_FORM,
+        "private_metadata": route.channel if route else "",
+        "title": {"type": "plain_text", "text": "Edit route" if route else "Add route"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": fields,
+    }
+
+
+def trial_form() -> dict[str, Any]:
+    """The modal asking where to send a test announcement."""
+    return {
+        "type": "modal",
+        "callback_id": TRIAL_FORM,
+        "title": {"type": "plain_text", "text": "Test announcement"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": CHANNEL_FIELD,
+                "label": {"type": "plain_text", "text": "Channel"},
+                "element": {
+                    "type": "conversations_select",
+                    "action_id": CHANNEL_FIELD,
+                    "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+                },
+            },
+            _context("Posts the latest release there, marked as a test."),
+        ],
+    }
+
+
+def result_form(title: str, text: str) -> dict[str, Any]:
+    """A modal that only says what happened (after a save that needs a follow-up)."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title[:24]},
+        "close": {"type": "plain_text", "text": "Done"},
+        "blocks": text_blocks(text),
+    }
+
+
+def trial_blocks(release: Release, user_id: str) -> list[Block]:
+    """A test announcement: the real format, marked as a test and by whom."""
+    who = f"<@{user_id}>" if _USER_ID.match(user_id) else "an admin"
+    return [*announcement_blocks(release), _context(f"Test announcement sent by {who}")]
+
+
+def _option(name: str) -> Block:
+    return {"text": {"type": "plain_text", "text": name[:75]}, "value": name[:150]}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}

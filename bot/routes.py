@@ -173,5 +173,17 @@ class Routes:
         self.store.save_route(channel, keep, by=by, action="unroute", detail=detail, now=now)
         return Changed(self._current(channel), removed=removed)
 
+    def set(
+        self, channel: str, categories: Sequence[str], *, by: str, replacing: str | None = None
+    ) -> Route | None:
+        """`channel` receives exactly `categories` (none: all), from the Add / Edit form; an
+        edit that picked another channel moves the route there."""
+        now = self.clock()
+        if replacing and replacing != channel:
+            self.store.delete_route(replacing, by=by, detail=f"{replacing}", now=now)
+        detail = f"{channel}: {', '.join(categories) if categories else 'all categories'}"
+        self.store.save_route(channel, categories, by=by, action="route", detail=detail, now=now)
+        return self._current(channel)
+
     def _current(self, channel: str) -> Route | None:
         return next((route for route in self.store.routes() if route.channel == channel), None)

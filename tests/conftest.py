@@ -202,3 +202,70 @@ def block_action_body(
         ],
     }
     return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def home_action_body(action_id: str, value: str = "", *, user: str) -> bytes:
+    """A button click in the App Home, as Slack posts it (no channel, no response_url)."""
+    action: dict[str, Any] = {
+        "action_id": action_id,
+        "block_id": "home",
+        "text": {"type": "plain_text", "text": "button"},
+        "type": "button",
+        "action_ts": str(time.time()),
+    }
+    if value:
+        action["value"] = value
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": "someone", "team_id": "T0TEAM0001"},
+        "api_app_id": "A0APP00001",
+        "token": "legacy-verification-token",
+        "container": {"type": "view", "view_id": "V0HOME0001"},
+        "trigger_id": "1.2.home",
+        "team": {"id": "T0TEAM0001", "domain": "isscr"},
+        "view": {"id": "V0HOME0001", "type": "home", "blocks": [], "state": {"values": {}}},
+        "actions": [action],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def view_submission_body(
+    callback_id: str,
+    *,
+    user: str,
+    channel: str | None = None,
+    categories: list[str] | None = None,
+    private_metadata: str = "",
+) -> bytes:
+    """A modal's Save, as Slack posts it: the form's values by block and action ID."""
+    values: dict[str, Any] = {
+        "channel": {"channel": {"type": "conversations_select", "selected_conversation": channel}}
+    }
+    if categories is not None:
+        values["categories"] = {
+            "categories": {
+                "type": "multi_static_select",
+                "selected_options": [
+                    {"text": {"type": "plain_text", "text": name}, "value": name}
+                    for name in categories
+                ],
+            }
+        }
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T0TEAM0001", "domain": "isscr"},
+        "user": {"id": user, "username": "someone", "team_id": "T0TEAM0001"},
+        "api_app_id": "A0APP00001",
+        "token": "legacy-verification-token",
+        "trigger_id": "1.2.view",
+        "view": {
+            "id": "V0MODAL001",
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": values},
+            "blocks": [],
+        },
+        "response_urls": [],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()

@@ -2,13 +2,22 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners import actions, commands, events
+from bot.listeners import actions, commands, events, settings_actions, views
 from bot.listeners.admin import AdminCommands
+from bot.listeners.home import Home
 from bot.search import SearchService
 from bot.store import Store
 
 
 def register(app: AsyncApp, store: Store, search: SearchService, admin: AdminCommands) -> None:
+    home = Home(admin, admin.client)
+
+    async def refresh_home(user_id: str) -> None:
+        await home.publish(user_id, is_admin=True)
+
+    admin.after_change = refresh_home
     commands.register(app, search, admin)
     actions.register(app, store, search)
-    events.register(app, store)
+    settings_actions.register(app, admin, home)
+    views.register(app, admin, home)
+    events.register(app, home)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 VERBS = frozenset({"route", "unroute", "routes", "status", "poll"})
 INVITE = "/invite @ISSCR News"
+JOINED = "I joined the channel."
 
 
 def is_admin_command(text: str) -> bool:
@@ -42,6 +44,8 @@ class AdminCommands:
         self.controls = controls
         self.check = AdminCheck(client, settings.admin_user_ids)
         self.routes = Routes(store)
+        # Called with the admin's user ID after every change, to refresh their App Home.
+        self.after_change: Callable[[str], Awaitable[None]] | None = None
 
     async def answer(self, user_id: str, text: str) -> dict[str, Any]:
         """The ephemeral answer to an admin command (or the refusal)."""
@@ -62,10 +66,14 @@ class AdminCommands:
                 self.controls.poll_now()
                 self.store.record_change(user_id, "poll", "feed polled on request", now=time.time())
                 note = "Polling the ISSCR feed now; anything new is announced in a moment."
-                return _message(note, blocks.text_blocks(note))
-            return await self._change_route(user_id, verb, rest)
+                answer = _message(note, blocks.text_blocks(note))
+            else:
+                answer = await self._change_route(user_id, verb, rest)
         except RouteError as error:
             return _message(str(error), blocks.text_blocks(blocks.escape(str(error))))
+        if self.after_change is not None:
+            await self.after_change(user_id)
+        return answer
 
     async def _change_route(self, user_id: str, verb: str, rest: str) -> dict[str, Any]:
         where, _, names = rest.strip().partition(" ")
@@ -73,7 +81,7 @@ class AdminCommands:
         categories = resolve_categories(names, self.store.categories()) if names.strip() else []
         if verb == "route":
             changed = self.routes.route(channel, categories, by=user_id)
-            membership = None if changed.unchanged else await self._join(channel)
+            membership = None if changed.unchanged else await self.join(channel)
         else:
             changed = self.routes.unroute(channel, categories, by=user_id)
             membership = None
@@ -87,7 +95,7 @@ class AdminCommands:
         )
         return _message("Routes changed", shown)
 
-    async def _join(self, channel: str) -> str | None:
+    async def join(self, channel: str) -> str | None:
         """Join a public channel so announcements can be posted; say what else is needed."""
         try:
             answer = await self.client.conversations_join(channel=channel)
@@ -107,7 +115,7 @@ class AdminCommands:
             return f"Slack did not answer when I tried to join: type `{INVITE}` in the channel."
         if "already_in_channel" in str(answer.get("warning", "")):
             return None
-        return "I joined the channel."
+        return JOINED
 
 
 def _message(text: str, shown: list[dict[str, Any]]) -> dict[str, Any]:

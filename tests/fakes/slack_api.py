@@ -131,6 +131,7 @@ class SlackApi:
         self.users: dict[str, dict[str, Any]] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.home_views: dict[str, dict[str, Any]] = {}  # user id -> last published view
+        self.modals: list[dict[str, Any]] = []  # views opened with views.open, in order
         self.responses: list[dict[str, Any]] = []  # bodies posted to response_url
         self.post_delay = 0.0
         # History also holds what others wrote (and join notices), kept apart from `messages`
@@ -330,6 +331,7 @@ class SlackApi:
             "conversations.join": self._conversations_join,
             "users.info": self._users_info,
             "views.publish": self._views_publish,
+            "views.open": self._views_open,
             "apps.connections.open": self._apps_connections_open,
         }
 
@@ -463,6 +465,19 @@ class SlackApi:
         return {
             "view": {"id": f"V{len(self.home_views):09d}", "team_id": TEAM_ID, **view},
         }
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not params.get("trigger_id"):
+            raise SlackError("invalid_trigger_id")
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            raise SlackError("invalid_arguments")
+        if len(view.get("blocks", [])) > 100 or not view.get("title"):
+            raise SlackError("invalid_arguments")
+        self.modals.append(view)
+        return {"view": {"id": f"VM{len(self.modals):08d}", "team_id": TEAM_ID, **view}}
 
     def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": f"ws://127.0.0.1:{self._port}/socket-mode"}

@@ -1,0 +1,46 @@
+"""Publishing the App Home: the settings for admins, the latest releases for everyone."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import blocks
+from bot.health import health
+from bot.listeners.admin import AdminCommands
+from bot.listeners.commands import COMMAND
+
+log = logging.getLogger(__name__)
+
+HOME_RELEASES = 10
+RECENT_CHANGES = 10
+
+
+class Home:
+    def __init__(self, admin: AdminCommands, client: AsyncWebClient) -> None:
+        self.admin = admin
+        self.client = client
+
+    async def publish(self, user_id: str, *, is_admin: bool | None = None) -> None:
+        """Show `user_id` their Home: asks Slack whether they are an admin unless told."""
+        if is_admin is None:
+            is_admin = await self.admin.check.refusal(user_id) is None
+        store, settings = self.admin.store, self.admin.settings
+        releases = store.latest_releases(HOME_RELEASES)
+        if is_admin:
+            view = blocks.admin_home_view(
+                routes=store.routes(),
+                announce_channel=settings.announce_channel,
+                report=health(store, settings.feed_url, settings.archive_url),
+                per_channel=store.delivery_counts_by_channel(),
+                changes=store.recent_changes(RECENT_CHANGES),
+                releases=releases,
+                command=COMMAND,
+            )
+        else:
+            view = blocks.home_view(releases, COMMAND)
+        try:
+            await self.client.views_publish(user_id=user_id, view=view)
+        except Exception as error:  # the Home is refreshed again at the next open
+            log.warning("views.publish for %s failed: %s", user_id, error.__class__.__name__)

@@ -1,0 +1,74 @@
+"""The App Home's admin buttons: Add route, Edit, Remove, Poll now, Send a test announcement.
+
+Each click asks Slack again whether the user is an admin; a refused click changes nothing and
+shows the user the members' Home.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import blocks
+from bot.listeners.admin import AdminCommands
+from bot.listeners.home import Home
+
+
+def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
+    async def allowed(user_id: str) -> bool:
+        if await admin.check.refusal(user_id) is None:
+            return True
+        await home.publish(user_id, is_admin=False)
+        return False
+
+    @app.action(blocks.ADD_ROUTE)
+    async def add_route(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        if await allowed(body["user"]["id"]):
+            form = blocks.route_form(admin.store.categories())
+            await client.views_open(trigger_id=body["trigger_id"], view=form)
+
+    @app.action(blocks.EDIT_ROUTE)
+    async def edit_route(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        user = body["user"]["id"]
+        if not await allowed(user):
+            return
+        route = next((r for r in admin.store.routes() if r.channel == action.get("value")), None)
+        if route is None:  # removed meanwhile, e.g. by another admin
+            await home.publish(user, is_admin=True)
+            return
+        form = blocks.route_form(admin.store.categories(), route)
+        await client.views_open(trigger_id=body["trigger_id"], view=form)
+
+    @app.action(blocks.REMOVE_ROUTE)
+    async def remove_route(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user = body["user"]["id"]
+        if not await allowed(user):
+            return
+        channel = action.get("value") or ""
+        if any(route.channel == channel for route in admin.store.routes()):
+            admin.routes.unroute(channel, [], by=user)
+        await home.publish(user, is_admin=True)
+
+    @app.action(blocks.POLL_NOW)
+    async def poll_now(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        user = body["user"]["id"]
+        if not await allowed(user):
+            return
+        admin.controls.poll_now()
+        admin.store.record_change(user, "poll", "feed polled on request", now=time.time())
+        await home.publish(user, is_admin=True)
+
+    @app.action(blocks.SEND_TRIAL)
+    async def send_trial(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        if await allowed(body["user"]["id"]):
+            await client.views_open(trigger_id=body["trigger_id"], view=blocks.trial_form())
