@@ -167,7 +167,7 @@ class Routes:
         keep = tuple(name for name in current.categories if name not in removed)
         now = self.clock()
         if not categories or not keep:
-            self.store.delete_route(channel, by=by, detail=f"{channel}", now=now)
+            self.store.delete_route(channel, by=by, detail=f"{channel}: route removed", now=now)
             return Changed(None, removed=removed or current.categories)
         detail = f"{channel}: {', '.join(keep)}"
         self.store.save_route(channel, keep, by=by, action="unroute", detail=detail, now=now)
@@ -180,7 +180,9 @@ class Routes:
         edit that picked another channel moves the route there."""
         now = self.clock()
         if replacing and replacing != channel:
-            self.store.delete_route(replacing, by=by, detail=f"{replacing}", now=now)
+            self.store.delete_route(
+                replacing, by=by, detail=f"{replacing}: route moved to {channel}", now=now
+            )
         detail = f"{channel}: {', '.join(categories) if categories else 'all categories'}"
         self.store.save_route(channel, categories, by=by, action="route", detail=detail, now=now)
         return self._current(channel)

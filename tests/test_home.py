@@ -190,9 +190,9 @@ async def test_edit_moves_a_route_and_remove_deletes_it(bot: Bot, slack: SlackAp
     actions = [(c.action, c.detail) for c in reversed(bot.store.recent_changes())]
     assert actions == [
         ("route", f"{PRESS_NEWS}: Press Release, Policy"),
-        ("unroute", PRESS_NEWS),
+        ("unroute", f"{PRESS_NEWS}: route moved to {POLICY_NEWS}"),
         ("route", f"{POLICY_NEWS}: Statement"),
-        ("unroute", POLICY_NEWS),
+        ("unroute", f"{POLICY_NEWS}: route removed"),
     ]
 
 
