@@ -22,21 +22,9 @@ from tests.conftest import (
 )
 from tests.fakes.feed_server import FeedServer, make_item
 from tests.fakes.slack_api import SlackApi
+from tests.test_admin import ADMIN, MEMBER, POLICY_NEWS, PRESS_NEWS, SECRET
+from tests.test_admin import feed as feed  # the feed fixture: one release per category
 from tests.test_bot import events_url, running
-
-ADMIN, MEMBER = "U0ADMIN001", "U0MEMBER01"
-POLICY_NEWS, PRESS_NEWS, SECRET = "C0POLICY01", "C0PRESS001", "C0PRIVAT01"
-
-
-@pytest.fixture
-async def feed() -> AsyncIterator[FeedServer]:
-    items = [
-        make_item(3, categories=["Statement"]),
-        make_item(2, categories=["Press Release"]),
-        make_item(1, categories=["Policy"]),
-    ]
-    async with FeedServer(items) as server:
-        yield server
 
 
 @pytest.fixture

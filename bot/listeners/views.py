@@ -27,19 +27,12 @@ CHANNEL, CATEGORIES = blocks.CHANNEL_FIELD, blocks.CATEGORIES_FIELD
 def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
     @app.view(blocks.ROUTE_FORM)
     async def save_route(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = body["user"]["id"]
-        refusal = await admin.check.refusal(user)
-        if refusal is not None:
-            await ack(response_action="errors", errors={CHANNEL: _short(refusal)})
+        user, channel = await _allowed_with_channel(
+            admin, ack, body, view, missing="Choose the channel that should receive these releases."
+        )
+        if channel is None:
             return
         values = view.get("state", {}).get("values", {})
-        channel = values.get(CHANNEL, {}).get(CHANNEL, {}).get("selected_conversation")
-        if not channel:
-            await ack(
-                response_action="errors",
-                errors={CHANNEL: "Choose the channel that should receive these releases."},
-            )
-            return
         chosen = values.get(CATEGORIES, {}).get(CATEGORIES, {}).get("selected_options") or []
         try:
             categories = resolve_categories(
@@ -63,17 +56,14 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
     async def send_trial(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        user = body["user"]["id"]
-        refusal = await admin.check.refusal(user)
-        if refusal is not None:
-            await ack(response_action="errors", errors={CHANNEL: _short(refusal)})
+        user, channel = await _allowed_with_channel(
+            admin, ack, body, view, missing="Choose a channel."
+        )
+        if channel is None:
             return
-        values = view.get("state", {}).get("values", {})
-        channel = values.get(CHANNEL, {}).get(CHANNEL, {}).get("selected_conversation")
         latest = admin.store.latest_releases(1)
-        if not channel or not latest:
-            problem = "Choose a channel." if not channel else "No release is stored yet."
-            await ack(response_action="errors", errors={CHANNEL: problem})
+        if not latest:
+            await ack(response_action="errors", errors={CHANNEL: "No release is stored yet."})
             return
         try:
             await client.chat_postMessage(
@@ -94,6 +84,24 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         admin.store.record_change(user, "test", f"{channel}: test announcement", now=time.time())
         await ack()
         await home.publish(user, is_admin=True)
+
+
+async def _allowed_with_channel(
+    admin: AdminCommands, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], *, missing: str
+) -> tuple[str, str | None]:
+    """The submitting user and the channel they picked; (user, None) after acking the form
+    with the problem when they may not submit it or picked no channel."""
+    user = body["user"]["id"]
+    refusal = await admin.check.refusal(user)
+    if refusal is not None:
+        await ack(response_action="errors", errors={CHANNEL: _short(refusal)})
+        return user, None
+    values = view.get("state", {}).get("values", {})
+    channel = values.get(CHANNEL, {}).get(CHANNEL, {}).get("selected_conversation")
+    if not channel:
+        await ack(response_action="errors", errors={CHANNEL: missing})
+        return user, None
+    return user, channel
 
 
 def _short(text: str) -> str:
