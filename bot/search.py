@@ -67,9 +67,8 @@ class Results:
 
     def heading(self) -> str:
         """What was asked and how many match, as plain text."""
-        if self.query.is_empty:
-            stored = f"{self.ranked_at_most:,}+" if self.capped else f"{self.total:,}"
-            return f"Latest ISSCR news ({stored} releases stored)"
+        if self.query.is_empty:  # the latest: `total` is the exact number stored
+            return f"Latest ISSCR news ({self.total:,} releases stored)"
         if self.capped:
             return f"More than {self.ranked_at_most:,} releases match “{self.text}”"
         return f"{match_count(self.total)} “{self.text}”"
