@@ -80,6 +80,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import text as bot_text
 from bot.app import app_client, build_app
+from bot.controls import Controls
 from bot.listeners.commands import COMMAND
 from bot.models import Release
 from bot.query import QueryError
@@ -750,7 +751,7 @@ def serve(conn: Connection, database: str) -> None:
             )
             store = Store(settings.database_path)
             search = SearchService(settings.database_path)
-            real = build_app(settings, store, app_client(settings), search)
+            real = build_app(settings, store, app_client(settings), search, Controls())
             bare = AsyncApp(client=app_client(settings), signing_secret=SIGNING_SECRET)
 
             @bare.command(COMMAND)
@@ -786,6 +787,10 @@ class Servers:
         self.conn, child = context.Pipe()
         self.process = context.Process(target=serve, args=(child, str(database)), daemon=True)
         self.process.start()
+        # The child sends its URLs once serving; if it dies first, say so instead of waiting.
+        while not self.conn.poll(1):
+            if not self.process.is_alive():
+                sys.exit(f"the server process failed (exit code {self.process.exitcode})")
         self.urls: dict[str, str] = self.conn.recv()
 
     def close(self) -> None:
