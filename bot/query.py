@@ -10,6 +10,7 @@ problem and shows a corrected example. Nothing here knows SQL or FTS5 syntax.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import html
 import re
@@ -210,11 +211,9 @@ def parse_date(value: str, name: str) -> date:
     match = _DATE.match(value)
     if match:
         year, month, day = (int(part) if part else 1 for part in match.groups())
-        try:
+        with contextlib.suppress(ValueError):  # 2024-02-30: not a day
             if 1900 <= year <= 2999:
                 return date(year, month, day)
-        except ValueError:
-            pass
     shown = value if len(value) <= 40 else value[:39] + "…"
     raise QueryError(f"“{name}:{shown}” is not a date I can read.", _FILTER_EXAMPLES[name])
 
