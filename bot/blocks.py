@@ -8,13 +8,12 @@ mention or link, and `&lt;`/`&gt;` are shown as the characters themselves.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 from bot.marks import MARK_CLOSE, MARK_OPEN
-from bot.models import Release
+from bot.models import CHANNEL_ID, USER_ID, Release
 from bot.routes import Changed
 from bot.search import Results
 from bot.store import Change, Route
@@ -24,9 +23,6 @@ READ_ACTION_ID = "read_release"
 SHARE_ACTION_ID = "share_release"
 PAGE_ACTION_PREFIX = "search_page_"
 
-# Only a real user ID is ever put into a mention.
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_CHANNEL = re.compile(r"^[CG][A-Z0-9]{6,}$")
 
 Block = dict[str, Any]
 
@@ -283,7 +279,7 @@ def problem_blocks(problem: str, example: str | None = None, *, command: str) ->
 
 def shared_blocks(release: Release, user_id: str) -> list[Block]:
     """An announcement posted because a member shared it from their search results."""
-    who = f"<@{user_id}>" if _USER_ID.match(user_id) else "a member"
+    who = f"<@{user_id}>" if USER_ID.match(user_id) else "a member"
     note = {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Shared by {who}"}]}
     return [*announcement_blocks(release), note]
 
@@ -468,7 +464,7 @@ def admin_home_view(
             f"• <!date^{int(change.at)}^{{date_short_pretty}} {{time}}|{change.at:.0f}> "
             f"<@{change.user_id}> {escape(change.action)}: {_change_detail(change)}"
             for change in changes
-            if _USER_ID.match(change.user_id)
+            if USER_ID.match(change.user_id)
         ]
         shown.append(
             {
@@ -483,7 +479,7 @@ def admin_home_view(
 def _change_detail(change: Change) -> str:
     """An audit entry's detail as mrkdwn: a leading channel ID becomes a channel link."""
     channel, colon, rest = change.detail.partition(":")
-    if colon and _CHANNEL.match(channel):
+    if colon and CHANNEL_ID.match(channel):
         return f"<#{channel}>{escape(colon + rest)}"
     return escape(change.detail)
 
@@ -578,7 +574,7 @@ def result_form(title: str, text: str) -> dict[str, Any]:
 
 def trial_blocks(release: Release, user_id: str) -> list[Block]:
     """A test announcement: the real format, marked as a test and by whom."""
-    who = f"<@{user_id}>" if _USER_ID.match(user_id) else "an admin"
+    who = f"<@{user_id}>" if USER_ID.match(user_id) else "an admin"
     return [*announcement_blocks(release), _context(f"Test announcement sent by {who}")]
 
 

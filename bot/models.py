@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# Slack ID shapes: channels (C…, older private ones G…) and users (U…, Enterprise Grid W…).
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 @dataclass(frozen=True)

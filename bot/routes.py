@@ -13,12 +13,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.models import Release
+from bot.models import CHANNEL_ID, Release
 from bot.store import Route, Store
 
 # How Slack sends a channel picked with # when the command has `should_escape`: <#C123|name>.
-_CHANNEL_MENTION = re.compile(r"^<#([CG][A-Z0-9]{6,})(?:\|[^>]*)?>$")
-_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
+_CHANNEL_MENTION = re.compile(rf"^<#({CHANNEL_ID.pattern[1:-1]})(?:\|[^>]*)?>$")
 
 
 class RouteError(ValueError):
@@ -53,7 +52,7 @@ def channel_id(text: str) -> str:
     match = _CHANNEL_MENTION.match(text)
     if match:
         return match.group(1)
-    if _CHANNEL_ID.match(text):
+    if CHANNEL_ID.match(text):
         return text
     raise RouteError(
         f"“{text or '(nothing)'}” is not a channel. Type # and pick the channel from the list, "

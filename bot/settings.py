@@ -12,14 +12,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from bot.models import CHANNEL_ID, USER_ID
+
 DEFAULT_FEED_URL = "https://www.isscr.org/isscr-news?format=rss"
 DEFAULT_ARCHIVE_URL = "https://www.isscr.org/isscr-news?format=json"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MIN_QUIET_POLL_INTERVAL = 60
 
-# Slack IDs: public channels start with C, private ones with C or (older) G.
-_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -115,7 +114,7 @@ class Settings:
         )
         poll_interval = _number(values, "POLL_INTERVAL", 300, minimum=1)
         announce_channel = values.get("ANNOUNCE_CHANNEL")
-        if announce_channel is not None and not _CHANNEL_ID.match(announce_channel):
+        if announce_channel is not None and not CHANNEL_ID.match(announce_channel):
             raise SettingsError(
                 "ANNOUNCE_CHANNEL",
                 f"is {announce_channel!r}, not a channel ID",
@@ -151,7 +150,7 @@ class Settings:
 
 def _user_ids(values: Mapping[str, str], name: str) -> frozenset[str]:
     ids = [part for part in re.split(r"[\s,]+", values.get(name, "")) if part]
-    wrong = [part for part in ids if not _USER_ID.match(part)]
+    wrong = [part for part in ids if not USER_ID.match(part)]
     if wrong:
         raise SettingsError(
             name,
