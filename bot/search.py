@@ -40,6 +40,8 @@ MAX_EXPANSIONS = 256
 # posting list to weigh it, and a very common word says little about relevance.
 RANKABLE = 2000
 _WORD = re.compile(r"[^\W_]+")
+# Endings tried, in order, for a word that the stemmer turns into a given index word.
+_ENDINGS = ("", "e", "s", "es", "ing", "ed", "y", "al", "er", "ion", "ment", "ness", "ic")
 
 
 class SearchError(Exception):
@@ -116,12 +118,22 @@ def last_word_is_prefix(terms: Sequence[Term]) -> bool:
 
 
 @dataclass(frozen=True)
+class _Part:
+    """One term of a query: its FTS5 expression, and the index words it stands for."""
+
+    expression: str
+    # Runs of index words (see `Store.tokens`), any one of which, in order, is the term.
+    alternatives: tuple[tuple[str, ...], ...]
+    open_prefix: bool = False  # FTS5's own prefix search, which reads every such word
+
+
+@dataclass(frozen=True)
 class _Plan:
     """A query turned into FTS5 expressions and a rowid (publication time) range."""
 
     match: str | None  # words, categories and authors: what a result must match
     words: str | None  # the words alone
-    word_parts: tuple[str, ...]
+    parts: tuple[_Part, ...]
     weigh: str | None  # the rarer words, whose bm25 ranks the results
     lowest: int | None
     highest: int | None
@@ -137,8 +149,10 @@ class Search:
         page_size: int = PAGE_SIZE,
         time_limit: float = TIME_LIMIT,
         ranked_at_most: int = RANKED_AT_MOST,
+        rankable: int = RANKABLE,
     ) -> None:
         self.store = store
+        self.rankable = rankable
         self.page_size = page_size
         self.time_limit = time_limit
         self.ranked_at_most = ranked_at_most
@@ -149,7 +163,7 @@ class Search:
         self._release_count = 0
         self._categories: list[str] = []
         self._tokens: dict[str, list[str]] = {}
-        self._stem_of: dict[str, str] = {}  # what an index word stems to, when quoted
+        self._typed: dict[str, str | None] = {}  # a word that stems to an index word
 
     def run(self, text: str, page: int = 1) -> Results:
         """Page `page` of the releases matching `text` (an empty text lists the latest).
@@ -210,20 +224,15 @@ class Search:
     # -- planning -------------------------------------------------------------------------
 
     def _plan(self, query: Query) -> _Plan:
+        last = len(query.terms) - 1
         parts = [
-            self._term_expression(
-                term, prefix=index == len(query.terms) - 1 and last_word_is_prefix(query.terms)
-            )
+            self._part(term, prefix=index == last and last_word_is_prefix(query.terms))
             for index, term in enumerate(query.terms)
         ]
         # Words match anywhere, category and author included ("policy" finds Policy releases):
         # a column filter would cost a position-list check for every release read.
-        words = " AND ".join(parts) or None
-        rare = [
-            part
-            for part, term in zip(parts, query.terms, strict=True)
-            if self._weighing_cost(part, term) <= RANKABLE
-        ]
+        words = " AND ".join(part.expression for part in parts) or None
+        rare = [part.expression for part in parts if self._weighing_cost(part) <= self.rankable]
         categories = [_quoted(self._category(name)) for name in query.categories]
         authors = [_quoted(part) + "*" for part in query.authors]
         filters = [
@@ -241,53 +250,62 @@ class Search:
         weigh = " AND ".join(rare) or None
         return _Plan(match, words, tuple(parts), weigh, lowest, highest)
 
-    def _term_expression(self, term: Term, *, prefix: bool) -> str:
-        """A term as FTS5 text: a quoted string; a prefix last word as the index's words that
-        begin with it, OR-ed, which FTS5 reads lazily (its own `"embr"*` first merges the
-        posting lists of every such word in full, whatever the LIMIT)."""
+    def _part(self, term: Term, *, prefix: bool) -> _Part:
+        """A term as FTS5 text: a quoted string, so that whatever a member typed is only ever
+        text. A prefix last word becomes the index's words that begin it, OR-ed, which FTS5
+        reads lazily (its own `"embr"*` first merges the posting lists of every such word in
+        full, whatever the LIMIT)."""
+        tokens = tuple(self._tokenize(term.text))
         if not prefix:
-            return _quoted(term.text)
-        tokens = self._tokenize(term.text)
-        if len(tokens) == 1:
-            first = bisect.bisect_left(self._sorted_index, tokens[0])
+            return _Part(_quoted(term.text), (tokens,))
+        runs = _WORD.findall(term.text)
+        if tokens and len(runs) == len(tokens):
+            stem = tokens[-1]
+            first = bisect.bisect_left(self._sorted_index, stem)
             words = list(
                 itertools.takewhile(
-                    lambda word: word.startswith(tokens[0]),
+                    lambda word: word.startswith(stem),
                     self._sorted_index[first : first + MAX_EXPANSIONS + 1],
                 )
             )
             if 0 < len(words) <= MAX_EXPANSIONS:
-                # Quoting a word hands it to the stemmer again: a word that stems to itself is
-                # written out; one that does not, by its stem as a (narrow) prefix.
-                stems = self._stems(words)
-                if all(root.startswith(tokens[0]) for root in stems):
-                    alternatives = sorted(
-                        {
-                            _quoted(w) if w == root else _quoted(root) + "*"
-                            for w, root in zip(words, stems, strict=True)
-                        }
+                typed = self._typed_forms(words)
+                if None not in typed:
+                    # Quoting a word hands it to the stemmer again, so each index word is
+                    # written as a word that stems to it ("releas" as "release"); the words
+                    # before the last stay as typed.
+                    lead = " ".join(runs[:-1])
+                    alternatives = sorted({_quoted(f"{lead} {form}".strip()) for form in typed})
+                    return _Part(
+                        "(" + " OR ".join(alternatives) + ")",
+                        tuple((*tokens[:-1], word) for word in words),
                     )
-                    return "(" + " OR ".join(alternatives) + ")"
-        return _quoted(term.text) + "*"
+        return _Part(_quoted(term.text) + "*", (tokens,), open_prefix=True)
 
-    def _stems(self, words: list[str]) -> list[str]:
-        """What the stemmer makes of each index word, from one tokenizer call, cached."""
-        unknown = [word for word in words if word not in self._stem_of]
-        if unknown:
-            stems = self.store.tokens(" ".join(unknown))
-            if len(stems) != len(unknown):  # a word that is not one token: ask one by one
-                stems = [(self._tokenize(word) or [""])[0] for word in unknown]
-            self._stem_of.update(zip(unknown, stems, strict=True))
-        return [self._stem_of[word] for word in words]
+    def _typed_forms(self, words: list[str]) -> list[str | None]:
+        """For each index word, a word the tokenizer turns into it (None if none found):
+        mostly the word itself; a stem that the stemmer would shorten again, with an ending
+        ("releas" → "release"). Cached: the tokenizer is asked once for a batch of words."""
+        unknown = [word for word in words if word not in self._typed]
+        for ending in _ENDINGS:
+            if not unknown:
+                break
+            forms = [word + ending for word in unknown]
+            stems = self.store.tokens(" ".join(forms))
+            if len(stems) != len(forms):  # a form that is not one token: ask one by one
+                stems = [(self._tokenize(form) or [""])[0] for form in forms]
+            for word, form, stem in zip(unknown, forms, stems, strict=True):
+                if stem == word:
+                    self._typed[word] = form
+            unknown = [word for word in unknown if word not in self._typed]
+        self._typed.update(dict.fromkeys(unknown))  # none found: FTS5's own prefix search
+        return [self._typed[word] for word in words]
 
-    def _weighing_cost(self, expression: str, term: Term) -> float:
-        """How many postings bm25 reads to weigh `term`: every word's whole list."""
-        if "*" in expression:
+    def _weighing_cost(self, part: _Part) -> float:
+        """How many postings bm25 reads to weigh `part`: every word's whole list."""
+        if part.open_prefix:
             return float("inf")
-        if expression.startswith("("):
-            words = [word.strip('"') for word in expression.strip("()").split(" OR ")]
-        else:
-            words = self._tokenize(term.text)
+        words = {word for run in part.alternatives for word in run}
         return sum(self._index.get(word, 0) for word in words)
 
     def _rank(self, plan: _Plan, rowids: list[int]) -> list[int]:
@@ -302,9 +320,10 @@ class Search:
         else:
             # Every word is in a good share of the archive, so weighing them says little:
             # releases with all of them in the title come first.
+            expressions = [part.expression for part in plan.parts]
             in_title = set(
                 self.store.matching_rowids(
-                    _in_columns("{title}", plan.word_parts),
+                    "{title} : (" + " AND ".join(expressions) + ")",
                     lowest=lowest,
                     highest=highest,
                     limit=len(rowids) * 4,
@@ -321,7 +340,7 @@ class Search:
             self._sorted_index = sorted(self._index)
             self._release_count = self.store.release_count()
             self._categories = self.store.categories()
-            self._stem_of.clear()
+            self._typed.clear()
             self._version = version
 
     def _tokenize(self, text: str) -> list[str]:
@@ -368,9 +387,9 @@ class Search:
             term.text
             for index, term in enumerate(query.terms)
             if not self.store.matching_rowids(
-                self._term_expression(
+                self._part(
                     term, prefix=index == last and last_word_is_prefix(query.terms)
-                ),
+                ).expression,
                 limit=1,
             )
         ]
@@ -448,11 +467,6 @@ def _start_of_day(day: date) -> datetime:
 def _quoted(text: str) -> str:
     """An FTS5 string: whatever it holds is only ever text to the tokenizer."""
     return '"' + text.replace('"', '""') + '"'
-
-
-def _in_columns(columns: str, parts: Sequence[str]) -> str | None:
-    """`parts`, all required, matched only in `columns`."""
-    return f"{columns} : (" + " AND ".join(parts) + ")" if parts else None
 
 
 def _filter_form(category: str) -> str:

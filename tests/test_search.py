@@ -72,6 +72,17 @@ def test_title_matches_rank_above_body_matches_and_newer_breaks_ties(search: Sea
     assert ids(search.run("embryo", page=2)) == [2]
 
 
+def test_with_only_common_words_releases_with_them_all_in_the_title_come_first(
+    search: Search,
+) -> None:
+    # Words too common to weigh with bm25 (here: any word) rank by the title alone.
+    common = Search(search.store, page_size=9, rankable=0)
+    assert ids(common.run("embryo")) == [1, 3, 2]  # in the title, then newest first
+    assert ids(common.run("embryo mod")) == [1, 3]  # "mod" is a prefix in the title too
+    assert ids(common.run('"embryo models"')) == [1, 3]
+    assert ids(common.run("cells year")) == [5]  # "Cells" is indexed as "cell"
+
+
 def test_equally_relevant_releases_come_newest_first_on_every_page(store: Store) -> None:
     twins = [release(n, "Identical twin", "Same words.") for n in (30, 10, 50, 20, 40, 60, 70)]
     for twin in twins:
@@ -287,6 +298,18 @@ def test_a_prefix_finds_every_word_it_begins_even_ones_the_stemmer_would_change(
     assert ids(search.run("embr")) == [3, 2]
     assert ids(search.run("note embryon")) == [2]
     assert search.run("zzz").total == 0
+
+
+def test_a_last_word_of_several_parts_is_a_prefix_of_its_last_part(store: Store) -> None:
+    bodies = ("Single-cell sequencing.", "Single-celled organisms.", "Single cells.", "Cells.")
+    for n, body in enumerate(bodies, 1):
+        store.save_release(release(n, f"Note {n}", body), source="rss", now=0)
+    search = Search(store, page_size=9)
+
+    assert ids(search.run("single-cel")) == [3, 2, 1]
+    assert search.run("single-ce").total == 0  # two letters are matched whole
+    assert ids(search.run("single-cell")) == [3, 2, 1]  # "celled" and "cells" begin "cell"
+    assert ids(search.run("sequencing single-cel")) == [1]
 
 
 def test_words_also_find_categories_and_authors(search: Search) -> None:
