@@ -276,6 +276,10 @@ class Backfill:
             result = replace(result, stop_reason=stop_reason)
             self.on_page(result)
             if result.finished:
+                if result.stored:
+                    # Written page by page, the index is in many pieces; one piece makes every
+                    # search read one b-tree per word (about a third faster on a big archive).
+                    self.store.tidy_search_index()
                 return result
             offset = page.next_offset
             await asyncio.sleep(self.pause)

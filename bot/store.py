@@ -273,6 +273,11 @@ class Store:
                 list(SEARCH_COLUMNS), create_triggers=True, tokenize=TOKENIZER
             )
 
+    def tidy_search_index(self) -> None:
+        """Merge the search index into one piece, after a bulk import (FTS5's optimize)."""
+        with self.transaction():
+            self.db["releases"].optimize()
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction; nested uses join the outer one."""

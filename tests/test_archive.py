@@ -220,6 +220,9 @@ async def test_a_backfill_stores_every_page_and_announces_nothing(
     assert stored.excerpt == "The ISSCR’s release number 95."
     status = store.archive_status(site.json_url)
     assert (status.state, status.pages, status.stored, status.next_offset) == ("done", 5, 95, None)
+    # Written page by page, then merged: the search index is one piece (FTS5 segment).
+    segments = "SELECT count(DISTINCT segid) FROM releases_fts_idx"
+    assert store.db.execute(segments).fetchone()[0] == 1
 
 
 async def test_running_it_again_changes_nothing(
