@@ -81,6 +81,9 @@ def test_with_only_common_words_releases_with_them_all_in_the_title_come_first(
     assert ids(common.run("embryo mod")) == [1, 3]  # "mod" is a prefix in the title too
     assert ids(common.run('"embryo models"')) == [1, 3]
     assert ids(common.run("cells year")) == [5]  # "Cells" is indexed as "cell"
+    one_by_one = Search(search.store, page_size=1, rankable=0)
+    assert [ids(one_by_one.run("embryo", page=n)) for n in (1, 2, 3)] == [[1], [3], [2]]
+    assert ids(one_by_one.run("embryo category:policy", page=2)) == [2]
 
 
 def test_equally_relevant_releases_come_newest_first_on_every_page(store: Store) -> None:
