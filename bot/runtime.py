@@ -8,6 +8,8 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -51,7 +53,8 @@ class Bot:
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._socket_handler: AsyncSocketModeHandler | None = None
-        self._archive_task: asyncio.Task[None] | None = None
+        # Cancelled on stop rather than awaited: see `stop`.
+        self._cancel_on_stop: list[asyncio.Task[None]] = []
         # The archive backfill's pace: seconds between pages, first wait after a failed page
         # (doubling per try) and after a failed run; tests make them short.
         self.archive_pause = 1.0
@@ -70,29 +73,35 @@ class Bot:
             on_queued=self.outbox.wake,
         )
         self.controls.poll_now = self.watcher.poll_now
-        await self._check_token()
         if not self.settings.socket_mode or self.settings.port_is_explicit:
             await self._serve_http()
         if self.settings.socket_mode:
             self._tasks.append(asyncio.create_task(self._connect_socket_mode(), name="socket-mode"))
-        self._tasks.append(asyncio.create_task(self.watcher.run(self.stopping), name="watcher"))
+        # Nothing waits for Slack to answer auth.test: /healthz, polling and storing work
+        # without Slack, and the outbox keeps announcements until it answers.
+        self._start_cancellable(self._check_token(), "token-check")
+        self._start_cancellable(self.watcher.run(self.stopping), "watcher")
         archive_url = self._archive_due()
         if archive_url is not None:
-            self._archive_task = asyncio.create_task(
-                self._backfill_archive(archive_url), name="archive"
-            )
-            self._tasks.append(self._archive_task)
+            self._start_cancellable(self._backfill_archive(archive_url), "archive")
         self._tasks.append(
             asyncio.create_task(self.outbox.run(self.stopping, grace=SHUTDOWN_GRACE), name="outbox")
         )
 
+    def _start_cancellable(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.append(task)
+        self._cancel_on_stop.append(task)
+
     async def stop(self) -> None:
         """Stop polling, let a post in flight finish (or hand it back), close everything."""
         self.stopping.set()
-        if self._archive_task is not None:
-            # Safe at any await: each page is committed with its offset, so the next start
-            # resumes exactly here.
-            self._archive_task.cancel()
+        # Cancelling these is safe at any await, and a feed or Slack that never answers must
+        # not hold up the exit: a poll writes its releases and deliveries in one transaction
+        # after its last await, each archive page is committed with its offset (the next start
+        # resumes there), and the token check only logs.
+        for task in self._cancel_on_stop:
+            task.cancel()
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
         if self._runner is not None:

@@ -22,7 +22,7 @@ from tests.conftest import (
     slash_command_body,
 )
 from tests.fakes.feed_server import FeedServer, make_item
-from tests.fakes.slack_api import SlackApi
+from tests.fakes.slack_api import FakeResponse, SlackApi
 
 
 @asynccontextmanager
@@ -155,6 +155,35 @@ async def test_healthz_reports_polls_and_deliveries(
         "retrying": [],
         "failures": [],
     }
+
+
+async def test_start_up_does_not_wait_for_a_slack_that_never_answers(
+    make_settings: Callable[..., Settings], slack: SlackApi
+) -> None:
+    slack.fail_next("auth.test", FakeResponse.timeout(120), times=5)
+    began = time.monotonic()
+    async with running(make_settings()) as bot:
+        url = f"http://127.0.0.1:{bot.port}/healthz"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            status = response.status
+        await eventually(lambda: bot.store.release_count() == 3)  # the feed is watched
+        assert slack.calls_to("auth.test")  # still waiting for its answer
+        started = time.monotonic() - began
+    stopped = time.monotonic() - began - started
+
+    assert status == 200
+    assert started < 5 and stopped < 5, (started, stopped)
+
+
+async def test_a_rejected_token_is_logged_and_the_feed_still_watched(
+    make_settings: Callable[..., Settings], slack: SlackApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running(make_settings(SLACK_BOT_TOKEN="xoxb-revoked")) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        await eventually(lambda: "Slack rejected SLACK_BOT_TOKEN" in caplog.text)
+
+    assert "Slack rejected SLACK_BOT_TOKEN (invalid_auth: SLACK_BOT_TOKEN is wrong" in caplog.text
+    assert "xoxb-revoked" not in caplog.text
 
 
 async def test_socket_mode_answers_the_slash_command_over_the_websocket(

@@ -10,6 +10,7 @@ import signal
 import socket
 import sqlite3
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -141,6 +142,22 @@ async def test_sigterm_mid_post_finishes_it_and_exits_0(
     await eventually(lambda: len(slack.messages[CHANNEL]) == 2)
     assert posted_ids(slack) == [make_item(4).item_id, make_item(5).item_id]
     assert slack.calls_to("conversations.history") == []  # a clean hand-over needs no check
+
+
+async def test_sigterm_while_the_feed_hangs_exits_0_at_once(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, processes: list[BotProcess]
+) -> None:
+    bot = await BotProcess(bot_env(tmp_path, feed, slack, LOG_LEVEL="INFO"), tmp_path).start()
+    processes.append(bot)
+    feed.fail_always(Fault.timeout(600))  # accepts the poll, never answers it
+    polls = len(feed.requests)
+    await eventually(lambda: len(feed.requests) > polls)  # a poll is waiting for it now
+
+    started = time.monotonic()
+    assert await bot.terminate() == 0
+    assert time.monotonic() - started < 5, bot.output()
+    assert "stopped" in bot.output()
+    assert "Traceback" not in bot.output()
 
 
 async def test_two_processes_on_one_database_post_each_release_once(
