@@ -15,6 +15,7 @@ from tests.test_bot import events_url, running
 
 ADMIN, MEMBER, EXTRA = "U0ADMIN001", "U0MEMBER01", "U0EXTRA001"
 POLICY_NEWS, PRESS_NEWS, SECRET = "C0POLICY01", "C0PRESS001", "C0PRIVAT01"
+INVITED = "C0INVITED1"  # a private channel the bot was already invited to
 
 
 @pytest.fixture
@@ -37,6 +38,7 @@ async def bot(
     slack.add_channel(POLICY_NEWS, member=False, name="policy-news")
     slack.add_channel(PRESS_NEWS, member=False, name="press-news")
     slack.add_channel(SECRET, private=True, member=False, name="secret")
+    slack.add_channel(INVITED, private=True, name="invited")
     async with running(make_settings(ADMIN_USER_IDS=EXTRA)) as started:
         await eventually(lambda: started.store.release_count() == 3)
         yield started
@@ -146,6 +148,16 @@ async def test_a_private_channel_is_saved_with_a_request_to_invite_the_bot(
     assert [(r.channel, r.categories) for r in bot.store.routes()] == [
         (SECRET, ("Statement", "Policy"))
     ]
+
+
+async def test_a_private_channel_the_bot_is_already_in_needs_no_invitation(
+    bot: Bot, slack: SlackApi
+) -> None:
+    answer = await command(bot, f"route {at(INVITED, 'invited')} Policy")
+
+    assert answer == f"<#{INVITED}> now receives *Policy*."
+    [looked] = slack.calls_to("conversations.history")
+    assert looked.params["channel"] == INVITED
 
 
 async def test_routes_add_up_and_unroute_takes_away(bot: Bot) -> None:

@@ -22,7 +22,7 @@ from tests.conftest import (
 )
 from tests.fakes.feed_server import FeedServer, make_item
 from tests.fakes.slack_api import SlackApi
-from tests.test_admin import ADMIN, MEMBER, POLICY_NEWS, PRESS_NEWS, SECRET
+from tests.test_admin import ADMIN, INVITED, MEMBER, POLICY_NEWS, PRESS_NEWS, SECRET
 from tests.test_admin import feed as feed  # the feed fixture: one release per category
 from tests.test_bot import events_url, running
 
@@ -34,6 +34,7 @@ async def bot(make_settings: Callable[..., Settings], slack: SlackApi) -> AsyncI
     slack.add_channel(POLICY_NEWS, member=False, name="policy-news")
     slack.add_channel(PRESS_NEWS, name="press-news")
     slack.add_channel(SECRET, private=True, member=False, name="secret")
+    slack.add_channel(INVITED, private=True, name="invited")
     async with running(make_settings()) as started:
         await eventually(lambda: started.store.release_count() == 3)
         yield started
@@ -133,6 +134,13 @@ async def test_a_private_channel_is_saved_and_the_form_asks_for_an_invitation(bo
     assert answer["response_action"] == "update"
     assert "/invite @ISSCR News" in json.dumps(answer["view"])
     assert [r.channel for r in bot.store.routes()] == [SECRET]
+
+
+async def test_a_private_channel_the_bot_is_in_is_saved_and_the_form_closes(bot: Bot) -> None:
+    answer = await post(bot, view_submission_body("route_form", user=ADMIN, channel=INVITED))
+
+    assert answer in ("", None, {})
+    assert [r.channel for r in bot.store.routes()] == [INVITED]
 
 
 async def test_a_member_cannot_use_the_buttons_or_forms(bot: Bot, slack: SlackApi) -> None:

@@ -18,6 +18,7 @@ from bot import blocks
 from bot.admins import AdminCheck
 from bot.controls import Controls
 from bot.health import health
+from bot.outbox import classify
 from bot.routes import RouteError, Routes, channel_id, resolve_categories
 from bot.settings import Settings
 from bot.store import Store
@@ -103,6 +104,8 @@ class AdminCommands:
             code = error.response.get("error") if error.response else None
             if code == "is_archived":
                 return "It is archived: announcements there will fail until it is unarchived."
+            if code == "method_not_supported_for_channel_type" and await self._is_member(channel):
+                return None  # a private channel I was already invited to
             if code in ("method_not_supported_for_channel_type", "channel_not_found"):
                 return (
                     f"It is private (or I cannot see it): type `{INVITE}` in the channel, or "
@@ -116,6 +119,16 @@ class AdminCommands:
         if "already_in_channel" in str(answer.get("warning", "")):
             return None
         return JOINED
+
+    async def _is_member(self, channel: str) -> bool:
+        """Whether the bot is in `channel`: only a member may read its history (the scopes
+        the bot has anyway, for the outbox; conversations.info would need channels:read)."""
+        try:
+            await self.client.conversations_history(channel=channel, limit=1)
+        except Exception as error:
+            log.info("not a member of %s: %s", channel, classify(error).reason)
+            return False
+        return True
 
 
 def _message(text: str, shown: list[dict[str, Any]]) -> dict[str, Any]:
