@@ -211,3 +211,14 @@ async def test_poll_now_and_a_test_announcement(
     assert refused["response_action"] == "errors"
     assert "channel_not_found" in refused["errors"]["channel"]
     assert [c.action for c in bot.store.recent_changes()] == ["test", "poll"]
+
+
+async def test_a_test_announcement_joins_a_public_channel_first(bot: Bot, slack: SlackApi) -> None:
+    sent = await post(bot, view_submission_body("trial_form", user=ADMIN, channel=POLICY_NEWS))
+
+    assert sent in ("", None, {})
+    [message] = slack.messages[POLICY_NEWS]
+    assert message["text"] == "Test: ISSCR Statement: Release 3"
+    assert [call.params["channel"] for call in slack.calls_to("conversations.join")] == [
+        POLICY_NEWS
+    ]

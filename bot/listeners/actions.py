@@ -14,6 +14,7 @@ from bot import blocks
 from bot.listeners.commands import COMMAND, answer
 from bot.models import Release
 from bot.outbox import Failure, classify, explain
+from bot.posting import post_joining
 from bot.search import SearchService
 from bot.store import Store
 
@@ -79,33 +80,24 @@ async def _post_share(
     client: AsyncWebClient, channel: str, release: Release, user: str
 ) -> str | None:
     """Post the shared release; None when posted, else what to tell the member."""
-    message = {
+    message: dict[str, Any] = {
         "channel": channel,
         "text": blocks.announcement_text(release),
         "blocks": blocks.shared_blocks(release, user),
         "unfurl_links": False,
         "unfurl_media": False,
     }
-    joined = False
-    while True:
-        try:
-            await client.chat_postMessage(**message)
-            return None
-        except Exception as error:
-            failure = classify(error)
-        if failure.kind is Failure.NOT_IN_CHANNEL and not joined:
-            joined = True
-            try:
-                await client.conversations_join(channel=channel)
-                continue  # a public channel: joined, post again
-            except Exception:
-                pass  # private: only an invitation helps
-        log.warning("sharing %s in %s failed: %s", release.id, channel, failure.reason)
-        if failure.kind is Failure.NOT_IN_CHANNEL or failure.reason == "channel_not_found":
-            return (
-                "I can't post in this conversation. Invite me with `/invite @ISSCR News` "
-                "(or share from a channel I'm in), then press Share again."
-            )
-        if failure.kind is Failure.UNKNOWN:
-            return "Slack did not answer in time; look in the channel before pressing Share again."
-        return f"Sharing failed: {explain(failure.reason)}."
+    try:
+        await post_joining(client, message)
+        return None
+    except Exception as error:
+        failure = classify(error)
+    log.warning("sharing %s in %s failed: %s", release.id, channel, failure.reason)
+    if failure.kind is Failure.NOT_IN_CHANNEL or failure.reason == "channel_not_found":
+        return (
+            "I can't post in this conversation. Invite me with `/invite @ISSCR News` "
+            "(or share from a channel I'm in), then press Share again."
+        )
+    if failure.kind is Failure.UNKNOWN:
+        return "Slack did not answer in time; look in the channel before pressing Share again."
+    return f"Sharing failed: {explain(failure.reason)}."

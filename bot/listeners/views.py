@@ -17,6 +17,7 @@ from bot import blocks
 from bot.listeners.admin import JOINED, AdminCommands
 from bot.listeners.home import Home
 from bot.outbox import classify, explain
+from bot.posting import post_joining
 from bot.routes import RouteError, resolve_categories
 
 log = logging.getLogger(__name__)
@@ -66,12 +67,15 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
             await ack(response_action="errors", errors={CHANNEL: "No release is stored yet."})
             return
         try:
-            await client.chat_postMessage(
-                channel=channel,
-                text=f"Test: {blocks.announcement_text(latest[0])}",
-                blocks=blocks.trial_blocks(latest[0], user),
-                unfurl_links=False,
-                unfurl_media=False,
+            await post_joining(
+                client,
+                {
+                    "channel": channel,
+                    "text": f"Test: {blocks.announcement_text(latest[0])}",
+                    "blocks": blocks.trial_blocks(latest[0], user),
+                    "unfurl_links": False,
+                    "unfurl_media": False,
+                },
             )
         except Exception as error:
             reason = classify(error).reason
