@@ -85,6 +85,25 @@ async def test_admin_routes_categories_and_new_releases_land_only_where_routed(
     ]
 
 
+async def test_a_channel_taking_both_categories_of_a_release_gets_it_once(
+    bot: Bot, slack: SlackApi, feed: FeedServer
+) -> None:
+    await command(bot, f"route {at(POLICY_NEWS, 'policy-news')} Policy, Press Release")
+
+    feed.items[:0] = [
+        make_item(5, categories=["Press Release"]),
+        make_item(4, categories=["Policy", "Press Release"]),
+    ]
+    await eventually(lambda: bot.store.release_count() == 5 and not bot.store.channels_with_work())
+    polls = len(feed.requests)
+    await eventually(lambda: len(feed.requests) >= polls + 2)  # a duplicate would show by now
+
+    assert posted_ids(slack, POLICY_NEWS) == [make_item(4).item_id, make_item(5).item_id]
+    assert bot.store.delivery_counts_by_channel() == {
+        POLICY_NEWS: {"waiting": 0, "sent": 2, "failed": 0}
+    }
+
+
 async def test_a_member_is_refused_politely_and_nothing_changes(bot: Bot, slack: SlackApi) -> None:
     for text in (f"route {at(POLICY_NEWS, 'x')} Policy", "routes", "status", "poll", "unroute x"):
         answer = await command(bot, text, user=MEMBER)
