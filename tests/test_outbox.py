@@ -116,6 +116,9 @@ async def test_rate_limits_are_waited_out_without_loss_or_duplicate(
 
     assert posted_ids(slack) == [release(1).id, release(2).id]
     assert len(slack.calls_to("chat.postMessage")) == refusals + 2
+    # Each refusal's Retry-After (1 s) passes before the next try.
+    times = [call.at for call in slack.calls_to("chat.postMessage")][: refusals + 1]
+    assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(times))
 
 
 @pytest.mark.parametrize("after_posting", [True, False])
