@@ -143,17 +143,35 @@ async def test_a_private_channel_the_bot_is_in_is_saved_and_the_form_closes(bot:
     assert [r.channel for r in bot.store.routes()] == [INVITED]
 
 
-async def test_a_member_cannot_use_the_buttons_or_forms(bot: Bot, slack: SlackApi) -> None:
-    for action in ("admin_add_route", "admin_send_trial", "admin_poll_now"):
-        await post(bot, home_action_body(action, user=MEMBER))
-    await post(bot, home_action_body("admin_remove_route", POLICY_NEWS, user=MEMBER))
-    answer = await post(bot, view_submission_body("route_form", user=MEMBER, channel=POLICY_NEWS))
-    await eventually(lambda: len(slack.calls_to("users.info")) >= 5)
+async def test_a_member_is_told_no_by_every_button_and_form_and_nothing_changes(
+    bot: Bot, slack: SlackApi
+) -> None:
+    await post(bot, slash_command_body(f"route <#{PRESS_NEWS}|p> Press Release", user=ADMIN))
+    routes, changes = bot.store.routes(), bot.store.recent_changes()
+    clicks = [
+        ("admin_add_route", ""),
+        ("admin_edit_route", PRESS_NEWS),
+        ("admin_remove_route", PRESS_NEWS),
+        ("admin_poll_now", ""),
+        ("admin_send_trial", ""),
+    ]
+    for action, value in clicks:
+        await post(bot, home_action_body(action, value, user=MEMBER))
+    await eventually(lambda: len(slack.modals) == len(clicks))
+    forms = [
+        await post(bot, view_submission_body(form, user=MEMBER, channel=PRESS_NEWS))
+        for form in ("route_form", "trial_form")
+    ]
 
-    assert answer["response_action"] == "errors"
-    assert answer["errors"]["channel"].startswith("Only workspace admins and owners")
-    assert slack.modals == []
-    assert bot.store.routes() == [] and bot.store.recent_changes() == []
+    for modal in slack.modals:  # one refusal per click, and no form opened
+        assert modal["title"]["text"] == "Nothing changed"
+        assert modal["blocks"][0]["text"]["text"].startswith("Only workspace admins and owners")
+    for answer in forms:
+        assert answer["response_action"] == "errors"
+        assert answer["errors"]["channel"].startswith("Only workspace admins and owners")
+    assert buttons(json.dumps(slack.home_views[MEMBER])) == []  # the members' Home
+    assert bot.store.routes() == routes and bot.store.recent_changes() == changes
+    assert slack.messages[PRESS_NEWS] == []  # no test announcement
 
 
 async def test_edit_moves_a_route_and_remove_deletes_it(bot: Bot, slack: SlackApi) -> None:

@@ -1,11 +1,12 @@
 """The App Home's admin buttons: Add route, Edit, Remove, Poll now, Send a test announcement.
 
-Each click asks Slack again whether the user is an admin; a refused click changes nothing and
-shows the user the members' Home.
+Each click asks Slack again whether the user is an admin; a refused click changes nothing,
+says why in a small modal and shows the user the members' Home.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -16,18 +17,30 @@ from bot import blocks
 from bot.listeners.admin import AdminCommands
 from bot.listeners.home import Home
 
+log = logging.getLogger(__name__)
+
 
 def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
-    async def allowed(user_id: str) -> bool:
-        if await admin.check.refusal(user_id) is None:
+    async def allowed(body: dict[str, Any]) -> bool:
+        user_id = body["user"]["id"]
+        refusal = await admin.check.refusal(user_id)
+        if refusal is None:
             return True
+        # A click on the Home has no message to answer in; a modal is how Slack lets us reply.
+        try:
+            await admin.client.views_open(
+                trigger_id=body["trigger_id"],
+                view=blocks.result_form("Nothing changed", blocks.escape(refusal)),
+            )
+        except Exception as error:  # the member's Home below still drops the buttons
+            log.warning("views.open for %s failed: %s", user_id, error.__class__.__name__)
         await home.publish(user_id, is_admin=False)
         return False
 
     @app.action(blocks.ADD_ROUTE)
     async def add_route(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        if await allowed(body["user"]["id"]):
+        if await allowed(body):
             form = blocks.route_form(admin.store.categories())
             await client.views_open(trigger_id=body["trigger_id"], view=form)
 
@@ -37,7 +50,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
     ) -> None:
         await ack()
         user = body["user"]["id"]
-        if not await allowed(user):
+        if not await allowed(body):
             return
         route = next((r for r in admin.store.routes() if r.channel == action.get("value")), None)
         if route is None:  # removed meanwhile, e.g. by another admin
@@ -50,7 +63,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
     async def remove_route(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         user = body["user"]["id"]
-        if not await allowed(user):
+        if not await allowed(body):
             return
         channel = action.get("value") or ""
         if any(route.channel == channel for route in admin.store.routes()):
@@ -61,7 +74,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
     async def poll_now(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user = body["user"]["id"]
-        if not await allowed(user):
+        if not await allowed(body):
             return
         admin.controls.poll_now()
         admin.store.record_change(user, "poll", "feed polled on request", now=time.time())
@@ -70,5 +83,5 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
     @app.action(blocks.SEND_TRIAL)
     async def send_trial(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        if await allowed(body["user"]["id"]):
+        if await allowed(body):
             await client.views_open(trigger_id=body["trigger_id"], view=blocks.trial_form())
