@@ -144,7 +144,7 @@ class Routes:
             if current is not None and not added:
                 return Changed(current, unchanged=True)
             wanted = (*have, *added)
-        detail = f"{channel}: {', '.join(wanted) if wanted else 'all categories'}"
+        detail = f"{channel}: {_names(wanted)}"
         self.store.save_route(
             channel, wanted, by=by, action="route", detail=detail, now=self.clock()
         )
@@ -176,15 +176,33 @@ class Routes:
         self, channel: str, categories: Sequence[str], *, by: str, replacing: str | None = None
     ) -> Route | None:
         """`channel` receives exactly `categories` (none: all), from the Add / Edit form; an
-        edit that picked another channel moves the route there."""
+        edit that picked another channel moves the route there.
+
+        A channel that has a route of its own is not overwritten from another route's form:
+        RouteError says to edit that route instead. One transaction, so a crash cannot lose
+        a route half-way through a move.
+        """
         now = self.clock()
-        if replacing and replacing != channel:
-            self.store.delete_route(
-                replacing, by=by, detail=f"{replacing}: route moved to {channel}", now=now
+        with self.store.transaction():
+            current = self._current(channel)
+            if current is not None and channel != replacing:
+                raise RouteError(
+                    f"This channel already has a route ({_names(current.categories)}). "
+                    "Change it with its Edit button, or choose another channel."
+                )
+            if replacing and replacing != channel:
+                self.store.delete_route(
+                    replacing, by=by, detail=f"{replacing}: route moved to {channel}", now=now
+                )
+            detail = f"{channel}: {_names(categories)}"
+            self.store.save_route(
+                channel, categories, by=by, action="route", detail=detail, now=now
             )
-        detail = f"{channel}: {', '.join(categories) if categories else 'all categories'}"
-        self.store.save_route(channel, categories, by=by, action="route", detail=detail, now=now)
         return self._current(channel)
 
     def _current(self, channel: str) -> Route | None:
         return next((route for route in self.store.routes() if route.channel == channel), None)
+
+
+def _names(categories: Sequence[str]) -> str:
+    return ", ".join(categories) if categories else "all categories"

@@ -128,6 +128,26 @@ async def test_a_form_without_a_channel_shows_the_error_in_the_form(bot: Bot) ->
     assert bot.store.routes() == []
 
 
+async def test_adding_a_route_for_a_channel_that_has_one_says_so_in_the_form(bot: Bot) -> None:
+    await post(bot, slash_command_body(f"route <#{PRESS_NEWS}|p> Press Release", user=ADMIN))
+
+    answer = await post(
+        bot,
+        view_submission_body("route_form", user=ADMIN, channel=PRESS_NEWS, categories=["Policy"]),
+    )
+
+    assert answer == {
+        "response_action": "errors",
+        "errors": {
+            "channel": "This channel already has a route (Press Release). Change it with its "
+            "Edit button, or choose another channel."
+        },
+    }
+    assert [(r.channel, r.categories) for r in bot.store.routes()] == [
+        (PRESS_NEWS, ("Press Release",))
+    ]
+
+
 async def test_a_private_channel_is_saved_and_the_form_asks_for_an_invitation(bot: Bot) -> None:
     answer = await post(bot, view_submission_body("route_form", user=ADMIN, channel=SECRET))
 

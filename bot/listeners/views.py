@@ -42,9 +42,13 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         except RouteError as error:
             await ack(response_action="errors", errors={CATEGORIES: str(error)[:150]})
             return
-        admin.routes.set(
-            channel, categories, by=user, replacing=view.get("private_metadata") or None
-        )
+        try:
+            admin.routes.set(
+                channel, categories, by=user, replacing=view.get("private_metadata") or None
+            )
+        except RouteError as error:
+            await ack(response_action="errors", errors={CHANNEL: _short(str(error))})
+            return
         membership = await admin.join(channel)
         if membership and membership != JOINED:
             text = f"<#{channel}> now receives {blocks.categories_text(categories)}. {membership}"
