@@ -6,6 +6,7 @@ message naming the variable and the fix; the CLI prints it and exits with code 2
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -125,9 +126,13 @@ class Settings:
             raise SettingsError(
                 "LOG_LEVEL", f"is {log_level!r}", f"use one of {', '.join(_LOG_LEVELS)}"
             )
-        port = int(_number(values, "PORT", 3000, minimum=0, integer=True))
-        if port > 65535:
-            raise SettingsError("PORT", f"is {port}", "use a TCP port number between 1 and 65535")
+        port = int(_number(values, "PORT", 3000, minimum=-math.inf, integer=True))
+        if not 0 <= port <= 65535:
+            raise SettingsError(
+                "PORT",
+                f"is {port}",
+                "use a TCP port number between 1 and 65535 (0: any free port, for tests)",
+            )
         slack_api_url = _slack_api_url(values)
         feed_url = _feed_url(values)
         return cls(
@@ -177,12 +182,14 @@ def _number(
         return default
     try:
         number = int(raw) if integer else float(raw)
+        if not math.isfinite(number):  # float() reads "inf" and "nan" too
+            raise ValueError(raw)
     except ValueError:
         kind = "a whole number" if integer else "a number"
         raise SettingsError(
             name, f"is {raw!r}, not {kind}", f"set it like {name}={default}"
         ) from None
-    if number < minimum or number != number:  # also rejects NaN
+    if number < minimum:
         raise SettingsError(name, f"is {raw}", f"use a value of at least {minimum}")
     return number
 
