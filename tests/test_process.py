@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -234,6 +235,22 @@ async def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:
 
     assert code == 2
     assert "ANNOUNCE_CHANNEL is 'not-an-id'" in err
+
+
+async def test_an_unfilled_copy_of_env_example_names_what_is_missing(tmp_path: Path) -> None:
+    shutil.copy(REPO / ".env.example", tmp_path / ".env")
+
+    code, _, err = await run_cli("run", env={}, cwd=tmp_path)
+    assert (code, err) == (
+        2,
+        "isscr-news-bot: SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) "
+        "from your app's OAuth & Permissions page\n",
+    )
+
+    filled = {"SLACK_BOT_TOKEN": "xoxb-1-2-3", "SLACK_SIGNING_SECRET": "s"}
+    code, _, err = await run_cli("run", env=filled, cwd=tmp_path)
+    assert code == 2
+    assert err.startswith("isscr-news-bot: ANNOUNCE_CHANNEL is not set: set it to the ID"), err
 
 
 async def test_poll_dry_run_prints_announcements_and_changes_nothing(tmp_path: Path) -> None:
