@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -51,6 +52,21 @@ def app_client(settings: Settings) -> AsyncWebClient:
     )
 
 
+class _EnvironmentTokenNotice(logging.Filter):
+    """Drops Bolt's "As you gave `client` as well, `token` will be unused" and nothing else.
+
+    Bolt reads SLACK_BOT_TOKEN from the environment by itself, even when given a client, and
+    then warns that it ignores it, at every start. Our client carries that very token (the
+    settings read it from the same place), so the warning tells the operator nothing.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_ENVIRONMENT_TOKEN_NOTICE = _EnvironmentTokenNotice()  # one instance: addFilter adds it once
+
+
 def build_app(
     settings: Settings,
     store: Store,
@@ -63,11 +79,13 @@ def build_app(
     In HTTP mode Bolt checks every request's signature and timestamp (401 otherwise); in Socket
     Mode requests arrive over a connection opened with the app-level token instead.
     """
+    logger = logging.getLogger("bot.slack")
+    logger.addFilter(_ENVIRONMENT_TOKEN_NOTICE)
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not settings.socket_mode,
-        logger=logging.getLogger("bot.slack"),
+        logger=logger,
     )
     listeners.register(app, store, search, AdminCommands(settings, store, client, controls))
     return app

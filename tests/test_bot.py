@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -184,6 +185,19 @@ async def test_a_rejected_token_is_logged_and_the_feed_still_watched(
 
     assert "Slack rejected SLACK_BOT_TOKEN (invalid_auth: SLACK_BOT_TOKEN is wrong" in caplog.text
     assert "xoxb-revoked" not in caplog.text
+
+
+async def test_start_up_logs_no_warning_about_the_token_in_the_environment(
+    make_settings: Callable[..., Settings],
+    slack: SlackApi,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", slack.token)  # as on every deployment
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_socket_mode_answers_the_slash_command_over_the_websocket(
