@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -339,8 +340,11 @@ def route_answer(
     return text_blocks(text)
 
 
-def routes_table(routes: Sequence[Route], announce_channel: str | None) -> list[Block]:
-    """Where releases go: every route, or the fallback channel when there is none."""
+def routes_table(
+    routes: Sequence[Route], announce_channel: str | None, unrouted: Sequence[str] = ()
+) -> list[Block]:
+    """Where releases go: every route, or the fallback channel when there is none; and the
+    categories that go nowhere."""
     if not routes:
         fallback = (
             f"<#{announce_channel}>"
@@ -352,7 +356,19 @@ def routes_table(routes: Sequence[Route], announce_channel: str | None) -> list[
             "Add one with `/isscr-news route #channel Category, …` (no categories: all)."
         )
     lines = [f"• <#{route.channel}> ← {categories_text(route.categories)}" for route in routes]
+    if unrouted:
+        lines.append(unrouted_note(unrouted))
     return text_blocks("*Where ISSCR news goes*\n" + "\n".join(lines))
+
+
+def unrouted_note(unrouted: Sequence[str]) -> str:
+    """A warning that releases only in `unrouted` categories are announced nowhere."""
+    which = categories_text(unrouted).replace(" and ", " or ")
+    return (
+        f"⚠ No channel takes {which}: releases only in "
+        f"{'that category' if len(unrouted) == 1 else 'those'} are stored and searchable but "
+        "not announced. Route them to a channel, or give one channel every category."
+    )
 
 
 def status_answer(report: dict[str, Any], per_channel: dict[str, dict[str, int]]) -> list[Block]:
@@ -360,12 +376,12 @@ def status_answer(report: dict[str, Any], per_channel: dict[str, dict[str, int]]
     feed = report["feed"]
     error = feed["last_error"]
     lines = [
-        f"*Feed*: last poll {feed['last_poll'] or 'never'}, last success "
-        f"{feed['last_success'] or 'never'}"
+        f"*Feed*: last poll {when(feed['last_poll'])}, last success "
+        f"{when(feed['last_success'])}"
         + (f", failing {feed['failures_in_a_row']}× in a row" if feed["failures_in_a_row"] else ""),
     ]
     if error:
-        lines.append(f"*Last feed error* ({error['at']}): {escape(error['reason'])}")
+        lines.append(f"*Last feed error* ({when(error['at'])}): {escape(error['reason'])}")
     lines.append(f"*Releases stored*: {report['releases']:,}")
     archive = report.get("archive") or {}
     if archive.get("state"):
@@ -377,9 +393,20 @@ def status_answer(report: dict[str, Any], per_channel: dict[str, dict[str, int]]
             f"{counts['failed']} failed"
             for channel, counts in sorted(per_channel.items())
         ]
-    for failure in report["deliveries"]["failures"][:5]:
+    failures = report["deliveries"]["failures"]
+    for failure in failures[:5]:
         lines.append(f"⚠ <#{failure['channel']}>: {escape(str(failure['error']))}")
+    if failures:
+        lines.append("Fix the cause, then press *Retry failed deliveries* in the App Home.")
     return text_blocks("\n".join(lines))
+
+
+def when(iso: str | None) -> str:
+    """A health report's UTC time shown in each reader's own time zone (`<!date>`)."""
+    if iso is None:
+        return "never"
+    at = int(datetime.fromisoformat(iso).timestamp())
+    return f"<!date^{at}^{{date_short_pretty}} at {{time}}|{iso}>"
 
 
 # -- the App Home and its forms ---------------------------------------------------------
@@ -388,6 +415,7 @@ ADD_ROUTE = "admin_add_route"
 EDIT_ROUTE = "admin_edit_route"
 REMOVE_ROUTE = "admin_remove_route"
 POLL_NOW = "admin_poll_now"
+RETRY_FAILED = "admin_retry_failed"
 SEND_TRIAL = "admin_send_trial"
 ROUTE_FORM = "route_form"
 TRIAL_FORM = "trial_form"
@@ -411,6 +439,7 @@ def admin_home_view(
     *,
     routes: Sequence[Route],
     announce_channel: str | None,
+    unrouted: Sequence[str],
     report: dict[str, Any],
     per_channel: dict[str, dict[str, int]],
     changes: Sequence[Change],
@@ -421,7 +450,7 @@ def admin_home_view(
     then what members see."""
     shown: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "ISSCR News settings"}},
-        *routes_table(routes, announce_channel),
+        *routes_table(routes, announce_channel, unrouted),
     ]
     for route in routes:
         shown.append(
@@ -448,16 +477,14 @@ def admin_home_view(
                 ],
             }
         )
-    shown.append(
-        {
-            "type": "actions",
-            "elements": [
-                _button("Add route", ADD_ROUTE, style="primary"),
-                _button("Poll now", POLL_NOW),
-                _button("Send a test announcement", SEND_TRIAL),
-            ],
-        }
-    )
+    actions = [
+        _button("Add route", ADD_ROUTE, style="primary"),
+        _button("Poll now", POLL_NOW),
+        _button("Send a test announcement", SEND_TRIAL),
+    ]
+    if report["deliveries"]["failed"]:
+        actions.append(_button("Retry failed deliveries", RETRY_FAILED))
+    shown.append({"type": "actions", "elements": actions})
     shown += [{"type": "divider"}, *status_answer(report, per_channel)]
     if changes:
         lines = [

@@ -9,3 +9,4 @@ from dataclasses import dataclass, field
 @dataclass
 class Controls:
     poll_now: Callable[[], None] = field(default=lambda: None)
+    deliver_now: Callable[[], None] = field(default=lambda: None)  # wake the outbox

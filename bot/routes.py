@@ -46,6 +46,16 @@ def takes(route: Route, release: Release) -> bool:
     return any(name.casefold() in wanted for name in release.categories)
 
 
+def unrouted(routes: Sequence[Route], known: Sequence[str]) -> list[str]:
+    """The known categories that no route takes: releases only in these are stored and
+    searchable, but announced nowhere. None while there are no routes (ANNOUNCE_CHANNEL takes
+    everything) or while one route takes every category."""
+    if not routes or any(not route.categories for route in routes):
+        return []
+    taken = {name.casefold() for route in routes for name in route.categories}
+    return [name for name in known if name.casefold() not in taken]
+
+
 def channel_id(text: str) -> str:
     """The channel ID in `<#C123|name>` (what Slack sends for #name) or a bare ID."""
     text = text.strip()

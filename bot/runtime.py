@@ -73,6 +73,7 @@ class Bot:
             on_queued=self.outbox.wake,
         )
         self.controls.poll_now = self.watcher.poll_now
+        self.controls.deliver_now = self.outbox.wake
         if not self.settings.socket_mode or self.settings.port_is_explicit:
             await self._serve_http()
         if self.settings.socket_mode:

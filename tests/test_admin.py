@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -59,10 +60,23 @@ async def test_admin_routes_categories_and_new_releases_land_only_where_routed(
     bot: Bot, slack: SlackApi, feed: FeedServer
 ) -> None:
     assert await command(bot, f"route {at(POLICY_NEWS, 'policy-news')} policy") == (
-        f"<#{POLICY_NEWS}> now receives *Policy*. I joined the channel."
+        f"<#{POLICY_NEWS}> now receives *Policy*. I joined the channel.\n"
+        f"<#{CHANNEL}> (ANNOUNCE_CHANNEL) no longer receives every release: from now on each "
+        "release goes only where a route takes it.\n"
+        "⚠ No channel takes *Press Release* or *Statement*: releases only in those are stored "
+        "and searchable but not announced. Route them to a channel, or give one channel every "
+        "category."
     )
     assert await command(bot, f"route {at(PRESS_NEWS, 'press-news')} Press Release") == (
-        f"<#{PRESS_NEWS}> now receives *Press Release*. I joined the channel."
+        f"<#{PRESS_NEWS}> now receives *Press Release*. I joined the channel.\n"
+        "⚠ No channel takes *Statement*: releases only in that category are stored and "
+        "searchable but not announced. Route them to a channel, or give one channel every "
+        "category."
+    )
+    assert (await command(bot, "routes")).endswith(
+        f"• <#{PRESS_NEWS}> ← *Press Release*\n⚠ No channel takes *Statement*: releases only in "
+        "that category are stored and searchable but not announced. Route them to a channel, "
+        "or give one channel every category."
     )
 
     feed.items[:0] = [
@@ -119,7 +133,9 @@ async def test_admin_user_ids_may_configure_without_being_workspace_admins(
 ) -> None:
     answer = await command(bot, f"route {at(POLICY_NEWS, 'x')}", user=EXTRA)
 
-    assert answer == f"<#{POLICY_NEWS}> now receives every category. I joined the channel."
+    assert answer.splitlines()[0] == (
+        f"<#{POLICY_NEWS}> now receives every category. I joined the channel."
+    )
     assert slack.calls_to("users.info") == []
 
 
@@ -160,7 +176,7 @@ async def test_a_private_channel_is_saved_with_a_request_to_invite_the_bot(
 ) -> None:
     answer = await command(bot, f"route {at(SECRET, 'secret')} Statement, policy")
 
-    assert answer == (
+    assert answer.splitlines()[0] == (
         f"<#{SECRET}> now receives *Statement* and *Policy*. It is private (or I cannot see "
         "it): type `/invite @ISSCR News` in the channel, or the announcements there will fail."
     )
@@ -174,7 +190,7 @@ async def test_a_private_channel_the_bot_is_already_in_needs_no_invitation(
 ) -> None:
     answer = await command(bot, f"route {at(INVITED, 'invited')} Policy")
 
-    assert answer == f"<#{INVITED}> now receives *Policy*."
+    assert answer.splitlines()[0] == f"<#{INVITED}> now receives *Policy*."
     [looked] = slack.calls_to("conversations.history")
     assert looked.params["channel"] == INVITED
 
@@ -193,10 +209,11 @@ async def test_routes_add_up_and_unroute_takes_away(bot: Bot) -> None:
     assert table == (
         f"*Where ISSCR news goes*\n• <#{POLICY_NEWS}> ← *Policy*, *Statement* and *Press Release*"
     )
-    assert narrowed == (
+    assert narrowed.splitlines()[0] == (
         f"<#{POLICY_NEWS}> no longer receives *Statement*; it still receives *Policy* and "
         "*Press Release*."
     )
+    assert narrowed.splitlines()[1].startswith("⚠ No channel takes *Statement*: releases only")
     assert removed == (
         f"<#{POLICY_NEWS}> no longer receives ISSCR news. With no routes left, every release "
         f"goes to <#{CHANNEL}> again."
@@ -219,6 +236,9 @@ async def test_status_and_poll_now(
         changes = [(c.user_id, c.action) for c in bot.store.recent_changes()]
 
     assert changes == [(ADMIN, "poll")]
-    assert status.startswith("*Feed*: last poll 20")
+    # Times in each reader's own time zone, with the UTC time for clients that cannot
+    assert re.match(
+        r"\*Feed\*: last poll <!date\^\d+\^\{date_short_pretty\} at \{time\}\|20", status
+    )
     assert "*Releases stored*: 3" in status
     assert polled == "Polling the ISSCR feed now; anything new is announced in a moment."

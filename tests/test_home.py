@@ -21,7 +21,7 @@ from tests.conftest import (
     view_submission_body,
 )
 from tests.fakes.feed_server import FeedServer, make_item
-from tests.fakes.slack_api import SlackApi
+from tests.fakes.slack_api import FakeResponse, SlackApi
 from tests.test_admin import ADMIN, INVITED, MEMBER, POLICY_NEWS, PRESS_NEWS, SECRET
 from tests.test_admin import feed as feed  # the feed fixture: one release per category
 from tests.test_bot import events_url, running
@@ -260,3 +260,39 @@ async def test_a_test_announcement_joins_a_public_channel_first(bot: Bot, slack:
     assert [call.params["channel"] for call in slack.calls_to("conversations.join")] == [
         POLICY_NEWS
     ]
+
+
+async def test_categories_no_route_takes_are_pointed_out(bot: Bot, slack: SlackApi) -> None:
+    await post(
+        bot, slash_command_body(f"route <#{PRESS_NEWS}|press-news> Press Release", user=ADMIN)
+    )
+
+    admin_view = await open_home(bot, slack, ADMIN)
+
+    assert "⚠ No channel takes *Policy* or *Statement*" in admin_view
+    await post(bot, slash_command_body(f"route <#{PRESS_NEWS}|press-news>", user=ADMIN))
+    assert "No channel takes" not in await open_home(bot, slack, ADMIN)  # it takes all now
+
+
+async def test_failed_deliveries_can_be_retried_from_the_home(
+    bot: Bot, slack: SlackApi, feed: FeedServer
+) -> None:
+    slack.fail_next("chat.postMessage", FakeResponse.error("is_archived"))
+    feed.items.insert(0, make_item(4))
+    await eventually(lambda: bot.store.delivery_counts()["failed"] == 1)
+    assert "Retry failed deliveries" not in buttons(await open_home(bot, slack, MEMBER))
+    assert "Retry failed deliveries" in buttons(await open_home(bot, slack, ADMIN))
+
+    await post(bot, home_action_body("admin_retry_failed", user=MEMBER))
+    assert bot.store.delivery_counts()["failed"] == 1  # a member's click changes nothing
+    await post(bot, home_action_body("admin_retry_failed", user=ADMIN))
+
+    await eventually(lambda: posted_ids(slack, CHANNEL) == [make_item(4).item_id])
+    assert bot.store.delivery_counts()["failed"] == 0
+    latest = bot.store.recent_changes()[0]
+    assert (latest.user_id, latest.action, latest.detail) == (
+        ADMIN,
+        "retry",
+        "1 failed delivery queued again",
+    )
+    assert "Retry failed deliveries" not in buttons(await open_home(bot, slack, ADMIN))

@@ -19,7 +19,7 @@ from bot.admins import AdminCheck
 from bot.controls import Controls
 from bot.health import health
 from bot.outbox import classify
-from bot.routes import RouteError, Routes, channel_id, resolve_categories
+from bot.routes import RouteError, Routes, channel_id, resolve_categories, unrouted
 from bot.settings import Settings
 from bot.store import Store
 
@@ -57,7 +57,12 @@ class AdminCommands:
             return _message(refusal, blocks.text_blocks(blocks.escape(refusal)))
         try:
             if verb == "routes":
-                shown = blocks.routes_table(self.store.routes(), self.settings.announce_channel)
+                routes = self.store.routes()
+                shown = blocks.routes_table(
+                    routes,
+                    self.settings.announce_channel,
+                    unrouted(routes, self.store.categories()),
+                )
                 return _message("Where ISSCR news goes", shown)
             if verb == "status":
                 report = health(self.store, self.settings.feed_url, self.settings.archive_url)
@@ -79,10 +84,19 @@ class AdminCommands:
     async def _change_route(self, user_id: str, verb: str, rest: str) -> dict[str, Any]:
         where, _, names = rest.strip().partition(" ")
         channel = channel_id(where)
-        categories = resolve_categories(names, self.store.categories()) if names.strip() else []
+        known = self.store.categories()
+        categories = resolve_categories(names, known) if names.strip() else []
+        had_routes = bool(self.store.routes())
+        notes: list[str] = []
         if verb == "route":
             changed = self.routes.route(channel, categories, by=user_id)
             membership = None if changed.unchanged else await self.join(channel)
+            announce = self.settings.announce_channel
+            if not had_routes and announce and announce != channel:
+                notes.append(
+                    f"<#{announce}> (ANNOUNCE_CHANNEL) no longer receives every release: "
+                    "from now on each release goes only where a route takes it."
+                )
         else:
             changed = self.routes.unroute(channel, categories, by=user_id)
             membership = None
@@ -91,9 +105,13 @@ class AdminCommands:
                     f"With no routes left, every release goes to "
                     f"<#{self.settings.announce_channel}> again."
                 )
+        missing = unrouted(self.store.routes(), known)
+        if missing:
+            notes.append(blocks.unrouted_note(missing))
         shown = blocks.route_answer(
             channel, changed, removing=verb == "unroute", membership=membership
         )
+        shown += [block for note in notes for block in blocks.text_blocks(note)]
         return _message("Routes changed", shown)
 
     async def join(self, channel: str) -> str | None:

@@ -10,6 +10,7 @@ from bot import blocks
 from bot.health import health
 from bot.listeners.admin import AdminCommands
 from bot.listeners.commands import COMMAND
+from bot.routes import unrouted
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Home:
             view = blocks.admin_home_view(
                 routes=store.routes(),
                 announce_channel=settings.announce_channel,
+                unrouted=unrouted(store.routes(), store.categories()),
                 report=health(store, settings.feed_url, settings.archive_url),
                 per_channel=store.delivery_counts_by_channel(),
                 changes=store.recent_changes(RECENT_CHANGES),

@@ -1,4 +1,5 @@
-"""The App Home's admin buttons: Add route, Edit, Remove, Poll now, Send a test announcement.
+"""The App Home's admin buttons: Add route, Edit, Remove, Poll now, Send a test announcement,
+Retry failed deliveries.
 
 Each click asks Slack again whether the user is an admin; a refused click changes nothing,
 says why in a small modal and shows the user the members' Home.
@@ -78,6 +79,23 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
             return
         admin.controls.poll_now()
         admin.store.record_change(user, "poll", "feed polled on request", now=time.time())
+        await home.publish(user, is_admin=True)
+
+    @app.action(blocks.RETRY_FAILED)
+    async def retry_failed(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        user = body["user"]["id"]
+        if not await allowed(body):
+            return
+        count = admin.store.retry_failed(now=time.time())
+        if count:
+            admin.store.record_change(
+                user,
+                "retry",
+                f"{count} failed {'delivery' if count == 1 else 'deliveries'} queued again",
+                now=time.time(),
+            )
+            admin.controls.deliver_now()
         await home.publish(user, is_admin=True)
 
     @app.action(blocks.SEND_TRIAL)
