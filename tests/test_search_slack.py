@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import time
@@ -314,6 +315,10 @@ def hostile_queries() -> list[str]:
         "<",
         ">",
         "<https://evil.example|isscr>",
+        # What Slack sends for "<!channel>" typed as text, in a filter that is quoted back
+        "after:&lt;!channel&gt;",
+        "category:&lt;https://evil.example|isscr.org&gt;",
+        "author:&lt;@U123&gt; embryo",
         "%s%s%s",
         "{0}",
         "${jndi:x}",
@@ -334,7 +339,9 @@ def hostile_queries() -> list[str]:
     return fixed + generated
 
 
-async def test_a_hundred_hostile_queries_each_get_a_helpful_answer_within_3_s(bot: Bot) -> None:
+async def test_a_hundred_hostile_queries_each_get_a_helpful_answer_within_3_s(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
     queries = hostile_queries()
     assert len(queries) >= 100
     for typed in queries:
@@ -354,6 +361,8 @@ async def test_a_hundred_hostile_queries_each_get_a_helpful_answer_within_3_s(bo
         for dangerous in ("<!channel", "<!here", "<@U123", "<https://evil"):
             assert dangerous not in shown, typed
         assert "something went wrong" not in shown.casefold()
+        assert "hit an error in the bot" not in shown, typed  # the catch-all for a bug
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert bot.store.release_count() == 15
     assert result_ids((await ask(bot, "embryo"))["blocks"]) == [EMBRYO.item_id]
 

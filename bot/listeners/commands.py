@@ -58,11 +58,14 @@ async def answer(search: SearchService, text: str, page: int, command: str) -> d
         results: Results = await search.run(text, page)
     except QueryError as error:
         return {
-            "text": error.problem,
+            "text": blocks.escape(error.problem),  # it quotes what the member typed
             "blocks": blocks.problem_blocks(error.problem, error.example, command=command),
         }
     except SearchError as error:
-        return {"text": str(error), "blocks": blocks.problem_blocks(str(error), command=command)}
+        return {
+            "text": blocks.escape(str(error)),
+            "blocks": blocks.problem_blocks(str(error), command=command),
+        }
     except Exception:  # a bug must still get the member an answer, and the admin a log line
         log.exception("search for %r failed", text)
         problem = (
