@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -139,10 +139,9 @@ def parse(text: str) -> Query:
                 terms.append(Term(phrase, phrase=" " in phrase))
         elif word is not None:
             terms.append(Term(word))
-    # A term with no letter or digit (a lone "*", "-", "(") matches nothing anywhere.
-    typed_terms = bool(terms)
+    # A term with no letter or digit (a lone "*", "-", "(", an empty "") matches nothing.
     terms = [term for term in terms if any(char.isalnum() for char in term.text)]
-    if typed_terms and not terms and not any(filters.values()):
+    if text and not terms and not any(filters.values()):
         shown = text if len(text) <= 40 else text[:39] + "…"
         raise QueryError(
             f"“{shown}” has no letters or digits to search for.",
@@ -156,10 +155,12 @@ def parse(text: str) -> Query:
     after = _one_date(filters["after"], "after")
     before = _one_date(filters["before"], "before")
     if after and before and after >= before:
+        # Equal: "after:2024 before:2024" most likely meant that year.
+        later = _next_period(filters["before"][0]) if after == before else after
         raise QueryError(
             f"after:{after.isoformat()} is not earlier than before:{before.isoformat()}, "
             "so nothing can match.",
-            f"`after:{before.isoformat()} before:{after.isoformat()}`",
+            f"`after:{before.isoformat()} before:{later.isoformat()}`",
         )
     return Query(
         terms=tuple(_unique(terms)),
@@ -209,13 +210,28 @@ def _one_date(values: list[str], name: str) -> date | None:
 def parse_date(value: str, name: str) -> date:
     """YYYY-MM-DD, or YYYY-MM / YYYY for the first day of that month / year."""
     match = _DATE.match(value)
+    shown = value if len(value) <= 40 else value[:39] + "…"
     if match:
         year, month, day = (int(part) if part else 1 for part in match.groups())
+        if not 1900 <= year <= 2999:
+            raise QueryError(
+                f"“{name}:{shown}” is outside the years I search (1900 to 2999).",
+                _FILTER_EXAMPLES[name],
+            )
         with contextlib.suppress(ValueError):  # 2024-02-30: not a day
-            if 1900 <= year <= 2999:
-                return date(year, month, day)
-    shown = value if len(value) <= 40 else value[:39] + "…"
+            return date(year, month, day)
     raise QueryError(f"“{name}:{shown}” is not a date I can read.", _FILTER_EXAMPLES[name])
+
+
+def _next_period(value: str) -> date:
+    """The day after the year, month or day `value` (a valid date) names."""
+    _, month, day = _DATE.match(value).groups()  # type: ignore[union-attr]
+    start = parse_date(value, "before")
+    if day is not None:
+        return start + timedelta(days=1)
+    if month is not None:
+        return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return date(start.year + 1, 1, 1)
 
 
 def _quote_if_spaced(value: str) -> str:
