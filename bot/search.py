@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from bot import query as grammar
-from bot.marks import Marker
+from bot.marks import Marker, normal
 from bot.models import Found
 from bot.query import Query, QueryError, Term
 from bot.store import FIRST_DATED_KEY, Store, release_key
@@ -164,6 +164,7 @@ class Search:
         self._sorted_index: list[str] = []
         self._release_count = 0
         self._categories: list[str] = []
+        self._authors: list[str] = []
         self._tokens: dict[str, list[str]] = {}
         self._typed: dict[str, str | None] = {}  # a word that stems to an index word
 
@@ -196,7 +197,7 @@ class Search:
                 start = (page - 1) * self.page_size
                 ranked = self._rank(plan, rowids[:cap], shown=start + self.page_size)
                 releases = self.store.releases_by_rowid(ranked[start : start + self.page_size])
-                hints = self._hints(query, plan) if not total else ()
+                hints = self._hints(query, plan) if not total and not query.is_empty else ()
         except sqlite3.OperationalError as error:
             if "interrupted" in str(error):
                 raise SearchError(
@@ -236,10 +237,11 @@ class Search:
         words = " AND ".join(part.expression for part in parts) or None
         rare = [part.expression for part in parts if self._weighing_cost(part) <= self.rankable]
         categories = [_quoted(self._category(name)) for name in query.categories]
-        authors = [_quoted(part) + "*" for part in query.authors]
+        # Part of a name is enough ("author:bourne"): the stored names containing it, whole.
+        authors = [name for part in query.authors for name in self._authors_named(part) or [part]]
         filters = [
             f"{{categories}} : ({' OR '.join(categories)})" if categories else None,
-            f"{{author}} : ({' OR '.join(authors)})" if authors else None,
+            f"{{author}} : ({' OR '.join(map(_quoted, authors))})" if query.authors else None,
         ]
         only_filters = " AND ".join(part for part in filters if part) or None
         match = " AND ".join(part for part in (words, only_filters) if part) or None
@@ -263,15 +265,27 @@ class Search:
             return _Part(_quoted(term.text), (tokens,))
         runs = _WORD.findall(term.text)
         if tokens and len(runs) == len(tokens):
-            stem = tokens[-1]
-            first = bisect.bisect_left(self._sorted_index, stem)
-            words = list(
-                itertools.takewhile(
-                    lambda word: word.startswith(stem),
-                    self._sorted_index[first : first + MAX_EXPANSIONS + 1],
+            # The index holds stems: words that begin as typed ("embr": "embryo"), and the
+            # typed word's own stem ("cells": "cell", not "cellular"; "organization":
+            # "organ", not "organoid"). A piece of a word longer than its stem ("organi" of
+            # "organ-ization") begins with that stem instead.
+            typed_start = normal(runs[-1])
+            words = self._beginning(typed_start)
+            if tokens[-1] in self._index and tokens[-1] not in words:
+                words.append(tokens[-1])
+            if not words:
+                stem = next(
+                    (
+                        typed_start[:size]
+                        for size in range(len(typed_start) - 1, len(typed_start) - 3, -1)
+                        if typed_start[:size] in self._index
+                    ),
+                    None,
                 )
-            )
-            if 0 < len(words) <= MAX_EXPANSIONS:
+                words = self._beginning(stem) if stem and len(stem) >= MIN_PREFIX else []
+            if not words:  # nothing begins so: the word as typed, which matches nothing
+                return _Part(_quoted(term.text), (tokens,))
+            if len(words) <= MAX_EXPANSIONS:
                 typed = self._typed_forms(words)
                 if None not in typed:
                     # Quoting a word hands it to the stemmer again, so each index word is
@@ -284,6 +298,16 @@ class Search:
                         tuple((*tokens[:-1], word) for word in words),
                     )
         return _Part(_quoted(term.text) + "*", (tokens,), open_prefix=True)
+
+    def _beginning(self, start: str) -> list[str]:
+        """The index words that begin with `start` (MAX_EXPANSIONS + 1 at most)."""
+        first = bisect.bisect_left(self._sorted_index, start)
+        return list(
+            itertools.takewhile(
+                lambda word: word.startswith(start),
+                self._sorted_index[first : first + MAX_EXPANSIONS + 1],
+            )
+        )
 
     def _typed_forms(self, words: list[str]) -> list[str | None]:
         """For each index word, a word the tokenizer turns into it (None if none found):
@@ -346,6 +370,7 @@ class Search:
             self._sorted_index = sorted(self._index)
             self._release_count = self.store.release_count()
             self._categories = self.store.categories()
+            self._authors = self.store.authors()
             self._typed.clear()
             self._version = version
 
@@ -385,8 +410,18 @@ class Search:
             example = f"one of {choices}"
         raise QueryError(problem, example)
 
+    def _authors_named(self, part: str) -> list[str]:
+        """The stored author names that contain `part`, case and accents aside."""
+        folded = normal(part)
+        return [name for name in self._authors if folded in normal(name)]
+
     def _hints(self, query: Query, plan: _Plan) -> tuple[str, ...]:
         """Suggestions for loosening a query that matched nothing, each backed by a count."""
+        if not self._release_count:
+            return (
+                "No releases are stored yet: the first feed poll or the archive import has not "
+                "finished. Try again in a few minutes.",
+            )
         hints: list[str] = []
         last = len(query.terms) - 1
         missing = [
@@ -415,10 +450,8 @@ class Search:
                 f"No release has all {len(query.terms)} of these together: try fewer words."
             )
         if query.authors:
-            authors = self.store.authors()
-            if not any(
-                part.casefold() in author.casefold() for part in query.authors for author in authors
-            ):
+            authors = self._authors
+            if not any(self._authors_named(part) for part in query.authors):
                 hints.append(
                     "No author's name contains "
                     + " or ".join(f"“{part}”" for part in query.authors)

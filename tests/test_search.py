@@ -327,3 +327,34 @@ def test_a_date_filter_leaves_out_undated_releases(store: Store) -> None:
     assert ids(Search(store).run("embryo")) == [1, 2]  # undated sort as the oldest
     assert ids(Search(store).run("embryo before:2100")) == [1]
     assert ids(Search(store).run("embryo after:2000")) == [1]
+
+
+def test_a_prefix_is_what_was_typed_not_its_stem(store: Store) -> None:
+    # "organization" is indexed as "organ", a beginning of "organoids" too.
+    bodies = ("Organization news.", "Organoids grow.", "Cells divide.", "Cellular therapy.")
+    for n, body in enumerate(bodies, 1):
+        store.save_release(release(n, f"Note {n}", body), source="rss", now=0)
+    search = Search(store, page_size=9)
+
+    assert ids(search.run("organization")) == [1]
+    assert ids(search.run("organi")) == [2, 1]
+    assert ids(search.run("cells")) == [3]  # the stem of "cells", not "cellular"
+    assert ids(search.run("cell")) == [4, 3]
+    assert search.run("organizational").total == 0
+
+
+def test_part_of_an_authors_name_is_enough(search: Search) -> None:
+    assert ids(Search(search.store, page_size=9).run("author:bourne")) == [5, 4, 3, 1]
+    assert ids(search.run("author:KEITH")) == [2]
+    assert ids(Search(search.store, page_size=9).run("author:m")) == [5, 4, 3, 2, 1]
+    assert search.run("author:nobody").hints[-1].startswith("No author's name contains “nobody”")
+
+
+def test_an_empty_archive_says_so_instead_of_hints(store: Store) -> None:
+    search = Search(store)
+
+    assert search.run("").hints == ()
+    assert search.run("embryo").hints == (
+        "No releases are stored yet: the first feed poll or the archive import has not "
+        "finished. Try again in a few minutes.",
+    )
