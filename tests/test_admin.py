@@ -122,6 +122,12 @@ async def test_a_member_is_refused_politely_and_nothing_changes(bot: Bot, slack:
     for text in (f"route {at(POLICY_NEWS, 'x')} Policy", "routes", "status", "poll", "unroute x"):
         answer = await command(bot, text, user=MEMBER)
         assert answer.startswith("Only workspace admins and owners can change"), text
+        verb = text.split()[0]
+        assert answer.endswith(f'put it in quotes: `/isscr-news "{verb}"`.'), text
+    # A search that merely starts with one of those words is a search
+    for text in ("status of release", "poll release", '"status"'):
+        answer = await command(bot, text, user=MEMBER)
+        assert answer.startswith("*0 releases match") and "admins" not in answer, text
 
     assert bot.store.routes() == []
     assert bot.store.recent_changes() == []

@@ -31,8 +31,13 @@ JOINED = "I joined the channel."
 
 
 def is_admin_command(text: str) -> bool:
-    words = text.split(maxsplit=1)
-    return bool(words) and words[0].casefold() in VERBS
+    """Whether `text` is an admin command rather than a search that starts with one of its
+    words ("status of embryo research"): `routes`, `status` and `poll` alone; `route` and
+    `unroute` always (a mistyped channel gets its hint, not a search)."""
+    words = text.split()
+    if not words or words[0].casefold() not in VERBS:
+        return False
+    return words[0].casefold() in ("route", "unroute") or len(words) == 1
 
 
 class AdminCommands:
@@ -54,6 +59,7 @@ class AdminCommands:
         verb = verb.casefold()
         refusal = await self.check.refusal(user_id)
         if refusal is not None:
+            refusal += f' To search for the word, put it in quotes: `/isscr-news "{verb}"`.'
             return _message(refusal, blocks.text_blocks(blocks.escape(refusal)))
         try:
             if verb == "routes":
