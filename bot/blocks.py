@@ -8,6 +8,8 @@ mention or link, and `&lt;`/`&gt;` are shown as the characters themselves.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +33,13 @@ Block = dict[str, Any]
 _MAX_SECTION_TEXT = 3000
 _MAX_CONTEXT_TEXT = 2000
 _MAX_URL = 3000
+
+# mrkdwn cannot escape its formatting characters: where text from a feed or a member could pair
+# with formatting of ours, look-alikes stand in for them.
+_FORMATTING = "*_~`"
+_LOOK_ALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+_CODE_AND_BOLD_LOOK_ALIKES = str.maketrans({"*": "∗", "`": "ˋ"})
+_MARKED = re.compile(f"{MARK_OPEN}([^{MARK_OPEN}{MARK_CLOSE}]*){MARK_CLOSE}")
 
 
 def escape(text: str) -> str:
@@ -177,13 +186,51 @@ def help_blocks(command: str) -> list[Block]:
 def marked(text: str) -> str:
     """Search text whose matched words arrive between MARK_OPEN and MARK_CLOSE, as mrkdwn with
     those words in bold; everything else escaped."""
-    return escape(text).replace(MARK_OPEN, "*").replace(MARK_CLOSE, "*")
+    return "".join(_marked_pieces(text))
+
+
+def _marked_pieces(text: str) -> list[str]:
+    # Slack bolds `*word*` only at a word's edges, so a match is bold only between whitespace,
+    # punctuation or the text's ends, never next to a formatting character. The feed's own `*`
+    # and backticks become look-alikes: a `*` could pair with one of ours, and a code span
+    # would show ours as literal asterisks. `_` and `~` stay: a bold word never touches them,
+    # and bold nests inside italic or strikethrough.
+    pieces: list[str] = []
+    last = 0
+    for match in _MARKED.finditer(text):
+        pieces += _feed_pieces(text[last : match.start()])
+        word = _feed_pieces(match[1])
+        if word and _bold_edge(text, match.start() - 1) and _bold_edge(text, match.end()):
+            pieces.append("*" + "".join(word) + "*")
+        else:
+            pieces += word
+        last = match.end()
+    return pieces + _feed_pieces(text[last:])
+
+
+def _feed_pieces(text: str) -> list[str]:
+    return [
+        escape(char)
+        for char in text.translate(_CODE_AND_BOLD_LOOK_ALIKES)
+        if char not in (MARK_OPEN, MARK_CLOSE)
+    ]
+
+
+def _bold_edge(text: str, index: int) -> bool:
+    """Whether bold may start or end next to `text[index]` (which may be past either end)."""
+    if not 0 <= index < len(text):
+        return True
+    char = text[index]
+    return char.isspace() or (
+        unicodedata.category(char).startswith("P") and char not in _FORMATTING
+    )
 
 
 def search_blocks(results: Results, command: str) -> list[Block]:
     """A page of search results: what was asked and how many match, each release with a
     Share button, and Prev / Next buttons that replace this message."""
-    summary = f"*{escape(_truncate(results.heading(), 250))}*"
+    # The heading echoes the query: its formatting characters would break our bold.
+    summary = f"*{escape(_truncate(results.heading(), 250)).translate(_LOOK_ALIKES)}*"
     if results.page_label:
         summary += f"  ·  {results.page_label}"
     blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": summary}}]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot import blocks
+from bot.marks import Marker
 from bot.models import Found, Release
-from bot.query import parse
+from bot.query import Term, parse
 from bot.search import Results
 from tests.conftest import mrkdwn_texts
 
@@ -239,3 +240,27 @@ def test_a_capped_result_says_how_it_was_chosen() -> None:
     assert shown[1]["elements"][0]["text"] == (
         "Showing the most relevant of the newest 500: add a word or a filter to narrow the search."
     )
+
+
+def marked_by(words: list[str], text: str) -> str:
+    return blocks.marked(Marker([Term(word) for word in words], prefix=False).mark(text) or text)
+
+
+def test_a_match_is_bold_only_where_slack_can_bold_it_and_no_feed_star_pairs_with_ours() -> None:
+    # Slack bolds only at a word's edges, and mrkdwn has no escape for `*` or a backtick.
+    assert marked_by(["embryo", "model"], "The embryo*model*") == "The embryo∗model∗"
+    assert marked_by(["embryo"], "cool_embryo_study") == "cool_embryo_study"
+    assert marked_by(["embryo"], "x*embryo*y") == "x∗embryo∗y"
+    assert marked_by(["embryo"], "_embryo_ ~embryo~ `embryo`") == "_embryo_ ~embryo~ ˋembryoˋ"
+    assert marked_by(["embryo"], "a *stray star, then embryo") == "a ∗stray star, then *embryo*"
+    assert marked_by(["embryo"], "`code with embryo inside`") == "ˋcode with *embryo* insideˋ"
+    assert marked_by(["embryo"], "_italic embryo text_ (embryo), “embryo”… embryo") == (
+        "_italic *embryo* text_ (*embryo*), “*embryo*”… *embryo*"
+    )
+    assert marked_by(["embryo"], "<embryo> & embryo") == "&lt;embryo&gt; &amp; *embryo*"
+
+
+def test_the_heading_echoes_a_query_with_formatting_characters_without_breaking_its_bold() -> None:
+    shown = blocks.search_blocks(results_for([], text="a*b_c ~d `e`", total=0), "/isscr-news")
+
+    assert shown[0]["text"]["text"] == "*0 releases match “a∗bˍc ∼d ˋeˋ”*"
