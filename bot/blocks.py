@@ -33,6 +33,10 @@ Block = dict[str, Any]
 _MAX_SECTION_TEXT = 3000
 _MAX_CONTEXT_TEXT = 2000
 _MAX_URL = 3000
+# A title is cut to this many characters as a link label, and a link longer than _MAX_LINKED_URL
+# (no real one is) is left off, so a section always keeps room for the excerpt.
+_MAX_TITLE = 500
+_MAX_LINKED_URL = 2000
 
 # mrkdwn cannot escape its formatting characters: where text from a feed or a member could pair
 # with formatting of ours, look-alikes stand in for them.
@@ -52,11 +56,6 @@ def safe_url(url: str) -> str:
     return quote(url, safe="/:?#[]@!$&'()*+,;=%~-._")
 
 
-def link(url: str, label: str) -> str:
-    """A mrkdwn link whose label is shown literally."""
-    return f"<{safe_url(url)}|{escape(label)}>"
-
-
 def slack_date(release: Release) -> str | None:
     """The publication date, shown in each reader's own locale and time zone."""
     if release.published is None:
@@ -67,6 +66,36 @@ def slack_date(release: Release) -> str | None:
 
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _pieces(text: str) -> list[str]:
+    """`text` escaped, one piece per character, for `_fit`."""
+    return [escape(char) for char in text]
+
+
+def _fit(pieces: Sequence[str], limit: int) -> str:
+    """`pieces` joined, or as many whole ones as fit in `limit` characters then "…": a cut never
+    splits an entity such as `&amp;` or a bold word."""
+    if sum(map(len, pieces)) <= limit:
+        return "".join(pieces)
+    kept, size = [], len("…")
+    for piece in pieces:
+        size += len(piece)
+        if size > limit:
+            break
+        kept.append(piece)
+    return "".join(kept) + "…"
+
+
+def _titled(release: Release, excerpt: Sequence[str] = ()) -> str:
+    """Section text: the title as a bold link, then the excerpt pieces, each cut on its own so
+    that the link stays whole and the whole stays within Slack's limit."""
+    label = _fit(_pieces(release.title), _MAX_TITLE)
+    url = safe_url(release.link)
+    text = f"*<{url}|{label}>*" if len(url) <= _MAX_LINKED_URL else f"*{label}*"
+    if excerpt:
+        text += "\n" + _fit(excerpt, _MAX_SECTION_TEXT - len(text) - 1)
+    return text
 
 
 def release_context(release: Release, *, extra: str | None = None) -> Block:
@@ -89,12 +118,9 @@ def release_context(release: Release, *, extra: str | None = None) -> Block:
 
 def announcement_blocks(release: Release, *, with_image: bool = True) -> list[Block]:
     """An announcement: title as link, excerpt, image, labels, and a button to the site."""
-    body = f"*{link(release.link, release.title)}*"
-    if release.excerpt:
-        body += "\n" + escape(release.excerpt)
     section: Block = {
         "type": "section",
-        "text": {"type": "mrkdwn", "text": _truncate(body, _MAX_SECTION_TEXT)},
+        "text": {"type": "mrkdwn", "text": _titled(release, _pieces(release.excerpt))},
     }
     if with_image and release.image_url and len(release.image_url) <= _MAX_URL:
         section["accessory"] = {
@@ -153,7 +179,7 @@ def latest_blocks(releases: list[Release]) -> list[Block]:
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": f"*{link(release.link, release.title)}*"},
+                "text": {"type": "mrkdwn", "text": _titled(release)},
             }
         )
         blocks.append(release_context(release))
@@ -243,15 +269,16 @@ def search_blocks(results: Results, command: str) -> list[Block]:
         return blocks
     for found in results.found:
         release = found.release
-        text = f"*{link(release.link, release.title)}*"
-        excerpt = marked(found.marked_excerpt) if found.marked_excerpt else escape(release.excerpt)
-        if excerpt:
-            text += "\n" + excerpt
+        excerpt = (
+            _marked_pieces(found.marked_excerpt)
+            if found.marked_excerpt
+            else _pieces(release.excerpt)
+        )
         blocks.append({"type": "divider"})
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _truncate(text, _MAX_SECTION_TEXT)},
+                "text": {"type": "mrkdwn", "text": _titled(release, excerpt)},
                 "accessory": {
                     "type": "button",
                     "action_id": SHARE_ACTION_ID,

@@ -264,3 +264,24 @@ def test_the_heading_echoes_a_query_with_formatting_characters_without_breaking_
     shown = blocks.search_blocks(results_for([], text="a*b_c ~d `e`", total=0), "/isscr-news")
 
     assert shown[0]["text"]["text"] == "*0 releases match “a∗bˍc ∼d ˋeˋ”*"
+
+
+def test_a_long_title_and_excerpt_are_cut_apart_so_the_link_stays_whole_within_the_limit() -> None:
+    url = "https://www.isscr.org/isscr-news/long"
+    release = Release(
+        id="r1", title="T" * 3500, link=url, excerpt="Stem & cells " * 400, published=None
+    )
+    found = Found(release, marked_excerpt="\x02Stem\x03 & cells " * 400)
+    announced, latest, result = (
+        blocks.announcement_blocks(release)[0]["text"]["text"],
+        blocks.latest_blocks([release])[1]["text"]["text"],
+        blocks.search_blocks(results_for([found]), "/isscr-news")[2]["text"]["text"],
+    )
+
+    head = f"*<{url}|{'T' * 499}…>*"
+    assert latest == head
+    # An entity or a bold word that does not fit whole is left out, never cut.
+    assert announced.startswith(head + "\nStem &amp; cells Stem")
+    assert announced.endswith(" cells Stem …") and len(announced) == 2997
+    assert result.startswith(head + "\n*Stem* &amp; cells *Stem*")
+    assert result.endswith("*Stem* &amp; cells …") and len(result) == 2995
