@@ -354,9 +354,21 @@ def problem_blocks(problem: str, example: str | None = None, *, command: str) ->
 
 def shared_blocks(release: Release, user_id: str) -> list[Block]:
     """An announcement posted because a member shared it from their search results."""
-    who = f"<@{user_id}>" if USER_ID.match(user_id) else "a member"
-    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Shared by {who}"}]}
+    note = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f"Shared by {_member(user_id, 'a member')}"}],
+    }
     return [*announcement_blocks(release), note]
+
+
+def just_shared_text(user_id: str) -> str:
+    """The answer to Share when another member shared the same release here a moment ago."""
+    return f"{_member(user_id, 'Another member')} shared this release here a moment ago."
+
+
+def _member(user_id: str, otherwise: str) -> str:
+    # Only a real user ID becomes a mention: anything else could smuggle in <!channel>.
+    return f"<@{user_id}>" if USER_ID.match(user_id) else otherwise
 
 
 def home_view(releases: list[Release], command: str) -> dict[str, Any]:

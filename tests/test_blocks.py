@@ -206,6 +206,9 @@ def test_a_shared_release_names_the_member_and_only_a_real_user_id_becomes_a_men
         "Shared by a member"
     )
     assert blocks.shared_blocks(release, "U0MEMBER01")[:-1] == blocks.announcement_blocks(release)
+    assert blocks.just_shared_text("U1> <!channel") == (
+        "Another member shared this release here a moment ago."
+    )
 
 
 def test_help_shows_an_example_of_every_form() -> None:

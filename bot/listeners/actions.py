@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -20,12 +22,25 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-# A second click on Share within this many seconds is a double click, not a second share.
+# Share pressed again for the same release in the same channel within this many seconds is
+# not posted again: a member's second click is a double click, and another member is told
+# whose post is already there.
 SHARE_REPEAT_WINDOW = 30.0
 
 
+@dataclass
+class _Share:
+    """A release just shared in a channel: by whom, when, who else pressed Share since, and
+    whether the post went through."""
+
+    user: str
+    at: float
+    posted: asyncio.Future[bool]
+    pressed: set[str] = field(default_factory=set)
+
+
 def register(app: AsyncApp, store: Store, search: SearchService) -> None:
-    recent_shares: dict[tuple[str, str], float] = {}
+    recent_shares: dict[tuple[str, str], _Share] = {}
 
     @app.action(blocks.READ_ACTION_ID)
     async def read_release(ack: AsyncAck) -> None:
@@ -63,16 +78,32 @@ def register(app: AsyncApp, store: Store, search: SearchService) -> None:
         if release is None or not channel:
             await respond(replace_original=False, text="That release can no longer be shared.")
             return
-        now = time.monotonic()
         key = (channel, release.id)
-        if now - recent_shares.get(key, float("-inf")) < SHARE_REPEAT_WINDOW:
-            return  # a double click: the first one is being posted
-        recent_shares[key] = now
-        for stale in [k for k, at in recent_shares.items() if now - at > SHARE_REPEAT_WINDOW]:
+        while (earlier := recent_shares.get(key)) and (
+            time.monotonic() - earlier.at < SHARE_REPEAT_WINDOW
+        ):
+            if user == earlier.user or user in earlier.pressed:
+                return  # a double click: the first one is being posted or answered
+            earlier.pressed.add(user)
+            # Another member's share: once it is posted, one post is enough; if it fails,
+            # this member's share goes ahead.
+            if await earlier.posted:
+                await respond(replace_original=False, text=blocks.just_shared_text(earlier.user))
+                return
+        now = time.monotonic()
+        mine = _Share(user, now, asyncio.get_running_loop().create_future())
+        recent_shares[key] = mine
+        for stale in [k for k, e in recent_shares.items() if now - e.at > SHARE_REPEAT_WINDOW]:
             del recent_shares[stale]
-        problem = await _post_share(client, channel, release, user)
+        posted = False
+        try:
+            problem = await _post_share(client, channel, release, user)
+            posted = problem is None
+        finally:
+            if not posted and recent_shares.get(key) is mine:
+                del recent_shares[key]  # a failed share does not hold back the next one
+            mine.posted.set_result(posted)
         if problem is not None:
-            recent_shares.pop(key, None)
             await respond(replace_original=False, text=problem)
 
 

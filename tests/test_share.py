@@ -1,0 +1,76 @@
+"""Share on a search result, clicked by one member or several: signed block_actions requests
+into the real Bolt app, against the loopback Slack stand-in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from bot.runtime import Bot
+from bot.settings import Settings
+from tests.conftest import CHANNEL, block_action_body, eventually, send_to_slack_app
+from tests.fakes.feed_server import FeedServer, make_item
+from tests.fakes.slack_api import FakeResponse, SlackApi
+from tests.test_bot import events_url, running
+
+RELEASE = make_item(2).item_id
+FIRST, SECOND = "U0MEMBER01", "U0MEMBER02"
+
+
+@pytest.fixture
+async def bot(make_settings: Callable[..., Settings], feed: FeedServer) -> AsyncIterator[Bot]:
+    async with running(make_settings()) as started:
+        await eventually(lambda: started.store.release_count() == 3)
+        yield started
+
+
+async def share(bot: Bot, slack: SlackApi, user: str) -> None:
+    """`user` presses Share; their answers, if any, go to the response URL named after them."""
+    body = block_action_body(
+        "share_release", RELEASE, response_url=slack.response_url(user), user=user
+    )
+    status, _ = await send_to_slack_app(events_url(bot), body)
+    assert status == 200
+
+
+def shared_by(slack: SlackApi) -> list[str]:
+    return [message["blocks"][-1]["elements"][0]["text"] for message in slack.messages[CHANNEL]]
+
+
+async def test_a_second_member_sharing_the_same_release_is_told_whose_post_is_there(
+    bot: Bot, slack: SlackApi
+) -> None:
+    slack.post_delay = 0.3  # the first post is still on its way when the others click
+
+    await share(bot, slack, FIRST)
+    await share(bot, slack, FIRST)  # a double click
+    await share(bot, slack, SECOND)
+    await share(bot, slack, SECOND)  # a double click too
+    await eventually(lambda: len(slack.responses) == 1)
+
+    assert slack.responses == [
+        {
+            "replace_original": False,
+            "text": "<@U0MEMBER01> shared this release here a moment ago.",
+        }
+    ]
+    assert shared_by(slack) == ["Shared by <@U0MEMBER01>"]
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_when_the_first_share_fails_a_second_members_share_is_posted(
+    bot: Bot, slack: SlackApi
+) -> None:
+    # The second member clicks while the first post is on its way to failing.
+    failing = FakeResponse(body={"ok": False, "error": "is_archived"}, delay=0.3)
+    slack.fail_next("chat.postMessage", failing)
+
+    await share(bot, slack, FIRST)
+    await share(bot, slack, SECOND)
+    await eventually(lambda: len(slack.messages[CHANNEL]) == 1)
+    await eventually(lambda: len(slack.responses) == 1)
+
+    assert shared_by(slack) == ["Shared by <@U0MEMBER02>"]
+    [answer] = slack.responses
+    assert answer["text"].startswith("Sharing failed")
