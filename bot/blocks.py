@@ -189,24 +189,41 @@ def latest_blocks(releases: list[Release]) -> list[Block]:
 def help_blocks(command: str) -> list[Block]:
     """Usage of the slash command, with an example of every form."""
     name = escape(command)
-    text = (
-        f"*{name}* searches every ISSCR press release, policy letter and statement.\n"
-        f"• `{name}` — the 5 latest releases\n"
-        f"• `{name} embryo model` — releases with every word (the last one may be "
-        "unfinished: `embr` finds embryo)\n"
-        f'• `{name} "stem cell tourism"` — words in this order\n'
-        f'• `{name} category:policy` or `category:"press release"` — one category '
-        "(repeat it for either of two)\n"
-        f"• `{name} after:2024-01-01 before:2025-01-01` — published on or after / before a "
-        "date (YYYY-MM-DD; YYYY-MM or YYYY also work)\n"
-        f"• `{name} author:kilbourne` — by an author (part of the name is enough)\n"
-        f"• `{name} guidelines category:statement after:2023` — any mix of the above\n"
-        f"• `{name} help` — this message\n"
-        "Results are only shown to you; *Share* posts one to the channel.\n"
-        f"Admins: `{name} route #channel Category, …`, `unroute`, `routes`, `status`, `poll`, "
-        "or the bot's Home tab."
+    text = "\n".join(
+        [
+            *usage_lines(command),
+            "Results are only shown to you; *Share* posts one to the channel.",
+            f"Admins: `{name} route #channel Category, …`, `unroute`, `routes`, `status`, "
+            "`poll`, or the bot's Home tab.",
+        ]
     )
     return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def usage_lines(command: str, *, latest: int = 5) -> list[str]:
+    """What `command` searches and an example of every form, as mrkdwn lines; the slash
+    command's help and the CLI's `search help` both show them."""
+    name = escape(command)
+    return [
+        f"*{name}* searches every ISSCR press release, policy letter and statement.",
+        f"• `{name}` — the {latest} latest releases",
+        f"• `{name} embryo model` — releases with every word (the last one may be "
+        "unfinished: `embr` finds embryo)",
+        f'• `{name} "stem cell tourism"` — words in this order',
+        f'• `{name} category:policy` or `category:"press release"` — one category '
+        "(repeat it for either of two)",
+        f"• `{name} after:2024-01-01 before:2025-01-01` — published on or after / before a "
+        "date (YYYY-MM-DD; YYYY-MM or YYYY also work)",
+        f"• `{name} author:kilbourne` — by an author (part of the name is enough)",
+        f"• `{name} guidelines category:statement after:2023` — any mix of the above",
+        f"• `{name} help` — this message",
+    ]
+
+
+def plain_text(mrkdwn: str) -> str:
+    """Our own mrkdwn (not feed text, whose `*` may be literal) as plain text for a terminal."""
+    text = mrkdwn.replace("*", "").replace("`", "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def marked(text: str) -> str:

@@ -17,7 +17,7 @@ from typing import NoReturn
 import click
 from dotenv import find_dotenv, load_dotenv
 
-from bot import __version__
+from bot import __version__, blocks
 from bot.app import posting_client
 from bot.archive import ArchiveError, Backfill, BackfillResult
 from bot.feed import open_session
@@ -34,6 +34,8 @@ from bot.store import Store
 from bot.watcher import Outcome, Watcher, plan_poll
 
 log = logging.getLogger("bot")
+
+CLI_PAGE_SIZE = 10  # results per page of `search`: a terminal has room for more than Slack
 
 
 def fail(message: object) -> NoReturn:
@@ -288,18 +290,20 @@ def retry_failed() -> None:
     click.echo(f"{count} failed deliveries queued again; a running bot posts them shortly.")
 
 
-@main.command()
-@click.argument("words", nargs=-1)
+# A query word may start with "-" (`search -nih`): only --page and --help are options here.
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1, type=click.UNPROCESSED)
 @click.option("--page", default=1, show_default=True, type=click.IntRange(min=1))
 def search(words: tuple[str, ...], page: int) -> None:
     """Search the stored releases, as /isscr-news does (try: search help).
 
     WORDS use the same grammar: words, "quoted phrases", category:NAME, author:NAME,
-    after:YYYY-MM-DD, before:YYYY-MM-DD. Exit status 1 when nothing matches.
+    after:YYYY-MM-DD, before:YYYY-MM-DD. Exit status 1 when nothing matches, 2 when the
+    query cannot run.
     """
     text = " ".join(words)
     if is_help(text):
-        click.echo(search.__doc__ or "")
+        click.echo(search_usage())
         return
     settings = load_settings()
     if not settings.database_path.exists():
@@ -309,7 +313,7 @@ def search(words: tuple[str, ...], page: int) -> None:
         )
     store = open_store(settings)
     try:
-        results = Search(store, page_size=10).run(text, page)
+        results = Search(store, page_size=CLI_PAGE_SIZE).run(text, page)
     except QueryError as error:
         fail(f"{error.problem} Try: {error.example.replace('`', '')}")
     except SearchError as error:
@@ -319,7 +323,7 @@ def search(words: tuple[str, ...], page: int) -> None:
     click.echo(_results_heading(results))
     if results.note:
         click.echo(results.note)
-    for number, found in enumerate(results.found, start=(results.page - 1) * 10 + 1):
+    for number, found in enumerate(results.found, start=(results.page - 1) * CLI_PAGE_SIZE + 1):
         click.echo()
         click.echo(terminal_text(found.release, number=number, marked=found.marked_excerpt))
     for hint in results.hints:
@@ -327,6 +331,16 @@ def search(words: tuple[str, ...], page: int) -> None:
     if results.has_next:
         click.echo(f"\nMore: add --page {results.page + 1}")
     sys.exit(0 if results.total else 1)
+
+
+def search_usage() -> str:
+    """`search help`: the slash command's usage and examples, for the terminal."""
+    lines = blocks.usage_lines("isscr-news-bot search", latest=CLI_PAGE_SIZE)
+    lines.append(
+        f"--page N shows later pages of {CLI_PAGE_SIZE}. Exit status: 1 when nothing matches, "
+        "2 when the query cannot run."
+    )
+    return blocks.plain_text("\n".join(lines))
 
 
 def _results_heading(results: Results) -> str:
