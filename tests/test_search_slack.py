@@ -237,7 +237,7 @@ async def test_a_slow_answer_follows_the_ack_through_response_url(
 
     assert status == 200
     assert acked == ":mag: Searching the ISSCR archive…"  # a plain-text ack: ephemeral
-    assert slack.responses[0]["replace_original"] is True
+    assert slack.responses[0]["replace_original"] is False  # which Slack would not do
     assert result_ids(slack.responses[0]["blocks"]) == [EMBRYO.item_id]
 
 

@@ -49,7 +49,9 @@ async def answer_in_time(
         await ack(**task.result())
         return
     await ack(text=waiting)
-    await respond(replace_original=True, **await task)
+    # A new message below the ack: Slack does not let a slash command's response_url replace
+    # the ack's message (slackapi/bolt-python#1268), and might drop the answer if asked to.
+    await respond(replace_original=False, **await task)
 
 
 async def answer(search: SearchService, text: str, page: int, command: str) -> dict[str, Any]:
