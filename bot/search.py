@@ -134,7 +134,6 @@ class _Plan:
 
     match: str | None  # words, categories and authors: what a result must match
     words: str | None  # the words alone
-    filters: str | None  # the category and author filters alone
     parts: tuple[_Part, ...]
     weigh: str | None  # the rarer words, whose bm25 ranks the results
     lowest: int | None
@@ -195,7 +194,7 @@ class Search:
                 pages = max(1, -(-min(total, cap) // self.page_size))
                 page = min(max(1, page), pages)  # the results may have shrunk since a button
                 start = (page - 1) * self.page_size
-                ranked = self._rank(plan, rowids[:cap], shown=start + self.page_size)
+                ranked = self._rank(plan, rowids[:cap])
                 releases = self.store.releases_by_rowid(ranked[start : start + self.page_size])
                 hints = self._hints(query, plan) if not total and not query.is_empty else ()
         except sqlite3.OperationalError as error:
@@ -243,8 +242,7 @@ class Search:
             f"{{categories}} : ({' OR '.join(categories)})" if categories else None,
             f"{{author}} : ({' OR '.join(map(_quoted, authors))})" if query.authors else None,
         ]
-        only_filters = " AND ".join(part for part in filters if part) or None
-        match = " AND ".join(part for part in (words, only_filters) if part) or None
+        match = " AND ".join(part for part in (words, *filters) if part) or None
         lowest = highest = None
         if query.after or query.before:
             lowest = FIRST_DATED_KEY  # a date filter leaves out undated releases
@@ -253,7 +251,7 @@ class Search:
         if query.before:
             highest = release_key(_start_of_day(query.before)) - 1
         weigh = " AND ".join(rare) or None
-        return _Plan(match, words, only_filters, tuple(parts), weigh, lowest, highest)
+        return _Plan(match, words, tuple(parts), weigh, lowest, highest)
 
     def _part(self, term: Term, *, prefix: bool) -> _Part:
         """A term as FTS5 text: a quoted string, so that whatever a member typed is only ever
@@ -335,9 +333,8 @@ class Search:
         words = {word for run in part.alternatives for word in run}
         return sum(self._index.get(word, 0) for word in words)
 
-    def _rank(self, plan: _Plan, rowids: list[int], *, shown: int) -> list[int]:
-        """Best first: bm25 of the rarer words, then a match in the title, then newest; in
-        the right order up to the `shown`th at least."""
+    def _rank(self, plan: _Plan, rowids: list[int]) -> list[int]:
+        """Best first: bm25 of the rarer words, then a match in the title, then newest."""
         if not rowids or plan.words is None:
             return rowids  # newest first
         lowest, highest = rowids[-1], rowids[0]
@@ -347,18 +344,9 @@ class Search:
             scores = self.store.relevance(plan.weigh, lowest=lowest, highest=highest)
         else:
             # Every word is in a good share of the archive, so weighing them says little:
-            # releases with all of them in the title come first, newest first. Every match
-            # between the oldest and newest of `rowids` is one of them, so the newest `shown`
-            # matches in the title are enough for pages up to that one.
-            titles = self.store.matching_rowids(
-                " AND ".join(filter(None, [f"{{title}} : ({plan.words})", plan.filters])),
-                lowest=lowest,
-                highest=highest,
-                limit=shown,
-            )
-            if len(titles) == shown:
-                return titles
-            in_title = set(titles)
+            # releases with all of them in the title come first (found in the titles' own
+            # index, a small fraction of the whole).
+            in_title = set(self.store.title_matches(plan.words, lowest=lowest, highest=highest))
         return sorted(
             rowids, key=lambda rowid: (scores.get(rowid, 0.0), rowid not in in_title, -rowid)
         )

@@ -272,11 +272,37 @@ class Store:
             self.db["releases"].enable_fts(
                 list(SEARCH_COLUMNS), create_triggers=True, tokenize=TOKENIZER
             )
+        self._ensure_title_index()
+
+    def _ensure_title_index(self) -> None:
+        """The titles alone, indexed apart (`title_matches`), kept in step by triggers."""
+        self.db["release_titles"].create(
+            {"id": int, "title": str},
+            pk="id",
+            if_not_exists=True,  # id: the release's rowid
+        )
+        for trigger in _TITLE_TRIGGERS:  # not executescript: it would commit the transaction
+            self.db.execute(trigger)
+        # A database from before (or whose triggers were lost): put right what differs.
+        stale = (
+            "SELECT r.rowid, r.title FROM releases r "
+            "LEFT JOIN release_titles t ON t.id = r.rowid WHERE t.title IS NOT r.title"
+        )
+        for rowid, title in self.db.execute(stale).fetchall():
+            self.db.execute(
+                "INSERT OR REPLACE INTO release_titles (id, title) VALUES (?, ?)", [rowid, title]
+            )
+        self.db.execute("DELETE FROM release_titles WHERE id NOT IN (SELECT rowid FROM releases)")
+        if self.db["release_titles"].detect_fts() is None:
+            self.db["release_titles"].enable_fts(
+                ["title"], create_triggers=True, tokenize=TOKENIZER
+            )
 
     def tidy_search_index(self) -> None:
-        """Merge the search index into one piece, after a bulk import (FTS5's optimize)."""
+        """Merge the search indexes into one piece each, after a bulk import (FTS5's optimize)."""
         with self.transaction():
             self.db["releases"].optimize()
+            self.db["release_titles"].optimize()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -483,6 +509,16 @@ class Store:
             [match, lowest, highest],
         )
         return dict(rows.fetchall())
+
+    def title_matches(self, match: str, *, lowest: int, highest: int) -> list[int]:
+        """The rowids of the releases whose title alone matches `match`, within a rowid
+        range, newest first: read off the titles' own index, a small fraction of the whole."""
+        rows = self.db.execute(
+            "SELECT rowid FROM release_titles_fts WHERE release_titles_fts MATCH ? "
+            "AND rowid >= ? AND rowid <= ? ORDER BY rowid DESC",
+            [match, lowest, highest],
+        )
+        return [row[0] for row in rows]
 
     def releases_by_rowid(self, rowids: list[int]) -> list[Release]:
         """The releases with these rowids, in this order."""
@@ -880,6 +916,18 @@ class Store:
             )
             return self.archive_status(url).failures
 
+
+# The titles' own index follows every insert, edit, renumbering and removal of a release.
+_TITLE_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS releases_titles_ai AFTER INSERT ON releases BEGIN "
+    "INSERT INTO release_titles (id, title) VALUES (new.rowid, new.title); END",
+    "CREATE TRIGGER IF NOT EXISTS releases_titles_au AFTER UPDATE ON releases "
+    "WHEN old.rowid != new.rowid OR old.title IS NOT new.title BEGIN "
+    "DELETE FROM release_titles WHERE id = old.rowid; "
+    "INSERT INTO release_titles (id, title) VALUES (new.rowid, new.title); END",
+    "CREATE TRIGGER IF NOT EXISTS releases_titles_ad AFTER DELETE ON releases BEGIN "
+    "DELETE FROM release_titles WHERE id = old.rowid; END",
+)
 
 _BM25 = f"bm25(releases_fts, {', '.join(map(str, SEARCH_WEIGHTS))})"
 

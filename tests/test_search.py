@@ -266,7 +266,7 @@ def test_a_database_failure_is_reported_not_raised_raw(tmp_path: object, store: 
 def test_a_database_from_before_search_is_indexed_at_start(store: Store) -> None:
     for item in ARCHIVE:
         store.save_release(item, source="rss", now=0)
-    for table in ("releases_fts", "release_categories"):
+    for table in ("releases_fts", "release_categories", "release_titles_fts", "release_titles"):
         store.db.execute(f"DROP TABLE {table}")
     for trigger in store.db.triggers:
         store.db.execute(f"DROP TRIGGER {trigger.name}")
@@ -279,6 +279,7 @@ def test_a_database_from_before_search_is_indexed_at_start(store: Store) -> None
     in_rowid_order = [row[0] for row in store.db.execute("SELECT id FROM releases ORDER BY rowid")]
     assert in_rowid_order == [item.id for item in ARCHIVE]  # oldest first: publication order
     assert ids(Search(store, page_size=9).run("embryo category:policy")) == [1, 2]
+    assert ids(Search(store, page_size=9, rankable=0).run("embryo")) == [1, 3, 2]  # titles
     store.ensure_schema()  # and again: safe at every start
     assert Search(store).run("embryo").total == 3
     with pytest.raises(sqlite3.IntegrityError):
@@ -357,4 +358,30 @@ def test_an_empty_archive_says_so_instead_of_hints(store: Store) -> None:
     assert search.run("embryo").hints == (
         "No releases are stored yet: the first feed poll or the archive import has not "
         "finished. Try again in a few minutes.",
+    )
+
+
+def test_the_titles_index_follows_every_edit(store: Store, search: Search) -> None:
+    common = Search(store, page_size=9, rankable=0)
+    assert ids(common.run("annual")) == [3]
+
+    # A new title, then a new date (which moves the release's rowid)
+    store.save_release(release(3, "Embryo meeting in Boston", "Organoids."), source="rss", now=1)
+    assert ids(common.run("embryo")) == [3, 1, 2]
+    later = release(3, "Embryo meeting in Boston", "Organoids.", published=datetime(2030, 1, 1))
+    store.save_release(later, source="rss", now=2)
+    assert ids(common.run("embryo")) == [3, 1, 2]
+    assert common.run("annual").total == 0
+    titles = "SELECT r.title FROM releases r JOIN release_titles t ON t.id = r.rowid"
+    assert sorted(row[0] for row in store.db.execute(titles)) == sorted(
+        r.title for r in (*ARCHIVE[:2], later, *ARCHIVE[3:])
+    )
+    # A title changed behind the triggers' back is put right at the next start
+    store.db.execute(
+        "UPDATE release_titles SET title = 'Stale' WHERE id = (SELECT max(id) FROM release_titles)"
+    )
+    store.ensure_schema()
+    assert (
+        store.db.execute("SELECT count(*) FROM release_titles WHERE title = 'Stale'").fetchone()[0]
+        == 0
     )
