@@ -24,7 +24,7 @@ from bot import query as grammar
 from bot.marks import Marker, normal
 from bot.models import Found
 from bot.query import Query, QueryError, Term
-from bot.store import FIRST_DATED_KEY, Store, release_key
+from bot.store import FIRST_DATED_KEY, PAIR, Store, release_key
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ MAX_EXPANSIONS = 256
 # Words in more releases than this are left out of the bm25 weighing: FTS5 reads a word's whole
 # posting list to weigh it (about 1.5 µs a release), and a common word says little about
 # relevance. Ranking by the title instead costs about what the search itself did.
-RANKABLE = 500
+RANKABLE = 250
 _WORD = re.compile(r"[^\W_]+")
 # Endings tried, in order, for a word that the stemmer turns into a given index word.
 _ENDINGS = ("", "e", "s", "es", "ing", "ed", "y", "al", "er", "ion", "ment", "ness", "ic")
@@ -120,11 +120,11 @@ def last_word_is_prefix(terms: Sequence[Term]) -> bool:
 
 @dataclass(frozen=True)
 class _Part:
-    """One term of a query: its FTS5 expression, and the index words it stands for."""
+    """One term of a query as FTS5 expressions, and the index words they read."""
 
-    expression: str
-    # Runs of index words (see `Store.tokens`), any one of which, in order, is the term.
-    alternatives: tuple[tuple[str, ...], ...]
+    expression: str  # for the whole index, where two adjacent words are also one word
+    exact: str  # the same without those pairs, for the titles' own index
+    reads: tuple[str, ...]  # the index words and pairs whose postings weighing it reads
     open_prefix: bool = False  # FTS5's own prefix search, which reads every such word
 
 
@@ -134,6 +134,7 @@ class _Plan:
 
     match: str | None  # words, categories and authors: what a result must match
     words: str | None  # the words alone
+    title_words: str | None  # the words alone, for the titles' own index
     parts: tuple[_Part, ...]
     weigh: str | None  # the rarer words, whose bm25 ranks the results
     lowest: int | None
@@ -166,6 +167,7 @@ class Search:
         self._authors: list[str] = []
         self._tokens: dict[str, list[str]] = {}
         self._typed: dict[str, str | None] = {}  # a word that stems to an index word
+        self._pair_counts: dict[str, int] = {}
 
     def run(self, text: str, page: int = 1) -> Results:
         """Page `page` of the releases matching `text` (an empty text lists the latest).
@@ -234,6 +236,7 @@ class Search:
         # Words match anywhere, category and author included ("policy" finds Policy releases):
         # a column filter would cost a position-list check for every release read.
         words = " AND ".join(part.expression for part in parts) or None
+        title_words = " AND ".join(part.exact for part in parts) or None
         rare = [part.expression for part in parts if self._weighing_cost(part) <= self.rankable]
         categories = [_quoted(self._category(name)) for name in query.categories]
         # Part of a name is enough ("author:bourne"): the stored names containing it, whole.
@@ -251,16 +254,16 @@ class Search:
         if query.before:
             highest = release_key(_start_of_day(query.before)) - 1
         weigh = " AND ".join(rare) or None
-        return _Plan(match, words, tuple(parts), weigh, lowest, highest)
+        return _Plan(match, words, title_words, tuple(parts), weigh, lowest, highest)
 
     def _part(self, term: Term, *, prefix: bool) -> _Part:
-        """A term as FTS5 text: a quoted string, so that whatever a member typed is only ever
+        """A term as FTS5 text: quoted strings, so that whatever a member typed is only ever
         text. A prefix last word becomes the index's words that begin it, OR-ed, which FTS5
         reads lazily (its own `"embr"*` first merges the posting lists of every such word in
         full, whatever the LIMIT)."""
         tokens = tuple(self._tokenize(term.text))
         if not prefix:
-            return _Part(_quoted(term.text), (tokens,))
+            return self._phrase(term.text, tokens)
         runs = _WORD.findall(term.text)
         if tokens and len(runs) == len(tokens):
             # The index holds stems: words that begin as typed ("embr": "embryo"), and the
@@ -282,7 +285,7 @@ class Search:
                 )
                 words = self._beginning(stem) if stem and len(stem) >= MIN_PREFIX else []
             if not words:  # nothing begins so: the word as typed, which matches nothing
-                return _Part(_quoted(term.text), (tokens,))
+                return self._phrase(term.text, tokens)
             if len(words) <= MAX_EXPANSIONS:
                 typed = self._typed_forms(words)
                 if None not in typed:
@@ -291,11 +294,28 @@ class Search:
                     # before the last stay as typed.
                     lead = " ".join(runs[:-1])
                     alternatives = sorted({_quoted(f"{lead} {form}".strip()) for form in typed})
-                    return _Part(
-                        "(" + " OR ".join(alternatives) + ")",
-                        tuple((*tokens[:-1], word) for word in words),
-                    )
-        return _Part(_quoted(term.text) + "*", (tokens,), open_prefix=True)
+                    exact = "(" + " OR ".join(alternatives) + ")"
+                    if len(tokens) == 2:  # "single-cel": "single" paired with each word
+                        pairs = [_pair(tokens[0], word) for word in words]
+                        expression = "(" + " OR ".join(map(_quoted, pairs)) + ")"
+                        return _Part(expression, exact, tuple(pairs))
+                    return _Part(exact, exact, (*tokens[:-1], *words))
+        expression = _quoted(term.text) + "*"
+        return _Part(expression, expression, tokens, open_prefix=True)
+
+    def _phrase(self, text: str, tokens: tuple[str, ...]) -> _Part:
+        """A word, or words that must be adjacent (a quoted phrase, "single-cell"): found by
+        their pairs, one index word each, beyond two together with the phrase itself (its
+        pairs could each be somewhere else), instead of by checking the positions of its
+        words in every release that has them all."""
+        quoted = _quoted(text)
+        if len(tokens) < 2:
+            return _Part(quoted, quoted, tokens)
+        pairs = [_pair(first, second) for first, second in itertools.pairwise(tokens)]
+        if len(tokens) == 2:
+            return _Part(_quoted(pairs[0]), quoted, tuple(pairs))
+        expression = "(" + " AND ".join([*map(_quoted, pairs), quoted]) + ")"
+        return _Part(expression, quoted, (*pairs, *tokens))
 
     def _beginning(self, start: str) -> list[str]:
         """The index words that begin with `start` (MAX_EXPANSIONS + 1 at most)."""
@@ -330,25 +350,32 @@ class Search:
         """How many postings bm25 reads to weigh `part`: every word's whole list."""
         if part.open_prefix:
             return float("inf")
-        words = {word for run in part.alternatives for word in run}
-        return sum(self._index.get(word, 0) for word in words)
+        return sum(self._releases_with(word) for word in set(part.reads))
+
+    def _releases_with(self, word: str) -> int:
+        """How many releases contain an index word or pair (as `_pair` writes it)."""
+        if not word.startswith(PAIR):
+            return self._index.get(word, 0)
+        if word not in self._pair_counts:
+            # The tokenizer stems a pair's end again ("…releas" → "…relea"), as it did when
+            # it indexed the pairs.
+            indexed = self._tokenize(word)
+            self._pair_counts[word] = self.store.term_releases(indexed[0]) if indexed else 0
+        return self._pair_counts[word]
 
     def _rank(self, plan: _Plan, rowids: list[int]) -> list[int]:
-        """Best first: bm25 of the rarer words, then a match in the title, then newest."""
-        if not rowids or plan.words is None:
+        """Best first: every word in the title (from the titles' own index, a small fraction
+        of the whole), then bm25 of the rarer words (a very common one says little), then
+        newest."""
+        if not rowids or plan.title_words is None:
             return rowids  # newest first
         lowest, highest = rowids[-1], rowids[0]
+        in_title = set(self.store.title_matches(plan.title_words, lowest=lowest, highest=highest))
         scores: dict[int, float] = {}
-        in_title: set[int] = set()
         if plan.weigh is not None:
             scores = self.store.relevance(plan.weigh, lowest=lowest, highest=highest)
-        else:
-            # Every word is in a good share of the archive, so weighing them says little:
-            # releases with all of them in the title come first (found in the titles' own
-            # index, a small fraction of the whole).
-            in_title = set(self.store.title_matches(plan.words, lowest=lowest, highest=highest))
         return sorted(
-            rowids, key=lambda rowid: (scores.get(rowid, 0.0), rowid not in in_title, -rowid)
+            rowids, key=lambda rowid: (rowid not in in_title, scores.get(rowid, 0.0), -rowid)
         )
 
     def _refresh(self) -> None:
@@ -360,6 +387,7 @@ class Search:
             self._categories = self.store.categories()
             self._authors = self.store.authors()
             self._typed.clear()
+            self._pair_counts.clear()
             self._version = version
 
     def _tokenize(self, text: str) -> list[str]:
@@ -489,6 +517,11 @@ class SearchService:
 
 def _start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _pair(first: str, second: str) -> str:
+    """Two adjacent index words as the one word the index also has for them."""
+    return f"{PAIR}{first}{PAIR}{second}"
 
 
 def _quoted(text: str) -> str:

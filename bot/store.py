@@ -10,6 +10,7 @@ processes on one file serialise cleanly.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import time
@@ -29,8 +30,14 @@ PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 # Indexed for full-text search, in this order. Words are looked for in the first three; the
 # weights rank a title match above the lead paragraph (the excerpt) above the rest of the body.
 # Categories and author are indexed so that filters on them are index lookups too.
-SEARCH_COLUMNS = ("title", "excerpt", "body", "categories", "author")
-SEARCH_WEIGHTS = (10.0, 4.0, 1.0, 0.0, 0.0)
+# `pairs` holds every two adjacent words of the others as one word (see `word_pairs`), so that a
+# phrase is found by looking up its pairs rather than checking positions in every release that
+# has all its words ("stem cell" is in every one).
+SEARCH_COLUMNS = ("title", "excerpt", "body", "categories", "author", "pairs")
+SEARCH_WEIGHTS = (10.0, 4.0, 1.0, 0.0, 0.0, 1.0)
+# Begins and joins a pair of words: a letter to the tokenizer (Unicode's last private-use one),
+# so a pair is one word, sorted after every other.
+PAIR = "\U0010fffd"
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 SCHEMA_VERSION = 2  # PRAGMA user_version: 2 = rowids in publication order, undated ones apart
 
@@ -138,6 +145,7 @@ class Store:
                     "excerpt": str,
                     "body": str,
                     "image_url": str,
+                    "pairs": str,  # see SEARCH_COLUMNS
                     "source": str,
                     "first_seen": float,
                     "updated_at": float,
@@ -266,6 +274,16 @@ class Store:
         if fts is not None and tuple(self.db[fts].columns_dict) != SEARCH_COLUMNS:
             self.db["releases"].disable_fts()  # an index of other columns: build it anew
             fts = None
+        if "pairs" not in self.db["releases"].columns_dict:
+            self.db["releases"].add_column("pairs", str)
+        # A database from before the pairs: fill them in (one release at a time, as bodies
+        # are long), before the index is built from them.
+        unpaired = self.db.execute("SELECT rowid FROM releases WHERE pairs IS NULL").fetchall()
+        for (rowid,) in unpaired:
+            [row] = self.db.query("SELECT * FROM releases WHERE rowid = ?", [rowid])
+            self.db.execute(
+                "UPDATE releases SET pairs = ? WHERE rowid = ?", [self.word_pairs(row), rowid]
+            )
         if fts is None:
             # Porter stemming: "cells" finds "cell"; triggers keep the index in step with every
             # insert and update; a database from before search is indexed here, once.
@@ -338,6 +356,7 @@ class Store:
     def save_release(self, release: Release, *, source: str, now: float) -> bool:
         """Insert or update `release`; True when the stored row changed (or is new)."""
         row = _release_row(release)
+        row["pairs"] = self.word_pairs(row)
         existing = self.db.execute(
             "SELECT title, link, published, categories, author, excerpt, body, image_url "
             "FROM releases WHERE id = ?",
@@ -464,13 +483,33 @@ class Store:
         self._scratch.execute("DELETE FROM scratch")
         return words
 
+    def word_pairs(self, row: dict[str, Any]) -> str:
+        """Every two adjacent words of each indexed column of a release `row`, each pair one
+        word: PAIR, the first word, PAIR, the second (as the index has the words)."""
+        pairs = []
+        for column in SEARCH_COLUMNS[:-1]:
+            words = self.tokens(row[column] or "")
+            pairs += [f"{PAIR}{first}{PAIR}{second}" for first, second in itertools.pairwise(words)]
+        return " ".join(pairs)
+
     def index_terms(self) -> dict[str, int]:
-        """Every word of the search index, with the number of releases containing it."""
+        """Every word of the search index (not the pairs), with the number of releases
+        containing it."""
+        self._vocabulary()
+        rows = self.db.execute("SELECT term, doc FROM temp.index_terms WHERE term < ?", [PAIR])
+        return dict(rows.fetchall())
+
+    def term_releases(self, term: str) -> int:
+        """How many releases contain `term`, a word as the index has it (a pair too)."""
+        self._vocabulary()
+        row = self.db.execute("SELECT doc FROM temp.index_terms WHERE term = ?", [term]).fetchone()
+        return row[0] if row else 0
+
+    def _vocabulary(self) -> None:
         self.db.execute(
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.index_terms "
             "USING fts5vocab(main, releases_fts, row)"
         )
-        return dict(self.db.execute("SELECT term, doc FROM temp.index_terms").fetchall())
 
     def matching_rowids(
         self,

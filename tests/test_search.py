@@ -11,7 +11,7 @@ from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import Release
 from bot.query import QueryError
 from bot.search import Search, SearchError
-from bot.store import Store
+from bot.store import PAIR, Store
 
 
 def release(n: int, title: str, body: str = "", **fields: object) -> Release:
@@ -274,12 +274,14 @@ def test_a_database_from_before_search_is_indexed_at_start(store: Store) -> None
     # newest first.
     store.db.execute("UPDATE releases SET rowid = -rowid")
     store.db.execute("PRAGMA user_version = 0")
+    store.db.execute("ALTER TABLE releases DROP COLUMN pairs")
 
     store.ensure_schema()
     in_rowid_order = [row[0] for row in store.db.execute("SELECT id FROM releases ORDER BY rowid")]
     assert in_rowid_order == [item.id for item in ARCHIVE]  # oldest first: publication order
     assert ids(Search(store, page_size=9).run("embryo category:policy")) == [1, 2]
     assert ids(Search(store, page_size=9, rankable=0).run("embryo")) == [1, 3, 2]  # titles
+    assert ids(Search(store, page_size=9).run('"embryo models"')) == [1, 3]  # pairs
     store.ensure_schema()  # and again: safe at every start
     assert Search(store).run("embryo").total == 3
     with pytest.raises(sqlite3.IntegrityError):
@@ -385,3 +387,27 @@ def test_the_titles_index_follows_every_edit(store: Store, search: Search) -> No
         store.db.execute("SELECT count(*) FROM release_titles WHERE title = 'Stale'").fetchone()[0]
         == 0
     )
+
+
+def test_a_phrase_is_found_by_its_pairs_of_words_and_only_where_they_are_one_run(
+    store: Store,
+) -> None:
+    texts = [
+        ("Human embryo models", "Guidance."),
+        ("Guidance", "The human embryo, and later embryo models."),  # both pairs, apart
+        ("Human embryo", "models of all kinds."),  # a phrase does not run across columns
+        ("Note", "Cell and stem research; stem cell research."),
+    ]
+    for n, (title, body) in enumerate(texts, 1):
+        store.save_release(release(n, title, body), source="rss", now=0)
+    search = Search(store, page_size=9)
+
+    assert ids(search.run('"human embryo models"')) == [1]
+    assert ids(search.run('"human embryo"'))[2:] == [2]  # in two titles, then a body
+    assert ids(search.run('"embryo models"')) == [1, 2]
+    assert ids(search.run('"stem cell research"')) == [4]
+    assert ids(search.run('"cell stem"')) == []
+    assert ids(search.run("human embryo-mod")) == [1, 2]  # a prefix after a hyphen: pairs too
+    # The pairs are words of the index, but never offered as what a prefix could be
+    assert not [word for word in store.index_terms() if word.startswith(PAIR)]
+    assert store.term_releases(PAIR + "human" + PAIR + "embryo") == 3
