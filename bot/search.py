@@ -24,7 +24,15 @@ from bot import query as grammar
 from bot.marks import Marker, normal
 from bot.models import Found
 from bot.query import Query, QueryError, Term
-from bot.store import FIRST_DATED_KEY, PAIR, Store, release_key
+from bot.store import (
+    FIRST_DATED_KEY,
+    JOIN,
+    Store,
+    author_key,
+    category_key,
+    pair,
+    release_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +175,6 @@ class Search:
         self._authors: list[str] = []
         self._tokens: dict[str, list[str]] = {}
         self._typed: dict[str, str | None] = {}  # a word that stems to an index word
-        self._pair_counts: dict[str, int] = {}
 
     def run(self, text: str, page: int = 1) -> Results:
         """Page `page` of the releases matching `text` (an empty text lists the latest).
@@ -238,12 +245,21 @@ class Search:
         words = " AND ".join(part.expression for part in parts) or None
         title_words = " AND ".join(part.exact for part in parts) or None
         rare = [part.expression for part in parts if self._weighing_cost(part) <= self.rankable]
-        categories = [_quoted(self._category(name)) for name in query.categories]
-        # Part of a name is enough ("author:bourne"): the stored names containing it, whole.
-        authors = [name for part in query.authors for name in self._authors_named(part) or [part]]
+        # Filters match whole names, each one word in the index (see `Store.joined_words`).
+        categories = [
+            _quoted(category_key(self._tokenize(self._category(name)))) for name in query.categories
+        ]
+        # Part of an author's name is enough ("author:bourne"): the names containing it.
+        authors = [
+            _quoted(author_key(self._tokenize(name)))
+            for part in query.authors
+            for name in self._authors_named(part)
+        ]
+        if query.authors and not authors:  # no such author: a name nobody has
+            authors = [_quoted(author_key([]))]
         filters = [
-            f"{{categories}} : ({' OR '.join(categories)})" if categories else None,
-            f"{{author}} : ({' OR '.join(map(_quoted, authors))})" if query.authors else None,
+            f"({' OR '.join(categories)})" if categories else None,
+            f"({' OR '.join(authors)})" if authors else None,
         ]
         match = " AND ".join(part for part in (words, *filters) if part) or None
         lowest = highest = None
@@ -296,7 +312,7 @@ class Search:
                     alternatives = sorted({_quoted(f"{lead} {form}".strip()) for form in typed})
                     exact = "(" + " OR ".join(alternatives) + ")"
                     if len(tokens) == 2:  # "single-cel": "single" paired with each word
-                        pairs = [_pair(tokens[0], word) for word in words]
+                        pairs = [pair(tokens[0], word) for word in words]
                         expression = "(" + " OR ".join(map(_quoted, pairs)) + ")"
                         return _Part(expression, exact, tuple(pairs))
                     return _Part(exact, exact, (*tokens[:-1], *words))
@@ -311,7 +327,7 @@ class Search:
         quoted = _quoted(text)
         if len(tokens) < 2:
             return _Part(quoted, quoted, tokens)
-        pairs = [_pair(first, second) for first, second in itertools.pairwise(tokens)]
+        pairs = [pair(first, second) for first, second in itertools.pairwise(tokens)]
         if len(tokens) == 2:
             return _Part(_quoted(pairs[0]), quoted, tuple(pairs))
         expression = "(" + " AND ".join([*map(_quoted, pairs), quoted]) + ")"
@@ -353,15 +369,12 @@ class Search:
         return sum(self._releases_with(word) for word in set(part.reads))
 
     def _releases_with(self, word: str) -> int:
-        """How many releases contain an index word or pair (as `_pair` writes it)."""
-        if not word.startswith(PAIR):
+        """How many releases contain an index word; for a pair (as `pair` writes it), at most
+        as many as contain the rarer of its two words (counting them exactly would read the
+        pair's whole posting list)."""
+        if not word.startswith(JOIN):
             return self._index.get(word, 0)
-        if word not in self._pair_counts:
-            # The tokenizer stems a pair's end again ("…releas" → "…relea"), as it did when
-            # it indexed the pairs.
-            indexed = self._tokenize(word)
-            self._pair_counts[word] = self.store.term_releases(indexed[0]) if indexed else 0
-        return self._pair_counts[word]
+        return min(self._index.get(part, 0) for part in word.split(JOIN)[1:])
 
     def _rank(self, plan: _Plan, rowids: list[int]) -> list[int]:
         """Best first: every word in the title (from the titles' own index, a small fraction
@@ -387,7 +400,6 @@ class Search:
             self._categories = self.store.categories()
             self._authors = self.store.authors()
             self._typed.clear()
-            self._pair_counts.clear()
             self._version = version
 
     def _tokenize(self, text: str) -> list[str]:
@@ -517,11 +529,6 @@ class SearchService:
 
 def _start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
-
-
-def _pair(first: str, second: str) -> str:
-    """Two adjacent index words as the one word the index also has for them."""
-    return f"{PAIR}{first}{PAIR}{second}"
 
 
 def _quoted(text: str) -> str:

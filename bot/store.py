@@ -14,7 +14,7 @@ import itertools
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,14 +30,15 @@ PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 # Indexed for full-text search, in this order. Words are looked for in the first three; the
 # weights rank a title match above the lead paragraph (the excerpt) above the rest of the body.
 # Categories and author are indexed so that filters on them are index lookups too.
-# `pairs` holds every two adjacent words of the others as one word (see `word_pairs`), so that a
-# phrase is found by looking up its pairs rather than checking positions in every release that
-# has all its words ("stem cell" is in every one).
-SEARCH_COLUMNS = ("title", "excerpt", "body", "categories", "author", "pairs")
+# `joined` holds words the index also keeps joined into one word (see `joined_words`): every
+# two adjacent words, so that a phrase is found by looking up its pairs rather than by checking
+# positions in every release that has all its words ("stem cell" is in every one); and each
+# category and the author whole, so that a filter is one look-up and takes only the whole name.
+SEARCH_COLUMNS = ("title", "excerpt", "body", "categories", "author", "joined")
 SEARCH_WEIGHTS = (10.0, 4.0, 1.0, 0.0, 0.0, 1.0)
-# Begins and joins a pair of words: a letter to the tokenizer (Unicode's last private-use one),
-# so a pair is one word, sorted after every other.
-PAIR = "\U0010fffd"
+# Joins words into one: a letter to the tokenizer (Unicode's last private-use character), so a
+# joined word is one word, sorted after every other.
+JOIN = "\U0010fffd"
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 SCHEMA_VERSION = 2  # PRAGMA user_version: 2 = rowids in publication order, undated ones apart
 
@@ -145,7 +146,7 @@ class Store:
                     "excerpt": str,
                     "body": str,
                     "image_url": str,
-                    "pairs": str,  # see SEARCH_COLUMNS
+                    "joined": str,  # see SEARCH_COLUMNS
                     "source": str,
                     "first_seen": float,
                     "updated_at": float,
@@ -274,15 +275,15 @@ class Store:
         if fts is not None and tuple(self.db[fts].columns_dict) != SEARCH_COLUMNS:
             self.db["releases"].disable_fts()  # an index of other columns: build it anew
             fts = None
-        if "pairs" not in self.db["releases"].columns_dict:
-            self.db["releases"].add_column("pairs", str)
-        # A database from before the pairs: fill them in (one release at a time, as bodies
-        # are long), before the index is built from them.
-        unpaired = self.db.execute("SELECT rowid FROM releases WHERE pairs IS NULL").fetchall()
-        for (rowid,) in unpaired:
+        if "joined" not in self.db["releases"].columns_dict:
+            self.db["releases"].add_column("joined", str)
+        # A database from before: fill them in (one release at a time, as bodies are long),
+        # before the index is built from them.
+        unjoined = self.db.execute("SELECT rowid FROM releases WHERE joined IS NULL").fetchall()
+        for (rowid,) in unjoined:
             [row] = self.db.query("SELECT * FROM releases WHERE rowid = ?", [rowid])
             self.db.execute(
-                "UPDATE releases SET pairs = ? WHERE rowid = ?", [self.word_pairs(row), rowid]
+                "UPDATE releases SET joined = ? WHERE rowid = ?", [self.joined_words(row), rowid]
             )
         if fts is None:
             # Porter stemming: "cells" finds "cell"; triggers keep the index in step with every
@@ -356,7 +357,7 @@ class Store:
     def save_release(self, release: Release, *, source: str, now: float) -> bool:
         """Insert or update `release`; True when the stored row changed (or is new)."""
         row = _release_row(release)
-        row["pairs"] = self.word_pairs(row)
+        row["joined"] = self.joined_words(row)
         existing = self.db.execute(
             "SELECT title, link, published, categories, author, excerpt, body, image_url "
             "FROM releases WHERE id = ?",
@@ -483,33 +484,28 @@ class Store:
         self._scratch.execute("DELETE FROM scratch")
         return words
 
-    def word_pairs(self, row: dict[str, Any]) -> str:
-        """Every two adjacent words of each indexed column of a release `row`, each pair one
-        word: PAIR, the first word, PAIR, the second (as the index has the words)."""
-        pairs = []
-        for column in SEARCH_COLUMNS[:-1]:
+    def joined_words(self, row: dict[str, Any]) -> str:
+        """What the `joined` column of a release `row` holds: every two adjacent words of each
+        indexed column, each category and the author, each as one word (see `pair`,
+        `category_key`, `author_key`)."""
+        joined = []
+        for column in SEARCH_COLUMNS[:3]:
             words = self.tokens(row[column] or "")
-            pairs += [f"{PAIR}{first}{PAIR}{second}" for first, second in itertools.pairwise(words)]
-        return " ".join(pairs)
+            joined += [pair(first, second) for first, second in itertools.pairwise(words)]
+        joined += [category_key(self.tokens(name)) for name in json.loads(row["categories"])]
+        if row["author"]:
+            joined.append(author_key(self.tokens(row["author"])))
+        return " ".join(joined)
 
     def index_terms(self) -> dict[str, int]:
-        """Every word of the search index (not the pairs), with the number of releases
+        """Every word of the search index (not the joined ones), with the number of releases
         containing it."""
-        self._vocabulary()
-        rows = self.db.execute("SELECT term, doc FROM temp.index_terms WHERE term < ?", [PAIR])
-        return dict(rows.fetchall())
-
-    def term_releases(self, term: str) -> int:
-        """How many releases contain `term`, a word as the index has it (a pair too)."""
-        self._vocabulary()
-        row = self.db.execute("SELECT doc FROM temp.index_terms WHERE term = ?", [term]).fetchone()
-        return row[0] if row else 0
-
-    def _vocabulary(self) -> None:
         self.db.execute(
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.index_terms "
             "USING fts5vocab(main, releases_fts, row)"
         )
+        rows = self.db.execute("SELECT term, doc FROM temp.index_terms WHERE term < ?", [JOIN])
+        return dict(rows.fetchall())
 
     def matching_rowids(
         self,
@@ -977,6 +973,21 @@ _ROWID_SPAN = 1024
 UNDATED_KEY = -(2**52)
 _UNDATED_SPAN = 2**40
 FIRST_DATED_KEY = UNDATED_KEY + _UNDATED_SPAN
+
+
+def pair(first: str, second: str) -> str:
+    """Two adjacent words (as the index has them) as one word."""
+    return f"{JOIN}{first}{JOIN}{second}"
+
+
+def category_key(words: Sequence[str]) -> str:
+    """A whole category name (its words as the index has them) as one word."""
+    return JOIN * 2 + JOIN.join(words)
+
+
+def author_key(words: Sequence[str]) -> str:
+    """A whole author name (its words as the index has them) as one word."""
+    return JOIN * 3 + JOIN.join(words)
 
 
 def release_key(published: datetime | None) -> int:

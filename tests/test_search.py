@@ -11,7 +11,7 @@ from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import Release
 from bot.query import QueryError
 from bot.search import Search, SearchError
-from bot.store import PAIR, Store
+from bot.store import JOIN, Store
 
 
 def release(n: int, title: str, body: str = "", **fields: object) -> Release:
@@ -274,7 +274,7 @@ def test_a_database_from_before_search_is_indexed_at_start(store: Store) -> None
     # newest first.
     store.db.execute("UPDATE releases SET rowid = -rowid")
     store.db.execute("PRAGMA user_version = 0")
-    store.db.execute("ALTER TABLE releases DROP COLUMN pairs")
+    store.db.execute("ALTER TABLE releases DROP COLUMN joined")
 
     store.ensure_schema()
     in_rowid_order = [row[0] for row in store.db.execute("SELECT id FROM releases ORDER BY rowid")]
@@ -409,5 +409,16 @@ def test_a_phrase_is_found_by_its_pairs_of_words_and_only_where_they_are_one_run
     assert ids(search.run('"cell stem"')) == []
     assert ids(search.run("human embryo-mod")) == [1, 2]  # a prefix after a hyphen: pairs too
     # The pairs are words of the index, but never offered as what a prefix could be
-    assert not [word for word in store.index_terms() if word.startswith(PAIR)]
-    assert store.term_releases(PAIR + "human" + PAIR + "embryo") == 3
+    assert not [word for word in store.index_terms() if word.startswith(JOIN)]
+
+
+def test_a_category_filter_takes_the_whole_name_only(store: Store) -> None:
+    named = [("Policy",), ("Health Policy",), ("Policy", "Statement"), ("Policy Letter",)]
+    for n, categories in enumerate(named, 1):
+        store.save_release(release(n, f"Note {n}", categories=categories), source="rss", now=0)
+    search = Search(store, page_size=9)
+
+    assert ids(search.run("category:policy")) == [3, 1]
+    assert ids(search.run('category:"health policy"')) == [2]
+    assert ids(search.run("category:policy category:statement")) == [3, 1]
+    assert ids(search.run("policy")) == [4, 3, 2, 1]  # a word still finds any category
