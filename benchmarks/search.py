@@ -43,7 +43,7 @@ One run does three things:
    time, alternating between the two apps (ABBA), with the texts of the measured searches.
 
 Targets: search p95 ≤ 2 ms; `/isscr-news` p99 ≤ 1.5 × the bare ack's p99. The report exits 0
-unless `--check` is given and a target fails. The default run takes 2-3 minutes, about 1 of them
+unless `--check` is given and a target fails. The default run takes about 4 minutes, 3.5 of them
 building the archive (`--keep PATH` builds it once and reuses it). Run from the repo root:
 
     python benchmarks/search.py [--releases N] [--queries N] [--requests N] [--warmup N]
