@@ -107,15 +107,6 @@ class Results:
         return self.page < self.pages
 
 
-def fts_expression(terms: Sequence[Term]) -> str | None:
-    """An FTS5 expression requiring every term: each one a quoted string, so `AND`, `NEAR(`,
-    `*` or `"` typed by a member are only ever text; the last word also matches as a prefix."""
-    parts = ['"' + term.text.replace('"', '""') + '"' for term in terms]
-    if parts and last_word_is_prefix(terms):
-        parts[-1] += "*"
-    return " ".join(parts) or None
-
-
 def last_word_is_prefix(terms: Sequence[Term]) -> bool:
     """Whether the last term also matches as a prefix: a word (not a phrase) whose last run of
     letters and digits has MIN_PREFIX or more ("CAR-T" and "Parkinson's" end in one letter,
