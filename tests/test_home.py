@@ -296,3 +296,29 @@ async def test_failed_deliveries_can_be_retried_from_the_home(
         "1 failed delivery queued again",
     )
     assert "Retry failed deliveries" not in buttons(await open_home(bot, slack, ADMIN))
+
+
+async def test_a_change_refreshes_every_admins_home_and_no_members(
+    bot: Bot, slack: SlackApi
+) -> None:
+    other = "U0ADMIN002"
+    slack.add_user(other, is_admin=True)
+    await open_home(bot, slack, other)
+    await open_home(bot, slack, MEMBER)
+    slack.home_views.clear()
+
+    await post(
+        bot, slash_command_body(f"route <#{PRESS_NEWS}|press-news> Press Release", user=ADMIN)
+    )
+
+    await eventually(lambda: other in slack.home_views)
+    assert f"<#{PRESS_NEWS}> ← *Press Release*" in json.dumps(
+        slack.home_views[other], ensure_ascii=False
+    )
+    assert ADMIN in slack.home_views and MEMBER not in slack.home_views
+    # One who is no longer an admin gets the members' Home at the next change
+    slack.add_user(other)
+    slack.home_views.clear()
+    await post(bot, home_action_body("admin_poll_now", user=ADMIN))
+    await eventually(lambda: other in slack.home_views)
+    assert "settings" not in json.dumps(slack.home_views[other], ensure_ascii=False)

@@ -11,11 +11,7 @@ from bot.store import Store
 
 def register(app: AsyncApp, store: Store, search: SearchService, admin: AdminCommands) -> None:
     home = Home(admin, admin.client)
-
-    async def refresh_home(user_id: str) -> None:
-        await home.publish(user_id, is_admin=True)
-
-    admin.after_change = refresh_home
+    admin.after_change = home.after_change
     commands.register(app, search, admin)
     actions.register(app, store, search)
     settings_actions.register(app, admin, home)

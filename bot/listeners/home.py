@@ -22,11 +22,14 @@ class Home:
     def __init__(self, admin: AdminCommands, client: AsyncWebClient) -> None:
         self.admin = admin
         self.client = client
+        # Who was last shown the admins' Home: refreshed after any admin's change.
+        self._admins: set[str] = set()
 
     async def publish(self, user_id: str, *, is_admin: bool | None = None) -> None:
         """Show `user_id` their Home: asks Slack whether they are an admin unless told."""
         if is_admin is None:
             is_admin = await self.admin.check.refusal(user_id) is None
+        (self._admins.add if is_admin else self._admins.discard)(user_id)
         store, settings = self.admin.store, self.admin.settings
         releases = store.latest_releases(HOME_RELEASES)
         if is_admin:
@@ -46,3 +49,10 @@ class Home:
             await self.client.views_publish(user_id=user_id, view=view)
         except Exception as error:  # the Home is refreshed again at the next open
             log.warning("views.publish for %s failed: %s", user_id, error.__class__.__name__)
+
+    async def after_change(self, user_id: str) -> None:
+        """Refresh the Home of the admin who changed something, and of the other admins shown
+        it before (asking Slack again whether they still are admins)."""
+        await self.publish(user_id, is_admin=True)
+        for other in sorted(self._admins - {user_id}):
+            await self.publish(other)

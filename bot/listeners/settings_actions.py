@@ -69,7 +69,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         channel = action.get("value") or ""
         if any(route.channel == channel for route in admin.store.routes()):
             admin.routes.unroute(channel, [], by=user)
-        await home.publish(user, is_admin=True)
+        await home.after_change(user)
 
     @app.action(blocks.POLL_NOW)
     async def poll_now(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -79,7 +79,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
             return
         admin.controls.poll_now()
         admin.store.record_change(user, "poll", "feed polled on request", now=time.time())
-        await home.publish(user, is_admin=True)
+        await home.after_change(user)
 
     @app.action(blocks.RETRY_FAILED)
     async def retry_failed(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -96,7 +96,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
                 now=time.time(),
             )
             admin.controls.deliver_now()
-        await home.publish(user, is_admin=True)
+        await home.after_change(user)
 
     @app.action(blocks.SEND_TRIAL)
     async def send_trial(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -55,7 +55,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
             await ack(response_action="update", view=blocks.result_form("Route saved", text))
         else:
             await ack()
-        await home.publish(user, is_admin=True)
+        await home.after_change(user)
 
     @app.view(blocks.TRIAL_FORM)
     async def send_trial(
@@ -91,7 +91,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
             return
         admin.store.record_change(user, "test", f"{channel}: test announcement", now=time.time())
         await ack()
-        await home.publish(user, is_admin=True)
+        await home.after_change(user)
 
 
 async def _allowed_with_channel(
