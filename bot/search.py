@@ -24,15 +24,7 @@ from bot import query as grammar
 from bot.marks import Marker, normal
 from bot.models import Found
 from bot.query import Query, QueryError, Term
-from bot.store import (
-    FIRST_DATED_KEY,
-    JOIN,
-    Store,
-    author_key,
-    category_key,
-    pair,
-    release_key,
-)
+from bot.store import JOIN, Store, author_key, category_key, pair, published_rowids
 
 log = logging.getLogger(__name__)
 
@@ -254,12 +246,11 @@ class Search:
         ]
         match = " AND ".join(part for part in (words, *filters) if part) or None
         lowest = highest = None
-        if query.after or query.before:
-            lowest = FIRST_DATED_KEY  # a date filter leaves out undated releases
-        if query.after:
-            lowest = release_key(_start_of_day(query.after))
-        if query.before:
-            highest = release_key(_start_of_day(query.before)) - 1
+        if query.after or query.before:  # a date filter leaves out undated releases
+            lowest, highest = published_rowids(
+                _start_of_day(query.after) if query.after else None,
+                _start_of_day(query.before) if query.before else None,
+            )
         weigh = " AND ".join(rare) or None
         return _Plan(match, words, title_words, tuple(parts), weigh, lowest, highest)
 
@@ -373,13 +364,13 @@ class Search:
         newest."""
         if not rowids or plan.title_words is None:
             return rowids  # newest first
-        lowest, highest = rowids[-1], rowids[0]
+        lowest, highest = rowids[0], rowids[-1]
         in_title = set(self.store.title_matches(plan.title_words, lowest=lowest, highest=highest))
         scores: dict[int, float] = {}
         if plan.weigh is not None:
             scores = self.store.relevance(plan.weigh, lowest=lowest, highest=highest)
         return sorted(
-            rowids, key=lambda rowid: (rowid not in in_title, scores.get(rowid, 0.0), -rowid)
+            rowids, key=lambda rowid: (rowid not in in_title, scores.get(rowid, 0.0), rowid)
         )
 
     def _refresh(self) -> None:

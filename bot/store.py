@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,7 +41,8 @@ SEARCH_WEIGHTS = (10.0, 4.0, 1.0, 0.0, 0.0, 1.0)
 # joined word is one word, sorted after every other.
 JOIN = "\U0010fffd"
 TOKENIZER = "porter unicode61 remove_diacritics 2"
-SCHEMA_VERSION = 2  # PRAGMA user_version: 2 = rowids in publication order, undated ones apart
+# PRAGMA user_version: 2 = rowids in publication order, 3 = newest lowest (see release_key)
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -260,11 +262,15 @@ class Store:
                 "SELECT releases.id, value FROM releases, json_each(releases.categories)"
             )
         if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            # Rowids follow publication time (see `release_key`); older databases have them in
-            # insertion order: renumber, via negative ones so that no two collide, once.
-            self.db.execute("UPDATE releases SET rowid = -rowid - 1")
+            # Rowids follow publication time (see `release_key`); older databases have them
+            # otherwise: renumber, once. The search indexes go first (they are built again
+            # below, in one pass rather than two updates a release), and the old rowids move
+            # above every new one so that no two collide.
+            self._drop_search_indexes()
+            self.db.execute(f"UPDATE releases SET rowid = rowid + {_RENUMBERING}")
             for rowid, published in self.db.execute(
-                "SELECT rowid, published FROM releases WHERE rowid < 0 ORDER BY rowid DESC"
+                "SELECT rowid, published FROM releases WHERE rowid >= ? ORDER BY rowid",
+                [_RENUMBERING // 2],
             ).fetchall():
                 self.db.execute(
                     "UPDATE releases SET rowid = ? WHERE rowid = ?",
@@ -293,6 +299,16 @@ class Store:
             )
         self._ensure_title_index()
 
+    def _drop_search_indexes(self) -> None:
+        if self.db["releases"].detect_fts() is not None:
+            self.db["releases"].disable_fts()  # the index and its triggers
+        for name in _TITLE_TRIGGERS:
+            self.db.execute(f"DROP TRIGGER IF EXISTS {name}")
+        if self.db["release_titles"].exists():
+            if self.db["release_titles"].detect_fts() is not None:
+                self.db["release_titles"].disable_fts()
+            self.db["release_titles"].drop()
+
     def _ensure_title_index(self) -> None:
         """The titles alone, indexed apart (`title_matches`), kept in step by triggers."""
         self.db["release_titles"].create(
@@ -300,8 +316,8 @@ class Store:
             pk="id",
             if_not_exists=True,  # id: the release's rowid
         )
-        for trigger in _TITLE_TRIGGERS:  # not executescript: it would commit the transaction
-            self.db.execute(trigger)
+        for name, trigger in _TITLE_TRIGGERS.items():  # not executescript: it would commit
+            self.db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {trigger}")
         # A database from before (or whose triggers were lost): put right what differs.
         stale = (
             "SELECT r.rowid, r.title FROM releases r "
@@ -399,8 +415,8 @@ class Store:
         return True
 
     def _rowid_for(self, published: str | None) -> int:
-        """A free rowid in publication order: search reads the newest matches first straight
-        off the index, and a date filter is a rowid range."""
+        """A free rowid in publication order (newest lowest): search reads the newest matches
+        first straight off the index, and a date filter is a rowid range."""
         base = release_key(datetime.fromisoformat(published) if published else None)
         span = _ROWID_SPAN if published else _UNDATED_SPAN
         top = self.db.execute(
@@ -529,7 +545,7 @@ class Store:
             args.append(highest)
         table = "releases" if match is None else "releases_fts"
         rows = self.db.execute(
-            f"SELECT rowid FROM {table} WHERE {' AND '.join(where)} ORDER BY rowid DESC LIMIT ?",
+            f"SELECT rowid FROM {table} WHERE {' AND '.join(where)} ORDER BY rowid LIMIT ?",
             [*args, limit],
         )
         return [row[0] for row in rows]
@@ -550,7 +566,7 @@ class Store:
         range, newest first: read off the titles' own index, a small fraction of the whole."""
         rows = self.db.execute(
             "SELECT rowid FROM release_titles_fts WHERE release_titles_fts MATCH ? "
-            "AND rowid >= ? AND rowid <= ? ORDER BY rowid DESC",
+            "AND rowid >= ? AND rowid <= ? ORDER BY rowid",
             [match, lowest, highest],
         )
         return [row[0] for row in rows]
@@ -953,26 +969,30 @@ class Store:
 
 
 # The titles' own index follows every insert, edit, renumbering and removal of a release.
-_TITLE_TRIGGERS = (
-    "CREATE TRIGGER IF NOT EXISTS releases_titles_ai AFTER INSERT ON releases BEGIN "
+_TITLE_TRIGGERS = {
+    "releases_titles_ai": "AFTER INSERT ON releases BEGIN "
     "INSERT INTO release_titles (id, title) VALUES (new.rowid, new.title); END",
-    "CREATE TRIGGER IF NOT EXISTS releases_titles_au AFTER UPDATE ON releases "
+    "releases_titles_au": "AFTER UPDATE ON releases "
     "WHEN old.rowid != new.rowid OR old.title IS NOT new.title BEGIN "
     "DELETE FROM release_titles WHERE id = old.rowid; "
     "INSERT INTO release_titles (id, title) VALUES (new.rowid, new.title); END",
-    "CREATE TRIGGER IF NOT EXISTS releases_titles_ad AFTER DELETE ON releases BEGIN "
+    "releases_titles_ad": "AFTER DELETE ON releases BEGIN "
     "DELETE FROM release_titles WHERE id = old.rowid; END",
-)
+}
 
 _BM25 = f"bm25(releases_fts, {', '.join(map(str, SEARCH_WEIGHTS))})"
 
 
-# Rowids are publication seconds times this, plus a counter for releases of the same second;
-# undated releases (never seen from Squarespace) get rowids below every dated one.
+# Rowids run against publication time, newest lowest: "newest first" is then FTS5's forward
+# order, which reads a posting list about a third faster than backwards. Each second has
+# _ROWID_SPAN rowids, for releases of the same second; undated releases (never seen from
+# Squarespace) get rowids after every dated one.
 _ROWID_SPAN = 1024
-UNDATED_KEY = -(2**52)
+UNDATED_KEY = 2**52
 _UNDATED_SPAN = 2**40
-FIRST_DATED_KEY = UNDATED_KEY + _UNDATED_SPAN
+LAST_DATED_KEY = UNDATED_KEY - 1
+# Old rowids move here while a database from before is renumbered: above every new one.
+_RENUMBERING = 2**60
 
 
 def pair(first: str, second: str) -> str:
@@ -991,12 +1011,20 @@ def author_key(words: Sequence[str]) -> str:
 
 
 def release_key(published: datetime | None) -> int:
-    """The lowest rowid of a release published at `published`: rowids sort with publication
-    time (to the second, with room for releases of the same second); undated ones come
-    before all dated ones."""
+    """The lowest rowid of a release published at `published`: rowids run against
+    publication time (to the second, with room for releases of the same second); undated
+    ones come after all dated ones."""
     if published is None:
         return UNDATED_KEY
-    return int(published.timestamp()) * _ROWID_SPAN
+    return -(math.floor(published.timestamp()) + 1) * _ROWID_SPAN
+
+
+def published_rowids(since: datetime | None, until: datetime | None) -> tuple[int | None, int]:
+    """The rowid range (lowest, highest) of the dated releases published at or after `since`
+    and before `until` (None: no bound on that side)."""
+    lowest = release_key(until) + _ROWID_SPAN if until is not None else None
+    highest = release_key(since) + _ROWID_SPAN - 1 if since is not None else LAST_DATED_KEY
+    return lowest, highest
 
 
 def _release_row(release: Release) -> dict[str, Any]:

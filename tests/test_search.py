@@ -278,7 +278,8 @@ def test_a_database_from_before_search_is_indexed_at_start(store: Store) -> None
 
     store.ensure_schema()
     in_rowid_order = [row[0] for row in store.db.execute("SELECT id FROM releases ORDER BY rowid")]
-    assert in_rowid_order == [item.id for item in ARCHIVE]  # oldest first: publication order
+    # Publication order, newest lowest.
+    assert in_rowid_order == [item.id for item in reversed(ARCHIVE)]
     assert ids(Search(store, page_size=9).run("embryo category:policy")) == [1, 2]
     assert ids(Search(store, page_size=9, rankable=0).run("embryo")) == [1, 3, 2]  # titles
     assert ids(Search(store, page_size=9).run('"embryo models"')) == [1, 3]  # pairs
@@ -289,6 +290,27 @@ def test_a_database_from_before_search_is_indexed_at_start(store: Store) -> None
             "INSERT INTO release_categories (release_id, category) VALUES (?, 'POLICY')",
             [ARCHIVE[0].id],
         )
+
+
+def test_an_indexed_database_with_oldest_lowest_rowids_is_renumbered_once(store: Store) -> None:
+    for item in [*ARCHIVE, release(9, "Undated embryo note", published=None)]:
+        store.save_release(item, source="rss", now=0)
+    # Schema 2 numbered rowids with publication time, oldest lowest, undated lowest of all.
+    # Its indexes were kept in step by the same triggers as now.
+    store.db.execute("UPDATE releases SET rowid = -rowid")
+    store.db.execute("PRAGMA user_version = 2")
+
+    store.ensure_schema()
+    in_rowid_order = [row[0] for row in store.db.execute("SELECT id FROM releases ORDER BY rowid")]
+    assert in_rowid_order == [item.id for item in reversed(ARCHIVE)] + [f"{9:024x}"]
+    for table in ("releases_fts", "release_titles_fts"):  # both indexes match their content
+        store.db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)")
+    assert ids(Search(store, page_size=9, rankable=0).run("embryo")) == [1, 9, 3, 2]
+    assert ids(Search(store, page_size=9).run("embryo after:2020-01-01")) == [1, 3, 2]
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3
+    before = in_rowid_order
+    store.ensure_schema()  # once: a second start leaves the rowids as they are
+    assert [row[0] for row in store.db.execute("SELECT id FROM releases ORDER BY rowid")] == before
 
 
 def test_a_prefix_finds_every_word_it_begins_even_ones_the_stemmer_would_change(
@@ -331,6 +353,24 @@ def test_a_date_filter_leaves_out_undated_releases(store: Store) -> None:
     assert ids(Search(store).run("embryo before:2100")) == [1]
     assert ids(Search(store).run("embryo after:2000")) == [1]
 
+
+def test_after_is_from_midnight_on_and_before_is_up_to_midnight(store: Store) -> None:
+    moments = (
+        datetime(2020, 4, 30, 23, 59, 59, tzinfo=UTC),
+        datetime(2020, 5, 1, tzinfo=UTC),
+        datetime(2020, 5, 1, tzinfo=UTC),  # two in one second
+        datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),  # before the epoch
+        datetime(1970, 1, 1, tzinfo=UTC),
+    )
+    for n, moment in enumerate(moments, 1):
+        store.save_release(release(n, f"Embryo {n}", published=moment), source="rss", now=0)
+    search = Search(store, page_size=9)
+
+    assert sorted(ids(search.run("embryo after:2020-05-01"))) == [2, 3]
+    assert ids(search.run("embryo before:2020-05-01 after:2020-04-30")) == [1]
+    assert ids(search.run("embryo before:1970-01-01")) == [4]
+    assert ids(search.run("embryo after:1970-01-01 before:1970-01-02")) == [5]
+    assert ids(search.run("embryo", page=1))[-2:] == [5, 4]  # newest first, to the second
 
 def test_a_prefix_is_what_was_typed_not_its_stem(store: Store) -> None:
     # "organization" is indexed as "organ", a beginning of "organoids" too.
