@@ -372,6 +372,7 @@ def test_after_is_from_midnight_on_and_before_is_up_to_midnight(store: Store) ->
     assert ids(search.run("embryo after:1970-01-01 before:1970-01-02")) == [5]
     assert ids(search.run("embryo", page=1))[-2:] == [5, 4]  # newest first, to the second
 
+
 def test_a_prefix_is_what_was_typed_not_its_stem(store: Store) -> None:
     # "organization" is indexed as "organ", a beginning of "organoids" too.
     bodies = ("Organization news.", "Organoids grow.", "Cells divide.", "Cellular therapy.")
