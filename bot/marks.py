@@ -54,18 +54,20 @@ def stem(word: str) -> str:
     return word
 
 
-class _Unaccent(dict[int, int]):
-    """A str.translate table mapping an accented letter to its base letter (é → e), and
-    leaving every other character, so that a text keeps its length."""
+class _Plain(dict[int, int]):
+    """A str.translate table mapping a letter to its lower-case base letter (É → e), one for
+    one, so that a text keeps its length; a letter that lower-cases to two stays as it is."""
 
     def __missing__(self, code: int) -> int:
         decomposed = unicodedata.normalize("NFKD", chr(code))
-        plain = len(decomposed) > 1 and all(unicodedata.combining(c) for c in decomposed[1:])
-        self[code] = ord(decomposed[0]) if plain else code
+        accented = len(decomposed) > 1 and all(unicodedata.combining(c) for c in decomposed[1:])
+        base = decomposed[0] if accented else chr(code)
+        lower = base.lower()
+        self[code] = ord(lower) if len(lower) == 1 else ord(base)
         return self[code]
 
 
-_UNACCENTED = _Unaccent()
+_PLAIN = _Plain()
 
 
 class Marker:
@@ -75,27 +77,28 @@ class Marker:
         words = [normal(word) for term in terms for word in _WORD.findall(term.text)]
         self.stems = {stem(word) for word in words}
         self.prefix = words[-1] if prefix and words else None
-        # Candidates are words starting like a stem ("studies" → "study": "stud"), found by
-        # one regular expression at C speed; only those are checked word by word.
-        starts = sorted({word[:4] for word in (*self.stems, *words[-1:])}, key=len, reverse=True)
-        self._candidates = (
-            re.compile(
-                r"(?<![^\W_])(?:" + "|".join(map(re.escape, starts)) + r")[^\W_]*", re.IGNORECASE
-            )
-            if starts
-            else None
-        )
+        # Candidates are words starting like a stem or a typed word ("studies" → "study":
+        # "stud"), found by str.find at C speed; only those are checked word by word.
+        self._starts = {word[:4] for word in (*self.stems, *words)}
 
     def matches(self, word: str) -> bool:
         folded, stemmed = _key(word)
         return stemmed in self.stems or (self.prefix is not None and folded.startswith(self.prefix))
 
     def _matches_in(self, text: str) -> Iterator[re.Match[str]]:
-        if self._candidates is None:
-            return iter(())
-        # Accents off, letter for letter, so that offsets stay those of `text`.
-        plain = text if text.isascii() else text.translate(_UNACCENTED)
-        return (m for m in self._candidates.finditer(plain) if self.matches(m.group(0)))
+        # Lower case without accents, letter for letter, so that offsets stay those of `text`.
+        plain = text.lower() if text.isascii() else text.translate(_PLAIN)
+        starts = set()
+        for start in self._starts:
+            at = plain.find(start)
+            while at >= 0:
+                if at == 0 or not plain[at - 1].isalnum():  # the start of a word
+                    starts.add(at)
+                at = plain.find(start, at + 1)
+        for at in sorted(starts):
+            match = _WORD.match(plain, at)
+            if match is not None and self.matches(match.group(0)):
+                yield match
 
     def mark(self, text: str) -> str | None:
         """`text` with every matched word between MARK_OPEN and MARK_CLOSE; None if none."""

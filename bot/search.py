@@ -369,8 +369,15 @@ class Search:
         scores: dict[int, float] = {}
         if plan.weigh is not None:
             scores = self.store.relevance(plan.weigh, lowest=lowest, highest=highest)
-        return sorted(
-            rowids, key=lambda rowid: (rowid not in in_title, scores.get(rowid, 0.0), rowid)
+
+        def best_first(group: list[int]) -> list[int]:
+            # Those weighed (bm25 is below 0: lower is better), then the rest, newest first.
+            weighed = sorted((rowid for rowid in group if rowid in scores), key=scores.__getitem__)
+            return weighed + [rowid for rowid in group if rowid not in scores]
+
+        # `rowids` come newest first, and sorting is stable: ties stay newest first.
+        return best_first([rowid for rowid in rowids if rowid in in_title]) + best_first(
+            [rowid for rowid in rowids if rowid not in in_title]
         )
 
     def _refresh(self) -> None:

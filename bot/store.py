@@ -495,10 +495,14 @@ class Store:
                 f"CREATE VIRTUAL TABLE scratch USING fts5(w, tokenize='{TOKENIZER}')"
             )
             self._scratch.execute("CREATE VIRTUAL TABLE words USING fts5vocab(scratch, instance)")
-        self._scratch.execute("INSERT INTO scratch (rowid, w) VALUES (1, ?)", [text])
-        words = [row[0] for row in self._scratch.execute("SELECT term FROM words ORDER BY offset")]
-        self._scratch.execute("DELETE FROM scratch")
-        return words
+        # Rolled back, not deleted: FTS5 would tokenize the text again to delete it.
+        self._scratch.execute("BEGIN")
+        try:
+            self._scratch.execute("INSERT INTO scratch (rowid, w) VALUES (1, ?)", [text])
+            rows = self._scratch.execute("SELECT term FROM words ORDER BY offset")
+            return [row[0] for row in rows]
+        finally:
+            self._scratch.execute("ROLLBACK")
 
     def joined_words(self, row: dict[str, Any]) -> str:
         """What the `joined` column of a release `row` holds: every two adjacent words of each

@@ -20,6 +20,14 @@ def test_words_are_marked_whatever_their_case_accents_or_plural() -> None:
     assert marker.mark("Nothing here.") is None
 
 
+def test_marks_land_on_the_words_whatever_letters_come_before_them() -> None:
+    marker = Marker((Term("flies"), Term("ecole")), prefix=False)
+    # "İ" lower-cases to two characters, "ß" case-folds to two: the offsets must not shift.
+    text = "İİ ÉCOLE fly, STRAßE_flies x-FLIES ßecole"
+
+    assert shown(marker.mark(text)) == "İİ [ÉCOLE] [fly], STRAßE_[flies] x-[FLIES] ßecole"
+
+
 def test_the_last_word_marks_as_a_prefix_only_when_asked() -> None:
     assert shown(Marker((Term("stem"), Term("cel")), prefix=True).mark("stem cellular")) == (
         "[stem] [cellular]"
