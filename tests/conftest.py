@@ -22,7 +22,7 @@ from tests.fakes.slack_api import SlackApi
 
 CHANNEL = "C0NEWS0001"
 SIGNING_SECRET = "test-signing-secret"
-SOURCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "source"
+# Real-shaped samples of the feed and the JSON archive, kept in the repository (see its README).
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
@@ -52,7 +52,7 @@ def bot_env(
         "SLACK_BOT_TOKEN": slack.token if slack else "xoxb-test-token",
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.url if slack else "http://127.0.0.1:9/api/",
-        "FEED_URL": feed.url if feed else str(SOURCE_DIR / "sample-feed.rss"),
+        "FEED_URL": feed.url if feed else str(DATA_DIR / "sample-feed.rss"),
         "DATABASE_PATH": str(tmp_path / "bot.db"),
         "POLL_INTERVAL": "1",
         "ANNOUNCE_CHANNEL": CHANNEL,

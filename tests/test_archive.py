@@ -28,7 +28,7 @@ from bot.parse import parse_feed
 from bot.runtime import Bot
 from bot.settings import Settings, SettingsError
 from bot.store import Store
-from tests.conftest import CHANNEL, SOURCE_DIR, bot_env, eventually, newest_first, posted_ids
+from tests.conftest import CHANNEL, DATA_DIR, bot_env, eventually, newest_first, posted_ids
 from tests.fakes.feed_server import (
     SQUARESPACE_HTML,
     Fault,
@@ -40,7 +40,7 @@ from tests.fakes.feed_server import (
 from tests.fakes.slack_api import SlackApi
 from tests.test_watcher import make_watcher
 
-SAMPLE_PAGE = SOURCE_DIR / "sample-archive-page.json"
+SAMPLE_PAGE = DATA_DIR / "sample-archive-page.json"
 PAGE_URL = "https://www.isscr.org/isscr-news?format=json"
 
 
@@ -87,7 +87,7 @@ def ms(n: int) -> str:
 
 def test_the_sample_page_gives_the_same_releases_as_the_rss() -> None:
     page = parse_archive_page(SAMPLE_PAGE.read_bytes(), PAGE_URL, "application/json")
-    from_rss = {r.id: r for r in parse_feed((SOURCE_DIR / "sample-feed.rss").read_bytes(), "x")}
+    from_rss = {r.id: r for r in parse_feed((DATA_DIR / "sample-feed.rss").read_bytes(), "x")}
 
     assert page.next_offset == 1756908000000
     assert [r.id for r in page.releases] == [

@@ -9,14 +9,14 @@ import pytest
 from bot.models import FeedError, Release
 from bot.parse import parse_feed
 from bot.text import excerpt, paragraphs
-from tests.conftest import SOURCE_DIR
+from tests.conftest import DATA_DIR
 from tests.fakes.feed_server import OMIT_GUID, make_item, render_rss
 
 FEED_URL = "https://www.isscr.org/isscr-news?format=rss"
 
 
 def test_sample_feed_gives_every_release_with_squarespace_fields() -> None:
-    releases = parse_feed((SOURCE_DIR / "sample-feed.rss").read_bytes(), FEED_URL)
+    releases = parse_feed((DATA_DIR / "sample-feed.rss").read_bytes(), FEED_URL)
 
     assert [r.id for r in releases] == [
         "6579e5d57770b4da614e3254",

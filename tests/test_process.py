@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import CHANNEL, SOURCE_DIR, bot_env, eventually, newest_first, posted_ids
+from tests.conftest import CHANNEL, DATA_DIR, bot_env, eventually, newest_first, posted_ids
 from tests.fakes.feed_server import Fault, FeedServer, make_item
 from tests.fakes.slack_api import SlackApi
 
@@ -255,7 +255,7 @@ async def test_an_unfilled_copy_of_env_example_names_what_is_missing(tmp_path: P
 
 async def test_poll_dry_run_prints_announcements_and_changes_nothing(tmp_path: Path) -> None:
     env = {
-        "FEED_URL": str(SOURCE_DIR / "sample-feed.rss"),
+        "FEED_URL": str(DATA_DIR / "sample-feed.rss"),
         "DATABASE_PATH": str(tmp_path / "dry.db"),
     }
     code, out, _ = await run_cli("poll", "--dry-run", env=env, cwd=tmp_path)
@@ -273,6 +273,23 @@ async def test_poll_dry_run_prints_announcements_and_changes_nothing(tmp_path: P
     assert "  Press Release, Policy  |  2025-11-19 15:49 UTC  |  Kym Kilbourne" in out
     assert "Joins Coalition Letter" not in out
     assert not (tmp_path / "dry.db").exists()
+
+
+async def test_the_readme_offline_example_runs_from_a_checkout_as_shown(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text()
+    command, _, rest = readme.partition("$ FEED_URL=")[2].partition("\n")
+    shown = rest.partition("```")[0]
+    *settings, program, subcommand, flag = command.split()
+    env = dict(setting.split("=", 1) for setting in ["FEED_URL=" + settings[0], *settings[1:]])
+    # A fresh clone has nothing beside it: the sample must be inside the repository.
+    assert (REPO / env["FEED_URL"]).resolve().is_relative_to(REPO), env["FEED_URL"]
+    assert (program, subcommand, flag) == (".venv/bin/isscr-news-bot", "poll", "--dry-run")
+
+    env["DATABASE_PATH"] = str(tmp_path / "none-yet.db")  # as on a machine without a database
+    code, out, err = await run_cli(subcommand, flag, env=env, cwd=REPO)
+
+    assert (code, err) == (0, "")
+    assert out == shown
 
 
 async def test_one_shot_poll_status_and_retry_failed(
@@ -366,7 +383,7 @@ async def test_kill_9_mid_backfill_then_a_rerun_stores_every_release_once(tmp_pa
 
 async def test_backfill_without_an_archive_to_read_says_so_in_one_line(tmp_path: Path) -> None:
     env = {
-        "FEED_URL": str(SOURCE_DIR / "sample-feed.rss"),
+        "FEED_URL": str(DATA_DIR / "sample-feed.rss"),
         "DATABASE_PATH": str(tmp_path / "bot.db"),
     }
     code, out, err = await run_cli("backfill", env=env, cwd=tmp_path)
