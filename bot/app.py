@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import (
+    warning_client_prioritized_and_token_skipped,
+    warning_token_skipped,
+)
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -52,16 +58,51 @@ def app_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-class _EnvironmentTokenNotice(logging.Filter):
-    """Drops Bolt's "As you gave `client` as well, `token` will be unused" and nothing else.
+class Identity:
+    """Who the bot is in Slack (auth.test), learnt by the start-up check and handed to Bolt
+    for every request.
 
-    Bolt reads SLACK_BOT_TOKEN from the environment by itself, even when given a client, and
-    then warns that it ignores it, at every start. Our client carries that very token (the
-    settings read it from the same place), so the warning tells the operator nothing.
+    Left to itself, Bolt calls auth.test before the first request's listener runs, and again
+    on every request until one call succeeds: a slow Slack then breaks the 3-second
+    acknowledgement, and a failing one answers members "please reinstall this app", though
+    nothing we answer needs it.
+    """
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+        self.auth: dict[str, Any] = {}
+
+    def learn(self, auth: dict[str, Any]) -> None:
+        self.auth = dict(auth)
+
+    def authorize(self) -> Callable[..., Awaitable[AuthorizeResult]]:
+        # A plain function: Bolt passes arguments by the names it finds in the signature.
+        async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+            return AuthorizeResult(
+                enterprise_id=self.auth.get("enterprise_id") or enterprise_id,
+                team_id=self.auth.get("team_id") or team_id,
+                bot_user_id=self.auth.get("user_id"),
+                bot_id=self.auth.get("bot_id"),
+                bot_token=self.token,
+            )
+
+        return authorize
+
+
+class _EnvironmentTokenNotice(logging.Filter):
+    """Drops Bolt's notices that it ignores SLACK_BOT_TOKEN, and nothing else.
+
+    Bolt reads SLACK_BOT_TOKEN from the environment by itself, even when given a client and an
+    authorize function, and then warns that it ignores it, at every start. Our client and
+    `Identity` carry that very token (the settings read it from the same place), so the
+    warning tells the operator nothing.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+        return record.getMessage() not in (
+            warning_client_prioritized_and_token_skipped(),
+            warning_token_skipped(),
+        )
 
 
 _ENVIRONMENT_TOKEN_NOTICE = _EnvironmentTokenNotice()  # one instance: addFilter adds it once
@@ -73,11 +114,13 @@ def build_app(
     client: AsyncWebClient,
     search: SearchService,
     controls: Controls,
+    identity: Identity | None = None,
 ) -> AsyncApp:
     """The Bolt app with every listener registered.
 
     In HTTP mode Bolt checks every request's signature and timestamp (401 otherwise); in Socket
-    Mode requests arrive over a connection opened with the app-level token instead.
+    Mode requests arrive over a connection opened with the app-level token instead. Requests
+    are authorized with `identity` (by default one that has not learnt who the bot is).
     """
     logger = logging.getLogger("bot.slack")
     logger.addFilter(_ENVIRONMENT_TOKEN_NOTICE)
@@ -85,7 +128,10 @@ def build_app(
         client=client,
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not settings.socket_mode,
+        authorize=(identity or Identity(settings.slack_bot_token)).authorize(),
         logger=logger,
     )
-    listeners.register(app, store, search, AdminCommands(settings, store, client, controls))
+    listeners.register(
+        app, store, search, AdminCommands(settings, store, client, controls), controls
+    )
     return app

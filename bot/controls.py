@@ -1,4 +1,5 @@
-"""Hooks from Slack requests into the running bot (set once its parts have started)."""
+"""Hooks from Slack requests into the running bot (set once its parts have started), and how
+long a request may keep Slack waiting."""
 
 from __future__ import annotations
 
@@ -10,3 +11,5 @@ from dataclasses import dataclass, field
 class Controls:
     poll_now: Callable[[], None] = field(default=lambda: None)
     deliver_now: Callable[[], None] = field(default=lambda: None)  # wake the outbox
+    # Slack waits 3 s for the ack; an answer not ready by then follows through response_url.
+    answer_in_ack_within: float = 1.5

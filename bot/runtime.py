@@ -15,7 +15,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 
-from bot.app import app_client, build_app, posting_client
+from bot.app import Identity, app_client, build_app, posting_client
 from bot.archive import ArchiveError, Backfill
 from bot.backoff import backoff_delay
 from bot.controls import Controls
@@ -46,7 +46,10 @@ class Bot:
         self.client = app_client(settings)
         self.search = SearchService(settings.database_path)
         self.controls = Controls()
-        self.app = build_app(settings, self.store, self.client, self.search, self.controls)
+        self.identity = Identity(settings.slack_bot_token)
+        self.app = build_app(
+            settings, self.store, self.client, self.search, self.controls, self.identity
+        )
         self.outbox = Outbox(self.store, posting_client(settings))
         self.stopping = asyncio.Event()
         self.port: int | None = None
@@ -199,6 +202,7 @@ class Bot:
                 error.__class__.__name__,
             )
             return
+        self.identity.learn(auth.data if isinstance(auth.data, dict) else {})
         log.info("connected to Slack workspace %s as %s", auth.get("team"), auth.get("user"))
 
     async def _serve_http(self) -> None:

@@ -14,7 +14,6 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.listeners import commands
 from bot.runtime import Bot
 from bot.settings import Settings
 from tests.conftest import (
@@ -28,7 +27,7 @@ from tests.conftest import (
     slash_command_body,
 )
 from tests.fakes.feed_server import FeedServer, make_item
-from tests.fakes.slack_api import SlackApi
+from tests.fakes.slack_api import FakeResponse, SlackApi
 from tests.test_bot import events_url, running
 
 EMBRYO = make_item(
@@ -228,9 +227,9 @@ async def test_help_empty_query_and_bad_filters_get_clear_answers(bot: Bot) -> N
 
 
 async def test_a_slow_answer_follows_the_ack_through_response_url(
-    bot: Bot, slack: SlackApi, monkeypatch: pytest.MonkeyPatch
+    bot: Bot, slack: SlackApi
 ) -> None:
-    monkeypatch.setattr(commands, "ANSWER_IN_ACK_WITHIN", 0)
+    bot.controls.answer_in_ack_within = 0  # every search counts as slow
     body = slash_command_body("embryo", response_url=slack.response_url("slow"))
     status, acked = await send_to_slack_app(events_url(bot), body)
     await eventually(lambda: len(slack.responses) == 1)
@@ -239,6 +238,29 @@ async def test_a_slow_answer_follows_the_ack_through_response_url(
     assert acked == ":mag: Searching the ISSCR archive…"  # a plain-text ack: ephemeral
     assert slack.responses[0]["replace_original"] is False  # which Slack would not do
     assert result_ids(slack.responses[0]["blocks"]) == [EMBRYO.item_id]
+
+
+@pytest.mark.parametrize(
+    "fault", [FakeResponse.timeout(8), FakeResponse.server_error()], ids=["slow", "failing"]
+)
+async def test_a_search_does_not_wait_for_slack_to_say_who_the_bot_is(
+    make_settings: Callable[..., Settings],
+    feed: FeedServer,
+    slack: SlackApi,
+    fault: FakeResponse,
+) -> None:
+    # Bolt would ask auth.test before the first request's listener, and on every request
+    # until Slack answered: a slow Slack broke the 3-second ack, a failing one answered
+    # "please reinstall this app".
+    slack.fail_next("auth.test", fault, times=20)
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 15)
+        for _ in range(2):
+            started = time.monotonic()
+            answer = await ask(bot, "embryo")
+            assert time.monotonic() - started < 2
+            assert result_ids(answer["blocks"]) == [EMBRYO.item_id]
+        assert len(slack.calls_to("auth.test")) <= 3  # our own start-up check, retried
 
 
 def hostile_queries() -> list[str]:

@@ -2,6 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.controls import Controls
 from bot.listeners import actions, commands, events, settings_actions, views
 from bot.listeners.admin import AdminCommands
 from bot.listeners.home import Home
@@ -9,10 +10,12 @@ from bot.search import SearchService
 from bot.store import Store
 
 
-def register(app: AsyncApp, store: Store, search: SearchService, admin: AdminCommands) -> None:
+def register(
+    app: AsyncApp, store: Store, search: SearchService, admin: AdminCommands, controls: Controls
+) -> None:
     home = Home(admin, admin.client)
     admin.after_change = home.after_change
-    commands.register(app, search, admin)
+    commands.register(app, search, admin, controls)
     actions.register(app, store, search)
     settings_actions.register(app, admin, home)
     views.register(app, admin, home)

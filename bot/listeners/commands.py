@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import blocks
+from bot.controls import Controls
 from bot.listeners.admin import AdminCommands, is_admin_command
 from bot.query import QueryError, from_slack, is_help
 from bot.search import Results, SearchError, SearchService
@@ -17,11 +18,11 @@ from bot.search import Results, SearchError, SearchService
 log = logging.getLogger(__name__)
 
 COMMAND = "/isscr-news"
-# Slack waits 3 s for the ack; an answer not ready by then follows through response_url.
-ANSWER_IN_ACK_WITHIN = 1.5
 
 
-def register(app: AsyncApp, search: SearchService, admin: AdminCommands) -> None:
+def register(
+    app: AsyncApp, search: SearchService, admin: AdminCommands, controls: Controls
+) -> None:
     @app.command(COMMAND)
     async def isscr_news(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
         raw = (command.get("text") or "").strip()
@@ -36,15 +37,22 @@ def register(app: AsyncApp, search: SearchService, admin: AdminCommands) -> None
         else:
             work = answer(search, from_slack(raw).strip(), 1, name)
             waiting = ":mag: Searching the ISSCR archive…"
-        await answer_in_time(ack, respond, work, waiting=waiting)
+        await answer_in_time(
+            ack, respond, work, waiting=waiting, within=controls.answer_in_ack_within
+        )
 
 
 async def answer_in_time(
-    ack: AsyncAck, respond: AsyncRespond, work: Awaitable[dict[str, Any]], *, waiting: str
+    ack: AsyncAck,
+    respond: AsyncRespond,
+    work: Awaitable[dict[str, Any]],
+    *,
+    waiting: str,
+    within: float,
 ) -> None:
-    """Answer in the ack when `work` is done soon enough, else ack and answer right after."""
+    """Answer in the ack when `work` is done `within` seconds, else ack and answer right after."""
     task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=ANSWER_IN_ACK_WITHIN)
+    done, _ = await asyncio.wait({task}, timeout=within)
     if done:
         await ack(**task.result())
         return
