@@ -149,8 +149,9 @@ class Search:
         self.page_size = page_size
         self.time_limit = time_limit
         self.ranked_at_most = ranked_at_most
-        # The index's words and how many releases contain each, reloaded after any change.
-        self._version: tuple[int, int] | None = None
+        # The index's words and how many releases contain each, reloaded after any change to
+        # the releases (at 100,000 releases that takes a second).
+        self._version: int | None = None
         self._index: dict[str, int] = {}
         self._sorted_index: list[str] = []
         self._release_count = 0
@@ -381,7 +382,7 @@ class Search:
         )
 
     def _refresh(self) -> None:
-        version = self.store.change_count()
+        version = self.store.releases_version()
         if version != self._version:
             self._index = self.store.index_terms()
             self._sorted_index = sorted(self._index)

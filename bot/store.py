@@ -303,6 +303,13 @@ class Store:
                 list(SEARCH_COLUMNS), create_triggers=True, tokenize=TOKENIZER
             )
         self._ensure_title_index()
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS releases_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "version INTEGER NOT NULL)"
+        )
+        self.db.execute("INSERT OR IGNORE INTO releases_version (id, version) VALUES (1, 0)")
+        for name, trigger in _VERSION_TRIGGERS.items():
+            self.db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {trigger}")
 
     def _drop_search_indexes(self) -> None:
         if self.db["releases"].detect_fts() is not None:
@@ -485,10 +492,10 @@ class Store:
         finally:
             self.db.conn.set_progress_handler(None, 0)
 
-    def change_count(self) -> tuple[int, int]:
-        """Changes if anything was committed since, by this connection or another one."""
-        data_version = self.db.execute("PRAGMA data_version").fetchone()[0]
-        return data_version, self.db.conn.total_changes
+    def releases_version(self) -> int:
+        """A number that changes whenever a release is stored, changed or removed (and only
+        then: polls and deliveries write too), by this connection or another one."""
+        return self.db.execute("SELECT version FROM releases_version").fetchone()[0]
 
     def tokens(self, text: str) -> list[str]:
         """`text` as the search index sees it: its words case folded, accents removed,
@@ -988,6 +995,13 @@ _TITLE_TRIGGERS = {
     "INSERT INTO release_titles (id, title) VALUES (new.rowid, new.title); END",
     "releases_titles_ad": "AFTER DELETE ON releases BEGIN "
     "DELETE FROM release_titles WHERE id = old.rowid; END",
+}
+
+# Every change to the releases counts, so that a search knows when to reload its vocabulary.
+_VERSION_TRIGGERS = {
+    f"releases_version_{suffix}": f"AFTER {event} ON releases BEGIN "
+    "UPDATE releases_version SET version = version + 1; END"
+    for suffix, event in (("ai", "INSERT"), ("au", "UPDATE"), ("ad", "DELETE"))
 }
 
 # The columns a Release is made of: the joined words after them (several KB, in overflow pages)

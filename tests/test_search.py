@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from bot.marks import MARK_CLOSE, MARK_OPEN
-from bot.models import Release
+from bot.models import Release, Validators
 from bot.query import QueryError
 from bot.search import Search, SearchError
 from bot.store import JOIN, Store
@@ -463,3 +465,28 @@ def test_a_category_filter_takes_the_whole_name_only(store: Store) -> None:
     assert ids(search.run('category:"health policy"')) == [2]
     assert ids(search.run("category:policy category:statement")) == [3, 1]
     assert ids(search.run("policy")) == [4, 3, 2, 1]  # a word still finds any category
+
+
+def test_only_a_change_to_the_releases_makes_a_search_reload_its_words(
+    store: Store, tmp_path: Path
+) -> None:
+    store.save_release(ARCHIVE[0], source="rss", now=0)
+    other = Store(tmp_path / "bot.db")  # the watcher's connection
+    search = Search(store)
+    assert search.run("guidelines").total == 1
+    version = store.releases_version()
+
+    # A poll, a delivery and a release saved again unchanged write, but change no release:
+    # reloading the words of a large archive after each would cost a second.
+    other.record_poll_success("https://example.org/feed", Validators(None, None), now=1)
+    other.add_delivery(ARCHIVE[0].id, "C1", now=1)
+    assert not other.save_release(ARCHIVE[0], source="rss", now=1)
+    assert store.releases_version() == version
+
+    other.save_release(release(7, "Organoid atlas"), source="rss", now=2)  # by another connection
+    assert store.releases_version() != version
+    assert search.run("atlas").total == 1  # a word only the new release has
+    changed = replace(ARCHIVE[0], title="Guidelines for Embryo Models, revised")
+    other.save_release(changed, source="rss", now=3)
+    assert search.run("revised").total == 1
+    other.close()
