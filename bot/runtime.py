@@ -206,7 +206,14 @@ class Bot:
         log.info("connected to Slack workspace %s as %s", auth.get("team"), auth.get("user"))
 
     async def _serve_http(self) -> None:
-        web_app = self.app.web_app(path="/slack/events")
+        if self.settings.socket_mode:
+            # Slack's requests come over the socket, opened with the app-level token, and Bolt
+            # checks no signatures then: a /slack/events here would take forged requests.
+            web_app = web.Application()
+            served = "GET /healthz only: Socket Mode"
+        else:
+            web_app = self.app.web_app(path="/slack/events")
+            served = "POST /slack/events, GET /healthz"
         web_app.router.add_get("/healthz", self._healthz)
         # Slack's requests finish within 3 s; a short shutdown keeps SIGTERM within platforms'
         # usual 30 s budget together with the outbox's grace.
@@ -224,7 +231,7 @@ class Bot:
                 "choose a free port or stop what is using it",
             ) from None
         self.port = self._runner.addresses[0][1]  # the real port when PORT=0
-        log.info("listening on %s:%s (POST /slack/events, GET /healthz)", self.host, self.port)
+        log.info("listening on %s:%s (%s)", self.host, self.port, served)
 
     async def _healthz(self, request: web.Request) -> web.Response:
         status = health(self.store, self.settings.feed_url, self.settings.archive_url)

@@ -223,3 +223,34 @@ async def test_socket_mode_answers_the_slash_command_over_the_websocket(
     [opened] = slack.calls_to("apps.connections.open")
     assert opened.headers["Authorization"] == f"Bearer {slack.app_token}"
     assert "Release 3" in json.dumps(ack["payload"]["blocks"])
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, sign(slash_command_body("route <#C0POLICY01|policy> Policy", user="U0ADMIN001"))],
+    ids=["unsigned", "signed"],
+)
+async def test_socket_mode_with_a_port_serves_only_healthz_over_http(
+    make_settings: Callable[..., Settings], slack: SlackApi, headers: dict[str, str]
+) -> None:
+    # Bolt checks no signatures in Socket Mode (its requests come over the app-token socket),
+    # so an HTTP /slack/events beside it would take forged requests from anyone.
+    slack.add_user("U0ADMIN001", is_admin=True)
+    slack.add_channel("C0POLICY01", name="policy")
+    settings = make_settings(
+        SLACK_APP_TOKEN=slack.app_token, SLACK_SIGNING_SECRET="", ADMIN_USER_IDS="U0ADMIN001"
+    )
+    assert settings.socket_mode and settings.port_is_explicit
+    async with running(settings) as bot:
+        await eventually(lambda: slack.socket_connected and bot.store.release_count() == 3)
+        forged = slash_command_body("route <#C0POLICY01|policy> Policy", user="U0ADMIN001")
+        status, _ = await send_to_slack_app(events_url(bot), forged, headers=headers)
+        url = f"http://127.0.0.1:{bot.port}/healthz"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            health_status, report = response.status, await response.json()
+        routes, changes = bot.store.routes(), bot.store.recent_changes()
+
+    assert status == 404
+    assert (routes, changes) == ([], [])
+    assert slack.calls_to("users.info") == []
+    assert (health_status, report["releases"]) == (200, 3)
