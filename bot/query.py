@@ -10,7 +10,7 @@ problem and shows a corrected example. Nothing here knows SQL or FTS5 syntax.
 
 from __future__ import annotations
 
-import contextlib
+import calendar
 import difflib
 import html
 import re
@@ -37,6 +37,11 @@ _TOKEN = re.compile(
     r'|(?P<word>[^\s"]+)'
 )
 _DATE = re.compile(r"^(\d{4})(?:[-/](\d{1,2})(?:[-/](\d{1,2}))?)?$")
+_INVISIBLE = ("Cc", "Cf", "Co", "Zl", "Zp")
+# Dates written some other way, which get a hint with the date they most likely mean.
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_DATE_AND_TIME = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})[T ]\d")
+_DAY_FIRST = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
 
 
 class QueryError(ValueError):
@@ -103,12 +108,11 @@ def from_slack(text: str) -> str:
 
 
 def clean(text: str) -> str:
-    """`text` with compatibility forms folded (ｆｕｌｌ → full), control and format characters
-    turned into spaces, typographic quotes made plain, and spaces collapsed."""
+    """`text` with compatibility forms folded (ｆｕｌｌ → full), control, format and
+    private-use characters turned into spaces (the index uses one of the last to join words),
+    typographic quotes made plain, and spaces collapsed."""
     folded = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    visible = "".join(
-        " " if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char for char in folded
-    )
+    visible = "".join(" " if unicodedata.category(char) in _INVISIBLE else char for char in folded)
     return " ".join(visible.split())
 
 
@@ -218,9 +222,51 @@ def parse_date(value: str, name: str) -> date:
                 f"“{name}:{shown}” is outside the years I search (1900 to 2999).",
                 _FILTER_EXAMPLES[name],
             )
-        with contextlib.suppress(ValueError):  # 2024-02-30: not a day
-            return date(year, month, day)
+        if not 1 <= month <= 12:
+            # Day and month the other way round, if that makes a date.
+            swapped = _valid(year, day, month) if match.group(3) else None
+            example = f"`{name}:{swapped or date(year, min(max(month, 1), 12), 1)}`"
+            raise QueryError(f"“{name}:{shown}”: there is no month {month}.", example)
+        last = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= last:
+            problem = (
+                f"there is no day {day}"
+                if day < 1
+                else (f"{calendar.month_name[month]} {year} has {last} days")
+            )
+            raise QueryError(
+                f"“{name}:{shown}”: {problem}.",
+                f"`{name}:{date(year, month, min(max(day, 1), last))}`",
+            )
+        return date(year, month, day)
+    close = _close_to_a_date(value)
+    if close is not None:
+        problem, guess = close
+        raise QueryError(f"“{name}:{shown}” {problem}", f"`{name}:{guess}` (YYYY-MM-DD)")
     raise QueryError(f"“{name}:{shown}” is not a date I can read.", _FILTER_EXAMPLES[name])
+
+
+def _valid(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _close_to_a_date(value: str) -> tuple[str, date] | None:
+    """What is wrong with a date written another way, and the date it most likely means."""
+    if match := _COMPACT_DATE.match(value):  # 20240131
+        guess = _valid(*map(int, match.groups()))
+        return ("needs dashes between year, month and day.", guess) if guess else None
+    if match := _DATE_AND_TIME.match(value):  # 2024-01-31T10:00
+        guess = _valid(*map(int, match.groups()))
+        return ("has a time; I filter by whole days.", guess) if guess else None
+    if match := _DAY_FIRST.match(value):  # 31/01/2024, 01.31.2024
+        first, second, year = map(int, match.groups())
+        # Day first, unless only month first makes a date (as in the US).
+        guess = _valid(year, second, first) or _valid(year, first, second)
+        return ("puts the year last; I read the year first.", guess) if guess else None
+    return None
 
 
 def _next_period(value: str) -> date:

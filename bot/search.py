@@ -407,6 +407,10 @@ class Search:
             return exact
         known = self._categories
         folded = name.casefold()
+        # SQLite's NOCASE folds only ASCII: "éthique" is "Éthique" here.
+        same = [known_name for known_name in known if known_name.casefold() == folded]
+        if same:
+            return same[0]
         starting = [known_name for known_name in known if known_name.casefold().startswith(folded)]
         if len(starting) == 1:
             return starting[0]
@@ -453,8 +457,18 @@ class Search:
             )
         ]
         if missing:
-            words = ", ".join(f"“{text}”" for text in missing)
-            hints.append(f"No release mentions {words}: check the spelling or leave it out.")
+            final = query.terms[-1]
+            runs = _WORD.findall(final.text)
+            short = bool(runs) and len(runs[-1]) < MIN_PREFIX and not final.phrase
+            if short and missing[-1] == final.text:
+                # An unfinished word, too short to be read as the beginning of longer ones.
+                hints.append(
+                    f"No release has the word “{missing.pop()}”: type at least {MIN_PREFIX} "
+                    "letters to find the words it begins."
+                )
+            if missing:
+                words = ", ".join(f"“{text}”" for text in missing)
+                hints.append(f"No release mentions {words}: check the spelling or leave it out.")
         elif plan.words is not None and query.has_filters:
             cap = self.ranked_at_most
             loose = len(self.store.matching_rowids(plan.words, limit=cap + 1)) if plan.words else 0

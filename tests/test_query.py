@@ -63,9 +63,19 @@ def test_odd_input_still_parses(typed: str, expected: Query) -> None:
         ("category:", "“category:” needs a value", 'category:"press release"'),
         ('category:"" stem', "“category:” needs a value", "category:policy"),
         ("author:", "“author:” needs a value", "author:kilbourne"),
-        ("after:2024-13-01", "“after:2024-13-01” is not a date", "after:2024-06-30"),
+        # A date that is nearly right: what is wrong, and the date it most likely means.
+        ("after:2024-13-01", "“after:2024-13-01”: there is no month 13", "after:2024-01-13"),
+        ("after:2024-13-31", "there is no month 13", "after:2024-12-01"),
+        ("after:2024-02-30", "February 2024 has 29 days", "after:2024-02-29"),
+        ("after:2023-02-29", "February 2023 has 28 days", "after:2023-02-28"),
+        ("before:2024-04-00", "there is no day 0", "before:2024-04-01"),
+        ("after:20240131", "needs dashes", "after:2024-01-31"),
+        ("before:2024-01-31T10:00", "has a time", "before:2024-01-31"),
+        ("after:31/01/2024", "puts the year last", "after:2024-01-31"),
+        ("after:01/31/2024", "puts the year last", "after:2024-01-31"),
+        ("after:05.03.2024", "puts the year last", "after:2024-03-05"),  # day first
         ("before:yesterday", "“before:yesterday” is not a date", "before:2025-01-01"),
-        ("after:2024-02-30", "is not a date", "YYYY-MM-DD"),
+        ("before:20241399", "is not a date", "YYYY-MM-DD"),
         ("after:0001-01-01", "outside the years I search (1900 to 2999)", "YYYY-MM-DD"),
         ("after:2024 after:2023", "after: appears more than once", "after:2024-06-30"),
         (
@@ -100,8 +110,10 @@ def test_slack_markup_and_entities_become_what_the_member_sees() -> None:
     assert from_slack(sent) == "R&D <b> bob general label here U9"
 
 
-def test_control_and_format_characters_become_spaces() -> None:
+def test_control_format_and_private_use_characters_become_spaces() -> None:
     assert clean("stem\x00cell\u202eorganoid\u200b\tx\r\ny") == "stem cell organoid x y"
+    # The index joins words with a private-use character: typed, it must stay out of reach.
+    assert clean("\U0010fffd\U0010fffdpolicy\ue000x") == "policy x"
 
 
 def test_help_words() -> None:

@@ -172,41 +172,52 @@ def test_no_results_come_with_hints_backed_by_counts(search: Search) -> None:
         "Without the filters, 3 releases match: try `embryo`.",
         "Try a wider date range, or leave out `after:` / `before:`.",
     )
+    # A last word too short to be read as a beginning ("em" is not "embryo*").
+    assert search.run("embryo em").hints == (
+        "No release has the word “em”: type at least 3 letters to find the words it begins.",
+    )
+    assert search.run("xq em").hints == (
+        "No release has the word “em”: type at least 3 letters to find the words it begins.",
+        "No release mentions “xq”: check the spelling or leave it out.",
+    )
 
 
 @pytest.mark.parametrize(
-    "typed",
+    ("typed", "as_text"),
     [
-        '"',
-        '""',
-        "NEAR(embryo",
-        "embryo*",
-        "embryo OR",
-        "AND",
-        "NOT embryo",
-        "^embryo",
-        "title:embryo",
-        "{title}:embryo",
-        "embryo + -",
-        '"embryo" "',
-        "%",
-        "_",
-        "author:%",
-        "'; DROP TABLE releases; --",
-        "(embryo",
-        "embryo)",
-        "*",
-        "author:_",
+        ("NEAR(embryo", '"near embryo"'),
+        ("embryo*", "embryo"),
+        ("^embryo", "embryo"),
+        ("(embryo", "embryo"),
+        ("embryo)", "embryo"),
+        ("embryo + -", "embryo"),
+        ('"embryo" "', "embryo"),
+        ("embryo OR", "embryo or"),
+        ("NOT embryo", "not embryo"),
+        ("embryo AND", "embryo and"),
+        ("models NOT embryo", "models not embryo"),
+        ("title:embryo", '"title embryo"'),
+        ("{title}:embryo", '"title embryo"'),
+        ("'; DROP TABLE releases; --", "drop table releases"),
+        ("author:%", "author:nobody"),
+        ("author:_", "author:nobody"),
     ],
 )
-def test_fts5_syntax_typed_by_a_member_is_only_ever_text(search: Search, typed: str) -> None:
-    try:
-        results = search.run(typed)
-    except QueryError as error:  # the member's answer: a problem and an example
-        assert error.problem and error.example
-    else:
-        assert all(found.release.id for found in results.found)
+def test_fts5_syntax_typed_by_a_member_is_only_ever_text(
+    search: Search, typed: str, as_text: str
+) -> None:
+    # The same releases as the same words typed plainly: no operator, column filter or
+    # wildcard took effect (FTS5 would read "NOT embryo" as every release without it).
+    results, plain = search.run(typed), search.run(as_text)
+    assert (results.total, ids(results)) == (plain.total, ids(plain))
     assert search.store.release_count() == 5
+
+
+@pytest.mark.parametrize("typed", ['"', '""', "%", "_", "*", "+ -"])
+def test_fts5_syntax_alone_is_answered_with_a_hint(search: Search, typed: str) -> None:
+    with pytest.raises(QueryError) as raised:
+        search.run(typed)
+    assert raised.value.problem and raised.value.example
 
 
 def test_wildcards_are_literal(search: Search) -> None:
@@ -490,3 +501,13 @@ def test_only_a_change_to_the_releases_makes_a_search_reload_its_words(
     other.save_release(changed, source="rss", now=3)
     assert search.run("revised").total == 1
     other.close()
+
+
+def test_a_category_name_matches_in_any_case_accents_included(store: Store) -> None:
+    for n, categories in enumerate([("Éthique",), ("Éthique Médicale",)], 1):
+        store.save_release(release(n, f"Note {n}", categories=categories), source="rss", now=0)
+    search = Search(store, page_size=9)
+
+    assert ids(search.run("category:éthique")) == [1]  # not only "Éthique Médicale"'s start
+    assert ids(search.run("category:ÉTHIQUE")) == [1]
+    assert ids(search.run('category:"éthique médicale"')) == [2]
