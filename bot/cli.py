@@ -45,9 +45,10 @@ def fail(message: object) -> NoReturn:
 
 
 def load_settings(
-    *, require_slack: bool = False, serve: bool = False, mode: str = "auto"
+    *, require_slack: bool = False, serve: bool = False, mode: str = "auto", warn: bool = True
 ) -> Settings:
-    """Settings from the environment and `.env`; a problem exits with one line and code 2."""
+    """Settings from the environment and `.env`; a problem exits with one line and code 2.
+    `warn=False` leaves logging the questionable values to the caller."""
     # Real environment variables win over the file, as deploy platforms expect.
     load_dotenv(find_dotenv(usecwd=True), override=False)
     try:
@@ -60,9 +61,14 @@ def load_settings(
         level=settings.log_level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    if warn:
+        log_warnings(settings)
+    return settings
+
+
+def log_warnings(settings: Settings) -> None:
     for warning in settings.warnings():
         log.warning(warning)
-    return settings
 
 
 def open_store(settings: Settings, *, read_only: bool = False) -> Store:
@@ -95,16 +101,24 @@ def main() -> None:
 )
 def run(mode: str) -> None:
     """Run the Slack app, the feed watcher and the announcer until SIGTERM."""
-    settings = load_settings(require_slack=True, serve=True, mode=mode)
-    how = "Socket Mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
-    log.info("starting in %s; feed %s every %gs", how, settings.feed_url, settings.poll_interval)
-    asyncio.run(_run(settings))
+    # Nothing is logged until the bot has started: a start-up that fails (the database, the
+    # port) says so in one line, with nothing before it.
+    settings = load_settings(require_slack=True, serve=True, mode=mode, warn=False)
+    asyncio.run(_run(settings, open_store(settings)))
 
 
-async def _run(settings: Settings) -> None:
-    bot = Bot(settings, open_store(settings))
+async def _run(settings: Settings, store: Store) -> None:
+    bot = Bot(settings, store)
+
+    def started() -> None:
+        log_warnings(settings)
+        how = "Socket Mode" if settings.socket_mode else "HTTP mode"
+        if bot.port is not None:
+            how += f", port {bot.port}"
+        log.info("started in %s; feed %s every %gs", how, settings.feed_url, settings.poll_interval)
+
     try:
-        await bot.run_forever()
+        await bot.run_forever(on_started=started)
     except SettingsError as error:  # found only when starting, e.g. PORT already taken
         await bot.stop()
         fail(error)

@@ -8,7 +8,7 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -53,6 +53,7 @@ class Bot:
         self.outbox = Outbox(self.store, posting_client(settings))
         self.stopping = asyncio.Event()
         self.port: int | None = None
+        self._started = False
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._socket_handler: AsyncSocketModeHandler | None = None
@@ -91,6 +92,7 @@ class Bot:
         self._tasks.append(
             asyncio.create_task(self.outbox.run(self.stopping, grace=SHUTDOWN_GRACE), name="outbox")
         )
+        self._started = True
 
     def _start_cancellable(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=name)
@@ -114,14 +116,17 @@ class Bot:
         await self._session.close()
         await asyncio.to_thread(self.search.close)
         self.store.close()
-        log.info("stopped")
+        # A start that failed (PORT taken) is reported by its error alone, in one line.
+        if self._started:
+            log.info("stopped")
 
-    async def run_forever(self) -> None:
-        """Run until SIGTERM or SIGINT."""
+    async def run_forever(self, on_started: Callable[[], None] = lambda: None) -> None:
+        """Run until SIGTERM or SIGINT; `on_started` is called once everything has started."""
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stopping.set)
         await self.start()
+        on_started()
         await self.stopping.wait()
         log.info("shutting down")
         await self.stop()

@@ -332,13 +332,31 @@ async def test_a_port_in_use_stops_start_up_with_one_line(
         taken.bind(("0.0.0.0", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = bot_env(tmp_path, feed, slack, PORT=str(port), LOG_LEVEL="ERROR")
-        code, _, err = await run_cli("run", env=env, cwd=tmp_path)
+        # At the default LOG_LEVEL, as deployed: nothing is logged before the error.
+        env = bot_env(tmp_path, feed, slack, PORT=str(port), LOG_LEVEL=None)
+        code, out, err = await run_cli("run", env=env, cwd=tmp_path)
 
-    assert code == 2
-    assert err.startswith(f"isscr-news-bot: PORT {port} cannot be opened ("), err
+    assert (code, out) == (2, "")
     assert err.count("\n") == 1, err
-    assert "Traceback" not in err
+    assert err.startswith(f"isscr-news-bot: PORT {port} cannot be opened ("), err
+    assert err.endswith("in use): choose a free port or stop what is using it\n"), err
+
+
+async def test_an_unusable_database_stops_start_up_with_one_line(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi
+) -> None:
+    database = tmp_path / "bot.db"
+    database.write_bytes(b"not a database, " * 512)
+    env = bot_env(tmp_path, feed, slack, LOG_LEVEL=None)
+
+    code, out, err = await run_cli("run", env=env, cwd=tmp_path)
+
+    assert (code, out) == (2, "")
+    assert err == (
+        f"isscr-news-bot: DATABASE_PATH {database} cannot be used (file is not a database): "
+        "point it to a writable SQLite file on a persistent disk\n"
+    )
+    assert feed.requests == []
 
 
 async def test_kill_9_mid_backfill_then_a_rerun_stores_every_release_once(tmp_path: Path) -> None:
