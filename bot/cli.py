@@ -78,11 +78,15 @@ def open_store(settings: Settings, *, read_only: bool = False) -> Store:
         if not read_only:
             store.ensure_schema()
     except sqlite3.Error as error:
-        fail(
-            f"DATABASE_PATH {settings.database_path} cannot be used ({error}): "
-            "point it to a writable SQLite file on a persistent disk"
-        )
+        fail(database_problem(settings, error))
     return store
+
+
+def database_problem(settings: Settings, error: sqlite3.Error) -> str:
+    return (
+        f"DATABASE_PATH {settings.database_path} cannot be used ({error}): "
+        "point it to a writable SQLite file on a persistent disk"
+    )
 
 
 @click.group()
@@ -130,7 +134,10 @@ async def _run(settings: Settings, store: Store) -> None:
 def poll(dry_run: bool, show_all: bool) -> None:
     """Poll the feed once. Without --dry-run, store it and post what is due, then exit."""
     settings = load_settings(require_slack=not dry_run)
-    code = asyncio.run(_dry_run(settings, show_all) if dry_run else _poll(settings))
+    try:
+        code = asyncio.run(_dry_run(settings, show_all) if dry_run else _poll(settings))
+    except sqlite3.Error as error:  # e.g. DATABASE_PATH is another program's database
+        fail(database_problem(settings, error))
     sys.exit(code)
 
 

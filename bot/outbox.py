@@ -169,6 +169,8 @@ class Outbox:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._last_post: dict[str, float] = {}
         self._lost: set[str] = set()
+        # Channels whose worker crashed (a locked database, say), by when to start it again.
+        self._resume_at: dict[str, float] = {}
         self._draining = False
 
     def wake(self) -> None:
@@ -177,18 +179,22 @@ class Outbox:
 
     async def run(self, stop: asyncio.Event, *, grace: float = 10.0) -> None:
         """Deliver until `stop` is set, then let posts in flight finish within `grace` seconds."""
-        self.store.make_all_due(now=self.clock())
+        made_due = False
         stopper = asyncio.create_task(self._follow(stop))
         try:
             while not self._stop.is_set():
                 timeout = 5.0
                 try:
+                    if not made_due:
+                        self.store.make_all_due(now=self.clock())
+                        made_due = True
                     self._start_workers()
                     next_due = self.store.next_due_at()
                     if next_due is not None:
                         timeout = min(timeout, max(0.05, next_due - self.clock()))
                 except Exception:  # e.g. the database locked for too long: try again shortly
                     log.exception("outbox scheduling failed")
+                    timeout = self._retry_delay(1)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 self._wake.clear()
@@ -208,9 +214,11 @@ class Outbox:
         self._wake.set()
 
     def _start_workers(self) -> None:
+        now = time.monotonic()
         for channel in self.store.channels_with_work():
             worker = self._workers.get(channel)
-            if worker is None or worker.done():
+            idle = worker is None or worker.done()
+            if idle and self._resume_at.get(channel, 0.0) <= now:
                 self._workers[channel] = asyncio.create_task(
                     self._work(channel), name=f"outbox:{channel}"
                 )
@@ -228,6 +236,14 @@ class Outbox:
     # -- one channel ----------------------------------------------------------------------
 
     async def _work(self, channel: str) -> None:
+        try:
+            await self._work_channel(channel)
+        except Exception:  # e.g. the database locked for too long: start again a little later
+            pause = self._retry_delay(1)
+            log.exception("delivering to %s stopped; resuming in %.1f s", channel, pause)
+            self._resume_at[channel] = time.monotonic() + pause
+
+    async def _work_channel(self, channel: str) -> None:
         lease = f"channel:{channel}"
         if not self.store.acquire_lease(
             lease,

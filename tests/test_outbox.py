@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
 import time
 from pathlib import Path
 
@@ -253,3 +254,40 @@ async def test_two_outboxes_on_one_database_never_post_the_same_delivery(
 
     assert posted_ids(slack) == [release(n).id for n in range(1, 7)]
     assert posted_ids(slack, OTHER) == [release(n).id for n in range(7, 11)]
+
+
+async def test_a_locked_database_delays_deliveries_and_stops_nothing(
+    store: Store, slack: SlackApi, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue(store, release(1))
+    store.db.execute("PRAGMA busy_timeout = 100")  # the bot waits 30 s; a test cannot
+    other_process = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")  # writing for longer than the busy timeout
+    outbox = Outbox(store, client_for(slack, tmp_path), retry_base=0.05, retry_cap=0.2)
+    stop = asyncio.Event()
+    running = asyncio.create_task(outbox.run(stop))
+    try:
+        # Locked at start: the outbox cannot even bring waiting deliveries forward.
+        await eventually(lambda: "outbox scheduling failed" in caplog.text)
+        await asyncio.sleep(0.3)
+        assert not running.done()
+        assert slack.calls_to("chat.postMessage") == []
+        other_process.execute("COMMIT")
+        await eventually(lambda: store.delivery_counts()["sent"] == 1)
+
+        # Locked later, when a channel's worker takes its lease.
+        queue(store, release(2))
+        other_process.execute("BEGIN IMMEDIATE")
+        outbox.wake()
+        await eventually(lambda: f"delivering to {CHANNEL} stopped" in caplog.text)
+        await asyncio.sleep(0.3)
+        assert not running.done()
+        other_process.execute("COMMIT")
+        await eventually(lambda: store.delivery_counts()["sent"] == 2)
+    finally:
+        other_process.close()
+        stop.set()
+        await running
+
+    assert posted_ids(slack) == [release(1).id, release(2).id]
+    assert "database is locked" in caplog.text

@@ -292,6 +292,29 @@ async def test_the_readme_offline_example_runs_from_a_checkout_as_shown(tmp_path
     assert out == shown
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["poll", "dry run"])
+async def test_a_poll_on_another_programs_database_stops_with_one_line(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, dry_run: bool
+) -> None:
+    database = tmp_path / "bot.db"
+    other = sqlite3.connect(database)
+    other.execute("CREATE TABLE feed_state (url TEXT PRIMARY KEY, note TEXT)")  # not ours
+    other.commit()
+    other.close()
+    env = bot_env(tmp_path, feed, slack, LOG_LEVEL=None, POLL_INTERVAL=None)
+
+    code, out, err = await run_cli(
+        "poll", *(["--dry-run"] if dry_run else []), env=env, cwd=tmp_path
+    )
+
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1, err
+    # The dry run meets the missing table first, the poll (which adds our tables) the column.
+    assert err.startswith(f"isscr-news-bot: DATABASE_PATH {database} cannot be used (no such "), err
+    assert err.endswith("): point it to a writable SQLite file on a persistent disk\n"), err
+    assert slack.calls_to("chat.postMessage") == []
+
+
 async def test_one_shot_poll_status_and_retry_failed(
     tmp_path: Path, feed: FeedServer, slack: SlackApi
 ) -> None:
