@@ -56,10 +56,12 @@ class PollResult:
 def plan_poll(store: Store, releases: Sequence[Release], announce_existing: int) -> Plan:
     """Decide which parsed releases are new and which of them to announce.
 
-    The very first successful poll only sets a baseline: it stores everything and announces
-    the newest `announce_existing` releases (none by default), so installing the bot does
-    not flood a channel with the archive. Those are the newest of the feed, stored or not:
-    an archive backfill that ran before the first poll must not take them away.
+    The first poll on an empty database only sets a baseline: it stores everything and
+    announces the newest `announce_existing` releases (none by default), so installing the
+    bot does not flood a channel with the archive. Those are the newest of the feed, stored
+    or not: an archive backfill that ran before the first poll must not take them away.
+    A successful poll that stored nothing (an empty feed, a 304) is no baseline: the next
+    one would otherwise announce the whole feed.
     """
     unique: dict[str, Release] = {}
     for release in releases:
@@ -67,7 +69,7 @@ def plan_poll(store: Store, releases: Sequence[Release], announce_existing: int)
     ordered = list(unique.values())
     known = store.known_release_ids(unique)
     new = [release for release in ordered if release.id not in known]
-    first_poll = not store.ever_polled()
+    first_poll = not store.ever_polled() or not store.has_releases()
     if first_poll:
         newest_first = sorted(ordered, key=_age_key, reverse=True)
         to_announce = newest_first[:announce_existing]

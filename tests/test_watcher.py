@@ -55,6 +55,33 @@ async def test_first_poll_stores_everything_and_announces_nothing(
     assert queued(store) == []
 
 
+@pytest.mark.parametrize("nothing", ["an empty feed", "a 304 to a request without validators"])
+async def test_a_first_poll_that_stores_nothing_is_not_the_baseline(
+    store: Store, session: aiohttp.ClientSession, feed: FeedServer, nothing: str
+) -> None:
+    watcher = make_watcher(store, session, feed, announce_existing=1)
+    if nothing == "an empty feed":
+        feed.items = []
+    else:
+        feed.fail_next(Fault.status(304, body=b""))
+    empty = await watcher.poll_once()
+    assert empty.outcome is not Outcome.FAILED
+    assert store.release_count() == 0
+
+    feed.items = newest_first(*range(1, 21))
+    baseline = await watcher.poll_once()
+
+    # The rule of a first poll: everything stored, only the newest ANNOUNCE_EXISTING queued.
+    assert baseline.plan is not None
+    assert baseline.plan.first_poll
+    assert store.release_count() == 20
+    assert queued(store) == [make_item(20).item_id]
+
+    feed.items.insert(0, make_item(21))
+    await watcher.poll_once()
+    assert queued(store) == [make_item(20).item_id, make_item(21).item_id]
+
+
 async def test_announce_existing_queues_the_newest_n_oldest_first(
     store: Store, session: aiohttp.ClientSession, feed: FeedServer
 ) -> None:
