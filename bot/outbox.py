@@ -3,8 +3,8 @@
 Crash safety rests on three rules:
 1. A delivery is marked "sending" (committed) before `chat.postMessage`, and "sent" after.
 2. A delivery found "sending" — the process died mid-post, or the answer was lost to a timeout
-   or a 5xx — is first looked for in the channel's history by its message metadata; it is
-   posted again only when it is not there.
+   or a 5xx, even one given up on and queued again since — is first looked for in the
+   channel's history by its message metadata; it is posted again only when it is not there.
 3. Each channel is worked by one process at a time, under a lease in SQLite, renewed by a
    heartbeat; a crashed holder's lease is taken over at once (same host, dead pid) or when
    it expires.
@@ -316,7 +316,9 @@ class Outbox:
     async def _deliver(self, delivery: Delivery) -> None:
         release = self.store.release(delivery.release_id)
         if release is None:  # impossible through the foreign key, but never post garbage
-            self.store.mark_failed(delivery.id, error="release missing from the database")
+            self.store.mark_failed(
+                delivery.id, error="release missing from the database", outcome_known=True
+            )
             return
         if delivery.state == SENDING:
             try:
@@ -364,7 +366,7 @@ class Outbox:
         if failure.kind is Failure.PERMANENT or failure.kind is Failure.NOT_IN_CHANNEL:
             error = explain(failure.reason)
             log.error("giving up on %s in %s: %s", delivery.release_id, delivery.channel, error)
-            self.store.mark_failed(delivery.id, error=error)
+            self.store.mark_failed(delivery.id, error=error, outcome_known=True)
         elif failure.kind is Failure.RATE_LIMITED:
             self._retry(delivery, failure, outcome_known=True)
         elif failure.kind is Failure.NEEDS_ADMIN:
@@ -385,7 +387,8 @@ class Outbox:
         if give_up and attempts >= self.max_attempts:
             error = f"gave up after {attempts} attempts: {explain(failure.reason)}"
             log.error("%s in %s: %s", delivery.release_id, delivery.channel, error)
-            self.store.mark_failed(delivery.id, error=error)
+            # A last try that may have posted stays unknown: a retry checks history first.
+            self.store.mark_failed(delivery.id, error=error, outcome_known=outcome_known)
             return
         delay = self._retry_delay(attempts)
         if failure.retry_after is not None:

@@ -730,10 +730,13 @@ class Store:
                 [due_at, error, delivery_id],
             )
 
-    def mark_failed(self, delivery_id: int, *, error: str) -> None:
+    def mark_failed(self, delivery_id: int, *, error: str, outcome_known: bool) -> None:
+        """Give up on a delivery. When its last try may have reached Slack, it keeps its
+        `sending_since`, so that `retry_failed` has it looked for in history before posting."""
         self.db.execute(
-            "UPDATE deliveries SET state = ?, last_error = ? WHERE id = ?",
-            [FAILED, error, delivery_id],
+            "UPDATE deliveries SET state = ?, last_error = ?, "
+            "sending_since = CASE WHEN ? THEN NULL ELSE sending_since END WHERE id = ?",
+            [FAILED, error, outcome_known, delivery_id],
         )
 
     def make_all_due(self, *, now: float) -> None:
@@ -745,11 +748,12 @@ class Store:
         )
 
     def retry_failed(self, *, now: float) -> int:
-        """Queue every failed delivery again; returns how many."""
+        """Queue every failed delivery again; returns how many. One whose last try may have
+        reached Slack goes back to "sending": it is looked for in history before posting."""
         cursor = self.db.execute(
-            "UPDATE deliveries SET state = ?, due_at = ?, attempts = 0, sending_since = NULL "
-            "WHERE state = ?",
-            [PENDING, now, FAILED],
+            "UPDATE deliveries SET state = CASE WHEN sending_since IS NULL THEN ? ELSE ? END, "
+            "due_at = ?, attempts = 0 WHERE state = ?",
+            [PENDING, SENDING, now, FAILED],
         )
         return cursor.rowcount
 

@@ -291,3 +291,39 @@ async def test_a_locked_database_delays_deliveries_and_stops_nothing(
 
     assert posted_ids(slack) == [release(1).id, release(2).id]
     assert "database is locked" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("answer", "history_checks", "posts"),
+    [
+        # Slack stored the post, then failed: the retry finds it instead of posting again.
+        (FakeResponse.server_error(500, after_posting=True), 1, 1),
+        # Slack refused it: nothing to look for, the retry posts.
+        (FakeResponse.error("is_archived"), 0, 2),
+    ],
+    ids=["outcome unknown", "refused"],
+)
+async def test_a_failed_delivery_queued_again_is_posted_once(
+    store: Store,
+    slack: SlackApi,
+    tmp_path: Path,
+    answer: FakeResponse,
+    history_checks: int,
+    posts: int,
+) -> None:
+    slack.fail_next("chat.postMessage", answer)
+    queue(store, release(1))
+    await deliver_everything(
+        Outbox(store, client_for(slack, tmp_path), retry_base=0.05, max_attempts=1), store
+    )
+    [row] = store.delivery_log()
+    assert row["state"] == "failed"
+
+    assert store.retry_failed(now=time.time()) == 1  # an admin's "Retry failed deliveries"
+    await deliver_everything(Outbox(store, client_for(slack, tmp_path), retry_base=0.05), store)
+
+    assert posted_ids(slack) == [release(1).id]
+    [row] = store.delivery_log()
+    assert (row["state"], row["ts"]) == ("sent", slack.messages[CHANNEL][0]["ts"])
+    assert len(slack.calls_to("conversations.history")) == history_checks
+    assert len(slack.calls_to("chat.postMessage")) == posts
