@@ -608,6 +608,16 @@ class Store:
         )
         return [Route(row[0], tuple(json.loads(row[1])), row[2], row[3]) for row in rows]
 
+    def has_uncategorized_releases(self) -> bool:
+        """Whether a stored release has no category: only a route taking every category
+        announces such a release."""
+        return bool(
+            self.db.execute(
+                "SELECT EXISTS (SELECT 1 FROM releases WHERE NOT EXISTS "
+                "(SELECT 1 FROM release_categories WHERE release_id = releases.id))"
+            ).fetchone()[0]
+        )
+
     def save_route(
         self,
         channel: str,
