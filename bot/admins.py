@@ -6,21 +6,34 @@ taken away in Slack are taken away here at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger(__name__)
 
-REFUSAL = (
-    "Only workspace admins and owners can change where ISSCR news is announced; nothing was "
-    "changed. Ask one of them, or ask whoever runs the bot to add your member ID to "
-    "ADMIN_USER_IDS."
-)
+# What a refused member wanted to do, for the refusal's first sentence.
+CHANGE = "change where ISSCR news is announced; nothing was changed"
+SEE = "see where ISSCR news goes and how the bot is doing"
+POLL = "have the feed polled on request; it was not polled"
+
 UNCHECKED = (
     "I couldn't check your admin rights just now (Slack did not answer), so nothing was "
     "changed. Please try again in a minute."
 )
+# Fits under a form's field (150 characters), where a form's answer must come within 3 s.
+SLOW = (
+    "Slack did not answer in time, so I could not check your admin rights and nothing was "
+    "saved. Please submit again."
+)
+
+
+def refusal_text(wanted: str = CHANGE) -> str:
+    return (
+        f"Only workspace admins and owners can {wanted}. Ask one of them, or ask whoever runs "
+        "the bot to add your member ID to ADMIN_USER_IDS."
+    )
 
 
 class AdminCheck:
@@ -28,16 +41,25 @@ class AdminCheck:
         self.client = client
         self.extra_admins = extra_admins
 
-    async def refusal(self, user_id: str) -> str | None:
-        """None when `user_id` may configure the bot, else the polite answer to show them."""
+    async def refusal(
+        self, user_id: str, *, wanted: str = CHANGE, within: float | None = None
+    ) -> str | None:
+        """None when `user_id` may configure the bot, else the polite answer to show them.
+
+        `within`: seconds to wait for Slack (the client's own timeout and retries otherwise);
+        past it the answer is SLOW, and the user is asked to try again.
+        """
         if user_id in self.extra_admins:
             return None
         try:
-            answer = await self.client.users_info(user=user_id)
+            answer = await asyncio.wait_for(self.client.users_info(user=user_id), within)
+        except TimeoutError:
+            log.warning("users.info for %s took over %s s", user_id, within)
+            return SLOW
         except Exception as error:
             log.warning("users.info for %s failed: %s", user_id, error.__class__.__name__)
             return UNCHECKED
         user = answer.get("user") or {}
         if user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"):
             return None
-        return REFUSAL
+        return refusal_text(wanted)

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import CHANNEL_ID, USER_ID, Release
-from bot.routes import Changed
+from bot.routes import NO_CATEGORY, Changed
 from bot.search import Results
 from bot.store import Change, Route
 
@@ -408,8 +408,14 @@ def home_view(releases: list[Release], command: str) -> dict[str, Any]:
 
 
 def text_blocks(mrkdwn: str) -> list[Block]:
-    """One section of text the caller has already escaped."""
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": _truncate(mrkdwn, 3000)}}]
+    """One section of text the caller has already escaped, cut to Slack's limit between
+    mentions, links, dates and entities, never through one."""
+    text = _fit(_MRKDWN_PIECE.findall(mrkdwn), _MAX_SECTION_TEXT)
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+# What a cut must not split: <#C…>, <@U…>, <!date…>, links, &amp; (else one character).
+_MRKDWN_PIECE = re.compile(r"<[^<>]*>|&[a-z]+;|.", re.DOTALL)
 
 
 def categories_text(categories: Sequence[str]) -> str:
@@ -465,11 +471,24 @@ def routes_table(
 
 
 def unrouted_note(unrouted: Sequence[str]) -> str:
-    """A warning that releases only in `unrouted` categories are announced nowhere."""
-    which = categories_text(unrouted).replace(" and ", " or ")
+    """A warning that releases only in `unrouted` categories (NO_CATEGORY: releases without
+    one) are announced nowhere."""
+    names = [name for name in unrouted if name != NO_CATEGORY]
+    if len(names) < len(unrouted) and not names:
+        return (
+            "⚠ No channel takes releases without a category: they are stored and searchable "
+            "but not announced. Give one channel every category to announce them."
+        )
+    which = categories_text(names).replace(" and ", " or ")
+    if len(names) < len(unrouted):
+        return (
+            f"⚠ No channel takes {which}, nor releases without a category: those are stored "
+            "and searchable but not announced. Route the categories to a channel, or give one "
+            "channel every category."
+        )
     return (
         f"⚠ No channel takes {which}: releases only in "
-        f"{'that category' if len(unrouted) == 1 else 'those'} are stored and searchable but "
+        f"{'that category' if len(names) == 1 else 'those'} are stored and searchable but "
         "not announced. Route them to a channel, or give one channel every category."
     )
 
@@ -548,11 +567,13 @@ def admin_home_view(
     changes: Sequence[Change],
     releases: list[Release],
     command: str,
+    notice: str | None = None,
 ) -> dict[str, Any]:
-    """The App Home for admins: routes with Edit and Remove, health, actions, recent changes,
-    then what members see."""
+    """The App Home for admins: what became of their last form (`notice`, escaped mrkdwn),
+    routes with Edit and Remove, health, actions, recent changes, then what members see."""
     shown: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "ISSCR News settings"}},
+        *(text_blocks(notice) if notice else []),
         *routes_table(routes, announce_channel, unrouted),
     ]
     for route in routes:
@@ -596,12 +617,7 @@ def admin_home_view(
             for change in changes
             if USER_ID.match(change.user_id)
         ]
-        shown.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": "*Recent changes*\n" + "\n".join(lines)},
-            }
-        )
+        shown += text_blocks("*Recent changes*\n" + "\n".join(lines))
     member_view = home_view(releases, command)
     return {"type": "home", "blocks": [*shown, {"type": "divider"}, *member_view["blocks"]][:100]}
 
@@ -660,12 +676,36 @@ def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, An
     return {
         "type": "modal",
         "callback_id": ROUTE_FORM,
-        "private_metadata": route.channel if route else "",
+        "private_metadata": route_form_metadata(route),
         "title": {"type": "plain_text", "text": "Edit route" if route else "Add route"},
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": fields,
     }
+
+
+def route_form_metadata(route: Route | None) -> str:
+    """Which route an Edit form is for and the version it showed (its `updated_at`), so that
+    a save after another admin's change is refused; empty for the Add form."""
+    if route is None:
+        return ""
+    return json.dumps({"channel": route.channel, "version": route.updated_at})
+
+
+def read_route_form_metadata(metadata: str) -> tuple[str | None, float | None]:
+    """(the channel whose route the form edits, the version it showed); (None, None) for the
+    Add form. A form from before versions were recorded gives no version, so its save is
+    refused as stale."""
+    if not metadata:
+        return None, None
+    try:
+        found = json.loads(metadata)
+    except ValueError:
+        return metadata, None  # the channel alone
+    if not isinstance(found, dict) or not isinstance(found.get("channel"), str):
+        return metadata, None
+    version = found.get("version")
+    return found["channel"], float(version) if isinstance(version, int | float) else None
 
 
 def trial_form() -> dict[str, Any]:

@@ -10,14 +10,28 @@ from __future__ import annotations
 import difflib
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.models import CHANNEL_ID, Release
+from bot.query import clean
 from bot.store import Route, Store
 
 # How Slack sends a channel picked with # when the command has `should_escape`: <#C123|name>.
 _CHANNEL_MENTION = re.compile(rf"^<#({CHANNEL_ID.pattern[1:-1]})(?:\|[^>]*)?>$")
+_ANY_CHANNEL_MENTION = re.compile(rf"<#{CHANNEL_ID.pattern[1:-1]}(?:\|[^>]*)?>")
+# A name in double quotes ("Press Release", “Policy” once `clean` made the quotes plain) is one
+# name, whatever separates the others; an unclosed quote runs to the end.
+_QUOTED = re.compile(r'("[^"]*"?)')
+_SINGLE_QUOTES = "'‘’‚‛"
+# Words for "every category", which is said by naming none.
+_EVERY = frozenset({"all", "every", "everything", "any", "all categories", "every category"})
+
+# Releases without any category: only a route taking every category announces them.
+NO_CATEGORY = ""
+CONFLICT = (
+    "Another admin changed this route since you opened the form: close it and press Edit again."
+)
 
 
 class RouteError(ValueError):
@@ -46,14 +60,18 @@ def takes(route: Route, release: Release) -> bool:
     return any(name.casefold() in wanted for name in release.categories)
 
 
-def unrouted(routes: Sequence[Route], known: Sequence[str]) -> list[str]:
+def unrouted(
+    routes: Sequence[Route], known: Sequence[str], *, uncategorized: bool = False
+) -> list[str]:
     """The known categories that no route takes: releases only in these are stored and
-    searchable, but announced nowhere. None while there are no routes (ANNOUNCE_CHANNEL takes
-    everything) or while one route takes every category."""
+    searchable, but announced nowhere. Ends with NO_CATEGORY when `uncategorized` releases
+    exist, which only a route taking every category announces. None while there are no routes
+    (ANNOUNCE_CHANNEL takes everything) or while one route takes every category."""
     if not routes or any(not route.categories for route in routes):
         return []
     taken = {name.casefold() for route in routes for name in route.categories}
-    return [name for name in known if name.casefold() not in taken]
+    missing = [name for name in known if name.casefold() not in taken]
+    return [*missing, NO_CATEGORY] if uncategorized else missing
 
 
 def channel_id(text: str) -> str:
@@ -70,18 +88,58 @@ def channel_id(text: str) -> str:
     )
 
 
-def resolve_categories(text: str, known: Sequence[str]) -> list[str]:
-    """The known categories named in `text` ("Policy, press release"), in their stored spelling.
+def typed_categories(text: str, known: Sequence[str], *, verb: str) -> list[str]:
+    """The known categories named in the rest of `/isscr-news route #channel …`, as Slack sent
+    it (`&amp;` for &, a channel as <#C123|name>). Quotes around a name are dropped."""
+    if _ANY_CHANNEL_MENTION.search(text):
+        raise RouteError(
+            "Name one channel, then its categories, e.g. `/isscr-news route #policy-news "
+            "Policy`; to send releases to two channels, route each one on its own."
+        )
+    # Slack escapes these three and nothing else (https://api.slack.com/reference/surfaces/formatting#escaping)
+    typed = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    names = _typed_names(typed)
+    if len(names) == 1 and _fold(names[0]) in _EVERY and not _known(names[0], known):
+        if verb == "unroute":
+            raise RouteError(
+                "To stop sending anything to a channel, leave the categories out: "
+                "`/isscr-news unroute #channel`."
+            )
+        raise RouteError(
+            "To send every category to a channel, leave the categories out: "
+            "`/isscr-news route #channel`."
+        )
+    return resolve_categories(names, known)
 
-    Names are separated by commas (spaces alone work when each word run is a known name);
-    case does not matter. An unknown name raises RouteError with the nearest known one.
+
+def _typed_names(text: str) -> list[str]:
+    """ "\"Press Release\" Policy, 'Statement'" as the names ["Press Release", "Policy",
+    "Statement"] (unquoted runs still to be split into known names)."""
+    names: list[str] = []
+    for piece in _QUOTED.split(clean(text)):
+        if piece.startswith('"'):
+            names.append(piece.strip('"'))
+            continue
+        for part in piece.split(","):
+            part = part.strip()
+            if len(part) > 1 and part[0] in _SINGLE_QUOTES and part[-1] in _SINGLE_QUOTES:
+                part = part[1:-1]
+            names.append(part)
+    return [name.strip() for name in names if name.strip()]
+
+
+def resolve_categories(names: Iterable[str], known: Sequence[str]) -> list[str]:
+    """The known categories among `names` ("Policy", "press release"), in their stored spelling.
+
+    A name that is no known one may be several separated by spaces (each word run a known
+    name); case does not matter. An unknown name raises RouteError with the nearest known one.
     """
-    by_folded = {name.casefold(): name for name in known}
+    by_folded = {_fold(name): name for name in known}
     found: list[str] = []
-    for part in (piece.strip() for piece in text.split(",")):
+    for part in (name.strip() for name in names):
         if not part:
             continue
-        folded = " ".join(part.split()).casefold()
+        folded = _fold(part)
         if folded in by_folded:
             found.append(by_folded[folded])
             continue
@@ -90,6 +148,15 @@ def resolve_categories(text: str, known: Sequence[str]) -> list[str]:
             raise RouteError(_unknown(part, known))
         found += pieces
     return list(dict.fromkeys(found))
+
+
+def _fold(name: str) -> str:
+    """A category name as compared: any case, any spacing, compatibility forms folded."""
+    return clean(name).casefold()
+
+
+def _known(name: str, known: Sequence[str]) -> bool:
+    return any(_fold(name) == _fold(other) for other in known)
 
 
 def _split_known(folded: str, by_folded: dict[str, str]) -> list[str] | None:
@@ -134,7 +201,7 @@ class Changed:
 
 
 class Routes:
-    """The admins' operations on routes; each one audited."""
+    """The admins' operations on routes; each one audited with what it did."""
 
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -142,77 +209,110 @@ class Routes:
 
     def route(self, channel: str, categories: Sequence[str], *, by: str) -> Changed:
         """`channel` also receives `categories` (none: every category)."""
-        current = self._current(channel)
-        if current is not None and not current.categories:
-            return Changed(current, unchanged=True)  # it already takes everything
-        if not categories:
-            wanted: tuple[str, ...] = ()
-            added: tuple[str, ...] = ()
-        else:
-            have = current.categories if current else ()
-            added = tuple(name for name in categories if name not in have)
-            if current is not None and not added:
-                return Changed(current, unchanged=True)
-            wanted = (*have, *added)
-        detail = f"{channel}: {_names(wanted)}"
-        self.store.save_route(
-            channel, wanted, by=by, action="route", detail=detail, now=self.clock()
-        )
-        return Changed(self._current(channel), added=added)
+        with self.store.transaction():
+            current = self._current(channel)
+            if current is not None and not current.categories:
+                return Changed(current, unchanged=True)  # it already takes everything
+            if not categories:
+                wanted: tuple[str, ...] = ()
+                added: tuple[str, ...] = ()
+            else:
+                have = current.categories if current else ()
+                added = tuple(name for name in categories if name not in have)
+                if current is not None and not added:
+                    return Changed(current, unchanged=True)
+                wanted = (*have, *added)
+            detail = _detail(channel, current.categories if current else None, wanted)
+            self.store.save_route(
+                channel, wanted, by=by, action="route", detail=detail, now=self.clock()
+            )
+            return Changed(self._current(channel), added=added)
 
     def unroute(self, channel: str, categories: Sequence[str], *, by: str) -> Changed:
         """`channel` stops receiving `categories` (none: stops receiving anything)."""
-        current = self._current(channel)
-        if current is None:
-            raise RouteError("That channel has no route, so there is nothing to remove.")
-        if categories and not current.categories:
-            raise RouteError(
-                "That channel takes every category. To narrow it, remove its route "
-                "(`/isscr-news unroute #channel`), then route the categories it should keep."
-            )
-        removed = tuple(name for name in categories if name in current.categories)
-        if categories and not removed:
-            return Changed(current, unchanged=True)
-        keep = tuple(name for name in current.categories if name not in removed)
-        now = self.clock()
-        if not categories or not keep:
-            self.store.delete_route(channel, by=by, detail=f"{channel}: route removed", now=now)
-            return Changed(None, removed=removed or current.categories)
-        detail = f"{channel}: {', '.join(keep)}"
-        self.store.save_route(channel, keep, by=by, action="unroute", detail=detail, now=now)
-        return Changed(self._current(channel), removed=removed)
+        with self.store.transaction():
+            current = self._current(channel)
+            if current is None:
+                raise RouteError("That channel has no route, so there is nothing to remove.")
+            if categories and not current.categories:
+                raise RouteError(
+                    "That channel takes every category. To narrow it, remove its route "
+                    "(`/isscr-news unroute #channel`), then route the categories it should keep."
+                )
+            removed = tuple(name for name in categories if name in current.categories)
+            if categories and not removed:
+                return Changed(current, unchanged=True)
+            keep = tuple(name for name in current.categories if name not in removed)
+            now = self.clock()
+            if not categories or not keep:
+                detail = _detail(channel, current.categories, None)
+                self.store.delete_route(channel, by=by, detail=detail, now=now)
+                return Changed(None, removed=removed or current.categories)
+            detail = _detail(channel, current.categories, keep)
+            self.store.save_route(channel, keep, by=by, action="unroute", detail=detail, now=now)
+            return Changed(self._current(channel), removed=removed)
 
     def set(
-        self, channel: str, categories: Sequence[str], *, by: str, replacing: str | None = None
+        self,
+        channel: str,
+        categories: Sequence[str],
+        *,
+        by: str,
+        replacing: str | None = None,
+        seen: float | None = None,
     ) -> Route | None:
         """`channel` receives exactly `categories` (none: all), from the Add / Edit form; an
         edit that picked another channel moves the route there.
 
-        A channel that has a route of its own is not overwritten from another route's form:
-        RouteError says to edit that route instead. One transaction, so a crash cannot lose
-        a route half-way through a move.
+        `replacing` is the channel whose Edit form this is, `seen` the version (`updated_at`)
+        its route had when the form opened: if another admin changed or removed that route
+        since, RouteError(CONFLICT) and nothing changes, rather than silently undoing their
+        change. A channel that has a route of its own is not overwritten from another route's
+        form either. One transaction, so a crash cannot lose a route half-way through a move.
         """
+        wanted = tuple(categories)
         now = self.clock()
         with self.store.transaction():
+            if replacing is not None:
+                edited = self._current(replacing)
+                if edited is None or edited.updated_at != seen:
+                    raise RouteError(CONFLICT)
             current = self._current(channel)
             if current is not None and channel != replacing:
                 raise RouteError(
                     f"This channel already has a route ({_names(current.categories)}). "
                     "Change it with its Edit button, or choose another channel."
                 )
+            if current is not None and current.categories == wanted:
+                return current  # saved unchanged: nothing to record
             if replacing and replacing != channel:
                 self.store.delete_route(
                     replacing, by=by, detail=f"{replacing}: route moved to {channel}", now=now
                 )
-            detail = f"{channel}: {_names(categories)}"
-            self.store.save_route(
-                channel, categories, by=by, action="route", detail=detail, now=now
-            )
+            detail = _detail(channel, current.categories if current else None, wanted)
+            self.store.save_route(channel, wanted, by=by, action="route", detail=detail, now=now)
         return self._current(channel)
 
     def _current(self, channel: str) -> Route | None:
         return next((route for route in self.store.routes() if route.channel == channel), None)
 
 
+def _detail(channel: str, before: tuple[str, ...] | None, after: tuple[str, ...] | None) -> str:
+    """What a change did to `channel`'s route, for the audit log (None: no route)."""
+    if after is None:
+        return f"{channel}: route removed"
+    if before is None:
+        return f"{channel}: route added for {_names(after)}"
+    if not after:
+        return f"{channel}: every category (was {_names(before)})"
+    if not before:
+        return f"{channel}: only {_names(after)} (was every category)"
+    added = [name for name in after if name not in before]
+    removed = [name for name in before if name not in after]
+    did = [f"added {', '.join(added)}"] if added else []
+    did += [f"removed {', '.join(removed)}"] if removed else []
+    return f"{channel}: {'; '.join(did)} ({'now' if added else 'keeps'} {_names(after)})"
+
+
 def _names(categories: Sequence[str]) -> str:
-    return ", ".join(categories) if categories else "all categories"
+    return ", ".join(categories) if categories else "every category"

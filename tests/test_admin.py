@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 
@@ -9,8 +10,15 @@ import pytest
 
 from bot.runtime import Bot
 from bot.settings import Settings
-from tests.conftest import CHANNEL, eventually, posted_ids, send_to_slack_app, slash_command_body
-from tests.fakes.feed_server import FeedServer, make_item
+from tests.conftest import (
+    CHANNEL,
+    eventually,
+    home_action_body,
+    posted_ids,
+    send_to_slack_app,
+    slash_command_body,
+)
+from tests.fakes.feed_server import Fault, FeedServer, make_item
 from tests.fakes.slack_api import FakeResponse, SlackApi
 from tests.test_bot import events_url, running
 
@@ -45,11 +53,27 @@ async def bot(
         yield started
 
 
+# What our own answers may contain between < and >: channels, members and dates we name.
+_OUR_MARKUP = re.compile(r"<(?:#[CG][A-Z0-9]+|@[UW][A-Z0-9]+|!date\^[^<>]*)>")
+_ENTITY = re.compile(r"&(?:amp|lt|gt);")
+
+
+def assert_escaped(mrkdwn: str) -> None:
+    """Fail unless every `<…>` in `mrkdwn` is markup of ours and every `&` starts an entity:
+    text a user typed could otherwise ping @channel, mention someone or disguise a link."""
+    rest = _ENTITY.sub("", _OUR_MARKUP.sub("", mrkdwn))
+    assert not set(rest) & set("<>&"), mrkdwn
+
+
 async def command(bot: Bot, text: str, user: str = ADMIN) -> str:
-    """Send `/isscr-news <text>` as `user`; the answer's text, as shown."""
+    """Send `/isscr-news <text>` as `user`; the answer's text, as shown (its blocks). The
+    notification text beside them is checked to be escaped, like the blocks."""
     status, answer = await send_to_slack_app(events_url(bot), slash_command_body(text, user=user))
     assert status == 200
-    return "\n".join(block["text"]["text"] for block in answer["blocks"])
+    shown = [block["text"]["text"] for block in answer["blocks"]]
+    for mrkdwn in (answer["text"], *shown):
+        assert_escaped(mrkdwn)
+    return "\n".join(shown)
 
 
 def at(channel: str, name: str) -> str:
@@ -94,8 +118,8 @@ async def test_admin_routes_categories_and_new_releases_land_only_where_routed(
     assert slack.messages[CHANNEL] == []  # with routes, the fallback channel gets nothing
     changes = [(c.user_id, c.action, c.detail) for c in bot.store.recent_changes()]
     assert changes == [
-        (ADMIN, "route", f"{PRESS_NEWS}: Press Release"),
-        (ADMIN, "route", f"{POLICY_NEWS}: Policy"),
+        (ADMIN, "route", f"{PRESS_NEWS}: route added for Press Release"),
+        (ADMIN, "route", f"{POLICY_NEWS}: route added for Policy"),
     ]
 
 
@@ -119,9 +143,18 @@ async def test_a_channel_taking_both_categories_of_a_release_gets_it_once(
 
 
 async def test_a_member_is_refused_politely_and_nothing_changes(bot: Bot, slack: SlackApi) -> None:
-    for text in (f"route {at(POLICY_NEWS, 'x')} Policy", "routes", "status", "poll", "unroute x"):
+    refusals = {
+        f"route {at(POLICY_NEWS, 'x')} Policy": "can change where ISSCR news is announced; "
+        "nothing was changed.",
+        f"unroute\t{at(POLICY_NEWS, 'x')}": "can change where ISSCR news is announced; nothing "
+        "was changed.",
+        "routes": "can see where ISSCR news goes and how the bot is doing.",
+        "status": "can see where ISSCR news goes and how the bot is doing.",
+        "poll": "can have the feed polled on request; it was not polled.",
+    }
+    for text, refusal in refusals.items():
         answer = await command(bot, text, user=MEMBER)
-        assert answer.startswith("Only workspace admins and owners can change"), text
+        assert answer.startswith(f"Only workspace admins and owners {refusal} Ask one"), text
         verb = text.split()[0]
         assert answer.endswith(f'put it in quotes: `/isscr-news "{verb}"`.'), text
     # A search that merely starts with one of those words is a search
@@ -162,6 +195,11 @@ async def test_rights_that_cannot_be_checked_change_nothing(bot: Bot, slack: Sla
             "There is no category “Polcy”. Did you mean Policy?",
         ),
         (f"route {at(POLICY_NEWS, 'x')} <!channel>", "There is no category “&lt;!channel&gt;”."),
+        (
+            f"route {at(POLICY_NEWS, 'x')} <@U0MEMBER01|x>",
+            "There is no category “&lt;@U0MEMBER01|x&gt;”.",
+        ),
+        ("route <!channel> Policy", "“&lt;!channel&gt;” is not a channel."),
         ("route policy-news Policy", "“policy-news” is not a channel. Type # and pick"),
         ("route", "“(nothing)” is not a channel."),
         (f"unroute {at(POLICY_NEWS, 'x')}", "That channel has no route"),
@@ -248,3 +286,167 @@ async def test_status_and_poll_now(
     )
     assert "*Releases stored*: 3" in status
     assert polled == "Polling the ISSCR feed now; anything new is announced in a moment."
+
+
+@pytest.mark.parametrize("space", ["\t", "\n", "\u00a0"], ids=["tab", "newline", "no-break"])
+async def test_any_space_after_the_verb_separates_it_and_route_never_removes(
+    bot: Bot, space: str
+) -> None:
+    await command(bot, f"route {at(PRESS_NEWS, 'p')} Press Release")
+
+    twice = await command(bot, f"route{space}{at(POLICY_NEWS, 'x')} {at(PRESS_NEWS, 'p')}")
+    added = await command(bot, f"route{space}{at(POLICY_NEWS, 'x')}{space}Policy")
+
+    assert twice == (
+        "Name one channel, then its categories, e.g. `/isscr-news route #policy-news Policy`; "
+        "to send releases to two channels, route each one on its own."
+    )
+    assert added.splitlines()[0] == f"<#{POLICY_NEWS}> now receives *Policy*. I joined the channel."
+    assert [(r.channel, r.categories) for r in bot.store.routes()] == [
+        (POLICY_NEWS, ("Policy",)),
+        (PRESS_NEWS, ("Press Release",)),
+    ]
+
+
+async def test_quoted_and_escaped_category_names_are_read_as_typed(
+    bot: Bot, feed: FeedServer
+) -> None:
+    feed.items.insert(0, make_item(4, categories=["R&D <Europe>"]))
+    await eventually(lambda: bot.store.release_count() == 4)
+    # As Slack sends them with should_escape: & < > as entities; quotes straight or curly
+    answer = await command(
+        bot, f'route {at(POLICY_NEWS, "x")} "Press Release" “Policy”, ‘r&amp;d &lt;europe&gt;’'
+    )
+    unknown = await command(bot, f"route {at(POLICY_NEWS, 'x')} “Fish &amp; Chips”")
+
+    assert answer.splitlines()[0] == (
+        f"<#{POLICY_NEWS}> now receives *Press Release*, *Policy* and *R&amp;D &lt;Europe&gt;*. "
+        "I joined the channel."
+    )
+    assert [(r.channel, r.categories) for r in bot.store.routes()] == [
+        (POLICY_NEWS, ("Press Release", "Policy", "R&D <Europe>"))
+    ]
+    assert unknown.startswith("There is no category “Fish &amp; Chips”.")  # escaped once
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            f"route {at(POLICY_NEWS, 'x')} all",
+            "To send every category to a channel, leave the categories out: "
+            "`/isscr-news route #channel`.",
+        ),
+        (
+            f"unroute {at(POLICY_NEWS, 'x')} All categories",
+            "To stop sending anything to a channel, leave the categories out: "
+            "`/isscr-news unroute #channel`.",
+        ),
+    ],
+)
+async def test_naming_all_categories_gets_a_hint_to_leave_them_out(
+    bot: Bot, text: str, expected: str
+) -> None:
+    await command(bot, f"route {at(POLICY_NEWS, 'x')} Policy")
+
+    assert await command(bot, text) == expected
+    assert [(r.channel, r.categories) for r in bot.store.routes()] == [(POLICY_NEWS, ("Policy",))]
+
+
+async def test_releases_without_a_category_are_flagged_when_every_route_names_categories(
+    bot: Bot, slack: SlackApi, feed: FeedServer
+) -> None:
+    feed.items.insert(0, make_item(4, categories=[]))
+    await eventually(lambda: bot.store.release_count() == 4)
+
+    some = await command(bot, f"route {at(POLICY_NEWS, 'x')} Policy")
+    named = await command(bot, f"route {at(POLICY_NEWS, 'x')} Press Release, Statement")
+    table = await command(bot, "routes")
+    every = await command(bot, f"route {at(PRESS_NEWS, 'p')}")
+
+    assert some.splitlines()[-1] == (
+        "⚠ No channel takes *Press Release* or *Statement*, nor releases without a category: "
+        "those are stored and searchable but not announced. Route the categories to a channel, "
+        "or give one channel every category."
+    )
+    warning = (
+        "⚠ No channel takes releases without a category: they are stored and searchable but "
+        "not announced. Give one channel every category to announce them."
+    )
+    assert named.splitlines()[-1] == warning and table.splitlines()[-1] == warning
+    assert "⚠" not in every
+
+
+async def test_workspace_owners_may_configure(bot: Bot, slack: SlackApi) -> None:
+    owner = "U0OWNER001"
+    slack.add_user(owner, is_owner=True)
+
+    answer = await command(bot, f"route {at(POLICY_NEWS, 'x')} Policy", user=owner)
+
+    assert answer.startswith(f"<#{POLICY_NEWS}> now receives *Policy*.")
+    assert [(r.channel, r.updated_by) for r in bot.store.routes()] == [(POLICY_NEWS, owner)]
+
+
+async def test_after_the_last_route_goes_new_releases_reach_announce_channel_again(
+    bot: Bot, slack: SlackApi, feed: FeedServer
+) -> None:
+    await command(bot, f"route {at(POLICY_NEWS, 'x')} Policy")
+    feed.items.insert(0, make_item(4, categories=["Statement"]))
+    await eventually(lambda: bot.store.release_count() == 4)
+
+    await command(bot, f"unroute {at(POLICY_NEWS, 'x')}")
+    feed.items.insert(0, make_item(5, categories=["Statement"]))
+
+    await eventually(lambda: posted_ids(slack) == [make_item(5).item_id])
+    assert slack.messages[POLICY_NEWS] == []  # 4 went nowhere: no route took Statement
+
+
+async def test_status_shows_the_last_feed_error_and_deliveries_per_channel(
+    bot: Bot, slack: SlackApi, feed: FeedServer
+) -> None:
+    archived = "C0ARCHIVE1"
+    slack.add_channel(archived, archived=True, name="old-news")
+    await command(bot, f"route {at(archived, 'old-news')} Policy")
+    await command(bot, f"route {at(PRESS_NEWS, 'press-news')} Statement")
+    feed.items.insert(0, make_item(4, categories=["Policy"]))
+    await eventually(lambda: bot.store.delivery_counts()["failed"] == 1)
+    # Slack fails every post from now on: the next delivery keeps waiting
+    slack.fail_next("chat.postMessage", FakeResponse.server_error(503), times=1000)
+    feed.items.insert(0, make_item(5, categories=["Statement"]))
+    await eventually(
+        lambda: bot.store.delivery_counts_by_channel().get(PRESS_NEWS, {}).get("waiting") == 1
+    )
+    feed.fail_always(Fault.status(503))
+    await eventually(lambda: bot.store.feed_status(feed.url).failures >= 1)
+
+    status = (await command(bot, "status")).splitlines()
+
+    [error] = [line for line in status if line.startswith("*Last feed error*")]
+    assert re.fullmatch(r"\*Last feed error\* \(<!date\^\d+\^[^>]*>\): .*503.*", error)
+    assert f"• <#{archived}>: 0 sent, 0 waiting, 1 failed" in status
+    assert f"• <#{PRESS_NEWS}>: 0 sent, 1 waiting, 0 failed" in status
+    assert f"⚠ <#{archived}>: is_archived: the channel is archived" in status
+
+
+async def test_a_members_poll_does_not_poll(
+    make_settings: Callable[..., Settings], slack: SlackApi, feed: FeedServer
+) -> None:
+    slack.add_user(ADMIN, is_admin=True)
+    slack.add_user(MEMBER)
+    async with running(make_settings(POLL_INTERVAL="300")) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        polls = len(feed.requests)
+
+        await command(bot, "poll", user=MEMBER)
+        status, _ = await send_to_slack_app(
+            events_url(bot), home_action_body("admin_poll_now", user=MEMBER)
+        )
+        assert status == 200
+        await asyncio.sleep(0.5)  # a poll started by either would have reached the feed
+        after_members = len(feed.requests)
+        await command(bot, "poll")  # an admin's does, at once
+        await eventually(lambda: len(feed.requests) == polls + 1)
+        changes = [(c.user_id, c.action) for c in bot.store.recent_changes()]
+
+    assert after_members == polls
+    assert changes == [(ADMIN, "poll")]

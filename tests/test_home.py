@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -17,6 +19,7 @@ from tests.conftest import (
     home_action_body,
     posted_ids,
     send_to_slack_app,
+    sign,
     slash_command_body,
     view_submission_body,
 )
@@ -65,6 +68,12 @@ async def open_home(bot: Bot, slack: SlackApi, user: str) -> str:
     return json.dumps(slack.home_views[user], ensure_ascii=False)
 
 
+def notice(slack: SlackApi, user: str = ADMIN) -> str | None:
+    """The line at the top of `user`'s Home saying what became of their last form."""
+    second = slack.home_views[user]["blocks"][1]
+    return second["text"]["text"] if second["type"] == "section" else None
+
+
 def buttons(view: str) -> list[str]:
     return [
         element["text"]["text"]
@@ -88,7 +97,7 @@ async def test_admins_see_settings_and_members_see_the_news(bot: Bot, slack: Sla
         "Edit", "Remove", "Add route", "Poll now", "Send a test announcement"
     ]  # fmt: skip
     assert "*Feed*: last poll" in admin_view and "*Recent changes*" in admin_view
-    assert f"<@{ADMIN}> route: <#{PRESS_NEWS}>: Press Release" in admin_view
+    assert f"<@{ADMIN}> route: <#{PRESS_NEWS}>: route added for Press Release" in admin_view
     assert "Release 3" in admin_view  # and what members see, below
     assert "settings" not in member_view and buttons(member_view) == []
     assert "Release 3" in member_view and "/isscr-news embryo model" in member_view
@@ -112,6 +121,9 @@ async def test_add_route_form_saves_and_new_releases_go_there(
 
     assert answer in ("", None, {})  # the form closes
     assert [(r.channel, r.categories) for r in bot.store.routes()] == [(POLICY_NEWS, ("Policy",))]
+    assert [(c.user_id, c.action, c.detail) for c in bot.store.recent_changes()] == [
+        (ADMIN, "route", f"{POLICY_NEWS}: route added for Policy")
+    ]
     assert f"<#{POLICY_NEWS}> ← *Policy*" in json.dumps(slack.home_views[ADMIN], ensure_ascii=False)
     feed.items.insert(0, make_item(4, categories=["Policy"]))
     await eventually(lambda: posted_ids(slack, POLICY_NEWS) == [make_item(4).item_id])
@@ -148,18 +160,28 @@ async def test_adding_a_route_for_a_channel_that_has_one_says_so_in_the_form(bot
     ]
 
 
-async def test_a_private_channel_is_saved_and_the_form_asks_for_an_invitation(bot: Bot) -> None:
+async def test_a_private_channel_is_saved_and_the_home_asks_for_an_invitation(
+    bot: Bot, slack: SlackApi
+) -> None:
     answer = await post(bot, view_submission_body("route_form", user=ADMIN, channel=SECRET))
+    await eventually(lambda: ADMIN in slack.home_views)
 
-    assert answer["response_action"] == "update"
-    assert "/invite @ISSCR News" in json.dumps(answer["view"])
+    assert answer in ("", None, {})  # the form closes; the Home behind it says the rest
+    assert notice(slack) == (
+        f"Route saved: <#{SECRET}> receives every category. It is private (or I cannot see "
+        "it): type `/invite @ISSCR News` in the channel, or the announcements there will fail."
+    )
     assert [r.channel for r in bot.store.routes()] == [SECRET]
 
 
-async def test_a_private_channel_the_bot_is_in_is_saved_and_the_form_closes(bot: Bot) -> None:
+async def test_a_private_channel_the_bot_is_in_is_saved_and_the_form_closes(
+    bot: Bot, slack: SlackApi
+) -> None:
     answer = await post(bot, view_submission_body("route_form", user=ADMIN, channel=INVITED))
+    await eventually(lambda: ADMIN in slack.home_views)
 
     assert answer in ("", None, {})
+    assert notice(slack) == f"Route saved: <#{INVITED}> receives every category."
     assert [r.channel for r in bot.store.routes()] == [INVITED]
 
 
@@ -201,7 +223,11 @@ async def test_edit_moves_a_route_and_remove_deletes_it(bot: Bot, slack: SlackAp
     await post(bot, home_action_body("admin_edit_route", PRESS_NEWS, user=ADMIN))
     await eventually(lambda: len(slack.modals) == 1)
     form = slack.modals[0]
-    assert form["private_metadata"] == PRESS_NEWS
+    [route] = bot.store.routes()
+    assert json.loads(form["private_metadata"]) == {
+        "channel": PRESS_NEWS,
+        "version": route.updated_at,  # a save after another admin's change is refused
+    }
     assert form["blocks"][0]["element"]["initial_conversation"] == PRESS_NEWS
     assert [o["value"] for o in form["blocks"][1]["element"]["initial_options"]] == [
         "Press Release",
@@ -212,7 +238,7 @@ async def test_edit_moves_a_route_and_remove_deletes_it(bot: Bot, slack: SlackAp
         bot,
         view_submission_body(
             "route_form", user=ADMIN, channel=POLICY_NEWS, categories=["Statement"],
-            private_metadata=PRESS_NEWS,
+            private_metadata=form["private_metadata"],
         ),
     )  # fmt: skip
     assert [(r.channel, r.categories) for r in bot.store.routes()] == [
@@ -223,9 +249,9 @@ async def test_edit_moves_a_route_and_remove_deletes_it(bot: Bot, slack: SlackAp
     await eventually(lambda: bot.store.routes() == [])
     actions = [(c.action, c.detail) for c in reversed(bot.store.recent_changes())]
     assert actions == [
-        ("route", f"{PRESS_NEWS}: Press Release, Policy"),
+        ("route", f"{PRESS_NEWS}: route added for Press Release, Policy"),
         ("unroute", f"{PRESS_NEWS}: route moved to {POLICY_NEWS}"),
-        ("route", f"{POLICY_NEWS}: Statement"),
+        ("route", f"{POLICY_NEWS}: route added for Statement"),
         ("unroute", f"{POLICY_NEWS}: route removed"),
     ]
 
@@ -239,20 +265,29 @@ async def test_poll_now_and_a_test_announcement(
 
     await post(bot, home_action_body("admin_send_trial", user=ADMIN))
     await eventually(lambda: len(slack.modals) == 1)
+    slack.home_views.clear()
     sent = await post(bot, view_submission_body("trial_form", user=ADMIN, channel=PRESS_NEWS))
+    await eventually(lambda: ADMIN in slack.home_views)
+    posted = notice(slack)
+    slack.home_views.clear()
     refused = await post(bot, view_submission_body("trial_form", user=ADMIN, channel=SECRET))
+    await eventually(lambda: ADMIN in slack.home_views)
 
-    assert sent in ("", None, {})
+    assert sent in ("", None, {}) and refused in ("", None, {})
     [message] = slack.messages[PRESS_NEWS]
     assert message["blocks"][-1]["elements"][0]["text"] == f"Test announcement sent by <@{ADMIN}>"
     assert "metadata" not in message  # never taken for a real announcement
-    assert refused["response_action"] == "errors"
-    assert "channel_not_found" in refused["errors"]["channel"]
+    assert posted == f"Test announcement posted in <#{PRESS_NEWS}>."
+    assert notice(slack) == (
+        f"The test announcement could not be posted in <#{SECRET}> (channel_not_found: the "
+        "channel was deleted, or it is private and the bot is not in it)."
+    )
     assert [c.action for c in bot.store.recent_changes()] == ["test", "poll"]
 
 
 async def test_a_test_announcement_joins_a_public_channel_first(bot: Bot, slack: SlackApi) -> None:
     sent = await post(bot, view_submission_body("trial_form", user=ADMIN, channel=POLICY_NEWS))
+    await eventually(lambda: len(slack.messages[POLICY_NEWS]) == 1)  # posted once the form closed
 
     assert sent in ("", None, {})
     [message] = slack.messages[POLICY_NEWS]
@@ -322,3 +357,225 @@ async def test_a_change_refreshes_every_admins_home_and_no_members(
     await post(bot, home_action_body("admin_poll_now", user=ADMIN))
     await eventually(lambda: other in slack.home_views)
     assert "settings" not in json.dumps(slack.home_views[other], ensure_ascii=False)
+
+
+async def timed_post(bot: Bot, body: bytes) -> tuple[float, Any]:
+    started = time.monotonic()
+    answer = await post(bot, body)
+    return time.monotonic() - started, answer
+
+
+SLOW_RIGHTS = (
+    "Slack did not answer in time, so I could not check your admin rights and nothing was "
+    "saved. Please submit again."
+)
+
+
+@pytest.mark.parametrize(
+    ("slow", "answered_by"),
+    [(FakeResponse.timeout(3.5), 3.5), (FakeResponse.rate_limited(retry_after=4), 4.0)],
+    ids=["timeout", "rate-limited"],
+)
+async def test_forms_are_answered_in_time_when_slack_is_slow_to_check_rights(
+    bot: Bot, slack: SlackApi, slow: FakeResponse, answered_by: float
+) -> None:
+    slack.fail_next("users.info", slow, times=2)
+    forms = [
+        view_submission_body(form, user=ADMIN, channel=PRESS_NEWS, categories=["Policy"])
+        for form in ("route_form", "trial_form")
+    ]
+
+    started = time.monotonic()
+    answers = await asyncio.gather(*(timed_post(bot, form) for form in forms))
+    # Until Slack would have answered (or the client retried), and a little longer
+    await asyncio.sleep(answered_by + 0.5 - (time.monotonic() - started))
+
+    for took, answer in answers:
+        assert took < 2.5  # Slack gives up on a form's answer after 3 s
+        assert answer == {"response_action": "errors", "errors": {"channel": SLOW_RIGHTS}}
+    assert bot.store.routes() == [] and bot.store.recent_changes() == []
+    assert slack.messages[PRESS_NEWS] == []
+    # Submitted again, with Slack answering at once, they go through
+    for form in forms:
+        assert await post(bot, form) in ("", None, {})
+    await eventually(lambda: len(slack.messages[PRESS_NEWS]) == 1)
+    assert [(r.channel, r.categories) for r in bot.store.routes()] == [(PRESS_NEWS, ("Policy",))]
+
+
+async def test_a_route_is_saved_and_answered_in_time_when_joining_the_channel_is_slow(
+    bot: Bot, slack: SlackApi
+) -> None:
+    slack.fail_next("conversations.join", FakeResponse.timeout(3.5))
+    slack.home_views.clear()
+
+    took, answer = await timed_post(
+        bot,
+        view_submission_body("route_form", user=ADMIN, channel=POLICY_NEWS, categories=["Policy"]),
+    )
+    saved = [(r.channel, r.categories) for r in bot.store.routes()]
+    await eventually(lambda: ADMIN in slack.home_views)
+
+    assert took < 2.5 and answer in ("", None, {})
+    assert saved == [(POLICY_NEWS, ("Policy",))]  # saved before the answer, not seconds later
+    assert notice(slack) == (
+        f"Route saved: <#{POLICY_NEWS}> receives *Policy*. I joined the channel."
+    )
+    assert len(slack.calls_to("conversations.join")) == 1
+
+
+async def test_a_test_announcement_is_answered_in_time_when_joining_the_channel_is_slow(
+    bot: Bot, slack: SlackApi
+) -> None:
+    slack.fail_next("conversations.join", FakeResponse.timeout(3.5))
+    slack.home_views.clear()
+
+    took, answer = await timed_post(
+        bot, view_submission_body("trial_form", user=ADMIN, channel=POLICY_NEWS)
+    )
+    await eventually(lambda: ADMIN in slack.home_views)
+
+    assert took < 2.5 and answer in ("", None, {})
+    assert notice(slack) == f"Test announcement posted in <#{POLICY_NEWS}>."
+    assert [m["text"] for m in slack.messages[POLICY_NEWS]] == ["Test: ISSCR Statement: Release 3"]
+
+
+async def test_a_test_announcement_whose_answer_is_lost_is_not_posted_again(
+    bot: Bot, slack: SlackApi
+) -> None:
+    slack.fail_next("chat.postMessage", FakeResponse.disconnect(after_posting=True))
+    slack.home_views.clear()
+
+    answer = await post(bot, view_submission_body("trial_form", user=ADMIN, channel=PRESS_NEWS))
+    await eventually(lambda: ADMIN in slack.home_views)
+
+    assert answer in ("", None, {})
+    assert len(slack.messages[PRESS_NEWS]) == 1  # Slack has it once; the bot did not resend
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert notice(slack) == (
+        f"Slack did not answer when I posted the test announcement in <#{PRESS_NEWS}>: it may "
+        "be there. Look before sending another."
+    )
+
+
+CONFLICT = (
+    "Another admin changed this route since you opened the form: close it and press Edit again."
+)
+
+
+@pytest.mark.parametrize("meanwhile", ["removed", "changed"])
+async def test_an_edit_form_saved_after_another_admins_change_changes_nothing(
+    bot: Bot, slack: SlackApi, meanwhile: str
+) -> None:
+    other = "U0ADMIN002"
+    slack.add_user(other, is_admin=True)
+    await post(bot, slash_command_body(f"route <#{PRESS_NEWS}|p> Press Release", user=ADMIN))
+    for user in (ADMIN, other):  # both open Edit for the same route
+        await post(bot, home_action_body("admin_edit_route", PRESS_NEWS, user=user))
+    await eventually(lambda: len(slack.modals) == 2)
+    opened = [form["private_metadata"] for form in slack.modals]
+    if meanwhile == "removed":
+        await post(bot, home_action_body("admin_remove_route", PRESS_NEWS, user=other))
+        await eventually(lambda: bot.store.routes() == [])
+    else:
+        saved = await post(
+            bot,
+            view_submission_body(
+                "route_form", user=other, channel=PRESS_NEWS, categories=["Policy"],
+                private_metadata=opened[1],
+            ),
+        )  # fmt: skip
+        assert saved in ("", None, {})
+    routes, changes = bot.store.routes(), bot.store.recent_changes()
+
+    for channel in (PRESS_NEWS, POLICY_NEWS):  # saved in place, or moved to another channel
+        stale = await post(
+            bot,
+            view_submission_body(
+                "route_form", user=ADMIN, channel=channel, categories=["Statement"],
+                private_metadata=opened[0],
+            ),
+        )  # fmt: skip
+        assert stale == {"response_action": "errors", "errors": {"channel": CONFLICT}}
+    assert bot.store.routes() == routes and bot.store.recent_changes() == changes
+
+
+def recent_changes(view: str) -> list[str]:
+    """The Home's recent changes, each without its date."""
+    [section] = [
+        block["text"]["text"]
+        for block in json.loads(view)["blocks"]
+        if block.get("text", {}).get("text", "").startswith("*Recent changes*")
+    ]
+    return [re.sub(r"^• <!date\^\d+\^[^>]*> ", "", line) for line in section.splitlines()[1:]]
+
+
+async def test_recent_changes_say_what_each_change_did(bot: Bot, slack: SlackApi) -> None:
+    for text in (
+        f"route <#{PRESS_NEWS}|p> Press Release",
+        f"route <#{PRESS_NEWS}|p> Policy, Statement",
+        f"unroute <#{PRESS_NEWS}|p> Statement",
+        f"unroute <#{PRESS_NEWS}|p>",
+        f"route <#{INVITED}|i>",
+    ):
+        await post(bot, slash_command_body(text, user=ADMIN))
+    await post(bot, view_submission_body("route_form", user=ADMIN, channel=POLICY_NEWS))
+
+    assert recent_changes(await open_home(bot, slack, ADMIN)) == [
+        f"<@{ADMIN}> route: <#{POLICY_NEWS}>: route added for every category",
+        f"<@{ADMIN}> route: <#{INVITED}>: route added for every category",
+        f"<@{ADMIN}> unroute: <#{PRESS_NEWS}>: route removed",
+        f"<@{ADMIN}> unroute: <#{PRESS_NEWS}>: removed Statement (keeps Press Release, Policy)",
+        f"<@{ADMIN}> route: <#{PRESS_NEWS}>: added Policy, Statement (now Press Release, "
+        "Policy, Statement)",
+        f"<@{ADMIN}> route: <#{PRESS_NEWS}>: route added for Press Release",
+    ]
+
+
+async def test_long_recent_changes_are_cut_to_slacks_limit_between_mentions(
+    bot: Bot, slack: SlackApi, feed: FeedServer
+) -> None:
+    # Names thick with &, each shown as &amp;: a cut anywhere would likely split one
+    names = [f"Category {n} {'&' * 50}" for n in range(8)]
+    feed.items.insert(0, make_item(4, categories=names))
+    await eventually(lambda: bot.store.release_count() == 4)
+    typed = [name.replace("&", "&amp;") for name in names]  # as Slack sends what was typed
+    for channel in (PRESS_NEWS, POLICY_NEWS, INVITED):
+        await post(bot, slash_command_body(f"route <#{channel}|c> {', '.join(typed)}", user=ADMIN))
+        for name in typed[:3]:
+            await post(bot, slash_command_body(f"unroute <#{channel}|c> {name}", user=ADMIN))
+
+    view = json.loads(await open_home(bot, slack, ADMIN))
+
+    [section] = [
+        block["text"]["text"]
+        for block in view["blocks"]
+        if block.get("text", {}).get("text", "").startswith("*Recent changes*")
+    ]
+    assert 2900 < len(section) <= 3000 and section.endswith("…")
+    # Every <…> whole, every & an entity: nothing cut in half
+    assert re.fullmatch(r"(<(#C|@U|!date\^)[^<>]*>|&(amp|lt|gt);|[^<>&])*…", section, re.DOTALL)
+    assert "Category 7 &amp;&amp;" in section
+
+
+@pytest.mark.parametrize("secret", [None, "not-the-signing-secret"], ids=["unsigned", "forged"])
+async def test_clicks_and_forms_not_signed_by_slack_are_refused(
+    bot: Bot, slack: SlackApi, secret: str | None
+) -> None:
+    await post(bot, slash_command_body(f"route <#{PRESS_NEWS}|p> Press Release", user=ADMIN))
+    routes, changes = bot.store.routes(), bot.store.recent_changes()
+    calls = len(slack.calls)
+    forged = [
+        home_action_body("admin_remove_route", PRESS_NEWS, user=ADMIN),
+        home_action_body("admin_poll_now", user=ADMIN),
+        view_submission_body("route_form", user=ADMIN, channel=POLICY_NEWS),
+        view_submission_body("trial_form", user=ADMIN, channel=PRESS_NEWS),
+    ]
+
+    for body in forged:
+        headers = {} if secret is None else sign(body, secret=secret)
+        status, _ = await send_to_slack_app(events_url(bot), body, headers=headers)
+        assert status == 401
+    await asyncio.sleep(0.3)  # anything started by mistake would have called Slack by now
+
+    assert bot.store.routes() == routes and bot.store.recent_changes() == changes
+    assert slack.calls[calls:] == []  # no rights check, no post, no Home refresh

@@ -2,46 +2,115 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 
 import pytest
 
-from bot.routes import RouteError, Routes
-from bot.store import Store
+from bot.routes import CONFLICT, RouteError, Routes
+from bot.store import Route, Store
 
-ADMIN, OLD, NEW = "U0ADMIN001", "C0OLDROUT1", "C0NEWROUT1"
+ADMIN, OTHER, OLD, NEW = "U0ADMIN001", "U0ADMIN002", "C0OLDROUT1", "C0NEWROUT1"
+
+
+def routes_at_a_ticking_clock(store: Store) -> Routes:
+    """Routes whose clock moves a second at every change, as a real one moves on."""
+    return Routes(store, clock=itertools.count(1000.0).__next__)
+
+
+def route(store: Store, channel: str) -> Route:
+    return next(r for r in store.routes() if r.channel == channel)
 
 
 def test_a_move_that_fails_half_way_keeps_the_route_where_it_was(store: Store) -> None:
-    routes = Routes(store, clock=lambda: 1000.0)
+    routes = routes_at_a_ticking_clock(store)
     routes.set(OLD, ["Policy"], by=ADMIN)
+    opened = route(store, OLD).updated_at  # the Edit form is opened
     # The disk fills up (or the process dies) after the old route is deleted.
     store.db.execute(
         "CREATE TRIGGER full BEFORE INSERT ON routes BEGIN SELECT RAISE(ABORT, 'disk full'); END"
     )
 
     with pytest.raises(sqlite3.IntegrityError, match="disk full"):
-        routes.set(NEW, ["Statement"], by=ADMIN, replacing=OLD)
+        routes.set(NEW, ["Statement"], by=ADMIN, replacing=OLD, seen=opened)
 
     assert [(r.channel, r.categories) for r in store.routes()] == [(OLD, ("Policy",))]
-    assert [c.detail for c in store.recent_changes()] == [f"{OLD}: Policy"]
+    assert [c.detail for c in store.recent_changes()] == [f"{OLD}: route added for Policy"]
 
 
 def test_a_channel_with_a_route_is_not_overwritten_by_another_form(store: Store) -> None:
-    routes = Routes(store, clock=lambda: 1000.0)
+    routes = routes_at_a_ticking_clock(store)
     routes.set(OLD, ["Policy", "Statement"], by=ADMIN)
     routes.set(NEW, [], by=ADMIN)
 
-    for replacing in (None, NEW):  # the Add form, and an edit of NEW's route moving it to OLD
+    # The Add form, and an edit of NEW's route moving it to OLD
+    for replacing in (None, NEW):
         with pytest.raises(RouteError) as refused:
-            routes.set(OLD, ["Press Release"], by=ADMIN, replacing=replacing)
+            routes.set(
+                OLD,
+                ["Press Release"],
+                by=ADMIN,
+                replacing=replacing,
+                seen=route(store, NEW).updated_at,
+            )
         assert str(refused.value) == (
             "This channel already has a route (Policy, Statement). Change it with its Edit "
             "button, or choose another channel."
         )
-    routes.set(OLD, ["Press Release"], by=ADMIN, replacing=OLD)  # its own Edit form may
+    # Its own Edit form may
+    routes.set(OLD, ["Press Release"], by=ADMIN, replacing=OLD, seen=route(store, OLD).updated_at)
 
     assert [(r.channel, r.categories) for r in store.routes()] == [
         (NEW, ()),
         (OLD, ("Press Release",)),
+    ]
+
+
+@pytest.mark.parametrize("meanwhile", ["changed", "removed", "moved"])
+def test_an_edit_form_opened_before_another_admins_change_changes_nothing(
+    store: Store, meanwhile: str
+) -> None:
+    routes = routes_at_a_ticking_clock(store)
+    routes.set(OLD, ["Policy"], by=ADMIN)
+    opened = route(store, OLD).updated_at  # both admins open Edit
+    if meanwhile == "changed":
+        routes.set(OLD, ["Policy", "Statement"], by=OTHER, replacing=OLD, seen=opened)
+    elif meanwhile == "removed":
+        routes.unroute(OLD, [], by=OTHER)
+    else:
+        routes.set(NEW, ["Policy"], by=OTHER, replacing=OLD, seen=opened)
+    before, audited = store.routes(), store.recent_changes()
+
+    for target in (OLD, NEW):  # saved in place, or moved to another channel
+        with pytest.raises(RouteError) as refused:
+            routes.set(target, ["Press Release"], by=ADMIN, replacing=OLD, seen=opened)
+        assert str(refused.value) == CONFLICT
+
+    assert store.routes() == before and store.recent_changes() == audited
+
+
+def test_the_audit_log_says_what_each_change_did(store: Store) -> None:
+    routes = routes_at_a_ticking_clock(store)
+    routes.route(OLD, ["Policy"], by=ADMIN)
+    routes.route(OLD, ["Statement", "Policy"], by=ADMIN)
+    routes.route(OLD, ["Press Release"], by=ADMIN)
+    routes.unroute(OLD, ["Statement"], by=ADMIN)
+    routes.set(OLD, ["Statement"], by=ADMIN, replacing=OLD, seen=route(store, OLD).updated_at)
+    routes.set(OLD, [], by=ADMIN, replacing=OLD, seen=route(store, OLD).updated_at)
+    routes.set(OLD, [], by=ADMIN, replacing=OLD, seen=route(store, OLD).updated_at)  # unchanged
+    routes.set(OLD, ["Policy"], by=ADMIN, replacing=OLD, seen=route(store, OLD).updated_at)
+    routes.set(NEW, ["Policy"], by=ADMIN, replacing=OLD, seen=route(store, OLD).updated_at)
+    routes.unroute(NEW, [], by=ADMIN)
+
+    assert [(c.action, c.detail) for c in reversed(store.recent_changes(20))] == [
+        ("route", f"{OLD}: route added for Policy"),
+        ("route", f"{OLD}: added Statement (now Policy, Statement)"),
+        ("route", f"{OLD}: added Press Release (now Policy, Statement, Press Release)"),
+        ("unroute", f"{OLD}: removed Statement (keeps Policy, Press Release)"),
+        ("route", f"{OLD}: added Statement; removed Policy, Press Release (now Statement)"),
+        ("route", f"{OLD}: every category (was Statement)"),
+        ("route", f"{OLD}: only Policy (was every category)"),
+        ("unroute", f"{OLD}: route moved to {NEW}"),
+        ("route", f"{NEW}: route added for Policy"),
+        ("unroute", f"{NEW}: route removed"),
     ]

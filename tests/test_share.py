@@ -74,3 +74,16 @@ async def test_when_the_first_share_fails_a_second_members_share_is_posted(
     assert shared_by(slack) == ["Shared by <@U0MEMBER02>"]
     [answer] = slack.responses
     assert answer["text"].startswith("Sharing failed")
+
+
+async def test_a_share_whose_answer_is_lost_is_not_posted_again(bot: Bot, slack: SlackApi) -> None:
+    slack.fail_next("chat.postMessage", FakeResponse.disconnect(after_posting=True))
+
+    await share(bot, slack, FIRST)
+    await eventually(lambda: len(slack.responses) == 1)
+
+    assert shared_by(slack) == ["Shared by <@U0MEMBER01>"]  # Slack has it once
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert slack.responses[0]["text"] == (
+        "Slack did not answer in time; look in the channel before pressing Share again."
+    )

@@ -13,10 +13,15 @@ from bot.store import Store
 def register(
     app: AsyncApp, store: Store, search: SearchService, admin: AdminCommands, controls: Controls
 ) -> None:
+    # Here, not at the top: bot.app imports this package.
+    from bot.app import posting_client
+
+    # Posts a person asks for (Share, a test announcement) are never repeated blindly either.
+    poster = posting_client(admin.settings)
     home = Home(admin, admin.client)
     admin.after_change = home.after_change
     commands.register(app, search, admin, controls)
-    actions.register(app, store, search)
+    actions.register(app, store, search, poster)
     settings_actions.register(app, admin, home)
-    views.register(app, admin, home)
+    views.register(app, admin, home, poster)
     events.register(app, home)

@@ -39,7 +39,9 @@ class _Share:
     pressed: set[str] = field(default_factory=set)
 
 
-def register(app: AsyncApp, store: Store, search: SearchService) -> None:
+def register(app: AsyncApp, store: Store, search: SearchService, poster: AsyncWebClient) -> None:
+    """`poster` posts shared releases: a client that never repeats a request that may have
+    reached Slack (`bot.app.posting_client`), so a dropped connection is not a second post."""
     recent_shares: dict[tuple[str, str], _Share] = {}
 
     @app.action(blocks.READ_ACTION_ID)
@@ -67,7 +69,6 @@ def register(app: AsyncApp, store: Store, search: SearchService) -> None:
         respond: AsyncRespond,
         action: dict[str, Any],
         body: dict[str, Any],
-        client: AsyncWebClient,
     ) -> None:
         await ack()
         user = body.get("user", {}).get("id", "")
@@ -97,7 +98,7 @@ def register(app: AsyncApp, store: Store, search: SearchService) -> None:
             del recent_shares[stale]
         posted = False
         try:
-            problem = await _post_share(client, channel, release, user)
+            problem = await _post_share(poster, channel, release, user)
             posted = problem is None
         finally:
             if not posted and recent_shares.get(key) is mine:

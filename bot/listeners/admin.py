@@ -15,17 +15,18 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks
-from bot.admins import AdminCheck
+from bot.admins import CHANGE, POLL, SEE, AdminCheck
 from bot.controls import Controls
 from bot.health import health
 from bot.outbox import classify
-from bot.routes import RouteError, Routes, channel_id, resolve_categories, unrouted
+from bot.routes import RouteError, Routes, channel_id, typed_categories, unrouted
 from bot.settings import Settings
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-VERBS = frozenset({"route", "unroute", "routes", "status", "poll"})
+# Each verb, and what a member who may not use it is told they cannot do.
+VERBS = {"route": CHANGE, "unroute": CHANGE, "routes": SEE, "status": SEE, "poll": POLL}
 INVITE = "/invite @ISSCR News"
 JOINED = "I joined the channel."
 
@@ -38,6 +39,13 @@ def is_admin_command(text: str) -> bool:
     if not words or words[0].casefold() not in VERBS:
         return False
     return words[0].casefold() in ("route", "unroute") or len(words) == 1
+
+
+def _first_word(text: str) -> tuple[str, str]:
+    """`text`'s first word and the rest, split at any space (a tab, a newline or a no-break
+    space too), as `is_admin_command` reads it."""
+    words = text.split(maxsplit=1)
+    return (words[0], words[1]) if len(words) == 2 else (text.strip(), "")
 
 
 class AdminCommands:
@@ -53,21 +61,26 @@ class AdminCommands:
         # Called with the admin's user ID after every change, to refresh their App Home.
         self.after_change: Callable[[str], Awaitable[None]] | None = None
 
+    def unrouted(self) -> list[str]:
+        """What no route takes, for the ⚠ warnings (see `bot.routes.unrouted`)."""
+        return unrouted(
+            self.store.routes(),
+            self.store.categories(),
+            uncategorized=self.store.has_uncategorized_releases(),
+        )
+
     async def answer(self, user_id: str, text: str) -> dict[str, Any]:
         """The ephemeral answer to an admin command (or the refusal)."""
-        verb, _, rest = text.strip().partition(" ")
+        verb, rest = _first_word(text)
         verb = verb.casefold()
-        refusal = await self.check.refusal(user_id)
+        refusal = await self.check.refusal(user_id, wanted=VERBS.get(verb, CHANGE))
         if refusal is not None:
             refusal += f' To search for the word, put it in quotes: `/isscr-news "{verb}"`.'
             return _message(refusal, blocks.text_blocks(blocks.escape(refusal)))
         try:
             if verb == "routes":
-                routes = self.store.routes()
                 shown = blocks.routes_table(
-                    routes,
-                    self.settings.announce_channel,
-                    unrouted(routes, self.store.categories()),
+                    self.store.routes(), self.settings.announce_channel, self.unrouted()
                 )
                 return _message("Where ISSCR news goes", shown)
             if verb == "status":
@@ -79,8 +92,10 @@ class AdminCommands:
                 self.store.record_change(user_id, "poll", "feed polled on request", now=time.time())
                 note = "Polling the ISSCR feed now; anything new is announced in a moment."
                 answer = _message(note, blocks.text_blocks(note))
-            else:
+            elif verb in ("route", "unroute"):
                 answer = await self._change_route(user_id, verb, rest)
+            else:  # never a fall-through into a change
+                raise RouteError(f"There is no admin command “{verb}”.")
         except RouteError as error:
             return _message(str(error), blocks.text_blocks(blocks.escape(str(error))))
         if self.after_change is not None:
@@ -88,10 +103,9 @@ class AdminCommands:
         return answer
 
     async def _change_route(self, user_id: str, verb: str, rest: str) -> dict[str, Any]:
-        where, _, names = rest.strip().partition(" ")
+        where, names = _first_word(rest)
         channel = channel_id(where)
-        known = self.store.categories()
-        categories = resolve_categories(names, known) if names.strip() else []
+        categories = typed_categories(names, self.store.categories(), verb=verb)
         had_routes = bool(self.store.routes())
         notes: list[str] = []
         if verb == "route":
@@ -111,7 +125,7 @@ class AdminCommands:
                     f"With no routes left, every release goes to "
                     f"<#{self.settings.announce_channel}> again."
                 )
-        missing = unrouted(self.store.routes(), known)
+        missing = self.unrouted()
         if missing:
             notes.append(blocks.unrouted_note(missing))
         shown = blocks.route_answer(
@@ -156,4 +170,6 @@ class AdminCommands:
 
 
 def _message(text: str, shown: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"text": text, "blocks": shown}
+    """An answer: `text` (plain, escaped here: it may quote what the user typed) is what
+    notifications show, `shown` the blocks, escaped by their builders."""
+    return {"text": blocks.escape(text), "blocks": shown}

@@ -10,7 +10,6 @@ from bot import blocks
 from bot.health import health
 from bot.listeners.admin import AdminCommands
 from bot.listeners.commands import COMMAND
-from bot.routes import unrouted
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +24,12 @@ class Home:
         # Who was last shown the admins' Home: refreshed after any admin's change.
         self._admins: set[str] = set()
 
-    async def publish(self, user_id: str, *, is_admin: bool | None = None) -> None:
-        """Show `user_id` their Home: asks Slack whether they are an admin unless told."""
+    async def publish(
+        self, user_id: str, *, is_admin: bool | None = None, notice: str | None = None
+    ) -> None:
+        """Show `user_id` their Home: asks Slack whether they are an admin unless told. An
+        admin's `notice` (escaped mrkdwn) says what became of the form they just sent; it
+        stays until their Home is published again."""
         if is_admin is None:
             is_admin = await self.admin.check.refusal(user_id) is None
         (self._admins.add if is_admin else self._admins.discard)(user_id)
@@ -36,12 +39,13 @@ class Home:
             view = blocks.admin_home_view(
                 routes=store.routes(),
                 announce_channel=settings.announce_channel,
-                unrouted=unrouted(store.routes(), store.categories()),
+                unrouted=self.admin.unrouted(),
                 report=health(store, settings.feed_url, settings.archive_url),
                 per_channel=store.delivery_counts_by_channel(),
                 changes=store.recent_changes(RECENT_CHANGES),
                 releases=releases,
                 command=COMMAND,
+                notice=notice,
             )
         else:
             view = blocks.home_view(releases, COMMAND)
@@ -50,9 +54,9 @@ class Home:
         except Exception as error:  # the Home is refreshed again at the next open
             log.warning("views.publish for %s failed: %s", user_id, error.__class__.__name__)
 
-    async def after_change(self, user_id: str) -> None:
-        """Refresh the Home of the admin who changed something, and of the other admins shown
-        it before (asking Slack again whether they still are admins)."""
-        await self.publish(user_id, is_admin=True)
+    async def after_change(self, user_id: str, notice: str | None = None) -> None:
+        """Refresh the Home of the admin who changed something (with `notice`), and of the
+        other admins shown it before (asking Slack again whether they still are admins)."""
+        await self.publish(user_id, is_admin=True, notice=notice)
         for other in sorted(self._admins - {user_id}):
             await self.publish(other)

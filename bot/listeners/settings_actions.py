@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks
+from bot.admins import CHANGE, POLL
 from bot.listeners.admin import AdminCommands
 from bot.listeners.home import Home
 
@@ -22,9 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
-    async def allowed(body: dict[str, Any]) -> bool:
+    async def allowed(body: dict[str, Any], wanted: str = CHANGE) -> bool:
         user_id = body["user"]["id"]
-        refusal = await admin.check.refusal(user_id)
+        refusal = await admin.check.refusal(user_id, wanted=wanted)
         if refusal is None:
             return True
         # A click on the Home has no message to answer in; a modal is how Slack lets us reply.
@@ -75,7 +76,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
     async def poll_now(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user = body["user"]["id"]
-        if not await allowed(body):
+        if not await allowed(body, POLL):
             return
         admin.controls.poll_now()
         admin.store.record_change(user, "poll", "feed polled on request", now=time.time())

@@ -1,7 +1,11 @@
 """Form submissions: the Add / Edit route form and the test announcement form.
 
-Errors are shown in the form, next to the field, and nothing is saved; the user's rights are
-checked again on submission.
+Slack waits 3 s for a form's answer and then shows the admin a generic error, whatever the
+bot did meanwhile. So a submission is answered quickly: the form's own values are checked
+first, then the user's rights (asked of Slack again, with a time limit), then the route is
+saved; problems are shown in the form, next to the field, and nothing is saved. What needs
+Slack after that (joining the channel, posting the test) happens once the form has closed, and
+its outcome is shown at the top of the admin's App Home, where the form was opened.
 """
 
 from __future__ import annotations
@@ -14,102 +18,118 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks
-from bot.listeners.admin import JOINED, AdminCommands
+from bot.listeners.admin import AdminCommands
 from bot.listeners.home import Home
-from bot.outbox import classify, explain
+from bot.models import Release
+from bot.outbox import Failure, classify, explain
 from bot.posting import post_joining
 from bot.routes import RouteError, resolve_categories
 
 log = logging.getLogger(__name__)
 
 CHANNEL, CATEGORIES = blocks.CHANNEL_FIELD, blocks.CATEGORIES_FIELD
+# How long a submission waits for Slack to say whether the user is an admin: with the rest
+# of the work (milliseconds), the answer stays well within Slack's 3 s.
+RIGHTS_CHECK_WITHIN = 1.5
 
 
-def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
+def register(app: AsyncApp, admin: AdminCommands, home: Home, poster: AsyncWebClient) -> None:
+    """`poster` posts the test announcement: a client that never repeats a request that may
+    have reached Slack (`bot.app.posting_client`), so a dropped connection is not a second
+    post."""
+
     @app.view(blocks.ROUTE_FORM)
     async def save_route(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user, channel = await _allowed_with_channel(
-            admin, ack, body, view, missing="Choose the channel that should receive these releases."
-        )
+        user = body["user"]["id"]
+        channel = _channel(view)
         if channel is None:
+            missing = "Choose the channel that should receive these releases."
+            await ack(response_action="errors", errors={CHANNEL: missing})
             return
         values = view.get("state", {}).get("values", {})
         chosen = values.get(CATEGORIES, {}).get(CATEGORIES, {}).get("selected_options") or []
         try:
             categories = resolve_categories(
-                ",".join(option["value"] for option in chosen), admin.store.categories()
+                [option["value"] for option in chosen], admin.store.categories()
             )
         except RouteError as error:
-            await ack(response_action="errors", errors={CATEGORIES: str(error)[:150]})
+            await ack(response_action="errors", errors={CATEGORIES: _short(str(error))})
+            return
+        replacing, seen = blocks.read_route_form_metadata(view.get("private_metadata") or "")
+        if not await _allowed(admin, ack, user):
             return
         try:
-            admin.routes.set(
-                channel, categories, by=user, replacing=view.get("private_metadata") or None
-            )
+            admin.routes.set(channel, categories, by=user, replacing=replacing, seen=seen)
         except RouteError as error:
             await ack(response_action="errors", errors={CHANNEL: _short(str(error))})
             return
+        await ack()
         membership = await admin.join(channel)
-        if membership and membership != JOINED:
-            text = f"<#{channel}> now receives {blocks.categories_text(categories)}. {membership}"
-            await ack(response_action="update", view=blocks.result_form("Route saved", text))
-        else:
-            await ack()
-        await home.after_change(user)
+        notice = f"Route saved: <#{channel}> receives {blocks.categories_text(categories)}."
+        await home.after_change(user, notice=f"{notice} {membership}" if membership else notice)
 
     @app.view(blocks.TRIAL_FORM)
-    async def send_trial(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        user, channel = await _allowed_with_channel(
-            admin, ack, body, view, missing="Choose a channel."
-        )
+    async def send_trial(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        channel = _channel(view)
         if channel is None:
+            await ack(response_action="errors", errors={CHANNEL: "Choose a channel."})
             return
         latest = admin.store.latest_releases(1)
         if not latest:
             await ack(response_action="errors", errors={CHANNEL: "No release is stored yet."})
             return
-        try:
-            await post_joining(
-                client,
-                {
-                    "channel": channel,
-                    "text": f"Test: {blocks.announcement_text(latest[0])}",
-                    "blocks": blocks.trial_blocks(latest[0], user),
-                    "unfurl_links": False,
-                    "unfurl_media": False,
-                },
-            )
-        except Exception as error:
-            reason = classify(error).reason
-            log.warning("test announcement in %s failed: %s", channel, reason)
-            await ack(
-                response_action="errors",
-                errors={CHANNEL: _short(f"Could not post there: {explain(reason)}")},
-            )
+        if not await _allowed(admin, ack, user):
+            return
+        await ack()
+        notice = await _post_trial(poster, channel, latest[0], user)
+        if notice is not None:
+            await home.publish(user, is_admin=True, notice=notice)
             return
         admin.store.record_change(user, "test", f"{channel}: test announcement", now=time.time())
-        await ack()
-        await home.after_change(user)
+        await home.after_change(user, notice=f"Test announcement posted in <#{channel}>.")
 
 
-async def _allowed_with_channel(
-    admin: AdminCommands, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], *, missing: str
-) -> tuple[str, str | None]:
-    """The submitting user and the channel they picked; (user, None) after acking the form
-    with the problem when they may not submit it or picked no channel."""
-    user = body["user"]["id"]
-    refusal = await admin.check.refusal(user)
-    if refusal is not None:
-        await ack(response_action="errors", errors={CHANNEL: _short(refusal)})
-        return user, None
+def _channel(view: dict[str, Any]) -> str | None:
     values = view.get("state", {}).get("values", {})
-    channel = values.get(CHANNEL, {}).get(CHANNEL, {}).get("selected_conversation")
-    if not channel:
-        await ack(response_action="errors", errors={CHANNEL: missing})
-        return user, None
-    return user, channel
+    return values.get(CHANNEL, {}).get(CHANNEL, {}).get("selected_conversation") or None
+
+
+async def _allowed(admin: AdminCommands, ack: AsyncAck, user: str) -> bool:
+    """Whether `user` may submit the form; if not, the form is answered with why."""
+    refusal = await admin.check.refusal(user, within=RIGHTS_CHECK_WITHIN)
+    if refusal is None:
+        return True
+    await ack(response_action="errors", errors={CHANNEL: _short(refusal)})
+    return False
+
+
+async def _post_trial(
+    poster: AsyncWebClient, channel: str, release: Release, user: str
+) -> str | None:
+    """Post the test announcement; None when posted, else what to tell the admin (mrkdwn)."""
+    try:
+        await post_joining(
+            poster,
+            {
+                "channel": channel,
+                "text": f"Test: {blocks.announcement_text(release)}",
+                "blocks": blocks.trial_blocks(release, user),
+                "unfurl_links": False,
+                "unfurl_media": False,
+            },
+        )
+        return None
+    except Exception as error:
+        failure = classify(error)
+    log.warning("test announcement in %s failed: %s", channel, failure.reason)
+    if failure.kind is Failure.UNKNOWN:
+        return (
+            f"Slack did not answer when I posted the test announcement in <#{channel}>: it may "
+            "be there. Look before sending another."
+        )
+    reason = blocks.escape(explain(failure.reason))
+    return f"The test announcement could not be posted in <#{channel}> ({reason})."
 
 
 def _short(text: str) -> str:
