@@ -402,10 +402,15 @@ async def test_forms_are_answered_in_time_when_slack_is_slow_to_check_rights(
     assert [(r.channel, r.categories) for r in bot.store.routes()] == [(PRESS_NEWS, ("Policy",))]
 
 
+@pytest.mark.parametrize(
+    "slow",
+    [FakeResponse.timeout(3.5), FakeResponse.rate_limited(retry_after=4)],
+    ids=["timeout", "rate-limited"],
+)
 async def test_a_route_is_saved_and_answered_in_time_when_joining_the_channel_is_slow(
-    bot: Bot, slack: SlackApi
+    bot: Bot, slack: SlackApi, slow: FakeResponse
 ) -> None:
-    slack.fail_next("conversations.join", FakeResponse.timeout(3.5))
+    slack.fail_next("conversations.join", slow)
     slack.home_views.clear()
 
     took, answer = await timed_post(
@@ -420,7 +425,7 @@ async def test_a_route_is_saved_and_answered_in_time_when_joining_the_channel_is
     assert notice(slack) == (
         f"Route saved: <#{POLICY_NEWS}> receives *Policy*. I joined the channel."
     )
-    assert len(slack.calls_to("conversations.join")) == 1
+    assert slack.channels[POLICY_NEWS].is_member
 
 
 async def test_a_test_announcement_is_answered_in_time_when_joining_the_channel_is_slow(
