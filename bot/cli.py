@@ -314,7 +314,8 @@ def retry_failed() -> None:
 # A query word may start with "-" (`search -nih`): only --page and --help are options here.
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("words", nargs=-1, type=click.UNPROCESSED)
-@click.option("--page", default=1, show_default=True, type=click.IntRange(min=1))
+# Any number: a page before the first shows the first, past the last the last, as in Slack.
+@click.option("--page", default=1, show_default=True, type=int)
 def search(words: tuple[str, ...], page: int) -> None:
     """Search the stored releases, as /isscr-news does (try: search help).
 
@@ -349,6 +350,8 @@ def search(words: tuple[str, ...], page: int) -> None:
         click.echo(terminal_text(found.release, number=number, marked=found.marked_excerpt))
     for hint in results.hints:
         click.echo(f"  - {hint.replace('`', '')}")
+    if results.query.is_empty and not results.total:
+        click.echo("  - Nothing is stored yet: isscr-news-bot backfill imports the archive.")
     if results.has_next:
         click.echo(f"\nMore: add --page {results.page + 1}")
     sys.exit(0 if results.total else 1)

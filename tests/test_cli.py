@@ -102,3 +102,23 @@ def test_help_prints_the_usage_and_examples_the_slash_command_gives(
     assert lines[-1].startswith("--page N shows later pages of 10.")
     assert "WORDS" not in result.output
     assert not (tmp_path / "bot.db").exists()
+
+
+def test_a_page_out_of_range_shows_the_nearest_and_an_empty_archive_says_how_to_fill_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    first = search(env, "meeting", "--page", "0")
+    last = search(env, "meeting", "--page", "99")
+    assert first.exit_code == last.exit_code == 0
+    assert first.output.startswith("12 releases match “meeting”, page 1 of 2.")
+    assert last.output.startswith("12 releases match “meeting”, page 2 of 2.")
+
+    empty_dir = tmp_path / "empty"
+    empty_dir.mkdir()
+    Store(empty_dir / "bot.db").ensure_schema()
+    nothing = search(bot_env(empty_dir, None, None, LOG_LEVEL="WARNING"))
+    assert nothing.exit_code == 1
+    assert nothing.output.splitlines() == [
+        "Latest ISSCR news (0 releases stored).",
+        "  - Nothing is stored yet: isscr-news-bot backfill imports the archive.",
+    ]
