@@ -31,11 +31,20 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 5
 TIME_LIMIT = 5.0  # seconds; a search still running then is stopped and the member told why
 MIN_PREFIX = 3  # a shorter last word is matched whole: "ai*" would find "aim", "air", …
-# A query matching more releases than this ranks the newest this many of them, and says so:
-# ranking all of a large archive would cost milliseconds per thousand releases.
-RANKED_AT_MOST = 500
+# A query matching more releases than this shows this many, and says so: counting and ranking
+# all of a large archive would cost milliseconds per thousand releases. The newest matches
+# are read (a microsecond or two each), after the best of any age (TIERED_AT_MOST).
+RANKED_AT_MOST = 200
+# When more match, the releases with every word in the title, and in the lead paragraph, are
+# looked for in the whole archive: at most this many of each (newest first), so that reading
+# them costs a fraction of a millisecond.
+TIERED_AT_MOST = 100
 # A prefix expands to at most this many of the index's words before FTS5's own prefix search.
 MAX_EXPANSIONS = 256
+# Ranking by title and lead paragraph takes the commonest of those words only (see _part),
+RANKED_EXPANSIONS = 12
+# and leaves out words in more than this share of the releases (see _plan).
+COMMON_SHARE = 0.2
 # Words in more releases than this are left out of the bm25 weighing: FTS5 reads a word's whole
 # posting list to weigh it (about 1.5 µs a release), and a common word says little about
 # relevance. Ranking by the title instead costs about what the search itself did.
@@ -79,10 +88,16 @@ class Results:
     @property
     def note(self) -> str | None:
         """What a member should know about how these results were chosen."""
-        if self.capped and self.query.terms:
+        if self.capped and self.query.terms and (self.query.categories or self.query.authors):
             return (
                 f"Showing the most relevant of the newest {self.ranked_at_most:,}: "
                 "add a word or a filter to narrow the search."
+            )
+        if self.capped and self.query.terms:
+            return (
+                f"Showing {self.ranked_at_most:,} of them: those with every word in the title "
+                "or the lead paragraph first, from the whole archive, then the newest others. "
+                "Add a word or a filter to narrow the search."
             )
         return None
 
@@ -114,7 +129,9 @@ class _Part:
     """One term of a query as FTS5 expressions, and the index words they read."""
 
     expression: str  # for the whole index, where two adjacent words are also one word
-    exact: str  # the same without those pairs, for the titles' own index
+    # The same without those pairs, for ranking by the titles' and leads' own indexes (a
+    # prefix there stands for its commonest words only).
+    exact: str
     reads: tuple[str, ...]  # the index words and pairs whose postings weighing it reads
     open_prefix: bool = False  # FTS5's own prefix search, which reads every such word
 
@@ -125,11 +142,15 @@ class _Plan:
 
     match: str | None  # words, categories and authors: what a result must match
     words: str | None  # the words alone
-    title_words: str | None  # the words alone, for the titles' own index
+    # The words alone, for the titles' and leads' own indexes: all of them, and the
+    # distinctive ones, which rank the newest matches.
+    exact_words: str | None
+    ranking_words: str | None
     parts: tuple[_Part, ...]
     weigh: str | None  # the rarer words, whose bm25 ranks the results
     lowest: int | None
     highest: int | None
+    by_name: bool = False  # a category or author filter
 
 
 class Search:
@@ -187,7 +208,7 @@ class Search:
                 pages = max(1, -(-min(total, cap) // self.page_size))
                 page = min(max(1, page), pages)  # the results may have shrunk since a button
                 start = (page - 1) * self.page_size
-                ranked = self._rank(plan, rowids[:cap])
+                ranked = self._rank(plan, rowids)
                 releases = self.store.releases_by_rowid(ranked[start : start + self.page_size])
                 hints = self._hints(query, plan) if not total and not query.is_empty else ()
         except sqlite3.OperationalError as error:
@@ -227,7 +248,13 @@ class Search:
         # Words match anywhere, category and author included ("policy" finds Policy releases):
         # a column filter would cost a position-list check for every release read.
         words = " AND ".join(part.expression for part in parts) or None
-        title_words = " AND ".join(part.exact for part in parts) or None
+        # Ranking by title and lead paragraph leaves out words in a large share of the
+        # archive (unless all are): one says little, and looking up a rarer word's releases
+        # in its long posting list would cost more than the search.
+        common = self._release_count * COMMON_SHARE
+        distinctive = [part for part in parts if self._weighing_cost(part) <= common] or parts
+        ranking_words = " AND ".join(part.exact for part in distinctive) or None
+        exact_words = " AND ".join(part.exact for part in parts) or None
         rare = [part.expression for part in parts if self._weighing_cost(part) <= self.rankable]
         # Filters match whole names, each one word in the index (see `Store.joined_words`).
         categories = [
@@ -253,7 +280,17 @@ class Search:
                 _start_of_day(query.before) if query.before else None,
             )
         weigh = " AND ".join(rare) or None
-        return _Plan(match, words, title_words, tuple(parts), weigh, lowest, highest)
+        return _Plan(
+            match,
+            words,
+            exact_words,
+            ranking_words,
+            tuple(parts),
+            weigh,
+            lowest,
+            highest,
+            bool(query.categories or query.authors),
+        )
 
     def _part(self, term: Term, *, prefix: bool) -> _Part:
         """A term as FTS5 text: quoted strings, so that whatever a member typed is only ever
@@ -285,20 +322,23 @@ class Search:
                 words = self._beginning(stem) if stem and len(stem) >= MIN_PREFIX else []
             if not words:  # nothing begins so: the word as typed, which matches nothing
                 return self._phrase(term.text, tokens)
+            # Ranking looks for the commonest words it begins in titles and lead paragraphs:
+            # each word costs a look-up in each of two queries.
+            common = sorted(words, key=lambda word: -self._index.get(word, 0))
+            ranked = self._typed_forms(common[:RANKED_EXPANSIONS])
+            leading = runs[:-1]
+            exact = _alternatives(leading, ranked) if None not in ranked else None
             if len(words) <= MAX_EXPANSIONS:
                 typed = self._typed_forms(words)
                 if None not in typed:
-                    # Quoting a word hands it to the stemmer again, so each index word is
-                    # written as a word that stems to it ("releas" as "release"); the words
-                    # before the last stay as typed.
-                    lead = " ".join(runs[:-1])
-                    alternatives = sorted({_quoted(f"{lead} {form}".strip()) for form in typed})
-                    exact = "(" + " OR ".join(alternatives) + ")"
+                    everything = _alternatives(leading, typed)
                     if len(tokens) == 2:  # "single-cel": "single" paired with each word
                         pairs = [pair(tokens[0], word) for word in words]
                         expression = "(" + " OR ".join(map(_quoted, pairs)) + ")"
-                        return _Part(expression, exact, tuple(pairs))
-                    return _Part(exact, exact, (*tokens[:-1], *words))
+                        return _Part(expression, exact or everything, tuple(pairs))
+                    return _Part(everything, exact or everything, (*tokens[:-1], *words))
+            expression = _quoted(term.text) + "*"
+            return _Part(expression, exact or expression, tokens, open_prefix=True)
         expression = _quoted(term.text) + "*"
         return _Part(expression, expression, tokens, open_prefix=True)
 
@@ -360,26 +400,50 @@ class Search:
         return min(self._index.get(part, 0) for part in word.split(JOIN)[1:])
 
     def _rank(self, plan: _Plan, rowids: list[int]) -> list[int]:
-        """Best first: every word in the title (from the titles' own index, a small fraction
-        of the whole), then bm25 of the rarer words (a very common one says little), then
-        newest."""
-        if not rowids or plan.title_words is None:
-            return rowids  # newest first
-        lowest, highest = rowids[0], rowids[-1]
-        in_title = set(self.store.title_matches(plan.title_words, lowest=lowest, highest=highest))
+        """Best first: every distinctive word in the title, then in the title and lead
+        paragraph (both from small indexes of their own), then the rest; within each, bm25 of
+        the rarer words (a very common one says little), then newest. `rowids` are the
+        newest matches, one more than ranked when there are more: then releases with every
+        word in the title, or title and lead, come from the whole archive first."""
+        cap = self.ranked_at_most
+        if not rowids or plan.exact_words is None or plan.ranking_words is None:
+            return rowids[:cap]  # newest first
+        # With a category or author filter, looking one up for each older release would cost
+        # more than the search: the newest matches only.
+        older = len(rowids) > cap and not plan.by_name
+        if older:
+            # Every word, so that each one found matches the words of the query.
+            words, lowest, highest = plan.exact_words, plan.lowest, plan.highest
+            limit = min(cap, TIERED_AT_MOST)
+        else:  # among `rowids`, which match
+            rowids = rowids[:cap]
+            words, lowest, highest, limit = plan.ranking_words, rowids[0], rowids[-1], len(rowids)
+        in_lead = self.store.lead_matches(words, lowest=lowest, highest=highest, limit=limit)
+        in_title: list[int] = []
+        if in_lead:
+            # A title match is a lead match too: among those, when all of them were read.
+            if len(in_lead) < limit:
+                lowest, highest = in_lead[0], in_lead[-1]
+            in_title = self.store.title_matches(words, lowest=lowest, highest=highest, limit=limit)
+        found = set(rowids[:cap])
+        if older:
+            found.update(in_title, in_lead)
+        tiers: list[list[int]] = [[], [], []]
+        for group, tier in ((in_title, 0), (in_lead, 1), (rowids[:cap], 2)):
+            tiers[tier] = [rowid for rowid in group if rowid in found]
+            found.difference_update(tiers[tier])
         scores: dict[int, float] = {}
         if plan.weigh is not None:
-            scores = self.store.relevance(plan.weigh, lowest=lowest, highest=highest)
+            every = [rowid for tier in tiers for rowid in tier]
+            scores = self.store.relevance(plan.weigh, lowest=min(every), highest=max(every))
 
         def best_first(group: list[int]) -> list[int]:
             # Those weighed (bm25 is below 0: lower is better), then the rest, newest first.
             weighed = sorted((rowid for rowid in group if rowid in scores), key=scores.__getitem__)
             return weighed + [rowid for rowid in group if rowid not in scores]
 
-        # `rowids` come newest first, and sorting is stable: ties stay newest first.
-        return best_first([rowid for rowid in rowids if rowid in in_title]) + best_first(
-            [rowid for rowid in rowids if rowid not in in_title]
-        )
+        # Each tier comes newest first, and sorting is stable: ties stay newest first.
+        return [rowid for tier in tiers for rowid in best_first(tier)][:cap]
 
     def _refresh(self) -> None:
         version = self.store.releases_version()
@@ -533,6 +597,14 @@ class SearchService:
 
 def _start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _alternatives(leading: Sequence[str], forms: Sequence[str | None]) -> str:
+    """Any of `forms`, each after the words `leading`, as an FTS5 OR of phrases. Quoting a
+    word hands it to the stemmer again, so each index word is written as a word that stems
+    to it ("releas" as "release"); the words before the last stay as typed."""
+    lead = " ".join(leading)
+    return "(" + " OR ".join(sorted({_quoted(f"{lead} {form}".strip()) for form in forms})) + ")"
 
 
 def _quoted(text: str) -> str:

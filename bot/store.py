@@ -302,7 +302,8 @@ class Store:
             self.db["releases"].enable_fts(
                 list(SEARCH_COLUMNS), create_triggers=True, tokenize=TOKENIZER
             )
-        self._ensure_title_index()
+        for table in _SIDE_INDEXES:
+            self._ensure_side_index(table)
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS releases_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
             "version INTEGER NOT NULL)"
@@ -314,42 +315,46 @@ class Store:
     def _drop_search_indexes(self) -> None:
         if self.db["releases"].detect_fts() is not None:
             self.db["releases"].disable_fts()  # the index and its triggers
-        for name in _TITLE_TRIGGERS:
-            self.db.execute(f"DROP TRIGGER IF EXISTS {name}")
-        if self.db["release_titles"].exists():
-            if self.db["release_titles"].detect_fts() is not None:
-                self.db["release_titles"].disable_fts()
-            self.db["release_titles"].drop()
+        for table in _SIDE_INDEXES:
+            for name in _side_triggers(table):
+                self.db.execute(f"DROP TRIGGER IF EXISTS {name}")
+            if self.db[table].exists():
+                if self.db[table].detect_fts() is not None:
+                    self.db[table].disable_fts()
+                self.db[table].drop()
 
-    def _ensure_title_index(self) -> None:
-        """The titles alone, indexed apart (`title_matches`), kept in step by triggers."""
-        self.db["release_titles"].create(
-            {"id": int, "title": str},
+    def _ensure_side_index(self, table: str) -> None:
+        """A copy of some columns of every release, indexed apart and kept in step by
+        triggers (see _SIDE_INDEXES)."""
+        columns = _SIDE_INDEXES[table]
+        self.db[table].create(
+            {"id": int, **dict.fromkeys(columns, str)},
             pk="id",
             if_not_exists=True,  # id: the release's rowid
         )
-        for name, trigger in _TITLE_TRIGGERS.items():  # not executescript: it would commit
+        for name, trigger in _side_triggers(table).items():  # not executescript: it commits
             self.db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {trigger}")
         # A database from before (or whose triggers were lost): put right what differs.
+        differs = " OR ".join(f"s.{column} IS NOT r.{column}" for column in columns)
         stale = (
-            "SELECT r.rowid, r.title FROM releases r "
-            "LEFT JOIN release_titles t ON t.id = r.rowid WHERE t.title IS NOT r.title"
+            f"SELECT r.rowid, {', '.join(f'r.{column}' for column in columns)} FROM releases r "
+            f"LEFT JOIN {table} s ON s.id = r.rowid WHERE {differs}"
         )
-        for rowid, title in self.db.execute(stale).fetchall():
+        marks = ", ".join("?" * (len(columns) + 1))
+        for row in self.db.execute(stale).fetchall():
             self.db.execute(
-                "INSERT OR REPLACE INTO release_titles (id, title) VALUES (?, ?)", [rowid, title]
+                f"INSERT OR REPLACE INTO {table} (id, {', '.join(columns)}) VALUES ({marks})", row
             )
-        self.db.execute("DELETE FROM release_titles WHERE id NOT IN (SELECT rowid FROM releases)")
-        if self.db["release_titles"].detect_fts() is None:
-            self.db["release_titles"].enable_fts(
-                ["title"], create_triggers=True, tokenize=TOKENIZER
-            )
+        self.db.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT rowid FROM releases)")
+        if self.db[table].detect_fts() is None:
+            self.db[table].enable_fts(list(columns), create_triggers=True, tokenize=TOKENIZER)
 
     def tidy_search_index(self) -> None:
         """Merge the search indexes into one piece each, after a bulk import (FTS5's optimize)."""
         with self.transaction():
             self.db["releases"].optimize()
-            self.db["release_titles"].optimize()
+            for table in _SIDE_INDEXES:
+                self.db[table].optimize()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -578,13 +583,32 @@ class Store:
         )
         return dict(rows.fetchall())
 
-    def title_matches(self, match: str, *, lowest: int, highest: int) -> list[int]:
+    def title_matches(
+        self, match: str, *, lowest: int | None, highest: int | None, limit: int
+    ) -> list[int]:
         """The rowids of the releases whose title alone matches `match`, within a rowid
-        range, newest first: read off the titles' own index, a small fraction of the whole."""
+        range, newest first, at most `limit`: read off the titles' own index."""
+        return self._side_matches("release_titles", match, lowest, highest, limit)
+
+    def lead_matches(
+        self, match: str, *, lowest: int | None, highest: int | None, limit: int
+    ) -> list[int]:
+        """The same for the title and lead paragraph (excerpt) together."""
+        return self._side_matches("release_leads", match, lowest, highest, limit)
+
+    def _side_matches(
+        self, table: str, match: str, lowest: int | None, highest: int | None, limit: int
+    ) -> list[int]:
+        where, args = [f"{table}_fts MATCH ?"], [match]
+        if lowest is not None:
+            where.append("rowid >= ?")
+            args.append(lowest)
+        if highest is not None:
+            where.append("rowid <= ?")
+            args.append(highest)
         rows = self.db.execute(
-            "SELECT rowid FROM release_titles_fts WHERE release_titles_fts MATCH ? "
-            "AND rowid >= ? AND rowid <= ? ORDER BY rowid",
-            [match, lowest, highest],
+            f"SELECT rowid FROM {table}_fts WHERE {' AND '.join(where)} ORDER BY rowid LIMIT ?",
+            [*args, limit],
         )
         return [row[0] for row in rows]
 
@@ -999,17 +1023,28 @@ class Store:
             return self.archive_status(url).failures
 
 
-# The titles' own index follows every insert, edit, renumbering and removal of a release.
-_TITLE_TRIGGERS = {
-    "releases_titles_ai": "AFTER INSERT ON releases BEGIN "
-    "INSERT INTO release_titles (id, title) VALUES (new.rowid, new.title); END",
-    "releases_titles_au": "AFTER UPDATE ON releases "
-    "WHEN old.rowid != new.rowid OR old.title IS NOT new.title BEGIN "
-    "DELETE FROM release_titles WHERE id = old.rowid; "
-    "INSERT INTO release_titles (id, title) VALUES (new.rowid, new.title); END",
-    "releases_titles_ad": "AFTER DELETE ON releases BEGIN "
-    "DELETE FROM release_titles WHERE id = old.rowid; END",
-}
+# Small indexes beside the whole one, which ranking reads across the whole archive: the
+# titles alone, and the titles with the lead paragraphs (excerpts). Each follows every insert,
+# edit, renumbering and removal of a release.
+_SIDE_INDEXES = {"release_titles": ("title",), "release_leads": ("title", "excerpt")}
+
+
+def _side_triggers(table: str) -> dict[str, str]:
+    columns = _SIDE_INDEXES[table]
+    insert = (
+        f"INSERT INTO {table} (id, {', '.join(columns)}) "
+        f"VALUES (new.rowid, {', '.join(f'new.{column}' for column in columns)});"
+    )
+    changed = " OR ".join(f"old.{column} IS NOT new.{column}" for column in columns)
+    name = table.removeprefix("release_")
+    return {
+        f"releases_{name}_ai": f"AFTER INSERT ON releases BEGIN {insert} END",
+        f"releases_{name}_au": f"AFTER UPDATE ON releases WHEN old.rowid != new.rowid OR "
+        f"{changed} BEGIN DELETE FROM {table} WHERE id = old.rowid; {insert} END",
+        f"releases_{name}_ad": f"AFTER DELETE ON releases BEGIN "
+        f"DELETE FROM {table} WHERE id = old.rowid; END",
+    }
+
 
 # Every change to the releases counts, so that a search knows when to reload its vocabulary.
 _VERSION_TRIGGERS = {

@@ -241,7 +241,9 @@ def test_a_capped_result_says_how_it_was_chosen() -> None:
 
     assert shown[0]["text"]["text"] == "*More than 500 releases match “stem”*  ·  page 1 of 100"
     assert shown[1]["elements"][0]["text"] == (
-        "Showing the most relevant of the newest 500: add a word or a filter to narrow the search."
+        "Showing 500 of them: those with every word in the title or the lead paragraph first, "
+        "from the whole archive, then the newest others. Add a word or a filter to narrow the "
+        "search."
     )
 
 

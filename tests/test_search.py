@@ -238,23 +238,47 @@ def test_an_edit_is_searchable_and_its_new_categories_filter(store: Store, searc
     assert 5 not in ids(Search(store, page_size=9).run('category:"press release"'))
 
 
-def test_a_broad_query_ranks_the_newest_matches_and_says_there_are_more(store: Store) -> None:
-    for n in range(1, 8):
-        title = "Embryo embryo embryo" if n == 1 else f"Embryo news {n}"
-        store.save_release(release(n, title, "About embryo research."), source="rss", now=0)
+def test_a_broad_query_ranks_title_and_lead_matches_of_any_age_first_and_says_there_are_more(
+    store: Store,
+) -> None:
+    # All twelve mention tourism; only the oldest in its title, only the next in its lead
+    # paragraph, both older than the newest five that a broad query ranks in full.
+    for n in range(1, 13):
+        title, lead = "Quarterly news", "Other news."
+        if n == 1:
+            title = "Stem cell tourism warning"
+        if n == 2:
+            lead = "Tourism is on the rise."
+        categories = ("Policy",) if n == 1 else ("Press Release",)
+        body = f"{lead}\n\nLater in the text, tourism."
+        store.save_release(release(n, title, body, categories=categories), source="rss", now=0)
     search = Search(store, page_size=2, ranked_at_most=5)
 
-    results = search.run("embryo")
+    results = search.run("tourism")
     assert results.capped and results.pages == 3
-    assert results.heading() == "More than 5 releases match “embryo”"
+    assert results.heading() == "More than 5 releases match “tourism”"
     assert results.note == (
+        "Showing 5 of them: those with every word in the title or the lead paragraph first, "
+        "from the whole archive, then the newest others. Add a word or a filter to narrow the "
+        "search."
+    )
+    assert [ids(search.run("tourism", page=n)) for n in (1, 2, 3)] == [[1, 2], [12, 11], [10]]
+    # With a category or author filter, the newest only (looking each older one up costs).
+    filtered = Search(store, page_size=5, ranked_at_most=5).run("tourism category:press")
+    assert ids(filtered) == [12, 11, 10, 9, 8]
+    assert filtered.note == (
         "Showing the most relevant of the newest 5: add a word or a filter to narrow the search."
     )
-    # The oldest, most relevant release (1) is beyond the newest 5: ranking stays bounded.
-    assert [ids(search.run("embryo", page=n)) for n in (1, 2, 3)] == [[7, 6], [5, 4], [3]]
-    assert search.run("embryo news 7").capped is False
+    after = release(3, "x").published
+    assert ids(
+        Search(store, page_size=5, ranked_at_most=4).run(
+            f"tourism after:{after.date().isoformat()}"
+        )
+    ) == [12, 11, 10, 9]
+    assert search.run("tourism warning").capped is False
     assert (
-        Search(store, ranked_at_most=5).run("").heading() == "Latest ISSCR news (7 releases stored)"
+        Search(store, ranked_at_most=5).run("").heading()
+        == "Latest ISSCR news (12 releases stored)"
     )
 
 
@@ -279,7 +303,7 @@ def test_a_database_failure_is_reported_not_raised_raw(tmp_path: object, store: 
 def test_a_database_from_before_search_is_indexed_at_start(store: Store) -> None:
     for item in ARCHIVE:
         store.save_release(item, source="rss", now=0)
-    for table in ("releases_fts", "release_categories", "release_titles_fts", "release_titles"):
+    for table in ("releases_fts", "release_categories", "release_leads_fts", "release_leads"):
         store.db.execute(f"DROP TABLE {table}")
     for trigger in store.db.triggers:
         store.db.execute(f"DROP TRIGGER {trigger.name}")
@@ -316,7 +340,7 @@ def test_an_indexed_database_with_oldest_lowest_rowids_is_renumbered_once(store:
     store.ensure_schema()
     in_rowid_order = [row[0] for row in store.db.execute("SELECT id FROM releases ORDER BY rowid")]
     assert in_rowid_order == [item.id for item in reversed(ARCHIVE)] + [f"{9:024x}"]
-    for table in ("releases_fts", "release_titles_fts"):  # both indexes match their content
+    for table in ("releases_fts", "release_leads_fts"):  # both indexes match their content
         store.db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)")
     assert ids(Search(store, page_size=9, rankable=0).run("embryo")) == [1, 9, 3, 2]
     assert ids(Search(store, page_size=9).run("embryo after:2020-01-01")) == [1, 3, 2]
@@ -417,7 +441,7 @@ def test_an_empty_archive_says_so_instead_of_hints(store: Store) -> None:
     )
 
 
-def test_the_titles_index_follows_every_edit(store: Store, search: Search) -> None:
+def test_the_leads_index_follows_every_edit(store: Store, search: Search) -> None:
     common = Search(store, page_size=9, rankable=0)
     assert ids(common.run("annual")) == [3]
 
@@ -428,19 +452,43 @@ def test_the_titles_index_follows_every_edit(store: Store, search: Search) -> No
     store.save_release(later, source="rss", now=2)
     assert ids(common.run("embryo")) == [3, 1, 2]
     assert common.run("annual").total == 0
-    titles = "SELECT r.title FROM releases r JOIN release_titles t ON t.id = r.rowid"
-    assert sorted(row[0] for row in store.db.execute(titles)) == sorted(
-        r.title for r in (*ARCHIVE[:2], later, *ARCHIVE[3:])
+    # A new lead paragraph: "embryo" moves up from the body of 2 to its lead, above a newer
+    # release with it in the body.
+    store.save_release(release(8, "Note", "Intro.\n\nAn embryo."), source="rss", now=3)
+    assert ids(common.run("embryo")) == [3, 1, 8, 2]
+    edited = release(2, "NIH Funding Letter", "Embryo research letter.\n\nMore.")
+    store.save_release(edited, source="rss", now=3)
+    assert ids(common.run("embryo")) == [3, 1, 2, 8]
+    leads = "SELECT r.title, r.excerpt FROM releases r JOIN release_leads l ON l.id = r.rowid"
+    assert sorted(store.db.execute(leads).fetchall()) == sorted(
+        (r.title, r.excerpt)
+        for r in (ARCHIVE[0], edited, later, *ARCHIVE[3:], release(8, "Note", "Intro."))
     )
-    # A title changed behind the triggers' back is put right at the next start
+    # A lead changed behind the triggers' back is put right at the next start
     store.db.execute(
-        "UPDATE release_titles SET title = 'Stale' WHERE id = (SELECT max(id) FROM release_titles)"
+        "UPDATE release_leads SET excerpt = 'Stale' WHERE id = (SELECT max(id) FROM release_leads)"
     )
     store.ensure_schema()
-    assert (
-        store.db.execute("SELECT count(*) FROM release_titles WHERE title = 'Stale'").fetchone()[0]
-        == 0
+    stale = "SELECT count(*) FROM release_leads WHERE excerpt = 'Stale'"
+    assert store.db.execute(stale).fetchone()[0] == 0
+
+
+def test_a_database_from_before_the_leads_index_gets_it_at_start(store: Store) -> None:
+    for item in ARCHIVE:
+        store.save_release(item, source="rss", now=0)
+    store.db["release_leads"].disable_fts()
+    store.db["release_leads"].drop()
+    for trigger in store.db.triggers:
+        if "leads" in trigger.name:
+            store.db.execute(f"DROP TRIGGER {trigger.name}")
+
+    store.ensure_schema()
+    store.db.execute(
+        "INSERT INTO release_leads_fts (release_leads_fts, rank) VALUES ('integrity-check', 1)"
     )
+    store.save_release(release(9, "Note", "Embryo news.\n\nMore."), source="rss", now=1)
+    # The title (1), then lead paragraphs (9 and 3, newest first), then the body (2).
+    assert ids(Search(store, page_size=9, rankable=0).run("embryo")) == [1, 9, 3, 2]
 
 
 def test_a_phrase_is_found_by_its_pairs_of_words_and_only_where_they_are_one_run(
@@ -511,3 +559,18 @@ def test_a_category_name_matches_in_any_case_accents_included(store: Store) -> N
     assert ids(search.run("category:éthique")) == [1]  # not only "Éthique Médicale"'s start
     assert ids(search.run("category:ÉTHIQUE")) == [1]
     assert ids(search.run('category:"éthique médicale"')) == [2]
+
+
+def test_an_older_title_match_of_a_broad_query_still_has_every_word(store: Store) -> None:
+    # "tourism" is distinctive here (in less than a fifth of the releases), "stem" is not.
+    store.save_release(release(1, "Tourism report", "Nothing on cells."), source="rss", now=0)
+    for n in range(2, 10):
+        store.save_release(release(n, f"Note {n}", "Stem cell tourism."), source="rss", now=0)
+    for n in range(10, 50):
+        store.save_release(release(n, f"Filler {n}", "Stem cells."), source="rss", now=0)
+    search = Search(store, page_size=9, ranked_at_most=5)
+
+    results = search.run("tourism stem")
+    assert results.capped
+    assert 1 not in ids(results)  # its title has "tourism", but it has no "stem" anywhere
+    assert ids(results) == [9, 8, 7, 6, 5]
