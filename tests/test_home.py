@@ -25,7 +25,7 @@ from tests.conftest import (
 )
 from tests.fakes.feed_server import FeedServer, make_item
 from tests.fakes.slack_api import FakeResponse, SlackApi
-from tests.test_admin import ADMIN, INVITED, MEMBER, POLICY_NEWS, PRESS_NEWS, SECRET
+from tests.test_admin import ADMIN, INVITED, MEMBER, POLICY_NEWS, PRESS_NEWS, SECRET, feed_polls
 from tests.test_admin import feed as feed  # the feed fixture: one release per category
 from tests.test_bot import events_url, running
 
@@ -259,9 +259,9 @@ async def test_edit_moves_a_route_and_remove_deletes_it(bot: Bot, slack: SlackAp
 async def test_poll_now_and_a_test_announcement(
     bot: Bot, slack: SlackApi, feed: FeedServer
 ) -> None:
-    polls = len(feed.requests)
+    polls = feed_polls(feed)
     await post(bot, home_action_body("admin_poll_now", user=ADMIN))
-    await eventually(lambda: len(feed.requests) > polls)
+    await eventually(lambda: feed_polls(feed) > polls)
 
     await post(bot, home_action_body("admin_send_trial", user=ADMIN))
     await eventually(lambda: len(slack.modals) == 1)
