@@ -30,6 +30,7 @@ SLOW = (
 
 
 def refusal_text(wanted: str = CHANGE) -> str:
+    """The polite refusal for a member who `wanted` something only admins may do."""
     return (
         f"Only workspace admins and owners can {wanted}. Ask one of them, or ask whoever runs "
         "the bot to add your member ID to ADMIN_USER_IDS."

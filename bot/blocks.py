@@ -407,15 +407,15 @@ def home_view(releases: list[Release], command: str) -> dict[str, Any]:
 # -- admin answers ------------------------------------------------------------------------
 
 
+# What a cut must not split: <#C…>, <@U…>, <!date…>, links, &amp; (else one character).
+_MRKDWN_PIECE = re.compile(r"<[^<>]*>|&[a-z]+;|.", re.DOTALL)
+
+
 def text_blocks(mrkdwn: str) -> list[Block]:
     """One section of text the caller has already escaped, cut to Slack's limit between
     mentions, links, dates and entities, never through one."""
     text = _fit(_MRKDWN_PIECE.findall(mrkdwn), _MAX_SECTION_TEXT)
     return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
-
-
-# What a cut must not split: <#C…>, <@U…>, <!date…>, links, &amp; (else one character).
-_MRKDWN_PIECE = re.compile(r"<[^<>]*>|&[a-z]+;|.", re.DOTALL)
 
 
 def categories_text(categories: Sequence[str]) -> str:

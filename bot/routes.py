@@ -96,7 +96,8 @@ def typed_categories(text: str, known: Sequence[str], *, verb: str) -> list[str]
             "Name one channel, then its categories, e.g. `/isscr-news route #policy-news "
             "Policy`; to send releases to two channels, route each one on its own."
         )
-    # Slack escapes these three and nothing else (https://api.slack.com/reference/surfaces/formatting#escaping)
+    # Slack escapes these three and nothing else
+    # (https://api.slack.com/reference/surfaces/formatting#escaping).
     typed = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     names = _typed_names(typed)
     if len(names) == 1 and _fold(names[0]) in _EVERY and not _known(names[0], known):
