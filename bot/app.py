@@ -131,7 +131,6 @@ def build_app(
         authorize=(identity or Identity(settings.slack_bot_token)).authorize(),
         logger=logger,
     )
-    listeners.register(
-        app, store, search, AdminCommands(settings, store, client, controls), controls
-    )
+    admin = AdminCommands(settings, store, client, controls)
+    listeners.register(app, store, search, admin, controls, posting_client(settings))
     return app

@@ -1,6 +1,7 @@
 """Bolt listeners, one module per kind of request; each only acks and calls the domain."""
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.controls import Controls
 from bot.listeners import actions, commands, events, settings_actions, views
@@ -11,13 +12,15 @@ from bot.store import Store
 
 
 def register(
-    app: AsyncApp, store: Store, search: SearchService, admin: AdminCommands, controls: Controls
+    app: AsyncApp,
+    store: Store,
+    search: SearchService,
+    admin: AdminCommands,
+    controls: Controls,
+    poster: AsyncWebClient,
 ) -> None:
-    # Here, not at the top: bot.app imports this package.
-    from bot.app import posting_client
-
-    # Posts a person asks for (Share, a test announcement) are never repeated blindly either.
-    poster = posting_client(admin.settings)
+    """`poster` posts what a person asks for (Share, a test announcement): like
+    announcements, never repeated blindly after a lost answer."""
     home = Home(admin, admin.client)
     admin.after_change = home.after_change
     commands.register(app, search, admin, controls)
