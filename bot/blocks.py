@@ -98,13 +98,16 @@ def _titled(release: Release, excerpt: Sequence[str] = ()) -> str:
     return text
 
 
-def release_context(release: Release, *, extra: str | None = None) -> Block:
-    """Categories · date · author, as one small grey line."""
+def release_context(
+    release: Release, *, extra: str | None = None, date_first: bool = False
+) -> Block:
+    """Categories · date · author (date first in search results, where it tells releases on
+    one subject apart), as one small grey line."""
     parts = []
     if release.categories:
         parts.append(" · ".join(f"*{escape(name)}*" for name in release.categories))
     if (date := slack_date(release)) is not None:
-        parts.append(date)
+        parts.insert(0 if date_first else len(parts), date)
     if release.author:
         parts.append(escape(release.author))
     if extra:
@@ -213,7 +216,7 @@ def usage_lines(command: str, *, latest: int = 5) -> list[str]:
         f'• `{name} category:policy` or `category:"press release"` — one category '
         "(repeat it for either of two)",
         f"• `{name} after:2024-01-01 before:2025-01-01` — published on or after / before a "
-        "date (YYYY-MM-DD; YYYY-MM or YYYY also work)",
+        "date (YYYY-MM-DD, days in UTC; YYYY-MM or YYYY also work)",
         f"• `{name} author:kilbourne` — by an author (part of the name is enough)",
         f"• `{name} guidelines category:statement after:2023` — any mix of the above",
         f"• `{name} help` — this message",
@@ -305,7 +308,7 @@ def search_blocks(results: Results, command: str) -> list[Block]:
                 },
             }
         )
-        blocks.append(release_context(release))
+        blocks.append(release_context(release, date_first=True))
     buttons = []
     if results.has_previous:
         buttons.append(_page_button("◂ Prev", results, results.page - 1, "previous"))

@@ -290,3 +290,22 @@ def test_a_long_title_and_excerpt_are_cut_apart_so_the_link_stays_whole_within_t
     assert announced.endswith(" cells Stem …") and len(announced) == 2997
     assert result.startswith(head + "\n*Stem* &amp; cells *Stem*")
     assert result.endswith("*Stem* &amp; cells …") and len(result) == 2995
+
+
+def test_a_result_gives_its_date_before_its_categories() -> None:
+    release = Release(
+        id="r1",
+        title="One",
+        link="https://www.isscr.org/isscr-news/one",
+        published=datetime(2025, 11, 19, 15, 49, 21, tzinfo=UTC),
+        categories=("Policy", "Statement"),
+        author="Kym Kilbourne",
+    )
+    [context] = [
+        block
+        for block in blocks.search_blocks(results_for([Found(release)]), "/isscr-news")
+        if block["type"] == "context"
+    ]
+    assert context["elements"][0]["text"] == (
+        "<!date^1763567361^{date}|19 Nov 2025>  |  *Policy* · *Statement*  |  Kym Kilbourne"
+    )
