@@ -556,21 +556,8 @@ class Store:
         """The rowids of the releases matching the FTS5 expression `match` (None: all) within
         a rowid range, newest first, at most `limit`: read lazily off the index, so a query
         that matches most of a large archive costs no more than one matching `limit`."""
-        where, args = ["1"], []
-        if match is not None:
-            where, args = ["releases_fts MATCH ?"], [match]
-        if lowest is not None:
-            where.append("rowid >= ?")
-            args.append(lowest)
-        if highest is not None:
-            where.append("rowid <= ?")
-            args.append(highest)
         table = "releases" if match is None else "releases_fts"
-        rows = self.db.execute(
-            f"SELECT rowid FROM {table} WHERE {' AND '.join(where)} ORDER BY rowid LIMIT ?",
-            [*args, limit],
-        )
-        return [row[0] for row in rows]
+        return self._newest(table, match, lowest, highest, limit)
 
     def relevance(self, match: str, *, lowest: int, highest: int) -> dict[int, float]:
         """bm25 with SEARCH_WEIGHTS (lower is better) of the releases matching `match` in a
@@ -588,18 +575,19 @@ class Store:
     ) -> list[int]:
         """The rowids of the releases whose title alone matches `match`, within a rowid
         range, newest first, at most `limit`: read off the titles' own index."""
-        return self._side_matches("release_titles", match, lowest, highest, limit)
+        return self._newest("release_titles_fts", match, lowest, highest, limit)
 
     def lead_matches(
         self, match: str, *, lowest: int | None, highest: int | None, limit: int
     ) -> list[int]:
         """The same for the title and lead paragraph (excerpt) together."""
-        return self._side_matches("release_leads", match, lowest, highest, limit)
+        return self._newest("release_leads_fts", match, lowest, highest, limit)
 
-    def _side_matches(
-        self, table: str, match: str, lowest: int | None, highest: int | None, limit: int
+    def _newest(
+        self, table: str, match: str | None, lowest: int | None, highest: int | None, limit: int
     ) -> list[int]:
-        where, args = [f"{table}_fts MATCH ?"], [match]
+        """The first `limit` rowids of `table` (matching `match`, unless None) in a range."""
+        where, args = (["1"], []) if match is None else ([f"{table} MATCH ?"], [match])
         if lowest is not None:
             where.append("rowid >= ?")
             args.append(lowest)
@@ -607,7 +595,7 @@ class Store:
             where.append("rowid <= ?")
             args.append(highest)
         rows = self.db.execute(
-            f"SELECT rowid FROM {table}_fts WHERE {' AND '.join(where)} ORDER BY rowid LIMIT ?",
+            f"SELECT rowid FROM {table} WHERE {' AND '.join(where)} ORDER BY rowid LIMIT ?",
             [*args, limit],
         )
         return [row[0] for row in rows]
