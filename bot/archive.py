@@ -2,7 +2,7 @@
 
 The RSS holds only the ~20 newest posts; the collection's JSON pages hold them all, newest
 first, about 20 a page, each page pointing to the next by a publication time in epoch
-milliseconds (`pagination.nextPageOffset`). See /work/shared/source/SOURCE.md.
+milliseconds (`pagination.nextPageOffset`); tests/data/ has a sample page.
 
 `parse_archive_page` is pure; `Backfill` fetches (politely: our User-Agent, a pause between
 pages, retries with backoff, `Retry-After` honoured), parses and stores page by page. Each

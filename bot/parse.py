@@ -18,7 +18,7 @@ from bot import text
 from bot.models import FeedError, Release
 
 # Squarespace guids are `websiteId:collectionId:itemId`; the item part is stable and equals
-# the JSON archive's `id`, so it is the identity shared by RSS and the archive (SOURCE.md).
+# the JSON archive's `id`, so it is the identity shared by RSS and the archive.
 _SQUARESPACE_GUID = re.compile(r"^[0-9a-f]{24}:[0-9a-f]{24}:([0-9a-f]{24})$", re.IGNORECASE)
 
 # feedparser flags these on perfectly usable feeds (e.g. a local file has no Content-Type).
