@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sqlite3
@@ -343,6 +344,16 @@ async def test_an_empty_page_ends_the_walk(
 
     assert (result.pages, result.stored, result.stop_reason) == (1, 0, "empty page")
     assert len(site.json_requests()) == 1
+
+
+async def test_pages_are_asked_for_no_faster_than_one_a_pause(
+    store: Store, session: aiohttp.ClientSession, site: FeedServer
+) -> None:
+    await walker(store, session, site, pause=0.2).run()
+
+    pages = site.json_requests()
+    assert len(pages) == 5
+    assert all(later.at - earlier.at >= 0.19 for earlier, later in itertools.pairwise(pages))
 
 
 @pytest.mark.parametrize("code", [429, 503])
