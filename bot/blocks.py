@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import CHANNEL_ID, USER_ID, Release
+from bot.query import unescaped
 from bot.routes import NO_CATEGORY, Changed
 from bot.search import Results
 from bot.store import Change, Route
@@ -225,8 +226,7 @@ def usage_lines(command: str, *, latest: int = 5) -> list[str]:
 
 def plain_text(mrkdwn: str) -> str:
     """Our own mrkdwn (not feed text, whose `*` may be literal) as plain text for a terminal."""
-    text = mrkdwn.replace("*", "").replace("`", "")
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unescaped(mrkdwn.replace("*", "").replace("`", ""))
 
 
 def marked(text: str) -> str:

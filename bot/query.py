@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import calendar
 import difflib
-import html
 import re
 import unicodedata
 from collections.abc import Callable
@@ -103,8 +102,13 @@ def from_slack(text: str) -> str:
     Links, mentions and channels become their visible label; `&amp;`, `&lt;` and `&gt;` are
     decoded once, so "R&D" is searched as typed.
     """
-    unwrapped = _SLACK_MARKUP.sub(lambda m: m.group(2) or m.group(1).lstrip("@#!"), text)
-    return html.unescape(unwrapped) if "&" in unwrapped else unwrapped
+    return unescaped(_SLACK_MARKUP.sub(lambda m: m.group(2) or m.group(1).lstrip("@#!"), text))
+
+
+def unescaped(text: str) -> str:
+    """`text` with the three characters Slack escapes (and nothing else) decoded once
+    (https://api.slack.com/reference/surfaces/formatting#escaping)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def clean(text: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.models import CHANNEL_ID, Release
-from bot.query import clean
+from bot.query import clean, unescaped
 from bot.store import Route, Store
 
 # How Slack sends a channel picked with # when the command has `should_escape`: <#C123|name>.
@@ -96,10 +96,7 @@ def typed_categories(text: str, known: Sequence[str], *, verb: str) -> list[str]
             "Name one channel, then its categories, e.g. `/isscr-news route #policy-news "
             "Policy`; to send releases to two channels, route each one on its own."
         )
-    # Slack escapes these three and nothing else
-    # (https://api.slack.com/reference/surfaces/formatting#escaping).
-    typed = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    names = _typed_names(typed)
+    names = _typed_names(unescaped(text))
     if len(names) == 1 and _fold(names[0]) in _EVERY and not _known(names[0], known):
         if verb == "unroute":
             raise RouteError(
