@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,31 +18,82 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import USER_AGENT, listeners
+from bot.backoff import retry_after_seconds
 from bot.controls import Controls
+from bot.database import Database
 from bot.listeners.admin import AdminCommands
 from bot.search import SearchService
 from bot.settings import Settings
-from bot.store import Store
 
 SLACK_TIMEOUT = 30
+# A 429 asking to wait longer than this is not waited out inside the request: the outbox
+# reschedules the post and reports the wait; a request for a person fails and says so (those
+# that must answer sooner bound their own wait).
+RETRY_AFTER_AT_MOST = 30.0
+
+
+class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """slack-sdk's retry of 429 answers, for short waits only, reading Retry-After as seconds
+    or as an HTTP date (slack-sdk's own handler reads only seconds, and sleeps however long it
+    is told: an hour inside one request, with the delivery shown as merely pending)."""
+
+    def __init__(self, *, max_retry_count: int, at_most: float) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.at_most = at_most
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = _retry_after(response)
+        return wait is None or wait <= self.at_most
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        wait = _retry_after(response) if response is not None else None
+        state.next_attempt_requested = True
+        await asyncio.sleep((1.0 if wait is None else wait) + random.random())
+        state.increment_current_attempt()
+
+
+def _retry_after(response: HttpResponse) -> float | None:
+    for name, values in response.headers.items():
+        if name.lower() == "retry-after":
+            return retry_after_seconds(values[0] if isinstance(values, list) else values)
+    return None
 
 
 def posting_client(settings: Settings) -> AsyncWebClient:
     """The client that posts announcements.
 
-    slack-sdk retries 429s for us, honouring Retry-After. It does NOT retry connection errors
-    here (unlike its default): a request that may have reached Slack is never blindly sent
-    again; the outbox looks in the channel's history first.
+    Short 429 waits are retried here, longer ones are the outbox's to schedule. Connection
+    errors are NOT retried here (unlike slack-sdk's default): a request that may have reached
+    Slack is never blindly sent again; the outbox looks in the channel's history first.
     """
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT,
         user_agent_prefix=USER_AGENT,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        retry_handlers=[ShortRateLimitRetry(max_retry_count=2, at_most=RETRY_AFTER_AT_MOST)],
     )
 
 
@@ -53,7 +106,7 @@ def app_client(settings: Settings) -> AsyncWebClient:
         user_agent_prefix=USER_AGENT,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            ShortRateLimitRetry(max_retry_count=2, at_most=RETRY_AFTER_AT_MOST),
         ],
     )
 
@@ -110,7 +163,7 @@ _ENVIRONMENT_TOKEN_NOTICE = _EnvironmentTokenNotice()  # one instance: addFilter
 
 def build_app(
     settings: Settings,
-    store: Store,
+    db: Database,
     client: AsyncWebClient,
     search: SearchService,
     controls: Controls,
@@ -131,6 +184,6 @@ def build_app(
         authorize=(identity or Identity(settings.slack_bot_token)).authorize(),
         logger=logger,
     )
-    admin = AdminCommands(settings, store, client, controls)
-    listeners.register(app, store, search, admin, controls, posting_client(settings))
+    admin = AdminCommands(settings, db, client, controls)
+    listeners.register(app, db, search, admin, controls, posting_client(settings))
     return app

@@ -13,6 +13,7 @@ interrupted at any moment — even by kill -9 — resumes where it stopped and s
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import html
 import json
@@ -29,6 +30,7 @@ import aiohttp
 
 from bot import text
 from bot.backoff import backoff_delay
+from bot.database import Database
 from bot.feed import fetch_feed
 from bot.models import FeedError, Release, Validators
 from bot.store import Store
@@ -231,7 +233,7 @@ class Backfill:
 
     def __init__(
         self,
-        store: Store,
+        db: Database,
         session: aiohttp.ClientSession,
         *,
         archive_url: str,
@@ -242,7 +244,7 @@ class Backfill:
         on_page: Callable[[BackfillResult], None] = lambda progress: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.store = store
+        self.db = db
         self.session = session
         self.archive_url = archive_url
         self.pause = pause
@@ -255,7 +257,9 @@ class Backfill:
     async def run(self) -> BackfillResult:
         """Walk to the end. Raises ArchiveError once a page has failed every attempt (or
         permanently); the failure is recorded and the next run resumes at that page."""
-        offset = self.store.start_archive(self.archive_url, now=self.clock())
+        offset = await self.db.write(
+            lambda store: store.start_archive(self.archive_url, now=self.clock())
+        )
         result = BackfillResult(resumed_from=offset)
         if offset is not None:
             log.info("archive backfill resuming at offset %d", offset)
@@ -272,27 +276,31 @@ class Backfill:
                 # A server that points back to a page already read would keep us forever.
                 stop_reason = f"repeated offset {page.next_offset}"
                 log.warning("archive page points back to offset %d: stopping", page.next_offset)
-            result = self._save(page, result, finished=stop_reason is not None)
+            result = await self.db.write(
+                functools.partial(self._save, page, result, finished=stop_reason is not None)
+            )
             result = replace(result, stop_reason=stop_reason)
             self.on_page(result)
             if result.finished:
                 if result.stored:
                     # Written page by page, the index is in many pieces; one piece makes every
                     # search read one b-tree per word (about a third faster on a big archive).
-                    self.store.tidy_search_index()
+                    await self.db.write(lambda store: store.tidy_search_index())
                 return result
             offset = page.next_offset
             await asyncio.sleep(self.pause)
 
-    def _save(self, page: ArchivePage, so_far: BackfillResult, *, finished: bool) -> BackfillResult:
+    def _save(
+        self, page: ArchivePage, so_far: BackfillResult, store: Store, *, finished: bool
+    ) -> BackfillResult:
         now = self.clock()
         stored = already = recent = 0
         # One transaction: the page's releases and the next offset land together, so a kill
         # between pages loses nothing and a kill during one re-reads only that page.
-        with self.store.transaction():
+        with store.transaction():
             # Read inside the transaction: a poll that succeeded a moment ago counts.
-            cutoff = self._recent_cutoff()
-            known = self.store.known_release_ids(release.id for release in page.releases)
+            cutoff = self._recent_cutoff(store)
+            known = store.known_release_ids(release.id for release in page.releases)
             for release in page.releases:
                 if release.id in known:
                     # The RSS (or an earlier walk) stored it: its row is at least as good.
@@ -302,10 +310,10 @@ class Backfill:
                 ):
                     recent += 1
                 else:
-                    self.store.save_release(release, source="archive", now=now)
+                    store.save_release(release, source="archive", now=now)
                     known.add(release.id)
                     stored += 1
-            self.store.record_archive_page(
+            store.record_archive_page(
                 self.archive_url,
                 next_offset=None if finished else page.next_offset,
                 stored=stored,
@@ -328,13 +336,13 @@ class Backfill:
             finished=finished,
         )
 
-    def _recent_cutoff(self) -> float | None:
+    def _recent_cutoff(self, store: Store) -> float | None:
         """Releases published after this are left to the watcher; None before any poll (the
         first poll only sets a baseline, it announces nothing new)."""
-        last_poll = self.store.latest_poll_success()
+        last_poll = store.latest_poll_success()
         if last_poll is None:
             return None
-        window = self.store.feed_window_start()
+        window = store.feed_window_start()
         cutoff = last_poll - RECENT_MARGIN
         return min(cutoff, window) if window is not None else cutoff
 
@@ -365,7 +373,11 @@ class Backfill:
             if problem.permanent or attempt >= self.attempts or wait > MAX_PAGE_WAIT:
                 tries = f"after {attempt} attempts" if attempt > 1 else "not retried"
                 reason = f"{problem.reason} (page {url}, {tries})"
-                self.store.record_archive_failure(self.archive_url, reason, now=self.clock())
+                await self.db.write(
+                    lambda store, reason=reason: store.record_archive_failure(
+                        self.archive_url, reason, now=self.clock()
+                    )
+                )
                 raise ArchiveError(
                     reason, permanent=problem.permanent, retry_after=problem.retry_after
                 )

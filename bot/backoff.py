@@ -1,8 +1,11 @@
-"""Exponential backoff with jitter, shared by the feed watcher and the outbox."""
+"""When to try again: exponential backoff with jitter, and the servers' Retry-After."""
 
 from __future__ import annotations
 
+import math
 import random
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
@@ -13,3 +16,25 @@ def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
     """
     ceiling = min(cap, base * 2 ** min(max(attempt, 1) - 1, 32))
     return ceiling / 2 + random.random() * ceiling / 2
+
+
+def retry_after_seconds(value: object, *, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header, given as seconds or as an HTTP date (RFC 9110);
+    None when it is missing or neither."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = datetime.now(UTC).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)

@@ -163,6 +163,16 @@ def announcement_metadata(release: Release) -> dict[str, Any]:
     return {"event_type": EVENT_TYPE, "event_payload": {"item_id": release.id}}
 
 
+def minimal_announcement(release: Release) -> dict[str, Any]:
+    """An announcement as plain text Slack cannot reject (the title and the link, escaped and
+    cut to fit), with the metadata that lets a restart find it: the last resort when Slack
+    rejects the announcement's blocks."""
+    title = _fit(_pieces(release.title), _MAX_TITLE)
+    url = safe_url(release.link)
+    text = f"{title}\n{url}" if len(url) <= _MAX_LINKED_URL else title
+    return {"text": text, "metadata": announcement_metadata(release)}
+
+
 def latest_blocks(releases: list[Release]) -> list[Block]:
     """A compact list of releases (for `/isscr-news` with no words)."""
     if not releases:

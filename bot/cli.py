@@ -20,6 +20,7 @@ from dotenv import find_dotenv, load_dotenv
 from bot import __version__, blocks
 from bot.app import posting_client
 from bot.archive import ArchiveError, Backfill, BackfillResult
+from bot.database import Database
 from bot.feed import open_session
 from bot.health import health
 from bot.marks import MARK_CLOSE, MARK_OPEN
@@ -31,7 +32,7 @@ from bot.runtime import Bot
 from bot.search import Results, Search, SearchError
 from bot.settings import DEFAULT_ARCHIVE_URL, Settings, SettingsError
 from bot.store import Store
-from bot.watcher import Outcome, Watcher, plan_poll
+from bot.watcher import Outcome, Watcher, fetch_releases, plan_poll
 
 log = logging.getLogger("bot")
 
@@ -108,11 +109,12 @@ def run(mode: str) -> None:
     # Nothing is logged until the bot has started: a start-up that fails (the database, the
     # port) says so in one line, with nothing before it.
     settings = load_settings(require_slack=True, serve=True, mode=mode, warn=False)
-    asyncio.run(_run(settings, open_store(settings)))
+    open_store(settings).close()  # the schema, ensured before anything starts
+    asyncio.run(_run(settings))
 
 
-async def _run(settings: Settings, store: Store) -> None:
-    bot = Bot(settings, store)
+async def _run(settings: Settings) -> None:
+    bot = Bot(settings)
 
     def started() -> None:
         log_warnings(settings)
@@ -149,16 +151,9 @@ async def _dry_run(settings: Settings, show_all: bool) -> int:
         store = Store(":memory:")
         store.ensure_schema()
     async with open_session() as session:
-        watcher = Watcher(
-            store,
-            session,
-            feed_url=settings.feed_url,
-            channels_for=lambda release: [],
-            poll_interval=settings.poll_interval,
-        )
         try:
             # No stored validators: always fetch and parse the whole feed.
-            _, releases, _ = await watcher.fetch_releases(Validators())
+            _, releases, _ = await fetch_releases(session, settings.feed_url, Validators())
         except FeedError as error:
             click.echo(f"The feed could not be read: {error.failure.reason}", err=True)
             return 1
@@ -181,21 +176,24 @@ async def _dry_run(settings: Settings, show_all: bool) -> int:
 
 
 async def _poll(settings: Settings) -> int:
-    store = open_store(settings)
-    outbox = Outbox(store, posting_client(settings))
-    async with open_session() as session:
-        watcher = Watcher(
-            store,
-            session,
-            feed_url=settings.feed_url,
-            channels_for=Router(store, settings.announce_channel).channels_for,
-            poll_interval=settings.poll_interval,
-            announce_existing=settings.announce_existing,
-        )
-        result = await watcher.poll_once()
-    await outbox.drain()
-    counts = store.delivery_counts()
-    store.close()
+    open_store(settings).close()  # the schema, ensured before anything starts
+    db = Database(settings.database_path)
+    try:
+        outbox = Outbox(db, posting_client(settings))
+        async with open_session() as session:
+            watcher = Watcher(
+                db,
+                session,
+                feed_url=settings.feed_url,
+                channels_for=Router(settings.announce_channel).channels_for,
+                poll_interval=settings.poll_interval,
+                announce_existing=settings.announce_existing,
+            )
+            result = await watcher.poll_once()
+        await outbox.drain()
+        counts = await db.read(lambda store: store.delivery_counts())
+    finally:
+        await asyncio.to_thread(db.close)
     if result.outcome is Outcome.FAILED:
         click.echo(f"Poll failed: {result.failure.reason if result.failure else '?'}", err=True)
         return 1
@@ -239,18 +237,19 @@ def backfill(pause: float) -> None:
                 f"set ARCHIVE_URL, e.g. to {DEFAULT_ARCHIVE_URL}",
             )
         )
-    store = open_store(settings)
+    open_store(settings).close()  # the schema, ensured before anything starts
+    db = Database(settings.database_path)
     try:
-        code = asyncio.run(_backfill(store, settings.archive_url, pause))
+        code = asyncio.run(_backfill(db, settings.archive_url, pause))
     except KeyboardInterrupt:
         click.echo("Backfill interrupted; progress is saved: run it again to resume.", err=True)
         code = 130
     finally:
-        store.close()
+        db.close()
     sys.exit(code)
 
 
-async def _backfill(store: Store, archive_url: str, pause: float) -> int:
+async def _backfill(db: Database, archive_url: str, pause: float) -> int:
     progress = BackfillResult()
     # A progress bar only for a person at a terminal; the summary line is printed in any case.
     # The number of pages is unknown until the last one, so the bar counts pages.
@@ -274,7 +273,7 @@ async def _backfill(store: Store, archive_url: str, pause: float) -> int:
 
         failed: ArchiveError | None = None
         async with open_session() as session:
-            walk = Backfill(store, session, archive_url=archive_url, pause=pause, on_page=on_page)
+            walk = Backfill(db, session, archive_url=archive_url, pause=pause, on_page=on_page)
             try:
                 await walk.run()
             except ArchiveError as error:

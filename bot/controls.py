@@ -11,5 +11,7 @@ from dataclasses import dataclass, field
 class Controls:
     poll_now: Callable[[], None] = field(default=lambda: None)
     deliver_now: Callable[[], None] = field(default=lambda: None)  # wake the outbox
+    # Problems only the running process knows of, for the health report (see bot.health).
+    live_problems: Callable[[], list[str]] = field(default=list)
     # Slack waits 3 s for the ack; an answer not ready by then follows through response_url.
     answer_in_ack_within: float = 1.5

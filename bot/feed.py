@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from bot import USER_AGENT
+from bot.backoff import retry_after_seconds
 from bot.models import FeedError, Fetched, Validators
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -61,7 +60,7 @@ async def fetch_feed(
             if response.status != 200:
                 raise FeedError(
                     f"HTTP {response.status} {response.reason or ''}".strip(),
-                    retry_after=_retry_after(response.headers.get("Retry-After")),
+                    retry_after=retry_after_seconds(response.headers.get("Retry-After")),
                     status=response.status,
                 )
             body = await _read_capped(response, max_bytes)
@@ -121,19 +120,3 @@ def _read_file(path: Path, max_bytes: int) -> Fetched:
     if len(body) > max_bytes:
         raise FeedError(f"{path} is over the {max_bytes}-byte limit")
     return Fetched(body=body, url=path.as_uri(), validators=Validators(body_hash=body_hash(body)))
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header, given either as seconds or as an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -1,26 +1,43 @@
-"""The bot's health, as a small JSON-able dict for `/healthz` and the `status` command."""
+"""The bot's health, as a small JSON-able dict for `/healthz`, the `status` command and the
+admin's Home.
+
+`problems` lists, one line each, whatever needs an admin's attention or explains why news is not
+flowing; `ok` is true only when it is empty (and `/healthz` answers 503 otherwise, which is what
+platform health checks act on).
+"""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.database import Database, DatabaseBusy
 from bot.store import FAILED, PENDING, SENDING, Store
 
+# A delivery whose last error starts so is waiting out a 429 (see bot.outbox).
+RATE_LIMITED = "ratelimited"
 
-def _iso(timestamp: float | None) -> str | None:
+
+def iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
-def health(store: Store, feed_url: str, archive_url: str | None = None) -> dict[str, Any]:
-    """Feed polling, archive backfill and delivery health; `ok` is false while anything needs
-    attention."""
+def health(
+    store: Store,
+    feed_url: str,
+    archive_url: str | None = None,
+    *,
+    live: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Feed polling, archive backfill and delivery health. `live` are problems only the
+    running process knows of (the database cannot be written, Slack rejected the token…)."""
     feed = store.feed_status(feed_url)
     archive = _archive(store, archive_url)
     counts = store.delivery_counts()
-    failing_now = feed.failures > 0
     retrying = [
         {"channel": row["channel"], "attempts": row["attempts"], "error": row["last_error"]}
         for row in store.deliveries(states=[PENDING, SENDING], limit=10)
@@ -30,13 +47,43 @@ def health(store: Store, feed_url: str, archive_url: str | None = None) -> dict[
         {"channel": row["channel"], "release": row["release_id"], "error": row["last_error"]}
         for row in store.deliveries(states=[FAILED], limit=10)
     ]
+    problems = [*live]
+    if feed.last_success_at is None:
+        problems.append(
+            "The feed has not been polled successfully yet"
+            + (f": {feed.last_error}" if feed.last_error else ".")
+        )
+    elif feed.failures:
+        problems.append(
+            f"The feed is failing ({_times(feed.failures)} in a row): {feed.last_error}"
+        )
+    if archive["state"] == FAILED and archive["last_error"]:
+        problems.append(f"The archive import failed: {archive['last_error']['reason']}")
+    limited = [row for row in retrying if str(row["error"]).startswith(RATE_LIMITED)]
+    if limited:
+        problems.append(
+            f"Slack is rate-limiting posts ({_count(len(limited), 'channel')}; "
+            f"{limited[0]['channel']}: {limited[0]['error']})"
+        )
+    others = [row for row in retrying if row not in limited]
+    if others:
+        problems.append(
+            f"{_count(len(others), 'delivery', 'deliveries')} waiting to be retried "
+            f"({others[0]['channel']}: {others[0]['error']})"
+        )
+    if failed:
+        problems.append(
+            f"{_count(counts[FAILED], 'delivery', 'deliveries')} failed for good "
+            f"({failed[0]['channel']}: {failed[0]['error']}): fix the cause, then retry them"
+        )
     return {
-        "ok": not failing_now and not failed and not retrying and archive["state"] != FAILED,
+        "ok": not problems,
+        "problems": problems,
         "feed": {
-            "last_poll": _iso(feed.last_poll_at),
-            "last_success": _iso(feed.last_success_at),
+            "last_poll": iso(feed.last_poll_at),
+            "last_success": iso(feed.last_success_at),
             "last_error": (
-                {"at": _iso(feed.last_error_at), "reason": feed.last_error}
+                {"at": iso(feed.last_error_at), "reason": feed.last_error}
                 if feed.last_error
                 else None
             ),
@@ -54,6 +101,35 @@ def health(store: Store, feed_url: str, archive_url: str | None = None) -> dict[
     }
 
 
+async def report(
+    db: Database,
+    feed_url: str,
+    archive_url: str | None,
+    *,
+    live: Sequence[str] = (),
+    within: float | None = None,
+) -> dict[str, Any]:
+    """`health` read off the event loop; when the database cannot be read within `within`
+    seconds, a report that says so (and is not ok)."""
+    try:
+        return await db.read(
+            lambda store: health(store, feed_url, archive_url, live=live), within=within
+        )
+    except (DatabaseBusy, sqlite3.Error) as error:
+        return {
+            "ok": False,
+            "problems": [*live, f"The database could not be read in time ({error})"],
+        }
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number} {one if number == 1 else many or one + 's'}"
+
+
+def _times(number: int) -> str:
+    return "once" if number == 1 else f"{number} times"
+
+
 def _archive(store: Store, archive_url: str | None) -> dict[str, Any]:
     """How far the archive backfill got: not started, running, done or failed."""
     if archive_url is None:
@@ -67,9 +143,9 @@ def _archive(store: Store, archive_url: str | None) -> dict[str, Any]:
         "pages": status.pages,
         "releases_stored": status.stored,
         "left_to_watcher": status.recent,
-        "finished": _iso(status.finished_at),
+        "finished": iso(status.finished_at),
         "last_error": (
-            {"at": _iso(status.last_error_at), "reason": status.last_error}
+            {"at": iso(status.last_error_at), "reason": status.last_error}
             if status.last_error
             else None
         ),

@@ -41,12 +41,11 @@ class RouteError(ValueError):
 class Router:
     """The channels for a release, read from the routes at the moment it is queued."""
 
-    def __init__(self, store: Store, announce_channel: str | None) -> None:
-        self.store = store
+    def __init__(self, announce_channel: str | None) -> None:
         self.announce_channel = announce_channel
 
-    def channels_for(self, release: Release) -> list[str]:
-        routes = self.store.routes()
+    def channels_for(self, store: Store, release: Release) -> list[str]:
+        routes = store.routes()
         if not routes:
             return [self.announce_channel] if self.announce_channel else []
         return [route.channel for route in routes if takes(route, release)]

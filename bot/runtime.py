@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import signal
+import sqlite3
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -19,18 +20,21 @@ from bot.app import Identity, app_client, build_app, posting_client
 from bot.archive import ArchiveError, Backfill
 from bot.backoff import backoff_delay
 from bot.controls import Controls
+from bot.database import Database
 from bot.feed import open_session
-from bot.health import health
+from bot.health import iso, report
 from bot.outbox import Outbox, classify, explain
 from bot.routes import Router
 from bot.search import SearchService
 from bot.settings import Settings, SettingsError
-from bot.store import DONE, NOT_STARTED, Store
+from bot.store import DONE, NOT_STARTED, ArchiveStatus, Store
 from bot.watcher import MAX_RETRY_AFTER, Watcher
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0
+# /healthz answers within this, whatever the database is doing.
+HEALTH_WITHIN = 2.0
 # A failed archive backfill resumes after this, doubling per failed run, up to the cap.
 ARCHIVE_RERUN_BASE = 60.0
 ARCHIVE_RERUN_CAP = 6 * 3600.0
@@ -39,18 +43,21 @@ ARCHIVE_RERUN_CAP = 6 * 3600.0
 class Bot:
     """Wires the parts together; `start` and `stop` are separate so tests can drive it."""
 
-    def __init__(self, settings: Settings, store: Store, *, host: str = "0.0.0.0") -> None:
+    def __init__(self, settings: Settings, *, host: str = "0.0.0.0") -> None:
+        """`settings.database_path` must hold a database whose schema is ensured."""
         self.settings = settings
         self.host = host
-        self.store = store
+        self.db = Database(settings.database_path)
         self.client = app_client(settings)
         self.search = SearchService(settings.database_path)
         self.controls = Controls()
         self.identity = Identity(settings.slack_bot_token)
         self.app = build_app(
-            settings, self.store, self.client, self.search, self.controls, self.identity
+            settings, self.db, self.client, self.search, self.controls, self.identity
         )
-        self.outbox = Outbox(self.store, posting_client(settings))
+        self.outbox = Outbox(self.db, posting_client(settings))
+        # What Slack said of the bot token at start-up, when it refused it.
+        self.token_problem: str | None = None
         self.stopping = asyncio.Event()
         self.port: int | None = None
         self._started = False
@@ -68,16 +75,17 @@ class Bot:
     async def start(self) -> None:
         self._session = open_session()
         self.watcher = Watcher(
-            self.store,
+            self.db,
             self._session,
             feed_url=self.settings.feed_url,
-            channels_for=Router(self.store, self.settings.announce_channel).channels_for,
+            channels_for=Router(self.settings.announce_channel).channels_for,
             poll_interval=self.settings.poll_interval,
             announce_existing=self.settings.announce_existing,
             on_queued=self.outbox.wake,
         )
         self.controls.poll_now = self.watcher.poll_now
         self.controls.deliver_now = self.outbox.wake
+        self.controls.live_problems = self.live_problems
         if not self.settings.socket_mode or self.settings.port_is_explicit:
             await self._serve_http()
         if self.settings.socket_mode:
@@ -86,7 +94,7 @@ class Bot:
         # without Slack, and the outbox keeps announcements until it answers.
         self._start_cancellable(self._check_token(), "token-check")
         self._start_cancellable(self.watcher.run(self.stopping), "watcher")
-        archive_url = self._archive_due()
+        archive_url = await self._archive_due()
         if archive_url is not None:
             self._start_cancellable(self._backfill_archive(archive_url), "archive")
         self._tasks.append(
@@ -115,7 +123,7 @@ class Bot:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._session.close()
         await asyncio.to_thread(self.search.close)
-        self.store.close()
+        await asyncio.to_thread(self.db.close)
         # A start that failed (PORT taken) is reported by its error alone, in one line.
         if self._started:
             log.info("stopped")
@@ -131,18 +139,26 @@ class Bot:
         log.info("shutting down")
         await self.stop()
 
-    def _archive_due(self) -> str | None:
+    async def _archive_due(self) -> str | None:
         """The archive URL to backfill from in the background, or None: on a first start (an
         empty database), or when an earlier backfill did not finish."""
         url = self.settings.archive_url
         if url is None:
             log.info("no archive backfill: FEED_URL is a local file and ARCHIVE_URL is not set")
             return None
-        if not self.store.has_releases():
-            # Recorded before the first poll, so that a kill before the first archive page
-            # (when the database is no longer empty) still backfills at the next start.
-            self.store.plan_archive(url, now=time.time())
-        status = self.store.archive_status(url)
+
+        def plan(store: Store) -> ArchiveStatus:
+            if not store.has_releases():
+                # Recorded before the first poll, so that a kill before the first archive
+                # page (when the database is no longer empty) still backfills at next start.
+                store.plan_archive(url, now=time.time())
+            return store.archive_status(url)
+
+        try:
+            status = await self.db.write(plan)
+        except sqlite3.Error as error:  # a full disk, say: shown in /healthz; resumed later
+            log.warning("cannot plan the archive backfill: %s", error)
+            return None
         if status.state == DONE or (status.state == NOT_STARTED and not status.planned):
             return None
         return url
@@ -155,7 +171,7 @@ class Bot:
         log.info("archive backfill starting from %s", url)
         while True:
             backfill = Backfill(
-                self.store,
+                self.db,
                 self._session,
                 archive_url=url,
                 pause=self.archive_pause,
@@ -173,12 +189,19 @@ class Bot:
                     )
                     return
                 reason, retry_after = error.reason, error.retry_after
-                failures = self.store.archive_status(url).failures
+                failures = await self.db.read(lambda store: store.archive_status(url).failures)
             except Exception as error:  # a bug or a locked database must not stop the bot
-                log.exception("archive backfill crashed")
-                reason = f"internal error ({error.__class__.__name__}), see the bot's log"
+                if isinstance(error, sqlite3.Error):  # locked, full: one line says it
+                    reason = f"the database could not be used ({error})"
+                else:
+                    log.exception("archive backfill crashed")
+                    reason = f"internal error ({error.__class__.__name__}), see the bot's log"
                 try:
-                    failures = self.store.record_archive_failure(url, reason, now=time.time())
+                    failures = await self.db.write(
+                        lambda store, reason=reason: store.record_archive_failure(
+                            url, reason, now=time.time()
+                        )
+                    )
                 except Exception:  # the database itself may be what fails
                     failures = 1
             else:
@@ -199,6 +222,10 @@ class Bot:
             reason = classify(error).reason
             log.error(
                 "Slack rejected SLACK_BOT_TOKEN (%s); announcements will wait", explain(reason)
+            )
+            self.token_problem = (
+                f"Slack rejected SLACK_BOT_TOKEN at start-up ({explain(reason)}); "
+                "announcements wait until it is fixed"
             )
             return
         except Exception as error:
@@ -238,9 +265,36 @@ class Bot:
         self.port = self._runner.addresses[0][1]  # the real port when PORT=0
         log.info("listening on %s:%s (%s)", self.host, self.port, served)
 
+    async def report(self, *, within: float | None = None) -> dict[str, Any]:
+        """The health report (see `bot.health`), with what only this process knows."""
+        return await report(
+            self.db,
+            self.settings.feed_url,
+            self.settings.archive_url,
+            live=self.live_problems(),
+            within=within,
+        )
+
+    def live_problems(self) -> list[str]:
+        """Problems the database does not record: it may be what fails."""
+        problems = []
+        failure = self.db.write_failure
+        if failure is not None:
+            problems.append(
+                f"The database cannot be written since {iso(failure.since)}: {failure.reason} "
+                "(is the disk full?); nothing new can be stored or marked posted meanwhile"
+            )
+        if self.token_problem is not None:
+            problems.append(self.token_problem)
+        return problems
+
     async def _healthz(self, request: web.Request) -> web.Response:
-        status = health(self.store, self.settings.feed_url, self.settings.archive_url)
-        return web.json_response(status, dumps=lambda data: json.dumps(data, indent=2))
+        status = await self.report(within=HEALTH_WITHIN)
+        return web.json_response(
+            status,
+            status=200 if status["ok"] else 503,
+            dumps=lambda data: json.dumps(data, indent=2),
+        )
 
     async def _connect_socket_mode(self) -> None:
         handler = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)

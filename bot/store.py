@@ -41,6 +41,8 @@ SEARCH_WEIGHTS = (10.0, 4.0, 1.0, 0.0, 0.0, 1.0)
 # joined word is one word, sorted after every other.
 JOIN = "\U0010fffd"
 TOKENIZER = "porter unicode61 remove_diacritics 2"
+# How long a statement waits for another connection's lock before failing with "locked".
+BUSY_TIMEOUT_MS = 30_000
 # PRAGMA user_version: 2 = rowids in publication order, 3 = newest lowest (see release_key)
 SCHEMA_VERSION = 3
 
@@ -53,8 +55,9 @@ class Delivery:
     state: str
     attempts: int
     due_at: float
-    sending_since: float | None
+    sending_since: float | None  # the first try whose outcome is unknown
     last_error: str | None
+    last_attempt_at: float | None = None  # the latest try
 
 
 @dataclass(frozen=True)
@@ -85,10 +88,23 @@ class Change:
 
 
 @dataclass(frozen=True)
-class Lease:
-    owner: str
+class Holder:
+    """A process that may hold leases. Besides the host and PID, its boot and PID namespace say
+    whether that PID can be looked up from another process at all."""
+
+    owner: str  # unique to one Outbox of one process
     host: str
     pid: int
+    boot_id: str | None = None
+    pid_ns: str | None = None
+    started: int | None = None  # the process's start time, in clock ticks after boot
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who may post to a channel, until when."""
+
+    holder: Holder
     expires_at: float
 
 
@@ -115,14 +131,21 @@ class ArchiveStatus:
 class Store:
     """All reads and writes of the bot's SQLite database."""
 
-    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, *, read_only: bool = False, busy_timeout: float | None = None
+    ) -> None:
+        """`busy_timeout`: seconds a statement waits for another connection's lock (default
+        BUSY_TIMEOUT_MS)."""
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, sqlite3 never opens
         # an implicit transaction behind our back.
         target = f"file:{Path(path).resolve()}?mode=ro" if read_only else str(path)
         conn = sqlite3.connect(target, timeout=30, isolation_level=None, uri=read_only)
         self.db = sqlite_utils.Database(conn)
         self._scratch: sqlite3.Connection | None = None
-        self.db.execute("PRAGMA busy_timeout = 30000")
+        self._busy_timeout_ms = (
+            BUSY_TIMEOUT_MS if busy_timeout is None else max(1, int(busy_timeout * 1000))
+        )
+        self.db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         # FULL: a committed "sending"/"sent" mark survives even a power cut, which is what
         # keeps a restart from posting twice.
         self.db.execute("PRAGMA synchronous = FULL")
@@ -210,6 +233,9 @@ class Store:
                 pk="name",
                 if_not_exists=True,
             )
+            # Added later: a database from before gets them here (see Lease, Delivery).
+            self._add_missing_columns("leases", {"boot_id": str, "pid_ns": str, "started": int})
+            self._add_missing_columns("deliveries", {"last_attempt_at": float, "note": str})
             self.db["archive_state"].create(
                 {
                     "url": str,
@@ -250,6 +276,12 @@ class Store:
                 not_null={"at", "user_id", "action"},
                 if_not_exists=True,
             )
+
+    def _add_missing_columns(self, table: str, columns: dict[str, type]) -> None:
+        have = self.db[table].columns_dict
+        for name, kind in columns.items():
+            if name not in have:
+                self.db[table].add_column(name, kind)
 
     def _ensure_search_schema(self) -> None:
         # A release's categories, one row each, so a category filter is an index lookup.
@@ -497,6 +529,17 @@ class Store:
         finally:
             self.db.conn.set_progress_handler(None, 0)
 
+    @contextmanager
+    def bounded(self, seconds: float) -> Iterator[None]:
+        """Wait at most `seconds` for a lock, and abort statements still running after them
+        (sqlite3.OperationalError, "locked" or "interrupted"): for work someone waits on."""
+        self.db.execute(f"PRAGMA busy_timeout = {max(1, int(seconds * 1000))}")
+        try:
+            with self.time_limit(seconds):
+                yield
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+
     def releases_version(self) -> int:
         """A number that changes whenever a release is stored, changed or removed (and only
         then: polls and deliveries write too), by this connection or another one."""
@@ -707,11 +750,16 @@ class Store:
         in order, so a delivery waiting to be retried holds back the ones after it."""
         rows = list(
             self.db.query(
-                "SELECT id, release_id, channel, state, attempts, due_at, sending_since, "
-                "last_error FROM deliveries WHERE channel = ? AND state IN (?, ?) "
+                f"SELECT {_DELIVERY} FROM deliveries WHERE channel = ? AND state IN (?, ?) "
                 "ORDER BY id LIMIT 1",
                 [channel, PENDING, SENDING],
             )
+        )
+        return Delivery(**rows[0]) if rows else None
+
+    def delivery(self, delivery_id: int) -> Delivery | None:
+        rows = list(
+            self.db.query(f"SELECT {_DELIVERY} FROM deliveries WHERE id = ?", [delivery_id])
         )
         return Delivery(**rows[0]) if rows else None
 
@@ -720,45 +768,70 @@ class Store:
             "SELECT min(due_at) FROM deliveries WHERE state IN (?, ?)", [PENDING, SENDING]
         ).fetchone()[0]
 
-    def mark_sending(self, delivery_id: int, *, now: float) -> None:
-        """Record that a post is about to be attempted: from here on, its outcome is unknown
-        until `mark_sent` or `reschedule`, and a restart checks Slack before posting again."""
-        self.db.execute(
-            "UPDATE deliveries SET state = ?, attempts = attempts + 1, "
-            "sending_since = coalesce(sending_since, ?) WHERE id = ?",
-            [SENDING, now, delivery_id],
-        )
+    def begin_post(self, delivery_id: int, *, owner: str, ttl: float, now: float) -> bool:
+        """Right before a post: check that `owner` still holds the lease of the delivery's
+        channel and that the delivery is still unfinished, extend the lease, and record the
+        attempt ("sending": from here on its outcome is unknown until `mark_sent` or
+        `reschedule`, and a restart checks Slack before posting again). One transaction;
+        False, with nothing changed, when the lease or the delivery was taken meanwhile."""
+        with self.transaction():
+            delivery = self.delivery(delivery_id)
+            if delivery is None or delivery.state not in (PENDING, SENDING):
+                return False
+            cursor = self.db.execute(
+                "UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ?",
+                [now + ttl, lease_name(delivery.channel), owner],
+            )
+            if cursor.rowcount != 1:
+                return False
+            self.db.execute(
+                "UPDATE deliveries SET state = ?, attempts = attempts + 1, "
+                "sending_since = coalesce(sending_since, ?), last_attempt_at = ? WHERE id = ?",
+                [SENDING, now, now, delivery_id],
+            )
+        return True
 
-    def mark_sent(self, delivery_id: int, *, ts: str | None, now: float) -> None:
+    def mark_sent(
+        self, delivery_id: int, *, ts: str | None, now: float, note: str | None = None
+    ) -> None:
+        """The post is in the channel (whoever found that out): `note` says how, if unusual."""
         self.db.execute(
-            "UPDATE deliveries SET state = ?, ts = ?, sent_at = ?, last_error = NULL WHERE id = ?",
-            [SENT, ts, now, delivery_id],
+            "UPDATE deliveries SET state = ?, ts = ?, sent_at = ?, last_error = NULL, note = ? "
+            "WHERE id = ?",
+            [SENT, ts, now, note, delivery_id],
         )
 
     def reschedule(
-        self, delivery_id: int, *, due_at: float, error: str, outcome_known: bool
+        self,
+        delivery_id: int,
+        *,
+        due_at: float,
+        error: str,
+        outcome_known: bool,
+        count_attempt: bool = False,
     ) -> None:
         """Try again at `due_at`. When the failed post surely did not reach Slack, the delivery
-        goes back to pending; otherwise it stays "sending" so the retry checks history first."""
-        if outcome_known:
-            self.db.execute(
-                "UPDATE deliveries SET state = ?, sending_since = NULL, due_at = ?, "
-                "last_error = ? WHERE id = ?",
-                [PENDING, due_at, error, delivery_id],
-            )
-        else:
-            self.db.execute(
-                "UPDATE deliveries SET due_at = ?, last_error = ? WHERE id = ?",
-                [due_at, error, delivery_id],
-            )
+        goes back to pending; otherwise it stays "sending" so the retry checks history first.
+        `count_attempt`: a try that posted nothing (a history check) counts towards giving up.
+        A delivery finished meanwhile (by another process that found it posted) stays so."""
+        state = "CASE WHEN ? THEN ? ELSE state END"
+        self.db.execute(
+            f"UPDATE deliveries SET state = {state}, "
+            "sending_since = CASE WHEN ? THEN NULL ELSE sending_since END, due_at = ?, "
+            "last_error = ?, attempts = attempts + ? WHERE id = ? AND state IN (?, ?)",
+            [outcome_known, PENDING, outcome_known, due_at, error, int(count_attempt),
+             delivery_id, PENDING, SENDING],
+        )  # fmt: skip
 
     def mark_failed(self, delivery_id: int, *, error: str, outcome_known: bool) -> None:
         """Give up on a delivery. When its last try may have reached Slack, it keeps its
-        `sending_since`, so that `retry_failed` has it looked for in history before posting."""
+        `sending_since`, so that `retry_failed` has it looked for in history before posting.
+        A delivery finished meanwhile stays so."""
         self.db.execute(
             "UPDATE deliveries SET state = ?, last_error = ?, "
-            "sending_since = CASE WHEN ? THEN NULL ELSE sending_since END WHERE id = ?",
-            [FAILED, error, outcome_known, delivery_id],
+            "sending_since = CASE WHEN ? THEN NULL ELSE sending_since END "
+            "WHERE id = ? AND state IN (?, ?)",
+            [FAILED, error, outcome_known, delivery_id, PENDING, SENDING],
         )
 
     def make_all_due(self, *, now: float) -> None:
@@ -882,42 +955,89 @@ class Store:
 
     # -- leases ---------------------------------------------------------------------------
 
-    def acquire_lease(
+    def claim_channels(
         self,
-        name: str,
+        holder: Holder,
         *,
-        owner: str,
-        host: str,
-        pid: int,
+        skip: Iterable[str] = (),
         ttl: float,
         now: float,
         holder_is_gone: Callable[[Lease], bool],
-    ) -> bool:
-        """Take or renew the lease `name` for `owner`, unless a live holder has it."""
+    ) -> dict[str, Delivery]:
+        """Take the lease of every channel with unfinished deliveries, except those in `skip`,
+        that no live process holds, in one transaction (one commit however many channels a
+        release goes to); returns each taken channel's oldest unfinished delivery."""
+        taken: dict[str, Delivery] = {}
+        skipped = set(skip)
         with self.transaction():
-            rows = list(self.db.query("SELECT * FROM leases WHERE name = ?", [name]))
-            if rows:
-                held = Lease(
-                    rows[0]["owner"], rows[0]["host"], rows[0]["pid"], rows[0]["expires_at"]
+            for channel in self.channels_with_work():
+                if channel in skipped:
+                    continue
+                name = lease_name(channel)
+                held = self._lease(name)
+                if (
+                    held is not None
+                    and held.holder.owner != holder.owner
+                    and held.expires_at > now
+                    and not holder_is_gone(held)
+                ):
+                    continue
+                self._hold(name, holder, expires_at=now + ttl)
+                delivery = self.next_delivery(channel)
+                if delivery is not None:
+                    taken[channel] = delivery
+        return taken
+
+    def renew_leases(
+        self, channels: Iterable[str], *, owner: str, ttl: float, now: float
+    ) -> set[str]:
+        """Extend the leases of `channels` that `owner` still holds; returns the channels whose
+        lease was lost to another process meanwhile."""
+        lost = set()
+        with self.transaction():
+            for channel in channels:
+                cursor = self.db.execute(
+                    "UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ?",
+                    [now + ttl, lease_name(channel), owner],
                 )
-                if held.owner != owner and held.expires_at > now and not holder_is_gone(held):
-                    return False
-            self.db["leases"].upsert(
-                {"name": name, "owner": owner, "host": host, "pid": pid, "expires_at": now + ttl},
-                pk="name",
-            )
-            return True
+                if cursor.rowcount != 1:
+                    lost.add(channel)
+        return lost
 
-    def renew_lease(self, name: str, *, owner: str, ttl: float, now: float) -> bool:
-        """Extend a lease `owner` still holds; False when it was lost to another process."""
-        cursor = self.db.execute(
-            "UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ?",
-            [now + ttl, name, owner],
+    def release_lease(self, channel: str, *, owner: str) -> None:
+        self.db.execute(
+            "DELETE FROM leases WHERE name = ? AND owner = ?", [lease_name(channel), owner]
         )
-        return cursor.rowcount == 1
 
-    def release_lease(self, name: str, *, owner: str) -> None:
-        self.db.execute("DELETE FROM leases WHERE name = ? AND owner = ?", [name, owner])
+    def lease(self, channel: str) -> Lease | None:
+        """Who holds `channel`'s lease, if anyone (expired or not)."""
+        return self._lease(lease_name(channel))
+
+    def _lease(self, name: str) -> Lease | None:
+        rows = list(self.db.query("SELECT * FROM leases WHERE name = ?", [name]))
+        if not rows:
+            return None
+        row = rows[0]
+        holder = Holder(
+            row["owner"], row["host"], row["pid"], row.get("boot_id"), row.get("pid_ns"),
+            row.get("started"),
+        )  # fmt: skip
+        return Lease(holder, row["expires_at"])
+
+    def _hold(self, name: str, holder: Holder, *, expires_at: float) -> None:
+        self.db["leases"].upsert(
+            {
+                "name": name,
+                "owner": holder.owner,
+                "host": holder.host,
+                "pid": holder.pid,
+                "boot_id": holder.boot_id,
+                "pid_ns": holder.pid_ns,
+                "started": holder.started,
+                "expires_at": expires_at,
+            },
+            pk="name",
+        )
 
     # -- archive --------------------------------------------------------------------------
 
@@ -1009,6 +1129,16 @@ class Store:
                 [FAILED, reason, now, now, url],
             )
             return self.archive_status(url).failures
+
+
+_DELIVERY = (
+    "id, release_id, channel, state, attempts, due_at, sending_since, last_error, last_attempt_at"
+)
+
+
+def lease_name(channel: str) -> str:
+    """The lease that lets one process at a time post to `channel`."""
+    return f"channel:{channel}"
 
 
 # Small indexes beside the whole one, which ranking reads across the whole archive: the

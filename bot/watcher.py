@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from enum import Enum
 import aiohttp
 
 from bot.backoff import backoff_delay
+from bot.database import Database
 from bot.feed import fetch_feed
 from bot.models import FeedError, FeedFailure, Release, Validators
 from bot.parse import parse_feed
@@ -78,6 +80,20 @@ def plan_poll(store: Store, releases: Sequence[Release], announce_existing: int)
     return Plan(ordered, first_poll, new, sorted(to_announce, key=_age_key))
 
 
+async def fetch_releases(
+    session: aiohttp.ClientSession, feed_url: str, validators: Validators
+) -> tuple[Outcome, list[Release] | None, Validators]:
+    """Fetch and parse; no releases when the feed did not change since `validators`."""
+    fetched = await fetch_feed(session, feed_url, validators)
+    if fetched.body is None:
+        return Outcome.NOT_MODIFIED, None, validators
+    if fetched.validators.body_hash == validators.body_hash:
+        return Outcome.UNCHANGED, None, fetched.validators
+    # feedparser is CPU-bound; a big feed must not stall Slack's 3-second acks.
+    releases = await asyncio.to_thread(parse_feed, fetched.body, fetched.url, fetched.content_type)
+    return Outcome.UPDATED, releases, fetched.validators
+
+
 def _age_key(release: Release) -> tuple[float, str]:
     # Undated releases count as oldest; the id keeps the order stable between runs.
     return (release.published.timestamp() if release.published else float("-inf"), release.id)
@@ -88,17 +104,17 @@ class Watcher:
 
     def __init__(
         self,
-        store: Store,
+        db: Database,
         session: aiohttp.ClientSession,
         *,
         feed_url: str,
-        channels_for: Callable[[Release], Iterable[str]],
+        channels_for: Callable[[Store, Release], Iterable[str]],
         poll_interval: float,
         announce_existing: int = 0,
         on_queued: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.store = store
+        self.db = db
         self.session = session
         self.feed_url = feed_url
         self.channels_for = channels_for
@@ -117,35 +133,26 @@ class Watcher:
     async def fetch_releases(
         self, validators: Validators
     ) -> tuple[Outcome, list[Release] | None, Validators]:
-        """Fetch and parse; no releases when the feed did not change since `validators`."""
-        fetched = await fetch_feed(self.session, self.feed_url, validators)
-        if fetched.body is None:
-            return Outcome.NOT_MODIFIED, None, validators
-        if fetched.validators.body_hash == validators.body_hash:
-            return Outcome.UNCHANGED, None, fetched.validators
-        # feedparser is CPU-bound; a big feed must not stall Slack's 3-second acks.
-        releases = await asyncio.to_thread(
-            parse_feed, fetched.body, fetched.url, fetched.content_type
-        )
-        return Outcome.UPDATED, releases, fetched.validators
+        return await fetch_releases(self.session, self.feed_url, validators)
 
     async def poll_once(self) -> PollResult:
-        """One poll: never raises for feed problems, records them in the feed status instead."""
-        status = self.store.feed_status(self.feed_url)
+        """One poll: never raises for feed problems, records them in the feed status instead.
+        The database is written off the event loop, a big feed's thousands of rows included."""
+        status = await self.db.read(lambda store: store.feed_status(self.feed_url))
         try:
             outcome, releases, validators = await self.fetch_releases(status.validators)
         except FeedError as error:
-            failures = self.store.record_poll_failure(
-                self.feed_url, error.failure.reason, now=self.clock()
-            )
+            failures = await self._record_failure(error.failure.reason)
             log.warning("feed poll failed (%d in a row): %s", failures, error.failure.reason)
             return PollResult(Outcome.FAILED, failure=error.failure, failures_in_a_row=failures)
         if releases is None:
-            self.store.record_poll_success(self.feed_url, validators, now=self.clock())
+            await self.db.write(
+                lambda store: store.record_poll_success(self.feed_url, validators, now=self.clock())
+            )
             self.polled.set()
             log.debug("feed %s", outcome.value)
             return PollResult(outcome)
-        plan, updated = self._save(releases, validators)
+        plan, updated = await self.db.write(lambda store: self._save(store, releases, validators))
         self.polled.set()
         log.info(
             "feed polled: %d releases, %d new, %d updated, %d to announce%s",
@@ -159,27 +166,33 @@ class Watcher:
             self.on_queued()
         return PollResult(Outcome.UPDATED, plan=plan, updated=updated)
 
-    def _save(self, releases: list[Release], validators: Validators) -> tuple[Plan, list[Release]]:
+    async def _record_failure(self, reason: str) -> int:
+        return await self.db.write(
+            lambda store: store.record_poll_failure(self.feed_url, reason, now=self.clock())
+        )
+
+    def _save(
+        self, store: Store, releases: list[Release], validators: Validators
+    ) -> tuple[Plan, list[Release]]:
         # One transaction: releases, their deliveries and the validators land together or not
         # at all, so a crash here can neither lose a release (validators saved, items not) nor
         # queue one twice.
         now = self.clock()
-        with self.store.transaction():
-            plan = plan_poll(self.store, releases, self.announce_existing)
+        with store.transaction():
+            plan = plan_poll(store, releases, self.announce_existing)
             new_ids = {release.id for release in plan.new}
             updated = [
                 release
                 for release in plan.releases
-                if self.store.save_release(release, source="rss", now=now)
-                and release.id not in new_ids
+                if store.save_release(release, source="rss", now=now) and release.id not in new_ids
             ]
             for release in plan.to_announce:
-                for channel in self.channels_for(release):
-                    self.store.add_delivery(release.id, channel, now=now)
-            self.store.record_poll_success(self.feed_url, validators, now=now)
+                for channel in self.channels_for(store, release):
+                    store.add_delivery(release.id, channel, now=now)
+            store.record_poll_success(self.feed_url, validators, now=now)
             # For the archive backfill: what is newer than this is the watcher's to announce.
             dates = [release.published for release in releases if release.published]
-            self.store.record_feed_window(self.feed_url, min(dates).timestamp() if dates else None)
+            store.record_feed_window(self.feed_url, min(dates).timestamp() if dates else None)
         return plan, updated
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -188,12 +201,14 @@ class Watcher:
             try:
                 result = await self.poll_once()
             except Exception as error:  # a bug or a locked database must not stop polling
-                log.exception("feed poll crashed")
-                reason = f"internal error ({error.__class__.__name__}), see the bot's log"
+                if isinstance(error, sqlite3.Error):  # locked, full: one line says it
+                    log.warning("feed poll failed: the database: %s", error)
+                    reason = f"the database could not be used ({error})"
+                else:
+                    log.exception("feed poll crashed")
+                    reason = f"internal error ({error.__class__.__name__}), see the bot's log"
                 try:
-                    failures = self.store.record_poll_failure(
-                        self.feed_url, reason, now=self.clock()
-                    )
+                    failures = await self._record_failure(reason)
                 except Exception:  # the database itself may be what fails
                     failures = 1
                 result = PollResult(

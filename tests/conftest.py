@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
+from bot.database import Database
 from bot.settings import Settings
 from bot.store import Store
 from tests.fakes.feed_server import FeedItem, FeedServer, make_item
@@ -72,9 +73,18 @@ def make_settings(tmp_path: Path, feed: FeedServer, slack: SlackApi) -> Callable
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> AsyncIterator[Store]:
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A connection of the test's own to the bot's database, schema ensured."""
     opened = Store(tmp_path / "bot.db")
     opened.ensure_schema()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def db(store: Store, tmp_path: Path) -> Iterator[Database]:
+    """The same database as the bot's parts use it: off the event loop."""
+    opened = Database(tmp_path / "bot.db")
     yield opened
     opened.close()
 

@@ -23,10 +23,10 @@ from bot.archive import (
     archive_page_url,
     parse_archive_page,
 )
+from bot.database import Database
 from bot.feed import open_session
 from bot.health import health
 from bot.parse import parse_feed
-from bot.runtime import Bot
 from bot.settings import Settings, SettingsError
 from bot.store import Store
 from tests.conftest import CHANNEL, DATA_DIR, bot_env, eventually, newest_first, posted_ids
@@ -39,6 +39,7 @@ from tests.fakes.feed_server import (
     render_rss,
 )
 from tests.fakes.slack_api import SlackApi
+from tests.test_bot import InspectedBot
 from tests.test_watcher import make_watcher
 
 SAMPLE_PAGE = DATA_DIR / "sample-archive-page.json"
@@ -59,10 +60,10 @@ async def site() -> AsyncIterator[FeedServer]:
 
 
 def walker(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer, **options: Any
+    db: Database, session: aiohttp.ClientSession, site: FeedServer, **options: Any
 ) -> Backfill:
     values: dict[str, Any] = {"pause": 0, "retry_base": 0.01, **options}
-    return Backfill(store, session, archive_url=site.json_url, **values)
+    return Backfill(db, session, archive_url=site.json_url, **values)
 
 
 def rows(path: Path) -> list[tuple[Any, ...]]:
@@ -197,10 +198,10 @@ def test_page_urls_keep_the_other_parameters() -> None:
 
 
 async def test_a_backfill_stores_every_page_and_announces_nothing(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer
+    store: Store, db: Database, session: aiohttp.ClientSession, site: FeedServer
 ) -> None:
     seen: list[BackfillResult] = []
-    result = await walker(store, session, site, on_page=seen.append).run()
+    result = await walker(db, session, site, on_page=seen.append).run()
 
     assert store.release_count() == 95
     assert queued(store) == []
@@ -227,12 +228,12 @@ async def test_a_backfill_stores_every_page_and_announces_nothing(
 
 
 async def test_running_it_again_changes_nothing(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer, tmp_path: Path
+    store: Store, db: Database, session: aiohttp.ClientSession, site: FeedServer, tmp_path: Path
 ) -> None:
-    await walker(store, session, site).run()
+    await walker(db, session, site).run()
     before = rows(tmp_path / "bot.db")
 
-    again = await walker(store, session, site).run()
+    again = await walker(db, session, site).run()
 
     assert rows(tmp_path / "bot.db") == before
     assert (again.stored, again.already_stored, again.resumed_from) == (0, 95, None)
@@ -240,14 +241,14 @@ async def test_running_it_again_changes_nothing(
 
 
 async def test_an_rss_poll_after_a_backfill_stores_nothing_twice_and_announces_only_news(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer, tmp_path: Path
+    store: Store, db: Database, session: aiohttp.ClientSession, site: FeedServer, tmp_path: Path
 ) -> None:
-    await walker(store, session, site).run()
+    await walker(db, session, site).run()
     before = rows(tmp_path / "bot.db")
 
-    baseline = await make_watcher(store, session, site).poll_once()
+    baseline = await make_watcher(db, session, site).poll_once()
     site.items.insert(0, make_item(96))
-    later = await make_watcher(store, session, site).poll_once()
+    later = await make_watcher(db, session, site).poll_once()
 
     assert baseline.plan is not None and baseline.plan.first_poll
     assert (baseline.plan.new, baseline.plan.to_announce, baseline.updated) == ([], [], [])
@@ -259,25 +260,25 @@ async def test_an_rss_poll_after_a_backfill_stores_nothing_twice_and_announces_o
 
 
 async def test_announce_existing_still_announces_the_newest_after_a_backfill(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer
+    store: Store, db: Database, session: aiohttp.ClientSession, site: FeedServer
 ) -> None:
-    await walker(store, session, site).run()  # no poll yet: stores all of them
+    await walker(db, session, site).run()  # no poll yet: stores all of them
 
-    await make_watcher(store, session, site, announce_existing=2).poll_once()
+    await make_watcher(db, session, site, announce_existing=2).poll_once()
 
     assert queued(store) == [make_item(94).item_id, make_item(95).item_id]
 
 
 async def test_releases_newer_than_a_day_before_the_last_poll_are_left_to_the_watcher(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer
+    store: Store, db: Database, session: aiohttp.ClientSession, site: FeedServer
 ) -> None:
-    await make_watcher(store, session, site).poll_once()  # baseline: the 20 newest, 76..95
+    await make_watcher(db, session, site).poll_once()  # baseline: the 20 newest, 76..95
     now = datetime.now(UTC)
     fresh = [make_item(97, published=now - timedelta(hours=1))]
     fresh.append(make_item(96, published=now - timedelta(hours=3)))
     site.items[:0] = fresh  # on the site, not yet polled
 
-    result = await walker(store, session, site).run()
+    result = await walker(db, session, site).run()
 
     assert (result.stored, result.already_stored, result.left_to_watcher) == (75, 20, 2)
     assert result.summary() == (
@@ -285,22 +286,22 @@ async def test_releases_newer_than_a_day_before_the_last_poll_are_left_to_the_wa
         "2 recent releases left to the feed watcher."
     )
     assert store.release(make_item(97).item_id) is None
-    await make_watcher(store, session, site).poll_once()
+    await make_watcher(db, session, site).poll_once()
     assert queued(store) == [make_item(96).item_id, make_item(97).item_id]  # announced
 
 
 async def test_a_backdated_release_new_to_the_feed_is_left_to_the_watcher(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer
+    store: Store, db: Database, session: aiohttp.ClientSession, site: FeedServer
 ) -> None:
-    await make_watcher(store, session, site).poll_once()  # baseline: the 20 newest, 76..95
+    await make_watcher(db, session, site).poll_once()  # baseline: the 20 newest, 76..95
     # Published after the poll, dated among the feed's releases (long before "a day ago").
     backdated = make_item(200, published=make_item(80).published + timedelta(hours=1))
     site.items.insert(0, backdated)
 
-    result = await walker(store, session, site).run()
+    result = await walker(db, session, site).run()
 
     assert (result.stored, result.already_stored, result.left_to_watcher) == (75, 20, 1)
-    await make_watcher(store, session, site).poll_once()
+    await make_watcher(db, session, site).poll_once()
     assert queued(store) == [backdated.item_id]
 
 
@@ -316,6 +317,7 @@ async def test_a_backdated_release_new_to_the_feed_is_left_to_the_watcher(
 )
 async def test_the_walk_ends_on_the_last_page_or_a_repeated_offset(
     store: Store,
+    db: Database,
     session: aiohttp.ClientSession,
     site: FeedServer,
     pagination: dict[str, Any],
@@ -326,7 +328,7 @@ async def test_the_walk_ends_on_the_last_page_or_a_repeated_offset(
     document["pagination"] = pagination
     site.fail_always(Fault.json(json.dumps(document).encode()), json_only=True)
 
-    result = await walker(store, session, site).run()
+    result = await walker(db, session, site).run()
 
     assert result.stop_reason == (stop_reason or "repeated offset 1000")
     assert len(site.json_requests()) == requests
@@ -335,21 +337,21 @@ async def test_the_walk_ends_on_the_last_page_or_a_repeated_offset(
 
 
 async def test_an_empty_page_ends_the_walk(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer
+    store: Store, db: Database, session: aiohttp.ClientSession, site: FeedServer
 ) -> None:
     empty = {"items": [], "pagination": {"nextPage": True, "nextPageOffset": 5}}
     site.fail_next(Fault.json(json.dumps(empty).encode()), json_only=True)
 
-    result = await walker(store, session, site).run()
+    result = await walker(db, session, site).run()
 
     assert (result.pages, result.stored, result.stop_reason) == (1, 0, "empty page")
     assert len(site.json_requests()) == 1
 
 
 async def test_pages_are_asked_for_no_faster_than_one_a_pause(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer
+    store: Store, db: Database, session: aiohttp.ClientSession, site: FeedServer
 ) -> None:
-    await walker(store, session, site, pause=0.2).run()
+    await walker(db, session, site, pause=0.2).run()
 
     pages = site.json_requests()
     assert len(pages) == 5
@@ -358,11 +360,11 @@ async def test_pages_are_asked_for_no_faster_than_one_a_pause(
 
 @pytest.mark.parametrize("code", [429, 503])
 async def test_a_busy_server_is_retried_no_sooner_than_its_retry_after(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer, code: int
+    store: Store, db: Database, session: aiohttp.ClientSession, site: FeedServer, code: int
 ) -> None:
     site.fail_next(Fault.status(code, retry_after=1), json_only=True)
 
-    result = await walker(store, session, site).run()
+    result = await walker(db, session, site).run()
 
     first, second, *_ = site.json_requests()
     assert (first.status, second.status) == (code, 200)
@@ -372,14 +374,14 @@ async def test_a_busy_server_is_retried_no_sooner_than_its_retry_after(
 
 
 async def test_a_failed_walk_keeps_its_progress_and_the_next_run_resumes_there(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer
+    store: Store, db: Database, session: aiohttp.ClientSession, site: FeedServer
 ) -> None:
     def break_after_two_pages(progress: BackfillResult) -> None:
         if progress.pages == 2:
             site.fail_always(Fault.status(500), json_only=True)
 
     with pytest.raises(ArchiveError) as raised:
-        await walker(store, session, site, attempts=3, on_page=break_after_two_pages).run()
+        await walker(db, session, site, attempts=3, on_page=break_after_two_pages).run()
 
     assert not raised.value.permanent
     assert raised.value.reason == (
@@ -397,7 +399,7 @@ async def test_a_failed_walk_keeps_its_progress_and_the_next_run_resumes_there(
 
     site.fail_always(None, json_only=True)
     requests_before = len(site.json_requests())
-    result = await walker(store, session, site).run()
+    result = await walker(db, session, site).run()
 
     resumed = site.json_requests()[requests_before:]
     assert offsets(resumed) == [ms(56), ms(36), ms(16)]
@@ -411,12 +413,12 @@ async def test_a_failed_walk_keeps_its_progress_and_the_next_run_resumes_there(
 
 
 async def test_a_permanent_problem_is_not_retried(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer
+    store: Store, db: Database, session: aiohttp.ClientSession, site: FeedServer
 ) -> None:
     site.fail_always(Fault.status(404), json_only=True)
 
     with pytest.raises(ArchiveError) as raised:
-        await walker(store, session, site).run()
+        await walker(db, session, site).run()
 
     assert raised.value.permanent
     assert raised.value.reason == f"HTTP 404 Not Found (page {site.json_url}, not retried)"
@@ -424,7 +426,7 @@ async def test_a_permanent_problem_is_not_retried(
 
 
 async def test_health_shows_the_archive(
-    store: Store, session: aiohttp.ClientSession, site: FeedServer
+    store: Store, db: Database, session: aiohttp.ClientSession, site: FeedServer
 ) -> None:
     assert health(store, site.url, site.json_url)["archive"] == {
         "state": "not started",
@@ -438,7 +440,7 @@ async def test_health_shows_the_archive(
 
     site.fail_always(Fault.html(), json_only=True)
     with pytest.raises(ArchiveError):
-        await walker(store, session, site).run()
+        await walker(db, session, site).run()
     failed = health(store, site.url, site.json_url)
     assert failed["ok"] is False
     assert failed["archive"]["state"] == "failed"
@@ -447,9 +449,10 @@ async def test_health_shows_the_archive(
     )
 
     site.fail_always(None, json_only=True)
-    await walker(store, session, site).run()
+    await walker(db, session, site).run()
     done = health(store, site.url, site.json_url)
-    assert done["ok"] is True
+    # Only the feed, never polled here, keeps the report from being ok.
+    assert done["problems"] == ["The feed has not been polled successfully yet."]
     assert {k: done["archive"][k] for k in ("state", "pages", "releases_stored")} == {
         "state": "done",
         "pages": 5,
@@ -461,10 +464,8 @@ async def test_health_shows_the_archive(
 
 
 @asynccontextmanager
-async def running(settings: Settings, *, rerun_base: float = 60.0) -> AsyncIterator[Bot]:
-    store = Store(settings.database_path)
-    store.ensure_schema()
-    bot = Bot(settings, store, host="127.0.0.1")
+async def running(settings: Settings, *, rerun_base: float = 60.0) -> AsyncIterator[InspectedBot]:
+    bot = InspectedBot(settings, host="127.0.0.1")
     bot.outbox.spacing = 0.05
     bot.archive_pause = 0
     bot.archive_retry_base = 0.01
@@ -493,7 +494,7 @@ def site_settings(
     return build
 
 
-def archive_state(bot: Bot) -> str:
+def archive_state(bot: InspectedBot) -> str:
     assert bot.settings.archive_url is not None
     return bot.store.archive_status(bot.settings.archive_url).state
 
@@ -539,9 +540,11 @@ async def test_a_database_with_releases_is_not_backfilled_at_start(
     settings = site_settings()
     store = Store(settings.database_path)
     store.ensure_schema()
-    async with open_session() as http:
-        await make_watcher(store, http, archive_site).poll_once()
     store.close()
+    db = Database(settings.database_path)
+    async with open_session() as http:
+        await make_watcher(db, http, archive_site).poll_once()
+    db.close()
 
     async with running(settings) as bot:
         await eventually(lambda: len(archive_site.requests) >= 3)

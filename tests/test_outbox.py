@@ -12,6 +12,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import posting_client
+from bot.database import Database
 from bot.health import health
 from bot.models import Release
 from bot.outbox import Outbox
@@ -42,6 +43,16 @@ def queue(store: Store, *releases: Release, channel: str = CHANNEL) -> None:
             store.add_delivery(item.id, channel, now=time.time())
 
 
+def mark_sending(tmp_path: Path, delivery_id: int) -> None:
+    """What a process that died mid-post left behind: the delivery marked "sending"."""
+    with sqlite3.connect(tmp_path / "bot.db") as other_process:
+        other_process.execute(
+            "UPDATE deliveries SET state = 'sending', attempts = 1, sending_since = ?, "
+            "last_attempt_at = ? WHERE id = ?",
+            [time.time(), time.time(), delivery_id],
+        )
+
+
 def client_for(slack: SlackApi, tmp_path: Path, *, timeout: int = 30) -> AsyncWebClient:
     client = posting_client(Settings.from_env(bot_env(tmp_path, None, slack)))
     client.timeout = timeout
@@ -49,8 +60,8 @@ def client_for(slack: SlackApi, tmp_path: Path, *, timeout: int = 30) -> AsyncWe
 
 
 @pytest.fixture
-def outbox(store: Store, slack: SlackApi, tmp_path: Path) -> Outbox:
-    return Outbox(store, client_for(slack, tmp_path), spacing=0.05, retry_base=0.05, retry_cap=0.2)
+def outbox(db: Database, slack: SlackApi, tmp_path: Path) -> Outbox:
+    return Outbox(db, client_for(slack, tmp_path), spacing=0.05, retry_base=0.05, retry_cap=0.2)
 
 
 async def deliver_everything(outbox: Outbox, store: Store, *, timeout: float = 10) -> None:
@@ -91,12 +102,12 @@ async def test_an_announcement_is_posted_with_every_field(
 
 
 async def test_posts_go_out_oldest_first_and_spaced_per_channel(
-    store: Store, slack: SlackApi, tmp_path: Path
+    store: Store, db: Database, slack: SlackApi, tmp_path: Path
 ) -> None:
     slack.add_channel(OTHER)
     queue(store, release(1), release(2), release(3))
     queue(store, release(4), release(5), channel=OTHER)
-    outbox = Outbox(store, client_for(slack, tmp_path), spacing=0.3)
+    outbox = Outbox(db, client_for(slack, tmp_path), spacing=0.3)
     await deliver_everything(outbox, store)
 
     assert posted_ids(slack) == [release(n).id for n in (1, 2, 3)]
@@ -138,11 +149,11 @@ async def test_a_5xx_is_checked_against_history_before_posting_again(
 
 
 async def test_a_timed_out_post_that_slack_stored_is_not_posted_twice(
-    store: Store, slack: SlackApi, tmp_path: Path
+    store: Store, db: Database, slack: SlackApi, tmp_path: Path
 ) -> None:
     slack.fail_next("chat.postMessage", FakeResponse.timeout(2, after_posting=True))
     queue(store, release(1))
-    outbox = Outbox(store, client_for(slack, tmp_path, timeout=1), retry_base=0.05, retry_cap=0.1)
+    outbox = Outbox(db, client_for(slack, tmp_path, timeout=1), retry_base=0.05, retry_cap=0.1)
     await deliver_everything(outbox, store)
 
     assert posted_ids(slack) == [release(1).id]
@@ -177,12 +188,12 @@ async def test_not_in_a_public_channel_joins_it_then_posts(
 
 
 async def test_a_revoked_token_keeps_deliveries_waiting_and_reports_it(
-    store: Store, slack: SlackApi, tmp_path: Path
+    store: Store, db: Database, slack: SlackApi, tmp_path: Path
 ) -> None:
     queue(store, release(1))
     client = client_for(slack, tmp_path)
     client.token = "xoxb-revoked"
-    outbox = Outbox(store, client, retry_base=0.05, retry_cap=0.1)
+    outbox = Outbox(db, client, retry_base=0.05, retry_cap=0.1)
     stop = asyncio.Event()
     running = asyncio.create_task(outbox.run(stop))
     await eventually(lambda: len(slack.calls_to("chat.postMessage")) >= 3)
@@ -197,7 +208,7 @@ async def test_a_revoked_token_keeps_deliveries_waiting_and_reports_it(
 
     # Fixed token, restart: delivered at once, not after the backoff.
     client.token = slack.token
-    await deliver_everything(Outbox(store, client), store)
+    await deliver_everything(Outbox(db, client), store)
     assert posted_ids(slack) == [release(1).id]
 
 
@@ -220,7 +231,7 @@ async def test_a_delivery_left_sending_by_a_crash_is_found_in_history(
     # The previous process marked it sending, Slack stored the post, then the process died.
     queue(store, release(1), release(2))
     [first, _] = store.delivery_log()
-    store.mark_sending(first["id"], now=time.time())
+    mark_sending(tmp_path, first["id"])
     await client_for(slack, tmp_path).chat_postMessage(
         channel=CHANNEL,
         text="Release 1",
@@ -234,14 +245,14 @@ async def test_a_delivery_left_sending_by_a_crash_is_found_in_history(
 
 
 async def test_two_outboxes_on_one_database_never_post_the_same_delivery(
-    store: Store, slack: SlackApi, tmp_path: Path
+    store: Store, db: Database, slack: SlackApi, tmp_path: Path
 ) -> None:
     slack.add_channel(OTHER)
     queue(store, *(release(n) for n in range(1, 7)))
     queue(store, *(release(n) for n in range(7, 11)), channel=OTHER)
-    second_store = Store(tmp_path / "bot.db")
-    first = Outbox(store, client_for(slack, tmp_path), spacing=0.05)
-    second = Outbox(second_store, client_for(slack, tmp_path), spacing=0.05)
+    second_db = Database(tmp_path / "bot.db")
+    first = Outbox(db, client_for(slack, tmp_path), spacing=0.05)
+    second = Outbox(second_db, client_for(slack, tmp_path), spacing=0.05)
     stop = asyncio.Event()
     running = [asyncio.create_task(first.run(stop)), asyncio.create_task(second.run(stop))]
     try:
@@ -250,7 +261,7 @@ async def test_two_outboxes_on_one_database_never_post_the_same_delivery(
     finally:
         stop.set()
         await asyncio.gather(*running)
-        second_store.close()
+        second_db.close()
 
     assert posted_ids(slack) == [release(n).id for n in range(1, 7)]
     assert posted_ids(slack, OTHER) == [release(n).id for n in range(7, 11)]
@@ -260,10 +271,12 @@ async def test_a_locked_database_delays_deliveries_and_stops_nothing(
     store: Store, slack: SlackApi, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     queue(store, release(1))
-    store.db.execute("PRAGMA busy_timeout = 100")  # the bot waits 30 s; a test cannot
+    # The bot waits 30 s for another process's lock; a test cannot.
+    db = Database(tmp_path / "bot.db", busy_timeout=0.1)
+    store.db.execute("PRAGMA busy_timeout = 100")
     other_process = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
     other_process.execute("BEGIN IMMEDIATE")  # writing for longer than the busy timeout
-    outbox = Outbox(store, client_for(slack, tmp_path), retry_base=0.05, retry_cap=0.2)
+    outbox = Outbox(db, client_for(slack, tmp_path), retry_base=0.05, retry_cap=0.2)
     stop = asyncio.Event()
     running = asyncio.create_task(outbox.run(stop))
     try:
@@ -275,10 +288,12 @@ async def test_a_locked_database_delays_deliveries_and_stops_nothing(
         other_process.execute("COMMIT")
         await eventually(lambda: store.delivery_counts()["sent"] == 1)
 
-        # Locked later, when a channel's worker takes its lease.
+        # Locked while a post is in flight: its answer cannot be recorded.
+        slack.post_delay = 0.5
         queue(store, release(2))
-        other_process.execute("BEGIN IMMEDIATE")
         outbox.wake()
+        await eventually(lambda: len(slack.calls_to("chat.postMessage")) == 2)
+        other_process.execute("BEGIN IMMEDIATE")
         await eventually(lambda: f"delivering to {CHANNEL} stopped" in caplog.text)
         await asyncio.sleep(0.3)
         assert not running.done()
@@ -288,9 +303,13 @@ async def test_a_locked_database_delays_deliveries_and_stops_nothing(
         other_process.close()
         stop.set()
         await running
+        db.close()
 
+    # The post whose answer went unrecorded was found in history, not posted again.
     assert posted_ids(slack) == [release(1).id, release(2).id]
+    assert len(slack.calls_to("conversations.history")) == 1
     assert "database is locked" in caplog.text
+    assert "Traceback" not in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -305,6 +324,7 @@ async def test_a_locked_database_delays_deliveries_and_stops_nothing(
 )
 async def test_a_failed_delivery_queued_again_is_posted_once(
     store: Store,
+    db: Database,
     slack: SlackApi,
     tmp_path: Path,
     answer: FakeResponse,
@@ -314,13 +334,13 @@ async def test_a_failed_delivery_queued_again_is_posted_once(
     slack.fail_next("chat.postMessage", answer)
     queue(store, release(1))
     await deliver_everything(
-        Outbox(store, client_for(slack, tmp_path), retry_base=0.05, max_attempts=1), store
+        Outbox(db, client_for(slack, tmp_path), retry_base=0.05, max_attempts=1), store
     )
     [row] = store.delivery_log()
     assert row["state"] == "failed"
 
     assert store.retry_failed(now=time.time()) == 1  # an admin's "Retry failed deliveries"
-    await deliver_everything(Outbox(store, client_for(slack, tmp_path), retry_base=0.05), store)
+    await deliver_everything(Outbox(db, client_for(slack, tmp_path), retry_base=0.05), store)
 
     assert posted_ids(slack) == [release(1).id]
     [row] = store.delivery_log()

@@ -8,6 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.database import Database
 from bot.feed import MAX_BODY_BYTES, open_session
 from bot.store import Store
 from bot.watcher import Outcome, Watcher
@@ -23,18 +24,18 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-def watcher(store: Store, session: aiohttp.ClientSession, feed: FeedServer) -> Watcher:
-    return make_watcher(store, session, feed)
+def watcher(db: Database, session: aiohttp.ClientSession, feed: FeedServer) -> Watcher:
+    return make_watcher(db, session, feed)
 
 
 def make_watcher(
-    store: Store, session: aiohttp.ClientSession, feed: FeedServer, **options: object
+    db: Database, session: aiohttp.ClientSession, feed: FeedServer, **options: object
 ) -> Watcher:
     return Watcher(
-        store,
+        db,
         session,
         feed_url=feed.url,
-        channels_for=lambda release: [CHANNEL],
+        channels_for=lambda store, release: [CHANNEL],
         poll_interval=300,
         **options,  # type: ignore[arg-type]
     )
@@ -57,9 +58,9 @@ async def test_first_poll_stores_everything_and_announces_nothing(
 
 @pytest.mark.parametrize("nothing", ["an empty feed", "a 304 to a request without validators"])
 async def test_a_first_poll_that_stores_nothing_is_not_the_baseline(
-    store: Store, session: aiohttp.ClientSession, feed: FeedServer, nothing: str
+    store: Store, db: Database, session: aiohttp.ClientSession, feed: FeedServer, nothing: str
 ) -> None:
-    watcher = make_watcher(store, session, feed, announce_existing=1)
+    watcher = make_watcher(db, session, feed, announce_existing=1)
     if nothing == "an empty feed":
         feed.items = []
     else:
@@ -83,9 +84,9 @@ async def test_a_first_poll_that_stores_nothing_is_not_the_baseline(
 
 
 async def test_announce_existing_queues_the_newest_n_oldest_first(
-    store: Store, session: aiohttp.ClientSession, feed: FeedServer
+    store: Store, db: Database, session: aiohttp.ClientSession, feed: FeedServer
 ) -> None:
-    watcher = make_watcher(store, session, feed, announce_existing=2)
+    watcher = make_watcher(db, session, feed, announce_existing=2)
     await watcher.poll_once()
 
     assert queued(store) == [make_item(2).item_id, make_item(3).item_id]
@@ -142,10 +143,10 @@ async def test_conditional_get_sends_validators_and_skips_on_304(
 
 
 async def test_validators_survive_a_restart(
-    store: Store, session: aiohttp.ClientSession, feed: FeedServer, tmp_path: Path
+    store: Store, db: Database, session: aiohttp.ClientSession, feed: FeedServer, tmp_path: Path
 ) -> None:
-    await make_watcher(store, session, feed).poll_once()
-    reopened = Store(tmp_path / "bot.db")
+    await make_watcher(db, session, feed).poll_once()
+    reopened = Database(tmp_path / "bot.db")
     try:
         result = await make_watcher(reopened, session, feed).poll_once()
     finally:
@@ -156,13 +157,13 @@ async def test_validators_survive_a_restart(
 
 
 async def test_an_identical_body_without_validators_is_not_parsed(
-    store: Store, session: aiohttp.ClientSession
+    store: Store, db: Database, session: aiohttp.ClientSession
 ) -> None:
     # Squarespace may send no ETag, and stamps the time into a comment on every response.
     async with FeedServer(
         newest_first(1, 2), etag=False, last_modified=False, stamp_each_response=True
     ) as feed:
-        watcher = make_watcher(store, session, feed)
+        watcher = make_watcher(db, session, feed)
         await watcher.poll_once()
         result = await watcher.poll_once()
 
@@ -226,10 +227,10 @@ async def test_failures_back_off_and_honour_retry_after(watcher: Watcher, feed: 
 
 
 async def test_a_redirect_is_followed(
-    store: Store, session: aiohttp.ClientSession, feed: FeedServer
+    store: Store, db: Database, session: aiohttp.ClientSession, feed: FeedServer
 ) -> None:
     feed.fail_always(Fault.redirect("/news-moved?format=rss"))
-    result = await make_watcher(store, session, feed).poll_once()
+    result = await make_watcher(db, session, feed).poll_once()
 
     assert result.outcome is Outcome.UPDATED
     assert store.release_count() == 3

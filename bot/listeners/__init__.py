@@ -4,16 +4,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.controls import Controls
+from bot.database import Database
 from bot.listeners import actions, commands, events, settings_actions, views
 from bot.listeners.admin import AdminCommands
 from bot.listeners.home import Home
 from bot.search import SearchService
-from bot.store import Store
 
 
 def register(
     app: AsyncApp,
-    store: Store,
+    db: Database,
     search: SearchService,
     admin: AdminCommands,
     controls: Controls,
@@ -24,7 +24,7 @@ def register(
     home = Home(admin, admin.client)
     admin.after_change = home.after_change
     commands.register(app, search, admin, controls)
-    actions.register(app, store, search, poster)
+    actions.register(app, db, search, poster)
     settings_actions.register(app, admin, home)
     views.register(app, admin, home, poster)
     events.register(app, home)

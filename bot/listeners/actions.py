@@ -13,12 +13,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks
+from bot.database import Database, DatabaseBusy
+from bot.listeners.admin import READ_WITHIN
 from bot.listeners.commands import COMMAND, answer
 from bot.models import Release
 from bot.outbox import Failure, classify, explain
 from bot.posting import post_joining
 from bot.search import SearchService
-from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # not posted again: a member's second click is a double click, and another member is told
 # whose post is already there.
 SHARE_REPEAT_WINDOW = 30.0
+SHARE_BUSY = "The bot's database is busy just now, so nothing was shared. Please press Share again."
 
 
 @dataclass
@@ -39,7 +41,7 @@ class _Share:
     pressed: set[str] = field(default_factory=set)
 
 
-def register(app: AsyncApp, store: Store, search: SearchService, poster: AsyncWebClient) -> None:
+def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWebClient) -> None:
     """`poster` posts shared releases: a client that never repeats a request that may have
     reached Slack (`bot.app.posting_client`), so a dropped connection is not a second post."""
     recent_shares: dict[tuple[str, str], _Share] = {}
@@ -75,7 +77,12 @@ def register(app: AsyncApp, store: Store, search: SearchService, poster: AsyncWe
         channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
             "channel_id"
         )
-        release = store.release(action.get("value") or "")
+        wanted = action.get("value") or ""
+        try:
+            release = await db.read(lambda store: store.release(wanted), within=READ_WITHIN)
+        except DatabaseBusy:
+            await respond(replace_original=False, text=SHARE_BUSY)
+            return
         if release is None or not channel:
             await respond(replace_original=False, text="That release can no longer be shared.")
             return

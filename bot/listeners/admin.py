@@ -17,7 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import blocks
 from bot.admins import CHANGE, POLL, SEE, AdminCheck
 from bot.controls import Controls
-from bot.health import health
+from bot.database import Database, DatabaseBusy
+from bot.health import report
 from bot.outbox import classify
 from bot.routes import RouteError, Routes, channel_id, typed_categories, unrouted
 from bot.settings import Settings
@@ -29,6 +30,21 @@ log = logging.getLogger(__name__)
 VERBS = {"route": CHANGE, "unroute": CHANGE, "routes": SEE, "status": SEE, "poll": POLL}
 INVITE = "/invite @ISSCR News"
 JOINED = "I joined the channel."
+# How long a Slack request waits for the database (another process may hold its lock, or a big
+# poll be storing): the answer comes in time either way, and says when nothing was done.
+READ_WITHIN = 2.0
+WRITE_WITHIN = 2.0
+BUSY = (
+    "The bot's database is busy just now (another program may be using it), so nothing was "
+    "changed. Please try again in a minute."
+)
+
+
+def unrouted_in(store: Store) -> list[str]:
+    """What no route takes, for the ⚠ warnings (see `bot.routes.unrouted`)."""
+    return unrouted(
+        store.routes(), store.categories(), uncategorized=store.has_uncategorized_releases()
+    )
 
 
 def is_admin_command(text: str) -> bool:
@@ -50,23 +66,24 @@ def _first_word(text: str) -> tuple[str, str]:
 
 class AdminCommands:
     def __init__(
-        self, settings: Settings, store: Store, client: AsyncWebClient, controls: Controls
+        self, settings: Settings, db: Database, client: AsyncWebClient, controls: Controls
     ) -> None:
         self.settings = settings
-        self.store = store
+        self.db = db
         self.client = client
         self.controls = controls
         self.check = AdminCheck(client, settings.admin_user_ids)
-        self.routes = Routes(store)
         # Called with the admin's user ID after every change, to refresh their App Home.
         self.after_change: Callable[[str], Awaitable[None]] | None = None
 
-    def unrouted(self) -> list[str]:
-        """What no route takes, for the ⚠ warnings (see `bot.routes.unrouted`)."""
-        return unrouted(
-            self.store.routes(),
-            self.store.categories(),
-            uncategorized=self.store.has_uncategorized_releases(),
+    async def report(self) -> dict[str, Any]:
+        """The health report, as `/healthz` gives it."""
+        return await report(
+            self.db,
+            self.settings.feed_url,
+            self.settings.archive_url,
+            live=self.controls.live_problems(),
+            within=READ_WITHIN,
         )
 
     async def answer(self, user_id: str, text: str) -> dict[str, Any]:
@@ -79,17 +96,25 @@ class AdminCommands:
             return _message(refusal, blocks.text_blocks(blocks.escape(refusal)))
         try:
             if verb == "routes":
-                shown = blocks.routes_table(
-                    self.store.routes(), self.settings.announce_channel, self.unrouted()
+                routes, missing = await self.db.read(
+                    lambda store: (store.routes(), unrouted_in(store)), within=READ_WITHIN
                 )
+                shown = blocks.routes_table(routes, self.settings.announce_channel, missing)
                 return _message("Where ISSCR news goes", shown)
             if verb == "status":
-                report = health(self.store, self.settings.feed_url, self.settings.archive_url)
-                shown = blocks.status_answer(report, self.store.delivery_counts_by_channel())
-                return _message("ISSCR news bot status", shown)
+                health = await self.report()
+                per_channel = await self.db.read(
+                    lambda store: store.delivery_counts_by_channel(), within=READ_WITHIN
+                )
+                return _message("ISSCR news bot status", blocks.status_answer(health, per_channel))
             if verb == "poll":
+                await self.db.write(
+                    lambda store: store.record_change(
+                        user_id, "poll", "feed polled on request", now=time.time()
+                    ),
+                    within=WRITE_WITHIN,
+                )
                 self.controls.poll_now()
-                self.store.record_change(user_id, "poll", "feed polled on request", now=time.time())
                 note = "Polling the ISSCR feed now; anything new is announced in a moment."
                 answer = _message(note, blocks.text_blocks(note))
             elif verb in ("route", "unroute"):
@@ -98,6 +123,8 @@ class AdminCommands:
                 raise RouteError(f"There is no admin command “{verb}”.")
         except RouteError as error:
             return _message(str(error), blocks.text_blocks(blocks.escape(str(error))))
+        except DatabaseBusy:
+            return _message(BUSY, blocks.text_blocks(BUSY))
         if self.after_change is not None:
             await self.after_change(user_id)
         return answer
@@ -105,11 +132,16 @@ class AdminCommands:
     async def _change_route(self, user_id: str, verb: str, rest: str) -> dict[str, Any]:
         where, names = _first_word(rest)
         channel = channel_id(where)
-        categories = typed_categories(names, self.store.categories(), verb=verb)
-        had_routes = bool(self.store.routes())
+        known, had_routes = await self.db.read(
+            lambda store: (store.categories(), bool(store.routes())), within=READ_WITHIN
+        )
+        categories = typed_categories(names, known, verb=verb)
         notes: list[str] = []
         if verb == "route":
-            changed = self.routes.route(channel, categories, by=user_id)
+            changed = await self.db.write(
+                lambda store: Routes(store).route(channel, categories, by=user_id),
+                within=WRITE_WITHIN,
+            )
             membership = None if changed.unchanged else await self.join(channel)
             announce = self.settings.announce_channel
             if not had_routes and announce and announce != channel:
@@ -118,14 +150,19 @@ class AdminCommands:
                     "from now on each release goes only where a route takes it."
                 )
         else:
-            changed = self.routes.unroute(channel, categories, by=user_id)
+            changed = await self.db.write(
+                lambda store: Routes(store).unroute(channel, categories, by=user_id),
+                within=WRITE_WITHIN,
+            )
             membership = None
-            if not self.store.routes() and self.settings.announce_channel:
-                membership = (
-                    f"With no routes left, every release goes to "
-                    f"<#{self.settings.announce_channel}> again."
-                )
-        missing = self.unrouted()
+        routes, missing = await self.db.read(
+            lambda store: (store.routes(), unrouted_in(store)), within=READ_WITHIN
+        )
+        if verb == "unroute" and not routes and self.settings.announce_channel:
+            membership = (
+                f"With no routes left, every release goes to "
+                f"<#{self.settings.announce_channel}> again."
+            )
         if missing:
             notes.append(blocks.unrouted_note(missing))
         shown = blocks.route_answer(

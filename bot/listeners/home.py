@@ -7,8 +7,8 @@ import logging
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks
-from bot.health import health
-from bot.listeners.admin import AdminCommands
+from bot.database import DatabaseBusy
+from bot.listeners.admin import READ_WITHIN, AdminCommands, unrouted_in
 from bot.listeners.commands import COMMAND
 
 log = logging.getLogger(__name__)
@@ -33,22 +33,39 @@ class Home:
         if is_admin is None:
             is_admin = await self.admin.check.refusal(user_id) is None
         (self._admins.add if is_admin else self._admins.discard)(user_id)
-        store, settings = self.admin.store, self.admin.settings
-        releases = store.latest_releases(HOME_RELEASES)
-        if is_admin:
-            view = blocks.admin_home_view(
-                routes=store.routes(),
-                announce_channel=settings.announce_channel,
-                unrouted=self.admin.unrouted(),
-                report=health(store, settings.feed_url, settings.archive_url),
-                per_channel=store.delivery_counts_by_channel(),
-                changes=store.recent_changes(RECENT_CHANGES),
-                releases=releases,
-                command=COMMAND,
-                notice=notice,
-            )
-        else:
-            view = blocks.home_view(releases, COMMAND)
+        settings = self.admin.settings
+        try:
+            if is_admin:
+                health = await self.admin.report()
+                routes, missing, per_channel, changes, releases = await self.admin.db.read(
+                    lambda store: (
+                        store.routes(),
+                        unrouted_in(store),
+                        store.delivery_counts_by_channel(),
+                        store.recent_changes(RECENT_CHANGES),
+                        store.latest_releases(HOME_RELEASES),
+                    ),
+                    within=READ_WITHIN,
+                )
+                view = blocks.admin_home_view(
+                    routes=routes,
+                    announce_channel=settings.announce_channel,
+                    unrouted=missing,
+                    report=health,
+                    per_channel=per_channel,
+                    changes=changes,
+                    releases=releases,
+                    command=COMMAND,
+                    notice=notice,
+                )
+            else:
+                releases = await self.admin.db.read(
+                    lambda store: store.latest_releases(HOME_RELEASES), within=READ_WITHIN
+                )
+                view = blocks.home_view(releases, COMMAND)
+        except DatabaseBusy:  # the Home is published again at the next open
+            log.warning("the Home of %s was not published: the database was busy", user_id)
+            return
         try:
             await self.client.views_publish(user_id=user_id, view=view)
         except Exception as error:  # the Home is refreshed again at the next open

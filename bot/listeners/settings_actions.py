@@ -16,8 +16,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks
 from bot.admins import CHANGE, POLL
-from bot.listeners.admin import AdminCommands
+from bot.database import DatabaseBusy
+from bot.listeners.admin import BUSY, READ_WITHIN, WRITE_WITHIN, AdminCommands
 from bot.listeners.home import Home
+from bot.routes import Routes
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +42,27 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         await home.publish(user_id, is_admin=False)
         return False
 
+    async def busy(body: dict[str, Any]) -> None:
+        """Tell the admin that the database did not answer in time and nothing changed."""
+        try:
+            await admin.client.views_open(
+                trigger_id=body["trigger_id"],
+                view=blocks.result_form("Nothing changed", blocks.escape(BUSY)),
+            )
+        except Exception as error:
+            log.warning("views.open failed: %s", error.__class__.__name__)
+
     @app.action(blocks.ADD_ROUTE)
     async def add_route(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        if await allowed(body):
-            form = blocks.route_form(admin.store.categories())
-            await client.views_open(trigger_id=body["trigger_id"], view=form)
+        if not await allowed(body):
+            return
+        try:
+            known = await admin.db.read(lambda store: store.categories(), within=READ_WITHIN)
+        except DatabaseBusy:
+            await busy(body)
+            return
+        await client.views_open(trigger_id=body["trigger_id"], view=blocks.route_form(known))
 
     @app.action(blocks.EDIT_ROUTE)
     async def edit_route(
@@ -54,12 +72,18 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         user = body["user"]["id"]
         if not await allowed(body):
             return
-        route = next((r for r in admin.store.routes() if r.channel == action.get("value")), None)
+        try:
+            routes, known = await admin.db.read(
+                lambda store: (store.routes(), store.categories()), within=READ_WITHIN
+            )
+        except DatabaseBusy:
+            await busy(body)
+            return
+        route = next((r for r in routes if r.channel == action.get("value")), None)
         if route is None:  # removed meanwhile, e.g. by another admin
             await home.publish(user, is_admin=True)
             return
-        form = blocks.route_form(admin.store.categories(), route)
-        await client.views_open(trigger_id=body["trigger_id"], view=form)
+        await client.views_open(trigger_id=body["trigger_id"], view=blocks.route_form(known, route))
 
     @app.action(blocks.REMOVE_ROUTE)
     async def remove_route(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -68,8 +92,16 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         if not await allowed(body):
             return
         channel = action.get("value") or ""
-        if any(route.channel == channel for route in admin.store.routes()):
-            admin.routes.unroute(channel, [], by=user)
+
+        def remove(store: Store) -> None:
+            if any(route.channel == channel for route in store.routes()):
+                Routes(store).unroute(channel, [], by=user)
+
+        try:
+            await admin.db.write(remove, within=WRITE_WITHIN)
+        except DatabaseBusy:
+            await busy(body)
+            return
         await home.after_change(user)
 
     @app.action(blocks.POLL_NOW)
@@ -78,8 +110,17 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         user = body["user"]["id"]
         if not await allowed(body, POLL):
             return
+        try:
+            await admin.db.write(
+                lambda store: store.record_change(
+                    user, "poll", "feed polled on request", now=time.time()
+                ),
+                within=WRITE_WITHIN,
+            )
+        except DatabaseBusy:
+            await busy(body)
+            return
         admin.controls.poll_now()
-        admin.store.record_change(user, "poll", "feed polled on request", now=time.time())
         await home.after_change(user)
 
     @app.action(blocks.RETRY_FAILED)
@@ -88,14 +129,21 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         user = body["user"]["id"]
         if not await allowed(body):
             return
-        count = admin.store.retry_failed(now=time.time())
+
+        def retry(store: Store) -> int:
+            with store.transaction():
+                count = store.retry_failed(now=time.time())
+                if count:
+                    what = f"{count} failed {'delivery' if count == 1 else 'deliveries'}"
+                    store.record_change(user, "retry", f"{what} queued again", now=time.time())
+            return count
+
+        try:
+            count = await admin.db.write(retry, within=WRITE_WITHIN)
+        except DatabaseBusy:
+            await busy(body)
+            return
         if count:
-            admin.store.record_change(
-                user,
-                "retry",
-                f"{count} failed {'delivery' if count == 1 else 'deliveries'} queued again",
-                now=time.time(),
-            )
             admin.controls.deliver_now()
         await home.after_change(user)
 
