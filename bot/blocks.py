@@ -508,9 +508,13 @@ def unrouted_note(unrouted: Sequence[str]) -> str:
 
 def status_answer(report: dict[str, Any], per_channel: dict[str, dict[str, int]]) -> list[Block]:
     """Feed health and deliveries per channel, for admins."""
+    problems = [f"⚠ {escape(problem)}" for problem in report.get("problems", ())]
+    if "feed" not in report:  # the database could not be read: the problems say why
+        return text_blocks("\n".join(problems))
     feed = report["feed"]
     error = feed["last_error"]
     lines = [
+        *problems,
         f"*Feed*: last poll {when(feed['last_poll'])}, last success "
         f"{when(feed['last_success'])}"
         + (f", failing {feed['failures_in_a_row']}× in a row" if feed["failures_in_a_row"] else ""),
@@ -619,7 +623,7 @@ def admin_home_view(
         _button("Poll now", POLL_NOW),
         _button("Send a test announcement", SEND_TRIAL),
     ]
-    if report["deliveries"]["failed"]:
+    if report.get("deliveries", {}).get("failed"):
         actions.append(_button("Retry failed deliveries", RETRY_FAILED))
     shown.append({"type": "actions", "elements": actions})
     shown += [{"type": "divider"}, *status_answer(report, per_channel)]

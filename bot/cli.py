@@ -179,7 +179,7 @@ async def _poll(settings: Settings) -> int:
     open_store(settings).close()  # the schema, ensured before anything starts
     db = Database(settings.database_path)
     try:
-        outbox = Outbox(db, posting_client(settings))
+        outbox = Outbox(db, posting_client(settings), lease_ttl=settings.delivery_lease)
         async with open_session() as session:
             watcher = Watcher(
                 db,

@@ -127,15 +127,16 @@ class Database:
         except sqlite3.Error as error:
             if _is_storage_failure(error):
                 with self._lock:
-                    if self._write_failure is None:
+                    started = self._write_failure is None
+                    if started:
                         self._write_failure = WriteFailure(str(error), time.time())
-                log.error("cannot write to the database %s: %s", self.path, error)
+                if started:  # once: every write fails the same way until it is fixed
+                    log.error("cannot write to the database %s: %s", self.path, error)
             raise
-        if self._write_failure is not None:
-            with self._lock:
-                if self._write_failure is not None:
-                    log.info("the database can be written again")
-                self._write_failure = None
+        with self._lock:
+            ended, self._write_failure = self._write_failure is not None, None
+        if ended:
+            log.info("the database %s can be written again", self.path)
         return result
 
 

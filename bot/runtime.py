@@ -55,7 +55,7 @@ class Bot:
         self.app = build_app(
             settings, self.db, self.client, self.search, self.controls, self.identity
         )
-        self.outbox = Outbox(self.db, posting_client(settings))
+        self.outbox = Outbox(self.db, posting_client(settings), lease_ttl=settings.delivery_lease)
         # What Slack said of the bot token at start-up, when it refused it.
         self.token_problem: str | None = None
         self.stopping = asyncio.Event()

@@ -19,6 +19,7 @@ DEFAULT_FEED_URL = "https://www.isscr.org/isscr-news?format=rss"
 DEFAULT_ARCHIVE_URL = "https://www.isscr.org/isscr-news?format=json"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 MIN_QUIET_POLL_INTERVAL = 60
+DEFAULT_DELIVERY_LEASE = 60.0
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -50,6 +51,8 @@ class Settings:
     archive_url: str | None = None
     # Users who may configure the bot besides the workspace's admins and owners.
     admin_user_ids: frozenset[str] = frozenset()
+    # How long a process stalled while holding channels keeps them from another process.
+    delivery_lease: float = DEFAULT_DELIVERY_LEASE
 
     @property
     def socket_mode(self) -> bool:
@@ -150,6 +153,9 @@ class Settings:
             log_level=log_level,
             archive_url=_archive_url(values, feed_url),
             admin_user_ids=_user_ids(values, "ADMIN_USER_IDS"),
+            delivery_lease=_number(
+                values, "DELIVERY_LEASE_SECONDS", DEFAULT_DELIVERY_LEASE, minimum=2
+            ),
         )
 
 

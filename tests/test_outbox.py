@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import itertools
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -347,3 +349,120 @@ async def test_a_failed_delivery_queued_again_is_posted_once(
     assert (row["state"], row["ts"]) == ("sent", slack.messages[CHANNEL][0]["ts"])
     assert len(slack.calls_to("conversations.history")) == history_checks
     assert len(slack.calls_to("chat.postMessage")) == posts
+
+
+async def test_a_busy_channel_is_searched_to_the_end_of_the_window_before_posting_again(
+    store: Store, db: Database, slack: SlackApi, tmp_path: Path
+) -> None:
+    # The answer to the post was lost; 2,100 messages followed it before the bot looked.
+    slack.fail_next("chat.postMessage", FakeResponse.server_error(502, after_posting=True))
+    queue(store, release(1))
+    outbox = Outbox(db, client_for(slack, tmp_path), retry_base=5, retry_cap=5)
+    stop = asyncio.Event()
+    running = asyncio.create_task(outbox.run(stop))
+    await eventually(lambda: store.delivery_log()[0]["last_error"] is not None)
+    stop.set()
+    await running
+    for n in range(2100):
+        slack.add_message(CHANNEL, f"busy channel, message {n}")
+
+    await deliver_everything(Outbox(db, client_for(slack, tmp_path)), store)
+
+    assert posted_ids(slack) == [release(1).id]
+    assert len(slack.calls_to("conversations.history")) == 11  # 2,101 messages, 200 a page
+    [row] = store.delivery_log()
+    assert (row["state"], row["ts"]) == ("sent", slack.messages[CHANNEL][0]["ts"])
+
+
+async def test_a_bot_removed_from_the_channel_waits_and_says_so_instead_of_posting_blind(
+    store: Store, db: Database, slack: SlackApi, tmp_path: Path
+) -> None:
+    slack.add_channel(OTHER)
+    slack.fail_next("chat.postMessage", FakeResponse.server_error(500, after_posting=True))
+    queue(store, release(1), channel=OTHER)
+    outbox = Outbox(db, client_for(slack, tmp_path), retry_base=0.05, retry_cap=0.1)
+    stop = asyncio.Event()
+    running = asyncio.create_task(outbox.run(stop))
+    try:
+        await eventually(lambda: len(slack.calls_to("chat.postMessage")) == 1)
+        slack.channels[OTHER].is_member = False  # an admin removed the bot meanwhile
+        await eventually(lambda: len(slack.calls_to("conversations.history")) >= 3)
+        [row] = store.delivery_log()
+        assert row["state"] == "sending"
+        assert row["last_error"].startswith(
+            "cannot read the channel's history to check whether the post already went out "
+            "(not_in_channel): invite the bot back"
+        )
+        assert len(slack.calls_to("chat.postMessage")) == 1  # never posted blind
+        assert slack.calls_to("conversations.join") == []  # nor pushed its way back in
+        problems = health(store, "http://feed.invalid/")["problems"]
+        assert any("cannot read the channel's history" in line for line in problems), problems
+
+        slack.channels[OTHER].is_member = True  # invited back
+        await eventually(lambda: store.delivery_log()[0]["state"] == "sent")
+    finally:
+        stop.set()
+        await running
+
+    assert posted_ids(slack, OTHER) == [release(1).id]
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["3600", email.utils.formatdate(time.time() + 3600, usegmt=True)],
+    ids=["an hour", "an HTTP date an hour away"],
+)
+async def test_a_long_retry_after_is_capped_and_shown_while_waiting(
+    store: Store, db: Database, slack: SlackApi, tmp_path: Path, retry_after: str
+) -> None:
+    refusal = FakeResponse(
+        status=429,
+        body={"ok": False, "error": "ratelimited"},
+        headers=(("Retry-After", retry_after),),
+    )
+    slack.fail_next("chat.postMessage", refusal)
+    queue(store, release(1))
+    outbox = Outbox(db, client_for(slack, tmp_path), max_retry_after=2)
+    stop = asyncio.Event()
+    running = asyncio.create_task(outbox.run(stop))
+    try:
+        await eventually(lambda: bool(store.delivery_log()[0]["last_error"]), timeout=5)
+        [row] = store.delivery_log()
+        assert row["last_error"].startswith(
+            "ratelimited: Slack asked the bot to slow down; trying again at "
+        )
+        assert re.search(r"\(Slack asked for 3[56]\d\d s\)$", row["last_error"]), row
+        assert row["state"] == "pending"  # refused: nothing to look for in history
+        report = health(store, "http://feed.invalid/")
+        assert report["ok"] is False
+        assert any(line.startswith("Slack is rate-limiting posts") for line in report["problems"])
+        # Not an hour: the capped wait, then the post.
+        await eventually(lambda: store.delivery_counts()["sent"] == 1, timeout=10)
+    finally:
+        stop.set()
+        await running
+
+    assert posted_ids(slack) == [release(1).id]
+    assert len(slack.calls_to("chat.postMessage")) == 2  # one refusal, one post
+
+
+async def test_an_announcement_slack_still_rejects_goes_out_as_a_minimal_message(
+    outbox: Outbox, store: Store, slack: SlackApi
+) -> None:
+    slack.fail_next("chat.postMessage", FakeResponse.error("invalid_blocks"), times=2)
+    queue(store, release(1, title="Release 1 <odd>", image_url="https://images.example/x"))
+    await deliver_everything(outbox, store)
+
+    with_image, without_image, minimal = slack.calls_to("chat.postMessage")
+    assert "accessory" in with_image.params["blocks"][0]
+    assert "accessory" not in without_image.params["blocks"][0]
+    assert "blocks" not in minimal.params
+    assert minimal.params["text"] == (
+        "Release 1 &lt;odd&gt;\nhttps://www.isscr.org/isscr-news/release-1"
+    )
+    assert posted_ids(slack) == [release(1).id]  # its metadata is there for history checks
+    with sqlite3.connect(store.db.conn.execute("PRAGMA database_list").fetchone()[2]) as raw:
+        [(state, note)] = raw.execute("SELECT state, note FROM deliveries").fetchall()
+    assert state == "sent"
+    assert note == "sent as a minimal message: Slack rejected the announcement (invalid_blocks)"

@@ -12,8 +12,9 @@ import socket
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -39,21 +40,44 @@ def child_env(env: dict[str, str]) -> dict[str, str]:
 class BotProcess:
     """`python -m bot run` in a child process, with its output kept for the test report."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, *, inside: tuple[str, ...] = ()) -> None:
+        """`inside`: a command line that runs the bot, e.g. `unshare` into namespaces of its
+        own; "{bot}" in it stands for the bot's own command line."""
         self.env = {**env, "PORT": str(free_port())}
         self.cwd = cwd
+        self.inside = inside
         self.process: asyncio.subprocess.Process | None = None
         self.log = cwd / f"bot-{self.env['PORT']}.log"
 
-    async def start(self) -> BotProcess:
+    async def start(self, *, wait: bool = True) -> BotProcess:
+        command = (sys.executable, "-m", "bot", "run")
+        if self.inside:
+            bot = " ".join(command)
+            command = tuple(part.replace("{bot}", bot) for part in self.inside)
         with self.log.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run",
+                *command,
                 cwd=self.cwd, env=child_env(self.env),
                 stdout=log, stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
-        await eventually(self.healthy, timeout=20)
+        if wait:
+            await eventually(self.healthy, timeout=20)
         return self
+
+    async def report(self) -> tuple[int, dict[str, Any]]:
+        """GET /healthz: the status code and the report."""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{self.env['PORT']}/healthz") as response,
+        ):
+            return response.status, await response.json()
+
+    async def stop_for(self, seconds: float) -> None:
+        """SIGSTOP, then SIGCONT: a paused VM, a laptop lid, a stalled machine."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        await asyncio.sleep(seconds)
+        self.process.send_signal(signal.SIGCONT)
 
     async def healthy(self) -> bool:
         try:
@@ -452,3 +476,134 @@ async def test_backfill_of_a_page_that_is_not_json_stops_with_the_fix(tmp_path: 
     assert err.startswith("Backfill stopped: got an HTML page instead of JSON"), err
     assert err.endswith("Fix ARCHIVE_URL and run it again.\n"), err
     assert len(site.json_requests()) == 1
+
+
+def lease_holder(tmp_path: Path, channel: str = CHANNEL) -> int | None:
+    """The PID recorded in `channel`'s delivery lease, if anyone holds it."""
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        row = db.execute("SELECT pid FROM leases WHERE name = ?", [f"channel:{channel}"]).fetchone()
+    return row[0] if row else None
+
+
+async def test_two_bots_in_pid_namespaces_of_their_own_on_one_host_post_each_release_once(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, processes: list[BotProcess]
+) -> None:
+    # Two containers sharing a volume: one hostname, and each bot's PID (3 and 5 here) means
+    # something only inside its own PID namespace; neither can tell from it whether the other
+    # is alive.
+    env = bot_env(tmp_path, feed, slack, LOG_LEVEL="INFO")
+    for helpers in (1, 3):
+        started_first = " ".join([": &"] * helpers) + " wait;"
+        inside = (
+            "unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL",
+            "sh", "-c", f"{started_first} {{bot}}; true",
+        )  # fmt: skip
+        processes.append(await BotProcess(env, tmp_path, inside=inside).start())
+    burst = list(range(4, 16))
+    feed.items = newest_first(1, 2, 3, *burst)
+
+    await eventually(lambda: len(slack.messages[CHANNEL]) >= len(burst), timeout=60)
+    await asyncio.sleep(6)  # a second look by the other bot's outbox (every 5 s) would post again
+
+    assert posted_ids(slack) == [make_item(n).item_id for n in burst]
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        namespaces = {row[0] for row in db.execute("SELECT pid_ns FROM leases")}
+    assert None not in namespaces
+
+
+async def test_a_bot_stopped_longer_than_its_lease_posts_nothing_the_other_took_over(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, processes: list[BotProcess]
+) -> None:
+    env = bot_env(tmp_path, feed, slack, LOG_LEVEL="INFO", DELIVERY_LEASE_SECONDS="2")
+    processes.extend(
+        await asyncio.gather(BotProcess(env, tmp_path).start(), BotProcess(env, tmp_path).start())
+    )
+    burst = list(range(4, 14))
+    feed.items = newest_first(1, 2, 3, *burst)
+    await eventually(lambda: len(slack.messages[CHANNEL]) >= 2, timeout=30)
+    holder = lease_holder(tmp_path)
+    [stalled] = [bot for bot in processes if bot.process and bot.process.pid == holder]
+
+    # Stopped mid-burst, with its next release in hand, for longer than its lease: the other
+    # bot takes the channel over meanwhile.
+    stop = asyncio.create_task(stalled.stop_for(8))
+    await eventually(lambda: lease_holder(tmp_path) not in (holder, None), timeout=20)
+    await stop
+
+    await eventually(lambda: len(slack.messages[CHANNEL]) >= len(burst), timeout=60)
+    await asyncio.sleep(3)  # the woken bot's duplicate would show up here
+    assert posted_ids(slack) == [make_item(n).item_id for n in burst]
+    assert "another process" in stalled.output(), stalled.output()
+
+
+async def test_a_full_disk_is_reported_and_nothing_is_lost_once_there_is_room_again(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, processes: list[BotProcess]
+) -> None:
+    # The database's volume: a small tmpfs, mounted in a mount namespace of its own that the
+    # bots (and the filling and emptying) enter.
+    volume_dir = tmp_path / "volume"
+    volume_dir.mkdir()
+    volume = await asyncio.create_subprocess_exec(
+        "unshare", "--mount", "sh", "-c",
+        f"mount -t tmpfs -o size=32m tmpfs {volume_dir} && touch {volume_dir}/ready "
+        "&& exec sleep 600",
+    )  # fmt: skip
+
+    async def on_volume(*command: str) -> int:
+        entered = await asyncio.create_subprocess_exec(
+            "nsenter", f"--target={volume.pid}", "--mount", *command,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        return await entered.wait()
+
+    try:
+        await eventually(lambda: _is_zero(on_volume("test", "-e", f"{volume_dir}/ready")))
+        env = bot_env(
+            tmp_path, feed, slack, LOG_LEVEL="INFO", DATABASE_PATH=str(volume_dir / "bot.db")
+        )
+        inside = ("nsenter", f"--target={volume.pid}", "--mount", "sh", "-c", "exec {bot}")
+        bot = await BotProcess(env, tmp_path, inside=inside).start()
+        processes.append(bot)
+
+        await on_volume("sh", "-c", f"cat /dev/zero > {volume_dir}/filler")  # the disk is full
+        big = "<p>" + "A long paragraph of the release. " * 1000 + "</p>"
+        burst = list(range(4, 12))
+        feed.items = newest_first(1, 2, 3, *burst, html=big)
+
+        async def disk_full_reported() -> bool:
+            try:
+                status, report = await bot.report()
+            except aiohttp.ClientError:  # not listening yet
+                assert bot.process and bot.process.returncode is None, bot.output()
+                return False
+            return status == 503 and any("disk is full" in line for line in report["problems"])
+
+        await eventually(disk_full_reported, timeout=30)
+        assert slack.messages[CHANNEL] == []
+
+        # Restarted while the disk is still full: it says so, without a traceback.
+        await bot.kill()
+        bot = await BotProcess(env, tmp_path, inside=inside).start(wait=False)
+        processes.append(bot)
+        await eventually(disk_full_reported, timeout=30)
+
+        await on_volume("rm", f"{volume_dir}/filler")  # room again
+        await eventually(lambda: len(slack.messages[CHANNEL]) >= len(burst), timeout=60)
+        await eventually(lambda: _status_is(bot, 200), timeout=30)
+        await asyncio.sleep(2)
+    finally:
+        volume.kill()
+        await volume.wait()
+
+    assert posted_ids(slack) == [make_item(n).item_id for n in burst]
+    for started in processes:
+        assert "Traceback" not in started.output(), started.output()
+
+
+async def _is_zero(code: Awaitable[int]) -> bool:
+    return await code == 0
+
+
+async def _status_is(bot: BotProcess, expected: int) -> bool:
+    status, _ = await bot.report()
+    return status == expected
