@@ -162,45 +162,84 @@ def parse_archive_page(
             problems.append(f"item {number}: skipped, {_shown(entry)} is not an item")
             continue
         try:
-            release, fallback = _release(entry, site, when)
+            release, note = _release(entry, site, when)
         except Exception as error:  # whatever one item holds, the others are still read
             problems.append(f"item {number}: skipped, unreadable ({error.__class__.__name__})")
             continue
+        if release is None:
+            problems.append(f"item {number}: {note}")
+            continue
         releases.append(release)
-        if fallback:
-            problems.append(f"item {number} (“{text.shorten(release.title, 60)}”): {fallback}")
+        if note:
+            problems.append(f"item {number} (“{text.shorten(release.title, 60)}”): {note}")
     next_offset, offset_problem = _next_offset(document.get("pagination"), when)
     return ArchivePage(releases, next_offset, problems, offset_problem, site)
 
 
-def _release(entry: dict[str, Any], site: str, now: float) -> tuple[Release, str | None]:
-    """The release of one JSON item, and what fallback it needed (None: none)."""
+def _release(entry: dict[str, Any], site: str, now: float) -> tuple[Release | None, str | None]:
+    """The release of one JSON item (None: skipped), and what fallback it needed or why it
+    was skipped (None: nothing to say)."""
+    item = _Item(entry)
     # JSON text fields are HTML-escaped (&amp;, &#39;): decoded once here; the HTML ones are
     # decoded by text.paragraphs. Slack escaping happens later, in blocks.py.
-    found = text.paragraphs(_string(entry.get("body")) or _string(entry.get("excerpt")))
-    link = _absolute(_string(entry.get("fullUrl")), site)
-    title = text.shorten(_one_line(html.unescape(_string(entry.get("title")))), 500)
+    found = text.paragraphs(item.text("body") or item.text("excerpt"))
+    link = _absolute(item.text("fullUrl"), site)
+    title = text.shorten(_one_line(html.unescape(item.text("title"))), 500)
+    if not title and link is None:
+        return None, "skipped, it has neither a title nor a link"
     title = title or "(untitled)"
     published, fallback = _published(entry, now)
-    author = entry.get("author")
-    name = author.get("displayName") if isinstance(author, dict) else None
     release = Release(
-        id=_identity(entry, link, title, published),
+        id=_identity(item.text("id"), link, title, published),
         title=title,
         link=link or site,
         published=published,
-        categories=_categories(entry.get("categories")),
-        author=_one_line(html.unescape(_string(name))) or None,
+        categories=_categories(item.names("categories")),
+        author=_one_line(html.unescape(item.author())) or None,
         excerpt=text.excerpt(found),
         body="\n\n".join(found),
-        image_url=_absolute(_string(entry.get("assetUrl")), site),
+        image_url=_absolute(item.text("assetUrl"), site),
     )
-    return release, fallback
+    notes = [f"{wrong}: left out" for wrong in item.wrong]
+    return release, "; ".join([*notes, *([fallback] if fallback else [])]) or None
 
 
-def _identity(entry: dict[str, Any], link: str | None, title: str, when: datetime | None) -> str:
+class _Item:
+    """One JSON item's fields, read with their types checked: a field of the wrong type (a
+    number for a title, a string for the categories) is left out of the release and noted."""
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.entry = entry
+        self.wrong: list[str] = []
+
+    def text(self, key: str) -> str:
+        value = self.entry.get(key)
+        if value is not None and not isinstance(value, str):
+            self.wrong.append(f"{key} {_shown(value)} is not text")
+        return _string(value)
+
+    def names(self, key: str) -> list[str]:
+        value = self.entry.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+            self.wrong.append(f"{key} {_shown(value)} is not a list of names")
+            return []
+        return [_string(name) for name in value]
+
+    def author(self) -> str:
+        author = self.entry.get("author")
+        name = author.get("displayName") if isinstance(author, dict) else None
+        if author is not None and not isinstance(name, str | None):
+            self.wrong.append(f"author {_shown(author)} has no name as text")
+        elif author is not None and not isinstance(author, dict):
+            self.wrong.append(f"author {_shown(author)} is not an author")
+        return _string(name)
+
+
+def _identity(item_id: str, link: str | None, title: str, when: datetime | None) -> str:
     """The same identity parse.py gives the RSS item: the item id, else link, else a hash."""
-    item_id = _string(entry.get("id")).strip()
+    item_id = item_id.strip()
     if item_id:
         return item_id.lower() if _ITEM_ID.match(item_id) else item_id
     if link:
@@ -229,10 +268,10 @@ def _published(entry: dict[str, Any], now: float) -> tuple[datetime | None, str 
     return None, f"{'; '.join(broken)}: stored undated" if broken else None
 
 
-def _categories(value: object) -> tuple[str, ...]:
+def _categories(names: list[str]) -> tuple[str, ...]:
     seen: dict[str, str] = {}
-    for raw in value if isinstance(value, list) else ():
-        name = _one_line(html.unescape(_string(raw)))
+    for raw in names:
+        name = _one_line(html.unescape(raw))
         if name and name.casefold() not in seen:
             seen[name.casefold()] = name
     return tuple(seen.values())

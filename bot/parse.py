@@ -67,6 +67,9 @@ def parse_feed(
         except Exception as error:  # whatever one item holds, the others are still read
             problems.append(f"item {number}: skipped, unreadable ({error.__class__.__name__})")
             continue
+        if release is None:
+            problems.append(f"item {number}: skipped, it has neither a title nor a link")
+            continue
         releases.append(release)
         if fallback:
             problems.append(f"item {number} (“{text.shorten(release.title, 60)}”): {fallback}")
@@ -92,11 +95,15 @@ def _valid_char_refs(body: bytes) -> bytes:
     return _CHAR_REF.sub(checked, body)
 
 
-def _release(entry: Any, site: str, now: float) -> tuple[Release, str | None]:
-    """The release of one feed item, and what fallback it needed (None: none)."""
+def _release(entry: Any, site: str, now: float) -> tuple[Release | None, str | None]:
+    """The release of one feed item (None: nothing to announce or find, without a title or
+    a link), and what fallback it needed (None: none)."""
     found = text.paragraphs(_description(entry))  # parsed once for excerpt and body
     link = _absolute(entry.get("link"), site)
-    title = text.shorten(_one_line(entry.get("title") or ""), 500) or "(untitled)"
+    title = text.shorten(_one_line(entry.get("title") or ""), 500)
+    if not title and link is None:
+        return None, None
+    title = title or "(untitled)"
     published, fallback = _published(entry, now)
     release = Release(
         id=_identity(entry, link, title),
