@@ -21,8 +21,8 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -31,7 +31,9 @@ import aiohttp
 from bot import text
 from bot.backoff import backoff_delay
 from bot.database import Database
+from bot.dates import EARLIEST, FUTURE_SLACK, date_problem, from_epoch_ms
 from bot.feed import fetch_feed
+from bot.identity import recognise
 from bot.models import FeedError, Release, Validators
 from bot.store import Store
 
@@ -51,6 +53,10 @@ MAX_PAGE_WAIT = 300.0
 _ITEM_ID = re.compile(r"^[0-9a-f]{24}$", re.IGNORECASE)
 # HTTP answers that will not change by asking again.
 _PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 406, 410, 414, 451})
+# A walk logs at most this many item problems a page; health keeps the latest few.
+_LOGGED_PROBLEMS = 5
+# How a walk ends when the archive is read to its end.
+NORMAL_ENDS = ("last page", "empty page")
 
 
 class ArchiveError(Exception):
@@ -70,7 +76,10 @@ class ArchivePage:
     """One JSON page: its releases in page order, and the offset of the next page."""
 
     releases: list[Release]
-    next_offset: int | None  # None: no next page
+    next_offset: int | None  # None: no next page, or none to follow (see offset_problem)
+    problems: list[str] = field(default_factory=list)  # items skipped or given a fallback
+    offset_problem: str | None = None  # why the next page the server named is not followed
+    site: str | None = None  # the site's own address (see Parsed.site)
 
 
 @dataclass(frozen=True)
@@ -83,11 +92,13 @@ class BackfillResult:
     already_stored: int = 0
     left_to_watcher: int = 0  # too recent: see RECENT_MARGIN
     reached: datetime | None = None  # the oldest publication date seen so far
+    bad_items: int = 0  # items skipped or stored with a fallback
     finished: bool = False
-    stop_reason: str | None = None  # why the walk ended: last page, empty page, repeated offset
+    # Why the walk ended: one of NORMAL_ENDS, or what stopped it early (a repeated offset…).
+    stop_reason: str | None = None
 
     def summary(self) -> str:
-        """One line for a person: what was stored, what was left alone."""
+        """One line for a person: what was stored, what was left alone, what went wrong."""
         line = (
             f"{self.stored} new releases stored from {self.pages} pages"
             f"{f' (resumed at offset {self.resumed_from})' if self.resumed_from else ''}; "
@@ -95,6 +106,10 @@ class BackfillResult:
         )
         if self.left_to_watcher:
             line += f"; {self.left_to_watcher} recent releases left to the feed watcher"
+        if self.bad_items:
+            line += f"; {self.bad_items} malformed items skipped or stored undated (see status)"
+        if self.stop_reason not in (None, *NORMAL_ENDS):
+            line += f"; stopped early: {self.stop_reason}"
         return line + "."
 
 
@@ -107,11 +122,15 @@ def archive_page_url(archive_url: str, offset: int | None) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def parse_archive_page(body: bytes, page_url: str, content_type: str | None = None) -> ArchivePage:
-    """The releases of one `?format=json` page fetched from `page_url`, and the next offset.
+def parse_archive_page(
+    body: bytes, page_url: str, content_type: str | None = None, *, now: float | None = None
+) -> ArchivePage:
+    """The releases of one `?format=json` page fetched from `page_url`, and the next offset
+    (`now` judges dates and offsets).
 
     Raises ArchiveError for anything that is not a Squarespace collection page; an HTML page
-    (the path does not support format=json) or JSON of another shape is `permanent`.
+    (the path does not support format=json) or JSON of another shape is `permanent`. One
+    hostile item is not a broken page: it is skipped or given a fallback (issue 10).
     """
     if not body.strip():
         raise ArchiveError("empty response body")
@@ -137,36 +156,92 @@ def parse_archive_page(body: bytes, page_url: str, content_type: str | None = No
     website = document.get("website")
     base = website.get("baseUrl") if isinstance(website, dict) else None
     site = base if isinstance(base, str) and _is_http(base) else page_url
-    releases = [_release(entry, site) for entry in items if isinstance(entry, dict)]
-    return ArchivePage(releases, _next_offset(document.get("pagination")))
+    when = time.time() if now is None else now
+    releases: list[Release] = []
+    problems: list[str] = []
+    for number, entry in enumerate(items, start=1):
+        if not isinstance(entry, dict):
+            problems.append(f"item {number}: skipped, {_shown(entry)} is not an item")
+            continue
+        try:
+            release, note = _release(entry, site, when)
+        except Exception as error:  # whatever one item holds, the others are still read
+            problems.append(f"item {number}: skipped, unreadable ({error.__class__.__name__})")
+            continue
+        if release is None:
+            problems.append(f"item {number}: {note}")
+            continue
+        releases.append(release)
+        if note:
+            problems.append(f"item {number} (“{text.shorten(release.title, 60)}”): {note}")
+    next_offset, offset_problem = _next_offset(document.get("pagination"), when)
+    return ArchivePage(releases, next_offset, problems, offset_problem, site)
 
 
-def _release(entry: dict[str, Any], site: str) -> Release:
+def _release(entry: dict[str, Any], site: str, now: float) -> tuple[Release | None, str | None]:
+    """The release of one JSON item (None: skipped), and what fallback it needed or why it
+    was skipped (None: nothing to say)."""
+    item = _Item(entry)
     # JSON text fields are HTML-escaped (&amp;, &#39;): decoded once here; the HTML ones are
     # decoded by text.paragraphs. Slack escaping happens later, in blocks.py.
-    found = text.paragraphs(_string(entry.get("body")) or _string(entry.get("excerpt")))
-    link = _absolute(_string(entry.get("fullUrl")), site)
-    title = text.shorten(_one_line(html.unescape(_string(entry.get("title")))), 500)
+    found = text.paragraphs(item.text("body") or item.text("excerpt"))
+    link = _absolute(item.text("fullUrl"), site)
+    title = text.shorten(_one_line(html.unescape(item.text("title"))), 500)
+    if not title and link is None:
+        return None, "skipped, it has neither a title nor a link"
     title = title or "(untitled)"
-    published = _published(entry)
-    author = entry.get("author")
-    name = author.get("displayName") if isinstance(author, dict) else None
-    return Release(
-        id=_identity(entry, link, title, published),
+    published, fallback = _published(entry, now)
+    release = Release(
+        id=_identity(item.text("id"), link, title, published),
         title=title,
         link=link or site,
         published=published,
-        categories=_categories(entry.get("categories")),
-        author=_one_line(html.unescape(_string(name))) or None,
+        categories=_categories(item.names("categories")),
+        author=_one_line(html.unescape(item.author())) or None,
         excerpt=text.excerpt(found),
         body="\n\n".join(found),
-        image_url=_absolute(_string(entry.get("assetUrl")), site),
+        image_url=_absolute(item.text("assetUrl"), site),
     )
+    notes = [f"{wrong}: left out" for wrong in item.wrong]
+    return release, "; ".join([*notes, *([fallback] if fallback else [])]) or None
 
 
-def _identity(entry: dict[str, Any], link: str | None, title: str, when: datetime | None) -> str:
+class _Item:
+    """One JSON item's fields, read with their types checked: a field of the wrong type (a
+    number for a title, a string for the categories) is left out of the release and noted."""
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.entry = entry
+        self.wrong: list[str] = []
+
+    def text(self, key: str) -> str:
+        value = self.entry.get(key)
+        if value is not None and not isinstance(value, str):
+            self.wrong.append(f"{key} {_shown(value)} is not text")
+        return _string(value)
+
+    def names(self, key: str) -> list[str]:
+        value = self.entry.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+            self.wrong.append(f"{key} {_shown(value)} is not a list of names")
+            return []
+        return [_string(name) for name in value]
+
+    def author(self) -> str:
+        author = self.entry.get("author")
+        name = author.get("displayName") if isinstance(author, dict) else None
+        if author is not None and not isinstance(name, str | None):
+            self.wrong.append(f"author {_shown(author)} has no name as text")
+        elif author is not None and not isinstance(author, dict):
+            self.wrong.append(f"author {_shown(author)} is not an author")
+        return _string(name)
+
+
+def _identity(item_id: str, link: str | None, title: str, when: datetime | None) -> str:
     """The same identity parse.py gives the RSS item: the item id, else link, else a hash."""
-    item_id = _string(entry.get("id")).strip()
+    item_id = item_id.strip()
     if item_id:
         return item_id.lower() if _ITEM_ID.match(item_id) else item_id
     if link:
@@ -175,40 +250,80 @@ def _identity(entry: dict[str, Any], link: str | None, title: str, when: datetim
     return "sha1:" + hashlib.sha1(seed.encode()).hexdigest()
 
 
-def _published(entry: dict[str, Any]) -> datetime | None:
+def _published(entry: dict[str, Any], now: float) -> tuple[datetime | None, str | None]:
+    """`publishOn`, else `addedOn`, and the fallback taken when neither is believable: the
+    release is stored undated then, as from the RSS (parse.py says why)."""
+    broken = []
     for key in ("publishOn", "addedOn"):
         millis = entry.get(key)
+        if millis is None:
+            continue
+        when = None
         if isinstance(millis, int | float) and not isinstance(millis, bool):
             # Whole seconds, as in the RSS pubDate: the same release must give the same row
             # from either source, or every RSS poll after a backfill would "update" it.
-            return datetime.fromtimestamp(int(millis // 1000), tz=UTC)
-    return None
+            when = from_epoch_ms(millis)
+        problem = "is not a date" if when is None else date_problem(when, now=now)
+        if problem is None:
+            return when, None
+        broken.append(f"{key} {_shown(millis)} {problem}")
+    return None, f"{'; '.join(broken)}: stored undated" if broken else None
 
 
-def _categories(value: object) -> tuple[str, ...]:
+def _categories(names: list[str]) -> tuple[str, ...]:
     seen: dict[str, str] = {}
-    for raw in value if isinstance(value, list) else ():
-        name = _one_line(html.unescape(_string(raw)))
+    for raw in names:
+        name = _one_line(html.unescape(raw))
         if name and name.casefold() not in seen:
             seen[name.casefold()] = name
     return tuple(seen.values())
 
 
-def _next_offset(pagination: object) -> int | None:
-    """`nextPageOffset`, else the offset in `nextPageUrl`; None on the last page."""
+def _next_offset(pagination: object, now: float) -> tuple[int | None, str | None]:
+    """`nextPageOffset`, else the offset in `nextPageUrl` (None on the last page), or why the
+    offset given cannot be followed. An offset is the publication time, in epoch
+    milliseconds, that the next page's releases are older than: anything else (1e20, -5,
+    "abc", 1.5) would ask for nonsense, or overflow SQLite's integers when saved."""
     if not isinstance(pagination, dict) or pagination.get("nextPage") is False:
-        return None
+        return None, None
     offset = pagination.get("nextPageOffset")
     if offset is None and isinstance(pagination.get("nextPageUrl"), str):
         offset = dict(parse_qsl(urlsplit(pagination["nextPageUrl"]).query)).get("offset")
-    try:
-        return int(offset) if offset is not None and not isinstance(offset, bool) else None
-    except ValueError:
+    if offset is None:
+        return None, "a next page without an offset" if pagination.get("nextPage") else None
+    number = _whole_number(offset)
+    if number is None:
+        return None, f"next-page offset {_shown(offset)} is not a whole number"
+    latest = (now + FUTURE_SLACK.total_seconds()) * 1000
+    if not EARLIEST.timestamp() * 1000 <= number <= latest:
+        return None, f"next-page offset {number} is not a time between {EARLIEST:%Y} and now"
+    return number, None
+
+
+def _whole_number(value: object) -> int | None:
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None  # False for inf and nan too
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,20}", value.strip()):
+        return int(value)
+    return None
+
+
+def _shown(value: object) -> str:
+    """A JSON value as an admin reads it in a problem, kept short."""
+    return text.shorten(json.dumps(value, ensure_ascii=False, default=str), 40)
+
+
+# json.loads turns an escaped pair into one character, so a surrogate left over is a lone one,
+# which SQLite cannot store (UTF-8 has no encoding for it).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _string(value: object) -> str:
-    return value if isinstance(value, str) else ""
+    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else ""
 
 
 def _one_line(value: str) -> str:
@@ -243,6 +358,7 @@ class Backfill:
         retry_cap: float = 60.0,
         on_page: Callable[[BackfillResult], None] = lambda progress: None,
         clock: Callable[[], float] = time.time,
+        allowed_hosts: frozenset[str] = frozenset(),
     ) -> None:
         self.db = db
         self.session = session
@@ -253,6 +369,8 @@ class Backfill:
         self.retry_cap = retry_cap
         self.on_page = on_page
         self.clock = clock
+        # Hosts besides the archive's own site that a redirect may lead to (FEED_ALLOWED_HOSTS).
+        self.allowed_hosts = allowed_hosts
 
     async def run(self) -> BackfillResult:
         """Walk to the end. Raises ArchiveError once a page has failed every attempt (or
@@ -268,18 +386,25 @@ class Backfill:
             seen.add(offset)
             page = await self._fetch_page(archive_page_url(self.archive_url, offset))
             stop_reason = None
-            if not page.releases:
+            if not page.releases and not page.problems:
                 stop_reason = "empty page"
+            elif page.offset_problem is not None:
+                stop_reason = f"the next page cannot be asked for: {page.offset_problem}"
             elif page.next_offset is None:
                 stop_reason = "last page"
             elif page.next_offset in seen:
                 # A server that points back to a page already read would keep us forever.
                 stop_reason = f"repeated offset {page.next_offset}"
-                log.warning("archive page points back to offset %d: stopping", page.next_offset)
+            elif offset is not None and page.next_offset > offset:
+                # Each page goes back in time; one that does not could keep us going forever.
+                stop_reason = (
+                    f"next-page offset {page.next_offset} is not older than this page's {offset}"
+                )
+            if stop_reason not in (None, *NORMAL_ENDS):
+                log.warning("archive walk stopped at offset %s: %s", offset, stop_reason)
             result = await self.db.write(
-                functools.partial(self._save, page, result, finished=stop_reason is not None)
+                functools.partial(self._save, page, result, offset=offset, stop_reason=stop_reason)
             )
-            result = replace(result, stop_reason=stop_reason)
             self.on_page(result)
             if result.finished:
                 if result.stored:
@@ -291,22 +416,42 @@ class Backfill:
             await asyncio.sleep(self.pause)
 
     def _save(
-        self, page: ArchivePage, so_far: BackfillResult, store: Store, *, finished: bool
+        self,
+        page: ArchivePage,
+        so_far: BackfillResult,
+        store: Store,
+        *,
+        offset: int | None,
+        stop_reason: str | None,
     ) -> BackfillResult:
         now = self.clock()
+        finished = stop_reason is not None
         stored = already = recent = 0
+        where = "first page" if offset is None else f"page at offset {offset}"
+        problems = [f"{where}, {problem}" for problem in page.problems]
         # One transaction: the page's releases and the next offset land together, so a kill
         # between pages loses nothing and a kill during one re-reads only that page.
         with store.transaction():
             # Read inside the transaction: a poll that succeeded a moment ago counts.
             cutoff = self._recent_cutoff(store)
-            known = store.known_release_ids(release.id for release in page.releases)
-            for release in page.releases:
+            recognised = recognise(store, page.releases, site=page.site)
+            known = recognised.known
+            # This page's releases are older than its offset; as the walk goes on, older
+            # still than each dated one read.
+            older_than = offset / 1000 if offset is not None else None
+            for release in recognised.releases:
+                if release.published is not None:
+                    seconds = release.published.timestamp()
+                    older_than = seconds if older_than is None else min(older_than, seconds)
                 if release.id in known:
                     # The RSS (or an earlier walk) stored it: its row is at least as good.
                     already += 1
                 elif cutoff is not None and (
-                    release.published is None or release.published.timestamp() > cutoff
+                    release.published.timestamp() > cutoff
+                    if release.published is not None
+                    # Undated (its date broken): the watcher's only while the walk is still
+                    # among releases the feed may show; past them, it is an old one.
+                    else older_than is None or older_than > cutoff
                 ):
                     recent += 1
                 else:
@@ -319,7 +464,15 @@ class Backfill:
                 stored=stored,
                 recent=recent,
                 finished=finished,
+                problems=problems,
+                stop_reason=stop_reason,
                 now=now,
+            )
+        for problem in problems[:_LOGGED_PROBLEMS]:
+            log.warning("archive item: %s", problem)
+        if len(problems) > _LOGGED_PROBLEMS:
+            log.warning(
+                "archive items: %d more problems on this page", len(problems) - _LOGGED_PROBLEMS
             )
         dates = [release.published for release in page.releases]
         reached = min(filter(None, [*dates, so_far.reached]), default=None)
@@ -332,8 +485,10 @@ class Backfill:
             stored=so_far.stored + stored,
             already_stored=so_far.already_stored + already,
             left_to_watcher=so_far.left_to_watcher + recent,
+            bad_items=so_far.bad_items + len(problems),
             reached=reached,
             finished=finished,
+            stop_reason=stop_reason,
         )
 
     def _recent_cutoff(self, store: Store) -> float | None:
@@ -353,11 +508,17 @@ class Backfill:
             attempt += 1
             try:
                 # No validators: every page is needed whole, whatever was fetched before.
-                fetched = await fetch_feed(self.session, url, Validators())
+                fetched = await fetch_feed(
+                    self.session, url, Validators(), allowed_hosts=self.allowed_hosts
+                )
                 if fetched.body is None:
                     raise ArchiveError("unexpected 304 Not Modified")
                 return await asyncio.to_thread(
-                    parse_archive_page, fetched.body, fetched.url, fetched.content_type
+                    parse_archive_page,
+                    fetched.body,
+                    fetched.url,
+                    fetched.content_type,
+                    now=self.clock(),
                 )
             except FeedError as error:
                 problem = ArchiveError(

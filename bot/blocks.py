@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from bot.archive import NORMAL_ENDS
 from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import CHANNEL_ID, USER_ID, Release
 from bot.query import unescaped
@@ -521,15 +522,28 @@ def status_answer(report: dict[str, Any], per_channel: dict[str, dict[str, int]]
     ]
     if error:
         lines.append(f"*Last feed error* ({when(error['at'])}): {escape(error['reason'])}")
+    lines += _bad_items("Malformed items in the feed", feed.get("bad_items"))
     lines.append(f"*Releases stored*: {report['releases']:,}")
     archive = report.get("archive") or {}
     if archive.get("state"):
-        lines.append(f"*Archive import*: {escape(str(archive['state']))}")
+        state = escape(str(archive["state"]))
+        stop = archive.get("stop_reason")
+        if stop and stop not in NORMAL_ENDS:
+            state += f", stopped early: {escape(str(stop))}"
+        lines.append(f"*Archive import*: {state}")
+        lines += _bad_items("Malformed items in the archive", archive.get("bad_items"))
+    held = report["deliveries"].get("held") or {}
+    if held.get("posts"):
+        lines.append(
+            f"⚠ *Held*: {_releases(held['releases'])} not announced, waiting for an admin "
+            "(*Announce them* or *Discard them* in the App Home)"
+        )
     if per_channel:
         lines.append("*Deliveries*")
         lines += [
             f"• <#{channel}>: {counts['sent']} sent, {counts['waiting']} waiting, "
             f"{counts['failed']} failed"
+            + (f", {counts['held']} held" if counts.get("held") else "")
             for channel, counts in sorted(per_channel.items())
         ]
     failures = report["deliveries"]["failures"]
@@ -538,6 +552,68 @@ def status_answer(report: dict[str, Any], per_channel: dict[str, dict[str, int]]
     if failures:
         lines.append("Fix the cause, then press *Retry failed deliveries* in the App Home.")
     return text_blocks("\n".join(lines))
+
+
+def _bad_items(label: str, bad: dict[str, Any] | None) -> list[str]:
+    """Lines on items skipped or stored undated: how many, and the first few (escaped)."""
+    if not bad or not bad.get("count"):
+        return []
+    shown = [f"*{label}*: {bad['count']:,}, skipped or stored undated"]
+    return shown + [f"• {escape(_truncate(str(example), 300))}" for example in bad["examples"][:3]]
+
+
+def _releases(count: int) -> str:
+    return f"{count:,} new {'release' if count == 1 else 'releases'}"
+
+
+def held_blocks(held: dict[str, Any]) -> list[Block]:
+    """The admin Home's question after a flood: the held announcements, why, and the two
+    answers (each asks for confirmation)."""
+    posts = held["posts"]
+    text = (
+        f"⚠ *{_releases(held['releases'])} held*, not announced: "
+        f"{escape(str(held.get('reason') or 'held by a poll'))}. Announce them, or discard "
+        "them (they stay stored and searchable)?"
+    )
+    return [
+        *text_blocks(text),
+        {
+            "type": "actions",
+            "block_id": "held",
+            "elements": [
+                _button(
+                    "Announce them",
+                    ANNOUNCE_HELD,
+                    style="primary",
+                    confirm=_confirm(
+                        "Announce them?",
+                        f"{posts:,} {'post goes' if posts == 1 else 'posts go'} out, at most "
+                        "one a second per channel.",
+                        "Announce",
+                    ),
+                ),
+                _button(
+                    "Discard them",
+                    DISCARD_HELD,
+                    style="danger",
+                    confirm=_confirm(
+                        "Discard them?",
+                        "They stay stored and searchable, but are never announced.",
+                        "Discard",
+                    ),
+                ),
+            ],
+        },
+    ]
+
+
+def _confirm(title: str, text: str, confirm: str) -> Block:
+    return {
+        "title": {"type": "plain_text", "text": title},
+        "text": {"type": "plain_text", "text": text},
+        "confirm": {"type": "plain_text", "text": confirm},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
 
 
 def when(iso: str | None) -> str:
@@ -556,6 +632,8 @@ REMOVE_ROUTE = "admin_remove_route"
 POLL_NOW = "admin_poll_now"
 RETRY_FAILED = "admin_retry_failed"
 SEND_TRIAL = "admin_send_trial"
+ANNOUNCE_HELD = "admin_announce_held"
+DISCARD_HELD = "admin_discard_held"
 ROUTE_FORM = "route_form"
 TRIAL_FORM = "trial_form"
 CHANNEL_FIELD, CATEGORIES_FIELD = "channel", "categories"
@@ -591,6 +669,11 @@ def admin_home_view(
     shown: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "ISSCR News settings"}},
         *(text_blocks(notice) if notice else []),
+        *(
+            held_blocks(held)
+            if (held := report["deliveries"].get("held")) and held["posts"]
+            else []
+        ),
         *routes_table(routes, announce_channel, unrouted),
     ]
     for route in routes:

@@ -32,7 +32,7 @@ from bot.runtime import Bot
 from bot.search import Results, Search, SearchError
 from bot.settings import DEFAULT_ARCHIVE_URL, Settings, SettingsError
 from bot.store import Store
-from bot.watcher import Outcome, Watcher, fetch_releases, plan_poll
+from bot.watcher import FLOOD_THRESHOLD, Outcome, Watcher, fetch_releases, plan_poll
 
 log = logging.getLogger("bot")
 
@@ -153,19 +153,28 @@ async def _dry_run(settings: Settings, show_all: bool) -> int:
     async with open_session() as session:
         try:
             # No stored validators: always fetch and parse the whole feed.
-            _, releases, _ = await fetch_releases(session, settings.feed_url, Validators())
+            _, parsed, _ = await fetch_releases(
+                session, settings.feed_url, Validators(), allowed_hosts=settings.feed_allowed_hosts
+            )
         except FeedError as error:
             click.echo(f"The feed could not be read: {error.failure.reason}", err=True)
             return 1
-    assert releases is not None
-    plan = plan_poll(store, releases, settings.announce_existing)
+    assert parsed is not None
+    plan = plan_poll(store, parsed, settings.announce_existing)
     store.close()
     click.echo(
         f"{len(plan.releases)} releases in the feed, {len(plan.new)} not yet stored; "
         f"{len(plan.to_announce)} would be announced"
         + (" (first poll: the rest become the baseline)" if plan.first_poll else "")
+        + (
+            f", {len(plan.held)} held for an admin (more than {FLOOD_THRESHOLD} new at once)"
+            if plan.held
+            else ""
+        )
         + "."
     )
+    for problem in parsed.problems:
+        click.echo(f"Malformed feed item: {problem}", err=True)
     shown = sorted(plan.releases, key=_newest_first) if show_all else plan.to_announce
     if not shown and plan.first_poll and plan.releases:
         click.echo("Use --all to preview every release, or set ANNOUNCE_EXISTING.")
@@ -188,10 +197,11 @@ async def _poll(settings: Settings) -> int:
                 channels_for=Router(settings.announce_channel).channels_for,
                 poll_interval=settings.poll_interval,
                 announce_existing=settings.announce_existing,
+                allowed_hosts=settings.feed_allowed_hosts,
             )
             result = await watcher.poll_once()
         await outbox.drain()
-        counts = await db.read(lambda store: store.delivery_counts())
+        counts, held = await db.read(lambda store: (store.delivery_counts(), store.held()))
     finally:
         await asyncio.to_thread(db.close)
     if result.outcome is Outcome.FAILED:
@@ -199,8 +209,12 @@ async def _poll(settings: Settings) -> int:
         return 1
     click.echo(
         f"Feed {result.outcome.value}; deliveries: {counts['sent']} sent, "
-        f"{counts['pending'] + counts['sending']} waiting, {counts['failed']} failed."
+        f"{counts['pending'] + counts['sending']} waiting, {counts['failed']} failed"
+        + (f", {counts['held']} held for an admin (see status)" if held.posts else "")
+        + "."
     )
+    for problem in result.problems:
+        click.echo(f"Malformed feed item: {problem}", err=True)
     return 0
 
 
@@ -240,7 +254,7 @@ def backfill(pause: float) -> None:
     open_store(settings).close()  # the schema, ensured before anything starts
     db = Database(settings.database_path)
     try:
-        code = asyncio.run(_backfill(db, settings.archive_url, pause))
+        code = asyncio.run(_backfill(db, settings.archive_url, pause, settings.feed_allowed_hosts))
     except KeyboardInterrupt:
         click.echo("Backfill interrupted; progress is saved: run it again to resume.", err=True)
         code = 130
@@ -249,7 +263,9 @@ def backfill(pause: float) -> None:
     sys.exit(code)
 
 
-async def _backfill(db: Database, archive_url: str, pause: float) -> int:
+async def _backfill(
+    db: Database, archive_url: str, pause: float, allowed_hosts: frozenset[str]
+) -> int:
     progress = BackfillResult()
     # A progress bar only for a person at a terminal; the summary line is printed in any case.
     # The number of pages is unknown until the last one, so the bar counts pages.
@@ -273,7 +289,14 @@ async def _backfill(db: Database, archive_url: str, pause: float) -> int:
 
         failed: ArchiveError | None = None
         async with open_session() as session:
-            walk = Backfill(db, session, archive_url=archive_url, pause=pause, on_page=on_page)
+            walk = Backfill(
+                db,
+                session,
+                archive_url=archive_url,
+                pause=pause,
+                on_page=on_page,
+                allowed_hosts=allowed_hosts,
+            )
             try:
                 await walk.run()
             except ArchiveError as error:

@@ -3,7 +3,9 @@ admin's Home.
 
 `problems` lists, one line each, whatever needs an admin's attention or explains why news is not
 flowing; `ok` is true only when it is empty (and `/healthz` answers 503 otherwise, which is what
-platform health checks act on).
+platform health checks act on). `notices` lists what is worth knowing but leaves the bot ok:
+malformed items of the feed or the archive, skipped or stored undated. The site has to fix those,
+and a health check failing for weeks over one item would only get the bot restarted.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.archive import NORMAL_ENDS
 from bot.database import Database, DatabaseBusy
 from bot.store import FAILED, PENDING, SENDING, Store
 
@@ -38,6 +41,7 @@ def health(
     feed = store.feed_status(feed_url)
     archive = _archive(store, archive_url)
     counts = store.delivery_counts()
+    held = store.held()
     retrying = [
         {"channel": row["channel"], "attempts": row["attempts"], "error": row["last_error"]}
         for row in store.deliveries(states=[PENDING, SENDING], limit=10)
@@ -76,9 +80,29 @@ def health(
             f"{_count(counts[FAILED], 'delivery', 'deliveries')} failed for good "
             f"({failed[0]['channel']}: {failed[0]['error']}): fix the cause, then retry them"
         )
+    if held.posts:
+        problems.append(
+            f"{_count(held.releases, 'announcement')} held for an admin to announce or "
+            f"discard: {held.reason}"
+        )
+    notices = []
+    if feed.bad_items:
+        notices.append(
+            f"The feed had {_count(feed.bad_items, 'malformed item')} "
+            f"({_first(feed.bad_item_examples)})"
+        )
+    archive_bad = archive.get("bad_items") or {}
+    if archive_bad.get("count"):
+        notices.append(
+            f"The archive import met {_count(archive_bad['count'], 'malformed item')} "
+            f"({_first(archive_bad.get('examples') or ())})"
+        )
+    if archive.get("stop_reason") and archive["stop_reason"] not in NORMAL_ENDS:
+        notices.append(f"The archive import stopped early: {archive['stop_reason']}")
     return {
         "ok": not problems,
         "problems": problems,
+        "notices": notices,
         "feed": {
             "last_poll": iso(feed.last_poll_at),
             "last_success": iso(feed.last_success_at),
@@ -88,6 +112,7 @@ def health(
                 else None
             ),
             "failures_in_a_row": feed.failures,
+            "bad_items": {"count": feed.bad_items, "examples": list(feed.bad_item_examples)},
         },
         "releases": store.release_count(),
         "archive": archive,
@@ -97,6 +122,7 @@ def health(
             "failed": counts[FAILED],
             "retrying": retrying,
             "failures": failed,
+            "held": {"releases": held.releases, "posts": held.posts, "reason": held.reason},
         },
     }
 
@@ -126,6 +152,10 @@ def _count(number: int, one: str, many: str | None = None) -> str:
     return f"{number} {one if number == 1 else many or one + 's'}"
 
 
+def _first(examples: Sequence[str]) -> str:
+    return f"e.g. {examples[0]}" if examples else "see the log"
+
+
 def _times(number: int) -> str:
     return "once" if number == 1 else f"{number} times"
 
@@ -144,6 +174,8 @@ def _archive(store: Store, archive_url: str | None) -> dict[str, Any]:
         "releases_stored": status.stored,
         "left_to_watcher": status.recent,
         "finished": iso(status.finished_at),
+        "stop_reason": status.stop_reason,
+        "bad_items": {"count": status.bad_items, "examples": list(status.bad_item_examples)},
         "last_error": (
             {"at": iso(status.last_error_at), "reason": status.last_error}
             if status.last_error

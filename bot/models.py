@@ -70,3 +70,13 @@ class Found:
 
     release: Release
     marked_excerpt: str | None = None  # None when nothing in the excerpt or body matched
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A feed body's releases in feed order, one line for each item skipped or stored with a
+    fallback, and the site's own address (a release linking there has no link of its own)."""
+
+    releases: list[Release]
+    problems: list[str] = field(default_factory=list)
+    site: str | None = None

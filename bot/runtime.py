@@ -82,6 +82,7 @@ class Bot:
             poll_interval=self.settings.poll_interval,
             announce_existing=self.settings.announce_existing,
             on_queued=self.outbox.wake,
+            allowed_hosts=self.settings.feed_allowed_hosts,
         )
         self.controls.poll_now = self.watcher.poll_now
         self.controls.deliver_now = self.outbox.wake
@@ -176,6 +177,7 @@ class Bot:
                 archive_url=url,
                 pause=self.archive_pause,
                 retry_base=self.archive_retry_base,
+                allowed_hosts=self.settings.feed_allowed_hosts,
             )
             retry_after = None
             try:

@@ -53,6 +53,8 @@ class Settings:
     admin_user_ids: frozenset[str] = frozenset()
     # How long a process stalled while holding channels keeps them from another process.
     delivery_lease: float = DEFAULT_DELIVERY_LEASE
+    # Hosts a redirect of the feed or the archive may lead to, besides their own site.
+    feed_allowed_hosts: frozenset[str] = frozenset()
 
     @property
     def socket_mode(self) -> bool:
@@ -156,6 +158,7 @@ class Settings:
             delivery_lease=_number(
                 values, "DELIVERY_LEASE_SECONDS", DEFAULT_DELIVERY_LEASE, minimum=2
             ),
+            feed_allowed_hosts=_host_names(values, "FEED_ALLOWED_HOSTS"),
         )
 
 
@@ -170,6 +173,26 @@ def _user_ids(values: Mapping[str, str], name: str) -> frozenset[str]:
             "separated by commas",
         )
     return frozenset(ids)
+
+
+# A DNS name (letters, digits, hyphens, dots) or an IPv4 address: what a URL's host can be.
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+def _host_names(values: Mapping[str, str], name: str) -> frozenset[str]:
+    typed = [part for part in re.split(r"[\s,]+", values.get(name, "")) if part]
+    hosts = [part.lower().rstrip(".") for part in typed]  # a final dot is DNS's root
+    wrong = [raw for raw, host in zip(typed, hosts, strict=True) if not _HOST_NAME.match(host)]
+    if wrong:
+        raise SettingsError(
+            name,
+            f"has {wrong[0]!r}, not a host name",
+            "list host names only (like cdn.isscr.org: no https://, path or port), "
+            "separated by commas",
+        )
+    return frozenset(hosts)
 
 
 def _token(values: Mapping[str, str], name: str, prefix: str, where: str) -> str | None:

@@ -27,6 +27,11 @@ import sqlite_utils
 from bot.models import Release, Validators
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+# A delivery held back for an admin to decide on (a flood: see watcher.py), and one an admin
+# discarded. The outbox reads only PENDING and SENDING rows, so it never posts either.
+HELD, DISCARDED = "held", "discarded"
+# How many of the latest malformed items the feed and archive states keep, as examples.
+BAD_ITEM_EXAMPLES = 5
 
 # Indexed for full-text search, in this order. Words are looked for in the first three; the
 # weights rank a title match above the lead paragraph (the excerpt) above the rest of the body.
@@ -69,6 +74,18 @@ class FeedStatus:
     last_error: str | None
     last_error_at: float | None
     failures: int
+    # Items of the latest parsed body that were skipped or stored with a fallback.
+    bad_items: int = 0
+    bad_item_examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Held:
+    """Deliveries held back for an admin: how many releases and posts, and why."""
+
+    releases: int
+    posts: int
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -126,6 +143,9 @@ class ArchiveStatus:
     last_error_at: float | None
     failures: int  # failed runs in a row
     planned: bool  # a walk was asked for (plan_archive) or started, at some point
+    bad_items: int = 0  # items of this walk skipped or stored with a fallback
+    bad_item_examples: tuple[str, ...] = ()  # the latest few
+    stop_reason: str | None = None  # why the last walk ended (see archive.NORMAL_ENDS)
 
 
 class Store:
@@ -211,6 +231,8 @@ class Store:
             self.db["deliveries"].create_index(["state", "channel", "id"], if_not_exists=True)
             self.db["releases"].create_index(["published"], if_not_exists=True)
             self.db["releases"].create_index(["author"], if_not_exists=True)
+            # A release whose guid changed is recognised by its link (bot/identity.py).
+            self.db["releases"].create_index(["link"], if_not_exists=True)
             self._ensure_search_schema()
             self.db["feed_state"].create(
                 {
@@ -233,9 +255,6 @@ class Store:
                 pk="name",
                 if_not_exists=True,
             )
-            # Added later: a database from before gets them here (see Lease, Delivery).
-            self._add_missing_columns("leases", {"boot_id": str, "pid_ns": str, "started": int})
-            self._add_missing_columns("deliveries", {"last_attempt_at": float, "note": str})
             self.db["archive_state"].create(
                 {
                     "url": str,
@@ -256,9 +275,10 @@ class Store:
                 defaults={"pages": 0, "stored": 0, "recent": 0, "failures": 0},
                 if_not_exists=True,
             )
-            # Added with the archive backfill; a database from before gets the column here.
-            if "window_start" not in self.db["feed_state"].columns_dict:
-                self.db["feed_state"].add_column("window_start", float)
+            # Columns added since these tables first shipped: a database from before gets them.
+            for table, column, kind in _ADDED_COLUMNS:
+                if column not in self.db[table].columns_dict:
+                    self.db[table].add_column(column, kind)
             self.db["routes"].create(
                 {
                     "channel": str,
@@ -276,12 +296,6 @@ class Store:
                 not_null={"at", "user_id", "action"},
                 if_not_exists=True,
             )
-
-    def _add_missing_columns(self, table: str, columns: dict[str, type]) -> None:
-        have = self.db[table].columns_dict
-        for name, kind in columns.items():
-            if name not in have:
-                self.db[table].add_column(name, kind)
 
     def _ensure_search_schema(self) -> None:
         # A release's categories, one row each, so a category filter is an index lookup.
@@ -423,6 +437,29 @@ class Store:
             rows = self.db.execute(f"SELECT id FROM releases WHERE id IN ({marks})", chunk)
             known.update(row[0] for row in rows)
         return known
+
+    def release_ids_by_link(self, links: Iterable[str]) -> dict[str, str]:
+        """The stored release of each of these links (the first stored, when several share
+        one), by link."""
+        wanted = list(dict.fromkeys(links))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT link, id FROM releases WHERE link IN ({marks}) ORDER BY first_seen DESC",
+                chunk,
+            )
+            found.update(rows.fetchall())  # the last written wins: the first stored
+        return found
+
+    def release_id_by_title_and_date(self, title: str, published: datetime) -> str | None:
+        """The first stored release with this title and publication date."""
+        row = self.db.execute(
+            "SELECT id FROM releases WHERE published = ? AND title = ? ORDER BY first_seen LIMIT 1",
+            [published.isoformat(), title],
+        ).fetchone()
+        return row[0] if row else None
 
     def has_releases(self) -> bool:
         return self.db.execute("SELECT EXISTS (SELECT 1 FROM releases)").fetchone()[0] == 1
@@ -729,22 +766,63 @@ class Store:
         """Per channel: deliveries waiting (pending or sending), sent and failed."""
         counts: dict[str, dict[str, int]] = {}
         for channel, state, count in self.db.execute(
-            "SELECT channel, state, count(*) FROM deliveries GROUP BY channel, state"
+            "SELECT channel, state, count(*) FROM deliveries WHERE state != ? "
+            "GROUP BY channel, state",
+            [DISCARDED],
         ):
             per = counts.setdefault(channel, {"waiting": 0, SENT: 0, FAILED: 0})
-            per["waiting" if state in (PENDING, SENDING) else state] += count
+            # Held ones (rare) only where there are some.
+            key = "waiting" if state in (PENDING, SENDING) else state
+            per[key] = per.get(key, 0) + count
         return counts
 
     # -- deliveries (the outbox) ----------------------------------------------------------
 
-    def add_delivery(self, release_id: str, channel: str, *, now: float) -> bool:
-        """Queue `release_id` for `channel` unless it already is; True when queued now."""
+    def add_delivery(
+        self, release_id: str, channel: str, *, now: float, held_because: str | None = None
+    ) -> bool:
+        """Queue `release_id` for `channel` unless it already is; True when queued now. With
+        `held_because`, it is held for an admin instead (see `announce_held`), and why is kept
+        with it."""
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO deliveries (release_id, channel, state, attempts, due_at, "
-            "created_at) VALUES (?, ?, ?, 0, ?, ?)",
-            [release_id, channel, PENDING, now, now],
-        )
+            "created_at, last_error) VALUES (?, ?, ?, 0, ?, ?, ?)",
+            [release_id, channel, PENDING if held_because is None else HELD, now, now,
+             held_because],
+        )  # fmt: skip
         return cursor.rowcount == 1
+
+    def held(self) -> Held:
+        """The deliveries held for an admin, and the latest reason."""
+        releases, posts = self.db.execute(
+            "SELECT count(DISTINCT release_id), count(*) FROM deliveries WHERE state = ?", [HELD]
+        ).fetchone()
+        row = self.db.execute(
+            "SELECT last_error FROM deliveries WHERE state = ? ORDER BY id DESC LIMIT 1", [HELD]
+        ).fetchone()
+        return Held(releases, posts, row[0] if row else None)
+
+    def announce_held(self, *, by: str, now: float) -> int:
+        """Queue every held delivery for posting, and audit it; returns how many releases."""
+        return self._decide_held(PENDING, by=by, action="announce", now=now)
+
+    def discard_held(self, *, by: str, now: float) -> int:
+        """Never post the held deliveries (their releases stay stored), and audit it; returns
+        how many releases."""
+        return self._decide_held(DISCARDED, by=by, action="discard", now=now)
+
+    def _decide_held(self, state: str, *, by: str, action: str, now: float) -> int:
+        with self.transaction():
+            releases = self.held().releases
+            self.db.execute(
+                "UPDATE deliveries SET state = ?, due_at = ?, last_error = NULL WHERE state = ?",
+                [state, now, HELD],
+            )
+            if releases:
+                done = "queued for announcement" if state == PENDING else "discarded, not announced"
+                plural = "release" if releases == 1 else "releases"
+                self.record_change(by, action, f"{releases:,} held {plural} {done}", now=now)
+        return releases
 
     def channels_with_work(self) -> list[str]:
         rows = self.db.execute(
@@ -861,7 +939,7 @@ class Store:
         return cursor.rowcount
 
     def delivery_counts(self) -> dict[str, int]:
-        counts = dict.fromkeys((PENDING, SENDING, SENT, FAILED), 0)
+        counts = dict.fromkeys((PENDING, SENDING, SENT, FAILED, HELD, DISCARDED), 0)
         for state, count in self.db.execute(
             "SELECT state, count(*) FROM deliveries GROUP BY state"
         ):
@@ -903,6 +981,8 @@ class Store:
             last_error=row.get("last_error"),
             last_error_at=row.get("last_error_at"),
             failures=row.get("failures") or 0,
+            bad_items=row.get("bad_items") or 0,
+            bad_item_examples=tuple(json.loads(row.get("bad_item_examples") or "[]")),
         )
 
     def ever_polled(self) -> bool:
@@ -943,6 +1023,14 @@ class Store:
                 "failures": 0,
             },
             pk="url",
+        )
+
+    def record_bad_feed_items(self, url: str, problems: Sequence[str]) -> None:
+        """Remember the items of the feed as last parsed that were skipped or stored with a
+        fallback (none: the feed is clean again)."""
+        self.db.execute(
+            "UPDATE feed_state SET bad_items = ?, bad_item_examples = ? WHERE url = ?",
+            [len(problems), json.dumps(list(problems[:BAD_ITEM_EXAMPLES])), url],
         )
 
     def record_poll_failure(self, url: str, reason: str, *, now: float) -> int:
@@ -1065,6 +1153,9 @@ class Store:
             last_error_at=row.get("last_error_at"),
             failures=row.get("failures") or 0,
             planned=bool(row),
+            bad_items=row.get("bad_items") or 0,
+            bad_item_examples=tuple(json.loads(row.get("bad_item_examples") or "[]")),
+            stop_reason=row.get("stop_reason"),
         )
 
     def plan_archive(self, url: str, *, now: float) -> None:
@@ -1100,6 +1191,9 @@ class Store:
                     "started_at": now,
                     "updated_at": now,
                     "finished_at": None,
+                    "bad_items": 0,
+                    "bad_item_examples": None,
+                    "stop_reason": None,
                 },
                 pk="url",
             )
@@ -1114,15 +1208,22 @@ class Store:
         recent: int,
         finished: bool,
         now: float,
+        problems: Sequence[str] = (),
+        stop_reason: str | None = None,
     ) -> None:
         """Count one page read and remember where the walk goes on (call it in the page's
-        transaction, so the offset never runs ahead of or behind the stored releases)."""
+        transaction, so the offset never runs ahead of or behind the stored releases), with
+        the page's malformed items and, on its last page, why the walk ended."""
+        examples = [*self.archive_status(url).bad_item_examples, *problems][-BAD_ITEM_EXAMPLES:]
         self.db.execute(
             "UPDATE archive_state SET state = ?, next_offset = ?, pages = pages + 1, "
             "stored = stored + ?, recent = recent + ?, updated_at = ?, finished_at = ?, "
-            "failures = CASE WHEN ? THEN 0 ELSE failures END WHERE url = ?",
+            "failures = CASE WHEN ? THEN 0 ELSE failures END, "
+            "bad_items = coalesce(bad_items, 0) + ?, bad_item_examples = ?, stop_reason = ? "
+            "WHERE url = ?",
             [DONE if finished else RUNNING, next_offset, stored, recent, now,
-             now if finished else None, finished, url],
+             now if finished else None, finished, len(problems), json.dumps(examples),
+             stop_reason, url],
         )  # fmt: skip
 
     def record_archive_failure(self, url: str, reason: str, *, now: float) -> int:
@@ -1148,6 +1249,21 @@ def lease_name(channel: str) -> str:
     """The lease that lets one process at a time post to `channel`."""
     return f"channel:{channel}"
 
+
+# (table, column, type) added after the table first shipped; ensure_schema adds what is missing.
+_ADDED_COLUMNS = (
+    ("feed_state", "window_start", float),  # the archive backfill
+    ("feed_state", "bad_items", int),  # malformed items (issue 10)
+    ("feed_state", "bad_item_examples", str),  # JSON list
+    ("archive_state", "bad_items", int),
+    ("archive_state", "bad_item_examples", str),
+    ("archive_state", "stop_reason", str),
+    ("leases", "boot_id", str),  # who holds a lease, unambiguously (see Holder)
+    ("leases", "pid_ns", str),
+    ("leases", "started", int),
+    ("deliveries", "last_attempt_at", float),  # the window a history check reads
+    ("deliveries", "note", str),  # how an unusual post went out
+)
 
 # Small indexes beside the whole one, which ranking reads across the whole archive: the
 # titles alone, and the titles with the lead paragraphs (excerpts). Each follows every insert,

@@ -10,8 +10,9 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 
 import aiohttp
@@ -19,7 +20,8 @@ import aiohttp
 from bot.backoff import backoff_delay
 from bot.database import Database
 from bot.feed import fetch_feed
-from bot.models import FeedError, FeedFailure, Release, Validators
+from bot.identity import recognise
+from bot.models import FeedError, FeedFailure, Parsed, Release, Validators
 from bot.parse import parse_feed
 from bot.store import Store
 
@@ -27,6 +29,17 @@ log = logging.getLogger(__name__)
 
 # However long a server asks us to wait, poll again within this.
 MAX_RETRY_AFTER = 6 * 3600
+# A poll that finds more new releases than this at once holds them for an admin (issue 10).
+# The RSS lists the ~20 newest releases and the ISSCR publishes a few a month (tests/data's
+# sample: 5 in 7 weeks), so even a bot stopped for weeks finds only a handful new. More than 10
+# means the feed's identities changed wholesale (a site migration rewriting guids and links),
+# the database was swapped, or FEED_URL points to another feed: posting them all, one a second
+# per channel, buried the channels (a 10,000-item feed queued 2.8 hours of posts).
+FLOOD_THRESHOLD = 10
+# Of a flood, the newest few are announced at once: the news among them is not held back.
+FLOOD_ANNOUNCED = 3
+# A poll logs at most this many of its malformed items; status shows the first few.
+_LOGGED_PROBLEMS = 5
 
 
 class Outcome(Enum):
@@ -44,6 +57,7 @@ class Plan:
     first_poll: bool
     new: list[Release]
     to_announce: list[Release]  # oldest first: the order they are posted in
+    held: list[Release] = field(default_factory=list)  # of a flood, for an admin; oldest first
 
 
 @dataclass(frozen=True)
@@ -53,10 +67,15 @@ class PollResult:
     updated: list[Release] = field(default_factory=list)
     failure: FeedFailure | None = None
     failures_in_a_row: int = 0
+    problems: list[str] = field(default_factory=list)  # items skipped or given a fallback
 
 
-def plan_poll(store: Store, releases: Sequence[Release], announce_existing: int) -> Plan:
+def plan_poll(store: Store, parsed: Parsed, announce_existing: int) -> Plan:
     """Decide which parsed releases are new and which of them to announce.
+
+    A release stored under another id (its guid changed, its link did not) is not new: see
+    bot/identity.py. A poll with more than FLOOD_THRESHOLD new releases announces the newest
+    FLOOD_ANNOUNCED and holds the rest for an admin.
 
     The first poll on an empty database only sets a baseline: it stores everything and
     announces the newest `announce_existing` releases (none by default), so installing the
@@ -65,33 +84,55 @@ def plan_poll(store: Store, releases: Sequence[Release], announce_existing: int)
     A successful poll that stored nothing (an empty feed, a 304) is no baseline: the next
     one would otherwise announce the whole feed.
     """
-    unique: dict[str, Release] = {}
-    for release in releases:
-        unique.setdefault(release.id, release)
-    ordered = list(unique.values())
-    known = store.known_release_ids(unique)
-    new = [release for release in ordered if release.id not in known]
+    recognised = recognise(store, parsed.releases, site=parsed.site)
+    ordered = recognised.releases
+    new = [release for release in ordered if release.id not in recognised.known]
     first_poll = not store.ever_polled() or not store.has_releases()
+    held: list[Release] = []
     if first_poll:
         newest_first = sorted(ordered, key=_age_key, reverse=True)
         to_announce = newest_first[:announce_existing]
     else:
-        to_announce = new
-    return Plan(ordered, first_poll, new, sorted(to_announce, key=_age_key))
+        to_announce = sorted(new, key=_age_key)
+        if len(new) > FLOOD_THRESHOLD:
+            held, to_announce = to_announce[:-FLOOD_ANNOUNCED], to_announce[-FLOOD_ANNOUNCED:]
+    return Plan(ordered, first_poll, new, sorted(to_announce, key=_age_key), held)
+
+
+def flood_reason(found: int, *, now: float) -> str:
+    """Why a flood's releases are held, for the admin who decides on them."""
+    when = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"the poll of {when} found {found:,} new releases at once, more than the "
+        f"{FLOOD_THRESHOLD} a feed ever has new between two polls (did the site change the "
+        f"items' guids and links, or FEED_URL its feed?): only the newest {FLOOD_ANNOUNCED} "
+        "were announced"
+    )
 
 
 async def fetch_releases(
-    session: aiohttp.ClientSession, feed_url: str, validators: Validators
-) -> tuple[Outcome, list[Release] | None, Validators]:
-    """Fetch and parse; no releases when the feed did not change since `validators`."""
-    fetched = await fetch_feed(session, feed_url, validators)
+    session: aiohttp.ClientSession,
+    feed_url: str,
+    validators: Validators,
+    *,
+    allowed_hosts: frozenset[str] = frozenset(),
+    now: float | None = None,
+) -> tuple[Outcome, Parsed | None, Validators]:
+    """Fetch and parse; nothing parsed when the feed did not change since `validators`."""
+    fetched = await fetch_feed(session, feed_url, validators, allowed_hosts=allowed_hosts)
     if fetched.body is None:
         return Outcome.NOT_MODIFIED, None, validators
     if fetched.validators.body_hash == validators.body_hash:
         return Outcome.UNCHANGED, None, fetched.validators
     # feedparser is CPU-bound; a big feed must not stall Slack's 3-second acks.
-    releases = await asyncio.to_thread(parse_feed, fetched.body, fetched.url, fetched.content_type)
-    return Outcome.UPDATED, releases, fetched.validators
+    parsed = await asyncio.to_thread(
+        parse_feed,
+        fetched.body,
+        fetched.url,
+        fetched.content_type,
+        now=time.time() if now is None else now,
+    )
+    return Outcome.UPDATED, parsed, fetched.validators
 
 
 def _age_key(release: Release) -> tuple[float, str]:
@@ -113,6 +154,7 @@ class Watcher:
         announce_existing: int = 0,
         on_queued: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        allowed_hosts: frozenset[str] = frozenset(),
     ) -> None:
         self.db = db
         self.session = session
@@ -122,6 +164,8 @@ class Watcher:
         self.announce_existing = announce_existing
         self.on_queued = on_queued
         self.clock = clock
+        # Hosts besides the feed's own site that a redirect may lead to (FEED_ALLOWED_HOSTS).
+        self.allowed_hosts = allowed_hosts
         self._poll_now = asyncio.Event()
         # Set by the first successful poll: the archive backfill waits for this baseline.
         self.polled = asyncio.Event()
@@ -132,27 +176,30 @@ class Watcher:
 
     async def fetch_releases(
         self, validators: Validators
-    ) -> tuple[Outcome, list[Release] | None, Validators]:
-        return await fetch_releases(self.session, self.feed_url, validators)
+    ) -> tuple[Outcome, Parsed | None, Validators]:
+        return await fetch_releases(
+            self.session, self.feed_url, validators, allowed_hosts=self.allowed_hosts,
+            now=self.clock(),
+        )  # fmt: skip
 
     async def poll_once(self) -> PollResult:
         """One poll: never raises for feed problems, records them in the feed status instead.
         The database is written off the event loop, a big feed's thousands of rows included."""
         status = await self.db.read(lambda store: store.feed_status(self.feed_url))
         try:
-            outcome, releases, validators = await self.fetch_releases(status.validators)
+            outcome, parsed, validators = await self.fetch_releases(status.validators)
         except FeedError as error:
             failures = await self._record_failure(error.failure.reason)
             log.warning("feed poll failed (%d in a row): %s", failures, error.failure.reason)
             return PollResult(Outcome.FAILED, failure=error.failure, failures_in_a_row=failures)
-        if releases is None:
+        if parsed is None:
             await self.db.write(
                 lambda store: store.record_poll_success(self.feed_url, validators, now=self.clock())
             )
             self.polled.set()
             log.debug("feed %s", outcome.value)
             return PollResult(outcome)
-        plan, updated = await self.db.write(lambda store: self._save(store, releases, validators))
+        plan, updated = await self.db.write(lambda store: self._save(store, parsed, validators))
         self.polled.set()
         log.info(
             "feed polled: %d releases, %d new, %d updated, %d to announce%s",
@@ -162,9 +209,21 @@ class Watcher:
             len(plan.to_announce),
             " (first poll: baseline)" if plan.first_poll else "",
         )
+        for problem in parsed.problems[:_LOGGED_PROBLEMS]:
+            log.warning("feed item: %s", problem)
+        if len(parsed.problems) > _LOGGED_PROBLEMS:
+            log.warning("feed items: %d more problems", len(parsed.problems) - _LOGGED_PROBLEMS)
+        if plan.held:
+            log.warning(
+                "%d new releases at once: announcing the newest %d, holding %d for an admin "
+                "(App Home or `isscr-news-bot status`)",
+                len(plan.new),
+                len(plan.to_announce),
+                len(plan.held),
+            )
         if plan.to_announce:
             self.on_queued()
-        return PollResult(Outcome.UPDATED, plan=plan, updated=updated)
+        return PollResult(Outcome.UPDATED, plan=plan, updated=updated, problems=parsed.problems)
 
     async def _record_failure(self, reason: str) -> int:
         return await self.db.write(
@@ -172,26 +231,32 @@ class Watcher:
         )
 
     def _save(
-        self, store: Store, releases: list[Release], validators: Validators
+        self, store: Store, parsed: Parsed, validators: Validators
     ) -> tuple[Plan, list[Release]]:
         # One transaction: releases, their deliveries and the validators land together or not
         # at all, so a crash here can neither lose a release (validators saved, items not) nor
         # queue one twice.
         now = self.clock()
         with store.transaction():
-            plan = plan_poll(store, releases, self.announce_existing)
+            plan = plan_poll(store, parsed, self.announce_existing)
             new_ids = {release.id for release in plan.new}
             updated = [
                 release
                 for release in plan.releases
                 if store.save_release(release, source="rss", now=now) and release.id not in new_ids
             ]
+            # Held first: a channel's deliveries then stay in publication order.
+            held_because = flood_reason(len(plan.new), now=now) if plan.held else None
+            for release in plan.held:
+                for channel in self.channels_for(store, release):
+                    store.add_delivery(release.id, channel, now=now, held_because=held_because)
             for release in plan.to_announce:
                 for channel in self.channels_for(store, release):
                     store.add_delivery(release.id, channel, now=now)
             store.record_poll_success(self.feed_url, validators, now=now)
+            store.record_bad_feed_items(self.feed_url, parsed.problems)
             # For the archive backfill: what is newer than this is the watcher's to announce.
-            dates = [release.published for release in releases if release.published]
+            dates = [release.published for release in parsed.releases if release.published]
             store.record_feed_window(self.feed_url, min(dates).timestamp() if dates else None)
         return plan, updated
 

@@ -168,6 +168,7 @@ async def test_healthz_reports_polls_and_deliveries(
         "failed": 0,
         "retrying": [],
         "failures": [],
+        "held": {"releases": 0, "posts": 0, "reason": None},
     }
 
 

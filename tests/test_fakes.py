@@ -18,7 +18,9 @@ from tests.fakes.feed_server import (
     WEBSITE_ID,
     Fault,
     FeedServer,
+    LoopbackResolver,
     make_item,
+    render_archive_page,
     render_rss,
 )
 from tests.fakes.slack_api import BOT_ID, FakeResponse, SlackApi
@@ -131,6 +133,45 @@ async def test_redirect_is_followed_to_a_working_path(
     with pytest.raises(aiohttp.TooManyRedirects):
         site.fail_next(Fault.redirect_loop())
         await http.get(site.url)
+
+
+def test_hostile_fields_are_rendered_as_given() -> None:
+    item = make_item(3, raw_rss={"pubDate": "0000-00-00 00:00:00"}, raw_json={"publishOn": 1e20})
+
+    assert b"<pubDate>0000-00-00 00:00:00</pubDate>" in render_rss([item])
+    [entry] = json.loads(render_archive_page([item]))["items"]
+    assert (entry["publishOn"], entry["addedOn"]) == (1e20, 1735999200000)  # 2025-01-04
+
+
+async def test_fresh_ids_on_every_response_in_rss_and_json(
+    site: FeedServer, http: aiohttp.ClientSession
+) -> None:
+    site.fresh_ids_each_response = True
+    guids = []
+    for _ in range(2):
+        async with http.get(site.url) as response:
+            guids.append([e.id for e in feedparser.parse(await response.read()).entries])
+        async with http.get(site.json_url) as response:
+            guids.append([e["id"] for e in (await response.json())["items"]])
+
+    assert len({guid for some in guids for guid in some}) == 8  # 2 items, 4 responses
+    assert make_item(2).item_id not in str(guids)
+
+
+async def test_another_host_is_another_loopback_address_found_by_the_resolver() -> None:
+    async with FeedServer([make_item(1)], host="127.0.0.2") as other:
+        resolver = LoopbackResolver({"elsewhere.test": other.host})
+        connector = aiohttp.TCPConnector(resolver=resolver)
+        async with (
+            aiohttp.ClientSession(connector=connector) as http,
+            http.get(f"http://elsewhere.test:{other.port}/isscr-news?format=rss") as response,
+        ):
+            assert response.status == 200
+        assert other.base_url.startswith("http://127.0.0.2:")
+        assert [request.headers["Host"] for request in other.requests] == [
+            f"elsewhere.test:{other.port}"
+        ]
+    assert resolver.asked == ["elsewhere.test"]
 
 
 async def test_json_archive_pages_by_offset(site: FeedServer, http: aiohttp.ClientSession) -> None:

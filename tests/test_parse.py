@@ -16,7 +16,7 @@ FEED_URL = "https://www.isscr.org/isscr-news?format=rss"
 
 
 def test_sample_feed_gives_every_release_with_squarespace_fields() -> None:
-    releases = parse_feed((DATA_DIR / "sample-feed.rss").read_bytes(), FEED_URL)
+    releases = parse_feed((DATA_DIR / "sample-feed.rss").read_bytes(), FEED_URL).releases
 
     assert [r.id for r in releases] == [
         "6579e5d57770b4da614e3254",
@@ -58,7 +58,7 @@ def test_media_content_image_and_relative_links_are_made_absolute() -> None:
         image_url="/s/cover-image",
         html='<p>First <a href="/x">para</a>.</p><p>Second.</p>',
     )
-    [release] = parse_feed(render_rss([item]), FEED_URL)
+    [release] = parse_feed(render_rss([item]), FEED_URL).releases
 
     assert release.link == "https://www.isscr.org/isscr-news/relative-slug"
     assert release.image_url == "https://www.isscr.org/s/cover-image"
@@ -70,13 +70,13 @@ def test_identity_falls_back_to_link_then_title_and_date() -> None:
     no_guid = make_item(5, guid=OMIT_GUID)
     odd_guid = make_item(6, guid="urn:custom:42")
     no_guid_no_link = make_item(7, guid=OMIT_GUID, link="")
-    releases = parse_feed(render_rss([no_guid, odd_guid, no_guid_no_link]), FEED_URL)
+    releases = parse_feed(render_rss([no_guid, odd_guid, no_guid_no_link]), FEED_URL).releases
 
     assert releases[0].id == "https://www.isscr.org/isscr-news/release-5"
     assert releases[1].id == "urn:custom:42"
     assert releases[2].id.startswith("sha1:")
     # The same item parsed again keeps the same identity.
-    again = parse_feed(render_rss([no_guid_no_link]), FEED_URL)
+    again = parse_feed(render_rss([no_guid_no_link]), FEED_URL).releases
     assert again[0].id == releases[2].id
 
 
@@ -120,4 +120,4 @@ def test_what_is_not_a_feed_is_an_error_with_a_reason(
 
 
 def test_an_empty_but_valid_feed_has_no_releases() -> None:
-    assert parse_feed(render_rss([]), FEED_URL) == []
+    assert parse_feed(render_rss([]), FEED_URL).releases == []

@@ -1,5 +1,5 @@
 """The App Home's admin buttons: Add route, Edit, Remove, Poll now, Send a test announcement,
-Retry failed deliveries.
+Retry failed deliveries, and Announce them / Discard them for announcements held after a flood.
 
 Each click asks Slack again whether the user is an admin; a refused click changes nothing,
 says why in a small modal and shows the user the members' Home.
@@ -145,6 +145,38 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
             return
         if count:
             admin.controls.deliver_now()
+        await home.after_change(user)
+
+    @app.action(blocks.ANNOUNCE_HELD)
+    async def announce_held(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        user = body["user"]["id"]
+        if not await allowed(body):
+            return
+        try:
+            announced = await admin.db.write(
+                lambda store: store.announce_held(by=user, now=time.time()), within=WRITE_WITHIN
+            )
+        except DatabaseBusy:
+            await busy(body)
+            return
+        if announced:
+            admin.controls.deliver_now()
+        await home.after_change(user)
+
+    @app.action(blocks.DISCARD_HELD)
+    async def discard_held(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        user = body["user"]["id"]
+        if not await allowed(body):
+            return
+        try:
+            await admin.db.write(
+                lambda store: store.discard_held(by=user, now=time.time()), within=WRITE_WITHIN
+            )
+        except DatabaseBusy:
+            await busy(body)
+            return
         await home.after_change(user)
 
     @app.action(blocks.SEND_TRIAL)

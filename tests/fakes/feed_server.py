@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import html
+import itertools
 import json
 import random
 import re
+import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Literal
@@ -26,6 +29,7 @@ from urllib.parse import urlencode, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 from multidict import CIMultiDict
 
 SITE = "https://www.isscr.org"
@@ -61,6 +65,10 @@ class FeedItem:
     image_url: str | None = None  # rendered as <media:content medium="image">
     guid: str | None = None  # None: websiteId:collectionId:itemId; OMIT_GUID (""): no <guid>
     link: str | None = None  # None: absolute <site>/isscr-news/<slug>; may be relative
+    # Hostile or broken input: RSS element text written as is, unescaped ({"pubDate":
+    # "0000-00-00 00:00:00"}), and JSON archive fields replaced ({"publishOn": 1e20}).
+    raw_rss: dict[str, str] = field(default_factory=dict)
+    raw_json: dict[str, Any] = field(default_factory=dict)
 
     @property
     def url_slug(self) -> str:
@@ -131,13 +139,14 @@ def render_rss(
         f"<description>{_cdata('')}</description>",
     ]
     for item in items:
-        parts.append(f"<item><title>{escape(item.title)}</title>")
+        raw = item.raw_rss
+        parts.append(f"<item><title>{raw.get('title', escape(item.title))}</title>")
         parts.extend(f"<category>{escape(category)}</category>" for category in item.categories)
         parts.append(f"<dc:creator>{escape(item.author)}</dc:creator>")
-        parts.append(f"<pubDate>{_rfc822(item.published)}</pubDate>")
-        parts.append(f"<link>{escape(item.url(site))}</link>")
+        parts.append(f"<pubDate>{raw.get('pubDate', _rfc822(item.published))}</pubDate>")
+        parts.append(f"<link>{raw.get('link', escape(item.url(site)))}</link>")
         if (guid := item.full_guid) is not None:
-            parts.append(f'<guid isPermaLink="false">{escape(guid)}</guid>')
+            parts.append(f'<guid isPermaLink="false">{raw.get("guid", escape(guid))}</guid>')
         parts.append(f"<description>{_cdata(item.html)}</description>")
         if item.image_url:
             parts.append(
@@ -184,6 +193,7 @@ def _archive_entry(item: FeedItem, site: str) -> dict[str, Any]:
         "author": {"displayName": item.author},
         "assetUrl": item.image_url or "",
         "recordTypeLabel": "text",
+        **item.raw_json,
     }
 
 
@@ -338,6 +348,8 @@ class FeedServer:
         rss_limit: int | None = 20,
         page_size: int = 20,
         stamp_each_response: bool = False,
+        host: str = "127.0.0.1",
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.items: list[FeedItem] = list(items)
         self.etag = etag
@@ -349,6 +361,13 @@ class FeedServer:
         # True: put the current time in the leading comment as the real site does, so the body
         # (and ETag) changes on every response.
         self.stamp_each_response = stamp_each_response
+        # True: every response gives every item a guid (and JSON id) never seen before, as a
+        # site that makes them from the time of the request would.
+        self.fresh_ids_each_response = False
+        self._fresh_ids = itertools.count(1)
+        # Where it listens (another loopback address plays another host) and whether over TLS.
+        self.host = host
+        self.ssl_context = ssl_context
         self.requests: list[RecordedRequest] = []
         self._queued: deque[Fault] = deque()
         self._always: Fault | None = None
@@ -371,7 +390,7 @@ class FeedServer:
         # A short shutdown timeout: stop() must not wait for a sleeping timeout fault.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, 0, ssl_context=self.ssl_context)
         await site.start()
         self._port = self._runner.addresses[0][1]
 
@@ -391,7 +410,13 @@ class FeedServer:
     def base_url(self) -> str:
         if self._port is None:
             raise RuntimeError("FeedServer is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"{'https' if self.ssl_context else 'http'}://{self.host}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("FeedServer is not started")
+        return self._port
 
     @property
     def url(self) -> str:
@@ -463,14 +488,17 @@ class FeedServer:
     def _feed(self, request: web.Request) -> web.Response:
         fmt = request.query.get("format")
         offset = _int_or_none(request.query.get("offset"))
-        newest_first = sorted(self.items, key=lambda item: item.published, reverse=True)
+        current = self.items
+        if self.fresh_ids_each_response:
+            current = [replace(item, guid=None, item_id=self._fresh_id()) for item in current]
+        newest_first = sorted(current, key=lambda item: item.published, reverse=True)
         start = 0
         if offset is not None:
             # Paging: after offset X come the items published strictly before X.
             older = (i for i, item in enumerate(newest_first) if _epoch_ms(item.published) < offset)
             start = next(older, len(newest_first))
         if fmt == "rss":
-            items = self.items
+            items = current
             if offset is not None:
                 items = [item for item in items if _epoch_ms(item.published) < offset]
             if self.rss_limit is not None:
@@ -483,6 +511,9 @@ class FeedServer:
             body = render_archive_page(newest_first, start, self.page_size, self.site)
             return self._conditional(request, body, JSON_CONTENT_TYPE)
         return web.Response(body=SQUARESPACE_HTML, headers=_html())  # the listing page
+
+    def _fresh_id(self) -> str:
+        return f"{0xF00D0000 + next(self._fresh_ids):024x}"
 
     def _conditional(self, request: web.Request, body: bytes, content_type: str) -> web.Response:
         """Answer body, or 304 when the client's validators still match (RFC 9110 §13)."""
@@ -599,3 +630,33 @@ def _http_date_or_none(text: str) -> datetime | None:
         return parsedate_to_datetime(text)
     except (TypeError, ValueError):
         return None
+
+
+class LoopbackResolver(AbstractResolver):
+    """DNS for a test: each host name given answers with a loopback address, so the bot can
+    be pointed at `isscr.test`, `www.isscr.test` and `elsewhere.test` served on this machine.
+    Names it does not know fail as unknown names do."""
+
+    def __init__(self, hosts: dict[str, str]) -> None:
+        self.hosts = hosts
+        self.asked: list[str] = []  # every name looked up, in order
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        if host not in self.hosts:
+            raise OSError(f"unknown host {host}")
+        return [
+            ResolveResult(
+                hostname=host,
+                host=self.hosts[host],
+                port=port,
+                family=socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+        ]
+
+    async def close(self) -> None:
+        pass
