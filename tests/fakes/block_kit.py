@@ -51,7 +51,9 @@ FIELD_ERROR = 150  # a view_submission's response_action "errors", shown under a
 # cuts longer ones; not an error, but never what the sender meant)
 
 # Types whose `elements` may be empty, as Slack (and slack_sdk) allow.
-_EMPTY_ALLOWED = {"rich_text_section", "rich_text_list", "rich_text_preformatted", "rich_text_quote"}
+_EMPTY_ALLOWED = frozenset(
+    {"rich_text_section", "rich_text_list", "rich_text_preformatted", "rich_text_quote"}
+)
 
 
 def message_error(message: Mapping[str, Any]) -> tuple[str, list[str]] | None:
@@ -359,7 +361,8 @@ def _oracle(build: Any, given: Any, where: str) -> list[str]:
     except Exception as error:  # SlackObjectFormationError, or a shape it cannot read
         return [f"{where}: {error}"]
     if parsed != given:
-        return [f"{where} has properties Slack does not know, or empty ones: {_diff(given, parsed)}"]
+        unknown = _diff(given, parsed)
+        return [f"{where} has properties Slack does not know, or empty ones: {unknown}"]
     return []
 
 
