@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks
 from bot.listeners.commands import COMMAND, answer
-from bot.models import Release
+from bot.models import CONVERSATION_ID, Release
 from bot.outbox import Failure, classify, explain
 from bot.posting import post_joining
 from bot.search import SearchService
@@ -71,12 +71,19 @@ def register(app: AsyncApp, store: Store, search: SearchService, poster: AsyncWe
         body: dict[str, Any],
     ) -> None:
         await ack()
-        user = body.get("user", {}).get("id", "")
+        user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
             "channel_id"
         )
-        release = store.release(action.get("value") or "")
-        if release is None or not channel:
+        value = action.get("value") or ""
+        # A release ID is what a Share button carries (at most a button value's 2,000
+        # characters); the channel is where the button was, a conversation ID.
+        release = store.release(value) if 0 < len(value) <= 2000 else None
+        if (
+            release is None
+            or not isinstance(channel, str)
+            or not CONVERSATION_ID.fullmatch(channel)
+        ):
             await respond(replace_original=False, text="That release can no longer be shared.")
             return
         key = (channel, release.id)
