@@ -12,14 +12,14 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import CHANNEL_ID, USER_ID, Release
-from bot.query import unescaped
+from bot.query import MAX_QUERY_CHARS, unescaped
 from bot.routes import NO_CATEGORY, Changed
 from bot.search import PAGE_SIZE, RANKED_AT_MOST, Results
 from bot.store import Change, Route
@@ -98,38 +98,41 @@ def _plain(text: str, limit: int, *, otherwise: str) -> str:
     return _truncate(text, limit) if text else otherwise
 
 
-def _pieces(text: str) -> list[str]:
-    """`text` escaped, one piece per character, for `_fit`; control characters (but line
-    breaks and tabs) and lone surrogates, which no message needs, are left out."""
-    return [escape(char) for char in text if _shown(char)]
+def _pieces(text: str) -> Iterator[str]:
+    """`text` escaped, one piece per character, for `_fit` (read only as far as it keeps);
+    control characters (but line breaks and tabs) and lone surrogates, which no message
+    needs, are left out."""
+    return (escape(char) for char in text if _shown(char))
 
 
 def _shown(char: str) -> bool:
     return char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cs")
 
 
-def _fit(pieces: Sequence[str], limit: int) -> str:
+def _fit(pieces: Iterable[str], limit: int) -> str:
     """`pieces` joined, or as many whole ones as fit in `limit` characters then "…": a cut never
-    splits an entity such as `&amp;` or a bold word."""
-    if sum(map(len, pieces)) <= limit:
-        return "".join(pieces)
-    kept, size = [], len("…")
+    splits an entity such as `&amp;` or a bold word. Reads no further than the cut."""
+    kept: list[str] = []
+    size = 0
     for piece in pieces:
         size += len(piece)
         if size > limit:
-            break
+            size -= len(piece)
+            while kept and size + len("…") > limit:
+                size -= len(kept.pop())
+            return "".join(kept) + "…"
         kept.append(piece)
-    return "".join(kept) + "…"
+    return "".join(kept)
 
 
-def _titled(release: Release, excerpt: Sequence[str] = ()) -> str:
+def _titled(release: Release, excerpt: Iterable[str] = ()) -> str:
     """Section text: the title as a bold link, then the excerpt pieces, each cut on its own so
     that the link stays whole and the whole stays within Slack's limit."""
     label = _fit(_pieces(release.title), _MAX_TITLE) or "(untitled)"
     url = safe_url(release.link)
     text = f"*<{url}|{label}>*" if 0 < len(url) <= _MAX_LINKED_URL else f"*{label}*"
-    if excerpt:
-        text += "\n" + _fit(excerpt, _MAX_SECTION_TEXT - len(text) - 1)
+    if rest := _fit(excerpt, _MAX_SECTION_TEXT - len(text) - 1):
+        text += "\n" + rest
     return text
 
 
@@ -138,8 +141,8 @@ def release_context(release: Release, *, date_first: bool = False) -> Block:
     one subject apart), as one small grey line."""
     # Pieces that a cut keeps whole: each bold name, the date, each escaped character.
     parts: list[list[str]] = []
-    names = [_fit(_pieces(name), _MAX_NAME) for name in release.categories]
-    if bold := [[f"*{name}*"] for name in names if name]:
+    names = [_bold_name(name) for name in release.categories]
+    if bold := [[name] for name in names if name]:
         parts.append(_joined(bold, " · "))
     if (date := slack_date(release)) is not None:
         parts.insert(0 if date_first else len(parts), [date])
@@ -148,6 +151,13 @@ def release_context(release: Release, *, date_first: bool = False) -> Block:
     pieces = _joined(parts, "  |  ")
     text = _fit(pieces, _MAX_CONTEXT_TEXT) or "ISSCR News"
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _bold_name(name: str) -> str:
+    """A category's name in bold, escaped and cut; its own `*` and backticks become
+    look-alikes, which cannot end our bold. Empty for a name with nothing to show."""
+    shown = _fit(_pieces(name.translate(_CODE_AND_BOLD_LOOK_ALIKES)), _MAX_NAME)
+    return f"*{shown}*" if shown else ""
 
 
 def _joined(parts: Sequence[list[str]], separator: str) -> list[str]:
@@ -413,7 +423,7 @@ def read_page_value(value: str) -> tuple[str, int] | None:
         return None
     if not isinstance(text, str) or not isinstance(page, int) or isinstance(page, bool):
         return None
-    return (text, page) if 1 <= page <= MAX_PAGE else None
+    return (text, page) if len(text) <= MAX_QUERY_CHARS and 1 <= page <= MAX_PAGE else None
 
 
 def problem_blocks(problem: str, example: str | None = None, *, command: str) -> list[Block]:
@@ -471,7 +481,11 @@ _MRKDWN_PIECE = re.compile(r"<[^<>]*>|&[a-z]+;|.", re.DOTALL)
 def text_blocks(mrkdwn: str) -> list[Block]:
     """One section of text the caller has already escaped, cut to Slack's limit between
     mentions, links, dates and entities, never through one."""
-    return [_section(_fit(_MRKDWN_PIECE.findall(mrkdwn), _MAX_SECTION_TEXT))]
+    return [_section(_fit(_mrkdwn_pieces(mrkdwn), _MAX_SECTION_TEXT))]
+
+
+def _mrkdwn_pieces(mrkdwn: str) -> Iterator[str]:
+    return (match.group() for match in _MRKDWN_PIECE.finditer(mrkdwn))
 
 
 def line_blocks(
@@ -480,7 +494,7 @@ def line_blocks(
     """Escaped mrkdwn lines in as few sections as hold them whole (a line too long for one is
     cut as by `text_blocks`), at most `max_blocks` (at least 1) of them. When the lines do not
     all fit, the last section ends with `more(how many lines were left out)`."""
-    fitted = [_fit(_MRKDWN_PIECE.findall(line), _MAX_SECTION_TEXT) for line in lines]
+    fitted = [_fit(_mrkdwn_pieces(line), _MAX_SECTION_TEXT) for line in lines]
     sections: list[list[str]] = []
     size = 0
     for line in fitted:
@@ -519,7 +533,7 @@ def categories_text(categories: Sequence[str]) -> str:
     """ "Policy and Press Release", escaped; no categories means every category."""
     if not categories:
         return "every category"
-    names = [f"*{_fit(_pieces(name), _MAX_NAME) or '(no name)'}*" for name in categories]
+    names = [_bold_name(name) or "*(no name)*" for name in categories]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -579,8 +593,8 @@ def _route_line(route: Route) -> str:
     return f"{channel_mention(route.channel)} ← {categories_text(route.categories)}"
 
 
-def _count(number: int, thing: str) -> str:
-    return f"{number:,} {thing}{'' if number == 1 else 's'}"
+def _count(number: int, thing: str, things: str | None = None) -> str:
+    return f"{number:,} {thing if number == 1 else things or thing + 's'}"
 
 
 def unrouted_note(unrouted: Sequence[str]) -> str:
@@ -723,7 +737,7 @@ def admin_home_view(
         heading = "*Where ISSCR news goes*"
         shown = routes[first : first + ROUTES_PER_PAGE]
         if pages > 1:
-            heading += f"  ·  routes {first + 1}–{first + len(shown)} of {len(routes):,}"
+            heading += f"  ·  routes {first + 1:,}–{first + len(shown):,} of {len(routes):,}"
         top += text_blocks(heading)
         for route in shown:
             top += _route_row(route)
@@ -876,7 +890,8 @@ def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, An
     elif len(offered) > len(listed):
         fields.append(
             _context(
-                f"{_count(len(offered) - len(listed), 'more category')} than a form can list "
+                f"{_count(len(offered) - len(listed), 'more category', 'more categories')} "
+                "than a form can list "
                 f"({_MAX_OPTIONS}) exist: route one of them with "
                 "`/isscr-news route #channel Category`."
             )

@@ -229,9 +229,6 @@ def _element(element: Any, where: str) -> list[str]:
     if kind == "button":
         problems += _text_object(element.get("text"), f"{where}.text", BUTTON_TEXT, plain=True)
         problems += _string(element.get("url"), f"{where}.url", BUTTON_URL, optional=True)
-        url = element.get("url")
-        if isinstance(url, str) and (not url.isascii() or any(c.isspace() for c in url)):
-            problems.append(f"{where}.url is not a valid URL (spaces or non-ASCII characters)")
         problems += _string(element.get("value"), f"{where}.value", BUTTON_VALUE, optional=True)
         problems += _string(
             element.get("accessibility_label"),
