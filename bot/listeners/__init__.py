@@ -21,7 +21,7 @@ def register(
 ) -> None:
     """`poster` posts what a person asks for (Share, a test announcement): like
     announcements, never repeated blindly after a lost answer."""
-    app.use(payloads.refuse_malformed)  # before any listener, or Bolt's matching, reads it
+    app.use(payloads.RefuseMalformed())  # before any listener, or Bolt's matching, reads it
     home = Home(admin, admin.client)
     admin.after_change = home.after_change
     commands.register(app, search, admin, controls)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
@@ -95,15 +96,23 @@ def _text(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-async def refuse_malformed(
-    req: AsyncBoltRequest, next_: Callable[[], Awaitable[BoltResponse]]
-) -> BoltResponse:
-    """Bolt middleware: a request whose body `malformed` finds fault with gets a 400."""
-    problem = malformed(req.body)
-    if problem is None:
-        return await next_()
-    log.warning("refused a malformed %s request: %s", _kind(req.body), problem)
-    return BoltResponse(status=400, body=f"malformed request: {problem}")
+class RefuseMalformed(AsyncMiddleware):
+    """Bolt middleware: a request whose body `malformed` finds fault with gets a 400. A class,
+    not a function: Bolt reads the payload's first action before it calls a function
+    middleware (an IndexError for an empty `actions`)."""
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],  # Bolt passes it by this name
+    ) -> BoltResponse:
+        problem = malformed(req.body)
+        if problem is None:
+            return await next()
+        log.warning("refused a malformed %s request: %s", _kind(req.body), problem)
+        return BoltResponse(status=400, body=f"malformed request: {problem}")
 
 
 def _kind(body: Any) -> str:

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 CHANNEL, CATEGORIES = blocks.CHANNEL_FIELD, blocks.CATEGORIES_FIELD
 NOT_A_CHANNEL = "That is not a channel: choose one from the list."
 DAMAGED = "This form is damaged or from an older version: close it, and open it again."
-UNKNOWN_CATEGORY = "“{}” is not a category this form offered: close it, and open it again."
+UNKNOWN_CATEGORY = "is not a category this form offered: close it, and open it again."
 # How long a submission waits for Slack to say whether the user is an admin: with the rest
 # of the work (milliseconds), the answer stays well within Slack's 3 s.
 RIGHTS_CHECK_WITHIN = 1.5
@@ -68,7 +68,8 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home, poster: AsyncWebCl
         for value in _chosen(view):
             name = blocks.category_for_option(value, offered) if isinstance(value, str) else None
             if name is None:
-                unknown = _short(UNKNOWN_CATEGORY.format(str(value)[:60]))
+                what = f"“{value[:60]}”" if isinstance(value, str) else "That"
+                unknown = _short(f"{what} {UNKNOWN_CATEGORY}")
                 await ack(response_action="errors", errors={CATEGORIES: unknown})
                 return
             categories.append(name)
@@ -127,7 +128,7 @@ def _chosen(view: dict[str, Any]) -> list[Any]:
     """The values of the categories chosen (anything, in a forged submission)."""
     options = _field(view, CATEGORIES).get("selected_options") or []
     if not isinstance(options, list):
-        return [options]  # refused as not offered
+        return [None]  # refused as not offered
     return [option.get("value") if isinstance(option, dict) else option for option in options]
 
 
