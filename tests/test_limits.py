@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +18,13 @@ from bot.models import Found, Release
 from bot.query import parse
 from bot.routes import NO_CATEGORY, Changed
 from bot.search import Results
+from bot.settings import Settings
 from bot.store import Change, Route
+from tests.conftest import CHANNEL, eventually
 from tests.fakes.block_kit import message_error, view_problems
+from tests.fakes.feed_server import FeedServer, make_item
+from tests.fakes.slack_api import SlackApi
+from tests.test_bot import running
 
 LONG = 10_000
 CJK_SLUG = "幹細胞研究" * 66  # 330 characters, 2,970 once percent-encoded
@@ -498,3 +504,31 @@ def test_the_other_forms_are_within_every_limit() -> None:
     assert_valid_view(blocks.trial_form())
     assert_valid_view(blocks.result_form("Nothing changed at all, really", "&amp;" * LONG))
     assert_valid_view(blocks.result_form("", "x"))
+
+
+# -- end to end -------------------------------------------------------------------------------
+
+
+async def test_a_release_with_a_long_non_ascii_link_and_extreme_texts_is_announced_once(
+    make_settings: Callable[..., Settings], feed: FeedServer, slack: SlackApi
+) -> None:
+    # The case: a 363-character link with a CJK slug, over 3,000 once encoded
+    hostile = make_item(
+        4,
+        title=("Stem & <cells> *bold* <!channel> " * 300)[:LONG],
+        slug=CJK_SLUG,
+        categories=NAMES[:60],
+        author="A & <B> " * 1250,
+        html="<p>" + "Excerpt &amp; &lt;more&gt; " * 600 + "</p>",
+        image_url="https://images.squarespace-cdn.com/" + "画" * 400,
+    )
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        feed.items.insert(0, hostile)
+        await eventually(lambda: bot.store.delivery_counts()["sent"] == 1)
+
+    [message] = slack.messages[CHANNEL]  # Slack (the stand-in) took it the first time
+    assert message["metadata"]["event_payload"]["item_id"] == hostile.item_id
+    assert [block["type"] for block in message["blocks"]] == ["section", "context"]
+    assert message["blocks"][0]["text"]["text"].startswith("*Stem &amp; &lt;cells&gt;")
+    assert len(slack.calls_to("chat.postMessage")) == 1
