@@ -213,6 +213,9 @@ def without(payload: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 CLICK = payload_of(home_action_body("admin_poll_now", user=ADMIN))
+MESSAGE_CLICK = payload_of(
+    block_action_body("search_page_next", "{}", response_url="http://127.0.0.1:9/response/x")
+)
 FORM = payload_of(view_submission_body("route_form", user=ADMIN, channel=POLICY_NEWS))
 HOME_OPENED = {
     "type": "event_callback",
@@ -237,6 +240,7 @@ HOME_OPENED = {
         {**CLICK, "actions": [{"action_id": "admin_edit_route", "value": 5}]},
         without(CLICK, "trigger_id"),
         {**CLICK, "container": "home"},
+        without(MESSAGE_CLICK, "response_url"),
         without(FORM, "user"),
         without(FORM, "view"),
         {**FORM, "view": {**FORM["view"], "state": "x"}},
@@ -256,6 +260,7 @@ HOME_OPENED = {
         "click with a value that is no text",
         "click without trigger_id",
         "click with container as text",
+        "click on a message without response_url",
         "form without user",
         "form without view",
         "form with state as text",

@@ -57,6 +57,9 @@ def _actions(body: dict[str, Any]) -> str | None:
     for name in ("channel", "container", "view"):
         if name in body and not isinstance(body[name], dict):
             return f"{name} is not an object"
+    # A click on a message is answered through its response_url (a Home click has none).
+    if body.get("container", {}).get("type") == "message" and not _text(body.get("response_url")):
+        return "a click on a message without response_url"
     return None
 
 
