@@ -7,10 +7,12 @@ mention or link, and `&lt;`/`&gt;` are shown as the characters themselves.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -18,9 +20,9 @@ from urllib.parse import quote
 from bot.archive import NORMAL_ENDS
 from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import CHANNEL_ID, USER_ID, Release
-from bot.query import unescaped
+from bot.query import MAX_QUERY_CHARS, unescaped
 from bot.routes import NO_CATEGORY, Changed
-from bot.search import Results
+from bot.search import PAGE_SIZE, RANKED_AT_MOST, Results
 from bot.store import Change, Route
 
 EVENT_TYPE = "isscr_news_item"
@@ -31,14 +33,29 @@ PAGE_ACTION_PREFIX = "search_page_"
 
 Block = dict[str, Any]
 
-# Limits from https://api.slack.com/reference/block-kit
+# Limits from https://api.slack.com/reference/block-kit, always checked on the string as it is
+# sent (escaped, percent-encoded), never on the text it was made from: a 363-character link
+# with a CJK slug is over 3,000 characters once encoded. tests/fakes/block_kit.py checks every
+# builder against them.
 _MAX_SECTION_TEXT = 3000
 _MAX_CONTEXT_TEXT = 2000
-_MAX_URL = 3000
+_MAX_URL = 3000  # a button's url, an image's image_url
+_MAX_VALUE = 2000  # a button's value
+_MAX_LABEL = 75  # a button's text and accessibility_label, an option's text
+_MAX_OPTION_VALUE = 150
+_MAX_ALT_TEXT = 2000
+_MAX_MESSAGE_BLOCKS = 50
+_MAX_VIEW_BLOCKS = 100
+# A message's notification and screen-reader `text` is cut to this (Slack refuses over 40,000
+# characters, and notifications show far fewer).
+_MAX_FALLBACK = 3000
 # A title is cut to this many characters as a link label, and a link longer than _MAX_LINKED_URL
 # (no real one is) is left off, so a section always keeps room for the excerpt.
 _MAX_TITLE = 500
 _MAX_LINKED_URL = 2000
+# A category or an author in a context line, so that one long name leaves room for the rest.
+_MAX_NAME = 100
+_MAX_AUTHOR = 200
 
 # mrkdwn cannot escape its formatting characters: where text from a feed or a member could pair
 # with formatting of ours, look-alikes stand in for them.
@@ -51,6 +68,12 @@ _MARKED = re.compile(f"{MARK_OPEN}([^{MARK_OPEN}{MARK_CLOSE}]*){MARK_CLOSE}")
 def escape(text: str) -> str:
     """Escape `&`, `<` and `>` for mrkdwn (and for `text` fields, which Slack parses alike)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fallback_text(text: str) -> str:
+    """`text` (plain, perhaps quoting what a member typed) as a message's `text`: escaped, and
+    cut between entities to what a notification can use, far within Slack's limit."""
+    return _fit(_pieces(text), _MAX_FALLBACK)
 
 
 def safe_url(url: str) -> str:
@@ -70,55 +93,77 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _pieces(text: str) -> list[str]:
-    """`text` escaped, one piece per character, for `_fit`."""
-    return [escape(char) for char in text]
+def _plain(text: str, limit: int, *, otherwise: str) -> str:
+    """A plain_text field (never parsed, so not escaped) within `limit`, never empty."""
+    text = "".join(char for char in text if _shown(char)).strip()
+    return _truncate(text, limit) if text else otherwise
 
 
-def _fit(pieces: Sequence[str], limit: int) -> str:
+def _pieces(text: str) -> Iterator[str]:
+    """`text` escaped, one piece per character, for `_fit` (read only as far as it keeps);
+    control characters (but line breaks and tabs) and lone surrogates, which no message
+    needs, are left out."""
+    return (escape(char) for char in text if _shown(char))
+
+
+def _shown(char: str) -> bool:
+    return char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cs")
+
+
+def _fit(pieces: Iterable[str], limit: int) -> str:
     """`pieces` joined, or as many whole ones as fit in `limit` characters then "…": a cut never
-    splits an entity such as `&amp;` or a bold word."""
-    if sum(map(len, pieces)) <= limit:
-        return "".join(pieces)
-    kept, size = [], len("…")
+    splits an entity such as `&amp;` or a bold word. Reads no further than the cut."""
+    kept: list[str] = []
+    size = 0
     for piece in pieces:
         size += len(piece)
         if size > limit:
-            break
+            size -= len(piece)
+            while kept and size + len("…") > limit:
+                size -= len(kept.pop())
+            return "".join(kept) + "…"
         kept.append(piece)
-    return "".join(kept) + "…"
+    return "".join(kept)
 
 
-def _titled(release: Release, excerpt: Sequence[str] = ()) -> str:
+def _titled(release: Release, excerpt: Iterable[str] = ()) -> str:
     """Section text: the title as a bold link, then the excerpt pieces, each cut on its own so
     that the link stays whole and the whole stays within Slack's limit."""
-    label = _fit(_pieces(release.title), _MAX_TITLE)
+    label = _fit(_pieces(release.title), _MAX_TITLE) or "(untitled)"
     url = safe_url(release.link)
-    text = f"*<{url}|{label}>*" if len(url) <= _MAX_LINKED_URL else f"*{label}*"
-    if excerpt:
-        text += "\n" + _fit(excerpt, _MAX_SECTION_TEXT - len(text) - 1)
+    text = f"*<{url}|{label}>*" if 0 < len(url) <= _MAX_LINKED_URL else f"*{label}*"
+    if rest := _fit(excerpt, _MAX_SECTION_TEXT - len(text) - 1):
+        text += "\n" + rest
     return text
 
 
-def release_context(
-    release: Release, *, extra: str | None = None, date_first: bool = False
-) -> Block:
+def release_context(release: Release, *, date_first: bool = False) -> Block:
     """Categories · date · author (date first in search results, where it tells releases on
     one subject apart), as one small grey line."""
-    parts = []
-    if release.categories:
-        parts.append(" · ".join(f"*{escape(name)}*" for name in release.categories))
+    # Pieces that a cut keeps whole: each bold name, the date, each escaped character.
+    parts: list[list[str]] = []
+    names = [_bold_name(name) for name in release.categories]
+    if bold := [[name] for name in names if name]:
+        parts.append(_joined(bold, " · "))
     if (date := slack_date(release)) is not None:
-        parts.insert(0 if date_first else len(parts), date)
-    if release.author:
-        parts.append(escape(release.author))
-    if extra:
-        parts.append(extra)
-    text = "  |  ".join(parts) or "ISSCR News"
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": _truncate(text, _MAX_CONTEXT_TEXT)}],
-    }
+        parts.insert(0 if date_first else len(parts), [date])
+    if release.author and (author := _fit(_pieces(release.author), _MAX_AUTHOR)):
+        parts.append([author])
+    pieces = _joined(parts, "  |  ")
+    text = _fit(pieces, _MAX_CONTEXT_TEXT) or "ISSCR News"
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _bold_name(name: str) -> str:
+    """A category's name in bold, escaped and cut; its own `*` and backticks become
+    look-alikes, which cannot end our bold. Empty for a name with nothing to show."""
+    shown = _fit(_pieces(name.translate(_CODE_AND_BOLD_LOOK_ALIKES)), _MAX_NAME)
+    return f"*{shown}*" if shown else ""
+
+
+def _joined(parts: Sequence[list[str]], separator: str) -> list[str]:
+    """The pieces of `parts`, with `separator` between two parts."""
+    return [piece for index, part in enumerate(parts) for piece in [separator][:index] + part]
 
 
 def announcement_blocks(release: Release, *, with_image: bool = True) -> list[Block]:
@@ -127,36 +172,33 @@ def announcement_blocks(release: Release, *, with_image: bool = True) -> list[Bl
         "type": "section",
         "text": {"type": "mrkdwn", "text": _titled(release, _pieces(release.excerpt))},
     }
-    if with_image and release.image_url and len(release.image_url) <= _MAX_URL:
+    image_url = safe_url(release.image_url or "") if with_image else ""
+    if 0 < len(image_url) <= _MAX_URL:
         section["accessory"] = {
             "type": "image",
-            "image_url": release.image_url,
-            "alt_text": _truncate(release.title, 2000),
+            "image_url": image_url,
+            "alt_text": _plain(release.title, _MAX_ALT_TEXT, otherwise="Cover image"),
         }
     blocks = [section, release_context(release)]
-    if len(release.link) <= _MAX_URL:
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": READ_ACTION_ID,
-                        "text": {"type": "plain_text", "text": "Read on isscr.org"},
-                        "url": safe_url(release.link),
-                        "value": release.id[:2000],
-                    }
-                ],
-            }
-        )
+    url = safe_url(release.link)
+    if 0 < len(url) <= _MAX_URL:  # else the title's link is left off too (see _titled)
+        button: Block = {
+            "type": "button",
+            "action_id": READ_ACTION_ID,
+            "text": {"type": "plain_text", "text": "Read on isscr.org"},
+            "url": url,
+        }
+        if 0 < len(release.id) <= _MAX_VALUE:  # only informative: the button opens the link
+            button["value"] = release.id
+        blocks.append({"type": "actions", "elements": [button]})
     return blocks
 
 
 def announcement_text(release: Release) -> str:
     """The notification and screen-reader fallback for an announcement."""
-    labels = ", ".join(release.categories)
+    labels = _truncate(", ".join(release.categories), _MAX_TITLE)
     prefix = f"ISSCR {labels}" if labels else "ISSCR News"
-    return escape(f"{prefix}: {release.title}")
+    return fallback_text(f"{prefix}: {release.title}")
 
 
 def announcement_metadata(release: Release) -> dict[str, Any]:
@@ -165,13 +207,11 @@ def announcement_metadata(release: Release) -> dict[str, Any]:
 
 
 def minimal_announcement(release: Release) -> dict[str, Any]:
-    """An announcement as plain text Slack cannot reject (the title and the link, escaped and
-    cut to fit), with the metadata that lets a restart find it: the last resort when Slack
-    rejects the announcement's blocks."""
-    title = _fit(_pieces(release.title), _MAX_TITLE)
-    url = safe_url(release.link)
-    text = f"{title}\n{url}" if len(url) <= _MAX_LINKED_URL else title
-    return {"text": text, "metadata": announcement_metadata(release)}
+    """An announcement Slack cannot refuse whatever the release holds: no blocks at all, only
+    the escaped title linked to the release (or alone, when the link is too long to be one),
+    within every limit, with the metadata that lets a restart find it. For when Slack refuses
+    the full announcement as malformed."""
+    return {"text": _titled(release), "metadata": announcement_metadata(release)}
 
 
 def latest_blocks(releases: list[Release]) -> list[Block]:
@@ -212,7 +252,7 @@ def help_blocks(command: str) -> list[Block]:
             "`poll`, or the bot's Home tab.",
         ]
     )
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    return text_blocks(text)
 
 
 def usage_lines(command: str, *, latest: int = 5) -> list[str]:
@@ -305,34 +345,38 @@ def search_blocks(results: Results, command: str) -> list[Block]:
             if found.marked_excerpt
             else _pieces(release.excerpt)
         )
-        blocks.append({"type": "divider"})
-        blocks.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": _titled(release, excerpt)},
-                "accessory": {
-                    "type": "button",
-                    "action_id": SHARE_ACTION_ID,
-                    "text": {"type": "plain_text", "text": "Share"},
-                    "value": release.id[:2000],
-                    "accessibility_label": _truncate(f"Share {release.title} in this channel", 75),
-                },
+        section: Block = {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": _titled(release, excerpt)},
+        }
+        if 0 < len(release.id) <= _MAX_VALUE:  # else the button could not name the release
+            section["accessory"] = {
+                "type": "button",
+                "action_id": SHARE_ACTION_ID,
+                "text": {"type": "plain_text", "text": "Share"},
+                "value": release.id,
+                "accessibility_label": _plain(
+                    f"Share {release.title} in this channel", _MAX_LABEL, otherwise="Share"
+                ),
             }
-        )
-        blocks.append(release_context(release, date_first=True))
+        blocks += [{"type": "divider"}, section, release_context(release, date_first=True)]
     buttons = []
     if results.has_previous:
         buttons.append(_page_button("◂ Prev", results, results.page - 1, "previous"))
     if results.has_next:
         buttons.append(_page_button("Next ▸", results, results.page + 1, "next"))
-    if buttons:
+    if any(len(button["value"]) > _MAX_VALUE for button in buttons):
+        blocks.append(
+            _context("This search is too long to page through: shorten it to see the others.")
+        )
+    elif buttons:
         blocks.append({"type": "actions", "elements": buttons})
     return blocks
 
 
 def search_text(results: Results) -> str:
     """The notification and screen-reader fallback for a page of results."""
-    return escape(results.heading())
+    return fallback_text(results.heading())
 
 
 def _no_results(results: Results, command: str) -> Block:
@@ -345,7 +389,8 @@ def _no_results(results: Results, command: str) -> Block:
     lines += [f"• {escape(hint)}" for hint in results.hints]
     if results.hints:
         lines.append(f"`{escape(command)} help` shows every way to search.")
-    return {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}
+    [section] = text_blocks("\n".join(lines))
+    return section
 
 
 def _page_button(label: str, results: Results, page: int, which: str) -> Block:
@@ -357,13 +402,21 @@ def _page_button(label: str, results: Results, page: int, which: str) -> Block:
     }
 
 
+# The most pages a search has: results beyond RANKED_AT_MOST are never shown.
+MAX_PAGE = -(-RANKED_AT_MOST // PAGE_SIZE)
+
+
 def page_value(text: str, page: int) -> str:
-    """What a paging button carries: the query and the page to show."""
+    """What a paging button carries: the query and the page to show (longer than a button's
+    value may be for a very long query: then the page has no buttons)."""
     return json.dumps({"q": text, "p": page}, ensure_ascii=False)
 
 
 def read_page_value(value: str) -> tuple[str, int] | None:
-    """The query and page a paging button carries; None when `value` is not ours."""
+    """The query and page a paging button carries; None when `value` is not one a page of
+    results can carry (not ours, too long, or a page no search has)."""
+    if len(value) > _MAX_VALUE:
+        return None
     try:
         data = json.loads(value)
         text, page = data["q"], data["p"]
@@ -371,16 +424,17 @@ def read_page_value(value: str) -> tuple[str, int] | None:
         return None
     if not isinstance(text, str) or not isinstance(page, int) or isinstance(page, bool):
         return None
-    return text, page
+    return (text, page) if len(text) <= MAX_QUERY_CHARS and 1 <= page <= MAX_PAGE else None
 
 
 def problem_blocks(problem: str, example: str | None = None, *, command: str) -> list[Block]:
     """A clear answer to a query that could not run, with a corrected example."""
-    text = f":mag: {escape(problem)}"
+    help_line = f"\n`{_fit(_pieces(command), _MAX_NAME)} help` shows every way to search."
+    text = ":mag: " + _fit(_pieces(problem), _MAX_SECTION_TEXT // 2)  # room for the example
     if example:
-        text += f"\nTry: {escape(example)}"
-    text += f"\n`{escape(command)} help` shows every way to search."
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": _truncate(text, 3000)}}]
+        room = _MAX_SECTION_TEXT - len(text) - len("\nTry: ") - len(help_line)
+        text += "\nTry: " + _fit(_pieces(example), room)
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text + help_line}}]
 
 
 def shared_blocks(release: Release, user_id: str) -> list[Block]:
@@ -428,15 +482,59 @@ _MRKDWN_PIECE = re.compile(r"<[^<>]*>|&[a-z]+;|.", re.DOTALL)
 def text_blocks(mrkdwn: str) -> list[Block]:
     """One section of text the caller has already escaped, cut to Slack's limit between
     mentions, links, dates and entities, never through one."""
-    text = _fit(_MRKDWN_PIECE.findall(mrkdwn), _MAX_SECTION_TEXT)
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    return [_section(_fit(_mrkdwn_pieces(mrkdwn), _MAX_SECTION_TEXT))]
+
+
+def _mrkdwn_pieces(mrkdwn: str) -> Iterator[str]:
+    return (match.group() for match in _MRKDWN_PIECE.finditer(mrkdwn))
+
+
+def line_blocks(
+    lines: Sequence[str], *, max_blocks: int, more: Callable[[int], str]
+) -> list[Block]:
+    """Escaped mrkdwn lines in as few sections as hold them whole (a line too long for one is
+    cut as by `text_blocks`), at most `max_blocks` (at least 1) of them. When the lines do not
+    all fit, the last section ends with `more(how many lines were left out)`."""
+    fitted = [_fit(_mrkdwn_pieces(line), _MAX_SECTION_TEXT) for line in lines]
+    sections: list[list[str]] = []
+    size = 0
+    for line in fitted:
+        if sections and size + 1 + len(line) <= _MAX_SECTION_TEXT:
+            sections[-1].append(line)
+            size += 1 + len(line)
+            continue
+        if len(sections) == max(1, max_blocks):
+            break
+        sections.append([line])
+        size = len(line)
+    else:
+        return [_section("\n".join(kept)) for kept in sections]
+    shown = sum(map(len, sections))
+    last = sections[-1]
+    while last and len("\n".join([*last, more(len(fitted) - shown)])) > _MAX_SECTION_TEXT:
+        last.pop()
+        shown -= 1
+    last.append(more(len(fitted) - shown))
+    return [_section("\n".join(kept)) for kept in sections]
+
+
+def _section(mrkdwn: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
+
+
+def channel_mention(channel: str) -> str:
+    """A channel as mrkdwn: a link when `channel` is a channel ID; otherwise (a route saved by
+    an older version from a forged form, say) its escaped text, which can mention nothing."""
+    if CHANNEL_ID.fullmatch(channel):
+        return f"<#{channel}>"
+    return f"“{_fit(_pieces(channel), _MAX_NAME)}” (not a channel ID)"
 
 
 def categories_text(categories: Sequence[str]) -> str:
     """ "Policy and Press Release", escaped; no categories means every category."""
     if not categories:
         return "every category"
-    names = [f"*{escape(name)}*" for name in categories]
+    names = [_bold_name(name) or "*(no name)*" for name in categories]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -444,7 +542,7 @@ def route_answer(
     channel: str, changed: Changed, *, removing: bool, membership: str | None
 ) -> list[Block]:
     """What a route or unroute command did, and what the admin still has to do."""
-    where = f"<#{channel}>"
+    where = channel_mention(channel)
     taken = categories_text(changed.route.categories if changed.route else ())
     if changed.unchanged:
         if removing:
@@ -464,13 +562,18 @@ def route_answer(
 
 
 def routes_table(
-    routes: Sequence[Route], announce_channel: str | None, unrouted: Sequence[str] = ()
+    routes: Sequence[Route],
+    announce_channel: str | None,
+    unrouted: Sequence[str] = (),
+    *,
+    max_blocks: int = _MAX_MESSAGE_BLOCKS,
 ) -> list[Block]:
     """Where releases go: every route, or the fallback channel when there is none; and the
-    categories that go nowhere."""
+    categories that go nowhere. At most `max_blocks` blocks: routes that do not fit are
+    counted, and the Home tab pages through them all."""
     if not routes:
         fallback = (
-            f"<#{announce_channel}>"
+            channel_mention(announce_channel)
             if announce_channel
             else "no channel (ANNOUNCE_CHANNEL is not set)"
         )
@@ -478,10 +581,21 @@ def routes_table(
             f"*No routes yet*: every release goes to {fallback}.\n"
             "Add one with `/isscr-news route #channel Category, …` (no categories: all)."
         )
-    lines = [f"• <#{route.channel}> ← {categories_text(route.categories)}" for route in routes]
-    if unrouted:
-        lines.append(unrouted_note(unrouted))
-    return text_blocks("*Where ISSCR news goes*\n" + "\n".join(lines))
+    lines = ["*Where ISSCR news goes*", *(f"• {_route_line(route)}" for route in routes)]
+    shown = line_blocks(
+        lines,
+        max_blocks=max_blocks - bool(unrouted),
+        more=lambda left: f"… and {_count(left, 'more route')}: the Home tab shows them all.",
+    )
+    return shown + (text_blocks(unrouted_note(unrouted)) if unrouted else [])
+
+
+def _route_line(route: Route) -> str:
+    return f"{channel_mention(route.channel)} ← {categories_text(route.categories)}"
+
+
+def _count(number: int, thing: str, things: str | None = None) -> str:
+    return f"{number:,} {thing if number == 1 else things or thing + 's'}"
 
 
 def unrouted_note(unrouted: Sequence[str]) -> str:
@@ -507,11 +621,18 @@ def unrouted_note(unrouted: Sequence[str]) -> str:
     )
 
 
-def status_answer(report: dict[str, Any], per_channel: dict[str, dict[str, int]]) -> list[Block]:
-    """Feed health and deliveries per channel, for admins."""
+def status_answer(
+    report: dict[str, Any],
+    per_channel: dict[str, dict[str, int]],
+    *,
+    max_blocks: int = _MAX_MESSAGE_BLOCKS,
+) -> list[Block]:
+    """Problems, feed health and deliveries per channel, for admins, in at most `max_blocks`
+    blocks (channels that do not fit are counted). Problems and failures come before the
+    counts per channel, so a long list of channels never hides them."""
     problems = [f"⚠ {escape(problem)}" for problem in report.get("problems", ())]
     if "feed" not in report:  # the database could not be read: the problems say why
-        return text_blocks("\n".join(problems))
+        return line_blocks(problems, max_blocks=max_blocks)
     feed = report["feed"]
     error = feed["last_error"]
     lines = [
@@ -538,20 +659,24 @@ def status_answer(report: dict[str, Any], per_channel: dict[str, dict[str, int]]
             f"⚠ *Held*: {_releases(held['releases'])} not announced, waiting for an admin "
             "(*Announce them* or *Discard them* in the App Home)"
         )
+    failures = report["deliveries"]["failures"]
+    for failure in failures[:5]:
+        lines.append(
+            f"⚠ {channel_mention(str(failure['channel']))}: {escape(str(failure['error']))}"
+        )
+    if failures:
+        lines.append("Fix the cause, then press *Retry failed deliveries* in the App Home.")
     if per_channel:
         lines.append("*Deliveries*")
         lines += [
-            f"• <#{channel}>: {counts['sent']} sent, {counts['waiting']} waiting, "
+            f"• {channel_mention(channel)}: {counts['sent']} sent, {counts['waiting']} waiting, "
             f"{counts['failed']} failed"
             + (f", {counts['held']} held" if counts.get("held") else "")
             for channel, counts in sorted(per_channel.items())
         ]
-    failures = report["deliveries"]["failures"]
-    for failure in failures[:5]:
-        lines.append(f"⚠ <#{failure['channel']}>: {escape(str(failure['error']))}")
-    if failures:
-        lines.append("Fix the cause, then press *Retry failed deliveries* in the App Home.")
-    return text_blocks("\n".join(lines))
+    return line_blocks(
+        lines, max_blocks=max_blocks, more=lambda left: f"… and {_count(left, 'more channel')}."
+    )
 
 
 def _bad_items(label: str, bad: dict[str, Any] | None) -> list[str]:
@@ -634,10 +759,17 @@ RETRY_FAILED = "admin_retry_failed"
 SEND_TRIAL = "admin_send_trial"
 ANNOUNCE_HELD = "admin_announce_held"
 DISCARD_HELD = "admin_discard_held"
+ROUTES_PREVIOUS = "admin_routes_previous"
+ROUTES_NEXT = "admin_routes_next"
 ROUTE_FORM = "route_form"
 TRIAL_FORM = "trial_form"
 CHANNEL_FIELD, CATEGORIES_FIELD = "channel", "categories"
 _MAX_OPTIONS = 100  # Slack's limit for a static select
+# Routes shown on one page of the admins' Home, each with its Edit and Remove (two blocks):
+# with the rest of the Home this stays far within a view's 100 blocks however many there are.
+ROUTES_PER_PAGE = 10
+# The most blocks the health section takes in the Home (3,000 characters each).
+_HOME_STATUS_BLOCKS = 10
 
 
 def _button(label: str, action_id: str, value: str = "", **extra: Any) -> Block:
@@ -652,6 +784,11 @@ def _button(label: str, action_id: str, value: str = "", **extra: Any) -> Block:
     return button
 
 
+def route_pages(routes: int) -> int:
+    """How many pages of ROUTES_PER_PAGE the admins' Home takes for `routes` routes."""
+    return max(1, -(-routes // ROUTES_PER_PAGE))
+
+
 def admin_home_view(
     *,
     routes: Sequence[Route],
@@ -663,44 +800,43 @@ def admin_home_view(
     releases: list[Release],
     command: str,
     notice: str | None = None,
+    route_page: int = 1,
 ) -> dict[str, Any]:
     """The App Home for admins: what became of their last form (`notice`, escaped mrkdwn),
-    routes with Edit and Remove, health, actions, recent changes, then what members see."""
-    shown: list[Block] = [
+    a page of routes with Edit and Remove (`route_page`, from 1; "More routes" and "Previous
+    routes" page through them), health, actions, recent changes, then what members see.
+    Within Slack's limits whatever the number of routes and the length of their texts."""
+    pages = route_pages(len(routes))
+    page = min(max(1, route_page), pages)
+    first = (page - 1) * ROUTES_PER_PAGE
+    top: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "ISSCR News settings"}},
         *(text_blocks(notice) if notice else []),
         *(
             held_blocks(held)
-            if (held := report["deliveries"].get("held")) and held["posts"]
+            if (held := report.get("deliveries", {}).get("held")) and held["posts"]
             else []
         ),
-        *routes_table(routes, announce_channel, unrouted),
     ]
-    for route in routes:
-        shown.append(
-            {
-                "type": "actions",
-                "block_id": f"route:{route.channel}",
-                "elements": [
-                    _button("Edit", EDIT_ROUTE, route.channel),
-                    _button(
-                        "Remove",
-                        REMOVE_ROUTE,
-                        route.channel,
-                        style="danger",
-                        confirm={
-                            "title": {"type": "plain_text", "text": "Remove this route?"},
-                            "text": {
-                                "type": "mrkdwn",
-                                "text": f"<#{route.channel}> will stop receiving ISSCR news.",
-                            },
-                            "confirm": {"type": "plain_text", "text": "Remove"},
-                            "deny": {"type": "plain_text", "text": "Keep"},
-                        },
-                    ),
-                ],
-            }
-        )
+    if not routes:
+        top += routes_table(routes, announce_channel)
+    else:
+        heading = "*Where ISSCR news goes*"
+        shown = routes[first : first + ROUTES_PER_PAGE]
+        if pages > 1:
+            heading += f"  ·  routes {first + 1:,}–{first + len(shown):,} of {len(routes):,}"
+        top += text_blocks(heading)
+        for route in shown:
+            top += _route_row(route)
+        paging = []
+        if page > 1:
+            paging.append(_button("◂ Previous routes", ROUTES_PREVIOUS, str(page - 1)))
+        if page < pages:
+            paging.append(_button("More routes ▸", ROUTES_NEXT, str(page + 1)))
+        if paging:
+            top.append({"type": "actions", "elements": paging})
+        if unrouted:
+            top += text_blocks(unrouted_note(unrouted))
     actions = [
         _button("Add route", ADD_ROUTE, style="primary"),
         _button("Poll now", POLL_NOW),
@@ -708,50 +844,99 @@ def admin_home_view(
     ]
     if report.get("deliveries", {}).get("failed"):
         actions.append(_button("Retry failed deliveries", RETRY_FAILED))
-    shown.append({"type": "actions", "elements": actions})
-    shown += [{"type": "divider"}, *status_answer(report, per_channel)]
+    recent: list[Block] = []
     if changes:
         lines = [
             f"• <!date^{int(change.at)}^{{date_short_pretty}} {{time}}|{change.at:.0f}> "
             f"<@{change.user_id}> {escape(change.action)}: {_change_detail(change)}"
             for change in changes
-            if USER_ID.match(change.user_id)
+            if USER_ID.fullmatch(change.user_id)
         ]
-        shown += text_blocks("*Recent changes*\n" + "\n".join(lines))
-    member_view = home_view(releases, command)
-    return {"type": "home", "blocks": [*shown, {"type": "divider"}, *member_view["blocks"]][:100]}
+        recent = text_blocks("*Recent changes*\n" + "\n".join(lines))
+    member = home_view(releases, command)["blocks"]
+    room = _MAX_VIEW_BLOCKS - len(top) - len(recent) - len(member) - 3  # actions, 2 dividers
+    health = status_answer(report, per_channel, max_blocks=min(room, _HOME_STATUS_BLOCKS))
+    return {
+        "type": "home",
+        "blocks": [
+            *top,
+            {"type": "actions", "elements": actions},
+            {"type": "divider"},
+            *health,
+            *recent,
+            {"type": "divider"},
+            *member,
+        ],
+    }
+
+
+def _route_row(route: Route) -> list[Block]:
+    """A route on the admins' Home: where it goes, then its Edit and Remove buttons."""
+    row = text_blocks(_route_line(route))
+    buttons = []
+    is_channel = CHANNEL_ID.fullmatch(route.channel) is not None
+    if is_channel:  # a route saved from a forged form can only be removed
+        buttons.append(_button("Edit", EDIT_ROUTE, route.channel))
+    if len(route.channel) <= _MAX_VALUE:
+        confirm = {
+            "title": {"type": "plain_text", "text": "Remove this route?"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"{channel_mention(route.channel)} will stop receiving ISSCR news.",
+            },
+            "confirm": {"type": "plain_text", "text": "Remove"},
+            "deny": {"type": "plain_text", "text": "Keep"},
+        }
+        buttons.append(
+            _button("Remove", REMOVE_ROUTE, route.channel, style="danger", confirm=confirm)
+        )
+    if buttons:
+        actions: Block = {"type": "actions", "elements": buttons}
+        if is_channel:
+            actions["block_id"] = f"route:{route.channel}"
+        row.append(actions)
+    return row
+
+
+def read_route_page(value: str) -> int | None:
+    """The page a "More routes" / "Previous routes" button asks for; None when `value` is not
+    one such a button carries."""
+    if not value.isascii() or not value.isdigit() or len(value) > 6:
+        return None
+    return int(value) if int(value) >= 1 else None
 
 
 def _change_detail(change: Change) -> str:
     """An audit entry's detail as mrkdwn: a leading channel ID becomes a channel link."""
     channel, colon, rest = change.detail.partition(":")
-    if colon and CHANNEL_ID.match(channel):
+    if colon and CHANNEL_ID.fullmatch(channel):
         return f"<#{channel}>{escape(colon + rest)}"
     return escape(change.detail)
 
 
+# A category whose name cannot be an option's value (over 150 characters) is named by this
+# prefix and a digest of its name, which `category_for_option` finds among the known names.
+_DIGEST = "sha256:"
+
+
 def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, Any]:
-    """The Add / Edit route modal: a channel and the categories it takes (none: all)."""
+    """The Add / Edit route modal: a channel and the categories it takes (none: all).
+
+    A select holds at most 100 options: the route's own categories are always among them (and
+    chosen), then the other known ones. What does not fit is said in the form; a route's own
+    categories beyond 100 are kept when it is saved (`categories_not_in_form`).
+    """
     channel_picker: Block = {
         "type": "conversations_select",
         "action_id": CHANNEL_FIELD,
         "placeholder": {"type": "plain_text", "text": "Choose a channel"},
         "filter": {"include": ["public", "private"], "exclude_bot_users": True},
     }
-    if route is not None:
+    if route is not None and CHANNEL_ID.fullmatch(route.channel):
         channel_picker["initial_conversation"] = route.channel
-    options = [_option(name) for name in known[:_MAX_OPTIONS]]
-    categories: Block = {
-        "type": "multi_static_select",
-        "action_id": CATEGORIES_FIELD,
-        "placeholder": {"type": "plain_text", "text": "All categories"},
-    }
-    if options:
-        categories["options"] = options
-    if route is not None and route.categories:
-        categories["initial_options"] = [
-            _option(name) for name in route.categories if name in known[:_MAX_OPTIONS]
-        ]
+    own = list(dict.fromkeys(route.categories)) if route is not None else []
+    offered = list(dict.fromkeys([*own, *known]))
+    listed = sorted(offered[:_MAX_OPTIONS], key=lambda name: (name.casefold(), name))
     fields: list[Block] = [
         {
             "type": "input",
@@ -760,7 +945,15 @@ def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, An
             "element": channel_picker,
         }
     ]
-    if options:
+    if listed:
+        categories: Block = {
+            "type": "multi_static_select",
+            "action_id": CATEGORIES_FIELD,
+            "placeholder": {"type": "plain_text", "text": "All categories"},
+            "options": [_option(name) for name in listed],
+        }
+        if own:
+            categories["initial_options"] = [_option(name) for name in own[:_MAX_OPTIONS]]
         fields.append(
             {
                 "type": "input",
@@ -773,6 +966,23 @@ def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, An
         )
     else:
         fields.append(_context("No categories seen yet: this channel will take every category."))
+    if len(own) > _MAX_OPTIONS:
+        fields.append(
+            _context(
+                f"This route takes {len(own):,} categories; a form lists {_MAX_OPTIONS}. The "
+                f"other {len(own) - _MAX_OPTIONS:,} are kept when you save: change them with "
+                "`/isscr-news unroute #channel Category`."
+            )
+        )
+    elif len(offered) > len(listed):
+        fields.append(
+            _context(
+                f"{_count(len(offered) - len(listed), 'more category', 'more categories')} "
+                "than a form can list "
+                f"({_MAX_OPTIONS}) exist: route one of them with "
+                "`/isscr-news route #channel Category`."
+            )
+        )
     return {
         "type": "modal",
         "callback_id": ROUTE_FORM,
@@ -782,6 +992,30 @@ def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, An
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": fields,
     }
+
+
+def categories_not_in_form(route: Route) -> tuple[str, ...]:
+    """The route's own categories its Edit form could not list (beyond a select's 100): a
+    save of that form keeps them."""
+    return tuple(dict.fromkeys(route.categories))[_MAX_OPTIONS:]
+
+
+def category_value(name: str) -> str:
+    """A category as an option's value: its name, or for a name too long to be one (or one
+    that looks like a digest), the digest of the name."""
+    if 0 < len(name) <= _MAX_OPTION_VALUE and not name.startswith(_DIGEST):
+        return name
+    return _DIGEST + hashlib.sha256(name.encode()).hexdigest()[:40]
+
+
+def category_for_option(value: str, names: Iterable[str]) -> str | None:
+    """The category among `names` that an option's `value` stands for; None if none does."""
+    names = list(names)
+    if value in names:
+        return value
+    if value.startswith(_DIGEST):
+        return next((name for name in names if category_value(name) == value), None)
+    return None
 
 
 def route_form_metadata(route: Route | None) -> str:
@@ -794,18 +1028,27 @@ def route_form_metadata(route: Route | None) -> str:
 
 def read_route_form_metadata(metadata: str) -> tuple[str | None, float | None]:
     """(the channel whose route the form edits, the version it showed); (None, None) for the
-    Add form. A form from before versions were recorded gives no version, so its save is
-    refused as stale."""
+    Add form. A form from before versions were recorded (the channel alone) gives no version,
+    so its save is refused as stale. Raises ValueError for anything `route_form` never wrote
+    (a damaged or forged form)."""
     if not metadata:
         return None, None
+    if CHANNEL_ID.fullmatch(metadata):
+        return metadata, None
     try:
         found = json.loads(metadata)
     except ValueError:
-        return metadata, None  # the channel alone
-    if not isinstance(found, dict) or not isinstance(found.get("channel"), str):
-        return metadata, None
-    version = found.get("version")
-    return found["channel"], float(version) if isinstance(version, int | float) else None
+        raise ValueError("not JSON") from None
+    if not isinstance(found, dict) or set(found) != {"channel", "version"}:
+        raise ValueError("not a route form's metadata")
+    channel, version = found["channel"], found["version"]
+    if not isinstance(channel, str) or not CHANNEL_ID.fullmatch(channel):
+        raise ValueError("no channel ID")
+    if isinstance(version, bool) or not isinstance(version, int | float):
+        raise ValueError("no version")
+    if not math.isfinite(version):
+        raise ValueError("no version")
+    return channel, float(version)
 
 
 def trial_form() -> dict[str, Any]:
@@ -833,10 +1076,10 @@ def trial_form() -> dict[str, Any]:
 
 
 def result_form(title: str, text: str) -> dict[str, Any]:
-    """A modal that only says what happened (after a save that needs a follow-up)."""
+    """A modal that only says what happened (`text`, escaped mrkdwn)."""
     return {
         "type": "modal",
-        "title": {"type": "plain_text", "text": title[:24]},
+        "title": {"type": "plain_text", "text": _plain(title, 24, otherwise="ISSCR News")},
         "close": {"type": "plain_text", "text": "Done"},
         "blocks": text_blocks(text),
     }
@@ -844,12 +1087,15 @@ def result_form(title: str, text: str) -> dict[str, Any]:
 
 def trial_blocks(release: Release, user_id: str) -> list[Block]:
     """A test announcement: the real format, marked as a test and by whom."""
-    who = f"<@{user_id}>" if USER_ID.match(user_id) else "an admin"
+    who = f"<@{user_id}>" if USER_ID.fullmatch(user_id) else "an admin"
     return [*announcement_blocks(release), _context(f"Test announcement sent by {who}")]
 
 
 def _option(name: str) -> Block:
-    return {"text": {"type": "plain_text", "text": name[:75]}, "value": name[:150]}
+    return {
+        "text": {"type": "plain_text", "text": _plain(name, _MAX_LABEL, otherwise="(no name)")},
+        "value": category_value(name),
+    }
 
 
 def _context(text: str) -> Block:

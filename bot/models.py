@@ -9,6 +9,8 @@ from datetime import datetime
 # Slack ID shapes: channels (C…, older private ones G…) and users (U…, Enterprise Grid W…).
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# Any conversation a message can be in: a channel, or a direct message (D…).
+CONVERSATION_ID = re.compile(r"^[CDG][A-Z0-9]{6,}$")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import pytest
 from bot.database import Database
 from bot.settings import Settings
 from bot.store import Store
+from tests.fakes.block_kit import ack_problems
 from tests.fakes.feed_server import FeedItem, FeedServer, make_item
 from tests.fakes.slack_api import SlackApi
 
@@ -43,6 +44,9 @@ async def slack() -> AsyncIterator[SlackApi]:
     async with SlackApi() as api:
         api.add_channel(CHANNEL, name="isscr-news")
         yield api
+    # Whatever the test was about, nothing the bot sent may be what Slack refuses as malformed
+    # (a test that means to send such a thing empties `rejected` itself).
+    assert api.rejected == [], api.rejected
 
 
 def bot_env(
@@ -127,7 +131,8 @@ async def send_to_slack_app(
     content_type: str = "application/x-www-form-urlencoded",
     headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
-    """POST `body` to the bot as Slack would: signed, unless `headers` are given."""
+    """POST `body` to the bot as Slack would: signed, unless `headers` are given. An answer
+    Slack would refuse as malformed (blocks over a limit, say) fails the test."""
     sent = {"Content-Type": content_type, **(headers if headers is not None else sign(body))}
     async with (
         aiohttp.ClientSession() as session,
@@ -135,9 +140,12 @@ async def send_to_slack_app(
     ):
         text = await response.text()
         try:
-            return response.status, await response.json(content_type=None)
+            answer = await response.json(content_type=None)
         except ValueError:
             return response.status, text
+    if response.status == 200:
+        assert ack_problems(answer) == [], ack_problems(answer)
+    return response.status, answer
 
 
 def slash_command_body(

@@ -287,3 +287,77 @@ async def test_response_url_posts_are_recorded(
     async with http.post(api.response_url("r1"), data=json.dumps(body)) as response:
         assert response.status == 200
     assert api.responses == [body]
+
+
+def _button_message(url: str) -> dict[str, object]:
+    button = {"type": "button", "text": {"type": "plain_text", "text": "Read"}, "url": url}
+    return {"text": "x", "blocks": [{"type": "actions", "elements": [button]}]}
+
+
+@pytest.mark.parametrize(
+    ("blocks", "problem"),
+    [
+        (_button_message("https://x.example/" + "a" * 2990)["blocks"], "url is 3008 characters"),
+        ([{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}], "151"),
+        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x"}, "acessory": {}}], "know"),
+        ([{"type": "divider", "block_id": "a"}, {"type": "divider", "block_id": "a"}], "twice"),
+        ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}] * 11}], "10"),
+    ],
+    ids=["button url", "header", "unknown property", "block_id twice", "context elements"],
+)
+async def test_a_message_slack_would_refuse_as_malformed_is_refused_and_recorded(
+    slack: tuple[SlackApi, AsyncWebClient], blocks: list[dict[str, object]], problem: str
+) -> None:
+    api, client = slack
+
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(channel="C0NEWS", text="x", blocks=blocks)
+
+    assert refused.value.response["error"] == "invalid_blocks"
+    [rejection] = api.rejected
+    assert rejection.method == "chat.postMessage" and problem in " ".join(rejection.problems)
+    assert api.messages["C0NEWS"] == []
+
+
+async def test_views_slack_would_refuse_get_invalid_arguments(
+    slack: tuple[SlackApi, AsyncWebClient],
+) -> None:
+    api, client = slack
+    option = {"text": {"type": "plain_text", "text": "Policy"}, "value": "Policy"}
+    select = {
+        "type": "multi_static_select",
+        "action_id": "categories",
+        "options": [option],
+        "initial_options": [],
+    }
+    modal = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Edit route"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "blocks": [
+            {"type": "input", "label": {"type": "plain_text", "text": "C"}, "element": select}
+        ],
+    }
+    home = {"type": "home", "blocks": [{"type": "divider"}] * 101}
+
+    for call in (
+        client.views_open(trigger_id="1.2", view=modal),
+        client.views_publish(user_id="U1", view=home),
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            await call
+        assert refused.value.response["error"] == "invalid_arguments"
+    assert [r.method for r in api.rejected] == ["views.open", "views.publish"]
+    assert "initial_options is an empty list" in api.rejected[0].problems[0]
+    assert api.modals == [] and api.home_views == {}
+
+
+async def test_a_response_url_refuses_a_malformed_message_with_a_400(
+    slack: tuple[SlackApi, AsyncWebClient], http: aiohttp.ClientSession
+) -> None:
+    api, _ = slack
+    body = {"text": "x", "blocks": [{"type": "divider"}] * 51}
+
+    async with http.post(api.response_url("r1"), data=json.dumps(body)) as response:
+        assert (response.status, await response.text()) == (400, "invalid_blocks")
+    assert api.responses == [] and [r.method for r in api.rejected] == ["response_url"]

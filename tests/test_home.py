@@ -584,3 +584,99 @@ async def test_clicks_and_forms_not_signed_by_slack_are_refused(
 
     assert bot.store.routes() == routes and bot.store.recent_changes() == changes
     assert slack.calls[calls:] == []  # no rights check, no post, no Home refresh
+
+
+def home_buttons(slack: SlackApi, user: str = ADMIN) -> dict[str, str]:
+    """The buttons of `user`'s Home: label -> value (the last one of a label)."""
+    return {
+        element["text"]["text"]: element.get("value", "")
+        for block in slack.home_views[user]["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    }
+
+
+async def test_the_home_pages_through_a_thousand_routes_keeping_its_buttons_and_health(
+    bot: Bot, slack: SlackApi
+) -> None:
+    channels = [f"C{n:09d}" for n in range(1000)]
+    with bot.store.transaction():
+        for channel in channels:
+            bot.store.save_route(
+                channel, ("Policy",), by=ADMIN, action="route", detail="set up", now=time.time()
+            )
+    await open_home(bot, slack, ADMIN)
+
+    shown = home_buttons(slack)
+    assert list(shown) == [
+        "Edit", "Remove", "More routes ▸", "Add route", "Poll now", "Send a test announcement"
+    ]  # fmt: skip
+    view = json.dumps(slack.home_views[ADMIN], ensure_ascii=False)
+    assert "routes 1–10 of 1,000" in view and "*Feed*: last poll" in view
+    assert "Release 3" in view  # what members see, below
+    assert f"<#{channels[9]}> ← *Policy*" in view and channels[10] not in view
+
+    slack.home_views.clear()
+    await post(bot, home_action_body("admin_routes_next", shown["More routes ▸"], user=ADMIN))
+    await eventually(lambda: ADMIN in slack.home_views)
+    second = json.dumps(slack.home_views[ADMIN], ensure_ascii=False)
+    assert "routes 11–20 of 1,000" in second and f"<#{channels[10]}> ← *Policy*" in second
+    paged = home_buttons(slack)
+    assert list(paged) == [
+        "Edit", "Remove", "◂ Previous routes", "More routes ▸", "Add route", "Poll now",
+        "Send a test announcement",
+    ]  # fmt: skip
+
+    # A change keeps the admin on the page they were on
+    slack.home_views.clear()
+    await post(bot, home_action_body("admin_remove_route", channels[12], user=ADMIN))
+    await eventually(lambda: ADMIN in slack.home_views)
+    assert "routes 11–20 of 999" in json.dumps(slack.home_views[ADMIN], ensure_ascii=False)
+
+    slack.home_views.clear()
+    back = paged["◂ Previous routes"]
+    await post(bot, home_action_body("admin_routes_previous", back, user=ADMIN))
+    await eventually(lambda: ADMIN in slack.home_views)
+    assert "routes 1–10 of 999" in json.dumps(slack.home_views[ADMIN], ensure_ascii=False)
+
+    # A member's click on a page button shows the members' Home
+    await post(bot, home_action_body("admin_routes_next", "2", user=MEMBER))
+    await eventually(lambda: MEMBER in slack.home_views)
+    assert buttons(json.dumps(slack.home_views[MEMBER])) == []
+
+
+async def test_edit_opens_a_valid_form_for_categories_beyond_the_first_hundred_and_long_names(
+    bot: Bot, slack: SlackApi, feed: FeedServer
+) -> None:
+    long_name = "Stem cells & <organoids> " * 20  # 500 characters: too long for an option value
+    names = [f"Topic {n:03}" for n in range(150)] + [long_name]
+    feed.items.insert(0, make_item(4, categories=names))
+    await eventually(lambda: bot.store.release_count() == 4)
+    await post(bot, slash_command_body(f"route <#{PRESS_NEWS}|p> Topic 149, Topic 120", user=ADMIN))
+
+    await post(bot, home_action_body("admin_edit_route", PRESS_NEWS, user=ADMIN))
+    await eventually(lambda: len(slack.modals) == 1)
+
+    select = slack.modals[0]["blocks"][1]["element"]
+    assert [o["value"] for o in select["initial_options"]] == ["Topic 149", "Topic 120"]
+    assert len(select["options"]) == 100
+    assert "more categories than a form can list (100) exist" in json.dumps(slack.modals[0])
+    # Saved as it was opened, with a long name added through the Add form's digest value
+    await post(bot, home_action_body("admin_add_route", user=ADMIN))
+    await eventually(lambda: len(slack.modals) == 2)
+    [long_option] = [
+        o for o in slack.modals[1]["blocks"][1]["element"]["options"]
+        if o["text"]["text"].startswith("Stem cells")
+    ]  # fmt: skip
+    assert len(long_option["value"]) <= 150 and len(long_option["text"]["text"]) <= 75
+    saved = await post(
+        bot,
+        view_submission_body(
+            "route_form", user=ADMIN, channel=POLICY_NEWS, categories=[long_option["value"]]
+        ),
+    )
+    assert saved in ("", None, {})
+    assert [(r.channel, r.categories) for r in bot.store.routes()] == [
+        (POLICY_NEWS, (long_name.strip(),)),
+        (PRESS_NEWS, ("Topic 149", "Topic 120")),
+    ]

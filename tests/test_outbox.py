@@ -8,6 +8,7 @@ import itertools
 import re
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -410,16 +411,16 @@ async def test_a_bot_removed_from_the_channel_waits_and_says_so_instead_of_posti
 
 @pytest.mark.parametrize(
     "retry_after",
-    ["3600", email.utils.formatdate(time.time() + 3600, usegmt=True)],
+    [lambda: "3600", lambda: email.utils.formatdate(time.time() + 3600, usegmt=True)],
     ids=["an hour", "an HTTP date an hour away"],
 )
 async def test_a_long_retry_after_is_capped_and_shown_while_waiting(
-    store: Store, db: Database, slack: SlackApi, tmp_path: Path, retry_after: str
+    store: Store, db: Database, slack: SlackApi, tmp_path: Path, retry_after: Callable[[], str]
 ) -> None:
     refusal = FakeResponse(
         status=429,
         body={"ok": False, "error": "ratelimited"},
-        headers=(("Retry-After", retry_after),),
+        headers=(("Retry-After", retry_after()),),
     )
     slack.fail_next("chat.postMessage", refusal)
     queue(store, release(1))
@@ -459,7 +460,7 @@ async def test_an_announcement_slack_still_rejects_goes_out_as_a_minimal_message
     assert "accessory" not in without_image.params["blocks"][0]
     assert "blocks" not in minimal.params
     assert minimal.params["text"] == (
-        "Release 1 &lt;odd&gt;\nhttps://www.isscr.org/isscr-news/release-1"
+        "*<https://www.isscr.org/isscr-news/release-1|Release 1 &lt;odd&gt;>*"
     )
     assert posted_ids(slack) == [release(1).id]  # its metadata is there for history checks
     with sqlite3.connect(store.db.conn.execute("PRAGMA database_list").fetchone()[2]) as raw:

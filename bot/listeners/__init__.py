@@ -5,7 +5,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.controls import Controls
 from bot.database import Database
-from bot.listeners import actions, commands, events, settings_actions, views
+from bot.listeners import actions, commands, events, payloads, settings_actions, views
 from bot.listeners.admin import AdminCommands
 from bot.listeners.home import Home
 from bot.search import SearchService
@@ -21,6 +21,7 @@ def register(
 ) -> None:
     """`poster` posts what a person asks for (Share, a test announcement): like
     announcements, never repeated blindly after a lost answer."""
+    app.use(payloads.RefuseMalformed())  # before any listener, or Bolt's matching, reads it
     home = Home(admin, admin.client)
     admin.after_change = home.after_change
     commands.register(app, search, admin, controls)

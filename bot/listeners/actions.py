@@ -16,7 +16,7 @@ from bot import blocks
 from bot.database import Database, DatabaseBusy
 from bot.listeners.admin import READ_WITHIN
 from bot.listeners.commands import COMMAND, answer
-from bot.models import Release
+from bot.models import CONVERSATION_ID, Release
 from bot.outbox import Failure, classify, explain
 from bot.posting import post_joining
 from bot.search import SearchService
@@ -73,17 +73,27 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
         body: dict[str, Any],
     ) -> None:
         await ack()
-        user = body.get("user", {}).get("id", "")
+        user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
             "channel_id"
         )
-        wanted = action.get("value") or ""
+        value = action.get("value") or ""
+        # A release ID is what a Share button carries (at most a button value's 2,000
+        # characters); the channel is where the button was, a conversation ID.
         try:
-            release = await db.read(lambda store: store.release(wanted), within=READ_WITHIN)
+            release = (
+                await db.read(lambda store: store.release(value), within=READ_WITHIN)
+                if 0 < len(value) <= 2000
+                else None
+            )
         except DatabaseBusy:
             await respond(replace_original=False, text=SHARE_BUSY)
             return
-        if release is None or not channel:
+        if (
+            release is None
+            or not isinstance(channel, str)
+            or not CONVERSATION_ID.fullmatch(channel)
+        ):
             await respond(replace_original=False, text="That release can no longer be shared.")
             return
         key = (channel, release.id)

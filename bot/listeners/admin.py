@@ -209,4 +209,4 @@ class AdminCommands:
 def _message(text: str, shown: list[dict[str, Any]]) -> dict[str, Any]:
     """An answer: `text` (plain, escaped here: it may quote what the user typed) is what
     notifications show, `shown` the blocks, escaped by their builders."""
-    return {"text": blocks.escape(text), "blocks": shown}
+    return {"text": blocks.fallback_text(text), "blocks": shown}

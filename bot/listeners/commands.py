@@ -28,7 +28,9 @@ def register(
         raw = (command.get("text") or "").strip()
         name = command.get("command") or COMMAND
         if is_help(raw):
-            await ack(text=f"How to use {name}", blocks=blocks.help_blocks(name))
+            await ack(
+                text=blocks.fallback_text(f"How to use {name}"), blocks=blocks.help_blocks(name)
+            )
             return
         if is_admin_command(raw):
             # The raw text: channels arrive as <#C123|name>, which the search would flatten.
@@ -68,12 +70,12 @@ async def answer(search: SearchService, text: str, page: int, command: str) -> d
         results: Results = await search.run(text, page)
     except QueryError as error:
         return {
-            "text": blocks.escape(error.problem),  # it quotes what the member typed
+            "text": blocks.fallback_text(error.problem),  # it quotes what the member typed
             "blocks": blocks.problem_blocks(error.problem, error.example, command=command),
         }
     except SearchError as error:
         return {
-            "text": blocks.escape(str(error)),
+            "text": blocks.fallback_text(str(error)),
             "blocks": blocks.problem_blocks(str(error), command=command),
         }
     except Exception:  # a bug must still get the member an answer, and the admin a log line

@@ -23,16 +23,28 @@ class Home:
         self.client = client
         # Who was last shown the admins' Home: refreshed after any admin's change.
         self._admins: set[str] = set()
+        # The page of routes each admin last turned to: a refresh keeps them there.
+        self._route_pages: dict[str, int] = {}
 
     async def publish(
-        self, user_id: str, *, is_admin: bool | None = None, notice: str | None = None
+        self,
+        user_id: str,
+        *,
+        is_admin: bool | None = None,
+        notice: str | None = None,
+        route_page: int | None = None,
     ) -> None:
         """Show `user_id` their Home: asks Slack whether they are an admin unless told. An
         admin's `notice` (escaped mrkdwn) says what became of the form they just sent; it
-        stays until their Home is published again."""
+        stays until their Home is published again. `route_page` turns their list of routes
+        to that page (else the page they last saw, past the last one: the last one)."""
         if is_admin is None:
             is_admin = await self.admin.check.refusal(user_id) is None
         (self._admins.add if is_admin else self._admins.discard)(user_id)
+        if route_page is not None and is_admin:
+            self._route_pages[user_id] = route_page
+        elif not is_admin:
+            self._route_pages.pop(user_id, None)
         settings = self.admin.settings
         try:
             if is_admin:
@@ -47,6 +59,7 @@ class Home:
                     ),
                     within=READ_WITHIN,
                 )
+                page = min(self._route_pages.get(user_id, 1), blocks.route_pages(len(routes)))
                 view = blocks.admin_home_view(
                     routes=routes,
                     announce_channel=settings.announce_channel,
@@ -57,6 +70,7 @@ class Home:
                     releases=releases,
                     command=COMMAND,
                     notice=notice,
+                    route_page=page,
                 )
             else:
                 releases = await self.admin.db.read(

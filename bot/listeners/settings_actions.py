@@ -1,13 +1,17 @@
 """The App Home's admin buttons: Add route, Edit, Remove, Poll now, Send a test announcement,
-Retry failed deliveries, and Announce them / Discard them for announcements held after a flood.
+Retry failed deliveries, Announce them / Discard them for announcements held after a flood, and
+the pages of routes.
 
 Each click asks Slack again whether the user is an admin; a refused click changes nothing,
-says why in a small modal and shows the user the members' Home.
+says why in a small modal and shows the user the members' Home. A button's value is checked as
+strictly as the slash command's text: a value no button of ours carries changes nothing and
+is answered in the same kind of modal. So is a database too busy to answer in time.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -19,38 +23,37 @@ from bot.admins import CHANGE, POLL
 from bot.database import DatabaseBusy
 from bot.listeners.admin import BUSY, READ_WITHIN, WRITE_WITHIN, AdminCommands
 from bot.listeners.home import Home
+from bot.models import CHANNEL_ID
 from bot.routes import Routes
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
+NOT_OURS = (
+    "That button is not one this app made (or it is from an older version), so nothing was "
+    "changed. Open the Home tab again and use its buttons."
+)
+
 
 def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
+    async def tell(body: dict[str, Any], text: str) -> None:
+        """Answer a click in a small modal: a click on the Home has no message to answer in."""
+        try:
+            await admin.client.views_open(
+                trigger_id=body["trigger_id"],
+                view=blocks.result_form("Nothing changed", blocks.escape(text)),
+            )
+        except Exception as error:
+            log.warning("views.open for %s failed: %s", body["user"]["id"], type(error).__name__)
+
     async def allowed(body: dict[str, Any], wanted: str = CHANGE) -> bool:
         user_id = body["user"]["id"]
         refusal = await admin.check.refusal(user_id, wanted=wanted)
         if refusal is None:
             return True
-        # A click on the Home has no message to answer in; a modal is how Slack lets us reply.
-        try:
-            await admin.client.views_open(
-                trigger_id=body["trigger_id"],
-                view=blocks.result_form("Nothing changed", blocks.escape(refusal)),
-            )
-        except Exception as error:  # the member's Home below still drops the buttons
-            log.warning("views.open for %s failed: %s", user_id, error.__class__.__name__)
-        await home.publish(user_id, is_admin=False)
+        await tell(body, refusal)
+        await home.publish(user_id, is_admin=False)  # the members' Home drops the buttons
         return False
-
-    async def busy(body: dict[str, Any]) -> None:
-        """Tell the admin that the database did not answer in time and nothing changed."""
-        try:
-            await admin.client.views_open(
-                trigger_id=body["trigger_id"],
-                view=blocks.result_form("Nothing changed", blocks.escape(BUSY)),
-            )
-        except Exception as error:
-            log.warning("views.open failed: %s", error.__class__.__name__)
 
     @app.action(blocks.ADD_ROUTE)
     async def add_route(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -60,7 +63,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         try:
             known = await admin.db.read(lambda store: store.categories(), within=READ_WITHIN)
         except DatabaseBusy:
-            await busy(body)
+            await tell(body, BUSY)
             return
         await client.views_open(trigger_id=body["trigger_id"], view=blocks.route_form(known))
 
@@ -70,6 +73,10 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
     ) -> None:
         await ack()
         user = body["user"]["id"]
+        channel = action.get("value")
+        if not isinstance(channel, str) or not CHANNEL_ID.fullmatch(channel):
+            await tell(body, NOT_OURS)
+            return
         if not await allowed(body):
             return
         try:
@@ -77,9 +84,9 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
                 lambda store: (store.routes(), store.categories()), within=READ_WITHIN
             )
         except DatabaseBusy:
-            await busy(body)
+            await tell(body, BUSY)
             return
-        route = next((r for r in routes if r.channel == action.get("value")), None)
+        route = next((r for r in routes if r.channel == channel), None)
         if route is None:  # removed meanwhile, e.g. by another admin
             await home.publish(user, is_admin=True)
             return
@@ -89,20 +96,41 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
     async def remove_route(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         user = body["user"]["id"]
+        channel = action.get("value")
+        if not isinstance(channel, str):
+            await tell(body, NOT_OURS)
+            return
         if not await allowed(body):
             return
-        channel = action.get("value") or ""
 
-        def remove(store: Store) -> None:
-            if any(route.channel == channel for route in store.routes()):
+        def remove(store: Store) -> bool:
+            """Whether `channel` is one a Remove button may name: a channel ID, or the exact
+            channel of a stored route (one an older version saved from a forged form)."""
+            stored = any(route.channel == channel for route in store.routes())
+            if stored:
                 Routes(store).unroute(channel, [], by=user)
+            return stored or CHANNEL_ID.fullmatch(channel) is not None
 
         try:
-            await admin.db.write(remove, within=WRITE_WITHIN)
+            ours = await admin.db.write(remove, within=WRITE_WITHIN)
         except DatabaseBusy:
-            await busy(body)
+            await tell(body, BUSY)
+            return
+        if not ours:
+            await tell(body, NOT_OURS)
             return
         await home.after_change(user)
+
+    @app.action(re.compile(f"^({blocks.ROUTES_PREVIOUS}|{blocks.ROUTES_NEXT})$"))
+    async def turn_route_page(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        value = action.get("value")
+        page = blocks.read_route_page(value) if isinstance(value, str) else None
+        if page is None:
+            await tell(body, NOT_OURS)
+            return
+        # Slack is asked again whether the user is an admin: a member gets the members' Home.
+        await home.publish(body["user"]["id"], route_page=page)
 
     @app.action(blocks.POLL_NOW)
     async def poll_now(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -118,7 +146,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
                 within=WRITE_WITHIN,
             )
         except DatabaseBusy:
-            await busy(body)
+            await tell(body, BUSY)
             return
         admin.controls.poll_now()
         await home.after_change(user)
@@ -141,7 +169,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         try:
             count = await admin.db.write(retry, within=WRITE_WITHIN)
         except DatabaseBusy:
-            await busy(body)
+            await tell(body, BUSY)
             return
         if count:
             admin.controls.deliver_now()
@@ -158,7 +186,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
                 lambda store: store.announce_held(by=user, now=time.time()), within=WRITE_WITHIN
             )
         except DatabaseBusy:
-            await busy(body)
+            await tell(body, BUSY)
             return
         if announced:
             admin.controls.deliver_now()
@@ -175,7 +203,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
                 lambda store: store.discard_held(by=user, now=time.time()), within=WRITE_WITHIN
             )
         except DatabaseBusy:
-            await busy(body)
+            await tell(body, BUSY)
             return
         await home.after_change(user)
 

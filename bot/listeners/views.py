@@ -6,6 +6,10 @@ first, then the user's rights (asked of Slack again, with a time limit), then th
 saved; problems are shown in the form, next to the field, and nothing is saved. What needs
 Slack after that (joining the channel, posting the test) happens once the form has closed, and
 its outcome is shown at the top of the admin's App Home, where the form was opened.
+
+Every field is checked as strictly as the slash command's text, since a submission can be
+forged: a channel must be a channel ID, every category must be one the form could offer, and
+the form's private_metadata must be what `blocks.route_form` wrote.
 """
 
 from __future__ import annotations
@@ -22,14 +26,17 @@ from bot import blocks
 from bot.database import DatabaseBusy
 from bot.listeners.admin import BUSY, AdminCommands
 from bot.listeners.home import Home
-from bot.models import Release
+from bot.models import CHANNEL_ID, Release
 from bot.outbox import Failure, classify, explain
 from bot.posting import post_joining
-from bot.routes import RouteError, Routes, resolve_categories
+from bot.routes import RouteError, Routes
 
 log = logging.getLogger(__name__)
 
 CHANNEL, CATEGORIES = blocks.CHANNEL_FIELD, blocks.CATEGORIES_FIELD
+NOT_A_CHANNEL = "That is not a channel: choose one from the list."
+DAMAGED = "This form is damaged or from an older version: close it, and open it again."
+UNKNOWN_CATEGORY = "is not a category this form offered: close it, and open it again."
 # How long a submission waits for Slack to say whether the user is an admin, and for the
 # database (another process may hold its lock): together they stay within Slack's 3 s.
 RIGHTS_CHECK_WITHIN = 1.5
@@ -50,18 +57,36 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home, poster: AsyncWebCl
             missing = "Choose the channel that should receive these releases."
             await ack(response_action="errors", errors={CHANNEL: missing})
             return
-        values = view.get("state", {}).get("values", {})
-        chosen = values.get(CATEGORIES, {}).get(CATEGORIES, {}).get("selected_options") or []
+        if not isinstance(channel, str) or not CHANNEL_ID.fullmatch(channel):
+            await ack(response_action="errors", errors={CHANNEL: NOT_A_CHANNEL})
+            return
         try:
-            known = await admin.db.read(lambda store: store.categories(), within=FORM_READ_WITHIN)
-            categories = resolve_categories([option["value"] for option in chosen], known)
+            replacing, seen = blocks.read_route_form_metadata(view.get("private_metadata") or "")
+        except (ValueError, TypeError):
+            await ack(response_action="errors", errors={CHANNEL: DAMAGED})
+            return
+        try:
+            routes, known = await admin.db.read(
+                lambda store: (store.routes(), store.categories()), within=FORM_READ_WITHIN
+            )
         except DatabaseBusy:
             await ack(response_action="errors", errors={CHANNEL: _short(BUSY)})
             return
-        except RouteError as error:
-            await ack(response_action="errors", errors={CATEGORIES: _short(str(error))})
-            return
-        replacing, seen = blocks.read_route_form_metadata(view.get("private_metadata") or "")
+        edited = next((r for r in routes if r.channel == replacing), None)
+        # What the form could offer: the known categories and the edited route's own.
+        offered = [*known, *(edited.categories if edited else ())]
+        categories: list[str] = []
+        for value in _chosen(view):
+            name = blocks.category_for_option(value, offered) if isinstance(value, str) else None
+            if name is None:
+                what = f"“{value[:60]}”" if isinstance(value, str) else "That"
+                unknown = _short(f"{what} {UNKNOWN_CATEGORY}")
+                await ack(response_action="errors", errors={CATEGORIES: unknown})
+                return
+            categories.append(name)
+        if categories and edited is not None:  # kept: the form could not list them
+            categories += blocks.categories_not_in_form(edited)
+        categories = list(dict.fromkeys(categories))
         if not await _allowed(admin, ack, user):
             return
         try:
@@ -88,6 +113,9 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home, poster: AsyncWebCl
         channel = _channel(view)
         if channel is None:
             await ack(response_action="errors", errors={CHANNEL: "Choose a channel."})
+            return
+        if not isinstance(channel, str) or not CHANNEL_ID.fullmatch(channel):
+            await ack(response_action="errors", errors={CHANNEL: NOT_A_CHANNEL})
             return
         try:
             latest = await admin.db.read(
@@ -117,9 +145,23 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home, poster: AsyncWebCl
         await home.after_change(user, notice=f"Test announcement posted in <#{channel}>.")
 
 
-def _channel(view: dict[str, Any]) -> str | None:
-    values = view.get("state", {}).get("values", {})
-    return values.get(CHANNEL, {}).get(CHANNEL, {}).get("selected_conversation") or None
+def _field(view: dict[str, Any], name: str) -> dict[str, Any]:
+    """The state of the form's field `name` (block and action of that ID); empty when the
+    submission does not have it. `bot.listeners.payloads` has checked the state's shape."""
+    return view["state"]["values"].get(name, {}).get(name) or {}
+
+
+def _channel(view: dict[str, Any]) -> Any:
+    """The channel chosen (perhaps not a string, in a forged submission), or None."""
+    return _field(view, CHANNEL).get("selected_conversation") or None
+
+
+def _chosen(view: dict[str, Any]) -> list[Any]:
+    """The values of the categories chosen (anything, in a forged submission)."""
+    options = _field(view, CATEGORIES).get("selected_options") or []
+    if not isinstance(options, list):
+        return [None]  # refused as not offered
+    return [option.get("value") if isinstance(option, dict) else option for option in options]
 
 
 async def _allowed(admin: AdminCommands, ack: AsyncAck, user: str) -> bool:

@@ -28,6 +28,8 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
+from tests.fakes.block_kit import message_error, view_problems
+
 TEAM_ID = "T0ISSCR01"
 BOT_USER_ID = "U0BOTUSER1"
 BOT_ID = "B0ISSCRBOT"
@@ -111,12 +113,23 @@ class FakeResponse:
         return cls(drop_connection=True, after_posting=after_posting)
 
 
-class SlackError(Exception):
-    """Raised inside a method handler to answer {"ok": false, "error": …}."""
+@dataclass(frozen=True)
+class Rejection:
+    """A message or view Slack refused as malformed, and why (tests assert there are none)."""
 
-    def __init__(self, error: str) -> None:
+    method: str  # e.g. "chat.postMessage", or "response_url"
+    error: str  # what Slack answered: invalid_blocks, invalid_arguments, msg_too_long, …
+    problems: tuple[str, ...]
+
+
+class SlackError(Exception):
+    """Raised inside a method handler to answer {"ok": false, "error": …}; `messages` go to
+    `response_metadata.messages`, as Slack explains a malformed payload."""
+
+    def __init__(self, error: str, messages: list[str] | None = None) -> None:
         super().__init__(error)
         self.error = error
+        self.messages = messages or []
 
 
 class SlackApi:
@@ -133,6 +146,8 @@ class SlackApi:
         self.home_views: dict[str, dict[str, Any]] = {}  # user id -> last published view
         self.modals: list[dict[str, Any]] = []  # views opened with views.open, in order
         self.responses: list[dict[str, Any]] = []  # bodies posted to response_url
+        # Messages and views refused as malformed (block_kit.py says what Slack checks).
+        self.rejected: list[Rejection] = []
         self.post_delay = 0.0
         # History also holds what others wrote (and join notices), kept apart from `messages`
         # so tests can count the bot's posts directly.
@@ -270,7 +285,14 @@ class SlackApi:
         return socket
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
-        self.responses.append(await request.json())
+        body = await request.json()
+        # Like an incoming webhook, a response_url answers a malformed message with a 400 and
+        # the error as plain text; the message is not shown.
+        found = message_error(body) if isinstance(body, dict) else ("invalid_payload", [])
+        if found is not None:
+            self.rejected.append(Rejection("response_url", found[0], tuple(found[1])))
+            return web.Response(status=400, text=found[0])
+        self.responses.append(body)
         return web.json_response({"ok": True})
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
@@ -317,7 +339,11 @@ class SlackApi:
         try:
             result = handler(params)
         except SlackError as failure:
-            return {"ok": False, "error": failure.error}
+            answer: dict[str, Any] = {"ok": False, "error": failure.error}
+            if failure.messages:
+                self.rejected.append(Rejection(method, failure.error, tuple(failure.messages)))
+                answer["response_metadata"] = {"messages": failure.messages}
+            return answer
         if method == "chat.postMessage" and self.post_delay:
             await asyncio.sleep(self.post_delay)  # stored, not yet answered: a crash window
         return {"ok": True, **result}
@@ -351,7 +377,7 @@ class SlackApi:
     def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         channel_id = str(params.get("channel", ""))
         self._writable_channel(channel_id)
-        _check_content(params)
+        _check_message(params)
         message: dict[str, Any] = {
             "type": "message",
             "user": BOT_USER_ID,
@@ -376,7 +402,7 @@ class SlackApi:
         self._writable_channel(str(params.get("channel", "")))
         if not params.get("user"):
             raise SlackError("user_not_in_channel")
-        _check_content(params)
+        _check_message(params)
         self.ephemerals.append(dict(params))
         return {"message_ts": self._next_ts()}
 
@@ -461,6 +487,7 @@ class SlackApi:
             raise SlackError("invalid_arguments")
         if view.get("type") != "home":
             raise SlackError("invalid_arguments")
+        _check_view(view)
         self.home_views[str(user_id)] = view
         return {
             "view": {"id": f"V{len(self.home_views):09d}", "team_id": TEAM_ID, **view},
@@ -474,8 +501,7 @@ class SlackApi:
             raise SlackError("invalid_trigger_id")
         if not isinstance(view, dict) or view.get("type") != "modal":
             raise SlackError("invalid_arguments")
-        if len(view.get("blocks", [])) > 100 or not view.get("title"):
-            raise SlackError("invalid_arguments")
+        _check_view(view)
         self.modals.append(view)
         return {"view": {"id": f"VM{len(self.modals):08d}", "team_id": TEAM_ID, **view}}
 
@@ -551,27 +577,19 @@ def _flag(value: Any) -> bool:
     return str(value).lower() in {"1", "true"}
 
 
-def _check_content(params: dict[str, Any]) -> None:
-    """Reject what Slack rejects for message content (a subset of its Block Kit checks)."""
-    blocks, text = params.get("blocks"), params.get("text")
-    if not text and not blocks and not params.get("attachments"):
-        raise SlackError("no_text")
-    if isinstance(text, str) and len(text) > 40_000:
-        raise SlackError("msg_too_long")
-    if blocks is not None:
-        if not isinstance(blocks, list):
-            raise SlackError("invalid_blocks_format")
-        if len(blocks) > 50 or not all(
-            isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks
-        ):
-            raise SlackError("invalid_blocks")
-    metadata = params.get("metadata")
-    if metadata is not None and not (
-        isinstance(metadata, dict)
-        and isinstance(metadata.get("event_type"), str)
-        and isinstance(metadata.get("event_payload"), dict)
-    ):
-        raise SlackError("invalid_metadata_format")
+def _check_message(params: dict[str, Any]) -> None:
+    """Refuse what Slack refuses in a message's content (see block_kit.py)."""
+    found = message_error(params)
+    if found is not None:
+        error, problems = found
+        raise SlackError(error, [f"[ERROR] {problem}" for problem in problems])
+
+
+def _check_view(view: dict[str, Any]) -> None:
+    """Refuse a view Slack would refuse: views.publish and views.open say invalid_arguments."""
+    problems = view_problems(view)
+    if problems:
+        raise SlackError("invalid_arguments", [f"[ERROR] {problem}" for problem in problems])
 
 
 def _public(message: dict[str, Any]) -> dict[str, Any]:
