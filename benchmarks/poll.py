@@ -1,6 +1,6 @@
 """CPU cost of one feed poll: unchanged feed (304 / identical body) against a changed feed.
 
-Measures `bot.watcher.Watcher.poll_once()` with a real `Store` on a temp file and a real aiohttp
+Measures `bot.watcher.Watcher.poll_once()` with a real database on a temp file and a real aiohttp
 session, against the loopback `FeedServer` running in a separate process, so that only the bot's
 CPU time is counted (`time.process_time()`, which includes feedparser's worker thread):
 
@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.fakes` from a clone
 
+from bot.database import Database
 from bot.feed import open_session
 from bot.store import Store
 from bot.watcher import Outcome, Watcher
@@ -188,10 +189,16 @@ async def measure(
 async def run(site: Site, db: Path, rounds: int, warmup: int) -> list[Samples]:
     store = Store(db)
     store.ensure_schema()
+    store.close()
+    database = Database(db)
     polls = warmup + rounds
     async with open_session() as session:
         watcher = Watcher(
-            store, session, feed_url=site.url, channels_for=lambda _: (), poll_interval=300
+            database,
+            session,
+            feed_url=site.url,
+            channels_for=lambda store, release: (),
+            poll_interval=300,
         )
         # Prime: the first poll stores the 20 releases and the server's validators.
         site.set(Mode(validators=True, stamp=False))
@@ -224,7 +231,7 @@ async def run(site: Site, db: Path, rounds: int, warmup: int) -> list[Samples]:
                 warmup,
             ),
         ]
-    store.close()
+    database.close()
     return results
 
 

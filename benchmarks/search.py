@@ -82,6 +82,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot import text as bot_text
 from bot.app import app_client, build_app
 from bot.controls import Controls
+from bot.database import Database
 from bot.listeners.commands import COMMAND
 from bot.models import Release
 from bot.query import QueryError
@@ -754,9 +755,9 @@ def serve(conn: Connection, database: str) -> None:
                     "PORT": "0",
                 }
             )
-            store = Store(settings.database_path)
+            db = Database(settings.database_path)
             search = SearchService(settings.database_path)
-            real = build_app(settings, store, app_client(settings), search, Controls())
+            real = build_app(settings, db, app_client(settings), search, Controls())
             bare = AsyncApp(client=app_client(settings), signing_secret=SIGNING_SECRET)
 
             @bare.command(COMMAND)
@@ -779,7 +780,7 @@ def serve(conn: Connection, database: str) -> None:
             for runner in runners:
                 await runner.cleanup()
             await asyncio.to_thread(search.close)
-            store.close()
+            await asyncio.to_thread(db.close)
 
     asyncio.run(main())
 

@@ -13,5 +13,6 @@ class Controls:
     deliver_now: Callable[[], None] = field(default=lambda: None)  # wake the outbox
     # Problems only the running process knows of, for the health report (see bot.health).
     live_problems: Callable[[], list[str]] = field(default=list)
-    # Slack waits 3 s for the ack; an answer not ready by then follows through response_url.
-    answer_in_ack_within: float = 1.5
+    # Slack waits 3 s for the ack; an answer not ready within this follows through
+    # response_url (a search takes milliseconds; a change waits for a busy database).
+    answer_in_ack_within: float = 0.8

@@ -49,6 +49,17 @@ async def slack() -> AsyncIterator[SlackApi]:
     assert api.rejected == [], api.rejected
 
 
+@pytest.fixture
+async def processes() -> AsyncIterator[list[Any]]:
+    """The bot processes a test starts (tests/test_process.py's BotProcess), killed at its end
+    if still running."""
+    started: list[Any] = []
+    yield started
+    for bot in started:
+        if bot.process is not None and bot.process.returncode is None:
+            await bot.kill()
+
+
 def bot_env(
     tmp_path: Path, feed: FeedServer | None, slack: SlackApi | None, **overrides: str
 ) -> dict[str, str]:

@@ -12,7 +12,7 @@ import socket
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -102,15 +102,6 @@ class BotProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
-
-
-@pytest.fixture
-async def processes() -> AsyncIterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for bot in started:
-        if bot.process is not None and bot.process.returncode is None:
-            await bot.kill()
 
 
 async def test_kill_9_mid_burst_then_restart_loses_nothing_and_duplicates_nothing(

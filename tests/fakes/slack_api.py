@@ -21,7 +21,7 @@ import json
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -57,6 +57,7 @@ class Call:
     headers: CIMultiDict[str]
     at: float  # time.monotonic()
     http_method: str = "POST"
+    wall: float = field(default_factory=time.time)  # when it arrived, to compare across processes
 
 
 @dataclass(frozen=True)
