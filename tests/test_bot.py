@@ -23,7 +23,7 @@ from tests.conftest import (
     sign,
     slash_command_body,
 )
-from tests.fakes.feed_server import FeedServer, make_item
+from tests.fakes.feed_server import Fault, FeedServer, make_item
 from tests.fakes.slack_api import FakeResponse, SlackApi
 
 
@@ -170,6 +170,31 @@ async def test_healthz_reports_polls_and_deliveries(
         "failures": [],
         "held": {"releases": 0, "posts": 0, "reason": None},
     }
+
+
+async def test_healthz_answers_503_naming_the_cause_until_the_first_poll_succeeds(
+    make_settings: Callable[..., Settings], feed: FeedServer, slack: SlackApi
+) -> None:
+    feed.fail_always(Fault.status(502))
+    async with running(make_settings()) as bot:
+        url = f"http://127.0.0.1:{bot.port}/healthz"
+        await eventually(lambda: len(feed.requests) >= 1)
+        await eventually(lambda: bot.store.feed_status(feed.url).failures >= 1)
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            failing = response.status, await response.json()
+        feed.fail_always(None)
+        bot.controls.poll_now()
+        await eventually(lambda: bot.store.release_count() == 3)
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            fine = response.status, await response.json()
+
+    assert failing[0] == 503
+    assert failing[1]["ok"] is False
+    assert failing[1]["problems"] == [
+        "The feed has not been polled successfully yet: HTTP 502 Bad Gateway"
+    ]
+    assert fine[0] == 200
+    assert (fine[1]["ok"], fine[1]["problems"]) == (True, [])
 
 
 async def test_start_up_does_not_wait_for_a_slack_that_never_answers(
