@@ -32,9 +32,8 @@ from bot.search import SearchService
 from bot.settings import Settings
 
 SLACK_TIMEOUT = 30
-# A 429 asking to wait longer than this is not waited out inside the request: the outbox
-# reschedules the post and reports the wait; a request for a person fails and says so (those
-# that must answer sooner bound their own wait).
+# A 429 asking to wait longer than this is not waited out inside the request: the request
+# fails and says so (those that must answer sooner bound their own wait).
 RETRY_AFTER_AT_MOST = 30.0
 
 
@@ -82,18 +81,19 @@ def _retry_after(response: HttpResponse) -> float | None:
 
 
 def posting_client(settings: Settings) -> AsyncWebClient:
-    """The client that posts announcements.
+    """The client that posts announcements (and what people ask to be posted).
 
-    Short 429 waits are retried here, longer ones are the outbox's to schedule. Connection
-    errors are NOT retried here (unlike slack-sdk's default): a request that may have reached
-    Slack is never blindly sent again; the outbox looks in the channel's history first.
+    It repeats nothing by itself: not a connection error (the request may have reached Slack;
+    the outbox looks in the channel's history first) and not a 429 either. Waiting out a 429
+    inside the request would send it again long after the outbox last checked that the channel
+    is still its to post to; the outbox reschedules it instead (see bot.outbox, rule 4).
     """
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT,
         user_agent_prefix=USER_AGENT,
-        retry_handlers=[ShortRateLimitRetry(max_retry_count=2, at_most=RETRY_AFTER_AT_MOST)],
+        retry_handlers=[],
     )
 
 

@@ -22,7 +22,7 @@ from bot.app import posting_client
 from bot.archive import ArchiveError, Backfill, BackfillResult
 from bot.database import Database
 from bot.feed import open_session
-from bot.health import health
+from bot.health import of_settings
 from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import FeedError, Release, Validators
 from bot.outbox import Outbox
@@ -223,7 +223,7 @@ def status() -> None:
     """Print the feed's, the archive backfill's and the outbox's health as JSON."""
     settings = load_settings()
     store = open_store(settings)
-    click.echo(json.dumps(health(store, settings.feed_url, settings.archive_url), indent=2))
+    click.echo(json.dumps(of_settings(store, settings), indent=2))
     store.close()
 
 

@@ -11,16 +11,18 @@ and a health check failing for weeks over one item would only get the bot restar
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.archive import NORMAL_ENDS
 from bot.database import Database, DatabaseBusy
-from bot.store import FAILED, PENDING, SENDING, Store
+from bot.settings import Settings
+from bot.store import FAILED, PENDING, RATE_LIMITED, SENDING, Store
 
-# A delivery whose last error starts so is waiting out a 429 (see bot.outbox).
-RATE_LIMITED = "ratelimited"
+# A feed not polled for three intervals and this long is reported (polls may be a little late).
+STALE_MARGIN = 60.0
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -35,17 +37,22 @@ def health(
     archive_url: str | None = None,
     *,
     live: Sequence[str] = (),
+    announce_channel: str | None = None,
+    poll_interval: float | None = None,
+    now: float | None = None,
 ) -> dict[str, Any]:
     """Feed polling, archive backfill and delivery health. `live` are problems only the
-    running process knows of (the database cannot be written, Slack rejected the token…)."""
+    running process knows of (the database cannot be written, Slack rejected the token…);
+    `announce_channel` and `poll_interval` as set (see problems_of_deliveries, and a feed
+    that has not been polled for several intervals)."""
+    current = time.time() if now is None else now
     feed = store.feed_status(feed_url)
     archive = _archive(store, archive_url)
     counts = store.delivery_counts()
     held = store.held()
     retrying = [
         {"channel": row["channel"], "attempts": row["attempts"], "error": row["last_error"]}
-        for row in store.deliveries(states=[PENDING, SENDING], limit=10)
-        if row["last_error"]
+        for row in store.deliveries(states=[PENDING, SENDING], limit=10, failing=True)
     ]
     failed = [
         {"channel": row["channel"], "release": row["release_id"], "error": row["last_error"]}
@@ -61,24 +68,51 @@ def health(
         problems.append(
             f"The feed is failing ({_times(feed.failures)} in a row): {feed.last_error}"
         )
+    elif (
+        poll_interval is not None
+        and feed.last_poll_at is not None
+        and current - feed.last_poll_at > 3 * poll_interval + STALE_MARGIN
+    ):
+        problems.append(
+            f"The feed has not been polled since {iso(feed.last_poll_at)} (every "
+            f"{poll_interval:g} s is set): see the bot's log"
+        )
     if archive["state"] == FAILED and archive["last_error"]:
         problems.append(f"The archive import failed: {archive['last_error']['reason']}")
-    limited = [row for row in retrying if str(row["error"]).startswith(RATE_LIMITED)]
+    limited, others = store.waiting_after_failures()
     if limited:
+        example = next((row for row in retrying if _rate_limited(row)), None)
         problems.append(
-            f"Slack is rate-limiting posts ({_count(len(limited), 'channel')}; "
-            f"{limited[0]['channel']}: {limited[0]['error']})"
+            f"Slack is rate-limiting posts ({_count(limited, 'delivery', 'deliveries')} waiting"
+            + (f"; {example['channel']}: {example['error']})" if example else ")")
         )
-    others = [row for row in retrying if row not in limited]
     if others:
+        example = next((row for row in retrying if not _rate_limited(row)), None)
         problems.append(
-            f"{_count(len(others), 'delivery', 'deliveries')} waiting to be retried "
-            f"({others[0]['channel']}: {others[0]['error']})"
+            f"{_count(others, 'delivery', 'deliveries')} waiting to be retried"
+            + (f" ({example['channel']}: {example['error']})" if example else "")
         )
-    if failed:
+    # A failure in a channel that no longer receives news (its route removed, say, after the
+    # channel was deleted) needs nothing more from an admin.
+    routes = store.routes()
+    receiving = (
+        {route.channel for route in routes}
+        if routes
+        else ({announce_channel} if announce_channel else None)
+    )
+    failing = sum(
+        per[FAILED]
+        for channel, per in store.delivery_counts_by_channel().items()
+        if receiving is None or channel in receiving
+    )
+    if failing:
+        example = next(
+            (row for row in failed if receiving is None or row["channel"] in receiving), None
+        )
         problems.append(
-            f"{_count(counts[FAILED], 'delivery', 'deliveries')} failed for good "
-            f"({failed[0]['channel']}: {failed[0]['error']}): fix the cause, then retry them"
+            f"{_count(failing, 'delivery', 'deliveries')} failed for good"
+            + (f" ({example['channel']}: {example['error']})" if example else "")
+            + ": fix the cause, then retry them (or remove the channel's route)"
         )
     if held.posts:
         problems.append(
@@ -129,18 +163,15 @@ def health(
 
 async def report(
     db: Database,
-    feed_url: str,
-    archive_url: str | None,
+    settings: Settings,
     *,
     live: Sequence[str] = (),
     within: float | None = None,
 ) -> dict[str, Any]:
-    """`health` read off the event loop; when the database cannot be read within `within`
-    seconds, a report that says so (and is not ok)."""
+    """`health` of the bot with these settings, read off the event loop; when the database
+    cannot be read within `within` seconds, a report that says so (and is not ok)."""
     try:
-        return await db.read(
-            lambda store: health(store, feed_url, archive_url, live=live), within=within
-        )
+        return await db.read(lambda store: of_settings(store, settings, live), within=within)
     except (DatabaseBusy, sqlite3.Error) as error:
         return {
             "ok": False,
@@ -148,8 +179,24 @@ async def report(
         }
 
 
+def of_settings(store: Store, settings: Settings, live: Sequence[str] = ()) -> dict[str, Any]:
+    """`health` of the bot with these settings."""
+    return health(
+        store,
+        settings.feed_url,
+        settings.archive_url,
+        live=live,
+        announce_channel=settings.announce_channel,
+        poll_interval=settings.poll_interval,
+    )
+
+
 def _count(number: int, one: str, many: str | None = None) -> str:
     return f"{number} {one if number == 1 else many or one + 's'}"
+
+
+def _rate_limited(row: dict[str, Any]) -> bool:
+    return str(row["error"]).startswith(RATE_LIMITED)
 
 
 def _first(examples: Sequence[str]) -> str:

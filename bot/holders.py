@@ -35,9 +35,15 @@ def holder_is_gone(lease: Lease, me: Holder) -> bool:
         return False  # we cannot know where that PID lives
     if (held.boot_id, held.pid_ns) != (me.boot_id, me.pid_ns) or held.pid == me.pid:
         return False
+    try:
+        os.kill(held.pid, 0)
+    except ProcessLookupError:
+        return True  # no such process
+    except PermissionError:
+        pass  # alive, another user's: /proc may hide it (hidepid), so look no further
     state = _state(held.pid)
     if state is None:
-        return True  # no such process
+        return False  # alive, but its details are hidden from us: wait for the lease
     if state in ("Z", "X"):
         return True  # killed, not yet reaped by its parent
     return held.started is not None and _start_time(held.pid) != held.started  # PID reused

@@ -1,6 +1,6 @@
 """The outbox: posts queued announcements to Slack, exactly once, oldest first.
 
-Crash safety rests on four rules:
+Crash safety rests on five rules:
 1. A delivery is marked "sending" (committed) before `chat.postMessage`, and "sent" after.
 2. A delivery found "sending" — the process died mid-post, or the answer was lost to a timeout
    or a 5xx, even one given up on and queued again since — is first looked for in the
@@ -14,7 +14,11 @@ Crash safety rests on four rules:
 4. A post happens only right after the same transaction that marks it "sending" has found
    the lease still ours (and extended it), and only while at least half of that lease is
    left: a process that was stopped (SIGSTOP, a paused VM) for longer than that wakes to
-   find it may have lost the channel, and checks again instead of posting.
+   find it may have lost the channel, and checks again instead of posting. The request is
+   never repeated by the client (not even after a 429): each send passes this check. What is
+   left is a stall between the check and the request leaving (connecting included).
+5. What a try makes of a delivery (retry later, give up) applies only while no other try
+   began since: a process that stalled mid-try cannot undo another's newer "sending" mark.
 
 Every database call runs off the event loop (`bot.database`).
 """
@@ -28,7 +32,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -42,7 +46,7 @@ from bot.backoff import backoff_delay, retry_after_seconds
 from bot.database import Database
 from bot.holders import holder_is_gone, this_process
 from bot.models import Release
-from bot.store import SENDING, Delivery, Lease, Store
+from bot.store import RATE_LIMITED, SENDING, Delivery, Lease, Store
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +149,10 @@ class HistoryUnreadable(Exception):
 
 @dataclass(frozen=True)
 class _Claim:
-    """A delivery taken for one post: when, by both clocks (see rule 4 above)."""
+    """A delivery taken for one post: its attempt's number, and when, by both clocks (see
+    rule 4 above)."""
 
+    attempt: int
     at: float  # wall clock, as recorded with the lease
     at_monotonic: float
 
@@ -223,8 +229,12 @@ class Outbox:
     async def drain(self) -> None:
         """Deliver everything due now, then return (for one-shot `poll`)."""
         self._draining = True
-        await self._start_workers()
-        await self._finish_workers(grace=None)
+        heartbeat = asyncio.create_task(self._keep_leases())
+        try:
+            await self._start_workers()
+            await self._finish_workers(grace=None)
+        finally:
+            heartbeat.cancel()
 
     async def _follow(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -334,11 +344,16 @@ class Outbox:
                 raise  # the database: the whole channel waits (see _work)
             except Exception:  # never let one bad delivery stop the channel
                 log.exception("delivery %d to %s failed unexpectedly", delivery.id, channel)
-                attempt = delivery.attempts + 1
-                await self._reschedule(
-                    delivery, self._retry_delay(attempt), "internal error, see the bot's log",
-                    outcome_known=False,
-                )  # fmt: skip
+                await self.db.write(
+                    lambda store, failed=delivery: store.reschedule(
+                        failed.id,
+                        attempt=None,  # whichever try it failed in: this process holds it
+                        due_at=self.clock() + self._retry_delay(failed.attempts + 1),
+                        error="internal error, see the bot's log",
+                        outcome_known=False,
+                        count_attempt=True,
+                    )
+                )
             delivery = None
 
     async def _sleep(self, seconds: float) -> None:
@@ -363,7 +378,10 @@ class Outbox:
         if release is None:  # impossible through the foreign key, but never post garbage
             await self.db.write(
                 lambda store: store.mark_failed(
-                    delivery.id, error="release missing from the database", outcome_known=True
+                    delivery.id,
+                    attempt=None,
+                    error="release missing from the database",
+                    outcome_known=True,
                 )
             )
             return
@@ -389,6 +407,9 @@ class Outbox:
             claim = await self._claim(delivery)
             if claim is None:
                 return
+            # From here on this try is attempt `claim.attempt`: what it makes of the delivery
+            # applies only while no other try began since (see Store.reschedule).
+            delivery = replace(delivery, state=SENDING, attempts=claim.attempt)
             if not self._still_ours(claim):
                 # Stopped (SIGSTOP, a paused machine) between taking the delivery and posting
                 # it: the lease may have lapsed and another process posted it. Look again.
@@ -433,20 +454,20 @@ class Outbox:
     async def _claim(self, delivery: Delivery) -> _Claim | None:
         """Mark the delivery sending, if its channel's lease is still ours (rule 4)."""
 
-        def begin(store: Store) -> float | None:
+        def begin(store: Store) -> tuple[int | None, float]:
             now = self.clock()
-            ok = store.begin_post(delivery.id, owner=self.holder.owner, ttl=self.lease_ttl, now=now)
-            return now if ok else None
+            owner, ttl = self.holder.owner, self.lease_ttl
+            return store.begin_post(delivery.id, owner=owner, ttl=ttl, now=now), now
 
-        at = await self.db.write(begin)
-        if at is None:
+        attempt, at = await self.db.write(begin)
+        if attempt is None:
             log.warning(
                 "not posting %s in %s: another process took the channel or the delivery",
                 delivery.release_id, delivery.channel,
             )  # fmt: skip
             self._lost.add(delivery.channel)
             return None
-        return _Claim(at, time.monotonic())
+        return _Claim(attempt, at, time.monotonic())
 
     def _still_ours(self, claim: _Claim) -> bool:
         """Whether at least half of the lease taken with `claim` is left, by both clocks (a
@@ -459,7 +480,9 @@ class Outbox:
             error = explain(failure.reason)
             log.error("giving up on %s in %s: %s", delivery.release_id, delivery.channel, error)
             await self.db.write(
-                lambda store: store.mark_failed(delivery.id, error=error, outcome_known=True)
+                lambda store: store.mark_failed(
+                    delivery.id, attempt=delivery.attempts, error=error, outcome_known=True
+                )
             )
         elif failure.kind is Failure.RATE_LIMITED:
             await self._rate_limited(delivery, failure)
@@ -472,10 +495,10 @@ class Outbox:
     async def _rate_limited(self, delivery: Delivery, failure: SlackFailure) -> None:
         """Wait as long as Slack asked, up to `max_retry_after`, and say until when."""
         asked = failure.retry_after
-        delay = self._retry_delay(delivery.attempts + 1) if asked is None else asked
+        delay = self._retry_delay(delivery.attempts) if asked is None else asked
         delay = min(delay, self.max_retry_after)
         until = datetime.fromtimestamp(self.clock() + delay, UTC).strftime("%H:%M:%S UTC")
-        error = f"ratelimited: Slack asked the bot to slow down; trying again at {until}"
+        error = f"{RATE_LIMITED}: Slack asked the bot to slow down; trying again at {until}"
         if asked is not None and asked > delay:
             error += f" (Slack asked for {asked:.0f} s)"
         log.warning(
@@ -493,7 +516,8 @@ class Outbox:
         counted: bool = False,
         error: str | None = None,
     ) -> None:
-        attempts = delivery.attempts + 1
+        # A try that posted counted itself (begin_post); one that only looked does now.
+        attempts = delivery.attempts + (1 if counted else 0)
         error = error or explain(failure.reason)
         if give_up and attempts >= self.max_attempts:
             error = f"gave up after {attempts} attempts: {error}"
@@ -501,7 +525,10 @@ class Outbox:
             # A last try that may have posted stays unknown: a retry checks history first.
             await self.db.write(
                 lambda store: store.mark_failed(
-                    delivery.id, error=error, outcome_known=outcome_known
+                    delivery.id,
+                    attempt=delivery.attempts,
+                    error=error,
+                    outcome_known=outcome_known,
                 )
             )
             return
@@ -526,6 +553,7 @@ class Outbox:
         await self.db.write(
             lambda store: store.reschedule(
                 delivery.id,
+                attempt=delivery.attempts,
                 due_at=self.clock() + delay,
                 error=error,
                 outcome_known=outcome_known,
@@ -579,7 +607,9 @@ class Outbox:
         that takes: from a little before the first try to a little after the last.
         """
         first = delivery.sending_since or delivery.last_attempt_at or self.clock()
-        last = max(first, delivery.last_attempt_at or first)
+        # A delivery from before tries were timed: its last try may have been any time since.
+        last = delivery.last_attempt_at or self.clock()
+        last = max(first, last)
         window = {
             "oldest": f"{max(0.0, first - HISTORY_MARGIN):.6f}",
             "latest": f"{last + HISTORY_MARGIN:.6f}",

@@ -288,7 +288,8 @@ class Routes:
                 )
             detail = _detail(channel, current.categories if current else None, wanted)
             self.store.save_route(channel, wanted, by=by, action="route", detail=detail, now=now)
-        return self._current(channel)
+            # Read before the commit: nothing after it may fail and report the change unmade.
+            return self._current(channel)
 
     def _current(self, channel: str) -> Route | None:
         return next((route for route in self.store.routes() if route.channel == channel), None)

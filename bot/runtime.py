@@ -23,7 +23,7 @@ from bot.controls import Controls
 from bot.database import Database
 from bot.feed import open_session
 from bot.health import iso, report
-from bot.outbox import Outbox, classify, explain
+from bot.outbox import Failure, Outbox, classify, explain
 from bot.routes import Router
 from bot.search import SearchService
 from bot.settings import Settings, SettingsError
@@ -32,7 +32,7 @@ from bot.watcher import MAX_RETRY_AFTER, Watcher
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE = 10.0
+SHUTDOWN_GRACE = 5.0
 # /healthz answers within this, whatever the database is doing.
 HEALTH_WITHIN = 2.0
 # A failed archive backfill resumes after this, doubling per failed run, up to the cap.
@@ -216,26 +216,36 @@ class Bot:
             await asyncio.sleep(delay)
 
     async def _check_token(self) -> None:
-        # A bad token is reported, not fatal: the feed is still watched and stored, and
-        # announcements wait in the outbox until the token is fixed.
-        try:
-            auth = await self.client.auth_test()
-        except SlackApiError as error:
-            reason = classify(error).reason
-            log.error(
-                "Slack rejected SLACK_BOT_TOKEN (%s); announcements will wait", explain(reason)
-            )
-            self.token_problem = (
-                f"Slack rejected SLACK_BOT_TOKEN at start-up ({explain(reason)}); "
-                "announcements wait until it is fixed"
-            )
-            return
-        except Exception as error:
-            log.warning(
-                "cannot reach Slack yet (%s); announcements will be retried",
-                error.__class__.__name__,
-            )
-            return
+        """Learn who the bot is from Slack (auth.test), trying again while Slack cannot be
+        reached. A bad token is reported, not fatal: the feed is still watched and stored, and
+        announcements wait in the outbox until the token is fixed."""
+        attempt = 0
+        while True:
+            try:
+                auth = await self.client.auth_test()
+            except SlackApiError as error:
+                failure = classify(error)
+                if failure.kind in (Failure.NEEDS_ADMIN, Failure.PERMANENT):  # Slack said no
+                    log.error(
+                        "Slack rejected SLACK_BOT_TOKEN (%s); announcements will wait",
+                        explain(failure.reason),
+                    )
+                    self.token_problem = (
+                        f"Slack rejected SLACK_BOT_TOKEN at start-up ({explain(failure.reason)}); "
+                        "announcements wait until it is fixed"
+                    )
+                    return
+                reason = failure.reason
+            except Exception as error:
+                reason = classify(error).reason
+            else:
+                break
+            attempt += 1
+            delay = backoff_delay(attempt, base=5, cap=300)
+            log.warning("cannot reach Slack yet (%s); trying again in %.0f s", reason, delay)
+            self.token_problem = f"Slack cannot be reached ({reason}); trying again"
+            await asyncio.sleep(delay)
+        self.token_problem = None
         self.identity.learn(auth.data if isinstance(auth.data, dict) else {})
         log.info("connected to Slack workspace %s as %s", auth.get("team"), auth.get("user"))
 
@@ -269,22 +279,21 @@ class Bot:
 
     async def report(self, *, within: float | None = None) -> dict[str, Any]:
         """The health report (see `bot.health`), with what only this process knows."""
-        return await report(
-            self.db,
-            self.settings.feed_url,
-            self.settings.archive_url,
-            live=self.live_problems(),
-            within=within,
-        )
+        return await report(self.db, self.settings, live=self.live_problems(), within=within)
 
     def live_problems(self) -> list[str]:
         """Problems the database does not record: it may be what fails."""
         problems = []
         failure = self.db.write_failure
         if failure is not None:
+            why = (
+                "another program holds it"
+                if "locked" in failure.reason
+                else "is the disk full, or the file read-only?"
+            )
             problems.append(
                 f"The database cannot be written since {iso(failure.since)}: {failure.reason} "
-                "(is the disk full?); nothing new can be stored or marked posted meanwhile"
+                f"({why}); nothing new can be stored or marked posted meanwhile"
             )
         if self.token_problem is not None:
             problems.append(self.token_problem)

@@ -27,6 +27,8 @@ import sqlite_utils
 from bot.models import Release, Validators
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+# How the last error of a delivery waiting out Slack's rate limit begins (see bot.outbox).
+RATE_LIMITED = "ratelimited"
 # A delivery held back for an admin to decide on (a flood: see watcher.py), and one an admin
 # discarded. The outbox reads only PENDING and SENDING rows, so it never posts either.
 HELD, DISCARDED = "held", "discarded"
@@ -162,10 +164,9 @@ class Store:
         conn = sqlite3.connect(target, timeout=30, isolation_level=None, uri=read_only)
         self.db = sqlite_utils.Database(conn)
         self._scratch: sqlite3.Connection | None = None
-        self._busy_timeout_ms = (
-            BUSY_TIMEOUT_MS if busy_timeout is None else max(1, int(busy_timeout * 1000))
-        )
-        self.db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        self._deadlines: list[float] = []  # see time_limit
+        busy_ms = BUSY_TIMEOUT_MS if busy_timeout is None else max(1, int(busy_timeout * 1000))
+        self.db.execute(f"PRAGMA busy_timeout = {busy_ms}")
         # FULL: a committed "sending"/"sent" mark survives even a power cut, which is what
         # keeps a restart from posting twice.
         self.db.execute("PRAGMA synchronous = FULL")
@@ -565,25 +566,33 @@ class Store:
 
     @contextmanager
     def time_limit(self, seconds: float) -> Iterator[None]:
-        """Abort statements still running after `seconds` (sqlite3.OperationalError)."""
-        deadline = time.monotonic() + seconds
+        """Abort statements still running after `seconds` (sqlite3.OperationalError); nested
+        limits keep the earliest deadline."""
+        self._deadlines.append(time.monotonic() + seconds)
+        earliest = min(self._deadlines)
         # Checked every 1,000 VM steps: FTS5 does most of its work inside a single step.
-        self.db.conn.set_progress_handler(lambda: time.monotonic() > deadline, 1_000)
+        self.db.conn.set_progress_handler(lambda: time.monotonic() > earliest, 1_000)
         try:
             yield
         finally:
-            self.db.conn.set_progress_handler(None, 0)
+            self._deadlines.pop()
+            if self._deadlines:
+                outer = min(self._deadlines)
+                self.db.conn.set_progress_handler(lambda: time.monotonic() > outer, 1_000)
+            else:
+                self.db.conn.set_progress_handler(None, 0)
 
     @contextmanager
     def bounded(self, seconds: float) -> Iterator[None]:
         """Wait at most `seconds` for a lock, and abort statements still running after them
         (sqlite3.OperationalError, "locked" or "interrupted"): for work someone waits on."""
-        self.db.execute(f"PRAGMA busy_timeout = {max(1, int(seconds * 1000))}")
+        previous = self.db.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.db.execute(f"PRAGMA busy_timeout = {max(1, min(previous, int(seconds * 1000)))}")
         try:
             with self.time_limit(seconds):
                 yield
         finally:
-            self.db.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            self.db.execute(f"PRAGMA busy_timeout = {previous}")
 
     def releases_version(self) -> int:
         """A number that changes whenever a release is stored, changed or removed (and only
@@ -854,28 +863,29 @@ class Store:
             "SELECT min(due_at) FROM deliveries WHERE state IN (?, ?)", [PENDING, SENDING]
         ).fetchone()[0]
 
-    def begin_post(self, delivery_id: int, *, owner: str, ttl: float, now: float) -> bool:
+    def begin_post(self, delivery_id: int, *, owner: str, ttl: float, now: float) -> int | None:
         """Right before a post: check that `owner` still holds the lease of the delivery's
         channel and that the delivery is still unfinished, extend the lease, and record the
         attempt ("sending": from here on its outcome is unknown until `mark_sent` or
         `reschedule`, and a restart checks Slack before posting again). One transaction;
-        False, with nothing changed, when the lease or the delivery was taken meanwhile."""
+        returns the attempt's number (see `reschedule`), or None, with nothing changed, when
+        the lease or the delivery was taken meanwhile."""
         with self.transaction():
             delivery = self.delivery(delivery_id)
             if delivery is None or delivery.state not in (PENDING, SENDING):
-                return False
+                return None
             cursor = self.db.execute(
                 "UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ?",
                 [now + ttl, lease_name(delivery.channel), owner],
             )
             if cursor.rowcount != 1:
-                return False
+                return None
             self.db.execute(
                 "UPDATE deliveries SET state = ?, attempts = attempts + 1, "
                 "sending_since = coalesce(sending_since, ?), last_attempt_at = ? WHERE id = ?",
                 [SENDING, now, now, delivery_id],
             )
-        return True
+            return delivery.attempts + 1
 
     def mark_sent(
         self, delivery_id: int, *, ts: str | None, now: float, note: str | None = None
@@ -891,6 +901,7 @@ class Store:
         self,
         delivery_id: int,
         *,
+        attempt: int | None,
         due_at: float,
         error: str,
         outcome_known: bool,
@@ -899,33 +910,42 @@ class Store:
         """Try again at `due_at`. When the failed post surely did not reach Slack, the delivery
         goes back to pending; otherwise it stays "sending" so the retry checks history first.
         `count_attempt`: a try that posted nothing (a history check) counts towards giving up.
-        A delivery finished meanwhile (by another process that found it posted) stays so."""
+
+        Only while the delivery is still at `attempt` (its `attempts` when this try began): a
+        process that stalled mid-try must not undo what another made of the delivery since
+        (a newer try whose outcome is unknown, or a post found in history). None: whatever
+        its attempts (the holder's own bookkeeping)."""
         state = "CASE WHEN ? THEN ? ELSE state END"
         self.db.execute(
             f"UPDATE deliveries SET state = {state}, "
             "sending_since = CASE WHEN ? THEN NULL ELSE sending_since END, due_at = ?, "
-            "last_error = ?, attempts = attempts + ? WHERE id = ? AND state IN (?, ?)",
+            "last_error = ?, attempts = attempts + ? "
+            "WHERE id = ? AND (? IS NULL OR attempts = ?) AND state IN (?, ?)",
             [outcome_known, PENDING, outcome_known, due_at, error, int(count_attempt),
-             delivery_id, PENDING, SENDING],
+             delivery_id, attempt, attempt, PENDING, SENDING],
         )  # fmt: skip
 
-    def mark_failed(self, delivery_id: int, *, error: str, outcome_known: bool) -> None:
+    def mark_failed(
+        self, delivery_id: int, *, attempt: int | None, error: str, outcome_known: bool
+    ) -> None:
         """Give up on a delivery. When its last try may have reached Slack, it keeps its
         `sending_since`, so that `retry_failed` has it looked for in history before posting.
-        A delivery finished meanwhile stays so."""
+        Only while it is still at `attempt` (None: whatever its attempts), as `reschedule`."""
         self.db.execute(
             "UPDATE deliveries SET state = ?, last_error = ?, "
             "sending_since = CASE WHEN ? THEN NULL ELSE sending_since END "
-            "WHERE id = ? AND state IN (?, ?)",
-            [FAILED, error, outcome_known, delivery_id, PENDING, SENDING],
+            "WHERE id = ? AND state IN (?, ?) AND (? IS NULL OR attempts = ?)",
+            [FAILED, error, outcome_known, delivery_id, PENDING, SENDING, attempt, attempt],
         )
 
     def make_all_due(self, *, now: float) -> None:
         """At start-up: whatever waited for a retry is tried at once (a restart often follows
-        the fix, e.g. a new token)."""
+        the fix, e.g. a new token), but for what waits out Slack's rate limit: a restart
+        does not end that."""
         self.db.execute(
-            "UPDATE deliveries SET due_at = ? WHERE state IN (?, ?) AND due_at > ?",
-            [now, PENDING, SENDING, now],
+            "UPDATE deliveries SET due_at = ? WHERE state IN (?, ?) AND due_at > ? "
+            "AND coalesce(last_error, '') NOT LIKE ?",
+            [now, PENDING, SENDING, now, RATE_LIMITED + "%"],
         )
 
     def retry_failed(self, *, now: float) -> int:
@@ -946,18 +966,32 @@ class Store:
             counts[state] = count
         return counts
 
-    def deliveries(self, *, states: Iterable[str], limit: int = 20) -> list[dict[str, Any]]:
-        """Deliveries in `states`, newest first, with their release title, for status pages."""
+    def deliveries(
+        self, *, states: Iterable[str], limit: int = 20, failing: bool = False
+    ) -> list[dict[str, Any]]:
+        """Deliveries in `states` (with `failing`, only those whose last try failed), newest
+        first, with their release title, for status pages."""
         wanted = list(states)
         marks = ",".join("?" * len(wanted))
+        failing_only = "AND d.last_error IS NOT NULL " if failing else ""
         return list(
             self.db.query(
                 "SELECT d.id, d.channel, d.state, d.attempts, d.last_error, d.release_id, "
                 f"r.title FROM deliveries d JOIN releases r ON r.id = d.release_id "
-                f"WHERE d.state IN ({marks}) ORDER BY d.id DESC LIMIT ?",
+                f"WHERE d.state IN ({marks}) {failing_only}ORDER BY d.id DESC LIMIT ?",
                 [*wanted, limit],
             )
         )
+
+    def waiting_after_failures(self) -> tuple[int, int]:
+        """How many unfinished deliveries last failed: (waiting out a rate limit, others)."""
+        row = self.db.execute(
+            "SELECT count(*) FILTER (WHERE last_error LIKE ?), "
+            "count(*) FILTER (WHERE last_error NOT LIKE ?) FROM deliveries "
+            "WHERE state IN (?, ?) AND last_error IS NOT NULL",
+            [RATE_LIMITED + "%", RATE_LIMITED + "%", PENDING, SENDING],
+        ).fetchone()
+        return row[0], row[1]
 
     def delivery_log(self) -> list[dict[str, Any]]:
         """Every delivery in queue order (for tests and `status`)."""

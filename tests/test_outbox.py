@@ -467,3 +467,53 @@ async def test_an_announcement_slack_still_rejects_goes_out_as_a_minimal_message
         [(state, note)] = raw.execute("SELECT state, note FROM deliveries").fetchall()
     assert state == "sent"
     assert note == "sent as a minimal message: Slack rejected the announcement (invalid_blocks)"
+
+
+async def test_a_post_slack_asks_to_retry_is_never_resent_after_its_lease_lapsed(
+    store: Store, db: Database, slack: SlackApi, tmp_path: Path
+) -> None:
+    # The one-shot `poll` holds the channel with a 2 s lease; Slack answers its post with a
+    # 429 asking for 3 s. Waiting that out inside the request and sending again would post
+    # after another process, finding the lease lapsed, took the channel and posted.
+    queue(store, release(1))
+    slack.fail_next("chat.postMessage", FakeResponse.rate_limited(3))
+    one_shot = Outbox(db, client_for(slack, tmp_path), lease_ttl=2.0, spacing=0.05)
+    other_db = Database(tmp_path / "bot.db")
+    running = Outbox(other_db, client_for(slack, tmp_path), lease_ttl=2.0, spacing=0.05)
+    stop = asyncio.Event()
+    drain = asyncio.create_task(one_shot.drain())
+    await eventually(lambda: len(slack.calls_to("chat.postMessage")) == 1)
+    run = asyncio.create_task(running.run(stop))
+    try:
+        await drain
+        await eventually(lambda: store.delivery_counts()["sent"] == 1, timeout=15)
+        await asyncio.sleep(1)  # a second post would show up here
+    finally:
+        stop.set()
+        await run
+        other_db.close()
+
+    assert posted_ids(slack) == [release(1).id]
+
+
+def test_a_delivery_waiting_out_a_rate_limit_stays_in_the_report_behind_newer_ones(
+    store: Store,
+) -> None:
+    queue(store, release(1))
+    [first] = store.delivery_log()
+    store.reschedule(
+        first["id"],
+        attempt=0,
+        due_at=time.time() + 300,
+        error="ratelimited: Slack asked the bot to slow down; trying again at 10:05:00 UTC",
+        outcome_known=True,
+    )
+    queue(store, *(release(n) for n in range(2, 13)))  # queued behind it, no error of theirs
+
+    report = health(store, "http://feed.invalid/")
+
+    assert report["problems"][1:] == [
+        "Slack is rate-limiting posts (1 delivery waiting; C0NEWS0001: ratelimited: Slack asked "
+        "the bot to slow down; trying again at 10:05:00 UTC)"
+    ]
+    assert report["deliveries"]["retrying"][0]["channel"] == CHANNEL

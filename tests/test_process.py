@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import CHANNEL, DATA_DIR, bot_env, eventually, newest_first, posted_ids
 from tests.fakes.feed_server import Fault, FeedServer, make_item
-from tests.fakes.slack_api import SlackApi
+from tests.fakes.slack_api import FakeResponse, SlackApi
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -598,3 +598,49 @@ async def _is_zero(code: Awaitable[int]) -> bool:
 async def _status_is(bot: BotProcess, expected: int) -> bool:
     status, _ = await bot.report()
     return status == expected
+
+
+async def test_a_stalled_try_cannot_undo_the_newer_try_of_the_bot_that_took_over(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, processes: list[BotProcess]
+) -> None:
+    env = bot_env(tmp_path, feed, slack, LOG_LEVEL="INFO", DELIVERY_LEASE_SECONDS="2")
+    processes.extend(
+        await asyncio.gather(BotProcess(env, tmp_path).start(), BotProcess(env, tmp_path).start())
+    )
+    # The first try is refused (429) after 2.5 s; the bot that made it is stopped meanwhile.
+    slack.fail_next(
+        "chat.postMessage",
+        FakeResponse(
+            status=429,
+            body={"ok": False, "error": "ratelimited"},
+            headers=(("Retry-After", "100"),),
+            delay=2.5,
+        ),
+    )
+    # The other bot takes the channel over; Slack stores its post but fails to answer.
+    slack.fail_next("chat.postMessage", FakeResponse.server_error(500, after_posting=True))
+    feed.items = newest_first(1, 2, 3, 4)
+    await eventually(lambda: len(slack.calls_to("chat.postMessage")) == 1, timeout=20, step=0.005)
+    holder = lease_holder(tmp_path)
+    [stalled] = [bot for bot in processes if bot.process and bot.process.pid == holder]
+
+    # On waking it reads the 429: a refusal of its own try, which must not turn the other
+    # bot's "sending" (posted, answer lost) back into "pending", to be posted blind.
+    assert stalled.process is not None
+    stalled.process.send_signal(signal.SIGSTOP)
+    try:
+        await eventually(lambda: len(slack.calls_to("chat.postMessage")) == 2, timeout=30)
+        await asyncio.sleep(0.5)  # the other bot records its unknown outcome
+    finally:
+        stalled.process.send_signal(signal.SIGCONT)
+    await eventually(lambda: _delivery_state(tmp_path, make_item(4).item_id) == "sent", timeout=40)
+    await asyncio.sleep(3)
+    assert posted_ids(slack) == [make_item(4).item_id]
+    assert slack.calls_to("conversations.history")  # the other bot looked before posting again
+
+
+def _delivery_state(tmp_path: Path, release_id: str) -> str | None:
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        row = db.execute("SELECT state FROM deliveries WHERE release_id = ?", [release_id])
+        found = row.fetchone()
+    return found[0] if found else None

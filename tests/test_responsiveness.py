@@ -20,6 +20,7 @@ from tests.conftest import (
     posted_ids,
     send_to_slack_app,
     slash_command_body,
+    view_submission_body,
 )
 from tests.fakes.feed_server import BASE_DATE, FeedServer, make_item
 from tests.fakes.slack_api import SlackApi
@@ -70,9 +71,14 @@ async def test_slack_is_answered_in_time_while_another_process_holds_the_write_l
             for text, user in (("release", MEMBER), ("status", ADMIN), ("poll", ADMIN)):
                 acks.append(await slash(bot, slack, text, user))
             acks.append((await healthz(bot), None))
+        # Nothing can be written meanwhile: /healthz says so.
+        status, report = await bot.report()
     finally:
         other_process.execute("COMMIT")
         other_process.close()
+
+    assert status == 503
+    assert any("another program holds it" in line for line in report["problems"]), report
 
     slowest = max(took for took, _ in acks)
     assert slowest < SLACK_DEADLINE, [took for took, _ in acks]
@@ -120,3 +126,30 @@ async def test_slack_is_answered_in_time_while_a_ten_thousand_item_feed_is_store
     # A flood: the newest three are announced, the rest held for an admin.
     await eventually(lambda: len(slack.messages[CHANNEL]) == 3, timeout=30)
     assert posted_ids(slack) == [make_item(n).item_id for n in (9998, 9999, 10_000)]
+
+
+async def test_a_form_is_answered_in_time_while_another_process_holds_the_write_lock(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, processes: list[BotProcess]
+) -> None:
+    env = bot_env(tmp_path, feed, slack, LOG_LEVEL="INFO", ADMIN_USER_IDS=ADMIN)
+    bot = await BotProcess(env, tmp_path).start()
+    processes.append(bot)
+    url = f"http://127.0.0.1:{bot.env['PORT']}/slack/events"
+    other_process = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    answers = []
+    try:
+        await asyncio.sleep(1.5)  # the bot's next poll is waiting for the lock, ahead of forms
+        for _ in range(3):
+            body = view_submission_body("route_form", user=ADMIN, channel=CHANNEL, categories=[])
+            answers.append(await timed(send_to_slack_app(url, body)))
+    finally:
+        other_process.execute("COMMIT")
+        other_process.close()
+
+    for took, (status, answer) in answers:
+        assert status == 200 and took < SLACK_DEADLINE, answers
+        assert answer["response_action"] == "errors", answer
+        assert "busy" in answer["errors"]["channel"], answer
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        assert db.execute("SELECT count(*) FROM routes").fetchone() == (0,)

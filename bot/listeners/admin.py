@@ -79,11 +79,7 @@ class AdminCommands:
     async def report(self) -> dict[str, Any]:
         """The health report, as `/healthz` gives it."""
         return await report(
-            self.db,
-            self.settings.feed_url,
-            self.settings.archive_url,
-            live=self.controls.live_problems(),
-            within=READ_WITHIN,
+            self.db, self.settings, live=self.controls.live_problems(), within=READ_WITHIN
         )
 
     async def answer(self, user_id: str, text: str) -> dict[str, Any]:
