@@ -26,6 +26,7 @@ from bot.routes import Router
 from bot.search import SearchService
 from bot.settings import Settings, SettingsError
 from bot.store import DONE, NOT_STARTED, Store
+from bot.verify import MAX_BODY, SlackRequests
 from bot.watcher import MAX_RETRY_AFTER, Watcher
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,9 @@ class Bot:
             web_app = web.Application()
             served = "GET /healthz only: Socket Mode"
         else:
-            web_app = self.app.web_app(path="/slack/events")
+            web_app = web.Application(client_max_size=MAX_BODY)
+            requests = SlackRequests(self.app, self.settings.slack_signing_secret or "")
+            web_app.router.add_post("/slack/events", requests.handle)
             served = "POST /slack/events, GET /healthz"
         web_app.router.add_get("/healthz", self._healthz)
         # Slack's requests finish within 3 s; a short shutdown keeps SIGTERM within platforms'
