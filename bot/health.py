@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.store import FAILED, PENDING, SENDING, Store
+
+if TYPE_CHECKING:
+    from bot.socket_mode import SlackConnection
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -14,9 +17,14 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
-def health(store: Store, feed_url: str, archive_url: str | None = None) -> dict[str, Any]:
-    """Feed polling, archive backfill and delivery health; `ok` is false while anything needs
-    attention."""
+def health(
+    store: Store,
+    feed_url: str,
+    archive_url: str | None = None,
+    slack: SlackConnection | None = None,
+) -> dict[str, Any]:
+    """Feed polling, archive backfill, delivery and (in Socket Mode, `slack`) connection
+    health; `ok` is false while anything needs attention."""
     feed = store.feed_status(feed_url)
     archive = _archive(store, archive_url)
     counts = store.delivery_counts()
@@ -30,7 +38,7 @@ def health(store: Store, feed_url: str, archive_url: str | None = None) -> dict[
         {"channel": row["channel"], "release": row["release_id"], "error": row["last_error"]}
         for row in store.deliveries(states=[FAILED], limit=10)
     ]
-    return {
+    report = {
         "ok": not failing_now and not failed and not retrying and archive["state"] != FAILED,
         "feed": {
             "last_poll": _iso(feed.last_poll_at),
@@ -52,6 +60,14 @@ def health(store: Store, feed_url: str, archive_url: str | None = None) -> dict[
             "failures": failed,
         },
     }
+    if slack is not None:
+        report["ok"] = report["ok"] and slack.connected
+        report["slack"] = {
+            "connected": slack.connected,
+            "since": _iso(slack.since),
+            "last_error": slack.last_error,
+        }
+    return report
 
 
 def _archive(store: Store, archive_url: str | None) -> dict[str, Any]:
