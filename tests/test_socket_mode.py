@@ -9,6 +9,7 @@ import itertools
 import json
 import re
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -43,12 +44,13 @@ class SocketModeBot:
         )
         self.cwd = tmp_path
         self.log = tmp_path / f"bot-{self.port}.log"
+        self.command = [sys.executable, "-m", "bot", "run"]
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> SocketModeBot:
         with self.log.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run",
+                *self.command,
                 cwd=self.cwd, env=child_env(self.env),
                 stdout=log, stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
@@ -294,3 +296,39 @@ def slash_command(slack: SlackApi) -> dict[str, str]:
         "response_url": slack.response_url("r1"),
         "trigger_id": "1.2.3",
     }
+
+
+async def test_sigterm_while_a_dns_look_up_hangs_exits_within_10_s(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, bots: list[SocketModeBot]
+) -> None:
+    # A resolver that never answers: asyncio looks names up in a worker thread, which nothing
+    # can cancel, for as long as the resolver's timeout (here 30 s).
+    nameserver = "127.0.0.77"
+    (tmp_path / "resolv.conf").write_text(
+        f"nameserver {nameserver}\noptions timeout:30 attempts:1\n"
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        try:
+            silent.bind((nameserver, 53))
+        except OSError as error:
+            pytest.skip(f"cannot stand in for a DNS server here ({error})")
+        bot = SocketModeBot(tmp_path, feed, slack, SLACK_API_URL="http://slack.example/api/")
+        # The bot alone sees the silent resolver: a mount namespace of its own (needs root).
+        bot.command = [
+            "unshare", "--mount", "sh", "-c",
+            f'mount --bind "{tmp_path}/resolv.conf" /etc/resolv.conf && exec "$0" "$@"',
+            *bot.command,
+        ]  # fmt: skip
+        bots.append(bot)
+        await bot.start()
+        try:
+            await health_with(bot, connected=False)  # start-up went on without Slack
+        except AssertionError:
+            if "unshare" in bot.output() or "mount" in bot.output():
+                pytest.skip(f"no mount namespace here: {bot.output()[:200]}")
+            raise
+
+        code, took = await bot.stop()
+
+    assert code == 0, bot.output()
+    assert took < 10, bot.output()
