@@ -111,6 +111,18 @@ def app_client(settings: Settings) -> AsyncWebClient:
     )
 
 
+def connections_client(settings: Settings) -> AsyncWebClient:
+    """The client that opens Socket Mode connections (apps.connections.open, with the
+    app-level token passed per call). No retries of its own: `SocketMode` retries with
+    backoff, and stops at once on shutdown."""
+    return AsyncWebClient(
+        base_url=settings.slack_api_url,
+        timeout=SLACK_TIMEOUT,
+        user_agent_prefix=USER_AGENT,
+        retry_handlers=[],  # not slack_sdk's default, which retries a dropped connection once
+    )
+
+
 class Identity:
     """Who the bot is in Slack (auth.test), learnt by the start-up check and handed to Bolt
     for every request.

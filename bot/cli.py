@@ -31,7 +31,7 @@ from bot.routes import Router
 from bot.runtime import Bot
 from bot.search import Results, Search, SearchError
 from bot.settings import DEFAULT_ARCHIVE_URL, Settings, SettingsError
-from bot.store import Store
+from bot.store import SchemaTooNew, Store
 from bot.watcher import FLOOD_THRESHOLD, Outcome, Watcher, fetch_releases, plan_poll
 
 log = logging.getLogger("bot")
@@ -72,12 +72,25 @@ def log_warnings(settings: Settings) -> None:
         log.warning(warning)
 
 
-def open_store(settings: Settings, *, read_only: bool = False) -> Store:
-    """The database, schema ensured; an unusable file exits with one line and code 2."""
+def open_store(settings: Settings, *, read_only: bool = False, create: bool = True) -> Store:
+    """The database, schema ensured unless `read_only`; a missing file (unless `create`), an
+    unusable one or one of a newer version exits with one line and code 2."""
+    path = settings.database_path
+    if not (create and not read_only) and not path.exists():
+        fail(
+            f"DATABASE_PATH points to {path.resolve()}, which does not exist: run this where "
+            "the bot runs, or set DATABASE_PATH to the bot's database (`run`, `poll` and "
+            "`backfill` create it)"
+        )
     try:
-        store = Store(settings.database_path, read_only=read_only)
+        store = Store(path, read_only=read_only, create=create)
         if not read_only:
             store.ensure_schema()
+    except SchemaTooNew as error:
+        fail(
+            f"DATABASE_PATH {path} was written by a newer version of isscr-news-bot ({error}): "
+            "upgrade isscr-news-bot, or point DATABASE_PATH to another file"
+        )
     except sqlite3.Error as error:
         fail(database_problem(settings, error))
     return store
@@ -128,6 +141,13 @@ async def _run(settings: Settings) -> None:
     except SettingsError as error:  # found only when starting, e.g. PORT already taken
         await bot.stop()
         fail(error)
+    # Stopped, and everything of ours is closed. asyncio looks host names up in worker
+    # threads that nothing can cancel, and would wait for them before exiting: with a DNS
+    # server that does not answer, that is its timeout (10 s or more), not the 10 s promised.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @main.command()
@@ -222,9 +242,15 @@ async def _poll(settings: Settings) -> int:
 def status() -> None:
     """Print the feed's, the archive backfill's and the outbox's health as JSON."""
     settings = load_settings()
-    store = open_store(settings)
-    click.echo(json.dumps(of_settings(store, settings), indent=2))
-    store.close()
+    # Read-only: looking at the health changes nothing, and never creates a database.
+    store = open_store(settings, read_only=True)
+    try:
+        report = of_settings(store, settings)
+    except sqlite3.Error as error:  # e.g. a database the bot has not upgraded yet
+        fail(database_problem(settings, error))
+    finally:
+        store.close()
+    click.echo(json.dumps(report, indent=2))
 
 
 @main.command()
@@ -327,7 +353,7 @@ def _progress_text(result: object) -> str | None:
 def retry_failed() -> None:
     """Queue failed deliveries again (after fixing a channel or the token)."""
     settings = load_settings()
-    store = open_store(settings)
+    store = open_store(settings, create=False)
     count = store.retry_failed(now=time.time())
     store.close()
     click.echo(f"{count} failed deliveries queued again; a running bot posts them shortly.")
@@ -350,12 +376,7 @@ def search(words: tuple[str, ...], page: int) -> None:
         click.echo(search_usage())
         return
     settings = load_settings()
-    if not settings.database_path.exists():
-        fail(
-            f"DATABASE_PATH {settings.database_path} does not exist yet: "
-            "run `isscr-news-bot backfill` (or `run`) first to fill it"
-        )
-    store = open_store(settings)
+    store = open_store(settings, create=False)
     try:
         results = Search(store, page_size=CLI_PAGE_SIZE).run(text, page)
     except QueryError as error:

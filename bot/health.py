@@ -14,12 +14,15 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.archive import NORMAL_ENDS
 from bot.database import Database, DatabaseBusy
 from bot.settings import Settings
 from bot.store import FAILED, PENDING, RATE_LIMITED, SENDING, Store
+
+if TYPE_CHECKING:
+    from bot.socket_mode import SlackConnection
 
 # A feed not polled for three intervals and this long is reported (polls may be a little late).
 STALE_MARGIN = 60.0
@@ -39,12 +42,14 @@ def health(
     live: Sequence[str] = (),
     announce_channel: str | None = None,
     poll_interval: float | None = None,
+    slack: SlackConnection | None = None,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """Feed polling, archive backfill and delivery health. `live` are problems only the
-    running process knows of (the database cannot be written, Slack rejected the token…);
-    `announce_channel` and `poll_interval` as set (see problems_of_deliveries, and a feed
-    that has not been polled for several intervals)."""
+    """Feed polling, archive backfill, delivery and (in Socket Mode, `slack`) connection
+    health. `live` are problems only the running process knows of (the database cannot be
+    written, Slack rejected the token or cannot be reached…); `announce_channel` and
+    `poll_interval` as set (failures in channels that no longer receive news need nothing
+    more; a feed not polled for several intervals does)."""
     current = time.time() if now is None else now
     feed = store.feed_status(feed_url)
     archive = _archive(store, archive_url)
@@ -133,7 +138,7 @@ def health(
         )
     if archive.get("stop_reason") and archive["stop_reason"] not in NORMAL_ENDS:
         notices.append(f"The archive import stopped early: {archive['stop_reason']}")
-    return {
+    report: dict[str, Any] = {
         "ok": not problems,
         "problems": problems,
         "notices": notices,
@@ -159,6 +164,13 @@ def health(
             "held": {"releases": held.releases, "posts": held.posts, "reason": held.reason},
         },
     }
+    if slack is not None:  # its problem, when it is down, is among `live`
+        report["slack"] = {
+            "connected": slack.connected,
+            "since": iso(slack.since),
+            "last_error": slack.last_error,
+        }
+    return report
 
 
 async def report(
@@ -166,12 +178,13 @@ async def report(
     settings: Settings,
     *,
     live: Sequence[str] = (),
+    slack: SlackConnection | None = None,
     within: float | None = None,
 ) -> dict[str, Any]:
     """`health` of the bot with these settings, read off the event loop; when the database
     cannot be read within `within` seconds, a report that says so (and is not ok)."""
     try:
-        return await db.read(lambda store: of_settings(store, settings, live), within=within)
+        return await db.read(lambda store: of_settings(store, settings, live, slack), within=within)
     except (DatabaseBusy, sqlite3.Error) as error:
         return {
             "ok": False,
@@ -179,7 +192,12 @@ async def report(
         }
 
 
-def of_settings(store: Store, settings: Settings, live: Sequence[str] = ()) -> dict[str, Any]:
+def of_settings(
+    store: Store,
+    settings: Settings,
+    live: Sequence[str] = (),
+    slack: SlackConnection | None = None,
+) -> dict[str, Any]:
     """`health` of the bot with these settings."""
     return health(
         store,
@@ -188,6 +206,7 @@ def of_settings(store: Store, settings: Settings, live: Sequence[str] = ()) -> d
         live=live,
         announce_channel=settings.announce_channel,
         poll_interval=settings.poll_interval,
+        slack=slack,
     )
 
 

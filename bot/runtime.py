@@ -13,10 +13,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 
-from bot.app import Identity, app_client, build_app, posting_client
+from bot.app import Identity, app_client, build_app, connections_client, posting_client
 from bot.archive import ArchiveError, Backfill
 from bot.backoff import backoff_delay
 from bot.controls import Controls
@@ -27,7 +26,9 @@ from bot.outbox import Failure, Outbox, classify, explain
 from bot.routes import Router
 from bot.search import SearchService
 from bot.settings import Settings, SettingsError
+from bot.socket_mode import SlackConnection, SocketMode
 from bot.store import DONE, NOT_STARTED, ArchiveStatus, Store
+from bot.verify import MAX_BODY, SlackRequests
 from bot.watcher import MAX_RETRY_AFTER, Watcher
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,9 @@ class Bot:
         self._started = False
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
-        self._socket_handler: AsyncSocketModeHandler | None = None
+        # The Socket Mode connection's state, for /healthz; None in HTTP mode.
+        self.slack_connection = SlackConnection() if settings.socket_mode else None
+        self._socket_mode: SocketMode | None = None
         # Cancelled on stop rather than awaited: see `stop`.
         self._cancel_on_stop: list[asyncio.Task[None]] = []
         # The archive backfill's pace: seconds between pages, first wait after a failed page
@@ -87,10 +90,19 @@ class Bot:
         self.controls.poll_now = self.watcher.poll_now
         self.controls.deliver_now = self.outbox.wake
         self.controls.live_problems = self.live_problems
+        if self.slack_connection is not None and self.settings.slack_app_token is not None:
+            # Before anything is logged: a refused app token stops start-up in one line.
+            self._socket_mode = SocketMode(
+                self.app,
+                self.settings.slack_app_token,
+                connections_client(self.settings),
+                self.slack_connection,
+            )
+            await self._socket_mode.start(self.stopping)
+            if self.stopping.is_set():
+                return  # SIGTERM while connecting: nothing else to start
         if not self.settings.socket_mode or self.settings.port_is_explicit:
             await self._serve_http()
-        if self.settings.socket_mode:
-            self._tasks.append(asyncio.create_task(self._connect_socket_mode(), name="socket-mode"))
         # Nothing waits for Slack to answer auth.test: /healthz, polling and storing work
         # without Slack, and the outbox keeps announcements until it answers.
         self._start_cancellable(self._check_token(), "token-check")
@@ -117,8 +129,8 @@ class Bot:
         # resumes there), and the token check only logs.
         for task in self._cancel_on_stop:
             task.cancel()
-        if self._socket_handler is not None:
-            await self._socket_handler.close_async()
+        if self._socket_mode is not None:
+            await self._socket_mode.close()
         if self._runner is not None:
             await self._runner.cleanup()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -135,7 +147,8 @@ class Bot:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stopping.set)
         await self.start()
-        on_started()
+        if not self.stopping.is_set():  # else stopped while connecting to Slack
+            on_started()
         await self.stopping.wait()
         log.info("shutting down")
         await self.stop()
@@ -256,7 +269,9 @@ class Bot:
             web_app = web.Application()
             served = "GET /healthz only: Socket Mode"
         else:
-            web_app = self.app.web_app(path="/slack/events")
+            web_app = web.Application(client_max_size=MAX_BODY)
+            requests = SlackRequests(self.app, self.settings.slack_signing_secret or "")
+            web_app.router.add_post("/slack/events", requests.handle)
             served = "POST /slack/events, GET /healthz"
         web_app.router.add_get("/healthz", self._healthz)
         # Slack's requests finish within 3 s; a short shutdown keeps SIGTERM within platforms'
@@ -279,7 +294,13 @@ class Bot:
 
     async def report(self, *, within: float | None = None) -> dict[str, Any]:
         """The health report (see `bot.health`), with what only this process knows."""
-        return await report(self.db, self.settings, live=self.live_problems(), within=within)
+        return await report(
+            self.db,
+            self.settings,
+            live=self.live_problems(),
+            slack=self.slack_connection,
+            within=within,
+        )
 
     def live_problems(self) -> list[str]:
         """Problems the database does not record: it may be what fails."""
@@ -297,6 +318,13 @@ class Bot:
             )
         if self.token_problem is not None:
             problems.append(self.token_problem)
+        connection = self.slack_connection
+        if connection is not None and not connection.connected:
+            problems.append(
+                f"Slack's Socket Mode connection is down since {iso(connection.since)}"
+                + (f": {connection.last_error}" if connection.last_error else "")
+                + "; requests from Slack cannot reach the bot meanwhile"
+            )
         return problems
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -306,26 +334,3 @@ class Bot:
             status=200 if status["ok"] else 503,
             dumps=lambda data: json.dumps(data, indent=2),
         )
-
-    async def _connect_socket_mode(self) -> None:
-        handler = AsyncSocketModeHandler(self.app, self.settings.slack_app_token)
-        attempt = 0
-        while not self.stopping.is_set():
-            try:
-                await handler.connect_async()
-            except Exception as error:
-                attempt += 1
-                delay = backoff_delay(attempt, base=2, cap=300)
-                log.error(
-                    "Socket Mode connection failed (%s); retrying in %.0f s",
-                    explain(classify(error).reason),
-                    delay,
-                )
-                try:
-                    await asyncio.wait_for(self.stopping.wait(), delay)
-                except TimeoutError:
-                    continue
-                return
-            self._socket_handler = handler
-            log.info("connected to Slack in Socket Mode")
-            return

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -34,9 +34,10 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    slack_bot_token: str | None
-    slack_app_token: str | None
-    slack_signing_secret: str | None
+    # Secrets stay out of repr() and str(): settings end up in logs and tracebacks.
+    slack_bot_token: str | None = field(repr=False)
+    slack_app_token: str | None = field(repr=False)
+    slack_signing_secret: str | None = field(repr=False)
     slack_api_url: str
     feed_url: str
     database_path: Path
@@ -224,7 +225,19 @@ def _number(
 
 
 def _database_path(values: Mapping[str, str]) -> Path:
-    path = Path(values.get("DATABASE_PATH", "isscr-news.db")).expanduser()
+    raw = values.get("DATABASE_PATH", "isscr-news.db")
+    if _in_memory(raw):
+        raise SettingsError(
+            "DATABASE_PATH",
+            f"is {raw!r}, an in-memory database that loses every release and delivery at exit",
+            "name a file on a persistent disk, e.g. /data/isscr-news.db",
+        )
+    if raw.startswith("file:"):
+        # The store opens DATABASE_PATH as a file name, never as an SQLite URI.
+        raise SettingsError(
+            "DATABASE_PATH", f"is {raw!r}, a URI", "name the file itself, e.g. /data/isscr-news.db"
+        )
+    path = Path(raw).expanduser()
     if path.is_dir():
         raise SettingsError(
             "DATABASE_PATH",
@@ -238,6 +251,16 @@ def _database_path(values: Mapping[str, str]) -> Path:
             "create that directory (on a persistent disk) or choose another path",
         )
     return path
+
+
+def _in_memory(raw: str) -> bool:
+    """SQLite's in-memory names: ":memory:", and URIs like "file::memory:" or "…?mode=memory"."""
+    if raw == ":memory:":
+        return True
+    if not raw.startswith("file:"):
+        return False
+    name, _, query = raw.removeprefix("file:").partition("?")
+    return name == ":memory:" or ("mode", "memory") in parse_qsl(query, keep_blank_values=True)
 
 
 def _slack_api_url(values: Mapping[str, str]) -> str:

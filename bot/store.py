@@ -150,18 +150,44 @@ class ArchiveStatus:
     stop_reason: str | None = None  # why the last walk ended (see archive.NORMAL_ENDS)
 
 
+class SchemaTooNew(Exception):
+    """The database was written by a newer version of the bot: this one would misread it, and
+    its writes could break what the newer version relies on."""
+
+    def __init__(self, found: int) -> None:
+        self.found = found
+        super().__init__(f"schema version {found}, this version knows up to {SCHEMA_VERSION}")
+
+
 class Store:
     """All reads and writes of the bot's SQLite database."""
 
     def __init__(
-        self, path: Path | str, *, read_only: bool = False, busy_timeout: float | None = None
+        self,
+        path: Path | str,
+        *,
+        read_only: bool = False,
+        create: bool = True,
+        busy_timeout: float | None = None,
     ) -> None:
-        """`busy_timeout`: seconds a statement waits for another connection's lock (default
-        BUSY_TIMEOUT_MS)."""
+        """Open the database; `create=False` (implied by `read_only`) never creates the file.
+        `busy_timeout`: seconds a statement waits for another connection's lock (default
+        BUSY_TIMEOUT_MS). Raises SchemaTooNew for a database of a newer version of the bot."""
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, sqlite3 never opens
         # an implicit transaction behind our back.
-        target = f"file:{Path(path).resolve()}?mode=ro" if read_only else str(path)
-        conn = sqlite3.connect(target, timeout=30, isolation_level=None, uri=read_only)
+        uri = read_only or not create
+        target = f"{Path(path).resolve().as_uri()}?mode={'ro' if read_only else 'rw'}"
+        conn = sqlite3.connect(
+            target if uri else str(path), timeout=30, isolation_level=None, uri=uri
+        )
+        try:
+            # Checked before anything else touches the file (enabling WAL writes to it).
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            if found > SCHEMA_VERSION:
+                raise SchemaTooNew(found)
+        except BaseException:
+            conn.close()
+            raise
         self.db = sqlite_utils.Database(conn)
         self._scratch: sqlite3.Connection | None = None
         self._deadlines: list[float] = []  # see time_limit

@@ -12,6 +12,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from tests.conftest import eventually
 from tests.fakes.feed_server import (
     COLLECTION_ID,
     RSS_CONTENT_TYPE,
@@ -361,3 +362,27 @@ async def test_a_response_url_refuses_a_malformed_message_with_a_400(
     async with http.post(api.response_url("r1"), data=json.dumps(body)) as response:
         assert (response.status, await response.text()) == (400, "invalid_blocks")
     assert api.responses == [] and [r.method for r in api.rejected] == ["response_url"]
+
+
+async def test_socket_mode_sockets_can_be_closed_cut_or_asked_to_reconnect(
+    slack: tuple[SlackApi, AsyncWebClient], http: aiohttp.ClientSession
+) -> None:
+    api, _ = slack
+    opened = await AsyncWebClient(base_url=api.url).apps_connections_open(app_token=api.app_token)
+
+    async with http.ws_connect(opened["url"]) as socket:
+        assert json.loads((await socket.receive()).data)["type"] == "hello"
+        await api.ask_to_reconnect()
+        assert json.loads((await socket.receive()).data) == {
+            "type": "disconnect",
+            "reason": "refresh_requested",
+        }
+        await api.close_sockets(code=1001)
+        # A close frame (aiohttp 3.10's server sends 1000 whatever code it is given).
+        assert (await socket.receive()).type is aiohttp.WSMsgType.CLOSE
+
+    async with http.ws_connect(opened["url"]) as socket:
+        await socket.receive()  # hello
+        api.drop_sockets()
+        assert (await socket.receive()).type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+    await eventually(lambda: not api.socket_connected)

@@ -197,7 +197,12 @@ async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str,
         cwd=cwd, env=child_env(env),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    except TimeoutError:
+        process.kill()  # a command that hangs must not outlive the test
+        await process.wait()
+        raise
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 

@@ -159,6 +159,7 @@ class SlackApi:
         self._port: int | None = None
         # Socket Mode: the open WebSocket connections and the acks waited for, by envelope id.
         self._sockets: list[web.WebSocketResponse] = []
+        self._socket_requests: dict[web.WebSocketResponse, web.Request] = {}
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     # lifecycle
@@ -248,6 +249,22 @@ class SlackApi:
     def socket_connected(self) -> bool:
         return bool(self._sockets)
 
+    async def close_sockets(self, code: int = 1001) -> None:
+        """Close every Socket Mode connection with a close frame, as Slack does on a restart."""
+        for socket in list(self._sockets):
+            await socket.close(code=code)
+
+    def drop_sockets(self) -> None:
+        """Cut every Socket Mode connection without a close frame, as a network failure does."""
+        for socket in list(self._sockets):
+            transport = self._socket_requests[socket].transport
+            if transport is not None:
+                transport.abort()
+
+    async def ask_to_reconnect(self, reason: str = "refresh_requested") -> None:
+        """Slack's `disconnect` message: it wants the app on a new connection."""
+        await self._sockets[-1].send_str(json.dumps({"type": "disconnect", "reason": reason}))
+
     async def send_envelope(
         self, kind: str, payload: dict[str, Any], *, timeout: float = 3.0
     ) -> dict[str, Any]:
@@ -272,6 +289,7 @@ class SlackApi:
         socket = web.WebSocketResponse(heartbeat=None)
         await socket.prepare(request)
         self._sockets.append(socket)
+        self._socket_requests[socket] = request
         await socket.send_str(json.dumps({"type": "hello", "num_connections": 1}))
         try:
             async for frame in socket:
@@ -283,6 +301,7 @@ class SlackApi:
                     waiter.set_result(ack)
         finally:
             self._sockets.remove(socket)
+            del self._socket_requests[socket]
         return socket
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
