@@ -16,8 +16,10 @@ import aiohttp
 import pytest
 
 from bot.database import Database
+from bot.feed import open_session
 from bot.settings import Settings
 from bot.store import Store
+from bot.watcher import Watcher
 from tests.fakes.block_kit import ack_problems
 from tests.fakes.feed_server import FeedItem, FeedServer, make_item
 from tests.fakes.slack_api import SlackApi
@@ -102,6 +104,37 @@ def db(store: Store, tmp_path: Path) -> Iterator[Database]:
     opened = Database(tmp_path / "bot.db")
     yield opened
     opened.close()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """The watcher's HTTP session, with timeouts short enough for the fault tests."""
+    async with open_session(aiohttp.ClientTimeout(total=5, sock_read=1)) as opened:
+        yield opened
+
+
+def make_watcher(
+    db: Database, session: aiohttp.ClientSession, feed: FeedServer, **options: object
+) -> Watcher:
+    """A watcher of `feed` that queues each release for CHANNEL."""
+    return Watcher(
+        db,
+        session,
+        feed_url=feed.url,
+        channels_for=lambda store, release: [CHANNEL],
+        poll_interval=300,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def watcher(db: Database, session: aiohttp.ClientSession, feed: FeedServer) -> Watcher:
+    return make_watcher(db, session, feed)
+
+
+def queued(store: Store) -> list[str]:
+    """The release ids queued for announcement, in queue order."""
+    return [row["release_id"] for row in store.delivery_log()]
 
 
 def posted_ids(slack: SlackApi, channel: str = CHANNEL) -> list[str]:

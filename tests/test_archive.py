@@ -29,7 +29,16 @@ from bot.health import health
 from bot.parse import parse_feed
 from bot.settings import Settings, SettingsError
 from bot.store import Store
-from tests.conftest import CHANNEL, DATA_DIR, bot_env, eventually, newest_first, posted_ids
+from tests.conftest import (
+    CHANNEL,
+    DATA_DIR,
+    bot_env,
+    eventually,
+    make_watcher,
+    newest_first,
+    posted_ids,
+    queued,
+)
 from tests.fakes.feed_server import (
     SQUARESPACE_HTML,
     Fault,
@@ -40,16 +49,9 @@ from tests.fakes.feed_server import (
 )
 from tests.fakes.slack_api import SlackApi
 from tests.test_bot import InspectedBot
-from tests.test_watcher import make_watcher
 
 SAMPLE_PAGE = DATA_DIR / "sample-archive-page.json"
 PAGE_URL = "https://www.isscr.org/isscr-news?format=json"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with open_session(aiohttp.ClientTimeout(total=5, sock_read=1)) as opened:
-        yield opened
 
 
 @pytest.fixture
@@ -69,10 +71,6 @@ def walker(
 def rows(path: Path) -> list[tuple[Any, ...]]:
     with sqlite3.connect(path) as db:
         return db.execute("SELECT * FROM releases ORDER BY id").fetchall()
-
-
-def queued(store: Store) -> list[str]:
-    return [row["release_id"] for row in store.delivery_log()]
 
 
 def offsets(requests: list[Any]) -> list[str | None]:

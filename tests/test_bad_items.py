@@ -6,7 +6,7 @@ that cannot be followed ends the walk with a reason."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,31 +16,17 @@ import pytest
 
 from bot.archive import Backfill
 from bot.database import Database
-from bot.feed import open_session
 from bot.health import health
 from bot.settings import Settings
 from bot.store import Store
 from bot.watcher import Outcome, Watcher
-from tests.conftest import bot_env, eventually, newest_first
+from tests.conftest import bot_env, eventually, make_watcher, newest_first, queued
 from tests.fakes.feed_server import Fault, FeedServer, make_item, render_archive_page
 from tests.fakes.slack_api import SlackApi
 from tests.test_admin import ADMIN, command
 from tests.test_bot import running
 from tests.test_home import open_home
 from tests.test_process import run_cli
-from tests.test_watcher import make_watcher, queued
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with open_session(aiohttp.ClientTimeout(total=5)) as opened:
-        yield opened
-
-
-@pytest.fixture
-def watcher(db: Database, session: aiohttp.ClientSession, feed: FeedServer) -> Watcher:
-    return make_watcher(db, session, feed)
-
 
 # -- the feed -------------------------------------------------------------------------------
 

@@ -11,31 +11,26 @@ import aiohttp
 import pytest
 
 from bot.database import Database
-from bot.feed import open_session
 from bot.health import health
 from bot.runtime import Bot
 from bot.settings import Settings
 from bot.store import Store
 from bot.watcher import Watcher
-from tests.conftest import CHANNEL, bot_env, eventually, home_action_body, newest_first, posted_ids
+from tests.conftest import (
+    CHANNEL,
+    bot_env,
+    eventually,
+    home_action_body,
+    make_watcher,
+    newest_first,
+    posted_ids,
+)
 from tests.fakes.feed_server import FeedServer, make_item
 from tests.fakes.slack_api import SlackApi
 from tests.test_admin import ADMIN, MEMBER, command
 from tests.test_bot import running
 from tests.test_home import buttons, open_home, post
 from tests.test_process import run_cli
-from tests.test_watcher import make_watcher
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with open_session(aiohttp.ClientTimeout(total=5)) as opened:
-        yield opened
-
-
-@pytest.fixture
-def watcher(db: Database, session: aiohttp.ClientSession, feed: FeedServer) -> Watcher:
-    return make_watcher(db, session, feed)
 
 
 def states(store: Store) -> dict[str, list[str]]:

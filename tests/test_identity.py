@@ -3,33 +3,19 @@ none, its title and date), it keeps its stored id, is updated, and is never anno
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import aiohttp
-import pytest
 
 from bot.archive import Backfill
 from bot.database import Database
-from bot.feed import open_session
 from bot.settings import Settings
 from bot.store import Store
 from bot.watcher import Watcher
-from tests.conftest import CHANNEL, eventually, newest_first, posted_ids
+from tests.conftest import CHANNEL, eventually, make_watcher, newest_first, posted_ids, queued
 from tests.fakes.feed_server import FeedServer, make_item
 from tests.fakes.slack_api import SlackApi
 from tests.test_bot import running
-from tests.test_watcher import make_watcher, queued
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with open_session(aiohttp.ClientTimeout(total=5)) as opened:
-        yield opened
-
-
-@pytest.fixture
-def watcher(db: Database, session: aiohttp.ClientSession, feed: FeedServer) -> Watcher:
-    return make_watcher(db, session, feed)
 
 
 def stored_ids(store: Store) -> list[str]:

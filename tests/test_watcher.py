@@ -12,7 +12,7 @@ from bot.database import Database
 from bot.feed import MAX_BODY_BYTES, open_session
 from bot.store import Store
 from bot.watcher import Outcome, Watcher
-from tests.conftest import CHANNEL, newest_first
+from tests.conftest import make_watcher, newest_first, queued
 from tests.fakes.feed_server import Fault, FeedServer, make_item
 
 
@@ -21,28 +21,6 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
     # Short timeouts so the timeout fault is quick to test; the production ones are longer.
     async with open_session(aiohttp.ClientTimeout(total=5, sock_read=0.5)) as opened:
         yield opened
-
-
-@pytest.fixture
-def watcher(db: Database, session: aiohttp.ClientSession, feed: FeedServer) -> Watcher:
-    return make_watcher(db, session, feed)
-
-
-def make_watcher(
-    db: Database, session: aiohttp.ClientSession, feed: FeedServer, **options: object
-) -> Watcher:
-    return Watcher(
-        db,
-        session,
-        feed_url=feed.url,
-        channels_for=lambda store, release: [CHANNEL],
-        poll_interval=300,
-        **options,  # type: ignore[arg-type]
-    )
-
-
-def queued(store: Store) -> list[str]:
-    return [row["release_id"] for row in store.delivery_log()]
 
 
 async def test_first_poll_stores_everything_and_announces_nothing(
