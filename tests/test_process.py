@@ -649,3 +649,27 @@ def _delivery_state(tmp_path: Path, release_id: str) -> str | None:
         row = db.execute("SELECT state FROM deliveries WHERE release_id = ?", [release_id])
         found = row.fetchone()
     return found[0] if found else None
+
+
+async def test_a_post_whose_answer_was_lost_is_found_behind_2100_messages_after_a_restart(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, processes: list[BotProcess]
+) -> None:
+    env = bot_env(tmp_path, feed, slack, LOG_LEVEL="INFO")
+    bot = await BotProcess(env, tmp_path).start()
+    processes.append(bot)
+    # Slack stores the post, then fails to answer; the bot is killed before it looks.
+    slack.fail_next("chat.postMessage", FakeResponse.server_error(502, after_posting=True))
+    feed.items = newest_first(1, 2, 3, 4)
+    await eventually(lambda: len(slack.messages[CHANNEL]) == 1)
+    await bot.kill()
+    for n in range(2100):  # a busy channel: far more than a few pages of history since
+        slack.add_message(CHANNEL, f"busy channel, message {n}")
+
+    restarted = await BotProcess(env, tmp_path).start()
+    processes.append(restarted)
+    await eventually(lambda: _delivery_state(tmp_path, make_item(4).item_id) == "sent")
+    await asyncio.sleep(2)
+
+    assert posted_ids(slack) == [make_item(4).item_id]
+    assert "already posted" in restarted.output()
+    assert len(slack.calls_to("conversations.history")) == 11  # every page of the window
