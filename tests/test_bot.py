@@ -152,11 +152,13 @@ async def test_healthz_reports_polls_and_deliveries(
     async with running(make_settings()) as bot:
         await eventually(lambda: bot.store.release_count() == 3)
         feed.items.insert(0, make_item(4))
-        await eventually(lambda: len(slack.messages[CHANNEL]) == 1)
+        # Posted, and its answer recorded (a moment after Slack stored it).
+        await eventually(lambda: bot.store.delivery_counts()["sent"] == 1)
         url = f"http://127.0.0.1:{bot.port}/healthz"
         async with aiohttp.ClientSession() as session, session.get(url) as response:
             status, report = response.status, await response.json()
 
+    assert len(slack.messages[CHANNEL]) == 1
     assert status == 200
     assert report["ok"] is True
     assert report["releases"] == 4

@@ -95,14 +95,21 @@ async def bots() -> AsyncIterator[list[SocketModeBot]]:
             await bot.process.wait()
 
 
-async def health_with(bot: SocketModeBot, **slack: object) -> dict[str, Any]:
-    """Wait until /healthz's "slack" section has these values; return the report."""
+async def health_with(
+    bot: SocketModeBot, *, ok: bool | None = None, **slack: object
+) -> dict[str, Any]:
+    """Wait until /healthz's "slack" section has these values (and the report is `ok`, when
+    given: the first poll may still be under way); return the report."""
     seen: dict[str, Any] = {}
 
     async def matches() -> bool:
         report = await bot.health()
         seen["report"] = report
-        return report is not None and all(report["slack"].get(k) == v for k, v in slack.items())
+        return (
+            report is not None
+            and (ok is None or report["ok"] is ok)
+            and all(report["slack"].get(k) == v for k, v in slack.items())
+        )
 
     try:
         await eventually(matches, timeout=20)
@@ -211,7 +218,7 @@ async def test_an_unreachable_slack_is_retried_with_growing_waits_one_line_each(
         bot, connected=False, last_error="ServerDisconnectedError: Server disconnected"
     )
     assert down["ok"] is False
-    up = await health_with(bot, connected=True)  # the fourth attempt
+    up = await health_with(bot, ok=True, connected=True)  # the fourth attempt
     code, _ = await bot.stop()
 
     assert code == 0
@@ -248,7 +255,7 @@ async def test_a_dropped_connection_is_reported_and_opened_again(
         slack.drop_sockets()
 
     down = await health_with(bot, connected=False, last_error="Slack answered HTTP 503")
-    up = await health_with(bot, connected=True)
+    up = await health_with(bot, ok=True, connected=True)
     ack = await slack.send_envelope("slash_commands", slash_command(slack))  # the new socket works
     code, _ = await bot.stop()
 
