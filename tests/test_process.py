@@ -72,12 +72,36 @@ class BotProcess:
         ):
             return response.status, await response.json()
 
-    async def stop_for(self, seconds: float) -> None:
-        """SIGSTOP, then SIGCONT: a paused VM, a laptop lid, a stalled machine."""
+    async def pause(self) -> None:
+        """SIGSTOP (a paused VM, a laptop lid, a stalled machine), at a moment it holds no
+        write transaction: stopped inside one, it would keep SQLite's write lock, and nobody
+        could take anything over until it woke, which is SQLite's rule, not what tests test."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-        await asyncio.sleep(seconds)
+        database = self.env["DATABASE_PATH"]
+        while True:
+            self.process.send_signal(signal.SIGSTOP)
+            await asyncio.sleep(0.05)  # stopped by now
+            probe = sqlite3.connect(database, timeout=0, isolation_level=None)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+                return
+            except sqlite3.OperationalError:
+                pass  # a write lock is held (perhaps by it): let it finish, and try again
+            finally:
+                probe.close()
+            self.process.send_signal(signal.SIGCONT)
+            await asyncio.sleep(0.05)
+
+    def resume(self) -> None:
+        assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
+
+    async def stop_for(self, seconds: float) -> None:
+        """`pause`, then `resume` after `seconds`."""
+        await self.pause()
+        await asyncio.sleep(seconds)
+        self.resume()
 
     async def healthy(self) -> bool:
         try:
@@ -517,10 +541,6 @@ async def test_a_bot_stopped_longer_than_its_lease_posts_nothing_the_other_took_
     burst = list(range(4, 14))
     feed.items = newest_first(1, 2, 3, *burst)
     await eventually(lambda: len(slack.messages[CHANNEL]) >= 2, timeout=30)
-    # Its answer recorded, the holder now waits out the second between two posts: stopped
-    # inside a transaction instead, it would hold SQLite's write lock, and nobody could take
-    # anything over until it woke.
-    await asyncio.sleep(0.3)
     holder = lease_holder(tmp_path)
     [stalled] = [bot for bot in processes if bot.process and bot.process.pid == holder]
 
@@ -635,13 +655,12 @@ async def test_a_stalled_try_cannot_undo_the_newer_try_of_the_bot_that_took_over
 
     # On waking it reads the 429: a refusal of its own try, which must not turn the other
     # bot's "sending" (posted, answer lost) back into "pending", to be posted blind.
-    assert stalled.process is not None
-    stalled.process.send_signal(signal.SIGSTOP)
+    await stalled.pause()
     try:
         await eventually(lambda: len(slack.calls_to("chat.postMessage")) == 2, timeout=30)
         await asyncio.sleep(0.5)  # the other bot records its unknown outcome
     finally:
-        stalled.process.send_signal(signal.SIGCONT)
+        stalled.resume()
     await eventually(lambda: _delivery_state(tmp_path, make_item(4).item_id) == "sent", timeout=40)
     await asyncio.sleep(3)
     assert posted_ids(slack) == [make_item(4).item_id]
