@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from datetime import UTC, datetime
@@ -24,11 +25,8 @@ def retry_after_seconds(value: object, *, now: float | None = None) -> float | N
     if value is None:
         return None
     text = str(value).strip()
-    try:
+    with contextlib.suppress(ValueError):  # not a number: perhaps a date
         seconds = float(text)
-    except ValueError:
-        pass
-    else:
         return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(text)
