@@ -57,7 +57,7 @@ class Bot:
             settings, self.db, self.client, self.search, self.controls, self.identity
         )
         self.outbox = Outbox(self.db, posting_client(settings), lease_ttl=settings.delivery_lease)
-        # What Slack said of the bot token at start-up, when it refused it.
+        # Why Slack has not confirmed the bot token: it refused it, or cannot be reached yet.
         self.token_problem: str | None = None
         self.stopping = asyncio.Event()
         self.port: int | None = None

@@ -1165,10 +1165,6 @@ class Store:
             "DELETE FROM leases WHERE name = ? AND owner = ?", [lease_name(channel), owner]
         )
 
-    def lease(self, channel: str) -> Lease | None:
-        """Who holds `channel`'s lease, if anyone (expired or not)."""
-        return self._lease(lease_name(channel))
-
     def _lease(self, name: str) -> Lease | None:
         rows = list(self.db.query("SELECT * FROM leases WHERE name = ?", [name]))
         if not rows:
