@@ -539,9 +539,16 @@ def categories_text(categories: Sequence[str]) -> str:
 
 
 def route_answer(
-    channel: str, changed: Changed, *, removing: bool, membership: str | None
+    channel: str,
+    changed: Changed,
+    *,
+    removing: bool,
+    membership: str | None,
+    routes: Sequence[Route],
+    unrouted: Sequence[str],
 ) -> list[Block]:
-    """What a route or unroute command did, and what the admin still has to do."""
+    """What a route or unroute command did, what the admin still has to do, and then the
+    whole table of `routes` after the change, with the categories that reach no channel."""
     where = channel_mention(channel)
     taken = categories_text(changed.route.categories if changed.route else ())
     if changed.unchanged:
@@ -558,29 +565,21 @@ def route_answer(
         text = f"{where} now receives {taken}."
     if membership:
         text += " " + membership
-    return text_blocks(text)
+    said = text_blocks(text)
+    return said + routes_table(routes, unrouted, max_blocks=_MAX_MESSAGE_BLOCKS - len(said))
 
 
 def routes_table(
     routes: Sequence[Route],
-    announce_channel: str | None,
     unrouted: Sequence[str] = (),
     *,
     max_blocks: int = _MAX_MESSAGE_BLOCKS,
 ) -> list[Block]:
-    """Where releases go: every route, or the fallback channel when there is none; and the
-    categories that go nowhere. At most `max_blocks` blocks: routes that do not fit are
-    counted, and the Home tab pages through them all."""
+    """Where releases go: every route, and the categories that go nowhere (or that nothing is
+    announced yet). At most `max_blocks` blocks: routes that do not fit are counted, and the
+    Home tab pages through them all."""
     if not routes:
-        fallback = (
-            channel_mention(announce_channel)
-            if announce_channel
-            else "no channel (ANNOUNCE_CHANNEL is not set)"
-        )
-        return text_blocks(
-            f"*No routes yet*: every release goes to {fallback}.\n"
-            "Add one with `/isscr-news route #channel Category, …` (no categories: all)."
-        )
+        return text_blocks(NO_ROUTES)
     lines = ["*Where ISSCR news goes*", *(f"• {_route_line(route)}" for route in routes)]
     shown = line_blocks(
         lines,
@@ -588,6 +587,13 @@ def routes_table(
         more=lambda left: f"… and {_count(left, 'more route')}: the Home tab shows them all.",
     )
     return shown + (text_blocks(unrouted_note(unrouted)) if unrouted else [])
+
+
+NO_ROUTES = (
+    "*No channel receives ISSCR news yet.* New releases are stored and searchable, but "
+    "announced nowhere. Pick a channel on the app's Home, or type `/isscr-news route #channel` "
+    "(every category goes there)."
+)
 
 
 def _route_line(route: Route) -> str:
@@ -761,6 +767,7 @@ ANNOUNCE_HELD = "admin_announce_held"
 DISCARD_HELD = "admin_discard_held"
 ROUTES_PREVIOUS = "admin_routes_previous"
 ROUTES_NEXT = "admin_routes_next"
+SETUP_CHANNEL = "admin_setup_channel"
 ROUTE_FORM = "route_form"
 TRIAL_FORM = "trial_form"
 CHANNEL_FIELD, CATEGORIES_FIELD = "channel", "categories"
@@ -784,6 +791,86 @@ def _button(label: str, action_id: str, value: str = "", **extra: Any) -> Block:
     return button
 
 
+def setup_blocks() -> list[Block]:
+    """The admins' first step while no channel receives news: pick one, and every category
+    goes there."""
+    return [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    "*Set up: pick the channel that receives ISSCR news.*\n"
+                    "Every new press release, policy letter and statement will be announced "
+                    "there. Later you can also send single categories to other channels with "
+                    "*Add route*. A public channel is joined; for a private one, type "
+                    "`/invite @ISSCR News` in it first."
+                ),
+            },
+        },
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "conversations_select",
+                    "action_id": SETUP_CHANNEL,
+                    "placeholder": {"type": "plain_text", "text": "Choose a channel"},
+                    "filter": {
+                        "include": ["public", "private"],
+                        "exclude_bot_users": True,
+                        "exclude_external_shared_channels": True,
+                    },
+                }
+            ],
+        },
+    ]
+
+
+def first_post_blocks(report: dict[str, Any], latest: Release | None) -> list[Block]:
+    """Why nothing has been posted yet, while nothing has, with *Send a test announcement*:
+    the first poll only sets a baseline, so a quiet channel after installing is expected."""
+    deliveries = report.get("deliveries")
+    if not deliveries or deliveries.get("sent"):
+        return []
+    feed = report.get("feed") or {}
+    if deliveries.get("pending"):
+        why = (
+            f"*Nothing posted yet:* {_count(deliveries['pending'], 'announcement')} on "
+            "the way; the health below says if Slack refuses them."
+        )
+    elif not feed.get("last_success"):
+        why = (
+            "*Nothing posted yet:* the first check of the ISSCR feed has not finished; "
+            "the health below says why if it fails."
+        )
+    else:
+        newest = (
+            f" The latest, from {_release_day(latest)}, is “{escape(latest.title)}”."
+            if latest is not None
+            else ""
+        )
+        why = (
+            "*Nothing posted yet, as expected:* the releases already published were stored "
+            "as the starting point (they are searchable) rather than announced, so a channel "
+            f"is not flooded with the past. The next new release is announced as it appears."
+            f"{newest}"
+        )
+    return [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": why},
+            "accessory": _button("Send a test announcement", SEND_TRIAL),
+        }
+    ]
+
+
+def _release_day(release: Release) -> str:
+    if release.published is None:
+        return "an unknown day"
+    at = int(release.published.timestamp())
+    return f"<!date^{at}^{{date_short_pretty}}|{release.published:%Y-%m-%d}>"
+
+
 def route_pages(routes: int) -> int:
     """How many pages of ROUTES_PER_PAGE the admins' Home takes for `routes` routes."""
     return max(1, -(-routes // ROUTES_PER_PAGE))
@@ -792,7 +879,6 @@ def route_pages(routes: int) -> int:
 def admin_home_view(
     *,
     routes: Sequence[Route],
-    announce_channel: str | None,
     unrouted: Sequence[str],
     report: dict[str, Any],
     per_channel: dict[str, dict[str, int]],
@@ -819,7 +905,7 @@ def admin_home_view(
         ),
     ]
     if not routes:
-        top += routes_table(routes, announce_channel)
+        top += setup_blocks()
     else:
         heading = "*Where ISSCR news goes*"
         shown = routes[first : first + ROUTES_PER_PAGE]
@@ -837,6 +923,7 @@ def admin_home_view(
             top.append({"type": "actions", "elements": paging})
         if unrouted:
             top += text_blocks(unrouted_note(unrouted))
+        top += first_post_blocks(report, releases[0] if releases else None)
     actions = [
         _button("Add route", ADD_ROUTE, style="primary"),
         _button("Poll now", POLL_NOW),

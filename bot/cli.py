@@ -40,26 +40,34 @@ CLI_PAGE_SIZE = 10  # results per page of `search`: a terminal has room for more
 
 
 def fail(message: object) -> NoReturn:
-    """Stop with one line on stderr and exit code 2: the operator's fix is in the message."""
-    click.echo(f"isscr-news-bot: {message}", err=True)
+    """Stop with one line on stderr (a line per problem) and exit code 2: the operator's fix is
+    in the message."""
+    for line in str(message).splitlines() or [""]:
+        click.echo(f"isscr-news-bot: {line}", err=True)
     sys.exit(2)
 
 
 def load_settings(
-    *, require_slack: bool = False, serve: bool = False, mode: str = "auto", warn: bool = True
+    *,
+    require_slack: bool = False,
+    serve: bool = False,
+    mode: str = "auto",
+    warn: bool = True,
+    log_level: str = "WARNING",
 ) -> Settings:
-    """Settings from the environment and `.env`; a problem exits with one line and code 2.
-    `warn=False` leaves logging the questionable values to the caller."""
+    """Settings from the environment and `.env`; each problem is a line, and the exit code 2.
+    `warn=False` leaves logging the questionable values to the caller. `log_level` unless
+    LOG_LEVEL is set: a one-shot command prints its own summary, only warnings besides."""
     # Real environment variables win over the file, as deploy platforms expect.
     load_dotenv(find_dotenv(usecwd=True), override=False)
     try:
-        settings = Settings.from_env(os.environ).in_mode(mode)
-        if require_slack:
-            settings.require_slack(serve=serve)
+        settings = Settings.from_env(
+            os.environ, mode=mode, require_slack=require_slack, serve=serve
+        )
     except SettingsError as error:
         fail(error)
     logging.basicConfig(
-        level=settings.log_level,
+        level=settings.log_level or log_level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     if warn:
@@ -121,7 +129,9 @@ def run(mode: str) -> None:
     """Run the Slack app, the feed watcher and the announcer until SIGTERM."""
     # Nothing is logged until the bot has started: a start-up that fails (the database, the
     # port) says so in one line, with nothing before it.
-    settings = load_settings(require_slack=True, serve=True, mode=mode, warn=False)
+    settings = load_settings(
+        require_slack=True, serve=True, mode=mode, warn=False, log_level="INFO"
+    )
     open_store(settings).close()  # the schema, ensured before anything starts
     asyncio.run(_run(settings))
 
@@ -153,11 +163,20 @@ async def _run(settings: Settings) -> None:
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Print what would be announced; change nothing.")
 @click.option("--all", "show_all", is_flag=True, help="With --dry-run: print every release.")
-def poll(dry_run: bool, show_all: bool) -> None:
+@click.option(
+    "--store-only",
+    is_flag=True,
+    help="Store the feed (to search it) but post nothing; needs no Slack token.",
+)
+def poll(dry_run: bool, show_all: bool, store_only: bool) -> None:
     """Poll the feed once. Without --dry-run, store it and post what is due, then exit."""
-    settings = load_settings(require_slack=not dry_run)
+    if dry_run and store_only:
+        fail("--dry-run changes nothing and --store-only stores: choose one of them")
+    settings = load_settings(require_slack=not (dry_run or store_only))
     try:
-        code = asyncio.run(_dry_run(settings, show_all) if dry_run else _poll(settings))
+        code = asyncio.run(
+            _dry_run(settings, show_all) if dry_run else _poll(settings, post=not store_only)
+        )
     except sqlite3.Error as error:  # e.g. DATABASE_PATH is another program's database
         fail(database_problem(settings, error))
     sys.exit(code)
@@ -204,11 +223,12 @@ async def _dry_run(settings: Settings, show_all: bool) -> int:
     return 0
 
 
-async def _poll(settings: Settings) -> int:
+async def _poll(settings: Settings, *, post: bool = True) -> int:
+    """Store the feed; with `post`, also post what is due. Without, what is due waits in the
+    outbox for a running bot: nothing is announced from here, nor lost."""
     open_store(settings).close()  # the schema, ensured before anything starts
     db = Database(settings.database_path)
     try:
-        outbox = Outbox(db, posting_client(settings), lease_ttl=settings.delivery_lease)
         async with open_session() as session:
             watcher = Watcher(
                 db,
@@ -220,19 +240,32 @@ async def _poll(settings: Settings) -> int:
                 allowed_hosts=settings.feed_allowed_hosts,
             )
             result = await watcher.poll_once()
-        await outbox.drain()
-        counts, held = await db.read(lambda store: (store.delivery_counts(), store.held()))
+        if post:
+            outbox = Outbox(db, posting_client(settings), lease_ttl=settings.delivery_lease)
+            await outbox.drain()
+        counts, held, stored = await db.read(
+            lambda store: (store.delivery_counts(), store.held(), store.release_count())
+        )
     finally:
         await asyncio.to_thread(db.close)
     if result.outcome is Outcome.FAILED:
         click.echo(f"Poll failed: {result.failure.reason if result.failure else '?'}", err=True)
         return 1
-    click.echo(
-        f"Feed {result.outcome.value}; deliveries: {counts['sent']} sent, "
-        f"{counts['pending'] + counts['sending']} waiting, {counts['failed']} failed"
-        + (f", {counts['held']} held for an admin (see status)" if held.posts else "")
-        + "."
-    )
+    waiting = counts["pending"] + counts["sending"]
+    if post:
+        click.echo(
+            f"Feed {result.outcome.value}; deliveries: {counts['sent']} sent, "
+            f"{waiting} waiting, {counts['failed']} failed"
+            + (f", {counts['held']} held for an admin (see status)" if held.posts else "")
+            + "."
+        )
+    else:
+        click.echo(
+            f"Feed {result.outcome.value}; {stored:,} release{'' if stored == 1 else 's'} "
+            "stored, nothing posted"
+            + (f" ({waiting} announcements wait for the running bot)" if waiting else "")
+            + "."
+        )
     for problem in result.problems:
         click.echo(f"Malformed feed item: {problem}", err=True)
     return 0

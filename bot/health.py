@@ -40,16 +40,16 @@ def health(
     archive_url: str | None = None,
     *,
     live: Sequence[str] = (),
-    announce_channel: str | None = None,
     poll_interval: float | None = None,
     slack: SlackConnection | None = None,
     now: float | None = None,
 ) -> dict[str, Any]:
     """Feed polling, archive backfill, delivery and (in Socket Mode, `slack`) connection
     health. `live` are problems only the running process knows of (the database cannot be
-    written, Slack rejected the token or cannot be reached…); `announce_channel` and
-    `poll_interval` as set (failures in channels that no longer receive news need nothing
-    more; a feed not polled for several intervals does)."""
+    written, Slack rejected the token or cannot be reached…); `poll_interval` as set (a feed
+    not polled for several intervals needs an admin). Failures in channels that no longer
+    receive news need nothing more. No route at all is a notice, not a problem: the bot is
+    healthy while its admins have yet to pick a channel."""
     current = time.time() if now is None else now
     feed = store.feed_status(feed_url)
     archive = _archive(store, archive_url)
@@ -100,20 +100,14 @@ def health(
     # A failure in a channel that no longer receives news (its route removed, say, after the
     # channel was deleted) needs nothing more from an admin.
     routes = store.routes()
-    receiving = (
-        {route.channel for route in routes}
-        if routes
-        else ({announce_channel} if announce_channel else None)
-    )
+    receiving = {route.channel for route in routes}
     failing = sum(
         per[FAILED]
         for channel, per in store.delivery_counts_by_channel().items()
-        if receiving is None or channel in receiving
+        if channel in receiving
     )
     if failing:
-        example = next(
-            (row for row in failed if receiving is None or row["channel"] in receiving), None
-        )
+        example = next((row for row in failed if row["channel"] in receiving), None)
         problems.append(
             f"{_count(failing, 'delivery', 'deliveries')} failed for good"
             + (f" ({example['channel']}: {example['error']})" if example else "")
@@ -125,6 +119,12 @@ def health(
             f"discard: {held.reason}"
         )
     notices = []
+    if not routes:
+        notices.append(
+            "No channel receives ISSCR news yet: new releases are stored and searchable but "
+            "announced nowhere. An admin picks a channel on the app's Home, or types "
+            "/isscr-news route #channel"
+        )
     if feed.bad_items:
         notices.append(
             f"The feed had {_count(feed.bad_items, 'malformed item')} "
@@ -154,6 +154,7 @@ def health(
             "bad_items": {"count": feed.bad_items, "examples": list(feed.bad_item_examples)},
         },
         "releases": store.release_count(),
+        "routes": len(routes),
         "archive": archive,
         "deliveries": {
             "pending": counts[PENDING] + counts[SENDING],
@@ -204,7 +205,6 @@ def of_settings(
         settings.feed_url,
         settings.archive_url,
         live=live,
-        announce_channel=settings.announce_channel,
         poll_interval=settings.poll_interval,
         slack=slack,
     )

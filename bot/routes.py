@@ -1,8 +1,10 @@
 """Which channels a new release is announced in, and the admins' changes to that.
 
 A route sends the releases of some categories (or of all) to one channel. A release goes once
-to every channel whose route takes any of its categories; with no routes at all, everything
-goes to ANNOUNCE_CHANNEL. Every change is written to the audit log with who made it.
+to every channel whose route takes any of its categories, so routes only add: a new route never
+takes news away from another channel. With no routes, releases are stored and searchable but
+announced nowhere until an admin picks a channel. ANNOUNCE_CHANNEL only seeds the first route,
+once (see `Router.seed`). Every change is written to the audit log with who made it.
 """
 
 from __future__ import annotations
@@ -38,17 +40,59 @@ class RouteError(ValueError):
     """An admin's route change that cannot be made as asked; the message says what to do."""
 
 
+# The audit log's author of what a setting did, rather than an admin.
+SEED_BY = "ANNOUNCE_CHANNEL"
+_SEED = "announce_channel"
+
+
 class Router:
     """The channels for a release, read from the routes at the moment it is queued."""
 
-    def __init__(self, announce_channel: str | None) -> None:
+    def __init__(
+        self, announce_channel: str | None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.announce_channel = announce_channel
+        self.clock = clock
+
+    def seed(self, store: Store) -> bool:
+        """ANNOUNCE_CHANNEL takes every category, once, on a database with no routes yet;
+        whether that happened now. Recorded either way, so a route an admin later changes or
+        removes stays as they left it, and a database that already had routes (where the
+        setting received nothing) keeps exactly its deliveries."""
+        if self.announce_channel is None:
+            return False
+        channel = self.announce_channel
+        return store.seed_route(
+            _SEED,
+            channel,
+            by=SEED_BY,
+            detail=f"{channel}: route added for every category",
+            now=self.clock(),
+        )
+
+    def unused_setting(self, store: Store) -> str | None:
+        """Why ANNOUNCE_CHANNEL no longer decides anything, for the log; None when it does
+        (or is unset)."""
+        seeded = store.seeded(_SEED) if self.announce_channel else None
+        if seeded is None:
+            return None
+        channel, applied = seeded
+        if any(route.channel == self.announce_channel for route in store.routes()):
+            return None
+        if channel != self.announce_channel or not applied:
+            return (
+                f"ANNOUNCE_CHANNEL={self.announce_channel} is not used: it only seeds the first "
+                "route of a new database, and this one has its routes. Change them in Slack "
+                "(the app's Home, or /isscr-news route)"
+            )
+        return (
+            f"ANNOUNCE_CHANNEL={channel} is not used any more: an admin removed its route. "
+            "Change routes in Slack (the app's Home, or /isscr-news route)"
+        )
 
     def channels_for(self, store: Store, release: Release) -> list[str]:
-        routes = store.routes()
-        if not routes:
-            return [self.announce_channel] if self.announce_channel else []
-        return [route.channel for route in routes if takes(route, release)]
+        self.seed(store)  # in the poll's transaction: the seed lands with the first deliveries
+        return [route.channel for route in store.routes() if takes(route, release)]
 
 
 def takes(route: Route, release: Release) -> bool:
@@ -64,9 +108,9 @@ def unrouted(
 ) -> list[str]:
     """The known categories that no route takes: releases only in these are stored and
     searchable, but announced nowhere. Ends with NO_CATEGORY when `uncategorized` releases
-    exist, which only a route taking every category announces. None while there are no routes
-    (ANNOUNCE_CHANNEL takes everything) or while one route takes every category."""
-    if not routes or any(not route.categories for route in routes):
+    exist, which only a route taking every category announces. None while one route takes
+    every category."""
+    if any(not route.categories for route in routes):
         return []
     taken = {name.casefold() for route in routes for name in route.categories}
     missing = [name for name in known if name.casefold() not in taken]
@@ -224,6 +268,27 @@ class Routes:
                 channel, wanted, by=by, action="route", detail=detail, now=self.clock()
             )
             return Changed(self._current(channel), added=added)
+
+    def first(self, channel: str, *, by: str) -> Route:
+        """The setup card's choice: `channel` receives every category, while no route exists.
+        A Home opened before another admin chose raises RouteError rather than adding a
+        second every-category channel nobody asked for."""
+        with self.store.transaction():
+            routes = self.store.routes()
+            if routes:
+                raise RouteError(
+                    f"Another admin has already chosen where ISSCR news goes "
+                    f"({', '.join(f'<#{route.channel}>' for route in routes[:3])}"
+                    f"{', …' if len(routes) > 3 else ''}): see the routes on the Home, and use "
+                    "Add route to add this channel."
+                )
+            detail = _detail(channel, None, ())
+            self.store.save_route(
+                channel, (), by=by, action="route", detail=detail, now=self.clock()
+            )
+            route = self._current(channel)
+            assert route is not None
+            return route
 
     def unroute(self, channel: str, categories: Sequence[str], *, by: str) -> Changed:
         """`channel` stops receiving `categories` (none: stops receiving anything)."""

@@ -77,11 +77,12 @@ class Bot:
 
     async def start(self) -> None:
         self._session = open_session()
+        self.router = Router(self.settings.announce_channel)
         self.watcher = Watcher(
             self.db,
             self._session,
             feed_url=self.settings.feed_url,
-            channels_for=Router(self.settings.announce_channel).channels_for,
+            channels_for=self.router.channels_for,
             poll_interval=self.settings.poll_interval,
             announce_existing=self.settings.announce_existing,
             on_queued=self.outbox.wake,
@@ -103,6 +104,7 @@ class Bot:
                 return  # SIGTERM while connecting: nothing else to start
         if not self.settings.socket_mode or self.settings.port_is_explicit:
             await self._serve_http()
+        await self._seed_routes()  # logs: only once start-up can no longer fail
         # Nothing waits for Slack to answer auth.test: /healthz, polling and storing work
         # without Slack, and the outbox keeps announcements until it answers.
         self._start_cancellable(self._check_token(), "token-check")
@@ -110,6 +112,7 @@ class Bot:
         archive_url = await self._archive_due()
         if archive_url is not None:
             self._start_cancellable(self._backfill_archive(archive_url), "archive")
+        self._start_cancellable(self._say_first_success(archive_url is not None), "first-poll")
         self._tasks.append(
             asyncio.create_task(self.outbox.run(self.stopping, grace=SHUTDOWN_GRACE), name="outbox")
         )
@@ -152,6 +155,37 @@ class Bot:
         await self.stopping.wait()
         log.info("shutting down")
         await self.stop()
+
+    async def _seed_routes(self) -> None:
+        """ANNOUNCE_CHANNEL's route, on a new database (the first poll seeds it too, should
+        this write fail); and a word in the log when the setting no longer decides anything."""
+        try:
+            seeded, unused = await self.db.write(
+                lambda store: (self.router.seed(store), self.router.unused_setting(store))
+            )
+        except sqlite3.Error as error:  # a full disk, say: shown in /healthz
+            log.warning("cannot apply ANNOUNCE_CHANNEL yet: %s", error)
+            return
+        if seeded:
+            log.info(
+                "ANNOUNCE_CHANNEL: every category goes to %s; admins change routes in Slack",
+                self.settings.announce_channel,
+            )
+        if unused:
+            log.info(unused)
+
+    async def _say_first_success(self, importing: bool) -> None:
+        """One line after the first poll: what is stored and what happens next, so that a
+        new installation whose channel stays quiet (the first poll only sets a baseline)
+        says why."""
+        await self.watcher.polled.wait()
+        try:
+            stored, routes = await self.db.read(
+                lambda store: (store.release_count(), store.routes())
+            )
+        except sqlite3.Error:
+            return  # the poll's own log lines have said what happened
+        log.info(first_success(stored, [route.channel for route in routes], importing=importing))
 
     async def _archive_due(self) -> str | None:
         """The archive URL to backfill from in the background, or None: on a first start (an
@@ -334,3 +368,24 @@ class Bot:
             status=200 if status["ok"] else 503,
             dumps=lambda data: json.dumps(data, indent=2),
         )
+
+
+def first_success(stored: int, channels: list[str], *, importing: bool) -> str:
+    """The log line after the first poll, e.g. "stored 20 releases; the archive import is
+    running; the next new release will go to C0123456789"."""
+    parts = [f"stored {stored:,} release{'' if stored == 1 else 's'}"]
+    if importing:
+        parts.append("the archive import is running (older releases, not announced)")
+    if not channels:
+        parts.append(
+            "no channel receives news yet: an admin picks one on the app's Home in Slack "
+            "(or set ANNOUNCE_CHANNEL)"
+        )
+    elif len(channels) == 1:
+        parts.append(f"the next new release will go to {channels[0]}")
+    else:
+        shown = ", ".join(channels[:5]) + (", …" if len(channels) > 5 else "")
+        parts.append(
+            f"the next new release will go to the {len(channels)} routed channels ({shown})"
+        )
+    return "; ".join(parts)

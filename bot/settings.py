@@ -1,16 +1,18 @@
 """Configuration, read once from the environment (and a `.env` file) into one frozen object.
 
-Nothing else in the bot reads `os.environ`. Every problem raises `SettingsError` with a one-line
-message naming the variable and the fix; the CLI prints it and exits with code 2.
+Nothing else in the bot reads `os.environ`. Every problem found is reported at once, in one
+`SettingsError` whose lines each name a variable and the fix; the CLI prints them and exits with
+code 2, so an operator fixes them all in one round.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.models import CHANNEL_ID, USER_ID
@@ -24,12 +26,51 @@ DEFAULT_DELIVERY_LEASE = 60.0
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+_T = TypeVar("_T")
+
+
 class SettingsError(Exception):
-    """A missing or malformed setting; `str()` is the one line shown to the operator."""
+    """Missing or malformed settings; each line of `str()` names one variable and its fix."""
 
     def __init__(self, variable: str, problem: str, fix: str) -> None:
-        self.variable = variable
-        super().__init__(f"{variable} {problem}: {fix}")
+        self.variables = (variable,)
+        self.lines = (f"{variable} {problem}: {fix}",)
+        super().__init__(self.lines[0])
+
+    @property
+    def variable(self) -> str:
+        return self.variables[0]
+
+    @classmethod
+    def combined(cls, errors: Sequence[SettingsError]) -> SettingsError:
+        """All of `errors` as one, a line each, in the order they were found."""
+        error = cls.__new__(cls)
+        error.variables = tuple(name for each in errors for name in each.variables)
+        error.lines = tuple(line for each in errors for line in each.lines)
+        Exception.__init__(error, "\n".join(error.lines))
+        return error
+
+
+class _Problems:
+    """Collects every settings problem instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.found: list[SettingsError] = []
+
+    def check(self, read: Callable[[], _T], fallback: _T) -> _T:
+        """`read()`, or `fallback` once its problem is noted: the other checks still run."""
+        try:
+            return read()
+        except SettingsError as error:
+            self.found.append(error)
+            return fallback
+
+    def reported(self, variable: str) -> bool:
+        return any(variable in error.variables for error in self.found)
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise SettingsError.combined(self.found)
 
 
 @dataclass(frozen=True)
@@ -46,7 +87,8 @@ class Settings:
     announce_existing: int
     port: int
     port_is_explicit: bool
-    log_level: str
+    # None: the command's own default (INFO for `run`; one-shot commands print a summary).
+    log_level: str | None
     # The news collection's JSON pages, for the backfill; None when FEED_URL is a local file
     # and ARCHIVE_URL is unset (there is no archive to read then).
     archive_url: str | None = None
@@ -87,80 +129,129 @@ class Settings:
     def require_slack(self, *, serve: bool = True) -> None:
         """Check what posting (and, with `serve`, answering Slack's requests) needs, on top of
         the format checks `from_env` already made."""
-        if self.slack_bot_token is None:
-            raise SettingsError(
-                "SLACK_BOT_TOKEN",
-                "is not set",
-                "copy the Bot User OAuth Token (xoxb-…) from your app's OAuth & Permissions page",
+        problems = _Problems()
+        self._require_slack(problems, serve=serve)
+        problems.raise_any()
+
+    def _require_slack(self, problems: _Problems, *, serve: bool) -> None:
+        if self.slack_bot_token is None and not problems.reported("SLACK_BOT_TOKEN"):
+            problems.found.append(
+                SettingsError(
+                    "SLACK_BOT_TOKEN",
+                    "is not set",
+                    "copy the Bot User OAuth Token (xoxb-…) from your app's OAuth & Permissions "
+                    "page",
+                )
             )
-        if serve and not self.socket_mode and self.slack_signing_secret is None:
-            raise SettingsError(
-                "SLACK_SIGNING_SECRET",
-                "is not set",
-                "copy it from your app's Basic Information page, "
-                "or set SLACK_APP_TOKEN to use Socket Mode instead",
-            )
-        if self.announce_channel is None:
-            raise SettingsError(
-                "ANNOUNCE_CHANNEL",
-                "is not set",
-                "set it to the ID of the channel that receives announcements, e.g. C0123456789 "
-                "(channel details → About, at the bottom)",
+        if (
+            serve
+            and not self.socket_mode
+            and self.slack_signing_secret is None
+            and not problems.reported("SLACK_APP_TOKEN")
+        ):
+            problems.found.append(
+                SettingsError(
+                    "SLACK_SIGNING_SECRET",
+                    "is not set",
+                    "copy it from your app's Basic Information page, "
+                    "or set SLACK_APP_TOKEN to use Socket Mode instead",
+                )
             )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Parse and validate every variable; blank values count as unset."""
+    def from_env(
+        cls,
+        env: Mapping[str, str],
+        *,
+        mode: str = "auto",
+        require_slack: bool = False,
+        serve: bool = False,
+    ) -> Settings:
+        """Parse and validate every variable (blank values count as unset), then what `mode`
+        and `require_slack` need; every problem found is in the one SettingsError raised."""
         values = {k: v.strip() for k, v in env.items() if v is not None and v.strip()}
+        problems = _Problems()
+        check = problems.check
 
-        bot_token = _token(
-            values, "SLACK_BOT_TOKEN", "xoxb-", "your app's OAuth & Permissions page"
+        bot_token = check(
+            lambda: _token(
+                values, "SLACK_BOT_TOKEN", "xoxb-", "your app's OAuth & Permissions page"
+            ),
+            None,
         )
-        app_token = _token(
-            values, "SLACK_APP_TOKEN", "xapp-", "Basic Information → App-Level Tokens"
+        app_token = check(
+            lambda: _token(
+                values, "SLACK_APP_TOKEN", "xapp-", "Basic Information → App-Level Tokens"
+            ),
+            None,
         )
-        poll_interval = _number(values, "POLL_INTERVAL", 300, minimum=1)
-        announce_channel = values.get("ANNOUNCE_CHANNEL")
-        if announce_channel is not None and not CHANNEL_ID.match(announce_channel):
-            raise SettingsError(
-                "ANNOUNCE_CHANNEL",
-                f"is {announce_channel!r}, not a channel ID",
-                "use the ID (like C0123456789) from channel details → About, not the #name",
-            )
-        log_level = values.get("LOG_LEVEL", "INFO").upper()
-        if log_level not in _LOG_LEVELS:
-            raise SettingsError(
-                "LOG_LEVEL", f"is {log_level!r}", f"use one of {', '.join(_LOG_LEVELS)}"
-            )
-        port = int(_number(values, "PORT", 3000, minimum=-math.inf, integer=True))
-        if not 0 <= port <= 65535:
-            raise SettingsError(
-                "PORT",
-                f"is {port}",
-                "use a TCP port number between 1 and 65535 (0: any free port, for tests)",
-            )
-        slack_api_url = _slack_api_url(values)
-        feed_url = _feed_url(values)
-        return cls(
+        feed_url = check(lambda: _feed_url(values), DEFAULT_FEED_URL)
+        settings = cls(
             slack_bot_token=bot_token,
             slack_app_token=app_token,
             slack_signing_secret=values.get("SLACK_SIGNING_SECRET"),
-            slack_api_url=slack_api_url,
+            slack_api_url=check(lambda: _slack_api_url(values), DEFAULT_SLACK_API_URL),
             feed_url=feed_url,
-            database_path=_database_path(values),
-            poll_interval=poll_interval,
-            announce_channel=announce_channel,
-            announce_existing=int(_number(values, "ANNOUNCE_EXISTING", 0, minimum=0, integer=True)),
-            port=port,
-            port_is_explicit="PORT" in values,
-            log_level=log_level,
-            archive_url=_archive_url(values, feed_url),
-            admin_user_ids=_user_ids(values, "ADMIN_USER_IDS"),
-            delivery_lease=_number(
-                values, "DELIVERY_LEASE_SECONDS", DEFAULT_DELIVERY_LEASE, minimum=2
+            database_path=check(lambda: _database_path(values), Path("isscr-news.db")),
+            poll_interval=check(lambda: _number(values, "POLL_INTERVAL", 300, minimum=1), 300),
+            announce_channel=check(lambda: _channel(values, "ANNOUNCE_CHANNEL"), None),
+            announce_existing=int(
+                check(lambda: _number(values, "ANNOUNCE_EXISTING", 0, minimum=0, integer=True), 0)
             ),
-            feed_allowed_hosts=_host_names(values, "FEED_ALLOWED_HOSTS"),
+            port=check(lambda: _port(values), 3000),
+            port_is_explicit="PORT" in values,
+            log_level=check(lambda: _log_level(values), None),
+            archive_url=check(lambda: _archive_url(values, feed_url), None),
+            admin_user_ids=check(lambda: _user_ids(values, "ADMIN_USER_IDS"), frozenset()),
+            delivery_lease=check(
+                lambda: _number(
+                    values, "DELIVERY_LEASE_SECONDS", DEFAULT_DELIVERY_LEASE, minimum=2
+                ),
+                DEFAULT_DELIVERY_LEASE,
+            ),
+            feed_allowed_hosts=check(
+                lambda: _host_names(values, "FEED_ALLOWED_HOSTS"), frozenset()
+            ),
         )
+        if not problems.reported("SLACK_APP_TOKEN"):
+            settings = check(lambda: settings.in_mode(mode), settings)
+        if require_slack:
+            settings._require_slack(problems, serve=serve)
+        problems.raise_any()
+        return settings
+
+
+def _channel(values: Mapping[str, str], name: str) -> str | None:
+    channel = values.get(name)
+    if channel is not None and not CHANNEL_ID.match(channel):
+        raise SettingsError(
+            name,
+            f"is {channel!r}, not a channel ID",
+            "use the ID (like C0123456789) from channel details → About, not the #name; "
+            "or leave it unset and pick the channel on the app's Home in Slack",
+        )
+    return channel
+
+
+def _log_level(values: Mapping[str, str]) -> str | None:
+    level = values.get("LOG_LEVEL")
+    if level is None:
+        return None
+    level = level.upper()
+    if level not in _LOG_LEVELS:
+        raise SettingsError("LOG_LEVEL", f"is {level!r}", f"use one of {', '.join(_LOG_LEVELS)}")
+    return level
+
+
+def _port(values: Mapping[str, str]) -> int:
+    port = int(_number(values, "PORT", 3000, minimum=-math.inf, integer=True))
+    if not 0 <= port <= 65535:
+        raise SettingsError(
+            "PORT",
+            f"is {port}",
+            "use a TCP port number between 1 and 65535 (0: any free port, for tests)",
+        )
+    return port
 
 
 def _user_ids(values: Mapping[str, str], name: str) -> frozenset[str]:

@@ -323,6 +323,14 @@ class Store:
                 not_null={"at", "user_id", "action"},
                 if_not_exists=True,
             )
+            # Settings applied once to the database (ANNOUNCE_CHANNEL's first route): recorded,
+            # so that an admin's later change is not undone at the next start.
+            self.db["seeds"].create(
+                {"name": str, "value": str, "at": float, "applied": int},
+                pk="name",
+                not_null={"at", "applied"},
+                if_not_exists=True,
+            )
 
     def _ensure_search_schema(self) -> None:
         # A release's categories, one row each, so a category filter is an index lookup.
@@ -783,6 +791,25 @@ class Store:
             if cursor.rowcount:
                 self.record_change(by, "unroute", detail, now=now)
             return cursor.rowcount == 1
+
+    def seed_route(self, name: str, channel: str, *, by: str, detail: str, now: float) -> bool:
+        """Route every category to `channel` once per `name`, and only on a database with no
+        routes. Whether it did; either way the seed is recorded and never applied again."""
+        with self.transaction():
+            if self.db.execute("SELECT 1 FROM seeds WHERE name = ?", [name]).fetchone():
+                return False
+            applied = not self.db.execute("SELECT EXISTS (SELECT 1 FROM routes)").fetchone()[0]
+            if applied:
+                self.save_route(channel, (), by=by, action="route", detail=detail, now=now)
+            self.db["seeds"].insert(
+                {"name": name, "value": channel, "at": now, "applied": int(applied)}
+            )
+            return applied
+
+    def seeded(self, name: str) -> tuple[str, bool] | None:
+        """The value seed `name` was recorded with, and whether it was applied; None: never."""
+        row = self.db.execute("SELECT value, applied FROM seeds WHERE name = ?", [name]).fetchone()
+        return (row[0], bool(row[1])) if row else None
 
     def record_change(self, user_id: str, action: str, detail: str, *, now: float) -> None:
         """Append to the audit log: who changed what, when."""

@@ -266,8 +266,11 @@ def block_action_body(
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
-def home_action_body(action_id: str, value: str = "", *, user: str) -> bytes:
-    """A button click in the App Home, as Slack posts it (no channel, no response_url)."""
+def home_action_body(
+    action_id: str, value: str = "", *, user: str, selected_conversation: str | None = None
+) -> bytes:
+    """A button click in the App Home, as Slack posts it (no channel, no response_url); with
+    `selected_conversation`, a channel chosen in a conversations_select menu instead."""
     action: dict[str, Any] = {
         "action_id": action_id,
         "block_id": "home",
@@ -277,6 +280,9 @@ def home_action_body(action_id: str, value: str = "", *, user: str) -> bytes:
     }
     if value:
         action["value"] = value
+    if selected_conversation is not None:
+        del action["text"]
+        action.update(type="conversations_select", selected_conversation=selected_conversation)
     payload = {
         "type": "block_actions",
         "user": {"id": user, "username": "someone", "team_id": "T0TEAM0001"},

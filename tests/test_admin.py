@@ -48,7 +48,8 @@ async def bot(
     slack.add_channel(PRESS_NEWS, member=False, name="press-news")
     slack.add_channel(SECRET, private=True, member=False, name="secret")
     slack.add_channel(INVITED, private=True, name="invited")
-    async with running(make_settings(ADMIN_USER_IDS=EXTRA)) as started:
+    # Only the tokens: the channels are chosen by routes (none yet).
+    async with running(make_settings(ADMIN_USER_IDS=EXTRA, ANNOUNCE_CHANNEL="")) as started:
         await eventually(lambda: started.store.release_count() == 3)
         yield started
 
@@ -89,25 +90,27 @@ def at(channel: str, name: str) -> str:
 async def test_admin_routes_categories_and_new_releases_land_only_where_routed(
     bot: Bot, slack: SlackApi, feed: FeedServer
 ) -> None:
-    assert await command(bot, f"route {at(POLICY_NEWS, 'policy-news')} policy") == (
+    policy = await command(bot, f"route {at(POLICY_NEWS, 'policy-news')} policy")
+    press = await command(bot, f"route {at(PRESS_NEWS, 'press-news')} Press Release")
+
+    assert policy == (
         f"<#{POLICY_NEWS}> now receives *Policy*. I joined the channel.\n"
-        f"<#{CHANNEL}> (ANNOUNCE_CHANNEL) no longer receives every release: from now on each "
-        "release goes only where a route takes it.\n"
+        "*Where ISSCR news goes*\n"
+        f"• <#{POLICY_NEWS}> ← *Policy*\n"
         "⚠ No channel takes *Press Release* or *Statement*: releases only in those are stored "
         "and searchable but not announced. Route them to a channel, or give one channel every "
         "category."
     )
-    assert await command(bot, f"route {at(PRESS_NEWS, 'press-news')} Press Release") == (
-        f"<#{PRESS_NEWS}> now receives *Press Release*. I joined the channel.\n"
+    table = (
+        "*Where ISSCR news goes*\n"
+        f"• <#{POLICY_NEWS}> ← *Policy*\n"
+        f"• <#{PRESS_NEWS}> ← *Press Release*\n"
         "⚠ No channel takes *Statement*: releases only in that category are stored and "
         "searchable but not announced. Route them to a channel, or give one channel every "
         "category."
     )
-    assert (await command(bot, "routes")).endswith(
-        f"• <#{PRESS_NEWS}> ← *Press Release*\n⚠ No channel takes *Statement*: releases only in "
-        "that category are stored and searchable but not announced. Route them to a channel, "
-        "or give one channel every category."
-    )
+    assert press == f"<#{PRESS_NEWS}> now receives *Press Release*. I joined the channel.\n{table}"
+    assert await command(bot, "routes") == table
 
     feed.items[:0] = [
         make_item(7, categories=["Statement"]),
@@ -121,7 +124,7 @@ async def test_admin_routes_categories_and_new_releases_land_only_where_routed(
 
     assert posted_ids(slack, POLICY_NEWS) == [make_item(4).item_id, make_item(6).item_id]
     assert posted_ids(slack, PRESS_NEWS) == [make_item(5).item_id, make_item(6).item_id]
-    assert slack.messages[CHANNEL] == []  # with routes, the fallback channel gets nothing
+    assert slack.messages[CHANNEL] == []  # ANNOUNCE_CHANNEL is not set here
     changes = [(c.user_id, c.action, c.detail) for c in bot.store.recent_changes()]
     assert changes == [
         (ADMIN, "route", f"{PRESS_NEWS}: route added for Press Release"),
@@ -254,21 +257,29 @@ async def test_routes_add_up_and_unroute_takes_away(bot: Bot) -> None:
     removed = await command(bot, f"unroute {at(POLICY_NEWS, 'x')}")
     empty = await command(bot, "routes")
 
-    assert added == f"<#{POLICY_NEWS}> now receives *Policy*, *Statement* and *Press Release*."
-    assert again == f"<#{POLICY_NEWS}> already receives *Policy*, *Statement* and *Press Release*."
+    # Every answer ends with the whole table after the change.
     assert table == (
         f"*Where ISSCR news goes*\n• <#{POLICY_NEWS}> ← *Policy*, *Statement* and *Press Release*"
     )
-    assert narrowed.splitlines()[0] == (
+    assert added == (
+        f"<#{POLICY_NEWS}> now receives *Policy*, *Statement* and *Press Release*.\n{table}"
+    )
+    assert again == (
+        f"<#{POLICY_NEWS}> already receives *Policy*, *Statement* and *Press Release*.\n{table}"
+    )
+    assert narrowed.splitlines()[:3] == [
         f"<#{POLICY_NEWS}> no longer receives *Statement*; it still receives *Policy* and "
-        "*Press Release*."
-    )
-    assert narrowed.splitlines()[1].startswith("⚠ No channel takes *Statement*: releases only")
+        "*Press Release*.",
+        "*Where ISSCR news goes*",
+        f"• <#{POLICY_NEWS}> ← *Policy* and *Press Release*",
+    ]
+    assert narrowed.splitlines()[3].startswith("⚠ No channel takes *Statement*: releases only")
     assert removed == (
-        f"<#{POLICY_NEWS}> no longer receives ISSCR news. With no routes left, every release "
-        f"goes to <#{CHANNEL}> again."
+        f"<#{POLICY_NEWS}> no longer receives ISSCR news.\n*No channel receives ISSCR news "
+        "yet.* New releases are stored and searchable, but announced nowhere. Pick a channel on "
+        "the app's Home, or type `/isscr-news route #channel` (every category goes there)."
     )
-    assert empty.startswith(f"*No routes yet*: every release goes to <#{CHANNEL}>.")
+    assert empty == removed.splitlines()[1]
     actions = [c.action for c in reversed(bot.store.recent_changes())]
     assert actions == ["route", "route", "unroute", "unroute"]
 
@@ -285,7 +296,7 @@ async def test_status_and_poll_now(
         await eventually(lambda: feed_polls(feed) == polls + 1)
         changes = [(c.user_id, c.action) for c in bot.store.recent_changes()]
 
-    assert changes == [(ADMIN, "poll")]
+    assert changes == [(ADMIN, "poll"), ("ANNOUNCE_CHANNEL", "route")]  # the seed, then the poll
     # Times in each reader's own time zone, with the UTC time for clients that cannot
     assert re.match(
         r"\*Feed\*: last poll <!date\^\d+\^\{date_short_pretty\} at \{time\}\|20", status
@@ -393,18 +404,26 @@ async def test_workspace_owners_may_configure(bot: Bot, slack: SlackApi) -> None
     assert [(r.channel, r.updated_by) for r in bot.store.routes()] == [(POLICY_NEWS, owner)]
 
 
-async def test_after_the_last_route_goes_new_releases_reach_announce_channel_again(
+async def test_after_the_last_route_goes_new_releases_are_stored_but_posted_nowhere(
     bot: Bot, slack: SlackApi, feed: FeedServer
 ) -> None:
     await command(bot, f"route {at(POLICY_NEWS, 'x')} Policy")
-    feed.items.insert(0, make_item(4, categories=["Statement"]))
-    await eventually(lambda: bot.store.release_count() == 4)
+    feed.items.insert(0, make_item(4, categories=["Policy"]))
+    await eventually(lambda: len(slack.messages[POLICY_NEWS]) == 1)
 
     await command(bot, f"unroute {at(POLICY_NEWS, 'x')}")
-    feed.items.insert(0, make_item(5, categories=["Statement"]))
+    feed.items.insert(0, make_item(5, categories=["Policy"]))
+    await eventually(lambda: bot.store.release_count() == 5)
+    await asyncio.sleep(0.3)  # a delivery queued with the release would be posted by now
 
-    await eventually(lambda: posted_ids(slack) == [make_item(5).item_id])
-    assert slack.messages[POLICY_NEWS] == []  # 4 went nowhere: no route took Statement
+    assert posted_ids(slack, POLICY_NEWS) == [make_item(4).item_id]
+    assert slack.messages[CHANNEL] == []
+    assert bot.store.delivery_counts()["pending"] == 0  # nothing queued for later either
+    assert await command(bot, "routes") == (
+        "*No channel receives ISSCR news yet.* New releases are stored and searchable, but "
+        "announced nowhere. Pick a channel on the app's Home, or type `/isscr-news route "
+        "#channel` (every category goes there)."
+    )
 
 
 async def test_status_shows_the_last_feed_error_and_deliveries_per_channel(
@@ -455,4 +474,4 @@ async def test_a_members_poll_does_not_poll(
         changes = [(c.user_id, c.action) for c in bot.store.recent_changes()]
 
     assert after_members == polls
-    assert changes == [(ADMIN, "poll")]
+    assert changes == [(ADMIN, "poll"), ("ANNOUNCE_CHANNEL", "route")]  # the seed, then the poll

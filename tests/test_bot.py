@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.routes import SEED_BY
 from bot.runtime import Bot
 from bot.settings import Settings
 from bot.store import Store
@@ -292,6 +293,8 @@ async def test_socket_mode_with_a_port_serves_only_healthz_over_http(
         routes, changes = bot.store.routes(), bot.store.recent_changes()
 
     assert status == 404
-    assert (routes, changes) == ([], [])
+    # Only ANNOUNCE_CHANNEL's first route: the forged request changed nothing.
+    assert [route.channel for route in routes] == [CHANNEL]
+    assert [change.user_id for change in changes] == [SEED_BY]
     assert slack.calls_to("users.info") == []
     assert (health_status, report["releases"]) == (200, 3)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.blocks import SETUP_CHANNEL
 from bot.runtime import Bot
 from bot.settings import Settings
 from tests.conftest import (
@@ -38,7 +39,8 @@ async def bot(make_settings: Callable[..., Settings], slack: SlackApi) -> AsyncI
     slack.add_channel(PRESS_NEWS, name="press-news")
     slack.add_channel(SECRET, private=True, member=False, name="secret")
     slack.add_channel(INVITED, private=True, name="invited")
-    async with running(make_settings()) as started:
+    # Only the tokens: the channels are chosen on the Home (no route yet).
+    async with running(make_settings(ANNOUNCE_CHANNEL="")) as started:
         await eventually(lambda: started.store.release_count() == 3)
         yield started
 
@@ -47,6 +49,11 @@ async def post(bot: Bot, body: bytes) -> Any:
     status, answer = await send_to_slack_app(events_url(bot), body)
     assert status == 200
     return answer
+
+
+async def choose_first_channel(bot: Bot, channel: str, user: str = ADMIN) -> None:
+    """Pick the channel in the admin Home's setup card, as Slack sends that choice."""
+    await post(bot, home_action_body(SETUP_CHANNEL, user=user, selected_conversation=channel))
 
 
 async def open_home(bot: Bot, slack: SlackApi, user: str) -> str:
@@ -312,6 +319,7 @@ async def test_categories_no_route_takes_are_pointed_out(bot: Bot, slack: SlackA
 async def test_failed_deliveries_can_be_retried_from_the_home(
     bot: Bot, slack: SlackApi, feed: FeedServer
 ) -> None:
+    await choose_first_channel(bot, CHANNEL)
     slack.fail_next("chat.postMessage", FakeResponse.error("is_archived"))
     feed.items.insert(0, make_item(4))
     await eventually(lambda: bot.store.delivery_counts()["failed"] == 1)

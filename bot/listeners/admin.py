@@ -95,7 +95,7 @@ class AdminCommands:
                 routes, missing = await self.db.read(
                     lambda store: (store.routes(), unrouted_in(store)), within=READ_WITHIN
                 )
-                shown = blocks.routes_table(routes, self.settings.announce_channel, missing)
+                shown = blocks.routes_table(routes, missing)
                 return _message("Where ISSCR news goes", shown)
             if verb == "status":
                 health = await self.report()
@@ -128,23 +128,14 @@ class AdminCommands:
     async def _change_route(self, user_id: str, verb: str, rest: str) -> dict[str, Any]:
         where, names = _first_word(rest)
         channel = channel_id(where)
-        known, had_routes = await self.db.read(
-            lambda store: (store.categories(), bool(store.routes())), within=READ_WITHIN
-        )
+        known = await self.db.read(lambda store: store.categories(), within=READ_WITHIN)
         categories = typed_categories(names, known, verb=verb)
-        notes: list[str] = []
         if verb == "route":
             changed = await self.db.write(
                 lambda store: Routes(store).route(channel, categories, by=user_id),
                 within=WRITE_WITHIN,
             )
             membership = None if changed.unchanged else await self.join(channel)
-            announce = self.settings.announce_channel
-            if not had_routes and announce and announce != channel:
-                notes.append(
-                    f"<#{announce}> (ANNOUNCE_CHANNEL) no longer receives every release: "
-                    "from now on each release goes only where a route takes it."
-                )
         else:
             changed = await self.db.write(
                 lambda store: Routes(store).unroute(channel, categories, by=user_id),
@@ -154,17 +145,16 @@ class AdminCommands:
         routes, missing = await self.db.read(
             lambda store: (store.routes(), unrouted_in(store)), within=READ_WITHIN
         )
-        if verb == "unroute" and not routes and self.settings.announce_channel:
-            membership = (
-                f"With no routes left, every release goes to "
-                f"<#{self.settings.announce_channel}> again."
-            )
-        if missing:
-            notes.append(blocks.unrouted_note(missing))
+        # The whole table after the change: routes only add, and the admin sees at once what
+        # every channel receives and which categories reach none.
         shown = blocks.route_answer(
-            channel, changed, removing=verb == "unroute", membership=membership
+            channel,
+            changed,
+            removing=verb == "unroute",
+            membership=membership,
+            routes=routes,
+            unrouted=missing,
         )
-        shown += [block for note in notes for block in blocks.text_blocks(note)]
         return _message("Routes changed", shown)
 
     async def join(self, channel: str) -> str | None:

@@ -45,7 +45,6 @@ class Home:
             self._route_pages[user_id] = route_page
         elif not is_admin:
             self._route_pages.pop(user_id, None)
-        settings = self.admin.settings
         try:
             if is_admin:
                 health = await self.admin.report()
@@ -62,7 +61,6 @@ class Home:
                 page = min(self._route_pages.get(user_id, 1), blocks.route_pages(len(routes)))
                 view = blocks.admin_home_view(
                     routes=routes,
-                    announce_channel=settings.announce_channel,
                     unrouted=missing,
                     report=health,
                     per_channel=per_channel,

@@ -1,6 +1,6 @@
-"""The App Home's admin buttons: Add route, Edit, Remove, Poll now, Send a test announcement,
-Retry failed deliveries, Announce them / Discard them for announcements held after a flood, and
-the pages of routes.
+"""The App Home's admin buttons: the setup card's channel, Add route, Edit, Remove, Poll now,
+Send a test announcement, Retry failed deliveries, Announce them / Discard them for
+announcements held after a flood, and the pages of routes.
 
 Each click asks Slack again whether the user is an admin; a refused click changes nothing,
 says why in a small modal and shows the user the members' Home. A button's value is checked as
@@ -24,7 +24,7 @@ from bot.database import DatabaseBusy
 from bot.listeners.admin import BUSY, READ_WITHIN, WRITE_WITHIN, AdminCommands
 from bot.listeners.home import Home
 from bot.models import CHANNEL_ID
-from bot.routes import Routes
+from bot.routes import RouteError, Routes
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,35 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
             return
         # Slack is asked again whether the user is an admin: a member gets the members' Home.
         await home.publish(body["user"]["id"], route_page=page)
+
+    @app.action(blocks.SETUP_CHANNEL)
+    async def choose_first_channel(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
+    ) -> None:
+        await ack()
+        user = body["user"]["id"]
+        channel = action.get("selected_conversation")
+        if not isinstance(channel, str) or not CHANNEL_ID.fullmatch(channel):
+            await tell(body, NOT_OURS)
+            return
+        if not await allowed(body):
+            return
+        try:
+            await admin.db.write(
+                lambda store: Routes(store).first(channel, by=user), within=WRITE_WITHIN
+            )
+        except RouteError as error:
+            await home.publish(user, is_admin=True, notice=str(error))
+            return
+        except DatabaseBusy:
+            await tell(body, BUSY)
+            return
+        membership = await admin.join(channel)
+        notice = (
+            f"Set up: new ISSCR releases will be announced in <#{channel}>. Send a test "
+            "announcement to see one now."
+        )
+        await home.after_change(user, notice=f"{notice} {membership}" if membership else notice)
 
     @app.action(blocks.POLL_NOW)
     async def poll_now(ack: AsyncAck, body: dict[str, Any]) -> None:
