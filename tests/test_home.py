@@ -87,6 +87,7 @@ def buttons(view: str) -> list[str]:
         for block in json.loads(view)["blocks"]
         if block["type"] == "actions"
         for element in block["elements"]
+        if element["type"] == "button"  # not the setup card's channel menu
     ]
 
 
