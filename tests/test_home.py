@@ -97,7 +97,7 @@ async def test_admins_see_settings_and_members_see_the_news(bot: Bot, slack: Sla
         "Edit", "Remove", "Add route", "Poll now", "Send a test announcement"
     ]  # fmt: skip
     assert "*Feed*: last poll" in admin_view and "*Recent changes*" in admin_view
-    assert f"<@{ADMIN}> route: <#{PRESS_NEWS}>: route added for Press Release" in admin_view
+    assert f"<@{ADMIN}> routed Press Release to <#{PRESS_NEWS}> — <!date^" in admin_view
     assert "Release 3" in admin_view  # and what members see, below
     assert "settings" not in member_view and buttons(member_view) == []
     assert "Release 3" in member_view and "/isscr-news embryo model" in member_view
@@ -122,7 +122,7 @@ async def test_add_route_form_saves_and_new_releases_go_there(
     assert answer in ("", None, {})  # the form closes
     assert [(r.channel, r.categories) for r in bot.store.routes()] == [(POLICY_NEWS, ("Policy",))]
     assert [(c.user_id, c.action, c.detail) for c in bot.store.recent_changes()] == [
-        (ADMIN, "route", f"{POLICY_NEWS}: route added for Policy")
+        (ADMIN, "route", f"{POLICY_NEWS}: routed Policy to {POLICY_NEWS}")
     ]
     assert f"<#{POLICY_NEWS}> ← *Policy*" in json.dumps(slack.home_views[ADMIN], ensure_ascii=False)
     feed.items.insert(0, make_item(4, categories=["Policy"]))
@@ -249,10 +249,13 @@ async def test_edit_moves_a_route_and_remove_deletes_it(bot: Bot, slack: SlackAp
     await eventually(lambda: bot.store.routes() == [])
     actions = [(c.action, c.detail) for c in reversed(bot.store.recent_changes())]
     assert actions == [
-        ("route", f"{PRESS_NEWS}: route added for Press Release, Policy"),
-        ("unroute", f"{PRESS_NEWS}: route moved to {POLICY_NEWS}"),
-        ("route", f"{POLICY_NEWS}: route added for Statement"),
-        ("unroute", f"{POLICY_NEWS}: route removed"),
+        ("route", f"{PRESS_NEWS}: routed Press Release, Policy to {PRESS_NEWS}"),
+        (
+            "unroute",
+            f"{PRESS_NEWS} {POLICY_NEWS}: moved the route from {PRESS_NEWS} to {POLICY_NEWS}",
+        ),
+        ("route", f"{POLICY_NEWS}: routed Statement to {POLICY_NEWS}"),
+        ("unroute", f"{POLICY_NEWS}: removed the route to {POLICY_NEWS} (was Statement)"),
     ]
 
 
@@ -275,7 +278,17 @@ async def test_poll_now_and_a_test_announcement(
 
     assert sent in ("", None, {}) and refused in ("", None, {})
     [message] = slack.messages[PRESS_NEWS]
-    assert message["blocks"][-1]["elements"][0]["text"] == f"Test announcement sent by <@{ADMIN}>"
+    assert message["text"] == "Test: ISSCR Statement: Release 3"
+    # Marked as a test first, where everyone in the channel reads it, not in a grey footer
+    assert message["blocks"][0] == {
+        "type": "section",
+        "text": {
+            "type": "mrkdwn",
+            "text": f"🧪 *Test announcement* sent by <@{ADMIN}> — not a new release. New ISSCR "
+            "releases will appear here like this:",
+        },
+    }
+    assert message["blocks"][-1]["type"] == "actions"  # the announcement's own, unchanged
     assert "metadata" not in message  # never taken for a real announcement
     assert posted == f"Test announcement posted in <#{PRESS_NEWS}>."
     assert notice(slack) == (
@@ -328,7 +341,7 @@ async def test_failed_deliveries_can_be_retried_from_the_home(
     assert (latest.user_id, latest.action, latest.detail) == (
         ADMIN,
         "retry",
-        "1 failed delivery queued again",
+        "retried 1 failed delivery",
     )
     assert "Retry failed deliveries" not in buttons(await open_home(bot, slack, ADMIN))
 
@@ -504,17 +517,32 @@ async def test_an_edit_form_saved_after_another_admins_change_changes_nothing(
     assert bot.store.routes() == routes and bot.store.recent_changes() == changes
 
 
+# A change's time, last on its line: in the reader's own time zone, with a UTC fallback.
+LOCAL_TIME = re.compile(
+    r" — <!date\^(\d+)\^\{date_short_pretty\} at \{time\}\|(\d{1,2} \w{3} \d{4} \d\d:\d\d UTC)>$"
+)
+
+
 def recent_changes(view: str) -> list[str]:
-    """The Home's recent changes, each without its date."""
+    """The Home's recent changes, each without its bullet and its time (which must be shown
+    in each reader's own time zone, never as a number of seconds)."""
     [section] = [
         block["text"]["text"]
         for block in json.loads(view)["blocks"]
         if block.get("text", {}).get("text", "").startswith("*Recent changes*")
     ]
-    return [re.sub(r"^• <!date\^\d+\^[^>]*> ", "", line) for line in section.splitlines()[1:]]
+    lines = section.splitlines()[1:]
+    for line in lines:
+        found = LOCAL_TIME.search(line)
+        assert found is not None, line
+        assert abs(int(found[1]) - time.time()) < 60
+        assert found[2] == time.strftime("%-d %b %Y %H:%M UTC", time.gmtime(int(found[1])))
+    return [LOCAL_TIME.sub("", line.removeprefix("• ")) for line in lines]
 
 
-async def test_recent_changes_say_what_each_change_did(bot: Bot, slack: SlackApi) -> None:
+async def test_recent_changes_read_as_sentences_in_the_readers_time(
+    bot: Bot, slack: SlackApi
+) -> None:
     for text in (
         f"route <#{PRESS_NEWS}|p> Press Release",
         f"route <#{PRESS_NEWS}|p> Policy, Statement",
@@ -525,14 +553,20 @@ async def test_recent_changes_say_what_each_change_did(bot: Bot, slack: SlackApi
         await post(bot, slash_command_body(text, user=ADMIN))
     await post(bot, view_submission_body("route_form", user=ADMIN, channel=POLICY_NEWS))
 
+    await post(bot, home_action_body("admin_poll_now", user=ADMIN))
+    await post(bot, view_submission_body("trial_form", user=ADMIN, channel=PRESS_NEWS))
+    await eventually(lambda: len(bot.store.recent_changes()) == 8)
+
     assert recent_changes(await open_home(bot, slack, ADMIN)) == [
-        f"<@{ADMIN}> route: <#{POLICY_NEWS}>: route added for every category",
-        f"<@{ADMIN}> route: <#{INVITED}>: route added for every category",
-        f"<@{ADMIN}> unroute: <#{PRESS_NEWS}>: route removed",
-        f"<@{ADMIN}> unroute: <#{PRESS_NEWS}>: removed Statement (keeps Press Release, Policy)",
-        f"<@{ADMIN}> route: <#{PRESS_NEWS}>: added Policy, Statement (now Press Release, "
-        "Policy, Statement)",
-        f"<@{ADMIN}> route: <#{PRESS_NEWS}>: route added for Press Release",
+        f"<@{ADMIN}> sent a test announcement to <#{PRESS_NEWS}>",
+        f"<@{ADMIN}> asked for a feed poll",
+        f"<@{ADMIN}> routed every category to <#{POLICY_NEWS}>",
+        f"<@{ADMIN}> routed every category to <#{INVITED}>",
+        f"<@{ADMIN}> removed the route to <#{PRESS_NEWS}> (was Press Release, Policy)",
+        f"<@{ADMIN}> removed Statement from <#{PRESS_NEWS}> (keeps Press Release, Policy)",
+        f"<@{ADMIN}> added Policy, Statement to <#{PRESS_NEWS}> (now Press Release, Policy, "
+        "Statement)",
+        f"<@{ADMIN}> routed Press Release to <#{PRESS_NEWS}>",
     ]
 
 
