@@ -202,7 +202,8 @@ def announcement_text(release: Release) -> str:
     on …", never "ISSCR Statement: ISSCR Statement on …")."""
     title = release.title
     if _names_a_category_first(title, release.categories):
-        return fallback_text(title if _words(title)[:1] == ["isscr"] else f"ISSCR: {title}")
+        # It says what it is; and who from, unless it says that too ("The ISSCR's Policy…").
+        return fallback_text(title if "isscr" in _words(title, 3) else f"ISSCR: {title}")
     labels = _truncate(", ".join(release.categories), _MAX_TITLE)
     prefix = f"ISSCR {labels}" if labels else "ISSCR News"
     return fallback_text(f"{prefix}: {title}")

@@ -103,6 +103,68 @@ async def test_admins_see_settings_and_members_see_the_news(bot: Bot, slack: Sla
     assert "Release 3" in member_view and "/isscr-news embryo model" in member_view
 
 
+async def test_the_members_home_opens_with_how_to_search_then_the_latest_releases(
+    bot: Bot, slack: SlackApi
+) -> None:
+    await open_home(bot, slack, MEMBER)
+
+    shown = slack.home_views[MEMBER]["blocks"]
+    how = shown[0]["text"]["text"]
+    assert how.startswith("*Search every ISSCR press release, policy letter and statement*")
+    for form in ("embryo model", "category:policy after:2024-01-01", "help"):
+        assert f"`/isscr-news {form}`" in how
+    assert [block["type"] for block in shown[1:3]] == ["divider", "header"]
+    assert shown[2]["text"]["text"] == "Latest ISSCR news"
+    titles = [block["text"]["text"] for block in shown[3:] if block["type"] == "section"]
+    assert [title.split("|")[1] for title in titles] == [
+        "Release 3>*",
+        "Release 2>*",
+        "Release 1>*",
+    ]
+
+
+async def test_each_route_has_its_own_edit_and_remove_naming_it(bot: Bot, slack: SlackApi) -> None:
+    await post(bot, slash_command_body(f"route <#{PRESS_NEWS}|p> Press Release", user=ADMIN))
+    await post(bot, slash_command_body(f"route <#{POLICY_NEWS}|p> Policy, Statement", user=ADMIN))
+
+    shown = json.loads(await open_home(bot, slack, ADMIN))["blocks"]
+
+    rows = {
+        block["text"]["text"]: shown[index + 1]
+        for index, block in enumerate(shown)
+        if block.get("text", {}).get("text", "").startswith("<#")
+    }
+    assert list(rows) == [
+        f"<#{POLICY_NEWS}> ← *Policy* and *Statement*",
+        f"<#{PRESS_NEWS}> ← *Press Release*",
+    ]
+    for number, (channel, takes, receives) in enumerate(
+        [
+            (POLICY_NEWS, "Policy, Statement", "*Policy* and *Statement*"),
+            (PRESS_NEWS, "Press Release", "*Press Release*"),
+        ],
+        start=1,
+    ):
+        [row] = [row for text, row in rows.items() if text.startswith(f"<#{channel}>")]
+        edit, remove = row["elements"]  # its own buttons, right below it
+        assert row["block_id"] == f"route:{channel}"
+        assert (edit["text"]["text"], edit["value"]) == ("Edit", channel)
+        assert edit["accessibility_label"] == f"Edit route {number}: {takes}"
+        assert (remove["text"]["text"], remove["value"]) == ("Remove", channel)
+        assert remove["accessibility_label"] == f"Remove route {number}: {takes}"
+        assert remove["confirm"] == {
+            "title": {"type": "plain_text", "text": "Remove this route?"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"<#{channel}> will stop receiving ISSCR news (today it receives "
+                f"{receives}).",
+            },
+            "confirm": {"type": "plain_text", "text": "Remove route"},
+            "deny": {"type": "plain_text", "text": "Keep it"},
+            "style": "danger",
+        }
+
+
 async def test_add_route_form_saves_and_new_releases_go_there(
     bot: Bot, slack: SlackApi, feed: FeedServer
 ) -> None:
@@ -656,6 +718,13 @@ async def test_the_home_pages_through_a_thousand_routes_keeping_its_buttons_and_
     second = json.dumps(slack.home_views[ADMIN], ensure_ascii=False)
     assert "routes 11–20 of 1,000" in second and f"<#{channels[10]}> ← *Policy*" in second
     paged = home_buttons(slack)
+    first_edit = next(
+        element
+        for block in slack.home_views[ADMIN]["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    )
+    assert first_edit["accessibility_label"] == "Edit route 11: Policy"  # numbered across pages
     assert list(paged) == [
         "Edit", "Remove", "◂ Previous routes", "More routes ▸", "Add route", "Poll now",
         "Send a test announcement",
