@@ -424,7 +424,8 @@ def search_blocks(results: Results, command: str, channel: str | None = None) ->
 
 def share_confirm(release: Release, channel: str | None) -> Block:
     """What Share asks before it posts: which release, in which channel, for everyone."""
-    where = f"<#{channel}>" if channel and CHANNEL_ID.fullmatch(channel) else "this conversation"
+    named = isinstance(channel, str) and CHANNEL_ID.fullmatch(channel)
+    where = f"<#{channel}>" if named else "this conversation"
     ask = f" in {where}, where everyone can see it?"
     room = _MAX_CONFIRM_TEXT - len("Post **") - len(ask)
     title = _fit(_feed_pieces(release.title), room) or "(untitled)"
@@ -993,8 +994,7 @@ def recent_changes_blocks(changes: Sequence[Change]) -> list[Block]:
     if not changes:
         return []
     lines = [
-        f"• {_member(change.user_id, 'The bot')} {_change_sentence(change)} — "
-        f"{local_time(change.at)}"
+        f"• {_who(change.user_id)} {_change_sentence(change)} — {local_time(change.at)}"
         for change in changes
     ]
     return text_blocks("*Recent changes*\n" + "\n".join(lines))
@@ -1015,11 +1015,13 @@ def _change_sentence(change: Change) -> str:
     if not named.search(rest):  # written before details were sentences: "C1: route removed"
         return f"{escape(change.action)}: <#{channels[0]}>: {escape(rest)}"
     pieces = named.split(rest)  # text, channel, text, …
-    return "".join(f"<#{piece}>" if odd else escape(piece) for odd, piece in _alternating(pieces))
+    return "".join(f"<#{piece}>" if n % 2 else escape(piece) for n, piece in enumerate(pieces))
 
 
-def _alternating(pieces: list[str]) -> Iterator[tuple[bool, str]]:
-    return ((index % 2 == 1, piece) for index, piece in enumerate(pieces))
+def _who(user_id: str) -> str:
+    """Who made a change: a member (only a whole user ID becomes a mention), or the bot
+    itself (a change it made on its own, such as a route seeded from its settings)."""
+    return f"<@{user_id}>" if USER_ID.fullmatch(user_id) else "The bot"
 
 
 # A category whose name cannot be an option's value (over 150 characters) is named by this
