@@ -33,7 +33,7 @@ def refusal_text(wanted: str = CHANGE) -> str:
     """The polite refusal for a member who `wanted` something only admins may do."""
     return (
         f"Only workspace admins and owners can {wanted}. Ask one of them, or ask whoever runs "
-        "the bot to add your member ID to ADMIN_USER_IDS."
+        "the bot to make you an admin of ISSCR News."
     )
 
 

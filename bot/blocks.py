@@ -13,12 +13,12 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from bot.archive import NORMAL_ENDS
-from bot.marks import MARK_CLOSE, MARK_OPEN
+from bot.marks import MARK_CLOSE, MARK_OPEN, normal, stem
 from bot.models import CHANNEL_ID, USER_ID, Release
 from bot.query import MAX_QUERY_CHARS, unescaped
 from bot.routes import NO_CATEGORY, Changed
@@ -43,6 +43,7 @@ _MAX_URL = 3000  # a button's url, an image's image_url
 _MAX_VALUE = 2000  # a button's value
 _MAX_LABEL = 75  # a button's text and accessibility_label, an option's text
 _MAX_OPTION_VALUE = 150
+_MAX_CONFIRM_TEXT = 300  # a confirm dialog's text (its title 100, its buttons 30)
 _MAX_ALT_TEXT = 2000
 _MAX_MESSAGE_BLOCKS = 50
 _MAX_VIEW_BLOCKS = 100
@@ -62,6 +63,7 @@ _MAX_AUTHOR = 200
 _FORMATTING = "*_~`"
 _LOOK_ALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
 _CODE_AND_BOLD_LOOK_ALIKES = str.maketrans({"*": "∗", "`": "ˋ"})
+_WORD = re.compile(r"[^\W_]+")
 _MARKED = re.compile(f"{MARK_OPEN}([^{MARK_OPEN}{MARK_CLOSE}]*){MARK_CLOSE}")
 
 
@@ -129,7 +131,7 @@ def _fit(pieces: Iterable[str], limit: int) -> str:
 def _titled(release: Release, excerpt: Iterable[str] = ()) -> str:
     """Section text: the title as a bold link, then the excerpt pieces, each cut on its own so
     that the link stays whole and the whole stays within Slack's limit."""
-    label = _fit(_pieces(release.title), _MAX_TITLE) or "(untitled)"
+    label = _fit(_feed_pieces(release.title), _MAX_TITLE) or "(untitled)"
     url = safe_url(release.link)
     text = f"*<{url}|{label}>*" if 0 < len(url) <= _MAX_LINKED_URL else f"*{label}*"
     if rest := _fit(excerpt, _MAX_SECTION_TEXT - len(text) - 1):
@@ -170,7 +172,7 @@ def announcement_blocks(release: Release, *, with_image: bool = True) -> list[Bl
     """An announcement: title as link, excerpt, image, labels, and a button to the site."""
     section: Block = {
         "type": "section",
-        "text": {"type": "mrkdwn", "text": _titled(release, _pieces(release.excerpt))},
+        "text": {"type": "mrkdwn", "text": _titled(release, _marked_pieces(release.excerpt))},
     }
     image_url = safe_url(release.image_url or "") if with_image else ""
     if 0 < len(image_url) <= _MAX_URL:
@@ -195,10 +197,37 @@ def announcement_blocks(release: Release, *, with_image: bool = True) -> list[Bl
 
 
 def announcement_text(release: Release) -> str:
-    """The notification and screen-reader fallback for an announcement."""
+    """The notification and screen-reader fallback for an announcement: "ISSCR Policy: title",
+    or the title alone when it starts with one of its categories already ("ISSCR Statement
+    on …", never "ISSCR Statement: ISSCR Statement on …")."""
+    title = release.title
+    if _names_a_category_first(title, release.categories):
+        # It says what it is; and who from, unless it says that too ("The ISSCR's Policy…").
+        return fallback_text(title if "isscr" in _words(title, 3) else f"ISSCR: {title}")
     labels = _truncate(", ".join(release.categories), _MAX_TITLE)
     prefix = f"ISSCR {labels}" if labels else "ISSCR News"
-    return fallback_text(f"{prefix}: {release.title}")
+    return fallback_text(f"{prefix}: {title}")
+
+
+def trial_text(release: Release) -> str:
+    """The notification of a test announcement: marked as a test from its first word."""
+    return f"Test: {announcement_text(release)}"
+
+
+def _words(text: str, limit: int = 12) -> list[str]:
+    """The first `limit` words of `text` as compared: case and accents folded, stemmed."""
+    return [stem(normal(word)) for word in _WORD.findall(text[:500])[:limit]]
+
+
+def _names_a_category_first(title: str, categories: Sequence[str]) -> bool:
+    """Whether `title` starts with one of `categories` (any case, singular or plural), after
+    "The" or "ISSCR" / "ISSCR's"."""
+    starts = [words := _words(title)]
+    while words and words[0] in ("the", "isscr"):
+        words = words[2:] if words[:2] == ["isscr", "s"] else words[1:]
+        starts.append(words)
+    names = [named for category in categories if (named := _words(category))]
+    return any(start[: len(named)] == named for start in starts for named in names)
 
 
 def announcement_metadata(release: Release) -> dict[str, Any]:
@@ -241,18 +270,33 @@ def latest_blocks(releases: list[Release]) -> list[Block]:
     return blocks
 
 
-def help_blocks(command: str) -> list[Block]:
-    """Usage of the slash command, with an example of every form."""
-    name = escape(command)
+def help_blocks(command: str, *, admin: bool = False) -> list[Block]:
+    """Usage of the slash command, with an example of every way to search; for an `admin`,
+    then the admin commands (members never see those)."""
     text = "\n".join(
-        [
-            *usage_lines(command),
-            "Results are only shown to you; *Share* posts one to the channel.",
-            f"Admins: `{name} route #channel Category, …`, `unroute`, `routes`, `status`, "
-            "`poll`, or the bot's Home tab.",
-        ]
+        [*usage_lines(command), "Results are only shown to you; *Share* posts one to the channel."]
     )
-    return text_blocks(text)
+    return text_blocks(text) + (admin_help_blocks(command) if admin else [])
+
+
+def admin_help_blocks(command: str) -> list[Block]:
+    """The admin commands of `command`, for admins only."""
+    name = escape(command)
+    return text_blocks(
+        "\n".join(
+            [
+                "*Admins* (you are one) can also choose where news goes, here or in the app's "
+                "Home tab:",
+                f"• `{name} route #channel Category, …` — send those categories to a channel "
+                "(no categories: every one)",
+                f"• `{name} unroute #channel Category` — stop sending one (no category: stop "
+                "sending anything)",
+                f"• `{name} routes` — where each category goes",
+                f"• `{name} status` — the feed's health and the deliveries per channel",
+                f"• `{name} poll` — read the feed now",
+            ]
+        )
+    )
 
 
 def usage_lines(command: str, *, latest: int = 5) -> list[str]:
@@ -287,6 +331,8 @@ def marked(text: str) -> str:
 
 
 def _marked_pieces(text: str) -> list[str]:
+    """Feed text as mrkdwn pieces (see `_feed_pieces`), its matched words (if any) in bold:
+    announcements and search results show a release's text alike."""
     # Slack bolds `*word*` only at a word's edges, so a match is bold only between whitespace,
     # punctuation or the text's ends, never next to a formatting character. The feed's own `*`
     # and backticks become look-alikes: a `*` could pair with one of ours, and a code span
@@ -306,10 +352,13 @@ def _marked_pieces(text: str) -> list[str]:
 
 
 def _feed_pieces(text: str) -> list[str]:
+    """Feed text as mrkdwn, one piece per character: escaped, its `*` and backticks shown as
+    look-alikes (they could pair with our bold, or start a code span), with no control
+    characters (nor search marks). Titles and excerpts of every surface are shown this way."""
     return [
         escape(char)
         for char in text.translate(_CODE_AND_BOLD_LOOK_ALIKES)
-        if char not in (MARK_OPEN, MARK_CLOSE)
+        if char not in (MARK_OPEN, MARK_CLOSE) and _shown(char)
     ]
 
 
@@ -323,9 +372,10 @@ def _bold_edge(text: str, index: int) -> bool:
     )
 
 
-def search_blocks(results: Results, command: str) -> list[Block]:
+def search_blocks(results: Results, command: str, channel: str | None = None) -> list[Block]:
     """A page of search results: what was asked and how many match, each release with a
-    Share button, and Prev / Next buttons that replace this message."""
+    Share button (which asks before it posts in `channel`, where the search was made), and
+    Prev / Next buttons that replace this message."""
     # The heading echoes the query: its formatting characters would break our bold.
     summary = f"*{escape(_truncate(results.heading(), 250)).translate(_LOOK_ALIKES)}*"
     if results.page_label:
@@ -340,11 +390,8 @@ def search_blocks(results: Results, command: str) -> list[Block]:
         return blocks
     for found in results.found:
         release = found.release
-        excerpt = (
-            _marked_pieces(found.marked_excerpt)
-            if found.marked_excerpt
-            else _pieces(release.excerpt)
-        )
+        # The same pieces as the announcement's, but for the bold matches.
+        excerpt = _marked_pieces(found.marked_excerpt or release.excerpt)
         section: Block = {
             "type": "section",
             "text": {"type": "mrkdwn", "text": _titled(release, excerpt)},
@@ -358,6 +405,7 @@ def search_blocks(results: Results, command: str) -> list[Block]:
                 "accessibility_label": _plain(
                     f"Share {release.title} in this channel", _MAX_LABEL, otherwise="Share"
                 ),
+                "confirm": share_confirm(release, channel),
             }
         blocks += [{"type": "divider"}, section, release_context(release, date_first=True)]
     buttons = []
@@ -372,6 +420,21 @@ def search_blocks(results: Results, command: str) -> list[Block]:
     elif buttons:
         blocks.append({"type": "actions", "elements": buttons})
     return blocks
+
+
+def share_confirm(release: Release, channel: str | None) -> Block:
+    """What Share asks before it posts: which release, in which channel, for everyone."""
+    named = isinstance(channel, str) and CHANNEL_ID.fullmatch(channel)
+    where = f"<#{channel}>" if named else "this conversation"
+    ask = f" in {where}, where everyone can see it?"
+    room = _MAX_CONFIRM_TEXT - len("Post **") - len(ask)
+    title = _fit(_feed_pieces(release.title), room) or "(untitled)"
+    return {
+        "title": {"type": "plain_text", "text": "Share this release?"},
+        "text": {"type": "mrkdwn", "text": f"Post *{title}*{ask}"},
+        "confirm": {"type": "plain_text", "text": "Share"},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
 
 
 def search_text(results: Results) -> str:
@@ -457,19 +520,22 @@ def _member(user_id: str, otherwise: str) -> str:
 
 
 def home_view(releases: list[Release], command: str) -> dict[str, Any]:
-    """The App Home tab: the latest releases and how to ask for more."""
-    intro = {
-        "type": "section",
-        "text": {
-            "type": "mrkdwn",
-            "text": "New ISSCR press releases, policy letters and statements are announced in "
-            "this workspace as they appear, and every past one can be searched from any "
-            f"channel: `{escape(command)} embryo model`, "
-            f"`{escape(command)} category:policy after:2024-01-01`, or "
-            f"`{escape(command)} help` for every way to search.",
-        },
+    """The App Home tab: how to search, then the latest releases."""
+    name = escape(command)
+    how = "\n".join(
+        [
+            "*Search every ISSCR press release, policy letter and statement* from any "
+            "channel; only you see the results, and *Share* posts one for everyone there:",
+            f"• `{name} embryo model` — releases with these words",
+            f"• `{name} category:policy after:2024-01-01` — one category, since a date",
+            f"• `{name} help` — every way to search",
+            "New releases are announced in this workspace as they appear.",
+        ]
+    )
+    return {
+        "type": "home",
+        "blocks": [_section(how), {"type": "divider"}, *latest_blocks(releases)],
     }
-    return {"type": "home", "blocks": [*latest_blocks(releases), {"type": "divider"}, intro]}
 
 
 # -- admin answers ------------------------------------------------------------------------
@@ -751,8 +817,15 @@ def when(iso: str | None) -> str:
     """A health report's UTC time shown in each reader's own time zone (`<!date>`)."""
     if iso is None:
         return "never"
-    at = int(datetime.fromisoformat(iso).timestamp())
-    return f"<!date^{at}^{{date_short_pretty}} at {{time}}|{iso}>"
+    return local_time(datetime.fromisoformat(iso).timestamp(), fallback=iso)
+
+
+def local_time(at: float, *, fallback: str | None = None) -> str:
+    """A moment (seconds since the epoch) as Slack shows it in each reader's own time zone
+    and language ("today at 14:02", "Nov 3 at 14:02"); `fallback` (UTC by default) where
+    Slack cannot."""
+    shown = fallback or datetime.fromtimestamp(at, UTC).strftime("%d %b %Y %H:%M UTC").lstrip("0")
+    return f"<!date^{int(at)}^{{date_short_pretty}} at {{time}}|{escape(shown)}>"
 
 
 # -- the App Home and its forms ---------------------------------------------------------
@@ -912,8 +985,8 @@ def admin_home_view(
         if pages > 1:
             heading += f"  ·  routes {first + 1:,}–{first + len(shown):,} of {len(routes):,}"
         top += text_blocks(heading)
-        for route in shown:
-            top += _route_row(route)
+        for number, route in enumerate(shown, start=first + 1):
+            top += _route_row(route, number)
         paging = []
         if page > 1:
             paging.append(_button("◂ Previous routes", ROUTES_PREVIOUS, str(page - 1)))
@@ -931,15 +1004,7 @@ def admin_home_view(
     ]
     if report.get("deliveries", {}).get("failed"):
         actions.append(_button("Retry failed deliveries", RETRY_FAILED))
-    recent: list[Block] = []
-    if changes:
-        lines = [
-            f"• <!date^{int(change.at)}^{{date_short_pretty}} {{time}}|{change.at:.0f}> "
-            f"<@{change.user_id}> {escape(change.action)}: {_change_detail(change)}"
-            for change in changes
-            if USER_ID.fullmatch(change.user_id)
-        ]
-        recent = text_blocks("*Recent changes*\n" + "\n".join(lines))
+    recent = recent_changes_blocks(changes)
     member = home_view(releases, command)["blocks"]
     room = _MAX_VIEW_BLOCKS - len(top) - len(recent) - len(member) - 3  # actions, 2 dividers
     health = status_answer(report, per_channel, max_blocks=min(room, _HOME_STATUS_BLOCKS))
@@ -957,25 +1022,41 @@ def admin_home_view(
     }
 
 
-def _route_row(route: Route) -> list[Block]:
-    """A route on the admins' Home: where it goes, then its Edit and Remove buttons."""
+def _route_row(route: Route, number: int) -> list[Block]:
+    """Route `number` on the admins' Home: its channel and categories, then its own Edit and
+    Remove buttons. A button's label cannot show a channel's name (plain text), so each names
+    its route by number and categories for screen readers, and Remove's confirmation names
+    the channel."""
     row = text_blocks(_route_line(route))
+    takes = _plain(", ".join(route.categories) or "every category", _MAX_LABEL, otherwise="?")
     buttons = []
     is_channel = CHANNEL_ID.fullmatch(route.channel) is not None
     if is_channel:  # a route saved from a forged form can only be removed
-        buttons.append(_button("Edit", EDIT_ROUTE, route.channel))
+        label = _plain(f"Edit route {number}: {takes}", _MAX_LABEL, otherwise="Edit route")
+        buttons.append(_button("Edit", EDIT_ROUTE, route.channel, accessibility_label=label))
     if len(route.channel) <= _MAX_VALUE:
+        where = channel_mention(route.channel)
+        receives = categories_text(route.categories)
+        text = f"{where} will stop receiving ISSCR news (today it receives {receives})."
+        if len(text) > _MAX_CONFIRM_TEXT:
+            text = f"{where} will stop receiving ISSCR news."
         confirm = {
             "title": {"type": "plain_text", "text": "Remove this route?"},
-            "text": {
-                "type": "mrkdwn",
-                "text": f"{channel_mention(route.channel)} will stop receiving ISSCR news.",
-            },
-            "confirm": {"type": "plain_text", "text": "Remove"},
-            "deny": {"type": "plain_text", "text": "Keep"},
+            "text": {"type": "mrkdwn", "text": _fit(_mrkdwn_pieces(text), _MAX_CONFIRM_TEXT)},
+            "confirm": {"type": "plain_text", "text": "Remove route"},
+            "deny": {"type": "plain_text", "text": "Keep it"},
+            "style": "danger",
         }
+        label = _plain(f"Remove route {number}: {takes}", _MAX_LABEL, otherwise="Remove route")
         buttons.append(
-            _button("Remove", REMOVE_ROUTE, route.channel, style="danger", confirm=confirm)
+            _button(
+                "Remove",
+                REMOVE_ROUTE,
+                route.channel,
+                style="danger",
+                confirm=confirm,
+                accessibility_label=label,
+            )
         )
     if buttons:
         actions: Block = {"type": "actions", "elements": buttons}
@@ -993,12 +1074,41 @@ def read_route_page(value: str) -> int | None:
     return int(value) if int(value) >= 1 else None
 
 
-def _change_detail(change: Change) -> str:
-    """An audit entry's detail as mrkdwn: a leading channel ID becomes a channel link."""
-    channel, colon, rest = change.detail.partition(":")
-    if colon and CHANNEL_ID.fullmatch(channel):
-        return f"<#{channel}>{escape(colon + rest)}"
-    return escape(change.detail)
+def recent_changes_blocks(changes: Sequence[Change]) -> list[Block]:
+    """The audit log's latest entries as sentences, newest first: who did what, and when in
+    the reader's own time zone ("<@U1> added Policy to #policy-news (now Policy, Statement)
+    — today at 14:02")."""
+    if not changes:
+        return []
+    lines = [
+        f"• {_who(change.user_id)} {_change_sentence(change)} — {local_time(change.at)}"
+        for change in changes
+    ]
+    return text_blocks("*Recent changes*\n" + "\n".join(lines))
+
+
+# The channels an audit entry names, before its sentence: "C1: added Policy to C1 (…)".
+_AUDITED_CHANNELS = re.compile(r"((?:[CG][A-Z0-9]{6,} )*[CG][A-Z0-9]{6,}): ")
+
+
+def _change_sentence(change: Change) -> str:
+    """An audit entry's detail (a sentence without its subject, see `Store.record_change`) as
+    mrkdwn: the channels it names become channel links, the rest is escaped."""
+    found = _AUDITED_CHANNELS.match(change.detail)
+    if found is None:
+        return escape(change.detail)
+    channels, rest = found[1].split(), change.detail[found.end() :]
+    named = re.compile(r"\b(" + "|".join(channels) + r")\b")
+    if not named.search(rest):  # written before details were sentences: "C1: route removed"
+        return f"{escape(change.action)}: <#{channels[0]}>: {escape(rest)}"
+    pieces = named.split(rest)  # text, channel, text, …
+    return "".join(f"<#{piece}>" if n % 2 else escape(piece) for n, piece in enumerate(pieces))
+
+
+def _who(user_id: str) -> str:
+    """Who made a change: a member (only a whole user ID becomes a mention), or the bot
+    itself (a change it made on its own, such as a route seeded from its settings)."""
+    return f"<@{user_id}>" if USER_ID.fullmatch(user_id) else "The bot"
 
 
 # A category whose name cannot be an option's value (over 150 characters) is named by this
@@ -1173,9 +1283,14 @@ def result_form(title: str, text: str) -> dict[str, Any]:
 
 
 def trial_blocks(release: Release, user_id: str) -> list[Block]:
-    """A test announcement: the real format, marked as a test and by whom."""
+    """A test announcement: first what it is and who sent it, where everyone reads it, then
+    the latest release in the real format."""
     who = f"<@{user_id}>" if USER_ID.fullmatch(user_id) else "an admin"
-    return [*announcement_blocks(release), _context(f"Test announcement sent by {who}")]
+    note = (
+        f"🧪 *Test announcement* sent by {who} — not a new release. New ISSCR releases will "
+        "appear here like this:"
+    )
+    return [_section(note), *announcement_blocks(release)]
 
 
 def _option(name: str) -> Block:

@@ -349,7 +349,10 @@ class Routes:
                 return current  # saved unchanged: nothing to record
             if replacing and replacing != channel:
                 self.store.delete_route(
-                    replacing, by=by, detail=f"{replacing}: route moved to {channel}", now=now
+                    replacing,
+                    by=by,
+                    detail=f"{replacing} {channel}: moved the route from {replacing} to {channel}",
+                    now=now,
                 )
             detail = _detail(channel, current.categories if current else None, wanted)
             self.store.save_route(channel, wanted, by=by, action="route", detail=detail, now=now)
@@ -361,20 +364,25 @@ class Routes:
 
 
 def _detail(channel: str, before: tuple[str, ...] | None, after: tuple[str, ...] | None) -> str:
-    """What a change did to `channel`'s route, for the audit log (None: no route)."""
+    """What a change did to `channel`'s route, for the audit log (None: no route), as
+    `Store.record_change` wants it: "C1: added Policy to C1 (now Policy, Statement)"."""
     if after is None:
-        return f"{channel}: route removed"
+        return f"{channel}: removed the route to {channel} (was {_names(before or ())})"
     if before is None:
-        return f"{channel}: route added for {_names(after)}"
+        return f"{channel}: routed {_names(after)} to {channel}"
     if not after:
-        return f"{channel}: every category (was {_names(before)})"
+        return f"{channel}: routed every category to {channel} (was {_names(before)})"
     if not before:
-        return f"{channel}: only {_names(after)} (was every category)"
+        return f"{channel}: narrowed {channel} to {_names(after)} (was every category)"
     added = [name for name in after if name not in before]
     removed = [name for name in before if name not in after]
-    did = [f"added {', '.join(added)}"] if added else []
-    did += [f"removed {', '.join(removed)}"] if removed else []
-    return f"{channel}: {'; '.join(did)} ({'now' if added else 'keeps'} {_names(after)})"
+    if added and removed:
+        did = f"changed {channel}: added {', '.join(added)}, removed {', '.join(removed)}"
+    elif added:
+        did = f"added {', '.join(added)} to {channel}"
+    else:
+        did = f"removed {', '.join(removed)} from {channel}"
+    return f"{channel}: {did} ({'now' if added else 'keeps'} {_names(after)})"
 
 
 def _names(categories: Sequence[str]) -> str:

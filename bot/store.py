@@ -812,7 +812,10 @@ class Store:
         return (row[0], bool(row[1])) if row else None
 
     def record_change(self, user_id: str, action: str, detail: str, *, now: float) -> None:
-        """Append to the audit log: who changed what, when."""
+        """Append to the audit log: who changed what, when. `detail` is what they did, as a
+        sentence without its subject ("polled the feed"); one that names channels starts with
+        their IDs, which it then names in place ("C1: sent a test announcement to C1"), so
+        that they can be shown as channel links."""
         self.db.execute(
             "INSERT INTO changes (at, user_id, action, detail) VALUES (?, ?, ?, ?)",
             [now, user_id, action, detail],
@@ -881,9 +884,13 @@ class Store:
                 [state, now, HELD],
             )
             if releases:
-                done = "queued for announcement" if state == PENDING else "discarded, not announced"
                 plural = "release" if releases == 1 else "releases"
-                self.record_change(by, action, f"{releases:,} held {plural} {done}", now=now)
+                did = (
+                    f"queued {releases:,} held {plural} for announcement"
+                    if state == PENDING
+                    else f"discarded {releases:,} held {plural} (stored, never announced)"
+                )
+                self.record_change(by, action, did, now=now)
         return releases
 
     def channels_with_work(self) -> list[str]:

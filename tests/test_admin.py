@@ -127,8 +127,8 @@ async def test_admin_routes_categories_and_new_releases_land_only_where_routed(
     assert slack.messages[CHANNEL] == []  # ANNOUNCE_CHANNEL is not set here
     changes = [(c.user_id, c.action, c.detail) for c in bot.store.recent_changes()]
     assert changes == [
-        (ADMIN, "route", f"{PRESS_NEWS}: route added for Press Release"),
-        (ADMIN, "route", f"{POLICY_NEWS}: route added for Policy"),
+        (ADMIN, "route", f"{PRESS_NEWS}: routed Press Release to {PRESS_NEWS}"),
+        (ADMIN, "route", f"{POLICY_NEWS}: routed Policy to {POLICY_NEWS}"),
     ]
 
 

@@ -9,6 +9,7 @@ from bot.marks import Marker
 from bot.models import Found, Release
 from bot.query import Term, parse
 from bot.search import Results
+from bot.store import Change
 from tests.conftest import mrkdwn_texts
 
 HOSTILE = Release(
@@ -309,3 +310,24 @@ def test_a_result_gives_its_date_before_its_categories() -> None:
     assert context["elements"][0]["text"] == (
         "<!date^1763567361^{date}|19 Nov 2025>  |  *Policy* · *Statement*  |  Kym Kilbourne"
     )
+
+
+def test_recent_changes_are_sentences_whoever_wrote_them_and_whenever() -> None:
+    at = datetime(2025, 11, 3, 14, 2, tzinfo=UTC).timestamp()
+    changes = [
+        Change(at, "U0ADMIN001", "route", "C0POLICY01: added Policy to C0POLICY01 (now <Policy>)"),
+        Change(at, "", "route", "C0NEWS0001: routed every category to C0NEWS0001"),
+        Change(at, "U1> <!channel", "poll", "asked for a feed poll"),
+        Change(at, "U0ADMIN001", "route", "C0POLICY01: route added for Policy"),  # older wording
+    ]
+
+    [section] = blocks.recent_changes_blocks(changes)
+
+    when = "<!date^1762178520^{date_short_pretty} at {time}|3 Nov 2025 14:02 UTC>"
+    assert section["text"]["text"].splitlines() == [
+        "*Recent changes*",
+        f"• <@U0ADMIN001> added Policy to <#C0POLICY01> (now &lt;Policy&gt;) — {when}",
+        f"• The bot routed every category to <#C0NEWS0001> — {when}",
+        f"• The bot asked for a feed poll — {when}",
+        f"• <@U0ADMIN001> route: <#C0POLICY01>: route added for Policy — {when}",
+    ]

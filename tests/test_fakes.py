@@ -295,6 +295,19 @@ def _button_message(url: str) -> dict[str, object]:
     return {"text": "x", "blocks": [{"type": "actions", "elements": [button]}]}
 
 
+def _confirmed_share(**confirm: str) -> list[dict[str, object]]:
+    """A section whose Share button asks first, with the confirmation's texts as given."""
+    texts = {"title": "Share?", "text": "Post it here?", "confirm": "Share", "deny": "Cancel"}
+    texts.update(confirm)
+    dialog = {
+        name: {"type": "mrkdwn" if name == "text" else "plain_text", "text": text}
+        for name, text in texts.items()
+    }
+    button = {"type": "button", "text": {"type": "plain_text", "text": "Share"}, "value": "r1"}
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+    return [{**section, "accessory": {**button, "confirm": dialog}}]
+
+
 @pytest.mark.parametrize(
     ("blocks", "problem"),
     [
@@ -303,8 +316,22 @@ def _button_message(url: str) -> dict[str, object]:
         ([{"type": "section", "text": {"type": "mrkdwn", "text": "x"}, "acessory": {}}], "know"),
         ([{"type": "divider", "block_id": "a"}, {"type": "divider", "block_id": "a"}], "twice"),
         ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}] * 11}], "10"),
+        (_confirmed_share(title="t" * 101), "confirm.title.text is 101 characters"),
+        (_confirmed_share(text="t" * 301), "confirm.text.text is 301 characters"),
+        (_confirmed_share(confirm="t" * 31), "confirm.confirm.text is 31 characters"),
+        (_confirmed_share(deny="t" * 31), "confirm.deny.text is 31 characters"),
     ],
-    ids=["button url", "header", "unknown property", "block_id twice", "context elements"],
+    ids=[
+        "button url",
+        "header",
+        "unknown property",
+        "block_id twice",
+        "context elements",
+        "confirm title",
+        "confirm text",
+        "confirm button",
+        "confirm deny",
+    ],
 )
 async def test_a_message_slack_would_refuse_as_malformed_is_refused_and_recorded(
     slack: tuple[SlackApi, AsyncWebClient], blocks: list[dict[str, object]], problem: str

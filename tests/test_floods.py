@@ -168,11 +168,11 @@ async def test_announce_them_posts_the_held_releases_and_is_audited(
     assert (change.user_id, change.action, change.detail) == (
         ADMIN,
         "announce",
-        "11 held releases queued for announcement",
+        "queued 11 held releases for announcement",
     )
     refreshed = json.dumps(slack.home_views[ADMIN], ensure_ascii=False)
     assert "Announce them" not in buttons(refreshed)
-    assert "announce: 11 held releases queued for announcement" in refreshed
+    assert f"<@{ADMIN}> queued 11 held releases for announcement — <!date^" in refreshed
     await eventually(lambda: not flooded.store.channels_with_work())
     assert health(flooded.store, flooded.settings.feed_url)["ok"] is True
 
@@ -191,7 +191,7 @@ async def test_discard_them_keeps_the_releases_but_never_posts_them(
     change = flooded.store.recent_changes()[0]
     assert (change.action, change.detail) == (
         "discard",
-        "11 held releases discarded, not announced",
+        "discarded 11 held releases (stored, never announced)",
     )
     assert "Discard them" not in buttons(json.dumps(slack.home_views[ADMIN]))
     assert health(flooded.store, flooded.settings.feed_url)["ok"] is True

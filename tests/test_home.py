@@ -105,10 +105,72 @@ async def test_admins_see_settings_and_members_see_the_news(bot: Bot, slack: Sla
         "Edit", "Remove", "Add route", "Poll now", "Send a test announcement"
     ]  # fmt: skip
     assert "*Feed*: last poll" in admin_view and "*Recent changes*" in admin_view
-    assert f"<@{ADMIN}> route: <#{PRESS_NEWS}>: route added for Press Release" in admin_view
+    assert f"<@{ADMIN}> routed Press Release to <#{PRESS_NEWS}> — <!date^" in admin_view
     assert "Release 3" in admin_view  # and what members see, below
     assert "settings" not in member_view and buttons(member_view) == []
     assert "Release 3" in member_view and "/isscr-news embryo model" in member_view
+
+
+async def test_the_members_home_opens_with_how_to_search_then_the_latest_releases(
+    bot: Bot, slack: SlackApi
+) -> None:
+    await open_home(bot, slack, MEMBER)
+
+    shown = slack.home_views[MEMBER]["blocks"]
+    how = shown[0]["text"]["text"]
+    assert how.startswith("*Search every ISSCR press release, policy letter and statement*")
+    for form in ("embryo model", "category:policy after:2024-01-01", "help"):
+        assert f"`/isscr-news {form}`" in how
+    assert [block["type"] for block in shown[1:3]] == ["divider", "header"]
+    assert shown[2]["text"]["text"] == "Latest ISSCR news"
+    titles = [block["text"]["text"] for block in shown[3:] if block["type"] == "section"]
+    assert [title.split("|")[1] for title in titles] == [
+        "Release 3>*",
+        "Release 2>*",
+        "Release 1>*",
+    ]
+
+
+async def test_each_route_has_its_own_edit_and_remove_naming_it(bot: Bot, slack: SlackApi) -> None:
+    await post(bot, slash_command_body(f"route <#{PRESS_NEWS}|p> Press Release", user=ADMIN))
+    await post(bot, slash_command_body(f"route <#{POLICY_NEWS}|p> Policy, Statement", user=ADMIN))
+
+    shown = json.loads(await open_home(bot, slack, ADMIN))["blocks"]
+
+    rows = {
+        block["text"]["text"]: shown[index + 1]
+        for index, block in enumerate(shown)
+        if block.get("text", {}).get("text", "").startswith("<#")
+    }
+    assert list(rows) == [
+        f"<#{POLICY_NEWS}> ← *Policy* and *Statement*",
+        f"<#{PRESS_NEWS}> ← *Press Release*",
+    ]
+    for number, (channel, takes, receives) in enumerate(
+        [
+            (POLICY_NEWS, "Policy, Statement", "*Policy* and *Statement*"),
+            (PRESS_NEWS, "Press Release", "*Press Release*"),
+        ],
+        start=1,
+    ):
+        [row] = [row for text, row in rows.items() if text.startswith(f"<#{channel}>")]
+        edit, remove = row["elements"]  # its own buttons, right below it
+        assert row["block_id"] == f"route:{channel}"
+        assert (edit["text"]["text"], edit["value"]) == ("Edit", channel)
+        assert edit["accessibility_label"] == f"Edit route {number}: {takes}"
+        assert (remove["text"]["text"], remove["value"]) == ("Remove", channel)
+        assert remove["accessibility_label"] == f"Remove route {number}: {takes}"
+        assert remove["confirm"] == {
+            "title": {"type": "plain_text", "text": "Remove this route?"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"<#{channel}> will stop receiving ISSCR news (today it receives "
+                f"{receives}).",
+            },
+            "confirm": {"type": "plain_text", "text": "Remove route"},
+            "deny": {"type": "plain_text", "text": "Keep it"},
+            "style": "danger",
+        }
 
 
 async def test_add_route_form_saves_and_new_releases_go_there(
@@ -130,7 +192,7 @@ async def test_add_route_form_saves_and_new_releases_go_there(
     assert answer in ("", None, {})  # the form closes
     assert [(r.channel, r.categories) for r in bot.store.routes()] == [(POLICY_NEWS, ("Policy",))]
     assert [(c.user_id, c.action, c.detail) for c in bot.store.recent_changes()] == [
-        (ADMIN, "route", f"{POLICY_NEWS}: route added for Policy")
+        (ADMIN, "route", f"{POLICY_NEWS}: routed Policy to {POLICY_NEWS}")
     ]
     assert f"<#{POLICY_NEWS}> ← *Policy*" in json.dumps(slack.home_views[ADMIN], ensure_ascii=False)
     feed.items.insert(0, make_item(4, categories=["Policy"]))
@@ -257,10 +319,13 @@ async def test_edit_moves_a_route_and_remove_deletes_it(bot: Bot, slack: SlackAp
     await eventually(lambda: bot.store.routes() == [])
     actions = [(c.action, c.detail) for c in reversed(bot.store.recent_changes())]
     assert actions == [
-        ("route", f"{PRESS_NEWS}: route added for Press Release, Policy"),
-        ("unroute", f"{PRESS_NEWS}: route moved to {POLICY_NEWS}"),
-        ("route", f"{POLICY_NEWS}: route added for Statement"),
-        ("unroute", f"{POLICY_NEWS}: route removed"),
+        ("route", f"{PRESS_NEWS}: routed Press Release, Policy to {PRESS_NEWS}"),
+        (
+            "unroute",
+            f"{PRESS_NEWS} {POLICY_NEWS}: moved the route from {PRESS_NEWS} to {POLICY_NEWS}",
+        ),
+        ("route", f"{POLICY_NEWS}: routed Statement to {POLICY_NEWS}"),
+        ("unroute", f"{POLICY_NEWS}: removed the route to {POLICY_NEWS} (was Statement)"),
     ]
 
 
@@ -283,7 +348,17 @@ async def test_poll_now_and_a_test_announcement(
 
     assert sent in ("", None, {}) and refused in ("", None, {})
     [message] = slack.messages[PRESS_NEWS]
-    assert message["blocks"][-1]["elements"][0]["text"] == f"Test announcement sent by <@{ADMIN}>"
+    assert message["text"] == "Test: ISSCR Statement: Release 3"
+    # Marked as a test first, where everyone in the channel reads it, not in a grey footer
+    assert message["blocks"][0] == {
+        "type": "section",
+        "text": {
+            "type": "mrkdwn",
+            "text": f"🧪 *Test announcement* sent by <@{ADMIN}> — not a new release. New ISSCR "
+            "releases will appear here like this:",
+        },
+    }
+    assert message["blocks"][-1]["type"] == "actions"  # the announcement's own, unchanged
     assert "metadata" not in message  # never taken for a real announcement
     assert posted == f"Test announcement posted in <#{PRESS_NEWS}>."
     assert notice(slack) == (
@@ -337,7 +412,7 @@ async def test_failed_deliveries_can_be_retried_from_the_home(
     assert (latest.user_id, latest.action, latest.detail) == (
         ADMIN,
         "retry",
-        "1 failed delivery queued again",
+        "retried 1 failed delivery",
     )
     assert "Retry failed deliveries" not in buttons(await open_home(bot, slack, ADMIN))
 
@@ -513,17 +588,32 @@ async def test_an_edit_form_saved_after_another_admins_change_changes_nothing(
     assert bot.store.routes() == routes and bot.store.recent_changes() == changes
 
 
+# A change's time, last on its line: in the reader's own time zone, with a UTC fallback.
+LOCAL_TIME = re.compile(
+    r" — <!date\^(\d+)\^\{date_short_pretty\} at \{time\}\|(\d{1,2} \w{3} \d{4} \d\d:\d\d UTC)>$"
+)
+
+
 def recent_changes(view: str) -> list[str]:
-    """The Home's recent changes, each without its date."""
+    """The Home's recent changes, each without its bullet and its time (which must be shown
+    in each reader's own time zone, never as a number of seconds)."""
     [section] = [
         block["text"]["text"]
         for block in json.loads(view)["blocks"]
         if block.get("text", {}).get("text", "").startswith("*Recent changes*")
     ]
-    return [re.sub(r"^• <!date\^\d+\^[^>]*> ", "", line) for line in section.splitlines()[1:]]
+    lines = section.splitlines()[1:]
+    for line in lines:
+        found = LOCAL_TIME.search(line)
+        assert found is not None, line
+        assert abs(int(found[1]) - time.time()) < 60
+        assert found[2] == time.strftime("%-d %b %Y %H:%M UTC", time.gmtime(int(found[1])))
+    return [LOCAL_TIME.sub("", line.removeprefix("• ")) for line in lines]
 
 
-async def test_recent_changes_say_what_each_change_did(bot: Bot, slack: SlackApi) -> None:
+async def test_recent_changes_read_as_sentences_in_the_readers_time(
+    bot: Bot, slack: SlackApi
+) -> None:
     for text in (
         f"route <#{PRESS_NEWS}|p> Press Release",
         f"route <#{PRESS_NEWS}|p> Policy, Statement",
@@ -534,14 +624,20 @@ async def test_recent_changes_say_what_each_change_did(bot: Bot, slack: SlackApi
         await post(bot, slash_command_body(text, user=ADMIN))
     await post(bot, view_submission_body("route_form", user=ADMIN, channel=POLICY_NEWS))
 
+    await post(bot, home_action_body("admin_poll_now", user=ADMIN))
+    await post(bot, view_submission_body("trial_form", user=ADMIN, channel=PRESS_NEWS))
+    await eventually(lambda: len(bot.store.recent_changes()) == 8)
+
     assert recent_changes(await open_home(bot, slack, ADMIN)) == [
-        f"<@{ADMIN}> route: <#{POLICY_NEWS}>: route added for every category",
-        f"<@{ADMIN}> route: <#{INVITED}>: route added for every category",
-        f"<@{ADMIN}> unroute: <#{PRESS_NEWS}>: route removed",
-        f"<@{ADMIN}> unroute: <#{PRESS_NEWS}>: removed Statement (keeps Press Release, Policy)",
-        f"<@{ADMIN}> route: <#{PRESS_NEWS}>: added Policy, Statement (now Press Release, "
-        "Policy, Statement)",
-        f"<@{ADMIN}> route: <#{PRESS_NEWS}>: route added for Press Release",
+        f"<@{ADMIN}> sent a test announcement to <#{PRESS_NEWS}>",
+        f"<@{ADMIN}> asked for a feed poll",
+        f"<@{ADMIN}> routed every category to <#{POLICY_NEWS}>",
+        f"<@{ADMIN}> routed every category to <#{INVITED}>",
+        f"<@{ADMIN}> removed the route to <#{PRESS_NEWS}> (was Press Release, Policy)",
+        f"<@{ADMIN}> removed Statement from <#{PRESS_NEWS}> (keeps Press Release, Policy)",
+        f"<@{ADMIN}> added Policy, Statement to <#{PRESS_NEWS}> (now Press Release, Policy, "
+        "Statement)",
+        f"<@{ADMIN}> routed Press Release to <#{PRESS_NEWS}>",
     ]
 
 
@@ -631,6 +727,13 @@ async def test_the_home_pages_through_a_thousand_routes_keeping_its_buttons_and_
     second = json.dumps(slack.home_views[ADMIN], ensure_ascii=False)
     assert "routes 11–20 of 1,000" in second and f"<#{channels[10]}> ← *Policy*" in second
     paged = home_buttons(slack)
+    first_edit = next(
+        element
+        for block in slack.home_views[ADMIN]["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    )
+    assert first_edit["accessibility_label"] == "Edit route 11: Policy"  # numbered across pages
     assert list(paged) == [
         "Edit", "Remove", "◂ Previous routes", "More routes ▸", "Add route", "Poll now",
         "Send a test announcement",

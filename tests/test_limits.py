@@ -150,7 +150,7 @@ def test_the_minimal_announcement_is_the_escaped_title_linked_to_the_release() -
 
     assert blocks.minimal_announcement(release) == {
         "text": "*<https://www.isscr.org/isscr-news/a%7Cb%3Ec|&lt;!channel&gt; New "
-        "&amp; *improved* guidelines>*",
+        "&amp; ∗improved∗ guidelines>*",  # a `*` of the title shown as a look-alike
         "metadata": {"event_type": "isscr_news_item", "event_payload": {"item_id": "r1"}},
     }
 

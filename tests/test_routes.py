@@ -35,7 +35,7 @@ def test_a_move_that_fails_half_way_keeps_the_route_where_it_was(store: Store) -
         routes.set(NEW, ["Statement"], by=ADMIN, replacing=OLD, seen=opened)
 
     assert [(r.channel, r.categories) for r in store.routes()] == [(OLD, ("Policy",))]
-    assert [c.detail for c in store.recent_changes()] == [f"{OLD}: route added for Policy"]
+    assert [c.detail for c in store.recent_changes()] == [f"{OLD}: routed Policy to {OLD}"]
 
 
 def test_a_channel_with_a_route_is_not_overwritten_by_another_form(store: Store) -> None:
@@ -103,14 +103,17 @@ def test_the_audit_log_says_what_each_change_did(store: Store) -> None:
     routes.unroute(NEW, [], by=ADMIN)
 
     assert [(c.action, c.detail) for c in reversed(store.recent_changes(20))] == [
-        ("route", f"{OLD}: route added for Policy"),
-        ("route", f"{OLD}: added Statement (now Policy, Statement)"),
-        ("route", f"{OLD}: added Press Release (now Policy, Statement, Press Release)"),
-        ("unroute", f"{OLD}: removed Statement (keeps Policy, Press Release)"),
-        ("route", f"{OLD}: added Statement; removed Policy, Press Release (now Statement)"),
-        ("route", f"{OLD}: every category (was Statement)"),
-        ("route", f"{OLD}: only Policy (was every category)"),
-        ("unroute", f"{OLD}: route moved to {NEW}"),
-        ("route", f"{NEW}: route added for Policy"),
-        ("unroute", f"{NEW}: route removed"),
+        ("route", f"{OLD}: routed Policy to {OLD}"),
+        ("route", f"{OLD}: added Statement to {OLD} (now Policy, Statement)"),
+        ("route", f"{OLD}: added Press Release to {OLD} (now Policy, Statement, Press Release)"),
+        ("unroute", f"{OLD}: removed Statement from {OLD} (keeps Policy, Press Release)"),
+        (
+            "route",
+            f"{OLD}: changed {OLD}: added Statement, removed Policy, Press Release (now Statement)",
+        ),
+        ("route", f"{OLD}: routed every category to {OLD} (was Statement)"),
+        ("route", f"{OLD}: narrowed {OLD} to Policy (was every category)"),
+        ("unroute", f"{OLD} {NEW}: moved the route from {OLD} to {NEW}"),
+        ("route", f"{NEW}: routed Policy to {NEW}"),
+        ("unroute", f"{NEW}: removed the route to {NEW} (was Policy)"),
     ]

@@ -155,6 +155,9 @@ async def test_prev_and_next_replace_the_message_page_by_page(bot: Bot, slack: S
     second = slack.responses[-1]
     assert second["replace_original"] is True
     assert "page 2 of 3" in second["blocks"][0]["text"]["text"]
+    for block in second["blocks"]:  # Share still names the channel it would post in
+        if block.get("accessory", {}).get("action_id") == "share_release":
+            assert f"in <#{CHANNEL}>, where" in block["accessory"]["confirm"]["text"]["text"]
     assert list(buttons(second["blocks"])) == ["◂ Prev", "Next ▸"]
 
     await click(bot, slack, "search_page_next", buttons(second["blocks"])["Next ▸"])

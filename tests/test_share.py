@@ -4,12 +4,19 @@ into the real Bolt app, against the loopback Slack stand-in."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
 from bot.runtime import Bot
 from bot.settings import Settings
-from tests.conftest import CHANNEL, block_action_body, eventually, send_to_slack_app
+from tests.conftest import (
+    CHANNEL,
+    block_action_body,
+    eventually,
+    send_to_slack_app,
+    slash_command_body,
+)
 from tests.fakes.feed_server import FeedServer, make_item
 from tests.fakes.slack_api import FakeResponse, SlackApi
 from tests.test_bot import events_url, running
@@ -87,3 +94,37 @@ async def test_a_share_whose_answer_is_lost_is_not_posted_again(bot: Bot, slack:
     assert slack.responses[0]["text"] == (
         "Slack did not answer in time; look in the channel before pressing Share again."
     )
+
+
+def share_confirmations(answer: dict[str, Any]) -> dict[str, Any]:
+    """The confirmation each Share button of a search answer asks, by release."""
+    return {
+        block["accessory"]["value"]: block["accessory"].get("confirm")
+        for block in answer["blocks"]
+        if block.get("accessory", {}).get("action_id") == "share_release"
+    }
+
+
+async def test_share_asks_before_it_posts_naming_the_channel(bot: Bot) -> None:
+    in_channel = slash_command_body("release")
+    in_a_dm = in_channel.replace(f"channel_id={CHANNEL}".encode(), b"channel_id=D0DIRECT01")
+
+    asked = []
+    for body in (in_channel, in_a_dm):
+        status, answer = await send_to_slack_app(events_url(bot), body)
+        assert status == 200
+        asked.append(share_confirmations(answer)[RELEASE])
+
+    where = [f"<#{CHANNEL}>", "this conversation"]
+    assert asked == [
+        {
+            "title": {"type": "plain_text", "text": "Share this release?"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"Post *Release 2* in {channel}, where everyone can see it?",
+            },
+            "confirm": {"type": "plain_text", "text": "Share"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+        for channel in where
+    ]

@@ -17,7 +17,7 @@ from bot.database import Database, DatabaseBusy
 from bot.listeners.admin import READ_WITHIN
 from bot.listeners.commands import COMMAND, answer
 from bot.models import CONVERSATION_ID, Release
-from bot.outbox import Failure, classify, explain
+from bot.outbox import Failure, classify
 from bot.posting import post_joining
 from bot.search import SearchService
 
@@ -53,7 +53,9 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
         await ack()
 
     @app.action(re.compile(f"^{blocks.PAGE_ACTION_PREFIX}"))
-    async def turn_page(ack: AsyncAck, respond: AsyncRespond, action: dict[str, Any]) -> None:
+    async def turn_page(
+        ack: AsyncAck, respond: AsyncRespond, action: dict[str, Any], body: dict[str, Any]
+    ) -> None:
         await ack()
         wanted = blocks.read_page_value(action.get("value") or "")
         if wanted is None:
@@ -63,7 +65,10 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
             )
             return
         text, page = wanted
-        await respond(replace_original=True, **await answer(search, text, page, COMMAND))
+        channel = _channel(body)
+        where = channel if isinstance(channel, str) else None
+        found = await answer(search, text, page, COMMAND, where)
+        await respond(replace_original=True, **found)
 
     @app.action(blocks.SHARE_ACTION_ID)
     async def share(
@@ -74,9 +79,7 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
     ) -> None:
         await ack()
         user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
-            "channel_id"
-        )
+        channel = _channel(body)
         value = action.get("value") or ""
         # A release ID is what a Share button carries (at most a button value's 2,000
         # characters); the channel is where the button was, a conversation ID.
@@ -125,6 +128,12 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
             await respond(replace_original=False, text=problem)
 
 
+def _channel(body: dict[str, Any]) -> Any:
+    """The conversation of the message whose button was pressed (perhaps not a string, in a
+    forged payload)."""
+    return (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id")
+
+
 async def _post_share(
     client: AsyncWebClient, channel: str, release: Release, user: str
 ) -> str | None:
@@ -149,4 +158,11 @@ async def _post_share(
         )
     if failure.kind is Failure.UNKNOWN:
         return "Slack did not answer in time; look in the channel before pressing Share again."
-    return f"Sharing failed: {explain(failure.reason)}."
+    if failure.reason == "is_archived":
+        return "Sharing failed: this channel is archived."
+    if failure.kind is Failure.NEEDS_ADMIN:  # the token or the app's rights: not theirs to fix
+        return (
+            f"Sharing failed: the app cannot post just now ({failure.reason}). Please tell a "
+            "workspace admin."
+        )
+    return f"Sharing failed: Slack answered {failure.reason}."

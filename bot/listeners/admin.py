@@ -106,7 +106,7 @@ class AdminCommands:
             if verb == "poll":
                 await self.db.write(
                     lambda store: store.record_change(
-                        user_id, "poll", "feed polled on request", now=time.time()
+                        user_id, "poll", "asked for a feed poll", now=time.time()
                     ),
                     within=WRITE_WITHIN,
                 )

@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot import blocks
+from bot.admins import SEE
 from bot.controls import Controls
 from bot.listeners.admin import AdminCommands, is_admin_command
 from bot.query import QueryError, from_slack, is_help
@@ -27,17 +28,16 @@ def register(
     async def isscr_news(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
         raw = (command.get("text") or "").strip()
         name = command.get("command") or COMMAND
+        user = command.get("user_id") or ""
         if is_help(raw):
-            await ack(
-                text=blocks.fallback_text(f"How to use {name}"), blocks=blocks.help_blocks(name)
-            )
+            await answer_help(ack, respond, admin, user, name, within=controls.answer_in_ack_within)
             return
         if is_admin_command(raw):
             # The raw text: channels arrive as <#C123|name>, which the search would flatten.
-            work = admin.answer(command.get("user_id") or "", raw)
+            work = admin.answer(user, raw)
             waiting = ":hourglass_flowing_sand: Working on it…"
         else:
-            work = answer(search, from_slack(raw).strip(), 1, name)
+            work = answer(search, from_slack(raw).strip(), 1, name, command.get("channel_id"))
             waiting = ":mag: Searching the ISSCR archive…"
         await answer_in_time(
             ack, respond, work, waiting=waiting, within=controls.answer_in_ack_within
@@ -64,8 +64,39 @@ async def answer_in_time(
     await respond(replace_original=False, **await task)
 
 
-async def answer(search: SearchService, text: str, page: int, command: str) -> dict[str, Any]:
-    """The ephemeral message answering `text`: results, or a hint saying what to change."""
+async def answer_help(
+    ack: AsyncAck,
+    respond: AsyncRespond,
+    admin: AdminCommands,
+    user: str,
+    command: str,
+    *,
+    within: float,
+) -> None:
+    """The usage of `command`, with the admin commands for an admin. Whether `user` is one is
+    asked of Slack as for an admin command; a member never waits for that past `within`: their
+    help comes in the ack, and an admin whose answer came too late gets the admin commands in
+    a second message."""
+    check = asyncio.ensure_future(admin.check.refusal(user, wanted=SEE))
+    done, _ = await asyncio.wait({check}, timeout=within)
+    is_admin = bool(done) and check.result() is None
+    await ack(
+        text=blocks.fallback_text(f"How to use {command}"),
+        blocks=blocks.help_blocks(command, admin=is_admin),
+    )
+    if not done and await check is None:
+        await respond(
+            replace_original=False,
+            text=blocks.fallback_text(f"Admin commands of {command}"),
+            blocks=blocks.admin_help_blocks(command),
+        )
+
+
+async def answer(
+    search: SearchService, text: str, page: int, command: str, channel: str | None = None
+) -> dict[str, Any]:
+    """The ephemeral message answering `text`: results, or a hint saying what to change.
+    `channel`: where the search was made, which its Share buttons name."""
     try:
         results: Results = await search.run(text, page)
     except QueryError as error:
@@ -85,4 +116,7 @@ async def answer(search: SearchService, text: str, page: int, command: str) -> d
             "Please try again, perhaps with other words."
         )
         return {"text": problem, "blocks": blocks.problem_blocks(problem, command=command)}
-    return {"text": blocks.search_text(results), "blocks": blocks.search_blocks(results, command)}
+    return {
+        "text": blocks.search_text(results),
+        "blocks": blocks.search_blocks(results, command, channel),
+    }

@@ -170,7 +170,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         try:
             await admin.db.write(
                 lambda store: store.record_change(
-                    user, "poll", "feed polled on request", now=time.time()
+                    user, "poll", "asked for a feed poll", now=time.time()
                 ),
                 within=WRITE_WITHIN,
             )
@@ -192,7 +192,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
                 count = store.retry_failed(now=time.time())
                 if count:
                     what = f"{count} failed {'delivery' if count == 1 else 'deliveries'}"
-                    store.record_change(user, "retry", f"{what} queued again", now=time.time())
+                    store.record_change(user, "retry", f"retried {what}", now=time.time())
             return count
 
         try:

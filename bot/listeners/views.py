@@ -137,7 +137,10 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home, poster: AsyncWebCl
         try:
             await admin.db.write(
                 lambda store: store.record_change(
-                    user, "test", f"{channel}: test announcement", now=time.time()
+                    user,
+                    "test",
+                    f"{channel}: sent a test announcement to {channel}",
+                    now=time.time(),
                 )
             )
         except sqlite3.Error as error:  # posted all the same: say so, log why it is unrecorded
@@ -182,7 +185,7 @@ async def _post_trial(
             poster,
             {
                 "channel": channel,
-                "text": f"Test: {blocks.announcement_text(release)}",
+                "text": blocks.trial_text(release),
                 "blocks": blocks.trial_blocks(release, user),
                 "unfurl_links": False,
                 "unfurl_media": False,
