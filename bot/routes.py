@@ -66,7 +66,7 @@ class Router:
             _SEED,
             channel,
             by=SEED_BY,
-            detail=f"{channel}: route added for every category",
+            detail=f"{_detail(channel, None, ())} (as ANNOUNCE_CHANNEL asked)",
             now=self.clock(),
         )
 

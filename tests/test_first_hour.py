@@ -173,7 +173,10 @@ async def test_announce_channel_seeds_its_route_once_and_the_admins_changes_stay
     assert after_removal == []
     assert narrowed == [(CHANNEL, ("Policy",))]
     assert posted_ids(slack) == [make_item(4).item_id]  # Policy only
-    assert changes[0] == (SEED_BY, f"{CHANNEL}: route added for every category")
+    assert changes[0] == (
+        SEED_BY,
+        f"{CHANNEL}: routed every category to {CHANNEL} (as ANNOUNCE_CHANNEL asked)",
+    )
     assert [user for user, _ in changes[1:]] == [ADMIN, ADMIN]
 
 
@@ -230,6 +233,7 @@ async def test_until_something_is_posted_the_admin_home_says_why_and_offers_a_te
     assert "Nothing posted yet, as expected" in quiet
     assert "the releases already published were stored as the starting point" in quiet
     assert "admin_send_trial" in quiet
+    assert f"The bot routed every category to <#{CHANNEL}> (as ANNOUNCE_CHANNEL asked)" in quiet
     assert "Nothing posted yet" not in posted
     assert buttons(posted)[-1] == "Send a test announcement"  # still among the actions
     assert health["routes"] == 1 and health["ok"] is True
