@@ -34,7 +34,8 @@ VOLUME /data
 WORKDIR /data
 ENV DATABASE_PATH=/data/isscr-news.db \
     PORT=3000
-USER isscr-news-bot
+# By number, so that a platform can tell it is not root without reading /etc/passwd.
+USER 10001:10001
 
 # POST /slack/events in HTTP mode, GET /healthz in both modes: PORT is set above because in
 # Socket Mode the bot serves /healthz only when PORT is set.

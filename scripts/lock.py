@@ -3,8 +3,8 @@ at run time (pyproject.toml's `dependencies` and theirs; not the test tools), on
 and every Python that pyproject.toml allows. The Docker image installs from it with
 `pip install --require-hashes`, and CI installs it the same way.
 
-    python scripts/lock.py            # after a change to the dependencies: pins that still fit stay
-    python scripts/lock.py --upgrade  # every pin to the newest release allowed
+    python3 scripts/lock.py            # after changing the dependencies: pins that still fit stay
+    python3 scripts/lock.py --upgrade  # every pin to the newest release allowed
 
 Needs Python 3.11 or newer and PyPI: it installs uv (pinned below) into a temporary virtual
 environment and runs its resolver, which reads every package's files from PyPI.
@@ -24,7 +24,7 @@ from pathlib import Path
 UV = "uv==0.13.9"
 INDEX = "https://pypi.org/simple"
 REPO = Path(__file__).resolve().parents[1]
-COMMAND = "python scripts/lock.py"
+COMMAND = "python3 scripts/lock.py"
 
 
 def oldest_python(pyproject: Path) -> str:

@@ -104,14 +104,17 @@ def test_the_image_installs_the_lock_file_with_hashes_and_then_the_bot_alone() -
 def test_the_bot_runs_as_a_user_without_privileges_with_its_database_on_the_volume() -> None:
     stage = final_stage()
     [user] = arguments_of("USER")
-    assert user not in ("root", "0") and not user.startswith(("root:", "0:"))
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit() and int(uid) != 0 and gid == uid, user  # numeric: checkable as non-root
     instructions = [instruction for instruction, _ in stage]
     # The user comes after every install, and nothing runs as root once it is set.
     assert instructions.index("USER") > max(
         i for i, name in enumerate(instructions) if name == "RUN"
     )
     [creates] = [run for run in arguments_of("RUN") if "useradd" in run]
-    assert f"chown {user}:{user} /data" in creates  # a new volume takes this owner
+    assert f"--uid {uid} --user-group" in creates
+    name = creates.split("&&")[0].split()[-1]
+    assert f"chown {name}:{name} /data" in creates  # a new volume takes this owner
     assert arguments_of("VOLUME") == ["/data"]
     assert instructions.index("VOLUME") > stage.index(("RUN", creates))
     assert env_of(stage)["DATABASE_PATH"] == "/data/isscr-news.db"
@@ -312,7 +315,7 @@ def test_the_lock_file_pins_every_runtime_dependency_inside_pyprojects_range_wit
     # The test tools stay out of the image.
     for tool in PYPROJECT["project"]["optional-dependencies"]["test"]:
         assert canonicalize_name(Requirement(tool).name) not in pins
-    assert "#    python scripts/lock.py\n" in (REPO / "requirements.lock").read_text()
+    assert "#    python3 scripts/lock.py\n" in (REPO / "requirements.lock").read_text()
 
 
 # -- platforms -------------------------------------------------------------------------------------
