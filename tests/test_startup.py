@@ -77,6 +77,7 @@ def newer_database(path: Path) -> bytes:
         ["retry-failed"],
         ["search", "stem"],
         ["backfill", "--pause", "0"],
+        ["backup", "copy.db"],
     ],
     ids=" ".join,
 )
