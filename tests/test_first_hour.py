@@ -89,7 +89,7 @@ async def test_the_setup_choice_is_refused_to_members_forgeries_and_a_stale_home
         modals = [json.dumps(modal) for modal in slack.modals]
 
         await choose_first_channel(bot, POLICY_NEWS)
-        await eventually(lambda: bool(bot.store.routes()))
+        await eventually(lambda: (notice(slack) or "").startswith("Set up: new ISSCR"))
         slack.home_views.clear()
         await choose_first_channel(bot, PRESS_NEWS)  # from a Home opened before that choice
         await eventually(lambda: ADMIN in slack.home_views)
