@@ -220,3 +220,15 @@ def test_a_name_instead_of_a_channel_id_stops_the_bot_with_the_line_the_readme_s
     )
 
     assert run_as_typed("isscr-news-bot run", tmp_path) == shown + "\n"
+
+
+def test_every_file_the_docs_link_to_is_in_the_repository() -> None:
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    missing = [
+        f"{page.relative_to(REPO)} → {target}"
+        for page in pages
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text())
+        if "://" not in target and not (page.parent / target).exists()
+    ]
+
+    assert missing == []
