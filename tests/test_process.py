@@ -318,23 +318,6 @@ async def test_poll_dry_run_prints_announcements_and_changes_nothing(tmp_path: P
     assert not (tmp_path / "dry.db").exists()
 
 
-async def test_the_readme_offline_example_runs_from_a_checkout_as_shown(tmp_path: Path) -> None:
-    readme = (REPO / "README.md").read_text()
-    command, _, rest = readme.partition("$ FEED_URL=")[2].partition("\n")
-    shown = rest.partition("```")[0]
-    *settings, program, subcommand, flag = command.split()
-    env = dict(setting.split("=", 1) for setting in ["FEED_URL=" + settings[0], *settings[1:]])
-    # A fresh clone has nothing beside it: the sample must be inside the repository.
-    assert (REPO / env["FEED_URL"]).resolve().is_relative_to(REPO), env["FEED_URL"]
-    assert (program, subcommand, flag) == (".venv/bin/isscr-news-bot", "poll", "--dry-run")
-
-    env["DATABASE_PATH"] = str(tmp_path / "none-yet.db")  # as on a machine without a database
-    code, out, err = await run_cli(subcommand, flag, env=env, cwd=REPO)
-
-    assert (code, err) == (0, "")
-    assert out == shown
-
-
 @pytest.mark.parametrize("dry_run", [False, True], ids=["poll", "dry run"])
 async def test_a_poll_on_another_programs_database_stops_with_one_line(
     tmp_path: Path, feed: FeedServer, slack: SlackApi, dry_run: bool
