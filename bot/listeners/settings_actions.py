@@ -55,6 +55,14 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         await home.publish(user_id, is_admin=False)  # the members' Home drops the buttons
         return False
 
+    async def allowed_channel(body: dict[str, Any], value: Any) -> str | None:
+        """`value` when it is a channel ID (as our menus and buttons send) and the user an
+        admin; None once the user has been told why not."""
+        if not isinstance(value, str) or not CHANNEL_ID.fullmatch(value):
+            await tell(body, NOT_OURS)
+            return None
+        return value if await allowed(body) else None
+
     @app.action(blocks.ADD_ROUTE)
     async def add_route(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -73,11 +81,8 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
     ) -> None:
         await ack()
         user = body["user"]["id"]
-        channel = action.get("value")
-        if not isinstance(channel, str) or not CHANNEL_ID.fullmatch(channel):
-            await tell(body, NOT_OURS)
-            return
-        if not await allowed(body):
+        channel = await allowed_channel(body, action.get("value"))
+        if channel is None:
             return
         try:
             routes, known = await admin.db.read(
@@ -138,11 +143,8 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
     ) -> None:
         await ack()
         user = body["user"]["id"]
-        channel = action.get("selected_conversation")
-        if not isinstance(channel, str) or not CHANNEL_ID.fullmatch(channel):
-            await tell(body, NOT_OURS)
-            return
-        if not await allowed(body):
+        channel = await allowed_channel(body, action.get("selected_conversation"))
+        if channel is None:
             return
         try:
             await admin.db.write(
