@@ -43,9 +43,17 @@ class Backup:
         )
 
 
-def target_path(path: Path, database: Path, *, force: bool, now: float | None = None) -> Path:
-    """Where the backup goes: PATH, or a dated file inside PATH when it is a folder. Refuses a
-    PATH that exists (unless `force`), whose folder does not, or that is the database itself."""
+def target_path(
+    path: Path, database: Path, *, force: bool, folder: bool = False, now: float | None = None
+) -> Path:
+    """Where the backup goes: PATH, or a dated file inside PATH when it is a folder (or typed
+    as one, `folder`). Refuses a PATH that exists (unless `force`), whose folder does not, or
+    that is the database itself."""
+    if folder and not path.is_dir():
+        problem = "is not a folder" if path.exists() else "does not exist"
+        raise BackupError(
+            f"the folder {path.absolute()} {problem}: create it, or choose another PATH"
+        )
     if path.is_dir():
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
         path = path / f"{database.stem}-{stamp}.db"

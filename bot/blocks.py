@@ -906,7 +906,19 @@ def first_post_blocks(report: dict[str, Any], latest: Release | None) -> list[Bl
     if not deliveries or deliveries.get("sent"):
         return []
     feed = report.get("feed") or {}
-    if deliveries.get("pending"):
+    held = (deliveries.get("held") or {}).get("posts")
+    if deliveries.get("failed"):
+        why = (
+            f"*Nothing posted yet:* {_count(deliveries['failed'], 'announcement')} failed "
+            "(the health below says why, e.g. a private channel the app was not invited to). "
+            "Fix that, then press *Retry failed deliveries*."
+        )
+    elif held:
+        why = (
+            f"*Nothing posted yet:* {_count(held, 'announcement')} held back after a flood: "
+            "*Announce them* or *Discard them* above."
+        )
+    elif deliveries.get("pending"):
         why = (
             f"*Nothing posted yet:* {_count(deliveries['pending'], 'announcement')} on "
             "the way; the health below says if Slack refuses them."
@@ -918,7 +930,8 @@ def first_post_blocks(report: dict[str, Any], latest: Release | None) -> list[Bl
         )
     else:
         newest = (
-            f" The latest, from {_release_day(latest)}, is “{escape(latest.title)}”."
+            f" The latest, from {_release_day(latest)}, is "
+            f"“{_fit(_feed_pieces(latest.title), _MAX_TITLE)}”."
             if latest is not None
             else ""
         )

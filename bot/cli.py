@@ -34,7 +34,7 @@ from bot.query import QueryError, is_help
 from bot.routes import Router
 from bot.runtime import Bot
 from bot.search import Results, Search, SearchError
-from bot.settings import DEFAULT_ARCHIVE_URL, Settings, SettingsError
+from bot.settings import Settings, SettingsError
 from bot.store import SchemaTooNew, Store
 from bot.watcher import FLOOD_THRESHOLD, Outcome, Watcher, fetch_releases, plan_poll
 
@@ -56,6 +56,7 @@ def load_settings(
     require_slack: bool = False,
     serve: bool = False,
     mode: str = "auto",
+    require_archive: bool = False,
     warn: bool = True,
     log_level: str = "WARNING",
 ) -> Settings:
@@ -66,7 +67,11 @@ def load_settings(
     load_dotenv(find_dotenv(usecwd=True), override=False)
     try:
         settings = Settings.from_env(
-            os.environ, mode=mode, require_slack=require_slack, serve=serve
+            os.environ,
+            mode=mode,
+            require_slack=require_slack,
+            serve=serve,
+            require_archive=require_archive,
         )
     except SettingsError as error:
         fail(error)
@@ -306,15 +311,8 @@ def backfill(pause: float) -> None:
     Safe to run again: nothing is stored twice. When interrupted (Ctrl-C, a crash, the site
     failing), the next run resumes where this one stopped.
     """
-    settings = load_settings()
-    if settings.archive_url is None:
-        fail(
-            SettingsError(
-                "ARCHIVE_URL",
-                "is not set and FEED_URL is a local file, so there is no archive to read",
-                f"set ARCHIVE_URL, e.g. to {DEFAULT_ARCHIVE_URL}",
-            )
-        )
+    settings = load_settings(require_archive=True)
+    assert settings.archive_url is not None  # else load_settings has said so
     open_store(settings).close()  # the schema, ensured before anything starts
     db = Database(settings.database_path)
     try:
@@ -488,9 +486,9 @@ def _newest_first(release: Release) -> float:
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path")
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
-def backup(path: Path, force: bool) -> None:
+def backup(path: str, force: bool) -> None:
     """Copy the bot's database to PATH, safely while the bot runs.
 
     PATH may be a folder: the copy is then named after the date and time (UTC). The copy is
@@ -500,7 +498,9 @@ def backup(path: Path, force: bool) -> None:
     database = settings.database_path.absolute()
     store = open_store(settings, read_only=True)
     try:
-        target = target_path(path, database, force=force)
+        # A final slash means a folder, which Path() would forget.
+        folder = path.endswith(("/", os.sep))
+        target = target_path(Path(path), database, force=force, folder=folder)
         made = back_up(store, target, force=force, permissions_of=database)
     except BackupError as error:
         fail(error)

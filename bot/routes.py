@@ -3,8 +3,8 @@
 A route sends the releases of some categories (or of all) to one channel. A release goes once
 to every channel whose route takes any of its categories, so routes only add: a new route never
 takes news away from another channel. With no routes, releases are stored and searchable but
-announced nowhere until an admin picks a channel. ANNOUNCE_CHANNEL only seeds the first route,
-once (see `Router.seed`). Every change is written to the audit log with who made it.
+announced nowhere until an admin picks a channel. ANNOUNCE_CHANNEL only sets up the first
+route, once (see `Router.seed`). Every change is written to the audit log with who made it.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class RouteError(ValueError):
 
 # The audit log's author of what a setting did, rather than an admin.
 SEED_BY = "ANNOUNCE_CHANNEL"
-_SEED = "announce_channel"
+_WHERE = "Change routes in Slack (the app's Home, or /isscr-news route)"
 
 
 class Router:
@@ -55,15 +55,17 @@ class Router:
         self.clock = clock
 
     def seed(self, store: Store) -> bool:
-        """ANNOUNCE_CHANNEL takes every category, once, on a database with no routes yet;
-        whether that happened now. Recorded either way, so a route an admin later changes or
-        removes stays as they left it, and a database that already had routes (where the
-        setting received nothing) keeps exactly its deliveries."""
+        """ANNOUNCE_CHANNEL takes every category, on a database with no routes, once per value
+        the setting is given; whether that happened now. Recorded either way, so a route an
+        admin later changes or removes stays as they left it across restarts, and a database
+        that already had routes (where the setting received nothing) keeps exactly its
+        deliveries. A new value on a database left without routes is the operator's new
+        choice, and is applied."""
         if self.announce_channel is None:
             return False
         channel = self.announce_channel
         return store.seed_route(
-            _SEED,
+            _seed_name(channel),
             channel,
             by=SEED_BY,
             detail=f"{_detail(channel, None, ())} (as ANNOUNCE_CHANNEL asked)",
@@ -71,28 +73,29 @@ class Router:
         )
 
     def unused_setting(self, store: Store) -> str | None:
-        """Why ANNOUNCE_CHANNEL no longer decides anything, for the log; None when it does
-        (or is unset)."""
-        seeded = store.seeded(_SEED) if self.announce_channel else None
-        if seeded is None:
+        """Why ANNOUNCE_CHANNEL decides nothing now, for the log; None when it does (or is
+        unset)."""
+        channel = self.announce_channel
+        seeded = store.seeded(_seed_name(channel)) if channel else None
+        if seeded is None or any(route.channel == channel for route in store.routes()):
             return None
-        channel, applied = seeded
-        if any(route.channel == self.announce_channel for route in store.routes()):
-            return None
-        if channel != self.announce_channel or not applied:
+        if seeded[1]:
             return (
-                f"ANNOUNCE_CHANNEL={self.announce_channel} is not used: it only seeds the first "
-                "route of a new database, and this one has its routes. Change them in Slack "
-                "(the app's Home, or /isscr-news route)"
+                f"ANNOUNCE_CHANNEL={channel} is not used any more: it only sets up the first "
+                f"route, and an admin has removed that route since. {_WHERE}"
             )
         return (
-            f"ANNOUNCE_CHANNEL={channel} is not used any more: an admin removed its route. "
-            "Change routes in Slack (the app's Home, or /isscr-news route)"
+            f"ANNOUNCE_CHANNEL={channel} is not used: it only sets up the first route of a "
+            f"database without routes, and this one had routes when it was set. {_WHERE}"
         )
 
     def channels_for(self, store: Store, release: Release) -> list[str]:
         self.seed(store)  # in the poll's transaction: the seed lands with the first deliveries
         return [route.channel for route in store.routes() if takes(route, release)]
+
+
+def _seed_name(channel: str) -> str:
+    return f"ANNOUNCE_CHANNEL={channel}"
 
 
 def takes(route: Route, release: Release) -> bool:
@@ -274,13 +277,10 @@ class Routes:
         A Home opened before another admin chose raises RouteError rather than adding a
         second every-category channel nobody asked for."""
         with self.store.transaction():
-            routes = self.store.routes()
-            if routes:
+            if self.store.routes():
                 raise RouteError(
-                    f"Another admin has already chosen where ISSCR news goes "
-                    f"({', '.join(f'<#{route.channel}>' for route in routes[:3])}"
-                    f"{', …' if len(routes) > 3 else ''}): see the routes on the Home, and use "
-                    "Add route to add this channel."
+                    "Another admin has already chosen where ISSCR news goes: see the routes "
+                    "below, and use Add route to add this channel too."
                 )
             detail = _detail(channel, None, ())
             self.store.save_route(

@@ -9,7 +9,7 @@ import logging
 import signal
 import sqlite3
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -27,7 +27,7 @@ from bot.routes import Router
 from bot.search import SearchService
 from bot.settings import Settings, SettingsError
 from bot.socket_mode import SlackConnection, SocketMode
-from bot.store import DONE, NOT_STARTED, ArchiveStatus, Store
+from bot.store import DONE, NOT_STARTED, ArchiveStatus, Route, Store
 from bot.verify import MAX_BODY, SlackRequests
 from bot.watcher import MAX_RETRY_AFTER, Watcher
 
@@ -185,7 +185,8 @@ class Bot:
             )
         except sqlite3.Error:
             return  # the poll's own log lines have said what happened
-        log.info(first_success(stored, [route.channel for route in routes], importing=importing))
+        unset = self.settings.announce_channel is None
+        log.info(first_success(stored, routes, importing=importing, suggest_setting=unset))
 
     async def _archive_due(self) -> str | None:
         """The archive URL to backfill from in the background, or None: on a first start (an
@@ -370,22 +371,27 @@ class Bot:
         )
 
 
-def first_success(stored: int, channels: list[str], *, importing: bool) -> str:
+def first_success(
+    stored: int, routes: Sequence[Route], *, importing: bool, suggest_setting: bool
+) -> str:
     """The log line after the first poll, e.g. "stored 20 releases; the archive import is
-    running; the next new release will go to C0123456789"."""
+    running; the next new release will go to C0123456789". `suggest_setting`: ANNOUNCE_CHANNEL
+    is unset, so it is a way to pick the channel."""
     parts = [f"stored {stored:,} release{'' if stored == 1 else 's'}"]
     if importing:
         parts.append("the archive import is running (older releases, not announced)")
-    if not channels:
+    if not routes:
         parts.append(
-            "no channel receives news yet: an admin picks one on the app's Home in Slack "
-            "(or set ANNOUNCE_CHANNEL)"
+            "no channel receives news yet: an admin picks one on the app's Home in Slack"
+            + (" (or set ANNOUNCE_CHANNEL)" if suggest_setting else "")
         )
-    elif len(channels) == 1:
-        parts.append(f"the next new release will go to {channels[0]}")
+    elif len(routes) == 1 and not routes[0].categories:
+        parts.append(f"the next new release will go to {routes[0].channel}")
     else:
-        shown = ", ".join(channels[:5]) + (", …" if len(channels) > 5 else "")
-        parts.append(
-            f"the next new release will go to the {len(channels)} routed channels ({shown})"
-        )
+        shown = [
+            f"{route.channel} ({', '.join(route.categories) or 'every category'})"
+            for route in routes[:5]
+        ]
+        more = f" and {len(routes) - 5} more routes" if len(routes) > 5 else ""
+        parts.append(f"new releases will go to {'; '.join(shown)}{more}")
     return "; ".join(parts)

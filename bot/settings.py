@@ -166,9 +166,11 @@ class Settings:
         mode: str = "auto",
         require_slack: bool = False,
         serve: bool = False,
+        require_archive: bool = False,
     ) -> Settings:
-        """Parse and validate every variable (blank values count as unset), then what `mode`
-        and `require_slack` need; every problem found is in the one SettingsError raised."""
+        """Parse and validate every variable (blank values count as unset), then what `mode`,
+        `require_slack` and `require_archive` need; every problem found is in the one
+        SettingsError raised."""
         values = {k: v.strip() for k, v in env.items() if v is not None and v.strip()}
         problems = _Problems()
         check = problems.check
@@ -217,6 +219,18 @@ class Settings:
             settings = check(lambda: settings.in_mode(mode), settings)
         if require_slack:
             settings._require_slack(problems, serve=serve)
+        if (
+            require_archive
+            and settings.archive_url is None
+            and not (problems.reported("FEED_URL") or problems.reported("ARCHIVE_URL"))
+        ):
+            problems.found.append(
+                SettingsError(
+                    "ARCHIVE_URL",
+                    "is not set and FEED_URL is a local file, so there is no archive to read",
+                    f"set ARCHIVE_URL, e.g. to {DEFAULT_ARCHIVE_URL}",
+                )
+            )
         problems.raise_any()
         return settings
 
@@ -234,13 +248,12 @@ def _channel(values: Mapping[str, str], name: str) -> str | None:
 
 
 def _log_level(values: Mapping[str, str]) -> str | None:
-    level = values.get("LOG_LEVEL")
-    if level is None:
+    typed = values.get("LOG_LEVEL")
+    if typed is None:
         return None
-    level = level.upper()
-    if level not in _LOG_LEVELS:
-        raise SettingsError("LOG_LEVEL", f"is {level!r}", f"use one of {', '.join(_LOG_LEVELS)}")
-    return level
+    if typed.upper() not in _LOG_LEVELS:
+        raise SettingsError("LOG_LEVEL", f"is {typed!r}", f"use one of {', '.join(_LOG_LEVELS)}")
+    return typed.upper()
 
 
 def _port(values: Mapping[str, str]) -> int:

@@ -223,6 +223,11 @@ async def test_a_backup_that_cannot_be_made_says_why_in_one_line_and_leaves_noth
         "choose another PATH",
         "file/copy.db": f"the folder {tmp_path / 'file'} is not a folder: create it, or choose "
         "another PATH",
+        # A final slash names a folder: never a file called "backups".
+        "backups/": f"the folder {tmp_path / 'backups'} does not exist: create it, or choose "
+        "another PATH",
+        "file/": f"the folder {tmp_path / 'file'} is not a folder: create it, or choose another "
+        "PATH",
         "bot.db": f"{database} is the bot's database itself: back it up to another file",
         "bot.db-wal": f"{database}-wal is the bot's database itself: back it up to another file",
         "read-only/copy.db": f"cannot write in {read_only} (Read-only file system): choose a "

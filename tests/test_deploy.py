@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import signal
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -26,7 +27,7 @@ from bot.feed import DEFAULT_TIMEOUT
 from tests.conftest import bot_env, eventually
 from tests.fakes.feed_server import Fault, FeedServer
 from tests.fakes.slack_api import SlackApi
-from tests.test_process import BotProcess, free_port, run_cli
+from tests.test_process import BotProcess, child_env, free_port, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -334,6 +335,28 @@ def test_the_commands_that_write_refuse_native_windows_and_point_to_docker_or_ws
     for reading in set(main.commands) - WRITING_COMMANDS:
         assert platform_problem(reading, "win32") is None  # status, search, healthcheck
     assert platform_problem(None, "win32") is None  # --help, --version
+
+
+async def test_on_native_windows_the_command_line_refuses_before_anything_else(
+    tmp_path: Path,
+) -> None:
+    """The check is wired into the command line itself: Python on Windows says "win32"."""
+    script = (
+        "import sys; from bot.cli import main; sys.platform = 'win32'; "
+        "main(['run'], prog_name='isscr-news-bot')"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script,
+        cwd=tmp_path, env=child_env({"SLACK_BOT_TOKEN": "not-a-token"}),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+
+    assert (process.returncode, out) == (2, b"")
+    assert err.decode() == (
+        "isscr-news-bot: `run` does not run on Windows itself: run the bot with Docker "
+        "(docker compose up) or inside WSL, see docs/deploy.md\n"
+    )  # and not the bad token: nothing else was looked at
 
 
 # -- the container's health check and stop, against a real bot -----------------------------------

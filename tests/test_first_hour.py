@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from bot import blocks
+from bot.models import Release
 from bot.routes import SEED_BY
+from bot.runtime import first_success
 from bot.settings import Settings, SettingsError
+from bot.store import Route
 from tests.conftest import (
     CHANNEL,
     bot_env,
@@ -105,8 +111,8 @@ async def test_the_setup_choice_is_refused_to_members_forgeries_and_a_stale_home
     assert "admin" in modals[0] and "not one this app made" in modals[1]
     assert [route.channel for route in routes] == [POLICY_NEWS]
     assert notice(slack) == (
-        f"Another admin has already chosen where ISSCR news goes (<#{POLICY_NEWS}>): see the "
-        "routes on the Home, and use Add route to add this channel."
+        "Another admin has already chosen where ISSCR news goes: see the routes below, and use "
+        "Add route to add this channel too."
     )
 
 
@@ -231,7 +237,7 @@ async def test_until_something_is_posted_the_admin_home_says_why_and_offers_a_te
         await eventually(lambda: bot.store.release_count() == 3)
         quiet = await open_home(bot, slack, ADMIN)
         feed.items.insert(0, make_item(4))
-        await eventually(lambda: len(slack.messages[CHANNEL]) == 1)
+        await eventually(lambda: bot.store.delivery_counts()["sent"] == 1)
         posted = await open_home(bot, slack, ADMIN)
         health = await (await _get(f"http://127.0.0.1:{bot.port}/healthz")).json()
 
@@ -357,3 +363,128 @@ async def test_store_only_needs_no_slack_and_makes_the_sample_searchable(
     assert stored == (0, "Feed updated; 5 releases stored, nothing posted.\n", "")
     assert found[0] == 0 and found[1].startswith("2 releases match “nih”.")
     assert both[0] == 2 and "choose one of them" in both[2]
+
+
+def report_of(**deliveries: object) -> dict[str, object]:
+    counts = {"sent": 0, "pending": 0, "failed": 0, "held": {"posts": 0}}
+    return {
+        "feed": {"last_success": "2026-11-30T12:00:00+00:00"},
+        "deliveries": counts | deliveries,
+    }
+
+
+def card(report: dict[str, object], latest: Release | None = None) -> str:
+    [section] = blocks.first_post_blocks(report, latest)
+    assert section["accessory"]["action_id"] == blocks.SEND_TRIAL
+    return section["text"]["text"]
+
+
+def test_the_nothing_posted_card_says_the_true_reason() -> None:
+    never_polled = report_of() | {"feed": {"last_success": None}}
+
+    assert card(report_of(failed=2)).startswith(
+        "*Nothing posted yet:* 2 announcements failed (the health below says why"
+    )
+    assert "*Retry failed deliveries*" in card(report_of(failed=2))
+    assert card(report_of(held={"posts": 12})).startswith(
+        "*Nothing posted yet:* 12 announcements held back after a flood: *Announce them*"
+    )
+    assert card(report_of(pending=1)).startswith("*Nothing posted yet:* 1 announcement on the way")
+    assert card(never_polled).startswith("*Nothing posted yet:* the first check of the ISSCR feed")
+    assert card(report_of()).startswith("*Nothing posted yet, as expected:*")
+    assert blocks.first_post_blocks(report_of(sent=1), None) == []
+
+
+def test_the_nothing_posted_card_shows_the_latest_title_as_announcements_do() -> None:
+    latest = Release(
+        id="r1",
+        title="The *ISSCR* & `code` <!channel>",
+        link="https://www.isscr.org/isscr-news/r1",
+        published=datetime(2025, 11, 19, 15, 49, tzinfo=UTC),
+        categories=("Policy",),
+    )
+    shown = card(report_of(), latest)
+    [announced] = [
+        block["text"]["text"]
+        for block in blocks.announcement_blocks(latest)
+        if block.get("text", {}).get("type") == "mrkdwn" and "ISSCR" in block["text"]["text"]
+    ]
+
+    title = shown.split("“", 1)[1].rsplit("”", 1)[0]
+    assert title in announced  # the same characters, not bold or code in one of them
+    assert "*ISSCR*" not in shown and "<!channel>" not in shown and "&amp;" in shown
+
+
+def test_the_first_poll_line_says_where_each_route_sends_news() -> None:
+    def route(channel: str, *categories: str) -> Route:
+        return Route(channel, categories, 1.0, ADMIN)
+
+    only_policy = first_success(
+        3, [route("C0POLICY01", "Policy")], importing=False, suggest_setting=False
+    )
+    several = first_success(
+        3,
+        [route(f"C0CHANNEL{n}", "Policy") for n in range(6)] + [route("C0NEWS0001")],
+        importing=False,
+        suggest_setting=False,
+    )
+    none = first_success(3, [], importing=False, suggest_setting=False)
+
+    assert only_policy == "stored 3 releases; new releases will go to C0POLICY01 (Policy)"
+    assert several.endswith("C0CHANNEL4 (Policy) and 2 more routes")
+    assert none.endswith("an admin picks one on the app's Home in Slack")  # no setting hint
+
+
+async def test_announce_channel_is_applied_once_per_value_and_the_log_says_when_it_is_unused(
+    make_settings: Callable[..., Settings],
+    slack: SlackApi,
+    feed: FeedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    slack.add_user(ADMIN, is_admin=True)
+    slack.add_channel(POLICY_NEWS, name="policy-news")
+    caplog.set_level(logging.INFO, logger="bot")
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        await command(bot, f"unroute {at(CHANNEL, 'news')}")
+    caplog.clear()
+    async with running(make_settings()) as bot:  # the same value: the removal stays
+        await eventually(lambda: "stored 3 releases" in caplog.text)
+        removed = bot.store.routes()
+    said_removed = caplog.text
+    caplog.clear()
+    async with running(make_settings(ANNOUNCE_CHANNEL=POLICY_NEWS)) as bot:  # a new value
+        await eventually(lambda: "stored 3 releases" in caplog.text)
+        applied = [(r.channel, r.categories) for r in bot.store.routes()]
+    caplog.clear()
+    async with running(make_settings()) as bot:  # back to the first: routes exist now
+        await eventually(lambda: "stored 3 releases" in caplog.text)
+        kept = [(r.channel, r.categories) for r in bot.store.routes()]
+    said_kept = caplog.text
+
+    assert removed == []
+    assert (
+        f"ANNOUNCE_CHANNEL={CHANNEL} is not used any more: it only sets up the first route, and "
+        "an admin has removed that route since." in said_removed
+    )
+    assert "(or set ANNOUNCE_CHANNEL)" not in said_removed  # it is set
+    assert applied == [(POLICY_NEWS, ())]
+    assert kept == [(POLICY_NEWS, ())]
+    assert f"the next new release will go to {POLICY_NEWS}" in said_kept
+    assert f"ANNOUNCE_CHANNEL={CHANNEL} is not used any more" in said_kept
+
+
+async def test_backfill_names_the_missing_archive_with_the_other_problems(
+    tmp_path: Path,
+) -> None:
+    sample = Path(__file__).parent / "data" / "sample-feed.rss"
+    env = {"FEED_URL": str(sample), "LOG_LEVEL": "chatty", "DATABASE_PATH": "x.db"}
+
+    code, out, err = await run_cli("backfill", env=env, cwd=tmp_path)
+
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "isscr-news-bot: LOG_LEVEL is 'chatty': use one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        "isscr-news-bot: ARCHIVE_URL is not set and FEED_URL is a local file, so there is no "
+        "archive to read: set ARCHIVE_URL, e.g. to https://www.isscr.org/isscr-news?format=json",
+    ]
