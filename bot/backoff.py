@@ -15,7 +15,7 @@ def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
     Doubles from `base` up to `cap`; "equal jitter" (half fixed, half random) spreads retries
     out without ever collapsing to zero the way full jitter can.
     """
-    ceiling = min(cap, base * 2 ** min(max(attempt, 1) - 1, 32))
+    ceiling: float = min(cap, base * 2.0 ** min(max(attempt, 1) - 1, 32))
     return ceiling / 2 + random.random() * ceiling / 2
 
 

@@ -33,8 +33,8 @@ class SettingsError(Exception):
     """Missing or malformed settings; each line of `str()` names one variable and its fix."""
 
     def __init__(self, variable: str, problem: str, fix: str) -> None:
-        self.variables = (variable,)
-        self.lines = (f"{variable} {problem}: {fix}",)
+        self.variables: tuple[str, ...] = (variable,)
+        self.lines: tuple[str, ...] = (f"{variable} {problem}: {fix}",)
         super().__init__(self.lines[0])
 
     @property
@@ -195,10 +195,10 @@ class Settings:
             slack_api_url=check(lambda: _slack_api_url(values), DEFAULT_SLACK_API_URL),
             feed_url=feed_url,
             database_path=check(lambda: _database_path(values), Path("isscr-news.db")),
-            poll_interval=check(lambda: _number(values, "POLL_INTERVAL", 300, minimum=1), 300),
+            poll_interval=check(lambda: _number(values, "POLL_INTERVAL", 300, minimum=1), 300.0),
             announce_channel=check(lambda: _channel(values, "ANNOUNCE_CHANNEL"), None),
             announce_existing=int(
-                check(lambda: _number(values, "ANNOUNCE_EXISTING", 0, minimum=0, integer=True), 0)
+                check(lambda: _number(values, "ANNOUNCE_EXISTING", 0, minimum=0, integer=True), 0.0)
             ),
             port=check(lambda: _port(values), 3000),
             port_is_explicit="PORT" in values,
