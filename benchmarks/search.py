@@ -85,8 +85,8 @@ from bot.controls import Controls
 from bot.database import Database
 from bot.listeners.commands import COMMAND
 from bot.models import Release
-from bot.query import QueryError
-from bot.search import Search, SearchError, SearchService
+from bot.search.engine import Search, SearchError, SearchService
+from bot.search.grammar import QueryError
 from bot.settings import Settings
 from bot.store import Store
 from tests.conftest import CHANNEL, SIGNING_SECRET, sign, slash_command_body

@@ -18,11 +18,11 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.archive import NORMAL_ENDS
-from bot.marks import MARK_CLOSE, MARK_OPEN, normal, stem
 from bot.models import CHANNEL_ID, USER_ID, Release
-from bot.query import MAX_QUERY_CHARS, unescaped
 from bot.routes import NO_CATEGORY, Changed
-from bot.search import PAGE_SIZE, RANKED_AT_MOST, Results
+from bot.search.engine import PAGE_SIZE, RANKED_AT_MOST, Results
+from bot.search.grammar import MAX_QUERY_CHARS, unescaped
+from bot.search.marks import MARK_CLOSE, MARK_OPEN, normal, stem
 from bot.store import Change, Route
 
 EVENT_TYPE = "isscr_news_item"

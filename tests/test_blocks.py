@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot import blocks
-from bot.marks import Marker
 from bot.models import Found, Release
-from bot.query import Term, parse
-from bot.search import Results
+from bot.search.engine import Results
+from bot.search.grammar import Term, parse
+from bot.search.marks import Marker
 from bot.store import Change
 from tests.conftest import mrkdwn_texts
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from bot import blocks
-from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import Found, Release
-from bot.query import parse
 from bot.routes import NO_CATEGORY, Changed
-from bot.search import Results
+from bot.search.engine import Results
+from bot.search.grammar import parse
+from bot.search.marks import MARK_CLOSE, MARK_OPEN
 from bot.settings import Settings
 from bot.store import Change, Route
 from tests.conftest import CHANNEL, eventually

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import Release, Validators
-from bot.query import QueryError
-from bot.search import Search, SearchError
+from bot.search.engine import Search, SearchError
+from bot.search.grammar import QueryError
+from bot.search.marks import MARK_CLOSE, MARK_OPEN
 from bot.store import JOIN, Store
 
 

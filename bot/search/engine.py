@@ -1,6 +1,6 @@
 """Searching every stored release: one narrow API for the slash command and the CLI.
 
-What a member types is parsed by `bot.query`, and reaches FTS5 only as quoted strings built
+What a member types is parsed by `bot.search.grammar`, and reaches FTS5 only as quoted strings built
 here, so no input can be read as FTS5 syntax. SQLite errors are turned into `SearchError` at
 this boundary; callers see `QueryError` (the member's to fix) or `SearchError` (ours).
 """
@@ -21,10 +21,10 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from time import monotonic
 
-from bot import query as grammar
-from bot.marks import Marker, normal
 from bot.models import Found
-from bot.query import Query, QueryError, Term
+from bot.search import grammar
+from bot.search.grammar import Query, QueryError, Term
+from bot.search.marks import Marker, normal
 from bot.store import JOIN, Store, author_key, category_key, pair, published_rowids
 
 log = logging.getLogger(__name__)
