@@ -21,8 +21,9 @@ from bot.archive import NORMAL_ENDS
 from bot.models import CHANNEL_ID, USER_ID, Release
 from bot.routes import NO_CATEGORY, Changed
 from bot.search.engine import PAGE_SIZE, RANKED_AT_MOST, Results
-from bot.search.grammar import MAX_QUERY_CHARS, unescaped
+from bot.search.grammar import MAX_QUERY_CHARS
 from bot.search.marks import MARK_CLOSE, MARK_OPEN, normal, stem
+from bot.slack_markup import unescaped
 from bot.store import Change, Route
 
 EVENT_TYPE = "isscr_news_item"

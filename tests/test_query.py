@@ -12,10 +12,10 @@ from bot.search.grammar import (
     QueryError,
     Term,
     clean,
-    from_slack,
     is_help,
     parse,
 )
+from bot.slack_markup import from_slack
 
 
 def test_words_phrases_and_every_filter_combine() -> None:

@@ -14,7 +14,8 @@ from bot.admins import SEE
 from bot.controls import Controls
 from bot.listeners.admin import AdminCommands, is_admin_command
 from bot.search.engine import Results, SearchError, SearchService
-from bot.search.grammar import QueryError, from_slack, is_help
+from bot.search.grammar import QueryError, is_help
+from bot.slack_markup import from_slack
 
 log = logging.getLogger(__name__)
 
