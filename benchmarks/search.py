@@ -85,8 +85,9 @@ from bot.controls import Controls
 from bot.database import Database
 from bot.listeners.commands import COMMAND
 from bot.models import Release
-from bot.search.engine import Search, SearchError, SearchService
+from bot.search.engine import Search, SearchError
 from bot.search.grammar import QueryError
+from bot.search.service import SearchService
 from bot.settings import Settings
 from bot.store import Store
 from tests.conftest import CHANNEL, SIGNING_SECRET, sign, slash_command_body

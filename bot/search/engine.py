@@ -7,7 +7,6 @@ this boundary; callers see `QueryError` (the member's to fix) or `SearchError` (
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import difflib
 import itertools
@@ -15,11 +14,8 @@ import logging
 import re
 import sqlite3
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from pathlib import Path
-from time import monotonic
 
 from bot.models import Found
 from bot.search import grammar
@@ -31,12 +27,6 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
 TIME_LIMIT = 5.0  # seconds; a search still running then is stopped and the member told why
-QUEUE_WITHIN = 5.0  # seconds a search may wait for earlier ones before answering "busy"
-BUSY_WAIT = 2.0  # seconds a search waits for another process's lock on the database
-BUSY = (
-    "The archive is busy just now (other searches, or another program using the database). "
-    "Please try again in a minute."
-)
 MIN_PREFIX = 3  # a shorter last word is matched whole: "ai*" would find "aim", "air", …
 # A query matching more releases than this shows this many, and says so: counting and ranking
 # all of a large archive would cost milliseconds per thousand releases. The newest matches
@@ -565,52 +555,6 @@ class Search:
         if not hints:
             hints.append("Try fewer words or drop a filter.")
         return tuple(hints)
-
-
-class SearchService:
-    """Runs `Search` on a thread of its own with its own database connection, so that no
-    search can hold up the event loop (and with it Slack's 3-second acknowledgements).
-
-    A search that cannot start within `within` seconds (earlier searches ahead of it) or get
-    the database within BUSY_WAIT (another process holding it in a way readers must wait for)
-    answers that the archive is busy, rather than leaving the member without an answer."""
-
-    def __init__(
-        self, database_path: Path, *, page_size: int = PAGE_SIZE, within: float = QUEUE_WITHIN
-    ) -> None:
-        self.database_path = database_path
-        self.page_size = page_size
-        self.within = within
-        # One worker: searches take milliseconds, and one connection must not be shared by
-        # two threads at once.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
-        self._search: Search | None = None
-
-    async def run(self, text: str, page: int = 1) -> Results:
-        loop = asyncio.get_running_loop()
-        deadline = monotonic() + self.within
-        return await loop.run_in_executor(self._executor, self._run, text, page, deadline)
-
-    def _run(self, text: str, page: int, deadline: float) -> Results:
-        if monotonic() > deadline:
-            raise SearchError(BUSY)
-        if self._search is None:
-            try:
-                # Opened on the thread that uses it.
-                store = Store(self.database_path, busy_timeout=BUSY_WAIT)
-            except sqlite3.Error as error:
-                log.error("cannot open %s for searching: %s", self.database_path, error)
-                raise SearchError(
-                    "The archive could not be opened just now; please try again in a minute."
-                ) from None
-            self._search = Search(store, page_size=self.page_size)
-        return self._search.run(text, page)
-
-    def close(self) -> None:
-        """Finish the search in progress, then close the connection."""
-        if self._search is not None:
-            self._executor.submit(self._search.store.close)
-        self._executor.shutdown(wait=True)
 
 
 def _start_of_day(day: date) -> datetime:
