@@ -428,7 +428,7 @@ def search(words: tuple[str, ...], page: int) -> None:
         click.echo()
         click.echo(terminal_text(found.release, number=number, marked=found.marked_excerpt))
     for hint in results.hints:
-        click.echo(f"  - {hint.replace('`', '')}")
+        click.echo(f"  - {hint}")
     if results.query.is_empty and not results.total:
         click.echo("  - Nothing is stored yet: isscr-news-bot backfill imports the archive.")
     if results.has_next:

@@ -13,7 +13,7 @@ import itertools
 import logging
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
@@ -55,6 +55,25 @@ class SearchError(Exception):
     """The search could not run for a reason that is not the query's fault."""
 
 
+@dataclass(frozen=True, init=False)
+class Hint:
+    """A suggestion for a search that matched nothing, in plain text pieces: what to do, then
+    what to type for it (a query, a filter), alternately. Each surface shows the typed pieces
+    its own way (Slack as code, a terminal as they are); `str()` is the plain text."""
+
+    pieces: tuple[str, ...]
+
+    def __init__(self, *pieces: str) -> None:
+        object.__setattr__(self, "pieces", pieces)  # frozen: set once, here
+
+    def parts(self) -> Iterator[tuple[str, bool]]:
+        """Each piece, and whether it is something to type."""
+        return ((piece, index % 2 == 1) for index, piece in enumerate(self.pieces))
+
+    def __str__(self) -> str:
+        return "".join(self.pieces)
+
+
 @dataclass(frozen=True)
 class Results:
     text: str  # the query as the member typed it (cleaned), for echoing and paging
@@ -63,7 +82,7 @@ class Results:
     total: int
     page: int
     page_size: int
-    hints: tuple[str, ...] = field(default=())  # what to loosen, when nothing matched
+    hints: tuple[Hint, ...] = field(default=())  # what to loosen, when nothing matched
     ranked_at_most: int = RANKED_AT_MOST  # `total` above this means "more than this many"
 
     @property
@@ -498,14 +517,16 @@ class Search:
         folded = normal(part)
         return [name for name in self._authors if folded in normal(name)]
 
-    def _hints(self, query: Query, plan: _Plan) -> tuple[str, ...]:
+    def _hints(self, query: Query, plan: _Plan) -> tuple[Hint, ...]:
         """Suggestions for loosening a query that matched nothing, each backed by a count."""
         if not self._release_count:
             return (
-                "No releases are stored yet: the first feed poll or the archive import has not "
-                "finished. Try again in a few minutes.",
+                Hint(
+                    "No releases are stored yet: the first feed poll or the archive import has "
+                    "not finished. Try again in a few minutes."
+                ),
             )
-        hints: list[str] = []
+        hints: list[Hint] = []
         last = len(query.terms) - 1
         missing = [
             term.text
@@ -524,36 +545,43 @@ class Search:
             if short and missing[-1] == final.text:
                 # An unfinished word, too short to be read as the beginning of longer ones.
                 hints.append(
-                    f"No release has the word “{missing.pop()}”: type at least {MIN_PREFIX} "
-                    "letters to find the words it begins."
+                    Hint(
+                        f"No release has the word “{missing.pop()}”: type at least {MIN_PREFIX} "
+                        "letters to find the words it begins."
+                    )
                 )
             if missing:
                 words = ", ".join(f"“{text}”" for text in missing)
-                hints.append(f"No release mentions {words}: check the spelling or leave it out.")
+                hints.append(
+                    Hint(f"No release mentions {words}: check the spelling or leave it out.")
+                )
         elif plan.words is not None and query.has_filters:
             cap = self.ranked_at_most
             loose = len(self.store.matching_rowids(plan.words, limit=cap + 1)) if plan.words else 0
             if loose:
                 many = match_count(loose) if loose <= cap else f"more than {cap:,} releases match"
-                hints.append(
-                    f"Without the filters, {many}: try `{query.without_filters().describe()}`."
-                )
+                loose_query = query.without_filters().describe()
+                hints.append(Hint(f"Without the filters, {many}: try ", loose_query, "."))
         elif len(query.terms) > 1:
             hints.append(
-                f"No release has all {len(query.terms)} of these together: try fewer words."
+                Hint(f"No release has all {len(query.terms)} of these together: try fewer words.")
             )
         if query.authors:
             authors = self._authors
             if not any(self._authors_named(part) for part in query.authors):
                 hints.append(
-                    "No author's name contains "
-                    + " or ".join(f"“{part}”" for part in query.authors)
-                    + (f"; the authors are {', '.join(authors[:8])}." if authors else ".")
+                    Hint(
+                        "No author's name contains "
+                        + " or ".join(f"“{part}”" for part in query.authors)
+                        + (f"; the authors are {', '.join(authors[:8])}." if authors else ".")
+                    )
                 )
         if query.after or query.before:
-            hints.append("Try a wider date range, or leave out `after:` / `before:`.")
+            hints.append(
+                Hint("Try a wider date range, or leave out ", "after:", " / ", "before:", ".")
+            )
         if not hints:
-            hints.append("Try fewer words or drop a filter.")
+            hints.append(Hint("Try fewer words or drop a filter."))
         return tuple(hints)
 
 
