@@ -28,7 +28,7 @@ from bot.backoff import retry_after_seconds
 from bot.controls import Controls
 from bot.database import Database
 from bot.listeners.admin import AdminCommands
-from bot.search import SearchService
+from bot.search.service import SearchService
 from bot.settings import Settings
 
 SLACK_TIMEOUT = 30

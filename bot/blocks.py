@@ -18,11 +18,12 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.archive import NORMAL_ENDS
-from bot.marks import MARK_CLOSE, MARK_OPEN, normal, stem
 from bot.models import CHANNEL_ID, USER_ID, Release
-from bot.query import MAX_QUERY_CHARS, unescaped
 from bot.routes import NO_CATEGORY, Changed
-from bot.search import PAGE_SIZE, RANKED_AT_MOST, Results
+from bot.search.engine import PAGE_SIZE, RANKED_AT_MOST, Hint, Results
+from bot.search.grammar import MAX_QUERY_CHARS
+from bot.search.marks import MARK_CLOSE, MARK_OPEN, normal, stem
+from bot.slack_markup import unescaped
 from bot.store import Change, Route
 
 EVENT_TYPE = "isscr_news_item"
@@ -449,11 +450,16 @@ def _no_results(results: Results, command: str) -> Block:
             "No ISSCR releases are stored yet: the first feed poll has not finished. "
             "Try again in a minute."
         ]
-    lines += [f"• {escape(hint)}" for hint in results.hints]
+    lines += [f"• {_hint(hint)}" for hint in results.hints]
     if results.hints:
         lines.append(f"`{escape(command)} help` shows every way to search.")
     [section] = text_blocks("\n".join(lines))
     return section
+
+
+def _hint(hint: Hint) -> str:
+    """A search hint as mrkdwn: what to do escaped, what to type as code."""
+    return "".join(f"`{escape(text)}`" if typed else escape(text) for text, typed in hint.parts())
 
 
 def _page_button(label: str, results: Results, page: int, which: str) -> Block:

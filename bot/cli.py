@@ -27,13 +27,13 @@ from bot.backup import BackupError, back_up, target_path
 from bot.database import Database
 from bot.feed import open_session
 from bot.health import of_settings
-from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import FeedError, Release, Validators
 from bot.outbox import Outbox
-from bot.query import QueryError, is_help
 from bot.routes import Router
 from bot.runtime import Bot
-from bot.search import Results, Search, SearchError
+from bot.search.engine import Results, Search, SearchError
+from bot.search.grammar import QueryError, is_help
+from bot.search.marks import MARK_CLOSE, MARK_OPEN
 from bot.settings import Settings, SettingsError
 from bot.store import SchemaTooNew, Store
 from bot.watcher import FLOOD_THRESHOLD, Outcome, Watcher, fetch_releases, plan_poll
@@ -428,7 +428,7 @@ def search(words: tuple[str, ...], page: int) -> None:
         click.echo()
         click.echo(terminal_text(found.release, number=number, marked=found.marked_excerpt))
     for hint in results.hints:
-        click.echo(f"  - {hint.replace('`', '')}")
+        click.echo(f"  - {hint}")
     if results.query.is_empty and not results.total:
         click.echo("  - Nothing is stored yet: isscr-news-bot backfill imports the archive.")
     if results.has_next:

@@ -81,8 +81,8 @@ class _Job(Generic[T]):
             return self._state == "abandoned"
 
 
-class _Worker:
-    """One thread with its own connection to the database."""
+class Worker:
+    """One thread with its own connection to the database (opened there, on first use)."""
 
     def __init__(self, path: Path, name: str, busy_timeout: float) -> None:
         self.path = path
@@ -91,6 +91,21 @@ class _Worker:
         self.store: Store | None = None
         self.queued = 0  # jobs submitted and not finished, to pick the least busy reader
         self.closing = False
+
+    async def run(self, work: Callable[[Store], T], deadline: float | None = None) -> T:
+        """`work(store)` on this thread; with `deadline` (monotonic), DatabaseBusy unless it
+        starts by then (once started, it runs to its end)."""
+        job = _Job(work)
+        future = asyncio.wrap_future(self.submit(job))
+        if deadline is None:
+            return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), deadline - time.monotonic())
+        except TimeoutError:
+            if job.abandon():  # not started: it never will be
+                future.cancel()
+                raise DatabaseBusy("the database was busy with earlier work") from None
+            return await future  # started: runs to its end (Database's work: see _bounded)
 
     def submit(self, job: _Job[T]) -> Future[T]:
         self.queued += 1
@@ -133,8 +148,8 @@ class Database:
     ) -> None:
         """`busy_timeout`: seconds background work waits for another process's lock."""
         self.path = Path(path)
-        self._writer = _Worker(self.path, "db-write", busy_timeout)
-        self._readers = [_Worker(self.path, f"db-read-{n}", busy_timeout) for n in range(readers)]
+        self._writer = Worker(self.path, "db-write", busy_timeout)
+        self._readers = [Worker(self.path, f"db-read-{n}", busy_timeout) for n in range(readers)]
         self._lock = threading.Lock()  # guards _failure, set on the writer thread
         self._failure: WriteFailure | None = None
 
@@ -147,34 +162,19 @@ class Database:
     async def write(self, work: Callable[[Store], T], *, within: float | None = None) -> T:
         """`work(store)` on the writer thread; with `within`, done in time or not at all."""
         deadline = None if within is None else time.monotonic() + within
-        return await self._wait(
-            self._writer, lambda store: self._write(store, work, deadline), deadline
-        )
+        return await self._writer.run(lambda store: self._write(store, work, deadline), deadline)
 
     async def read(self, work: Callable[[Store], T], *, within: float | None = None) -> T:
         """`work(store)` on the least busy reader thread; `within` as for `write`."""
         deadline = None if within is None else time.monotonic() + within
         reader = min(self._readers, key=lambda worker: worker.queued)
-        return await self._wait(reader, lambda store: _bounded(store, work, deadline), deadline)
+        return await reader.run(lambda store: _bounded(store, work, deadline), deadline)
 
     def close(self) -> None:
         """Skip queued work, finish what runs (within the busy timeout) and close every
         connection. Blocks: call it off the loop."""
         for worker in (self._writer, *self._readers):
             worker.close()
-
-    async def _wait(self, worker: _Worker, work: Callable[[Store], T], deadline: float | None) -> T:
-        job = _Job(work)
-        future = asyncio.wrap_future(worker.submit(job))
-        if deadline is None:
-            return await future
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), deadline - time.monotonic())
-        except TimeoutError:
-            if job.abandon():  # not started: it never will be
-                future.cancel()
-                raise DatabaseBusy("the database was busy with earlier work") from None
-            return await future  # started: bounded by the deadline itself (see _bounded)
 
     def _write(self, store: Store, work: Callable[[Store], T], deadline: float | None) -> T:
         try:

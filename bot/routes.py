@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.models import CHANNEL_ID, Release
-from bot.query import clean, unescaped
+from bot.search.grammar import clean
+from bot.slack_markup import unescaped
 from bot.store import Route, Store
 
 # How Slack sends a channel picked with # when the command has `should_escape`: <#C123|name>.

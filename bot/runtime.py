@@ -24,7 +24,7 @@ from bot.feed import open_session
 from bot.health import iso, report
 from bot.outbox import Failure, Outbox, classify, explain
 from bot.routes import Router
-from bot.search import SearchService
+from bot.search.service import SearchService
 from bot.settings import Settings, SettingsError
 from bot.socket_mode import SlackConnection, SocketMode
 from bot.store import DONE, NOT_STARTED, ArchiveStatus, Route, Store

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from bot import blocks  # noqa: E402
 from bot.parse import parse_feed  # noqa: E402
-from bot.search import Search  # noqa: E402
+from bot.search.engine import Search  # noqa: E402
 from bot.store import Store  # noqa: E402
 
 SAMPLE_FEED = REPO / "tests" / "data" / "sample-feed.rss"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot import blocks
-from bot.marks import Marker
 from bot.models import Found, Release
-from bot.query import Term, parse
-from bot.search import Results
+from bot.search.engine import Hint, Results
+from bot.search.grammar import Term, parse
+from bot.search.marks import Marker
 from bot.store import Change
 from tests.conftest import mrkdwn_texts
 
@@ -162,7 +162,7 @@ def test_no_results_lists_the_hints_escaped() -> None:
         total=0,
         page=1,
         page_size=5,
-        hints=("No release mentions “<b>zebra</b>”.",),
+        hints=(Hint("No release mentions “<b>zebra</b>”."),),
     )
     shown = blocks.search_blocks(results, "/isscr-news")
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from bot import blocks
-from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import Found, Release
-from bot.query import parse
 from bot.routes import NO_CATEGORY, Changed
-from bot.search import Results
+from bot.search.engine import Hint, Results
+from bot.search.grammar import parse
+from bot.search.marks import MARK_CLOSE, MARK_OPEN
 from bot.settings import Settings
 from bot.store import Change, Route
 from tests.conftest import CHANNEL, eventually
@@ -158,7 +158,7 @@ def test_the_minimal_announcement_is_the_escaped_title_linked_to_the_release() -
 # -- search answers -----------------------------------------------------------------------
 
 
-def results(text: str, *, page: int, total: int, hints: tuple[str, ...] = ()) -> Results:
+def results(text: str, *, page: int, total: int, hints: tuple[Hint, ...] = ()) -> Results:
     marked = f"Excerpt & <more> {MARK_OPEN}stem{MARK_CLOSE} " * 600
     found = [Found(extreme(n), marked_excerpt=marked) for n in range(5)] if total else []
     # `text` is longer than a member may type (300 characters): the builder must not care
@@ -189,7 +189,7 @@ def test_a_query_too_long_for_a_page_button_says_so_instead_of_the_buttons() -> 
 
 
 def test_a_search_that_finds_nothing_is_within_every_limit_with_long_hints() -> None:
-    hints = tuple(f"No release mentions “{'&<>' * 1000}{n}”." for n in range(5))
+    hints = tuple(Hint(f"No release mentions “{'&<>' * 1000}{n}”.") for n in range(5))
 
     shown = blocks.search_blocks(results("z" * LONG, page=1, total=0, hints=hints), "/isscr-news")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.marks import MARK_CLOSE, MARK_OPEN, Marker, stem
-from bot.query import Term
+from bot.search.grammar import Term
+from bot.search.marks import MARK_CLOSE, MARK_OPEN, Marker, stem
 
 
 def shown(text: str | None) -> str | None:

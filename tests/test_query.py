@@ -6,7 +6,16 @@ from datetime import date
 
 import pytest
 
-from bot.query import MAX_QUERY_CHARS, Query, QueryError, Term, clean, from_slack, is_help, parse
+from bot.search.grammar import (
+    MAX_QUERY_CHARS,
+    Query,
+    QueryError,
+    Term,
+    clean,
+    is_help,
+    parse,
+)
+from bot.slack_markup import from_slack
 
 
 def test_words_phrases_and_every_filter_combine() -> None:

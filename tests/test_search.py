@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import Release, Validators
-from bot.query import QueryError
-from bot.search import Search, SearchError
+from bot.search.engine import Hint, Search, SearchError
+from bot.search.grammar import QueryError
+from bot.search.marks import MARK_CLOSE, MARK_OPEN
 from bot.store import JOIN, Store
 
 
@@ -157,28 +157,28 @@ def test_an_unknown_category_lists_the_known_ones_or_the_nearest(search: Search)
 
 def test_no_results_come_with_hints_backed_by_counts(search: Search) -> None:
     assert search.run("zebrafish embryo").hints == (
-        "No release mentions “zebrafish”: check the spelling or leave it out.",
+        Hint("No release mentions “zebrafish”: check the spelling or leave it out."),
     )
     assert search.run("organoids category:policy").hints == (
-        "Without the filters, 1 release matches: try `organoids`.",
+        Hint("Without the filters, 1 release matches: try ", "organoids", "."),
     )
     assert search.run("boston guidelines").hints == (
-        "No release has all 2 of these together: try fewer words.",
+        Hint("No release has all 2 of these together: try fewer words."),
     )
     assert search.run("author:nobody").hints == (
-        "No author's name contains “nobody”; the authors are Keith Alm, Kym Kilbourne.",
+        Hint("No author's name contains “nobody”; the authors are Keith Alm, Kym Kilbourne."),
     )
     assert search.run("embryo before:2019").hints == (
-        "Without the filters, 3 releases match: try `embryo`.",
-        "Try a wider date range, or leave out `after:` / `before:`.",
+        Hint("Without the filters, 3 releases match: try ", "embryo", "."),
+        Hint("Try a wider date range, or leave out ", "after:", " / ", "before:", "."),
     )
     # A last word too short to be read as a beginning ("em" is not "embryo*").
     assert search.run("embryo em").hints == (
-        "No release has the word “em”: type at least 3 letters to find the words it begins.",
+        Hint("No release has the word “em”: type at least 3 letters to find the words it begins."),
     )
     assert search.run("xq em").hints == (
-        "No release has the word “em”: type at least 3 letters to find the words it begins.",
-        "No release mentions “xq”: check the spelling or leave it out.",
+        Hint("No release has the word “em”: type at least 3 letters to find the words it begins."),
+        Hint("No release mentions “xq”: check the spelling or leave it out."),
     )
 
 
@@ -428,7 +428,9 @@ def test_part_of_an_authors_name_is_enough(search: Search) -> None:
     assert ids(Search(search.store, page_size=9).run("author:bourne")) == [5, 4, 3, 1]
     assert ids(search.run("author:KEITH")) == [2]
     assert ids(Search(search.store, page_size=9).run("author:m")) == [5, 4, 3, 2, 1]
-    assert search.run("author:nobody").hints[-1].startswith("No author's name contains “nobody”")
+    assert str(search.run("author:nobody").hints[-1]).startswith(
+        "No author's name contains “nobody”"
+    )
 
 
 def test_an_empty_archive_says_so_instead_of_hints(store: Store) -> None:
@@ -436,8 +438,10 @@ def test_an_empty_archive_says_so_instead_of_hints(store: Store) -> None:
 
     assert search.run("").hints == ()
     assert search.run("embryo").hints == (
-        "No releases are stored yet: the first feed poll or the archive import has not "
-        "finished. Try again in a few minutes.",
+        Hint(
+            "No releases are stored yet: the first feed poll or the archive import has not "
+            "finished. Try again in a few minutes."
+        ),
     )
 
 

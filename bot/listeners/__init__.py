@@ -8,7 +8,7 @@ from bot.database import Database
 from bot.listeners import actions, commands, events, payloads, settings_actions, views
 from bot.listeners.admin import AdminCommands
 from bot.listeners.home import Home
-from bot.search import SearchService
+from bot.search.service import SearchService
 
 
 def register(

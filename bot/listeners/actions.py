@@ -19,7 +19,7 @@ from bot.listeners.commands import COMMAND, answer
 from bot.models import CONVERSATION_ID, Release
 from bot.outbox import Failure, classify
 from bot.posting import post_joining
-from bot.search import SearchService
+from bot.search.service import SearchService
 
 log = logging.getLogger(__name__)
 

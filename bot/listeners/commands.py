@@ -13,8 +13,10 @@ from bot import blocks
 from bot.admins import SEE
 from bot.controls import Controls
 from bot.listeners.admin import AdminCommands, is_admin_command
-from bot.query import QueryError, from_slack, is_help
-from bot.search import Results, SearchError, SearchService
+from bot.search.engine import Results, SearchError
+from bot.search.grammar import QueryError, is_help
+from bot.search.service import SearchService
+from bot.slack_markup import from_slack
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,8 @@
 
 Every word must match, quoted phrases stay together, filters narrow the results. Parsing never
 fails on odd input: only a malformed filter or date raises `QueryError`, whose message names the
-problem and shows a corrected example. Nothing here knows SQL or FTS5 syntax.
+problem and shows a corrected example. Nothing here knows SQL, FTS5 syntax or Slack: its
+markup and escaping are decoded before the text gets here (`bot.slack_markup`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
 
 # Typed by the user, or put there by their keyboard: macOS and iOS turn "" into “”.
 _QUOTES = str.maketrans(dict.fromkeys("“”„‟«»〝〞＂", '"'))
-# With `should_escape`, Slack sends <@U123|name>, <#C123|name>, <https://x|label> and <!here>.
-_SLACK_MARKUP = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 _TOKEN = re.compile(
     r'(?P<key>[^\s":]+):(?:"(?P<quoted>[^"]*)"?|(?P<value>[^\s"]*))'
     r'|"(?P<phrase>[^"]*)"?'
@@ -94,21 +93,6 @@ class Query:
 def is_help(text: str) -> bool:
     """Whether `text` asks for the usage rather than searching."""
     return text.strip().casefold() in HELP_WORDS
-
-
-def from_slack(text: str) -> str:
-    """What the member typed, from a slash command's escaped `text`.
-
-    Links, mentions and channels become their visible label; `&amp;`, `&lt;` and `&gt;` are
-    decoded once, so "R&D" is searched as typed.
-    """
-    return unescaped(_SLACK_MARKUP.sub(lambda m: m.group(2) or m.group(1).lstrip("@#!"), text))
-
-
-def unescaped(text: str) -> str:
-    """`text` with the three characters Slack escapes (and nothing else) decoded once
-    (https://api.slack.com/reference/surfaces/formatting#escaping)."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def clean(text: str) -> str:

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 
-from bot.query import Term
+from bot.search.grammar import Term
 
 # Matched words come back wrapped in these; the caller turns them into bold.
 MARK_OPEN, MARK_CLOSE = "\x02", "\x03"

@@ -1,42 +1,32 @@
 """Searching every stored release: one narrow API for the slash command and the CLI.
 
-What a member types is parsed by `bot.query`, and reaches FTS5 only as quoted strings built
+What a member types is parsed by `bot.search.grammar`, and reaches FTS5 only as quoted strings built
 here, so no input can be read as FTS5 syntax. SQLite errors are turned into `SearchError` at
 this boundary; callers see `QueryError` (the member's to fix) or `SearchError` (ours).
 """
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import difflib
 import itertools
 import logging
 import re
 import sqlite3
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from pathlib import Path
-from time import monotonic
 
-from bot import query as grammar
-from bot.marks import Marker, normal
 from bot.models import Found
-from bot.query import Query, QueryError, Term
+from bot.search import grammar
+from bot.search.grammar import Query, QueryError, Term
+from bot.search.marks import Marker, normal
 from bot.store import JOIN, Store, author_key, category_key, pair, published_rowids
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
 TIME_LIMIT = 5.0  # seconds; a search still running then is stopped and the member told why
-QUEUE_WITHIN = 5.0  # seconds a search may wait for earlier ones before answering "busy"
-BUSY_WAIT = 2.0  # seconds a search waits for another process's lock on the database
-BUSY = (
-    "The archive is busy just now (other searches, or another program using the database). "
-    "Please try again in a minute."
-)
 MIN_PREFIX = 3  # a shorter last word is matched whole: "ai*" would find "aim", "air", …
 # A query matching more releases than this shows this many, and says so: counting and ranking
 # all of a large archive would cost milliseconds per thousand releases. The newest matches
@@ -65,6 +55,25 @@ class SearchError(Exception):
     """The search could not run for a reason that is not the query's fault."""
 
 
+@dataclass(frozen=True, init=False)
+class Hint:
+    """A suggestion for a search that matched nothing, in plain text pieces: what to do, then
+    what to type for it (a query, a filter), alternately. Each surface shows the typed pieces
+    its own way (Slack as code, a terminal as they are); `str()` is the plain text."""
+
+    pieces: tuple[str, ...]
+
+    def __init__(self, *pieces: str) -> None:
+        object.__setattr__(self, "pieces", pieces)  # frozen: set once, here
+
+    def parts(self) -> Iterator[tuple[str, bool]]:
+        """Each piece, and whether it is something to type."""
+        return ((piece, index % 2 == 1) for index, piece in enumerate(self.pieces))
+
+    def __str__(self) -> str:
+        return "".join(self.pieces)
+
+
 @dataclass(frozen=True)
 class Results:
     text: str  # the query as the member typed it (cleaned), for echoing and paging
@@ -73,7 +82,7 @@ class Results:
     total: int
     page: int
     page_size: int
-    hints: tuple[str, ...] = field(default=())  # what to loosen, when nothing matched
+    hints: tuple[Hint, ...] = field(default=())  # what to loosen, when nothing matched
     ranked_at_most: int = RANKED_AT_MOST  # `total` above this means "more than this many"
 
     @property
@@ -508,14 +517,16 @@ class Search:
         folded = normal(part)
         return [name for name in self._authors if folded in normal(name)]
 
-    def _hints(self, query: Query, plan: _Plan) -> tuple[str, ...]:
+    def _hints(self, query: Query, plan: _Plan) -> tuple[Hint, ...]:
         """Suggestions for loosening a query that matched nothing, each backed by a count."""
         if not self._release_count:
             return (
-                "No releases are stored yet: the first feed poll or the archive import has not "
-                "finished. Try again in a few minutes.",
+                Hint(
+                    "No releases are stored yet: the first feed poll or the archive import has "
+                    "not finished. Try again in a few minutes."
+                ),
             )
-        hints: list[str] = []
+        hints: list[Hint] = []
         last = len(query.terms) - 1
         missing = [
             term.text
@@ -534,83 +545,44 @@ class Search:
             if short and missing[-1] == final.text:
                 # An unfinished word, too short to be read as the beginning of longer ones.
                 hints.append(
-                    f"No release has the word “{missing.pop()}”: type at least {MIN_PREFIX} "
-                    "letters to find the words it begins."
+                    Hint(
+                        f"No release has the word “{missing.pop()}”: type at least {MIN_PREFIX} "
+                        "letters to find the words it begins."
+                    )
                 )
             if missing:
                 words = ", ".join(f"“{text}”" for text in missing)
-                hints.append(f"No release mentions {words}: check the spelling or leave it out.")
+                hints.append(
+                    Hint(f"No release mentions {words}: check the spelling or leave it out.")
+                )
         elif plan.words is not None and query.has_filters:
             cap = self.ranked_at_most
             loose = len(self.store.matching_rowids(plan.words, limit=cap + 1)) if plan.words else 0
             if loose:
                 many = match_count(loose) if loose <= cap else f"more than {cap:,} releases match"
-                hints.append(
-                    f"Without the filters, {many}: try `{query.without_filters().describe()}`."
-                )
+                loose_query = query.without_filters().describe()
+                hints.append(Hint(f"Without the filters, {many}: try ", loose_query, "."))
         elif len(query.terms) > 1:
             hints.append(
-                f"No release has all {len(query.terms)} of these together: try fewer words."
+                Hint(f"No release has all {len(query.terms)} of these together: try fewer words.")
             )
         if query.authors:
             authors = self._authors
             if not any(self._authors_named(part) for part in query.authors):
                 hints.append(
-                    "No author's name contains "
-                    + " or ".join(f"“{part}”" for part in query.authors)
-                    + (f"; the authors are {', '.join(authors[:8])}." if authors else ".")
+                    Hint(
+                        "No author's name contains "
+                        + " or ".join(f"“{part}”" for part in query.authors)
+                        + (f"; the authors are {', '.join(authors[:8])}." if authors else ".")
+                    )
                 )
         if query.after or query.before:
-            hints.append("Try a wider date range, or leave out `after:` / `before:`.")
+            hints.append(
+                Hint("Try a wider date range, or leave out ", "after:", " / ", "before:", ".")
+            )
         if not hints:
-            hints.append("Try fewer words or drop a filter.")
+            hints.append(Hint("Try fewer words or drop a filter."))
         return tuple(hints)
-
-
-class SearchService:
-    """Runs `Search` on a thread of its own with its own database connection, so that no
-    search can hold up the event loop (and with it Slack's 3-second acknowledgements).
-
-    A search that cannot start within `within` seconds (earlier searches ahead of it) or get
-    the database within BUSY_WAIT (another process holding it in a way readers must wait for)
-    answers that the archive is busy, rather than leaving the member without an answer."""
-
-    def __init__(
-        self, database_path: Path, *, page_size: int = PAGE_SIZE, within: float = QUEUE_WITHIN
-    ) -> None:
-        self.database_path = database_path
-        self.page_size = page_size
-        self.within = within
-        # One worker: searches take milliseconds, and one connection must not be shared by
-        # two threads at once.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search")
-        self._search: Search | None = None
-
-    async def run(self, text: str, page: int = 1) -> Results:
-        loop = asyncio.get_running_loop()
-        deadline = monotonic() + self.within
-        return await loop.run_in_executor(self._executor, self._run, text, page, deadline)
-
-    def _run(self, text: str, page: int, deadline: float) -> Results:
-        if monotonic() > deadline:
-            raise SearchError(BUSY)
-        if self._search is None:
-            try:
-                # Opened on the thread that uses it.
-                store = Store(self.database_path, busy_timeout=BUSY_WAIT)
-            except sqlite3.Error as error:
-                log.error("cannot open %s for searching: %s", self.database_path, error)
-                raise SearchError(
-                    "The archive could not be opened just now; please try again in a minute."
-                ) from None
-            self._search = Search(store, page_size=self.page_size)
-        return self._search.run(text, page)
-
-    def close(self) -> None:
-        """Finish the search in progress, then close the connection."""
-        if self._search is not None:
-            self._executor.submit(self._search.store.close)
-        self._executor.shutdown(wait=True)
 
 
 def _start_of_day(day: date) -> datetime:
