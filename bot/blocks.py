@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from bot.archive import NORMAL_ENDS
+from bot.ingest.archive import NORMAL_ENDS
 from bot.marks import MARK_CLOSE, MARK_OPEN, normal, stem
 from bot.models import CHANNEL_ID, USER_ID, Release
 from bot.query import MAX_QUERY_CHARS, unescaped

@@ -15,7 +15,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.archive import (
+from bot.database import Database
+from bot.health import health
+from bot.ingest.archive import (
     ArchiveError,
     ArchivePage,
     Backfill,
@@ -23,10 +25,8 @@ from bot.archive import (
     archive_page_url,
     parse_archive_page,
 )
-from bot.database import Database
-from bot.feed import open_session
-from bot.health import health
-from bot.parse import parse_feed
+from bot.ingest.feed import open_session
+from bot.ingest.rss import parse_feed
 from bot.settings import Settings, SettingsError
 from bot.store import Store
 from tests.conftest import (

@@ -28,12 +28,12 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import aiohttp
 
-from bot import text
 from bot.backoff import backoff_delay
 from bot.database import Database
-from bot.dates import EARLIEST, FUTURE_SLACK, date_problem, from_epoch_ms
-from bot.feed import fetch_feed
-from bot.identity import recognise
+from bot.ingest import html_text as text
+from bot.ingest.dates import EARLIEST, FUTURE_SLACK, date_problem, from_epoch_ms
+from bot.ingest.feed import fetch_feed
+from bot.ingest.identity import recognise
 from bot.models import FeedError, Release, Validators
 from bot.store import Store
 
@@ -49,7 +49,7 @@ RECENT_MARGIN = 24 * 3600
 # wait in place; beyond it the walk stops (progress kept) and resumes later.
 MAX_PAGE_WAIT = 300.0
 
-# The item id is the last part of the RSS guid (parse.py lowercases it there too).
+# The item id is the last part of the RSS guid (rss.py lowercases it there too).
 _ITEM_ID = re.compile(r"^[0-9a-f]{24}$", re.IGNORECASE)
 # HTTP answers that will not change by asking again.
 _PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 406, 410, 414, 451})
@@ -240,7 +240,7 @@ class _Item:
 
 
 def _identity(item_id: str, link: str | None, title: str, when: datetime | None) -> str:
-    """The same identity parse.py gives the RSS item: the item id, else link, else a hash."""
+    """The same identity rss.py gives the RSS item: the item id, else link, else a hash."""
     item_id = item_id.strip()
     if item_id:
         return item_id.lower() if _ITEM_ID.match(item_id) else item_id
@@ -252,7 +252,7 @@ def _identity(item_id: str, link: str | None, title: str, when: datetime | None)
 
 def _published(entry: dict[str, Any], now: float) -> tuple[datetime | None, str | None]:
     """`publishOn`, else `addedOn`, and the fallback taken when neither is believable: the
-    release is stored undated then, as from the RSS (parse.py says why)."""
+    release is stored undated then, as from the RSS (rss.py says why)."""
     broken = []
     for key in ("publishOn", "addedOn"):
         millis = entry.get(key)

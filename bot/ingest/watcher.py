@@ -19,10 +19,10 @@ import aiohttp
 
 from bot.backoff import backoff_delay
 from bot.database import Database
-from bot.feed import fetch_feed
-from bot.identity import recognise
+from bot.ingest.feed import fetch_feed
+from bot.ingest.identity import recognise
+from bot.ingest.rss import parse_feed
 from bot.models import FeedError, FeedFailure, Parsed, Release, Validators
-from bot.parse import parse_feed
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def plan_poll(store: Store, parsed: Parsed, announce_existing: int) -> Plan:
     """Decide which parsed releases are new and which of them to announce.
 
     A release stored under another id (its guid changed, its link did not) is not new: see
-    bot/identity.py. A poll with more than FLOOD_THRESHOLD new releases announces the newest
+    identity.py. A poll with more than FLOOD_THRESHOLD new releases announces the newest
     FLOOD_ANNOUNCED and holds the rest for an admin.
 
     The first poll on an empty database only sets a baseline: it stores everything and

@@ -14,8 +14,8 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from bot import text
-from bot.dates import date_problem, from_struct
+from bot.ingest import html_text as text
+from bot.ingest.dates import date_problem, from_struct
 from bot.models import FeedError, Parsed, Release
 
 # Squarespace guids are `websiteId:collectionId:itemId`; the item part is stable and equals
