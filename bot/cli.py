@@ -25,7 +25,8 @@ from bot.app import posting_client
 from bot.backup import BackupError, back_up, target_path
 from bot.database import Database
 from bot.health import of_settings
-from bot.ingest.archive import ArchiveError, Backfill, BackfillResult
+from bot.ingest.archive import Backfill, BackfillResult
+from bot.ingest.archive_page import ArchiveError
 from bot.ingest.feed import open_session
 from bot.ingest.watcher import FLOOD_THRESHOLD, Outcome, Watcher, fetch_releases, plan_poll
 from bot.marks import MARK_CLOSE, MARK_OPEN

@@ -20,7 +20,8 @@ from bot.backoff import backoff_delay
 from bot.controls import Controls
 from bot.database import Database
 from bot.health import iso, report
-from bot.ingest.archive import ArchiveError, Backfill
+from bot.ingest.archive import Backfill
+from bot.ingest.archive_page import ArchiveError
 from bot.ingest.feed import open_session
 from bot.ingest.watcher import MAX_RETRY_AFTER, Watcher
 from bot.outbox import Failure, Outbox, classify, explain

@@ -17,14 +17,8 @@ import pytest
 
 from bot.database import Database
 from bot.health import health
-from bot.ingest.archive import (
-    ArchiveError,
-    ArchivePage,
-    Backfill,
-    BackfillResult,
-    archive_page_url,
-    parse_archive_page,
-)
+from bot.ingest.archive import Backfill, BackfillResult
+from bot.ingest.archive_page import ArchiveError, ArchivePage, archive_page_url, parse_archive_page
 from bot.ingest.feed import open_session
 from bot.ingest.rss import parse_feed
 from bot.settings import Settings, SettingsError

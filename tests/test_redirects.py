@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 
 from bot.database import Database
-from bot.ingest.archive import ArchiveError, Backfill
+from bot.ingest.archive import Backfill
+from bot.ingest.archive_page import ArchiveError
 from bot.ingest.watcher import Outcome, Watcher
 from bot.runtime import Bot
 from bot.settings import Settings, SettingsError

@@ -20,6 +20,7 @@ import aiohttp
 from bot.backoff import backoff_delay
 from bot.database import Database
 from bot.ingest.feed import fetch_feed
+from bot.ingest.fields import log_problems
 from bot.ingest.identity import recognise
 from bot.ingest.rss import parse_feed
 from bot.models import FeedError, FeedFailure, Parsed, Release, Validators
@@ -38,8 +39,6 @@ MAX_RETRY_AFTER = 6 * 3600
 FLOOD_THRESHOLD = 10
 # Of a flood, the newest few are announced at once: the news among them is not held back.
 FLOOD_ANNOUNCED = 3
-# A poll logs at most this many of its malformed items; status shows the first few.
-_LOGGED_PROBLEMS = 5
 
 
 class Outcome(Enum):
@@ -209,10 +208,7 @@ class Watcher:
             len(plan.to_announce),
             " (first poll: baseline)" if plan.first_poll else "",
         )
-        for problem in parsed.problems[:_LOGGED_PROBLEMS]:
-            log.warning("feed item: %s", problem)
-        if len(parsed.problems) > _LOGGED_PROBLEMS:
-            log.warning("feed items: %d more problems", len(parsed.problems) - _LOGGED_PROBLEMS)
+        log_problems(log, "feed", parsed.problems)
         if plan.held:
             log.warning(
                 "%d new releases at once: announcing the newest %d, holding %d for an admin "
