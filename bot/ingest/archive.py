@@ -160,38 +160,12 @@ class Backfill:
     ) -> BackfillResult:
         now = self.clock()
         finished = stop_reason is not None
-        stored = already = recent = 0
         where = "first page" if offset is None else f"page at offset {offset}"
         problems = [f"{where}, {problem}" for problem in page.problems]
         # One transaction: the page's releases and the next offset land together, so a kill
         # between pages loses nothing and a kill during one re-reads only that page.
         with store.transaction():
-            # Read inside the transaction: a poll that succeeded a moment ago counts.
-            cutoff = self._recent_cutoff(store)
-            recognised = recognise(store, page.releases, site=page.site)
-            known = recognised.known
-            # This page's releases are older than its offset; as the walk goes on, older
-            # still than each dated one read.
-            older_than = offset / 1000 if offset is not None else None
-            for release in recognised.releases:
-                if release.published is not None:
-                    seconds = release.published.timestamp()
-                    older_than = seconds if older_than is None else min(older_than, seconds)
-                if release.id in known:
-                    # The RSS (or an earlier walk) stored it: its row is at least as good.
-                    already += 1
-                elif cutoff is not None and (
-                    release.published.timestamp() > cutoff
-                    if release.published is not None
-                    # Undated (its date broken): the watcher's only while the walk is still
-                    # among releases the feed may show; past them, it is an old one.
-                    else older_than is None or older_than > cutoff
-                ):
-                    recent += 1
-                else:
-                    store.save_release(release, source="archive", now=now)
-                    known.add(release.id)
-                    stored += 1
+            stored, already, recent = self._store_releases(store, page, offset=offset, now=now)
             store.record_archive_page(
                 self.archive_url,
                 next_offset=None if finished else page.next_offset,
@@ -219,6 +193,40 @@ class Backfill:
             finished=finished,
             stop_reason=stop_reason,
         )
+
+    def _store_releases(
+        self, store: Store, page: ArchivePage, *, offset: int | None, now: float
+    ) -> tuple[int, int, int]:
+        """Store the page's releases the database lacks, but those the watcher is to
+        announce; how many were stored, already stored, and left to the watcher."""
+        stored = already = recent = 0
+        # Read inside the transaction: a poll that succeeded a moment ago counts.
+        cutoff = self._recent_cutoff(store)
+        recognised = recognise(store, page.releases, site=page.site)
+        known = recognised.known
+        # This page's releases are older than its offset; as the walk goes on, older
+        # still than each dated one read.
+        older_than = offset / 1000 if offset is not None else None
+        for release in recognised.releases:
+            if release.published is not None:
+                seconds = release.published.timestamp()
+                older_than = seconds if older_than is None else min(older_than, seconds)
+            if release.id in known:
+                # The RSS (or an earlier walk) stored it: its row is at least as good.
+                already += 1
+            elif cutoff is not None and (
+                release.published.timestamp() > cutoff
+                if release.published is not None
+                # Undated (its date broken): the watcher's only while the walk is still
+                # among releases the feed may show; past them, it is an old one.
+                else older_than is None or older_than > cutoff
+            ):
+                recent += 1
+            else:
+                store.save_release(release, source="archive", now=now)
+                known.add(release.id)
+                stored += 1
+        return stored, already, recent
 
     def _recent_cutoff(self, store: Store) -> float | None:
         """Releases published after this are left to the watcher; None before any poll (the
