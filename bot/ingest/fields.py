@@ -46,7 +46,7 @@ class Item:
     title: str
     link: str | None  # absolute http(s) already (see `absolute`)
     html: str  # the post's text
-    categories: Iterable[str]
+    categories: list[str]
     author: str
     image_url: str | None
     date_seed: str  # the item's date as its source writes it: the identity of last resort
