@@ -16,7 +16,7 @@ from typing import Any
 
 from vocabulary import Vocabulary, vocabulary
 
-from bot import text as bot_text
+from bot.ingest import html_text as bot_text
 from bot.models import Release
 from bot.store import Store
 

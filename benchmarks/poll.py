@@ -1,8 +1,8 @@
 """CPU cost of one feed poll: unchanged feed (304 / identical body) against a changed feed.
 
-Measures `bot.watcher.Watcher.poll_once()` with a real database on a temp file and a real aiohttp
-session, against the loopback `FeedServer` running in a separate process, so that only the bot's
-CPU time is counted (`time.process_time()`, which includes feedparser's worker thread):
+Measures `bot.ingest.watcher.Watcher.poll_once()` with a real database on a temp file and a real
+aiohttp session, against the loopback `FeedServer` running in a separate process, so that only
+the bot's CPU time is counted (`time.process_time()`, which includes feedparser's worker thread):
 
 1. unchanged feed, answered 304 Not Modified (stored ETag/Last-Modified match);
 2. unchanged feed on the identical-body path (no validators; the server stamps the time in its
@@ -31,9 +31,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.fakes` from a clone
 
 from bot.database import Database
-from bot.feed import open_session
+from bot.ingest.feed import open_session
+from bot.ingest.watcher import Outcome, Watcher
 from bot.store import Store
-from bot.watcher import Outcome, Watcher
 from tests.fakes.feed_server import FeedItem, FeedServer, make_item
 
 RELEASES = 20

@@ -6,7 +6,7 @@ One run does three things:
    `save_release`, 2,000 releases per transaction rather than one as the bot writes them) in a
    temporary SQLite file, then merges the search index into one piece as a finished backfill
    does (`tidy_search_index`). Titles have 6-16 words; bodies 150-400 words in 3-7 paragraphs, the
-   first of 30-60 words, from which `bot.text.excerpt` makes the excerpt as the parser does (so
+   first of 30-60 words, from which `html_text.excerpt` makes the excerpt as the parser does (so
    at most 300 characters). Words are drawn from one Zipf-Mandelbrot distribution, weight
    1/(rank + 2.7)^1.2, over 114 English function words (~48% of a body, as in prose), 315 ISSCR
    domain terms ("stem cell", "embryo models", "iPSC", "NIH", "FDA", "MHRA", "clinical trial",

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from bot.archive import NORMAL_ENDS
+from bot.ingest.archive import NORMAL_ENDS
 from bot.models import CHANNEL_ID, USER_ID, Release
 from bot.routes import NO_CATEGORY, Changed
 from bot.search.engine import PAGE_SIZE, RANKED_AT_MOST, Hint, Results

@@ -22,11 +22,13 @@ from dotenv import find_dotenv, load_dotenv
 
 from bot import __version__, blocks
 from bot.app import posting_client
-from bot.archive import ArchiveError, Backfill, BackfillResult
 from bot.backup import BackupError, back_up, target_path
 from bot.database import Database
-from bot.feed import open_session
 from bot.health import of_settings
+from bot.ingest.archive import Backfill, BackfillResult
+from bot.ingest.archive_page import ArchiveError
+from bot.ingest.feed import open_session
+from bot.ingest.watcher import FLOOD_THRESHOLD, Outcome, Watcher, fetch_releases, plan_poll
 from bot.models import FeedError, Release, Validators
 from bot.outbox import Outbox
 from bot.routes import Router
@@ -36,7 +38,6 @@ from bot.search.grammar import QueryError, is_help
 from bot.search.marks import MARK_CLOSE, MARK_OPEN
 from bot.settings import Settings, SettingsError
 from bot.store import SchemaTooNew, Store
-from bot.watcher import FLOOD_THRESHOLD, Outcome, Watcher, fetch_releases, plan_poll
 
 log = logging.getLogger("bot")
 

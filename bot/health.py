@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.archive import NORMAL_ENDS
 from bot.database import Database, DatabaseBusy
+from bot.ingest.archive import NORMAL_ENDS
 from bot.settings import Settings
 from bot.store import FAILED, PENDING, RATE_LIMITED, SENDING, Store
 

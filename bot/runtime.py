@@ -16,12 +16,14 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError
 
 from bot.app import Identity, app_client, build_app, connections_client, posting_client
-from bot.archive import ArchiveError, Backfill
 from bot.backoff import backoff_delay
 from bot.controls import Controls
 from bot.database import Database
-from bot.feed import open_session
 from bot.health import iso, report
+from bot.ingest.archive import Backfill
+from bot.ingest.archive_page import ArchiveError
+from bot.ingest.feed import open_session
+from bot.ingest.watcher import MAX_RETRY_AFTER, Watcher
 from bot.outbox import Failure, Outbox, classify, explain
 from bot.routes import Router
 from bot.search.service import SearchService
@@ -29,7 +31,6 @@ from bot.settings import Settings, SettingsError
 from bot.socket_mode import SlackConnection, SocketMode
 from bot.store import DONE, NOT_STARTED, ArchiveStatus, Route, Store
 from bot.verify import MAX_BODY, SlackRequests
-from bot.watcher import MAX_RETRY_AFTER, Watcher
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bot import blocks  # noqa: E402
-from bot.parse import parse_feed  # noqa: E402
+from bot.ingest.rss import parse_feed  # noqa: E402
 from bot.search.engine import Search  # noqa: E402
 from bot.store import Store  # noqa: E402
 

@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 
 from bot.database import Database
-from bot.feed import open_session
+from bot.ingest.feed import open_session
+from bot.ingest.watcher import Watcher
 from bot.settings import Settings
 from bot.store import Store
-from bot.watcher import Watcher
 from tests.fakes.block_kit import ack_problems
 from tests.fakes.feed_server import FeedItem, FeedServer, make_item
 from tests.fakes.slack_api import SlackApi

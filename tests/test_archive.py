@@ -15,18 +15,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.archive import (
-    ArchiveError,
-    ArchivePage,
-    Backfill,
-    BackfillResult,
-    archive_page_url,
-    parse_archive_page,
-)
 from bot.database import Database
-from bot.feed import open_session
 from bot.health import health
-from bot.parse import parse_feed
+from bot.ingest.archive import Backfill, BackfillResult
+from bot.ingest.archive_page import ArchiveError, ArchivePage, archive_page_url, parse_archive_page
+from bot.ingest.feed import open_session
+from bot.ingest.rss import parse_feed
 from bot.settings import Settings, SettingsError
 from bot.store import Store
 from tests.conftest import (

@@ -14,12 +14,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.archive import Backfill
 from bot.database import Database
 from bot.health import health
+from bot.ingest.archive import Backfill
+from bot.ingest.watcher import Outcome, Watcher
 from bot.settings import Settings
 from bot.store import Store
-from bot.watcher import Outcome, Watcher
 from tests.conftest import bot_env, eventually, make_watcher, newest_first, queued
 from tests.fakes.feed_server import Fault, FeedServer, make_item, render_archive_page
 from tests.fakes.slack_api import SlackApi

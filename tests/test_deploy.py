@@ -23,7 +23,7 @@ from packaging.requirements import Requirement  # pytest's own dependency
 from packaging.utils import canonicalize_name
 
 from bot.cli import WRITING_COMMANDS, main, platform_problem
-from bot.feed import DEFAULT_TIMEOUT
+from bot.ingest.feed import DEFAULT_TIMEOUT
 from tests.conftest import bot_env, eventually
 from tests.fakes.feed_server import Fault, FeedServer
 from tests.fakes.slack_api import SlackApi

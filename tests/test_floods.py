@@ -12,11 +12,11 @@ import pytest
 
 from bot.database import Database
 from bot.health import health
+from bot.ingest.watcher import Watcher
 from bot.routes import SEED_BY
 from bot.runtime import Bot
 from bot.settings import Settings
 from bot.store import Store
-from bot.watcher import Watcher
 from tests.conftest import (
     CHANNEL,
     bot_env,

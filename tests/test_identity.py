@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import aiohttp
 
-from bot.archive import Backfill
 from bot.database import Database
+from bot.ingest.archive import Backfill
+from bot.ingest.watcher import Watcher
 from bot.settings import Settings
 from bot.store import Store
-from bot.watcher import Watcher
 from tests.conftest import CHANNEL, eventually, make_watcher, newest_first, posted_ids, queued
 from tests.fakes.feed_server import FeedServer, make_item
 from tests.fakes.slack_api import SlackApi

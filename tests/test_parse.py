@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.ingest.html_text import excerpt, paragraphs
+from bot.ingest.rss import parse_feed
 from bot.models import FeedError, Release
-from bot.parse import parse_feed
-from bot.text import excerpt, paragraphs
 from tests.conftest import DATA_DIR
 from tests.fakes.feed_server import OMIT_GUID, make_item, render_rss
 

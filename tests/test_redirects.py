@@ -12,12 +12,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.archive import ArchiveError, Backfill
 from bot.database import Database
+from bot.ingest.archive import Backfill
+from bot.ingest.archive_page import ArchiveError
+from bot.ingest.watcher import Outcome, Watcher
 from bot.runtime import Bot
 from bot.settings import Settings, SettingsError
 from bot.store import Store
-from bot.watcher import Outcome, Watcher
 from tests.conftest import CHANNEL, bot_env, eventually, newest_first
 from tests.fakes.feed_server import FEED_PATH, Fault, FeedServer, LoopbackResolver, make_item
 from tests.fakes.slack_api import SlackApi

@@ -9,9 +9,9 @@ import aiohttp
 import pytest
 
 from bot.database import Database
-from bot.feed import MAX_BODY_BYTES, open_session
+from bot.ingest.feed import MAX_BODY_BYTES, open_session
+from bot.ingest.watcher import Outcome, Watcher
 from bot.store import Store
-from bot.watcher import Outcome, Watcher
 from tests.conftest import make_watcher, newest_first, queued
 from tests.fakes.feed_server import Fault, FeedServer, make_item
 

@@ -19,10 +19,11 @@ import aiohttp
 
 from bot.backoff import backoff_delay
 from bot.database import Database
-from bot.feed import fetch_feed
-from bot.identity import recognise
+from bot.ingest.feed import fetch_feed
+from bot.ingest.fields import log_problems
+from bot.ingest.identity import recognise
+from bot.ingest.rss import parse_feed
 from bot.models import FeedError, FeedFailure, Parsed, Release, Validators
-from bot.parse import parse_feed
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,6 @@ MAX_RETRY_AFTER = 6 * 3600
 FLOOD_THRESHOLD = 10
 # Of a flood, the newest few are announced at once: the news among them is not held back.
 FLOOD_ANNOUNCED = 3
-# A poll logs at most this many of its malformed items; status shows the first few.
-_LOGGED_PROBLEMS = 5
 
 
 class Outcome(Enum):
@@ -74,7 +73,7 @@ def plan_poll(store: Store, parsed: Parsed, announce_existing: int) -> Plan:
     """Decide which parsed releases are new and which of them to announce.
 
     A release stored under another id (its guid changed, its link did not) is not new: see
-    bot/identity.py. A poll with more than FLOOD_THRESHOLD new releases announces the newest
+    identity.py. A poll with more than FLOOD_THRESHOLD new releases announces the newest
     FLOOD_ANNOUNCED and holds the rest for an admin.
 
     The first poll on an empty database only sets a baseline: it stores everything and
@@ -209,10 +208,7 @@ class Watcher:
             len(plan.to_announce),
             " (first poll: baseline)" if plan.first_poll else "",
         )
-        for problem in parsed.problems[:_LOGGED_PROBLEMS]:
-            log.warning("feed item: %s", problem)
-        if len(parsed.problems) > _LOGGED_PROBLEMS:
-            log.warning("feed items: %d more problems", len(parsed.problems) - _LOGGED_PROBLEMS)
+        log_problems(log, "feed", parsed.problems)
         if plan.held:
             log.warning(
                 "%d new releases at once: announcing the newest %d, holding %d for an admin "

@@ -5,22 +5,28 @@ CPU-bound: the watcher calls `parse_feed` in a worker thread, off the event loop
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
 
-from bot import text
-from bot.dates import date_problem, from_struct
-from bot.models import FeedError, Parsed, Release
-
-# Squarespace guids are `websiteId:collectionId:itemId`; the item part is stable and equals
-# the JSON archive's `id`, so it is the identity shared by RSS and the archive.
-_SQUARESPACE_GUID = re.compile(r"^[0-9a-f]{24}:[0-9a-f]{24}:([0-9a-f]{24})$", re.IGNORECASE)
+from bot.ingest.dates import first_believable, from_struct
+from bot.ingest.fields import (
+    SQUARESPACE_GUID,
+    Item,
+    Reading,
+    absolute,
+    item_key,
+    one_line,
+    read_items,
+    release_of,
+)
+from bot.ingest.html_text import shorten
+from bot.models import FeedError, Parsed
 
 # feedparser flags these on perfectly usable feeds (e.g. a local file has no Content-Type).
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
@@ -59,20 +65,7 @@ def parse_feed(
         raise FeedError(f"malformed feed XML{where}: {problem}")
     site = urljoin(url, parsed.feed.get("link") or url)
     when = time.time() if now is None else now
-    releases: list[Release] = []
-    problems: list[str] = []
-    for number, entry in enumerate(parsed.entries, start=1):
-        try:
-            release, fallback = _release(entry, site, when)
-        except Exception as error:  # whatever one item holds, the others are still read
-            problems.append(f"item {number}: skipped, unreadable ({error.__class__.__name__})")
-            continue
-        if release is None:
-            problems.append(f"item {number}: skipped, it has neither a title nor a link")
-            continue
-        releases.append(release)
-        if fallback:
-            problems.append(f"item {number} (“{text.shorten(release.title, 60)}”): {fallback}")
+    releases, problems = read_items(parsed.entries, lambda entry: _release(entry, site, when))
     return Parsed(releases, problems, site)
 
 
@@ -95,40 +88,20 @@ def _valid_char_refs(body: bytes) -> bytes:
     return _CHAR_REF.sub(checked, body)
 
 
-def _release(entry: Any, site: str, now: float) -> tuple[Release | None, str | None]:
-    """The release of one feed item (None: nothing to announce or find, without a title or
-    a link), and what fallback it needed (None: none)."""
-    found = text.paragraphs(_description(entry))  # parsed once for excerpt and body
-    link = _absolute(entry.get("link"), site)
-    title = text.shorten(_one_line(entry.get("title") or ""), 500)
-    if not title and link is None:
-        return None, None
-    title = title or "(untitled)"
-    published, fallback = _published(entry, now)
-    release = Release(
-        id=_identity(entry, link, title),
-        title=title,
-        link=link or site,
-        published=published,
-        categories=_categories(entry),
-        author=_one_line(entry.get("author") or "") or None,
-        excerpt=text.excerpt(found),
-        body="\n\n".join(found),
+def _release(entry: Any, site: str, now: float) -> Reading:
+    """The release of one feed item, and what fallback it needed (see fields.release_of)."""
+    published, fallback = first_believable(_dates(entry), now=now)
+    item = Item(
+        key=item_key(entry.get("id") or "", SQUARESPACE_GUID),
+        title=entry.get("title") or "",
+        link=absolute(entry.get("link"), site),
+        html=_description(entry),
+        categories=[tag.get("term") or "" for tag in entry.get("tags") or ()],
+        author=entry.get("author") or "",
         image_url=_image(entry, site),
+        date_seed=entry.get("published") or entry.get("updated") or "",
     )
-    return release, fallback
-
-
-def _identity(entry: Any, link: str | None, title: str) -> str:
-    """guid (its item part when Squarespace-shaped), else the link, else title + date."""
-    guid = (entry.get("id") or "").strip()
-    if guid:
-        match = _SQUARESPACE_GUID.match(guid)
-        return match.group(1).lower() if match else guid
-    if link:
-        return link
-    seed = f"{title}\n{entry.get('published') or entry.get('updated') or ''}"
-    return "sha1:" + hashlib.sha1(seed.encode()).hexdigest()
+    return release_of(item, site, published, fallback)
 
 
 def _description(entry: Any) -> str:
@@ -139,32 +112,15 @@ def _description(entry: Any) -> str:
     return entry.get("summary") or ""
 
 
-def _published(entry: Any, now: float) -> tuple[datetime | None, str | None]:
-    """The item's publication date, else its Atom updated date, and the fallback taken when
-    neither is believable. A broken date leaves the release undated rather than skipped: its
-    title, link and text are sound, members should hear of it and find it, and undated it
-    sorts as the oldest, moves no feed window and is never "the newest" of a flood."""
-    broken = []
+def _dates(entry: Any) -> Iterator[tuple[str, datetime | None]]:
+    """The item's publication date, then its Atom updated date, each as shown to an admin
+    and as a datetime (None: not a date)."""
     for key in ("published", "updated"):
         if key not in entry:  # not .get, which maps a missing `updated` to the pubDate
             continue
         parsed = entry.get(f"{key}_parsed")
-        when = from_struct(parsed) if parsed else None
-        problem = "is not a date" if when is None else date_problem(when, now=now)
-        if problem is None:
-            return when, None
-        broken.append(f"date “{text.shorten(_one_line(str(entry.get(key))), 40)}” {problem}")
-    return None, f"{'; '.join(broken)}: stored undated" if broken else None
-
-
-def _categories(entry: Any) -> tuple[str, ...]:
-    # Squarespace repeats each <category> (see sample-feed.rss): keep the first of each, in order.
-    seen: dict[str, str] = {}
-    for tag in entry.get("tags") or ():
-        name = _one_line(tag.get("term") or "")
-        if name and name.casefold() not in seen:
-            seen[name.casefold()] = name
-    return tuple(seen.values())
+        shown = f"date “{shorten(one_line(str(entry.get(key))), 40)}”"
+        yield shown, from_struct(parsed) if parsed else None
 
 
 def _image(entry: Any, site: str) -> str | None:
@@ -178,22 +134,10 @@ def _image(entry: Any, site: str) -> str | None:
         # Squarespace CDN image URLs often have no file extension, so trust `medium` over names.
         if media.get("medium") not in (None, "image"):
             continue
-        url = _absolute(media.get("url") or media.get("href"), site)
+        url = absolute(media.get("url") or media.get("href"), site)
         if url:
             return url
     return None
-
-
-def _absolute(url: str | None, base: str) -> str | None:
-    """`url` resolved against `base`, or None unless it ends up a plain http(s) URL."""
-    if not url or not url.strip():
-        return None
-    resolved = urljoin(base, url.strip())
-    return resolved if urlsplit(resolved).scheme in ("http", "https") else None
-
-
-def _one_line(value: str) -> str:
-    return " ".join(value.split())
 
 
 def _looks_like_html(body: bytes, content_type: str | None) -> bool:

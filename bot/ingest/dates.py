@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 # The web opened to the public in 1991 (the ISSCR itself dates from 2002): nothing published on
@@ -28,6 +29,23 @@ def date_problem(when: datetime, *, now: float) -> str | None:
     if when > datetime.fromtimestamp(now, UTC) + FUTURE_SLACK:
         return "is in the future"
     return None
+
+
+def first_believable(
+    dates: Iterable[tuple[str, datetime | None]], *, now: float
+) -> tuple[datetime | None, str | None]:
+    """The first of an item's `dates` (each as shown to an admin, and as a datetime or None
+    when it is not one) that can be its publication date, and the fallback taken when none
+    can. A broken date leaves the release undated rather than skipped: its title, link and
+    text are sound, members should hear of it and find it, and undated it sorts as the
+    oldest, moves no feed window and is never "the newest" of a flood."""
+    broken = []
+    for shown, when in dates:
+        problem = "is not a date" if when is None else date_problem(when, now=now)
+        if problem is None:
+            return when, None
+        broken.append(f"{shown} {problem}")
+    return None, f"{'; '.join(broken)}: stored undated" if broken else None
 
 
 def from_struct(parsed: time.struct_time) -> datetime | None:

@@ -1,6 +1,6 @@
 """Recognising a release the database already holds, when the site renamed it.
 
-A release's id is its feed item's guid (parse.py), which a site may rewrite: on a migration, or
+A release's id is its feed item's guid (rss.py), which a site may rewrite: on a migration, or
 on every request (a guid made of a timestamp). Trusted alone, that re-announced every item on
 every poll (issue 10). So a release whose id is not stored is also looked for by its own link,
 or, when it has none, by its title and publication date; found, it takes the stored id, which
@@ -29,7 +29,7 @@ def recognise(store: Store, releases: Sequence[Release], *, site: str | None) ->
     """`releases` without duplicates (same id, same own link, or no link and the same title
     and date: two guids for one post count once), each under its stored id.
 
-    `site` is the feed's own address, which parse.py gives a release without a link: such a
+    `site` is the feed's own address, which rss.py gives a release without a link: such a
     link is nobody's own. Nor is one that releases with different titles share (a feed whose
     items all point to one page): looked up, it would make them one release.
     """
