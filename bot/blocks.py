@@ -19,11 +19,10 @@ from urllib.parse import quote
 
 from bot.archive import NORMAL_ENDS
 from bot.marks import MARK_CLOSE, MARK_OPEN, normal, stem
-from bot.models import CHANNEL_ID, USER_ID, Release
+from bot.models import CHANNEL_ID, USER_ID, Change, Release, Route
 from bot.query import MAX_QUERY_CHARS, unescaped
 from bot.routes import NO_CATEGORY, Changed
 from bot.search import PAGE_SIZE, RANKED_AT_MOST, Results
-from bot.store import Change, Route
 
 EVENT_TYPE = "isscr_news_item"
 READ_ACTION_ID = "read_release"

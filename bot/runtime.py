@@ -22,12 +22,13 @@ from bot.controls import Controls
 from bot.database import Database
 from bot.feed import open_session
 from bot.health import iso, report
+from bot.models import ArchiveStatus, Route
 from bot.outbox import Failure, Outbox, classify, explain
 from bot.routes import Router
 from bot.search import SearchService
 from bot.settings import Settings, SettingsError
 from bot.socket_mode import SlackConnection, SocketMode
-from bot.store import DONE, NOT_STARTED, ArchiveStatus, Route, Store
+from bot.store import DONE, NOT_STARTED, Store
 from bot.verify import MAX_BODY, SlackRequests
 from bot.watcher import MAX_RETRY_AFTER, Watcher
 

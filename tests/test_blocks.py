@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 
 from bot import blocks
 from bot.marks import Marker
-from bot.models import Found, Release
+from bot.models import Change, Found, Release
 from bot.query import Term, parse
 from bot.search import Results
-from bot.store import Change
 from tests.conftest import mrkdwn_texts
 
 HOSTILE = Release(

@@ -16,11 +16,10 @@ import aiohttp
 import pytest
 
 from bot import blocks
-from bot.models import Release
+from bot.models import Release, Route
 from bot.routes import SEED_BY
 from bot.runtime import first_success
 from bot.settings import Settings, SettingsError
-from bot.store import Route
 from tests.conftest import (
     CHANNEL,
     bot_env,
