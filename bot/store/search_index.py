@@ -98,6 +98,12 @@ def author_key(words: Sequence[str]) -> str:
     return JOIN * 3 + JOIN.join(words)
 
 
+def joined_parts(word: str) -> list[str] | None:
+    """What a word the index keeps joined (`pair`, `category_key`, `author_key`) is made of,
+    after its leading JOIN: for a pair, its two words. None for a plain word."""
+    return word.split(JOIN)[1:] if word.startswith(JOIN) else None
+
+
 def release_key(published: datetime | None) -> int:
     """The lowest rowid of a release published at `published`: rowids run against
     publication time (to the second, with room for releases of the same second); undated
