@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,19 +37,19 @@ from bot.store import (
 FEED, ARCHIVE = "https://www.isscr.org/isscr-news?format=rss", "https://www.isscr.org/isscr-news"
 
 
-def release(n: int, title: str = "", body: str = "", **fields: object) -> Release:
-    values: dict[str, object] = {
-        "id": f"r{n}",
-        "title": title or f"Release {n}",
-        "link": f"https://www.isscr.org/isscr-news/r{n}",
-        "published": datetime(2020 + n, 1, 1, 12, tzinfo=UTC),
-        "categories": ("Press Release",),
-        "author": "Kym Kilbourne",
-        "excerpt": body.split("\n\n")[0],
-        "body": body,
-    }
-    values.update(fields)
-    return Release(**values)  # type: ignore[arg-type]
+def release(n: int, title: str = "", body: str = "", **changes: Any) -> Release:
+    """Release n, published on New Year's Day of 2020 + n, with `changes`."""
+    made = Release(
+        f"r{n}",
+        title or f"Release {n}",
+        f"https://www.isscr.org/isscr-news/r{n}",
+        datetime(2020 + n, 1, 1, 12, tzinfo=UTC),
+        ("Press Release",),
+        "Kym Kilbourne",
+        body.split("\n\n")[0],
+        body,
+    )
+    return replace(made, **changes)
 
 
 def stored(store: Store, *releases: Release) -> Store:
