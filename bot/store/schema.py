@@ -37,7 +37,7 @@ class Migration:
 
 def _tables(store: Store) -> None:
     """The announcement pipeline's tables (0 -> 1): releases, the outbox, leases, feed and
-    archive state."""
+    archive state. (Long, but one table definition after another: it reads best whole.)"""
     store.db["releases"].create(
         {
             "id": str,
