@@ -15,7 +15,7 @@ import socket
 import uuid
 from pathlib import Path
 
-from bot.store import Holder, Lease
+from bot.models import Holder, Lease
 
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 

@@ -1,4 +1,4 @@
-"""Plain data passed between fetch, parse, store and announce."""
+"""Plain data passed between fetch, parse, store and announce, and every row the store reads."""
 
 from __future__ import annotations
 
@@ -82,3 +82,95 @@ class Parsed:
     releases: list[Release]
     problems: list[str] = field(default_factory=list)
     site: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    release_id: str
+    channel: str
+    state: str
+    attempts: int
+    due_at: float
+    sending_since: float | None  # the first try whose outcome is unknown
+    last_error: str | None
+    last_attempt_at: float | None = None  # the latest try
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    url: str
+    validators: Validators
+    last_poll_at: float | None
+    last_success_at: float | None
+    last_error: str | None
+    last_error_at: float | None
+    failures: int
+    # Items of the latest parsed body that were skipped or stored with a fallback.
+    bad_items: int = 0
+    bad_item_examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Held:
+    """Deliveries held back for an admin: how many releases and posts, and why."""
+
+    releases: int
+    posts: int
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Route:
+    channel: str
+    categories: tuple[str, ...]  # empty: every category
+    updated_at: float
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class Change:
+    at: float
+    user_id: str
+    action: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A process that may hold leases. Besides the host and PID, its boot and PID namespace say
+    whether that PID can be looked up from another process at all."""
+
+    owner: str  # unique to one Outbox of one process
+    host: str
+    pid: int
+    boot_id: str | None = None
+    pid_ns: str | None = None
+    started: int | None = None  # the process's start time, in clock ticks after boot
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who may post to a channel, until when."""
+
+    holder: Holder
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class ArchiveStatus:
+    url: str
+    state: str
+    next_offset: int | None  # where an unfinished walk resumes; None: at the first page
+    pages: int
+    stored: int
+    recent: int  # releases left to the feed watcher
+    started_at: float | None
+    finished_at: float | None
+    last_error: str | None
+    last_error_at: float | None
+    failures: int  # failed runs in a row
+    planned: bool  # a walk was asked for (plan_archive) or started, at some point
+    bad_items: int = 0  # items of this walk skipped or stored with a fallback
+    bad_item_examples: tuple[str, ...] = ()  # the latest few
+    stop_reason: str | None = None  # why the last walk ended (see archive.NORMAL_ENDS)

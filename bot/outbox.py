@@ -45,8 +45,8 @@ from bot import blocks
 from bot.backoff import backoff_delay, retry_after_seconds
 from bot.database import Database
 from bot.holders import holder_is_gone, this_process
-from bot.models import Release
-from bot.store import RATE_LIMITED, SENDING, Delivery, Lease, Store
+from bot.models import Delivery, Lease, Release
+from bot.store import RATE_LIMITED, SENDING, Store
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.models import CHANNEL_ID, Release
+from bot.models import CHANNEL_ID, Release, Route
 from bot.search.grammar import clean
 from bot.slack_markup import unescaped
-from bot.store import Route, Store
+from bot.store import Store
 
 # How Slack sends a channel picked with # when the command has `should_escape`: <#C123|name>.
 _CHANNEL_MENTION = re.compile(rf"^<#({CHANNEL_ID.pattern[1:-1]})(?:\|[^>]*)?>$")

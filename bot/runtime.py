@@ -24,12 +24,13 @@ from bot.ingest.archive import Backfill
 from bot.ingest.archive_page import ArchiveError
 from bot.ingest.feed import open_session
 from bot.ingest.watcher import MAX_RETRY_AFTER, Watcher
+from bot.models import ArchiveStatus, Route
 from bot.outbox import Failure, Outbox, classify, explain
 from bot.routes import Router
 from bot.search.service import SearchService
 from bot.settings import Settings, SettingsError
 from bot.socket_mode import SlackConnection, SocketMode
-from bot.store import DONE, NOT_STARTED, ArchiveStatus, Route, Store
+from bot.store import DONE, NOT_STARTED, Store
 from bot.verify import MAX_BODY, SlackRequests
 
 log = logging.getLogger(__name__)

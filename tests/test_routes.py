@@ -7,8 +7,9 @@ import sqlite3
 
 import pytest
 
+from bot.models import Route
 from bot.routes import CONFLICT, RouteError, Routes
-from bot.store import Route, Store
+from bot.store import Store
 
 ADMIN, OTHER, OLD, NEW = "U0ADMIN001", "U0ADMIN002", "C0OLDROUT1", "C0NEWROUT1"
 

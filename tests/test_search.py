@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -300,56 +299,6 @@ def test_a_database_failure_is_reported_not_raised_raw(tmp_path: object, store: 
         Search(store).run("embryo")
 
 
-def test_a_database_from_before_search_is_indexed_at_start(store: Store) -> None:
-    for item in ARCHIVE:
-        store.save_release(item, source="rss", now=0)
-    for table in ("releases_fts", "release_categories", "release_leads_fts", "release_leads"):
-        store.db.execute(f"DROP TABLE {table}")
-    for trigger in store.db.triggers:
-        store.db.execute(f"DROP TRIGGER {trigger.name}")
-    # Rowids then followed insertion order, not publication: the first poll stored the feed
-    # newest first.
-    store.db.execute("UPDATE releases SET rowid = -rowid")
-    store.db.execute("PRAGMA user_version = 0")
-    store.db.execute("ALTER TABLE releases DROP COLUMN joined")
-
-    store.ensure_schema()
-    in_rowid_order = [row[0] for row in store.db.execute("SELECT id FROM releases ORDER BY rowid")]
-    # Publication order, newest lowest.
-    assert in_rowid_order == [item.id for item in reversed(ARCHIVE)]
-    assert ids(Search(store, page_size=9).run("embryo category:policy")) == [1, 2]
-    assert ids(Search(store, page_size=9, rankable=0).run("embryo")) == [1, 3, 2]  # titles
-    assert ids(Search(store, page_size=9).run('"embryo models"')) == [1, 3]  # pairs
-    store.ensure_schema()  # and again: safe at every start
-    assert Search(store).run("embryo").total == 3
-    with pytest.raises(sqlite3.IntegrityError):
-        store.db.execute(
-            "INSERT INTO release_categories (release_id, category) VALUES (?, 'POLICY')",
-            [ARCHIVE[0].id],
-        )
-
-
-def test_an_indexed_database_with_oldest_lowest_rowids_is_renumbered_once(store: Store) -> None:
-    for item in [*ARCHIVE, release(9, "Undated embryo note", published=None)]:
-        store.save_release(item, source="rss", now=0)
-    # Schema 2 numbered rowids with publication time, oldest lowest, undated lowest of all.
-    # Its indexes were kept in step by the same triggers as now.
-    store.db.execute("UPDATE releases SET rowid = -rowid")
-    store.db.execute("PRAGMA user_version = 2")
-
-    store.ensure_schema()
-    in_rowid_order = [row[0] for row in store.db.execute("SELECT id FROM releases ORDER BY rowid")]
-    assert in_rowid_order == [item.id for item in reversed(ARCHIVE)] + [f"{9:024x}"]
-    for table in ("releases_fts", "release_leads_fts"):  # both indexes match their content
-        store.db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)")
-    assert ids(Search(store, page_size=9, rankable=0).run("embryo")) == [1, 9, 3, 2]
-    assert ids(Search(store, page_size=9).run("embryo after:2020-01-01")) == [1, 3, 2]
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3
-    before = in_rowid_order
-    store.ensure_schema()  # once: a second start leaves the rowids as they are
-    assert [row[0] for row in store.db.execute("SELECT id FROM releases ORDER BY rowid")] == before
-
-
 def test_a_prefix_finds_every_word_it_begins_even_ones_the_stemmer_would_change(
     store: Store,
 ) -> None:
@@ -475,24 +424,6 @@ def test_the_leads_index_follows_every_edit(store: Store, search: Search) -> Non
     store.ensure_schema()
     stale = "SELECT count(*) FROM release_leads WHERE excerpt = 'Stale'"
     assert store.db.execute(stale).fetchone()[0] == 0
-
-
-def test_a_database_from_before_the_leads_index_gets_it_at_start(store: Store) -> None:
-    for item in ARCHIVE:
-        store.save_release(item, source="rss", now=0)
-    store.db["release_leads"].disable_fts()
-    store.db["release_leads"].drop()
-    for trigger in store.db.triggers:
-        if "leads" in trigger.name:
-            store.db.execute(f"DROP TRIGGER {trigger.name}")
-
-    store.ensure_schema()
-    store.db.execute(
-        "INSERT INTO release_leads_fts (release_leads_fts, rank) VALUES ('integrity-check', 1)"
-    )
-    store.save_release(release(9, "Note", "Embryo news.\n\nMore."), source="rss", now=1)
-    # The title (1), then lead paragraphs (9 and 3, newest first), then the body (2).
-    assert ids(Search(store, page_size=9, rankable=0).run("embryo")) == [1, 9, 3, 2]
 
 
 def test_a_phrase_is_found_by_its_pairs_of_words_and_only_where_they_are_one_run(

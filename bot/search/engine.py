@@ -21,7 +21,7 @@ from bot.models import Found
 from bot.search import grammar
 from bot.search.grammar import Query, QueryError, Term
 from bot.search.marks import Marker, normal
-from bot.store import JOIN, Store, author_key, category_key, pair, published_rowids
+from bot.store import Store, author_key, category_key, joined_parts, pair, published_rowids
 
 log = logging.getLogger(__name__)
 
@@ -411,9 +411,10 @@ class Search:
         """How many releases contain an index word; for a pair (as `pair` writes it), at most
         as many as contain the rarer of its two words (counting them exactly would read the
         pair's whole posting list)."""
-        if not word.startswith(JOIN):
+        parts = joined_parts(word)
+        if parts is None:
             return self._index.get(word, 0)
-        return min(self._index.get(part, 0) for part in word.split(JOIN)[1:])
+        return min(self._index.get(part, 0) for part in parts)
 
     def _rank(self, plan: _Plan, rowids: list[int]) -> list[int]:
         """Best first: every distinctive word in the title, then in the title and lead

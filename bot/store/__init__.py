@@ -1,0 +1,104 @@
+"""SQLite storage: the one place that holds SQL.
+
+One `Store` composed of parts, one concern each, sharing one connection (`base`):
+`releases` (every release ever seen), `search_index` (its FTS5 layout, encoding and reads),
+`deliveries` (the outbox: one row per release and channel, and the leases that let one process
+at a time post to a channel), `routes` (which channel announces which categories, the audit log
+of admin changes, and the settings seeded once), `state` (poll health per feed URL, how far the
+archive backfill got per archive URL) and `schema` (the tables, brought up to date at start).
+"""
+
+from bot.models import (
+    ArchiveStatus,
+    Change,
+    Delivery,
+    FeedStatus,
+    Held,
+    Holder,
+    Lease,
+    Route,
+)
+from bot.store import schema
+from bot.store.base import BACKUP_PAGES, BUSY_TIMEOUT_MS, SchemaTooNew, StoreBase
+from bot.store.deliveries import (
+    DISCARDED,
+    FAILED,
+    HELD,
+    PENDING,
+    RATE_LIMITED,
+    SENDING,
+    SENT,
+    DeliveriesMixin,
+    lease_name,
+)
+from bot.store.releases import ReleasesMixin
+from bot.store.routes import RoutesMixin
+from bot.store.schema import SCHEMA_VERSION
+from bot.store.search_index import (
+    JOIN,
+    LAST_DATED_KEY,
+    SEARCH_COLUMNS,
+    SEARCH_WEIGHTS,
+    TOKENIZER,
+    UNDATED_KEY,
+    author_key,
+    category_key,
+    joined_parts,
+    pair,
+    published_rowids,
+    release_key,
+)
+from bot.store.state import BAD_ITEM_EXAMPLES, DONE, NOT_STARTED, RUNNING, StateMixin
+
+
+class Store(ReleasesMixin, RoutesMixin, DeliveriesMixin, StateMixin, StoreBase):
+    """All reads and writes of the bot's SQLite database."""
+
+    schema_version = SCHEMA_VERSION
+
+    def ensure_schema(self) -> None:
+        """Create tables and indexes that do not exist yet; safe at every start."""
+        schema.ensure_schema(self)
+
+
+# What the rest of the bot imports from here; the row types are bot.models' (re-exported for
+# code written before they moved there).
+__all__ = [
+    "BACKUP_PAGES",
+    "BAD_ITEM_EXAMPLES",
+    "BUSY_TIMEOUT_MS",
+    "DISCARDED",
+    "DONE",
+    "FAILED",
+    "HELD",
+    "JOIN",
+    "LAST_DATED_KEY",
+    "NOT_STARTED",
+    "PENDING",
+    "RATE_LIMITED",
+    "RUNNING",
+    "SCHEMA_VERSION",
+    "SEARCH_COLUMNS",
+    "SEARCH_WEIGHTS",
+    "SENDING",
+    "SENT",
+    "TOKENIZER",
+    "UNDATED_KEY",
+    "ArchiveStatus",
+    "Change",
+    "Delivery",
+    "FeedStatus",
+    "Held",
+    "Holder",
+    "Lease",
+    "Route",
+    "SchemaTooNew",
+    "Store",
+    "author_key",
+    "category_key",
+    "joined_parts",
+    "lease_name",
+    "pair",
+    "published_rowids",
+    "release_key",
+]

@@ -1,0 +1,178 @@
+"""The connection: how the database file is opened, its pragmas, transactions, time limits,
+and the whole-file operations (backup copy, integrity check).
+
+WAL mode lets the watcher write while the web handlers read; every multi-step write runs in one
+`BEGIN IMMEDIATE` transaction so two bot processes on one file serialise cleanly.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
+
+import sqlite_utils
+
+# How long a statement waits for another connection's lock before failing with "locked".
+BUSY_TIMEOUT_MS = 30_000
+# Pages a backup copies per step (4 MB of the default 4 KB pages): between steps, Ctrl-C stops it.
+BACKUP_PAGES = 1024
+
+
+class SchemaTooNew(Exception):
+    """The database was written by a newer version of the bot: this one would misread it, and
+    its writes could break what the newer version relies on."""
+
+    def __init__(self, found: int, known: int) -> None:
+        self.found = found
+        super().__init__(f"schema version {found}, this version knows up to {known}")
+
+
+class StoreBase:
+    """The connection every part of the store shares (see bot/store/__init__.py)."""
+
+    # The newest schema version this code can read (the composed Store sets it: schema.py).
+    schema_version: ClassVar[int]
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        read_only: bool = False,
+        create: bool = True,
+        busy_timeout: float | None = None,
+    ) -> None:
+        """Open the database; `create=False` (implied by `read_only`) never creates the file.
+        `busy_timeout`: seconds a statement waits for another connection's lock (default
+        BUSY_TIMEOUT_MS). Raises SchemaTooNew for a database of a newer version of the bot."""
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, sqlite3 never opens
+        # an implicit transaction behind our back.
+        uri = read_only or not create
+        target = f"{Path(path).resolve().as_uri()}?mode={'ro' if read_only else 'rw'}"
+        conn = sqlite3.connect(
+            target if uri else str(path), timeout=30, isolation_level=None, uri=uri
+        )
+        try:
+            # Checked before anything else touches the file (enabling WAL writes to it).
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            if found > self.schema_version:
+                raise SchemaTooNew(found, self.schema_version)
+        except BaseException:
+            conn.close()
+            raise
+        self.db = sqlite_utils.Database(conn)
+        self._deadlines: list[float] = []  # see time_limit
+        busy_ms = BUSY_TIMEOUT_MS if busy_timeout is None else max(1, int(busy_timeout * 1000))
+        self.db.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        # FULL: a committed "sending"/"sent" mark survives even a power cut, which is what
+        # keeps a restart from posting twice.
+        self.db.execute("PRAGMA synchronous = FULL")
+        # Reads map the file instead of copying each page out of the OS cache: a search
+        # reads hundreds of index pages, and this takes a fifth off its time at 100,000
+        # releases (benchmarks/search.py). SQLite caps it at 2 GB. The price: a disk failing
+        # under a mapped page ends the process with SIGBUS instead of raising an error.
+        self.db.execute(f"PRAGMA mmap_size = {2**31}")
+        if str(path) != ":memory:" and not read_only:
+            self.db.enable_wal()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction; nested uses join the outer one."""
+        if self.db.conn.in_transaction:
+            yield
+            return
+        # IMMEDIATE takes the write lock up front, so a read-then-write never fails half-way
+        # with SQLITE_BUSY when another process wrote in between.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            # SQLite may have rolled back already (a full disk, an interrupt): say what failed,
+            # not that there was nothing left to roll back.
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        """Abort statements still running after `seconds` (sqlite3.OperationalError); nested
+        limits keep the earliest deadline."""
+        self._deadlines.append(time.monotonic() + seconds)
+        earliest = min(self._deadlines)
+        # Checked every 1,000 VM steps: FTS5 does most of its work inside a single step.
+        self.db.conn.set_progress_handler(lambda: time.monotonic() > earliest, 1_000)
+        try:
+            yield
+        finally:
+            self._deadlines.pop()
+            if self._deadlines:
+                outer = min(self._deadlines)
+                self.db.conn.set_progress_handler(lambda: time.monotonic() > outer, 1_000)
+            else:
+                self.db.conn.set_progress_handler(None, 0)
+
+    @contextmanager
+    def bounded(self, seconds: float) -> Iterator[None]:
+        """Wait at most `seconds` for a lock, and abort statements still running after them
+        (sqlite3.OperationalError, "locked" or "interrupted"): for work someone waits on."""
+        previous = self.db.execute("PRAGMA busy_timeout").fetchone()[0]
+        self.db.execute(f"PRAGMA busy_timeout = {max(1, min(previous, int(seconds * 1000)))}")
+        try:
+            with self.time_limit(seconds):
+                yield
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout = {previous}")
+
+    def copy_to(
+        self,
+        target: Path,
+        *,
+        pages: int = BACKUP_PAGES,
+        on_step: Callable[[int, int], object] | None = None,
+    ) -> None:
+        """Copy the whole database into the empty file `target` with SQLite's online backup,
+        `pages` at a time (`on_step(remaining, total)` after each), as of one moment.
+
+        In WAL mode, the bot's, the copy reads one snapshot held from its first page to its
+        last: a snapshot blocks no writer, and whatever the bot commits meanwhile is simply
+        not in the copy. (Without it SQLite starts the copy over after every write of another
+        connection, and a busy bot could keep a large copy from ever finishing.) A database in
+        rollback-journal mode has no such snapshot: there each step holds a read lock only
+        while it runs. The copy is left in rollback-journal mode, one self-contained file."""
+        copy = sqlite3.connect(target, isolation_level=None)
+        try:
+            snapshot = self.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            if snapshot:
+                self.db.execute("BEGIN")
+                self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # begins it
+            try:
+                self.db.conn.backup(
+                    copy,
+                    pages=pages,
+                    progress=None
+                    if on_step is None
+                    else lambda _, left, total: on_step(left, total),
+                )
+            finally:
+                if snapshot:
+                    self.db.execute("COMMIT")
+            copy.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            copy.close()
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's integrity check finds wrong with the database; empty when sound."""
+        found = [row[0] for row in self.db.execute("PRAGMA integrity_check")]
+        return [] if found == ["ok"] else found

@@ -1,0 +1,152 @@
+"""The releases: every release ever seen, stored once by its ID."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from bot.models import Release
+from bot.store.search_index import SearchIndexMixin, rowid_for
+
+# The columns a Release is made of: the joined words after them (several KB, in overflow pages)
+# are never read back.
+_RELEASE = "id, title, link, published, categories, author, excerpt, body, image_url"
+
+
+class ReleasesMixin(SearchIndexMixin):
+    """Stores releases (with their search index rows) and reads them back."""
+
+    def known_release_ids(self, ids: Iterable[str]) -> set[str]:
+        wanted = list(ids)
+        known: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT id FROM releases WHERE id IN ({marks})", chunk)
+            known.update(row[0] for row in rows)
+        return known
+
+    def release_ids_by_link(self, links: Iterable[str]) -> dict[str, str]:
+        """The stored release of each of these links (the first stored, when several share
+        one), by link."""
+        wanted = list(dict.fromkeys(links))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT link, id FROM releases WHERE link IN ({marks}) ORDER BY first_seen DESC",
+                chunk,
+            )
+            found.update(rows.fetchall())  # the last written wins: the first stored
+        return found
+
+    def release_id_by_title_and_date(self, title: str, published: datetime) -> str | None:
+        """The first stored release with this title and publication date."""
+        row = self.db.execute(
+            "SELECT id FROM releases WHERE published = ? AND title = ? ORDER BY first_seen LIMIT 1",
+            [published.isoformat(), title],
+        ).fetchone()
+        return row[0] if row else None
+
+    def has_releases(self) -> bool:
+        return self.db.execute("SELECT EXISTS (SELECT 1 FROM releases)").fetchone()[0] == 1
+
+    def save_release(self, release: Release, *, source: str, now: float) -> bool:
+        """Insert or update `release`; True when the stored row changed (or is new)."""
+        row = _release_row(release)
+        row["joined"] = self.joined_words(row)
+        existing = self.db.execute(
+            "SELECT title, link, published, categories, author, excerpt, body, image_url "
+            "FROM releases WHERE id = ?",
+            [release.id],
+        ).fetchone()
+        if existing is None:
+            with self.transaction():
+                values = {
+                    **row,
+                    "source": source,
+                    "first_seen": now,
+                    "updated_at": now,
+                    "rowid": rowid_for(self.db, row["published"]),
+                }
+                names = ", ".join(values)
+                self.db.execute(
+                    f"INSERT INTO releases ({names}) VALUES ({', '.join('?' * len(values))})",
+                    list(values.values()),
+                )
+                self.index_categories(release)
+            return True
+        fields = ("title", "link", "published", "categories", "author", "excerpt", "body")
+        if tuple(existing[: len(fields)]) == tuple(row[f] for f in fields) and (
+            existing[-1] == row["image_url"] or row["image_url"] is None
+        ):
+            return False
+        if row["image_url"] is None:
+            row["image_url"] = existing[-1]  # the archive may lack what the RSS had
+        with self.transaction():
+            self.db["releases"].update(release.id, {**row, "updated_at": now})
+            if existing[2] != row["published"]:  # keep rowids in publication order
+                self.db.execute(
+                    "UPDATE releases SET rowid = ? WHERE id = ?",
+                    [rowid_for(self.db, row["published"]), release.id],
+                )
+            if existing[3] != row["categories"]:
+                self.db.execute("DELETE FROM release_categories WHERE release_id = ?", [release.id])
+                self.index_categories(release)
+        return True
+
+    def release(self, release_id: str) -> Release | None:
+        rows = list(self.db.query(f"SELECT {_RELEASE} FROM releases WHERE id = ?", [release_id]))
+        return _release_from_row(rows[0]) if rows else None
+
+    def latest_releases(self, limit: int) -> list[Release]:
+        rows = self.db.query(
+            f"SELECT {_RELEASE} FROM releases ORDER BY published DESC, first_seen DESC LIMIT ?",
+            [limit],
+        )
+        return [_release_from_row(row) for row in rows]
+
+    def release_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM releases").fetchone()[0]
+
+    def releases_by_rowid(self, rowids: list[int]) -> list[Release]:
+        """The releases with these rowids, in this order."""
+        marks = ",".join("?" * len(rowids))
+        found = {
+            row["rowid"]: _release_from_row(row)
+            for row in self.db.query(
+                f"SELECT rowid, {_RELEASE} FROM releases WHERE rowid IN ({marks})", rowids
+            )
+        }
+        return [found[rowid] for rowid in rowids if rowid in found]
+
+
+def _release_row(release: Release) -> dict[str, Any]:
+    return {
+        "id": release.id,
+        "title": release.title,
+        "link": release.link,
+        "published": release.published.isoformat() if release.published else None,
+        "categories": json.dumps(list(release.categories)),
+        "author": release.author,
+        "excerpt": release.excerpt,
+        "body": release.body,
+        "image_url": release.image_url,
+    }
+
+
+def _release_from_row(row: dict[str, Any]) -> Release:
+    return Release(
+        id=row["id"],
+        title=row["title"],
+        link=row["link"],
+        published=datetime.fromisoformat(row["published"]) if row["published"] else None,
+        categories=tuple(json.loads(row["categories"])),
+        author=row["author"],
+        excerpt=row["excerpt"] or "",
+        body=row["body"] or "",
+        image_url=row["image_url"],
+    )

@@ -1,0 +1,224 @@
+"""The database's shape, as a numbered list of steps applied in order.
+
+A database records in `PRAGMA user_version` the last step it has had; `ensure_schema` applies
+the ones after it, in one transaction, at every start. Versions 2 and 3 were recorded before
+this list existed, and tables and columns were added without a version of their own (a database
+of version 3 may lack the seeds table, say): so every step finds its work possibly done already
+(IF NOT EXISTS, a column added when missing), and a database of any earlier version, from any
+of the bot's versions, comes out the same as a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.store.deliveries import PENDING
+from bot.store.search_index import (
+    SIDE_INDEXES,
+    create_category_index,
+    create_main_index,
+    create_version_counter,
+    ensure_side_index,
+    renumber_releases,
+)
+
+if TYPE_CHECKING:
+    from bot.store import Store
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int  # what user_version says once it is applied
+    does: str
+    apply: Callable[[Store], None]
+
+
+def _tables(store: Store) -> None:
+    """The announcement pipeline's tables (0 -> 1): releases, the outbox, leases, feed and
+    archive state. (Long, but one table definition after another: it reads best whole.)"""
+    store.db["releases"].create(
+        {
+            "id": str,
+            "title": str,
+            "link": str,
+            "published": str,
+            "categories": str,
+            "author": str,
+            "excerpt": str,
+            "body": str,
+            "image_url": str,
+            "source": str,
+            "first_seen": float,
+            "updated_at": float,
+        },
+        pk="id",
+        not_null={"title", "link", "categories", "first_seen"},
+        if_not_exists=True,
+    )
+    store.db["deliveries"].create(
+        {
+            "id": int,
+            "release_id": str,
+            "channel": str,
+            "state": str,
+            "attempts": int,
+            "due_at": float,
+            "sending_since": float,
+            "last_error": str,
+            "created_at": float,
+            "sent_at": float,
+            "ts": str,
+        },
+        pk="id",
+        not_null={"release_id", "channel", "state", "attempts", "due_at", "created_at"},
+        defaults={"state": PENDING, "attempts": 0},
+        foreign_keys=[("release_id", "releases", "id")],
+        if_not_exists=True,
+    )
+    store.db["deliveries"].create_index(["release_id", "channel"], unique=True, if_not_exists=True)
+    store.db["deliveries"].create_index(["state", "channel", "id"], if_not_exists=True)
+    store.db["releases"].create_index(["published"], if_not_exists=True)
+    store.db["releases"].create_index(["author"], if_not_exists=True)
+    store.db["feed_state"].create(
+        {
+            "url": str,
+            "etag": str,
+            "last_modified": str,
+            "body_hash": str,
+            "last_poll_at": float,
+            "last_success_at": float,
+            "last_error": str,
+            "last_error_at": float,
+            "failures": int,
+        },
+        pk="url",
+        defaults={"failures": 0},
+        if_not_exists=True,
+    )
+    store.db["leases"].create(
+        {"name": str, "owner": str, "host": str, "pid": int, "expires_at": float},
+        pk="name",
+        if_not_exists=True,
+    )
+    store.db["archive_state"].create(
+        {
+            "url": str,
+            "state": str,
+            "next_offset": int,
+            "pages": int,
+            "stored": int,
+            "recent": int,
+            "started_at": float,
+            "updated_at": float,
+            "finished_at": float,
+            "last_error": str,
+            "last_error_at": float,
+            "failures": int,
+        },
+        pk="url",
+        not_null={"state"},
+        defaults={"pages": 0, "stored": 0, "recent": 0, "failures": 0},
+        if_not_exists=True,
+    )
+
+
+def _search_index(store: Store) -> None:
+    """The search index (1 -> 2): categories one row each, the joined words, the whole index
+    and the titles' index. (Version 2 also had rowids in publication order, oldest lowest:
+    step 3 renumbers from any order.)"""
+    create_category_index(store)
+    create_main_index(store)
+    ensure_side_index(store, "release_titles")
+
+
+def _newest_lowest(store: Store) -> None:
+    """Rowids in publication order, newest lowest (2 -> 3: see `release_key`); the search
+    indexes are built again around them."""
+    renumber_releases(store)
+    create_main_index(store)
+    ensure_side_index(store, "release_titles")
+
+
+def _since_version_3(store: Store) -> None:
+    """What came while the version stayed 3 or below it (3 -> 4): routes and the audit log,
+    seeds, the columns in _ADDED_COLUMNS, the link index, the leads' index and the count of
+    changes to the releases."""
+    store.db["routes"].create(
+        {
+            "channel": str,
+            "categories": str,  # JSON list of names; [] takes every category
+            "updated_at": float,
+            "updated_by": str,
+        },
+        pk="channel",
+        not_null={"categories"},
+        if_not_exists=True,
+    )
+    store.db["changes"].create(
+        {"id": int, "at": float, "user_id": str, "action": str, "detail": str},
+        pk="id",
+        not_null={"at", "user_id", "action"},
+        if_not_exists=True,
+    )
+    # Settings applied once to the database (ANNOUNCE_CHANNEL's first route): recorded,
+    # so that an admin's later change is not undone at the next start.
+    store.db["seeds"].create(
+        {"name": str, "value": str, "at": float, "applied": int},
+        pk="name",
+        not_null={"at", "applied"},
+        if_not_exists=True,
+    )
+    for table, column, kind in _ADDED_COLUMNS:
+        if column not in store.db[table].columns_dict:
+            store.db[table].add_column(column, kind)
+    # A release whose guid changed is recognised by its link (bot/identity.py).
+    store.db["releases"].create_index(["link"], if_not_exists=True)
+    ensure_side_index(store, "release_leads")
+    create_version_counter(store)
+
+
+# Columns added to tables after they first shipped, as (table, column, type).
+_ADDED_COLUMNS = (
+    ("feed_state", "window_start", float),  # the archive backfill
+    ("feed_state", "bad_items", int),  # malformed items (issue 10)
+    ("feed_state", "bad_item_examples", str),  # JSON list
+    ("archive_state", "bad_items", int),
+    ("archive_state", "bad_item_examples", str),
+    ("archive_state", "stop_reason", str),
+    ("leases", "boot_id", str),  # who holds a lease, unambiguously (see Holder)
+    ("leases", "pid_ns", str),
+    ("leases", "started", int),
+    ("deliveries", "last_attempt_at", float),  # the window a history check reads
+    ("deliveries", "note", str),  # how an unusual post went out
+)
+
+MIGRATIONS = (
+    Migration(1, "the announcement pipeline's tables", _tables),
+    Migration(2, "the search index", _search_index),
+    Migration(3, "rowids newest lowest", _newest_lowest),
+    Migration(4, "routes, audit log, seeds and columns added since", _since_version_3),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(store: Store, *, to: int = SCHEMA_VERSION) -> None:
+    """Apply the steps after the database's version, up to `to`, in one transaction (a
+    database of a later version is left as it is)."""
+    with store.transaction():
+        found = store.db.execute("PRAGMA user_version").fetchone()[0]
+        for step in MIGRATIONS[found:to]:
+            step.apply(store)
+            store.db.execute(f"PRAGMA user_version = {step.version}")
+
+
+def ensure_schema(store: Store) -> None:
+    """Bring the database up to SCHEMA_VERSION, then put right the side indexes and the count
+    of changes, whose triggers a hand edit or a partial restore may have lost; safe at every
+    start."""
+    with store.transaction():
+        migrate(store)
+        for table in SIDE_INDEXES:
+            ensure_side_index(store, table)
+        create_version_counter(store)
