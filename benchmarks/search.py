@@ -80,14 +80,14 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import text as bot_text
-from bot.app import app_client, build_app
-from bot.controls import Controls
 from bot.database import Database
-from bot.listeners.commands import COMMAND
 from bot.models import Release
 from bot.query import QueryError
 from bot.search import Search, SearchError, SearchService
 from bot.settings import Settings
+from bot.slack.app import app_client, build_app
+from bot.slack.controls import Controls
+from bot.slack.listeners.commands import COMMAND
 from bot.store import Store
 from tests.conftest import CHANNEL, SIGNING_SECRET, sign, slash_command_body
 from tests.fakes.slack_api import SlackApi

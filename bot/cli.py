@@ -20,8 +20,7 @@ from typing import NoReturn
 import click
 from dotenv import find_dotenv, load_dotenv
 
-from bot import __version__, blocks
-from bot.app import posting_client
+from bot import __version__
 from bot.archive import ArchiveError, Backfill, BackfillResult
 from bot.backup import BackupError, back_up, target_path
 from bot.database import Database
@@ -29,12 +28,14 @@ from bot.feed import open_session
 from bot.health import of_settings
 from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import FeedError, Release, Validators
-from bot.outbox import Outbox
 from bot.query import QueryError, is_help
 from bot.routes import Router
 from bot.runtime import Bot
 from bot.search import Results, Search, SearchError
 from bot.settings import Settings, SettingsError
+from bot.slack import blocks
+from bot.slack.app import posting_client
+from bot.slack.outbox import Outbox
 from bot.store import SchemaTooNew, Store
 from bot.watcher import FLOOD_THRESHOLD, Outcome, Watcher, fetch_releases, plan_poll
 

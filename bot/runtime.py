@@ -15,20 +15,20 @@ from typing import Any
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
 
-from bot.app import Identity, app_client, build_app, connections_client, posting_client
 from bot.archive import ArchiveError, Backfill
 from bot.backoff import backoff_delay
-from bot.controls import Controls
 from bot.database import Database
 from bot.feed import open_session
 from bot.health import iso, report
-from bot.outbox import Failure, Outbox, classify, explain
 from bot.routes import Router
 from bot.search import SearchService
 from bot.settings import Settings, SettingsError
-from bot.socket_mode import SlackConnection, SocketMode
+from bot.slack.app import Identity, app_client, build_app, connections_client, posting_client
+from bot.slack.controls import Controls
+from bot.slack.outbox import Failure, Outbox, classify, explain
+from bot.slack.socket_mode import SlackConnection, SocketMode
+from bot.slack.verify import MAX_BODY, SlackRequests
 from bot.store import DONE, NOT_STARTED, ArchiveStatus, Route, Store
-from bot.verify import MAX_BODY, SlackRequests
 from bot.watcher import MAX_RETRY_AFTER, Watcher
 
 log = logging.getLogger(__name__)

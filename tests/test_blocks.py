@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot import blocks
 from bot.marks import Marker
 from bot.models import Found, Release
 from bot.query import Term, parse
 from bot.search import Results
+from bot.slack import blocks
 from bot.store import Change
 from tests.conftest import mrkdwn_texts
 

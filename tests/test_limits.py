@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from bot import blocks
 from bot.marks import MARK_CLOSE, MARK_OPEN
 from bot.models import Found, Release
 from bot.query import parse
 from bot.routes import NO_CATEGORY, Changed
 from bot.search import Results
 from bot.settings import Settings
+from bot.slack import blocks
 from bot.store import Change, Route
 from tests.conftest import CHANNEL, eventually
 from tests.fakes.block_kit import message_error, view_problems

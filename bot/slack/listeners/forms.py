@@ -22,14 +22,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
 from bot.database import DatabaseBusy
-from bot.listeners.admin import BUSY, AdminCommands
-from bot.listeners.home import Home
 from bot.models import CHANNEL_ID, Release
-from bot.outbox import Failure, classify, explain
-from bot.posting import post_joining
 from bot.routes import RouteError, Routes
+from bot.slack import blocks
+from bot.slack.admin import BUSY, AdminCommands
+from bot.slack.home import Home
+from bot.slack.outbox import Failure, classify, explain
+from bot.slack.posting import post_joining
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ FORM_WRITE_WITHIN = 0.8
 
 def register(app: AsyncApp, admin: AdminCommands, home: Home, poster: AsyncWebClient) -> None:
     """`poster` posts the test announcement: a client that never repeats a request that may
-    have reached Slack (`bot.app.posting_client`), so a dropped connection is not a second
+    have reached Slack (`bot.slack.app.posting_client`), so a dropped connection is not a second
     post."""
 
     @app.view(blocks.ROUTE_FORM)
@@ -150,7 +150,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home, poster: AsyncWebCl
 
 def _field(view: dict[str, Any], name: str) -> dict[str, Any]:
     """The state of the form's field `name` (block and action of that ID); empty when the
-    submission does not have it. `bot.listeners.payloads` has checked the state's shape."""
+    submission does not have it. `bot.slack.listeners.payloads` has checked the state's shape."""
     return view["state"]["values"].get(name, {}).get(name) or {}
 
 

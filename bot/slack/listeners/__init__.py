@@ -3,12 +3,12 @@
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.controls import Controls
 from bot.database import Database
-from bot.listeners import actions, commands, events, payloads, settings_actions, views
-from bot.listeners.admin import AdminCommands
-from bot.listeners.home import Home
 from bot.search import SearchService
+from bot.slack.admin import AdminCommands
+from bot.slack.controls import Controls
+from bot.slack.home import Home
+from bot.slack.listeners import commands, events, forms, home, messages, payloads
 
 
 def register(
@@ -22,10 +22,10 @@ def register(
     """`poster` posts what a person asks for (Share, a test announcement): like
     announcements, never repeated blindly after a lost answer."""
     app.use(payloads.RefuseMalformed())  # before any listener, or Bolt's matching, reads it
-    home = Home(admin, admin.client)
-    admin.after_change = home.after_change
+    publisher = Home(admin, admin.client)
+    admin.after_change = publisher.after_change
     commands.register(app, search, admin, controls)
-    actions.register(app, db, search, poster)
-    settings_actions.register(app, admin, home)
-    views.register(app, admin, home, poster)
-    events.register(app, home)
+    messages.register(app, db, search, poster)
+    home.register(app, admin, publisher)
+    forms.register(app, admin, publisher, poster)
+    events.register(app, publisher)

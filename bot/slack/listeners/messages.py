@@ -12,14 +12,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
 from bot.database import Database, DatabaseBusy
-from bot.listeners.admin import READ_WITHIN
-from bot.listeners.commands import COMMAND, answer
 from bot.models import CONVERSATION_ID, Release
-from bot.outbox import Failure, classify
-from bot.posting import post_joining
 from bot.search import SearchService
+from bot.slack import blocks
+from bot.slack.admin import READ_WITHIN
+from bot.slack.listeners.commands import COMMAND, answer
+from bot.slack.outbox import Failure, classify
+from bot.slack.posting import post_joining
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class _Share:
 
 def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWebClient) -> None:
     """`poster` posts shared releases: a client that never repeats a request that may have
-    reached Slack (`bot.app.posting_client`), so a dropped connection is not a second post."""
+    reached Slack (`bot.slack.app.posting_client`), so a dropped connection is not a second post."""
     recent_shares: dict[tuple[str, str], _Share] = {}
 
     @app.action(blocks.READ_ACTION_ID)

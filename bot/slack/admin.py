@@ -1,6 +1,6 @@
 """The admin commands of `/isscr-news`: route, unroute, routes, status and poll.
 
-Every one asks Slack whether the user is an admin first (`bot.admins`), then calls the domain;
+Every one asks Slack whether the user is an admin first (`bot.slack.rights`), then calls the domain;
 a member's attempt gets a polite refusal and changes nothing.
 """
 
@@ -14,14 +14,14 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
-from bot.admins import CHANGE, POLL, SEE, AdminCheck
-from bot.controls import Controls
 from bot.database import Database, DatabaseBusy
 from bot.health import report
-from bot.outbox import classify
 from bot.routes import RouteError, Routes, channel_id, typed_categories, unrouted
 from bot.settings import Settings
+from bot.slack import blocks
+from bot.slack.controls import Controls
+from bot.slack.outbox import classify
+from bot.slack.rights import CHANGE, POLL, SEE, AdminCheck
 from bot.store import Store
 
 log = logging.getLogger(__name__)

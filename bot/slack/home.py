@@ -6,10 +6,10 @@ import logging
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
 from bot.database import DatabaseBusy
-from bot.listeners.admin import READ_WITHIN, AdminCommands, unrouted_in
-from bot.listeners.commands import COMMAND
+from bot.slack import blocks
+from bot.slack.admin import READ_WITHIN, AdminCommands, unrouted_in
+from bot.slack.listeners.commands import COMMAND
 
 log = logging.getLogger(__name__)
 

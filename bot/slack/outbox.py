@@ -41,11 +41,11 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
 from bot.backoff import backoff_delay, retry_after_seconds
 from bot.database import Database
 from bot.holders import holder_is_gone, this_process
 from bot.models import Release
+from bot.slack import blocks
 from bot.store import RATE_LIMITED, SENDING, Delivery, Lease, Store
 
 log = logging.getLogger(__name__)

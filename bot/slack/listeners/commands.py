@@ -9,12 +9,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot import blocks
-from bot.admins import SEE
-from bot.controls import Controls
-from bot.listeners.admin import AdminCommands, is_admin_command
 from bot.query import QueryError, from_slack, is_help
 from bot.search import Results, SearchError, SearchService
+from bot.slack import blocks
+from bot.slack.admin import AdminCommands, is_admin_command
+from bot.slack.controls import Controls
+from bot.slack.rights import SEE
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
-from bot.admins import CHANGE, POLL
 from bot.database import DatabaseBusy
-from bot.listeners.admin import BUSY, READ_WITHIN, WRITE_WITHIN, AdminCommands
-from bot.listeners.home import Home
 from bot.models import CHANNEL_ID
 from bot.routes import RouteError, Routes
+from bot.slack import blocks
+from bot.slack.admin import BUSY, READ_WITHIN, WRITE_WITHIN, AdminCommands
+from bot.slack.home import Home
+from bot.slack.rights import CHANGE, POLL
 from bot.store import Store
 
 log = logging.getLogger(__name__)

@@ -23,13 +23,14 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import USER_AGENT, listeners
+from bot import USER_AGENT
 from bot.backoff import retry_after_seconds
-from bot.controls import Controls
 from bot.database import Database
-from bot.listeners.admin import AdminCommands
 from bot.search import SearchService
 from bot.settings import Settings
+from bot.slack import listeners
+from bot.slack.admin import AdminCommands
+from bot.slack.controls import Controls
 
 SLACK_TIMEOUT = 30
 # A 429 asking to wait longer than this is not waited out inside the request: the request
@@ -86,7 +87,7 @@ def posting_client(settings: Settings) -> AsyncWebClient:
     It repeats nothing by itself: not a connection error (the request may have reached Slack;
     the outbox looks in the channel's history first) and not a 429 either. Waiting out a 429
     inside the request would send it again long after the outbox last checked that the channel
-    is still its to post to; the outbox reschedules it instead (see bot.outbox, rule 4).
+    is still its to post to; the outbox reschedules it instead (see bot.slack.outbox, rule 4).
     """
     return AsyncWebClient(
         token=settings.slack_bot_token,

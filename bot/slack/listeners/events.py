@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners.home import Home
+from bot.slack.home import Home
 
 
 def register(app: AsyncApp, home: Home) -> None:
