@@ -25,7 +25,8 @@ from bot.search import SearchService
 from bot.settings import Settings, SettingsError
 from bot.slack.app import Identity, app_client, build_app, connections_client, posting_client
 from bot.slack.controls import Controls
-from bot.slack.outbox import Failure, Outbox, classify, explain
+from bot.slack.errors import Failure, classify, explain
+from bot.slack.outbox import Outbox
 from bot.slack.socket_mode import SlackConnection, SocketMode
 from bot.slack.verify import MAX_BODY, SlackRequests
 from bot.store import DONE, NOT_STARTED, ArchiveStatus, Route, Store

@@ -19,7 +19,7 @@ import pytest
 
 from bot.cli import main
 from bot.slack.admin import INVITE
-from bot.slack.outbox import explain
+from bot.slack.errors import explain
 from bot.slack.socket_mode import TOKEN_REFUSALS
 
 REPO = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from bot.routes import RouteError, Routes, channel_id, typed_categories, unroute
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.controls import Controls
-from bot.slack.outbox import classify
+from bot.slack.errors import classify
 from bot.slack.rights import CHANGE, POLL, SEE, AdminCheck
 from bot.store import Store
 

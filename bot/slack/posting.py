@@ -11,7 +11,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.outbox import Failure, classify
+from bot.slack.errors import Failure, classify
 
 
 async def post_joining(client: AsyncWebClient, message: dict[str, Any]) -> None:

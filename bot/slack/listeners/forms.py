@@ -27,8 +27,8 @@ from bot.models import CHANNEL_ID, Release
 from bot.routes import RouteError, Routes
 from bot.slack import blocks
 from bot.slack.admin import BUSY, AdminCommands
+from bot.slack.errors import Failure, classify, explain
 from bot.slack.home import Home
-from bot.slack.outbox import Failure, classify, explain
 from bot.slack.posting import post_joining
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from bot.models import CONVERSATION_ID, Release
 from bot.search import SearchService
 from bot.slack import blocks
 from bot.slack.admin import READ_WITHIN
+from bot.slack.errors import Failure, classify
 from bot.slack.listeners.commands import COMMAND, answer
-from bot.slack.outbox import Failure, classify
 from bot.slack.posting import post_joining
 
 log = logging.getLogger(__name__)
