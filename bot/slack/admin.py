@@ -11,7 +11,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.database import Database, DatabaseBusy
@@ -21,6 +20,7 @@ from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.controls import Controls
 from bot.slack.errors import classify
+from bot.slack.posting import join
 from bot.slack.rights import CHANGE, POLL, SEE, AdminCheck
 from bot.store import Store
 
@@ -159,27 +159,22 @@ class AdminCommands:
 
     async def join(self, channel: str) -> str | None:
         """Join a public channel so announcements can be posted; say what else is needed."""
-        try:
-            answer = await self.client.conversations_join(channel=channel)
-        except SlackApiError as error:
-            code = error.response.get("error") if error.response else None
-            if code == "is_archived":
-                return "It is archived: announcements there will fail until it is unarchived."
-            if code == "method_not_supported_for_channel_type" and await self._is_member(channel):
-                return None  # a private channel I was already invited to
-            if code in ("method_not_supported_for_channel_type", "channel_not_found"):
-                return (
-                    f"It is private (or I cannot see it): type `{INVITE}` in the channel, or "
-                    "the announcements there will fail."
-                )
-            log.warning("joining %s failed: %s", channel, code)
-            return f"I could not join it ({code}): type `{INVITE}` in the channel."
-        except Exception as error:
-            log.warning("joining %s failed: %s", channel, error.__class__.__name__)
+        joined = await join(self.client, channel)
+        if joined.failure is None:
+            return None if joined.already else JOINED
+        code = joined.failure.code
+        if code == "is_archived":
+            return "It is archived: announcements there will fail until it is unarchived."
+        if code == "method_not_supported_for_channel_type" and await self._is_member(channel):
+            return None  # a private channel I was already invited to
+        if code in ("method_not_supported_for_channel_type", "channel_not_found"):
+            return (
+                f"It is private (or I cannot see it): type `{INVITE}` in the channel, or "
+                "the announcements there will fail."
+            )
+        if code is None:
             return f"Slack did not answer when I tried to join: type `{INVITE}` in the channel."
-        if "already_in_channel" in str(answer.get("warning", "")):
-            return None
-        return JOINED
+        return f"I could not join it ({code}): type `{INVITE}` in the channel."
 
     async def _is_member(self, channel: str) -> bool:
         """Whether the bot is in `channel`: only a member may read its history (the scopes

@@ -40,6 +40,7 @@ class SlackFailure:
     kind: Failure
     reason: str
     retry_after: float | None = None
+    code: str | None = None  # Slack's own error code, when it answered with one
 
 
 def classify(error: Exception) -> SlackFailure:
@@ -54,18 +55,20 @@ def classify(error: Exception) -> SlackFailure:
     headers = getattr(response, "headers", None) or {}
     retry_after = retry_after_seconds(headers.get("Retry-After") or headers.get("retry-after"))
     if status == 429 or code == "ratelimited":
-        return SlackFailure(Failure.RATE_LIMITED, "ratelimited", retry_after)
+        return SlackFailure(Failure.RATE_LIMITED, "ratelimited", retry_after, code)
     if status is not None and status >= 500:
-        return SlackFailure(Failure.UNKNOWN, f"HTTP {status}{f' {code}' if code else ''}")
+        return SlackFailure(
+            Failure.UNKNOWN, f"HTTP {status}{f' {code}' if code else ''}", code=code
+        )
     if code in _UNKNOWN_ERRORS:
-        return SlackFailure(Failure.UNKNOWN, code)
+        return SlackFailure(Failure.UNKNOWN, code, code=code)
     if code == "not_in_channel":
-        return SlackFailure(Failure.NOT_IN_CHANNEL, code)
+        return SlackFailure(Failure.NOT_IN_CHANNEL, code, code=code)
     if code in _ADMIN_ERRORS:
-        return SlackFailure(Failure.NEEDS_ADMIN, code)
+        return SlackFailure(Failure.NEEDS_ADMIN, code, code=code)
     if code is None:
         return SlackFailure(Failure.UNKNOWN, f"unexpected answer (HTTP {status})")
-    return SlackFailure(Failure.PERMANENT, code)
+    return SlackFailure(Failure.PERMANENT, code, code=code)
 
 
 _ADVICE = {

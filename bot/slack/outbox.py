@@ -46,6 +46,7 @@ from bot.holders import holder_is_gone, this_process
 from bot.models import Release
 from bot.slack import blocks
 from bot.slack.errors import MALFORMED, Failure, SlackFailure, classify, explain
+from bot.slack.posting import join
 from bot.store import RATE_LIMITED, SENDING, Delivery, Lease, Store
 
 log = logging.getLogger(__name__)
@@ -348,7 +349,7 @@ class Outbox:
                 return
             if failure.kind is Failure.NOT_IN_CHANNEL and not joined:
                 joined = True
-                if await self._join(channel):
+                if (await join(self.client, channel)).failure is None:
                     continue
             elif failure.reason in MALFORMED and with_image:
                 # Slack rejects the whole message when it cannot fetch the image.
@@ -508,15 +509,6 @@ class Outbox:
         return await self.client.chat_postMessage(
             channel=channel, unfurl_links=False, unfurl_media=False, **message
         )
-
-    async def _join(self, channel: str) -> bool:
-        try:
-            await self.client.conversations_join(channel=channel)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-            log.warning("cannot join %s: %s", channel, classify(error).reason)
-            return False
-        log.info("joined %s to announce there", channel)
-        return True
 
     async def _find_posted(self, delivery: Delivery) -> str | None:
         """The ts of this delivery's message if it is in the channel, else None; raises

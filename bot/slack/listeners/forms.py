@@ -27,9 +27,9 @@ from bot.models import CHANNEL_ID, Release
 from bot.routes import RouteError, Routes
 from bot.slack import blocks
 from bot.slack.admin import BUSY, AdminCommands
-from bot.slack.errors import Failure, classify, explain
+from bot.slack.errors import Failure, explain
 from bot.slack.home import Home
-from bot.slack.posting import post_joining
+from bot.slack.posting import post
 
 log = logging.getLogger(__name__)
 
@@ -180,20 +180,10 @@ async def _post_trial(
     poster: AsyncWebClient, channel: str, release: Release, user: str
 ) -> str | None:
     """Post the test announcement; None when posted, else what to tell the admin (mrkdwn)."""
-    try:
-        await post_joining(
-            poster,
-            {
-                "channel": channel,
-                "text": blocks.trial_text(release),
-                "blocks": blocks.trial_blocks(release, user),
-                "unfurl_links": False,
-                "unfurl_media": False,
-            },
-        )
+    text, shown = blocks.trial_text(release), blocks.trial_blocks(release, user)
+    failure = await post(poster, channel, text, shown)
+    if failure is None:
         return None
-    except Exception as error:
-        failure = classify(error)
     log.warning("test announcement in %s failed: %s", channel, failure.reason)
     if failure.kind is Failure.UNKNOWN:
         return (

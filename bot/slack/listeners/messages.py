@@ -17,9 +17,9 @@ from bot.models import CONVERSATION_ID, Release
 from bot.search import SearchService
 from bot.slack import blocks
 from bot.slack.admin import READ_WITHIN
-from bot.slack.errors import Failure, classify
+from bot.slack.errors import Failure
 from bot.slack.listeners.commands import COMMAND, answer
-from bot.slack.posting import post_joining
+from bot.slack.posting import post
 
 log = logging.getLogger(__name__)
 
@@ -138,18 +138,10 @@ async def _post_share(
     client: AsyncWebClient, channel: str, release: Release, user: str
 ) -> str | None:
     """Post the shared release; None when posted, else what to tell the member."""
-    message: dict[str, Any] = {
-        "channel": channel,
-        "text": blocks.announcement_text(release),
-        "blocks": blocks.shared_blocks(release, user),
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
-    try:
-        await post_joining(client, message)
+    text, shown = blocks.announcement_text(release), blocks.shared_blocks(release, user)
+    failure = await post(client, channel, text, shown)
+    if failure is None:
         return None
-    except Exception as error:
-        failure = classify(error)
     log.warning("sharing %s in %s failed: %s", release.id, channel, failure.reason)
     if failure.kind is Failure.NOT_IN_CHANNEL or failure.reason == "channel_not_found":
         return (
