@@ -757,7 +757,8 @@ def serve(conn: Connection, database: str) -> None:
             )
             db = Database(settings.database_path)
             search = SearchService(settings.database_path)
-            real = build_app(settings, db, app_client(settings), search, Controls())
+            controls = Controls(poll_now=lambda: None, deliver_now=lambda: None, live_problems=list)
+            real = build_app(settings, db, app_client(settings), search, controls)
             bare = AsyncApp(client=app_client(settings), signing_secret=SIGNING_SECRET)
 
             @bare.command(COMMAND)

@@ -29,7 +29,7 @@ from bot.database import Database
 from bot.search import SearchService
 from bot.settings import Settings
 from bot.slack import listeners
-from bot.slack.admin import AdminCommands
+from bot.slack.admin import Admin
 from bot.slack.controls import Controls
 
 SLACK_TIMEOUT = 30
@@ -181,12 +181,16 @@ def build_app(
     search: SearchService,
     controls: Controls,
     identity: Identity | None = None,
+    *,
+    poster: AsyncWebClient | None = None,
 ) -> AsyncApp:
     """The Bolt app with every listener registered.
 
     In HTTP mode Bolt checks every request's signature and timestamp (401 otherwise); in Socket
     Mode requests arrive over a connection opened with the app-level token instead. Requests
     are authorized with `identity` (by default one that has not learnt who the bot is).
+    `poster` posts what a person asks for (Share, a test announcement): like announcements,
+    never repeated blindly after a lost answer (by default a `posting_client` of its own).
     """
     logger = logging.getLogger("bot.slack")
     logger.addFilter(_ENVIRONMENT_TOKEN_NOTICE)
@@ -197,6 +201,6 @@ def build_app(
         authorize=(identity or Identity(settings.slack_bot_token)).authorize(),
         logger=logger,
     )
-    admin = AdminCommands(settings, db, client, controls)
-    listeners.register(app, db, search, admin, controls, posting_client(settings))
+    admin = Admin(settings, db, client, poster or posting_client(settings), controls)
+    listeners.register(app, db, search, admin, controls)
     return app

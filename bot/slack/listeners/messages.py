@@ -18,7 +18,8 @@ from bot.search import SearchService
 from bot.slack import blocks
 from bot.slack.admin import READ_WITHIN
 from bot.slack.errors import Failure
-from bot.slack.listeners.commands import COMMAND, answer
+from bot.slack.listeners.commands import answer
+from bot.slack.markup import COMMAND
 from bot.slack.posting import post
 
 log = logging.getLogger(__name__)
