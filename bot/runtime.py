@@ -25,6 +25,7 @@ from bot.health import iso, report
 from bot.routes import Router
 from bot.search import SearchService
 from bot.settings import Settings, SettingsError
+from bot.slack import route_text
 from bot.slack.app import Identity, app_client, build_app, connections_client, posting_client
 from bot.slack.controls import Controls
 from bot.slack.errors import Failure, classify, explain
@@ -58,7 +59,7 @@ def build_core(settings: Settings, session: aiohttp.ClientSession) -> Core:
     """The database, the router, the outbox and the watcher that feeds it, in that order.
     `settings.database_path` must hold a database whose schema is ensured."""
     db = Database(settings.database_path)
-    router = Router(settings.announce_channel)
+    router = Router(settings.announce_channel, where=route_text.WHERE)
     outbox = Outbox(db, posting_client(settings), lease_ttl=settings.delivery_lease)
     watcher = Watcher(
         db,

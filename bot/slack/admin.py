@@ -18,11 +18,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.database import Database, DatabaseBusy
 from bot.health import report
 from bot.models import CHANNEL_ID, Release
-from bot.routes import RouteError, Routes, channel_id, typed_categories, unrouted
+from bot.query import unescaped  # to be bot.slack.markup.unescaped
+from bot.routes import RouteError, Routes, typed_categories, unrouted
 from bot.settings import Settings
-from bot.slack import blocks
+from bot.slack import blocks, route_text
 from bot.slack.controls import Controls
 from bot.slack.errors import Failure, classify, explain
+from bot.slack.markup import COMMAND, channel_id, mentions_channel
 from bot.slack.posting import join, post
 from bot.slack.rights import CHANGE, POLL, SEE, AdminCheck
 from bot.store import Store
@@ -111,7 +113,7 @@ class Admin:
         verb = verb.casefold()
         refusal = await self.check.refusal(user_id, wanted=VERBS.get(verb, CHANGE))
         if refusal is not None:
-            refusal += f' To search for the word, put it in quotes: `/isscr-news "{verb}"`.'
+            refusal += f' To search for the word, put it in quotes: `{COMMAND} "{verb}"`.'
             return _message(refusal, blocks.text_blocks(blocks.escape(refusal))), False
         try:
             if verb == "routes":
@@ -136,7 +138,8 @@ class Admin:
             else:  # never a fall-through into a change
                 raise RouteError(f"There is no admin command “{verb}”.")
         except RouteError as error:
-            return _message(str(error), blocks.text_blocks(blocks.escape(str(error)))), False
+            problem = route_text.explain(error)
+            return _message(problem, blocks.text_blocks(blocks.escape(problem))), False
         except DatabaseBusy:
             return _message(BUSY, blocks.text_blocks(BUSY)), False
         return answer, True
@@ -229,8 +232,12 @@ class Admin:
     async def _change_route(self, user_id: str, verb: str, rest: str) -> dict[str, Any]:
         where, names = _first_word(rest)
         channel = channel_id(where)
+        if channel is None:
+            raise route_text.not_a_channel(where)
+        if mentions_channel(names):
+            raise RouteError(route_text.ONE_CHANNEL)
         known = await self.db.read(lambda store: store.categories(), within=READ_WITHIN)
-        categories = typed_categories(names, known, verb=verb)
+        categories = typed_categories(unescaped(names), known, verb=verb)
         if verb == "route":
             changed = await self.db.write(
                 lambda store: Routes(store).route(channel, categories, by=user_id),

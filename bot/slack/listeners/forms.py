@@ -22,7 +22,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.database import DatabaseBusy
 from bot.models import CHANNEL_ID
 from bot.routes import RouteError, Routes
-from bot.slack import blocks
+from bot.slack import blocks, route_text
 from bot.slack.admin import BUSY, Admin
 from bot.slack.home import Home
 
@@ -91,7 +91,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
             await ack(response_action="errors", errors={CHANNEL: _short(BUSY)})
             return
         except RouteError as error:
-            await ack(response_action="errors", errors={CHANNEL: _short(str(error))})
+            await ack(response_action="errors", errors={CHANNEL: _short(route_text.explain(error))})
             return
         await ack()
         membership = await admin.join(channel)

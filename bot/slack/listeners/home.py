@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.database import DatabaseBusy
 from bot.models import CHANNEL_ID
 from bot.routes import RouteError
-from bot.slack import blocks
+from bot.slack import blocks, route_text
 from bot.slack.admin import BUSY, READ_WITHIN, Admin
 from bot.slack.home import Home
 from bot.slack.rights import CHANGE, POLL
@@ -176,7 +176,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         try:
             notice = await admin.first_route(user, channel)
         except RouteError as error:
-            await home.publish(user, is_admin=True, notice=str(error))
+            await home.publish(user, is_admin=True, notice=route_text.explain(error))
             return
         except DatabaseBusy:
             await tell(body, BUSY)
