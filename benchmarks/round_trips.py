@@ -17,12 +17,12 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_stand_in import CHANNEL, SIGNING_SECRET, SlackStandIn, sign, slash_command_body
 
-from bot.app import app_client, build_app
-from bot.controls import Controls
 from bot.database import Database
-from bot.listeners.commands import COMMAND
 from bot.search.service import SearchService
 from bot.settings import Settings
+from bot.slack.app import app_client, build_app
+from bot.slack.controls import Controls
+from bot.slack.markup import COMMAND
 
 
 def serve(conn: Connection, database: str) -> None:
@@ -43,7 +43,8 @@ def serve(conn: Connection, database: str) -> None:
             )
             db = Database(settings.database_path)
             search = SearchService(settings.database_path)
-            real = build_app(settings, db, app_client(settings), search, Controls())
+            controls = Controls(poll_now=lambda: None, deliver_now=lambda: None, live_problems=list)
+            real = build_app(settings, db, app_client(settings), search, controls)
             bare = AsyncApp(client=app_client(settings), signing_secret=SIGNING_SECRET)
 
             @bare.command(COMMAND)

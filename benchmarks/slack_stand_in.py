@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from bot.listeners.commands import COMMAND
+from bot.slack.markup import COMMAND
 
 CHANNEL = "C0NEWS0001"
 SIGNING_SECRET = "benchmark-signing-secret"

@@ -11,7 +11,6 @@ import logging
 import os
 import sqlite3
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,23 +19,22 @@ from typing import NoReturn
 import click
 from dotenv import find_dotenv, load_dotenv
 
-from bot import __version__, blocks
-from bot.app import posting_client
+from bot import __version__
 from bot.backup import BackupError, back_up, target_path
 from bot.database import Database
 from bot.health import of_settings
 from bot.ingest.archive import Backfill, BackfillResult
 from bot.ingest.archive_page import ArchiveError
 from bot.ingest.feed import open_session
-from bot.ingest.watcher import FLOOD_THRESHOLD, Outcome, Watcher, fetch_releases, plan_poll
+from bot.ingest.watcher import FLOOD_THRESHOLD, Outcome, fetch_releases, plan_poll
 from bot.models import FeedError, Release, Validators
-from bot.outbox import Outbox
-from bot.routes import Router
-from bot.runtime import Bot
+from bot.runtime import Bot, build_core
 from bot.search.engine import Results, Search, SearchError
 from bot.search.grammar import QueryError, is_help
 from bot.search.marks import MARK_CLOSE, MARK_OPEN
 from bot.settings import Settings, SettingsError
+from bot.slack import blocks
+from bot.slack.admin import retry_failed
 from bot.store import SchemaTooNew, Store
 
 log = logging.getLogger("bot")
@@ -238,27 +236,17 @@ async def _poll(settings: Settings, *, post: bool = True) -> int:
     """Store the feed; with `post`, also post what is due. Without, what is due waits in the
     outbox for a running bot: nothing is announced from here, nor lost."""
     open_store(settings).close()  # the schema, ensured before anything starts
-    db = Database(settings.database_path)
-    try:
-        async with open_session() as session:
-            watcher = Watcher(
-                db,
-                session,
-                feed_url=settings.feed_url,
-                channels_for=Router(settings.announce_channel).channels_for,
-                poll_interval=settings.poll_interval,
-                announce_existing=settings.announce_existing,
-                allowed_hosts=settings.feed_allowed_hosts,
+    async with open_session() as session:
+        core = build_core(settings, session)
+        try:
+            result = await core.watcher.poll_once()
+            if post:
+                await core.outbox.drain()
+            counts, held, stored = await core.db.read(
+                lambda store: (store.delivery_counts(), store.held(), store.release_count())
             )
-            result = await watcher.poll_once()
-        if post:
-            outbox = Outbox(db, posting_client(settings), lease_ttl=settings.delivery_lease)
-            await outbox.drain()
-        counts, held, stored = await db.read(
-            lambda store: (store.delivery_counts(), store.held(), store.release_count())
-        )
-    finally:
-        await asyncio.to_thread(db.close)
+        finally:
+            await asyncio.to_thread(core.db.close)
     if result.outcome is Outcome.FAILED:
         click.echo(f"Poll failed: {result.failure.reason if result.failure else '?'}", err=True)
         return 1
@@ -387,11 +375,11 @@ def _progress_text(result: object) -> str | None:
 
 
 @main.command("retry-failed")
-def retry_failed() -> None:
+def retry_failed_command() -> None:
     """Queue failed deliveries again (after fixing a channel or the token)."""
     settings = load_settings()
     store = open_store(settings, create=False)
-    count = store.retry_failed(now=time.time())
+    count = retry_failed(store)
     store.close()
     click.echo(f"{count} failed deliveries queued again; a running bot posts them shortly.")
 

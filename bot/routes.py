@@ -15,14 +15,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.models import CHANNEL_ID, Release, Route
+from bot.models import Release
 from bot.search.grammar import clean
-from bot.slack_markup import unescaped
-from bot.store import Store
+from bot.store import Route, Store
 
-# How Slack sends a channel picked with # when the command has `should_escape`: <#C123|name>.
-_CHANNEL_MENTION = re.compile(rf"^<#({CHANNEL_ID.pattern[1:-1]})(?:\|[^>]*)?>$")
-_ANY_CHANNEL_MENTION = re.compile(rf"<#{CHANNEL_ID.pattern[1:-1]}(?:\|[^>]*)?>")
 # A name in double quotes ("Press Release", “Policy” once `clean` made the quotes plain) is one
 # name, whatever separates the others; an unclosed quote runs to the end.
 _QUOTED = re.compile(r'("[^"]*"?)')
@@ -38,22 +34,51 @@ CONFLICT = (
 
 
 class RouteError(ValueError):
-    """An admin's route change that cannot be made as asked; the message says what to do."""
+    """An admin's route change that cannot be made as asked; the message says what to do, in
+    words of no one interface (`bot.slack.route_text` words them for Slack)."""
+
+
+class EveryCategoryNamed(RouteError):
+    """Every category was asked for by a word ("all") rather than by naming none."""
+
+    def __init__(self, verb: str) -> None:
+        super().__init__(
+            "To stop sending anything to a channel, leave the categories out."
+            if verb == "unroute"
+            else "To send every category to a channel, leave the categories out."
+        )
+        self.verb = verb
+
+
+class NarrowingEvery(RouteError):
+    """Categories were removed from a route that takes every category."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "That channel takes every category. To narrow it, remove its route, then route the "
+            "categories it should keep."
+        )
 
 
 # The audit log's author of what a setting did, rather than an admin.
 SEED_BY = "ANNOUNCE_CHANNEL"
-_WHERE = "Change routes in Slack (the app's Home, or /isscr-news route)"
+WHERE = "Change routes in Slack (the app's Home)"
 
 
 class Router:
     """The channels for a release, read from the routes at the moment it is queued."""
 
     def __init__(
-        self, announce_channel: str | None, clock: Callable[[], float] = time.time
+        self,
+        announce_channel: str | None,
+        clock: Callable[[], float] = time.time,
+        *,
+        where: str = WHERE,
     ) -> None:
+        """`where`: how admins change routes, for the log."""
         self.announce_channel = announce_channel
         self.clock = clock
+        self.where = where
 
     def seed(self, store: Store) -> bool:
         """ANNOUNCE_CHANNEL takes every category, on a database with no routes, once per value
@@ -83,11 +108,11 @@ class Router:
         if seeded[1]:
             return (
                 f"ANNOUNCE_CHANNEL={channel} is not used any more: it only sets up the first "
-                f"route, and an admin has removed that route since. {_WHERE}"
+                f"route, and an admin has removed that route since. {self.where}"
             )
         return (
             f"ANNOUNCE_CHANNEL={channel} is not used: it only sets up the first route of a "
-            f"database without routes, and this one had routes when it was set. {_WHERE}"
+            f"database without routes, and this one had routes when it was set. {self.where}"
         )
 
     def channels_for(self, store: Store, release: Release) -> list[str]:
@@ -121,39 +146,12 @@ def unrouted(
     return [*missing, NO_CATEGORY] if uncategorized else missing
 
 
-def channel_id(text: str) -> str:
-    """The channel ID in `<#C123|name>` (what Slack sends for #name) or a bare ID."""
-    text = text.strip()
-    match = _CHANNEL_MENTION.match(text)
-    if match:
-        return match.group(1)
-    if CHANNEL_ID.match(text):
-        return text
-    raise RouteError(
-        f"“{text or '(nothing)'}” is not a channel. Type # and pick the channel from the list, "
-        "e.g. `/isscr-news route #policy-news Policy`."
-    )
-
-
 def typed_categories(text: str, known: Sequence[str], *, verb: str) -> list[str]:
-    """The known categories named in the rest of `/isscr-news route #channel …`, as Slack sent
-    it (`&amp;` for &, a channel as <#C123|name>). Quotes around a name are dropped."""
-    if _ANY_CHANNEL_MENTION.search(text):
-        raise RouteError(
-            "Name one channel, then its categories, e.g. `/isscr-news route #policy-news "
-            "Policy`; to send releases to two channels, route each one on its own."
-        )
-    names = _typed_names(unescaped(text))
+    """The known categories named in `text` (what an admin typed after the channel, decoded).
+    Quotes around a name are dropped; a word for every category raises EveryCategoryNamed."""
+    names = _typed_names(text)
     if len(names) == 1 and _fold(names[0]) in _EVERY and not _known(names[0], known):
-        if verb == "unroute":
-            raise RouteError(
-                "To stop sending anything to a channel, leave the categories out: "
-                "`/isscr-news unroute #channel`."
-            )
-        raise RouteError(
-            "To send every category to a channel, leave the categories out: "
-            "`/isscr-news route #channel`."
-        )
+        raise EveryCategoryNamed(verb)
     return resolve_categories(names, known)
 
 
@@ -298,10 +296,7 @@ class Routes:
             if current is None:
                 raise RouteError("That channel has no route, so there is nothing to remove.")
             if categories and not current.categories:
-                raise RouteError(
-                    "That channel takes every category. To narrow it, remove its route "
-                    "(`/isscr-news unroute #channel`), then route the categories it should keep."
-                )
+                raise NarrowingEvery()
             removed = tuple(name for name in categories if name in current.categories)
             if categories and not removed:
                 return Changed(current, unchanged=True)

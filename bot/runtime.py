@@ -10,28 +10,31 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
 
-from bot.app import Identity, app_client, build_app, connections_client, posting_client
 from bot.backoff import backoff_delay
-from bot.controls import Controls
 from bot.database import Database
 from bot.health import iso, report
 from bot.ingest.archive import Backfill
 from bot.ingest.archive_page import ArchiveError
 from bot.ingest.feed import open_session
 from bot.ingest.watcher import MAX_RETRY_AFTER, Watcher
-from bot.models import ArchiveStatus, Route
-from bot.outbox import Failure, Outbox, classify, explain
 from bot.routes import Router
 from bot.search.service import SearchService
 from bot.settings import Settings, SettingsError
-from bot.socket_mode import SlackConnection, SocketMode
-from bot.store import DONE, NOT_STARTED, Store
-from bot.verify import MAX_BODY, SlackRequests
+from bot.slack import route_text
+from bot.slack.app import Identity, app_client, build_app, connections_client, posting_client
+from bot.slack.controls import Controls
+from bot.slack.errors import Failure, classify, explain
+from bot.slack.outbox import Outbox
+from bot.slack.socket_mode import SlackConnection, SocketMode
+from bot.slack.verify import MAX_BODY, SlackRequests
+from bot.store import DONE, NOT_STARTED, ArchiveStatus, Route, Store
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +46,65 @@ ARCHIVE_RERUN_BASE = 60.0
 ARCHIVE_RERUN_CAP = 6 * 3600.0
 
 
+@dataclass(frozen=True)
+class Core:
+    """What polls the feed and announces it: the running bot's and one-shot `poll`'s."""
+
+    db: Database
+    router: Router
+    outbox: Outbox
+    watcher: Watcher
+
+
+def build_core(settings: Settings, session: aiohttp.ClientSession) -> Core:
+    """The database, the router, the outbox and the watcher that feeds it, in that order.
+    `settings.database_path` must hold a database whose schema is ensured."""
+    db = Database(settings.database_path)
+    router = Router(settings.announce_channel, where=route_text.WHERE)
+    outbox = Outbox(db, posting_client(settings), lease_ttl=settings.delivery_lease)
+    watcher = Watcher(
+        db,
+        session,
+        feed_url=settings.feed_url,
+        channels_for=router.channels_for,
+        poll_interval=settings.poll_interval,
+        announce_existing=settings.announce_existing,
+        on_queued=outbox.wake,
+        allowed_hosts=settings.feed_allowed_hosts,
+    )
+    return Core(db, router, outbox, watcher)
+
+
 class Bot:
-    """Wires the parts together; `start` and `stop` are separate so tests can drive it."""
+    """Builds every part once, in order, each handed what it needs; `start` and `stop` are
+    separate so tests can drive it. Built inside the event loop (the feed's HTTP session)."""
 
     def __init__(self, settings: Settings, *, host: str = "0.0.0.0") -> None:
         """`settings.database_path` must hold a database whose schema is ensured."""
         self.settings = settings
         self.host = host
-        self.db = Database(settings.database_path)
+        self._session = open_session()
+        core = build_core(settings, self._session)
+        self.db, self.router, self.outbox, self.watcher = (
+            core.db, core.router, core.outbox, core.watcher
+        )  # fmt: skip
         self.client = app_client(settings)
         self.search = SearchService(settings.database_path)
-        self.controls = Controls()
+        self.controls = Controls(
+            poll_now=self.watcher.poll_now,
+            deliver_now=self.outbox.wake,
+            live_problems=self.live_problems,
+        )
         self.identity = Identity(settings.slack_bot_token)
         self.app = build_app(
-            settings, self.db, self.client, self.search, self.controls, self.identity
+            settings,
+            self.db,
+            self.client,
+            self.search,
+            self.controls,
+            self.identity,
+            poster=self.outbox.client,
         )
-        self.outbox = Outbox(self.db, posting_client(settings), lease_ttl=settings.delivery_lease)
         # Why Slack has not confirmed the bot token: it refused it, or cannot be reached yet.
         self.token_problem: str | None = None
         self.stopping = asyncio.Event()
@@ -78,21 +124,6 @@ class Bot:
         self.archive_rerun_base = ARCHIVE_RERUN_BASE
 
     async def start(self) -> None:
-        self._session = open_session()
-        self.router = Router(self.settings.announce_channel)
-        self.watcher = Watcher(
-            self.db,
-            self._session,
-            feed_url=self.settings.feed_url,
-            channels_for=self.router.channels_for,
-            poll_interval=self.settings.poll_interval,
-            announce_existing=self.settings.announce_existing,
-            on_queued=self.outbox.wake,
-            allowed_hosts=self.settings.feed_allowed_hosts,
-        )
-        self.controls.poll_now = self.watcher.poll_now
-        self.controls.deliver_now = self.outbox.wake
-        self.controls.live_problems = self.live_problems
         if self.slack_connection is not None and self.settings.slack_app_token is not None:
             # Before anything is logged: a refused app token stops start-up in one line.
             self._socket_mode = SocketMode(

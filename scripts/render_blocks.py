@@ -1,4 +1,4 @@
-"""Render the README's pictures from the real Block Kit payloads, built by `bot/blocks.py` on
+"""Render the README's pictures from the real Block Kit payloads, built by `bot/slack/blocks` on
 the sample feed in `tests/data/`: an announcement and a page of search results.
 
     pip install -e '.[docs]'
@@ -6,7 +6,7 @@ the sample feed in `tests/data/`: an announcement and a page of search results.
 
 writes `docs/images/announcement.png` and `docs/images/search.png`, and beside each the payload
 it drew (`.json`, ready to paste into Block Kit Builder). Each PNG carries the SHA-256 of its
-payload, so `tests/test_readme.py` notices a picture older than `bot/blocks.py` without
+payload, so `tests/test_readme.py` notices a picture older than `bot/slack/blocks` without
 Pillow. Slack's look is imitated, not copied: DejaVu Sans (the fonts-dejavu package) stands in
 for Lato, and an image is drawn as a grey box, since nothing is fetched.
 """
@@ -25,9 +25,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot import blocks  # noqa: E402
 from bot.ingest.rss import parse_feed  # noqa: E402
 from bot.search.engine import Search  # noqa: E402
+from bot.slack import blocks  # noqa: E402
 from bot.store import Store  # noqa: E402
 
 SAMPLE_FEED = REPO / "tests" / "data" / "sample-feed.rss"

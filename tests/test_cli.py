@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from bot import blocks
 from bot.cli import main
 from bot.models import Release
+from bot.slack import blocks
 from bot.store import Store
 from tests.conftest import bot_env
 

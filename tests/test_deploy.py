@@ -184,7 +184,7 @@ def test_the_build_context_holds_what_the_dockerfile_copies_and_never_a_secret()
         assert (REPO / source).exists(), source
         assert not dockerignore_excludes(source), source
     assert not dockerignore_excludes("bot/cli.py")
-    assert not dockerignore_excludes("bot/listeners/__init__.py")
+    assert not dockerignore_excludes("bot/slack/listeners/__init__.py")
     for kept_out in (".env", "isscr-news.db", "bot.db-wal", ".git", ".venv", "tests/conftest.py",
                      "bot/__pycache__/cli.cpython-311.pyc"):  # fmt: skip
         assert dockerignore_excludes(kept_out), kept_out

@@ -15,11 +15,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot import blocks
-from bot.models import Release, Route
+from bot.models import Release
 from bot.routes import SEED_BY
 from bot.runtime import first_success
 from bot.settings import Settings, SettingsError
+from bot.slack import blocks
+from bot.store import Route
 from tests.conftest import (
     CHANNEL,
     bot_env,

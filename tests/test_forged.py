@@ -282,8 +282,8 @@ async def test_a_payload_slack_never_sends_gets_a_400_without_a_traceback(
 
     status, answer = await send_to_slack_app(events_url(bot), body, content_type=kind)
 
-    # Refused by the check in front of Bolt (bot.verify: what Bolt itself reads) or by the
-    # one in front of the listeners (bot.listeners.payloads: what they read), in one line.
+    # Refused by the check in front of Bolt (bot.slack.verify: what Bolt itself reads) or by the
+    # one in front of the listeners (bot.slack.listeners.payloads: what they read), in one line.
     assert status == 400, answer
     assert not [record for record in caplog.records if record.exc_info]
     [warning] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.blocks import SETUP_CHANNEL
 from bot.runtime import Bot
 from bot.settings import Settings
+from bot.slack.blocks import SETUP_CHANNEL
 from tests.conftest import (
     CHANNEL,
     eventually,

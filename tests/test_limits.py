@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from bot import blocks
-from bot.models import Change, Found, Release, Route
+from bot.models import Found, Release
 from bot.routes import NO_CATEGORY, Changed
 from bot.search.engine import Hint, Results
 from bot.search.grammar import parse
 from bot.search.marks import MARK_CLOSE, MARK_OPEN
 from bot.settings import Settings
+from bot.slack import blocks
+from bot.store import Change, Route
 from tests.conftest import CHANNEL, eventually
 from tests.fakes.block_kit import message_error, view_problems
 from tests.fakes.feed_server import FeedServer, make_item

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import posting_client
 from bot.database import Database
 from bot.health import health
 from bot.models import Release
-from bot.outbox import Outbox
 from bot.settings import Settings
+from bot.slack.app import posting_client
+from bot.slack.outbox import Outbox
 from bot.store import Store
 from tests.conftest import CHANNEL, bot_env, eventually, posted_ids
 from tests.fakes.slack_api import FakeResponse, SlackApi

@@ -15,7 +15,7 @@ from bot.search.grammar import (
     is_help,
     parse,
 )
-from bot.slack_markup import from_slack
+from bot.slack.markup import from_slack
 
 
 def test_words_phrases_and_every_filter_combine() -> None:

@@ -18,9 +18,9 @@ from types import ModuleType
 import pytest
 
 from bot.cli import main
-from bot.listeners.admin import INVITE
-from bot.outbox import explain
-from bot.socket_mode import TOKEN_REFUSALS
+from bot.slack.admin import INVITE
+from bot.slack.errors import explain
+from bot.slack.socket_mode import TOKEN_REFUSALS
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()

@@ -232,7 +232,7 @@ async def test_an_unreachable_slack_is_retried_with_growing_waits_one_line_each(
     output = bot.output()
     assert "Traceback" not in output
     # One line per attempt, and one when connected: nothing else about the socket.
-    socket_lines = [line for line in output.splitlines() if " bot.socket_mode" in line]
+    socket_lines = [line for line in output.splitlines() if " bot.slack.socket_mode" in line]
     assert len(socket_lines) == 3 + 1, output
     assert "slack_sdk" not in output
     assert up["ok"] is True

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.settings import Settings
-from bot.verify import Refusals
+from bot.slack.verify import Refusals
 from tests.conftest import bot_env, send_to_slack_app, sign, slash_command_body
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.slack_api import SlackApi
@@ -103,7 +103,7 @@ async def test_each_request_gets_its_status_and_no_traceback(
         )
 
     assert answered == status, answer
-    logged = [r for r in caplog.records if r.name.startswith(("bot.verify", "bot.slack"))]
+    logged = [r for r in caplog.records if r.name.startswith("bot.slack")]
     [line] = [r.getMessage() for r in logged]
     assert line.startswith("refused POST /slack/events from 127.0.0.1: "), line
     assert line.endswith(f" ({status})")
@@ -143,7 +143,7 @@ async def test_a_flood_is_logged_as_a_few_lines_then_one_count(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     refusals = Refusals(per_window=3, window=0.5)
-    caplog.set_level(logging.WARNING, logger="bot.verify")
+    caplog.set_level(logging.WARNING, logger="bot.slack.verify")
 
     for number in range(10):
         refusals.refused(f"refused request {number}")

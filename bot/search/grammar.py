@@ -6,7 +6,7 @@
 Every word must match, quoted phrases stay together, filters narrow the results. Parsing never
 fails on odd input: only a malformed filter or date raises `QueryError`, whose message names the
 problem and shows a corrected example. Nothing here knows SQL, FTS5 syntax or Slack: its
-markup and escaping are decoded before the text gets here (`bot.slack_markup`).
+markup and escaping are decoded before the text gets here (`bot.slack.markup`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The App Home's admin buttons: the setup card's channel, Add route, Edit, Remove, Poll now,
-Send a test announcement, Retry failed deliveries, Announce them / Discard them for
-announcements held after a flood, and the pages of routes.
+"""The App Home: its opening, and its admin buttons: the setup card's channel, Add route, Edit,
+Remove, Poll now, Send a test announcement, Retry failed deliveries, Announce them / Discard
+them for announcements held after a flood, and the pages of routes.
 
 Each click asks Slack again whether the user is an admin; a refused click changes nothing,
 says why in a small modal and shows the user the members' Home. A button's value is checked as
@@ -12,22 +12,33 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from enum import Enum
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
-from bot.admins import CHANGE, POLL
 from bot.database import DatabaseBusy
-from bot.listeners.admin import BUSY, READ_WITHIN, WRITE_WITHIN, AdminCommands
-from bot.listeners.home import Home
 from bot.models import CHANNEL_ID
-from bot.routes import RouteError, Routes
-from bot.store import Store
+from bot.routes import RouteError
+from bot.slack import blocks, route_text
+from bot.slack.admin import BUSY, READ_WITHIN, Admin
+from bot.slack.home import Home
+from bot.slack.rights import CHANGE, POLL
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Told(Enum):
+    """Nothing was done, and the user was told why."""
+
+    TOLD = "told"
+
+
+TOLD = Told.TOLD
 
 NOT_OURS = (
     "That button is not one this app made (or it is from an older version), so nothing was "
@@ -35,7 +46,7 @@ NOT_OURS = (
 )
 
 
-def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
+def register(app: AsyncApp, admin: Admin, home: Home) -> None:
     async def tell(body: dict[str, Any], text: str) -> None:
         """Answer a click in a small modal: a click on the Home has no message to answer in."""
         try:
@@ -62,6 +73,38 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
             await tell(body, NOT_OURS)
             return None
         return value if await allowed(body) else None
+
+    async def as_admin(
+        body: dict[str, Any], work: Callable[[str], Awaitable[T]], wanted: str = CHANGE
+    ) -> T | Told:
+        """`work(user)` when the user is an admin; TOLD once they have been told why not (not
+        an admin, or a database too busy to answer in time)."""
+        if not await allowed(body, wanted):
+            return TOLD
+        try:
+            return await work(body["user"]["id"])
+        except DatabaseBusy:
+            await tell(body, BUSY)
+            return TOLD
+
+    def admin_button(
+        work: Callable[[str], Awaitable[None]], wanted: str = CHANGE
+    ) -> Callable[[AsyncAck, dict[str, Any]], Awaitable[None]]:
+        """The listener of a button that does `work` as an admin, then refreshes the Homes."""
+
+        async def pressed(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            if await as_admin(body, work, wanted) is not TOLD:
+                await home.after_change(body["user"]["id"])
+
+        return pressed
+
+    @app.event("app_home_opened")
+    async def app_home_opened(event: dict[str, Any]) -> None:
+        # Bolt acks events before this runs; the Messages tab also sends this event.
+        if event.get("tab", "home") != "home":
+            return
+        await home.publish(event["user"])
 
     @app.action(blocks.ADD_ROUTE)
     async def add_route(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -100,31 +143,15 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
     @app.action(blocks.REMOVE_ROUTE)
     async def remove_route(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        user = body["user"]["id"]
         channel = action.get("value")
         if not isinstance(channel, str):
             await tell(body, NOT_OURS)
             return
-        if not await allowed(body):
-            return
-
-        def remove(store: Store) -> bool:
-            """Whether `channel` is one a Remove button may name: a channel ID, or the exact
-            channel of a stored route (one an older version saved from a forged form)."""
-            stored = any(route.channel == channel for route in store.routes())
-            if stored:
-                Routes(store).unroute(channel, [], by=user)
-            return stored or CHANNEL_ID.fullmatch(channel) is not None
-
-        try:
-            ours = await admin.db.write(remove, within=WRITE_WITHIN)
-        except DatabaseBusy:
-            await tell(body, BUSY)
-            return
-        if not ours:
+        ours = await as_admin(body, lambda user: admin.remove_route(user, channel))
+        if ours is False:
             await tell(body, NOT_OURS)
-            return
-        await home.after_change(user)
+        elif ours is True:
+            await home.after_change(body["user"]["id"])
 
     @app.action(re.compile(f"^({blocks.ROUTES_PREVIOUS}|{blocks.ROUTES_NEXT})$"))
     async def turn_route_page(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -147,96 +174,19 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home) -> None:
         if channel is None:
             return
         try:
-            await admin.db.write(
-                lambda store: Routes(store).first(channel, by=user), within=WRITE_WITHIN
-            )
+            notice = await admin.first_route(user, channel)
         except RouteError as error:
-            await home.publish(user, is_admin=True, notice=str(error))
+            await home.publish(user, is_admin=True, notice=route_text.explain(error))
             return
         except DatabaseBusy:
             await tell(body, BUSY)
             return
-        membership = await admin.join(channel)
-        notice = (
-            f"Set up: new ISSCR releases will be announced in <#{channel}>. Send a test "
-            "announcement to see one now."
-        )
-        await home.after_change(user, notice=f"{notice} {membership}" if membership else notice)
+        await home.after_change(user, notice=notice)
 
-    @app.action(blocks.POLL_NOW)
-    async def poll_now(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        user = body["user"]["id"]
-        if not await allowed(body, POLL):
-            return
-        try:
-            await admin.db.write(
-                lambda store: store.record_change(
-                    user, "poll", "asked for a feed poll", now=time.time()
-                ),
-                within=WRITE_WITHIN,
-            )
-        except DatabaseBusy:
-            await tell(body, BUSY)
-            return
-        admin.controls.poll_now()
-        await home.after_change(user)
-
-    @app.action(blocks.RETRY_FAILED)
-    async def retry_failed(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        user = body["user"]["id"]
-        if not await allowed(body):
-            return
-
-        def retry(store: Store) -> int:
-            with store.transaction():
-                count = store.retry_failed(now=time.time())
-                if count:
-                    what = f"{count} failed {'delivery' if count == 1 else 'deliveries'}"
-                    store.record_change(user, "retry", f"retried {what}", now=time.time())
-            return count
-
-        try:
-            count = await admin.db.write(retry, within=WRITE_WITHIN)
-        except DatabaseBusy:
-            await tell(body, BUSY)
-            return
-        if count:
-            admin.controls.deliver_now()
-        await home.after_change(user)
-
-    @app.action(blocks.ANNOUNCE_HELD)
-    async def announce_held(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        user = body["user"]["id"]
-        if not await allowed(body):
-            return
-        try:
-            announced = await admin.db.write(
-                lambda store: store.announce_held(by=user, now=time.time()), within=WRITE_WITHIN
-            )
-        except DatabaseBusy:
-            await tell(body, BUSY)
-            return
-        if announced:
-            admin.controls.deliver_now()
-        await home.after_change(user)
-
-    @app.action(blocks.DISCARD_HELD)
-    async def discard_held(ack: AsyncAck, body: dict[str, Any]) -> None:
-        await ack()
-        user = body["user"]["id"]
-        if not await allowed(body):
-            return
-        try:
-            await admin.db.write(
-                lambda store: store.discard_held(by=user, now=time.time()), within=WRITE_WITHIN
-            )
-        except DatabaseBusy:
-            await tell(body, BUSY)
-            return
-        await home.after_change(user)
+    app.action(blocks.POLL_NOW)(admin_button(admin.poll, POLL))
+    app.action(blocks.RETRY_FAILED)(admin_button(admin.retry_failed))
+    app.action(blocks.ANNOUNCE_HELD)(admin_button(admin.announce_held))
+    app.action(blocks.DISCARD_HELD)(admin_button(admin.discard_held))
 
     @app.action(blocks.SEND_TRIAL)
     async def send_trial(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from slack_sdk.web.async_client import AsyncWebClient
-
-from bot import blocks
 from bot.database import DatabaseBusy
-from bot.listeners.admin import READ_WITHIN, AdminCommands, unrouted_in
-from bot.listeners.commands import COMMAND
+from bot.slack import blocks
+from bot.slack.admin import READ_WITHIN, Admin, unrouted_in
+from bot.slack.markup import COMMAND
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +16,9 @@ RECENT_CHANGES = 10
 
 
 class Home:
-    def __init__(self, admin: AdminCommands, client: AsyncWebClient) -> None:
+    def __init__(self, admin: Admin) -> None:
         self.admin = admin
-        self.client = client
+        self.client = admin.client
         # Who was last shown the admins' Home: refreshed after any admin's change.
         self._admins: set[str] = set()
         # The page of routes each admin last turned to: a refresh keeps them there.

@@ -15,21 +15,16 @@ the form's private_metadata must be what `blocks.route_form` wrote.
 from __future__ import annotations
 
 import logging
-import sqlite3
-import time
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
 from bot.database import DatabaseBusy
-from bot.listeners.admin import BUSY, AdminCommands
-from bot.listeners.home import Home
-from bot.models import CHANNEL_ID, Release
-from bot.outbox import Failure, classify, explain
-from bot.posting import post_joining
+from bot.models import CHANNEL_ID
 from bot.routes import RouteError, Routes
+from bot.slack import blocks, route_text
+from bot.slack.admin import BUSY, Admin
+from bot.slack.home import Home
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +39,7 @@ FORM_READ_WITHIN = 0.5
 FORM_WRITE_WITHIN = 0.8
 
 
-def register(app: AsyncApp, admin: AdminCommands, home: Home, poster: AsyncWebClient) -> None:
-    """`poster` posts the test announcement: a client that never repeats a request that may
-    have reached Slack (`bot.app.posting_client`), so a dropped connection is not a second
-    post."""
-
+def register(app: AsyncApp, admin: Admin, home: Home) -> None:
     @app.view(blocks.ROUTE_FORM)
     async def save_route(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
@@ -100,7 +91,7 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home, poster: AsyncWebCl
             await ack(response_action="errors", errors={CHANNEL: _short(BUSY)})
             return
         except RouteError as error:
-            await ack(response_action="errors", errors={CHANNEL: _short(str(error))})
+            await ack(response_action="errors", errors={CHANNEL: _short(route_text.explain(error))})
             return
         await ack()
         membership = await admin.join(channel)
@@ -130,27 +121,16 @@ def register(app: AsyncApp, admin: AdminCommands, home: Home, poster: AsyncWebCl
         if not await _allowed(admin, ack, user):
             return
         await ack()
-        notice = await _post_trial(poster, channel, latest[0], user)
-        if notice is not None:
+        notice, posted = await admin.send_test(user, channel, latest[0])
+        if posted:
+            await home.after_change(user, notice=notice)
+        else:
             await home.publish(user, is_admin=True, notice=notice)
-            return
-        try:
-            await admin.db.write(
-                lambda store: store.record_change(
-                    user,
-                    "test",
-                    f"{channel}: sent a test announcement to {channel}",
-                    now=time.time(),
-                )
-            )
-        except sqlite3.Error as error:  # posted all the same: say so, log why it is unrecorded
-            log.warning("the test announcement in %s was not recorded: %s", channel, error)
-        await home.after_change(user, notice=f"Test announcement posted in <#{channel}>.")
 
 
 def _field(view: dict[str, Any], name: str) -> dict[str, Any]:
     """The state of the form's field `name` (block and action of that ID); empty when the
-    submission does not have it. `bot.listeners.payloads` has checked the state's shape."""
+    submission does not have it. `bot.slack.listeners.payloads` has checked the state's shape."""
     return view["state"]["values"].get(name, {}).get(name) or {}
 
 
@@ -167,41 +147,13 @@ def _chosen(view: dict[str, Any]) -> list[Any]:
     return [option.get("value") if isinstance(option, dict) else option for option in options]
 
 
-async def _allowed(admin: AdminCommands, ack: AsyncAck, user: str) -> bool:
+async def _allowed(admin: Admin, ack: AsyncAck, user: str) -> bool:
     """Whether `user` may submit the form; if not, the form is answered with why."""
     refusal = await admin.check.refusal(user, within=RIGHTS_CHECK_WITHIN)
     if refusal is None:
         return True
     await ack(response_action="errors", errors={CHANNEL: _short(refusal)})
     return False
-
-
-async def _post_trial(
-    poster: AsyncWebClient, channel: str, release: Release, user: str
-) -> str | None:
-    """Post the test announcement; None when posted, else what to tell the admin (mrkdwn)."""
-    try:
-        await post_joining(
-            poster,
-            {
-                "channel": channel,
-                "text": blocks.trial_text(release),
-                "blocks": blocks.trial_blocks(release, user),
-                "unfurl_links": False,
-                "unfurl_media": False,
-            },
-        )
-        return None
-    except Exception as error:
-        failure = classify(error)
-    log.warning("test announcement in %s failed: %s", channel, failure.reason)
-    if failure.kind is Failure.UNKNOWN:
-        return (
-            f"Slack did not answer when I posted the test announcement in <#{channel}>: it may "
-            "be there. Look before sending another."
-        )
-    reason = blocks.escape(explain(failure.reason))
-    return f"The test announcement could not be posted in <#{channel}> ({reason})."
 
 
 def _short(text: str) -> str:

@@ -23,13 +23,14 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import USER_AGENT, listeners
+from bot import USER_AGENT
 from bot.backoff import retry_after_seconds
-from bot.controls import Controls
 from bot.database import Database
-from bot.listeners.admin import AdminCommands
 from bot.search.service import SearchService
 from bot.settings import Settings
+from bot.slack import listeners
+from bot.slack.admin import Admin
+from bot.slack.controls import Controls
 
 SLACK_TIMEOUT = 30
 # A 429 asking to wait longer than this is not waited out inside the request: the request
@@ -86,7 +87,7 @@ def posting_client(settings: Settings) -> AsyncWebClient:
     It repeats nothing by itself: not a connection error (the request may have reached Slack;
     the outbox looks in the channel's history first) and not a 429 either. Waiting out a 429
     inside the request would send it again long after the outbox last checked that the channel
-    is still its to post to; the outbox reschedules it instead (see bot.outbox, rule 4).
+    is still its to post to; the outbox reschedules it instead (see bot.slack.outbox, rule 4).
     """
     return AsyncWebClient(
         token=settings.slack_bot_token,
@@ -180,12 +181,16 @@ def build_app(
     search: SearchService,
     controls: Controls,
     identity: Identity | None = None,
+    *,
+    poster: AsyncWebClient | None = None,
 ) -> AsyncApp:
     """The Bolt app with every listener registered.
 
     In HTTP mode Bolt checks every request's signature and timestamp (401 otherwise); in Socket
     Mode requests arrive over a connection opened with the app-level token instead. Requests
     are authorized with `identity` (by default one that has not learnt who the bot is).
+    `poster` posts what a person asks for (Share, a test announcement): like announcements,
+    never repeated blindly after a lost answer (by default a `posting_client` of its own).
     """
     logger = logging.getLogger("bot.slack")
     logger.addFilter(_ENVIRONMENT_TOKEN_NOTICE)
@@ -196,6 +201,6 @@ def build_app(
         authorize=(identity or Identity(settings.slack_bot_token)).authorize(),
         logger=logger,
     )
-    admin = AdminCommands(settings, db, client, controls)
-    listeners.register(app, db, search, admin, controls, posting_client(settings))
+    admin = Admin(settings, db, client, poster or posting_client(settings), controls)
+    listeners.register(app, db, search, admin, controls)
     return app

@@ -9,22 +9,21 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot import blocks
-from bot.admins import SEE
-from bot.controls import Controls
-from bot.listeners.admin import AdminCommands, is_admin_command
 from bot.search.engine import Results, SearchError
 from bot.search.grammar import QueryError, is_help
 from bot.search.service import SearchService
-from bot.slack_markup import from_slack
+from bot.slack import blocks
+from bot.slack.admin import Admin, is_admin_command
+from bot.slack.controls import Controls
+from bot.slack.home import Home
+from bot.slack.markup import COMMAND, from_slack
+from bot.slack.rights import SEE
 
 log = logging.getLogger(__name__)
 
-COMMAND = "/isscr-news"
-
 
 def register(
-    app: AsyncApp, search: SearchService, admin: AdminCommands, controls: Controls
+    app: AsyncApp, search: SearchService, admin: Admin, home: Home, controls: Controls
 ) -> None:
     @app.command(COMMAND)
     async def isscr_news(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
@@ -36,7 +35,7 @@ def register(
             return
         if is_admin_command(raw):
             # The raw text: channels arrive as <#C123|name>, which the search would flatten.
-            work = admin.answer(user, raw)
+            work = answer_admin(admin, home, user, raw)
             waiting = ":hourglass_flowing_sand: Working on it…"
         else:
             work = answer(search, from_slack(raw).strip(), 1, name, command.get("channel_id"))
@@ -44,6 +43,14 @@ def register(
         await answer_in_time(
             ack, respond, work, waiting=waiting, within=controls.answer_in_ack_within
         )
+
+
+async def answer_admin(admin: Admin, home: Home, user: str, text: str) -> dict[str, Any]:
+    """The answer to an admin command, once the admin's Home shows what it changed."""
+    answer, changed = await admin.answer(user, text)
+    if changed:
+        await home.after_change(user)
+    return answer
 
 
 async def answer_in_time(
@@ -69,7 +76,7 @@ async def answer_in_time(
 async def answer_help(
     ack: AsyncAck,
     respond: AsyncRespond,
-    admin: AdminCommands,
+    admin: Admin,
     user: str,
     command: str,
     *,

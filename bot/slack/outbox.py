@@ -34,19 +34,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from enum import Enum
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
-from bot.backoff import backoff_delay, retry_after_seconds
+from bot.backoff import backoff_delay
 from bot.database import Database
 from bot.holders import holder_is_gone, this_process
-from bot.models import Delivery, Lease, Release
-from bot.store import RATE_LIMITED, SENDING, Store
+from bot.models import Release
+from bot.slack import blocks
+from bot.slack.errors import MALFORMED, Failure, SlackFailure, classify, explain
+from bot.slack.posting import join
+from bot.store import RATE_LIMITED, SENDING, Delivery, Lease, Store
 
 log = logging.getLogger(__name__)
 
@@ -56,87 +57,6 @@ HISTORY_MARGIN = 600.0
 # However long Slack asks us to wait after a 429, a delivery is tried again within this (and
 # the wait is shown in /healthz meanwhile); a second 429 only waits again.
 MAX_RETRY_AFTER = 300.0
-
-
-class Failure(Enum):
-    RATE_LIMITED = "rate limited"  # Slack refused it: not posted, wait Retry-After
-    UNKNOWN = "unknown outcome"  # maybe posted: look in history before trying again
-    NOT_IN_CHANNEL = "not in channel"  # join, then try again
-    NEEDS_ADMIN = "needs an admin"  # token or scope problem: keep it, report it, retry slowly
-    PERMANENT = "permanent"  # this post can never succeed as it is
-
-
-_UNKNOWN_ERRORS = {"internal_error", "fatal_error", "request_timeout", "service_unavailable"}
-_ADMIN_ERRORS = {
-    "invalid_auth",
-    "not_authed",
-    "account_inactive",
-    "token_revoked",
-    "token_expired",
-    "missing_scope",
-    "no_permission",
-    "not_allowed_token_type",
-    "team_access_not_granted",
-    "ekm_access_denied",
-    "org_login_required",
-}
-
-
-@dataclass(frozen=True)
-class SlackFailure:
-    kind: Failure
-    reason: str
-    retry_after: float | None = None
-
-
-def classify(error: Exception) -> SlackFailure:
-    """What a failed Web API call means for the delivery (pure, so it is easy to test)."""
-    if not isinstance(error, SlackApiError):
-        # Network errors and timeouts: the request may have reached Slack.
-        return SlackFailure(Failure.UNKNOWN, f"{error.__class__.__name__}: {error}".rstrip(": "))
-    response = error.response
-    status = getattr(response, "status_code", None) or getattr(response, "status", None)
-    data = getattr(response, "data", None)
-    code = data.get("error") if isinstance(data, dict) else None
-    headers = getattr(response, "headers", None) or {}
-    retry_after = retry_after_seconds(headers.get("Retry-After") or headers.get("retry-after"))
-    if status == 429 or code == "ratelimited":
-        return SlackFailure(Failure.RATE_LIMITED, "ratelimited", retry_after)
-    if status is not None and status >= 500:
-        return SlackFailure(Failure.UNKNOWN, f"HTTP {status}{f' {code}' if code else ''}")
-    if code in _UNKNOWN_ERRORS:
-        return SlackFailure(Failure.UNKNOWN, code)
-    if code == "not_in_channel":
-        return SlackFailure(Failure.NOT_IN_CHANNEL, code)
-    if code in _ADMIN_ERRORS:
-        return SlackFailure(Failure.NEEDS_ADMIN, code)
-    if code is None:
-        return SlackFailure(Failure.UNKNOWN, f"unexpected answer (HTTP {status})")
-    return SlackFailure(Failure.PERMANENT, code)
-
-
-_ADVICE = {
-    "channel_not_found": "the channel was deleted, or it is private and the bot is not in it",
-    "is_archived": "the channel is archived",
-    "not_in_channel": "the channel is private: invite the bot with /invite",
-    "invalid_auth": "SLACK_BOT_TOKEN is wrong or was revoked; fix it and restart",
-    "token_revoked": "the app was uninstalled or its token revoked; reinstall and restart",
-    "account_inactive": "the app was uninstalled or its token revoked; reinstall and restart",
-    "missing_scope": "the app lacks a scope; reinstall it from the manifest",
-    "ratelimited": "Slack asked the bot to slow down",
-}
-# Slack's answers to a message it cannot show as built: the announcement is sent again without
-# its image, then as a minimal message (see `_post_release`).
-MALFORMED = frozenset(
-    {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_attachments",
-     "too_many_attachments", "invalid_arguments"}
-)  # fmt: skip
-
-
-def explain(reason: str) -> str:
-    """The error code with what an admin can do about it."""
-    advice = _ADVICE.get(reason)
-    return f"{reason}: {advice}" if advice else reason
 
 
 class HistoryUnreadable(Exception):
@@ -429,7 +349,7 @@ class Outbox:
                 return
             if failure.kind is Failure.NOT_IN_CHANNEL and not joined:
                 joined = True
-                if await self._join(channel):
+                if (await join(self.client, channel)).failure is None:
                     continue
             elif failure.reason in MALFORMED and with_image:
                 # Slack rejects the whole message when it cannot fetch the image.
@@ -589,15 +509,6 @@ class Outbox:
         return await self.client.chat_postMessage(
             channel=channel, unfurl_links=False, unfurl_media=False, **message
         )
-
-    async def _join(self, channel: str) -> bool:
-        try:
-            await self.client.conversations_join(channel=channel)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-            log.warning("cannot join %s: %s", channel, classify(error).reason)
-            return False
-        log.info("joined %s to announce there", channel)
-        return True
 
     async def _find_posted(self, delivery: Delivery) -> str | None:
         """The ts of this delivery's message if it is in the channel, else None; raises

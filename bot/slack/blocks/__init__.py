@@ -23,7 +23,7 @@ from bot.routes import NO_CATEGORY, Changed
 from bot.search.engine import PAGE_SIZE, RANKED_AT_MOST, Hint, Results
 from bot.search.grammar import MAX_QUERY_CHARS
 from bot.search.marks import MARK_CLOSE, MARK_OPEN, normal, stem
-from bot.slack_markup import unescaped
+from bot.slack.markup import unescaped
 
 EVENT_TYPE = "isscr_news_item"
 READ_ACTION_ID = "read_release"

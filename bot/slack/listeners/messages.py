@@ -12,14 +12,15 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
 from bot.database import Database, DatabaseBusy
-from bot.listeners.admin import READ_WITHIN
-from bot.listeners.commands import COMMAND, answer
 from bot.models import CONVERSATION_ID, Release
-from bot.outbox import Failure, classify
-from bot.posting import post_joining
 from bot.search.service import SearchService
+from bot.slack import blocks
+from bot.slack.admin import READ_WITHIN
+from bot.slack.errors import Failure
+from bot.slack.listeners.commands import answer
+from bot.slack.markup import COMMAND
+from bot.slack.posting import post
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class _Share:
 
 def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWebClient) -> None:
     """`poster` posts shared releases: a client that never repeats a request that may have
-    reached Slack (`bot.app.posting_client`), so a dropped connection is not a second post."""
+    reached Slack (`bot.slack.app.posting_client`), so a dropped connection is not a second post."""
     recent_shares: dict[tuple[str, str], _Share] = {}
 
     @app.action(blocks.READ_ACTION_ID)
@@ -138,18 +139,10 @@ async def _post_share(
     client: AsyncWebClient, channel: str, release: Release, user: str
 ) -> str | None:
     """Post the shared release; None when posted, else what to tell the member."""
-    message: dict[str, Any] = {
-        "channel": channel,
-        "text": blocks.announcement_text(release),
-        "blocks": blocks.shared_blocks(release, user),
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
-    try:
-        await post_joining(client, message)
+    text, shown = blocks.announcement_text(release), blocks.shared_blocks(release, user)
+    failure = await post(client, channel, text, shown)
+    if failure is None:
         return None
-    except Exception as error:
-        failure = classify(error)
     log.warning("sharing %s in %s failed: %s", release.id, channel, failure.reason)
     if failure.kind is Failure.NOT_IN_CHANNEL or failure.reason == "channel_not_found":
         return (
