@@ -37,31 +37,31 @@ Block = dict[str, Any]
 # sent (escaped, percent-encoded), never on the text it was made from: a 363-character link
 # with a CJK slug is over 3,000 characters once encoded. tests/fakes/block_kit.py checks every
 # builder against them.
-_MAX_SECTION_TEXT = 3000
-_MAX_CONTEXT_TEXT = 2000
-_MAX_URL = 3000  # a button's url, an image's image_url
-_MAX_VALUE = 2000  # a button's value
-_MAX_LABEL = 75  # a button's text and accessibility_label, an option's text
-_MAX_OPTION_VALUE = 150
-_MAX_CONFIRM_TEXT = 300  # a confirm dialog's text (its title 100, its buttons 30)
-_MAX_ALT_TEXT = 2000
-_MAX_MESSAGE_BLOCKS = 50
-_MAX_VIEW_BLOCKS = 100
+MAX_SECTION_TEXT = 3000
+MAX_CONTEXT_TEXT = 2000
+MAX_URL = 3000  # a button's url, an image's image_url
+MAX_VALUE = 2000  # a button's value
+MAX_LABEL = 75  # a button's text and accessibility_label, an option's text
+MAX_OPTION_VALUE = 150
+MAX_CONFIRM_TEXT = 300  # a confirm dialog's text (its title 100, its buttons 30)
+MAX_ALT_TEXT = 2000
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
 # A message's notification and screen-reader `text` is cut to this (Slack refuses over 40,000
 # characters, and notifications show far fewer).
-_MAX_FALLBACK = 3000
-# A title is cut to this many characters as a link label, and a link longer than _MAX_LINKED_URL
+MAX_FALLBACK = 3000
+# A title is cut to this many characters as a link label, and a link longer than MAX_LINKED_URL
 # (no real one is) is left off, so a section always keeps room for the excerpt.
-_MAX_TITLE = 500
-_MAX_LINKED_URL = 2000
+MAX_TITLE = 500
+MAX_LINKED_URL = 2000
 # A category or an author in a context line, so that one long name leaves room for the rest.
-_MAX_NAME = 100
-_MAX_AUTHOR = 200
+MAX_NAME = 100
+MAX_AUTHOR = 200
 
 # mrkdwn cannot escape its formatting characters: where text from a feed or a member could pair
 # with formatting of ours, look-alikes stand in for them.
 _FORMATTING = "*_~`"
-_LOOK_ALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+LOOK_ALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
 _CODE_AND_BOLD_LOOK_ALIKES = str.maketrans({"*": "∗", "`": "ˋ"})
 _WORD = re.compile(r"[^\W_]+")
 _MARKED = re.compile(f"{MARK_OPEN}([^{MARK_OPEN}{MARK_CLOSE}]*){MARK_CLOSE}")
@@ -75,7 +75,7 @@ def escape(text: str) -> str:
 def fallback_text(text: str) -> str:
     """`text` (plain, perhaps quoting what a member typed) as a message's `text`: escaped, and
     cut between entities to what a notification can use, far within Slack's limit."""
-    return _fit(_pieces(text), _MAX_FALLBACK)
+    return fit(escaped_pieces(text), MAX_FALLBACK)
 
 
 def safe_url(url: str) -> str:
@@ -91,18 +91,18 @@ def slack_date(release: Release) -> str | None:
     return f"<!date^{int(release.published.timestamp())}^{{date}}|{fallback}>"
 
 
-def _truncate(text: str, limit: int) -> str:
+def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _plain(text: str, limit: int, *, otherwise: str) -> str:
+def plain_field(text: str, limit: int, *, otherwise: str) -> str:
     """A plain_text field (never parsed, so not escaped) within `limit`, never empty."""
     text = "".join(char for char in text if _shown(char)).strip()
-    return _truncate(text, limit) if text else otherwise
+    return truncate(text, limit) if text else otherwise
 
 
-def _pieces(text: str) -> Iterator[str]:
-    """`text` escaped, one piece per character, for `_fit` (read only as far as it keeps);
+def escaped_pieces(text: str) -> Iterator[str]:
+    """`text` escaped, one piece per character, for `fit` (read only as far as it keeps);
     control characters (but line breaks and tabs) and lone surrogates, which no message
     needs, are left out."""
     return (escape(char) for char in text if _shown(char))
@@ -112,7 +112,7 @@ def _shown(char: str) -> bool:
     return char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cs")
 
 
-def _fit(pieces: Iterable[str], limit: int) -> str:
+def fit(pieces: Iterable[str], limit: int) -> str:
     """`pieces` joined, or as many whole ones as fit in `limit` characters then "…": a cut never
     splits an entity such as `&amp;` or a bold word. Reads no further than the cut."""
     kept: list[str] = []
@@ -128,13 +128,13 @@ def _fit(pieces: Iterable[str], limit: int) -> str:
     return "".join(kept)
 
 
-def _titled(release: Release, excerpt: Iterable[str] = ()) -> str:
+def titled(release: Release, excerpt: Iterable[str] = ()) -> str:
     """Section text: the title as a bold link, then the excerpt pieces, each cut on its own so
     that the link stays whole and the whole stays within Slack's limit."""
-    label = _fit(_feed_pieces(release.title), _MAX_TITLE) or "(untitled)"
+    label = fit(feed_pieces(release.title), MAX_TITLE) or "(untitled)"
     url = safe_url(release.link)
-    text = f"*<{url}|{label}>*" if 0 < len(url) <= _MAX_LINKED_URL else f"*{label}*"
-    if rest := _fit(excerpt, _MAX_SECTION_TEXT - len(text) - 1):
+    text = f"*<{url}|{label}>*" if 0 < len(url) <= MAX_LINKED_URL else f"*{label}*"
+    if rest := fit(excerpt, MAX_SECTION_TEXT - len(text) - 1):
         text += "\n" + rest
     return text
 
@@ -144,22 +144,22 @@ def release_context(release: Release, *, date_first: bool = False) -> Block:
     one subject apart), as one small grey line."""
     # Pieces that a cut keeps whole: each bold name, the date, each escaped character.
     parts: list[list[str]] = []
-    names = [_bold_name(name) for name in release.categories]
+    names = [bold_name(name) for name in release.categories]
     if bold := [[name] for name in names if name]:
         parts.append(_joined(bold, " · "))
     if (date := slack_date(release)) is not None:
         parts.insert(0 if date_first else len(parts), [date])
-    if release.author and (author := _fit(_pieces(release.author), _MAX_AUTHOR)):
+    if release.author and (author := fit(escaped_pieces(release.author), MAX_AUTHOR)):
         parts.append([author])
     pieces = _joined(parts, "  |  ")
-    text = _fit(pieces, _MAX_CONTEXT_TEXT) or "ISSCR News"
+    text = fit(pieces, MAX_CONTEXT_TEXT) or "ISSCR News"
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
-def _bold_name(name: str) -> str:
+def bold_name(name: str) -> str:
     """A category's name in bold, escaped and cut; its own `*` and backticks become
     look-alikes, which cannot end our bold. Empty for a name with nothing to show."""
-    shown = _fit(_pieces(name.translate(_CODE_AND_BOLD_LOOK_ALIKES)), _MAX_NAME)
+    shown = fit(escaped_pieces(name.translate(_CODE_AND_BOLD_LOOK_ALIKES)), MAX_NAME)
     return f"*{shown}*" if shown else ""
 
 
@@ -172,25 +172,25 @@ def announcement_blocks(release: Release, *, with_image: bool = True) -> list[Bl
     """An announcement: title as link, excerpt, image, labels, and a button to the site."""
     section: Block = {
         "type": "section",
-        "text": {"type": "mrkdwn", "text": _titled(release, _marked_pieces(release.excerpt))},
+        "text": {"type": "mrkdwn", "text": titled(release, marked_pieces(release.excerpt))},
     }
     image_url = safe_url(release.image_url or "") if with_image else ""
-    if 0 < len(image_url) <= _MAX_URL:
+    if 0 < len(image_url) <= MAX_URL:
         section["accessory"] = {
             "type": "image",
             "image_url": image_url,
-            "alt_text": _plain(release.title, _MAX_ALT_TEXT, otherwise="Cover image"),
+            "alt_text": plain_field(release.title, MAX_ALT_TEXT, otherwise="Cover image"),
         }
     blocks = [section, release_context(release)]
     url = safe_url(release.link)
-    if 0 < len(url) <= _MAX_URL:  # else the title's link is left off too (see _titled)
+    if 0 < len(url) <= MAX_URL:  # else the title's link is left off too (see titled)
         button: Block = {
             "type": "button",
             "action_id": READ_ACTION_ID,
             "text": {"type": "plain_text", "text": "Read on isscr.org"},
             "url": url,
         }
-        if 0 < len(release.id) <= _MAX_VALUE:  # only informative: the button opens the link
+        if 0 < len(release.id) <= MAX_VALUE:  # only informative: the button opens the link
             button["value"] = release.id
         blocks.append({"type": "actions", "elements": [button]})
     return blocks
@@ -204,7 +204,7 @@ def announcement_text(release: Release) -> str:
     if _names_a_category_first(title, release.categories):
         # It says what it is; and who from, unless it says that too ("The ISSCR's Policy…").
         return fallback_text(title if "isscr" in _words(title, 3) else f"ISSCR: {title}")
-    labels = _truncate(", ".join(release.categories), _MAX_TITLE)
+    labels = truncate(", ".join(release.categories), MAX_TITLE)
     prefix = f"ISSCR {labels}" if labels else "ISSCR News"
     return fallback_text(f"{prefix}: {title}")
 
@@ -240,7 +240,7 @@ def minimal_announcement(release: Release) -> dict[str, Any]:
     the escaped title linked to the release (or alone, when the link is too long to be one),
     within every limit, with the metadata that lets a restart find it. For when Slack refuses
     the full announcement as malformed."""
-    return {"text": _titled(release), "metadata": announcement_metadata(release)}
+    return {"text": titled(release), "metadata": announcement_metadata(release)}
 
 
 def latest_blocks(releases: list[Release]) -> list[Block]:
@@ -263,7 +263,7 @@ def latest_blocks(releases: list[Release]) -> list[Block]:
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _titled(release)},
+                "text": {"type": "mrkdwn", "text": titled(release)},
             }
         )
         blocks.append(release_context(release))
@@ -327,11 +327,11 @@ def plain_text(mrkdwn: str) -> str:
 def marked(text: str) -> str:
     """Search text whose matched words arrive between MARK_OPEN and MARK_CLOSE, as mrkdwn with
     those words in bold; everything else escaped."""
-    return "".join(_marked_pieces(text))
+    return "".join(marked_pieces(text))
 
 
-def _marked_pieces(text: str) -> list[str]:
-    """Feed text as mrkdwn pieces (see `_feed_pieces`), its matched words (if any) in bold:
+def marked_pieces(text: str) -> list[str]:
+    """Feed text as mrkdwn pieces (see `feed_pieces`), its matched words (if any) in bold:
     announcements and search results show a release's text alike."""
     # Slack bolds `*word*` only at a word's edges, so a match is bold only between whitespace,
     # punctuation or the text's ends, never next to a formatting character. The feed's own `*`
@@ -341,17 +341,17 @@ def _marked_pieces(text: str) -> list[str]:
     pieces: list[str] = []
     last = 0
     for match in _MARKED.finditer(text):
-        pieces += _feed_pieces(text[last : match.start()])
-        word = _feed_pieces(match[1])
+        pieces += feed_pieces(text[last : match.start()])
+        word = feed_pieces(match[1])
         if word and _bold_edge(text, match.start() - 1) and _bold_edge(text, match.end()):
             pieces.append("*" + "".join(word) + "*")
         else:
             pieces += word
         last = match.end()
-    return pieces + _feed_pieces(text[last:])
+    return pieces + feed_pieces(text[last:])
 
 
-def _feed_pieces(text: str) -> list[str]:
+def feed_pieces(text: str) -> list[str]:
     """Feed text as mrkdwn, one piece per character: escaped, its `*` and backticks shown as
     look-alikes (they could pair with our bold, or start a code span), with no control
     characters (nor search marks). Titles and excerpts of every surface are shown this way."""
@@ -377,7 +377,7 @@ def search_blocks(results: Results, command: str, channel: str | None = None) ->
     Share button (which asks before it posts in `channel`, where the search was made), and
     Prev / Next buttons that replace this message."""
     # The heading echoes the query: its formatting characters would break our bold.
-    summary = f"*{escape(_truncate(results.heading(), 250)).translate(_LOOK_ALIKES)}*"
+    summary = f"*{escape(truncate(results.heading(), 250)).translate(LOOK_ALIKES)}*"
     if results.page_label:
         summary += f"  ·  {results.page_label}"
     blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": summary}}]
@@ -391,19 +391,19 @@ def search_blocks(results: Results, command: str, channel: str | None = None) ->
     for found in results.found:
         release = found.release
         # The same pieces as the announcement's, but for the bold matches.
-        excerpt = _marked_pieces(found.marked_excerpt or release.excerpt)
+        excerpt = marked_pieces(found.marked_excerpt or release.excerpt)
         section: Block = {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": _titled(release, excerpt)},
+            "text": {"type": "mrkdwn", "text": titled(release, excerpt)},
         }
-        if 0 < len(release.id) <= _MAX_VALUE:  # else the button could not name the release
+        if 0 < len(release.id) <= MAX_VALUE:  # else the button could not name the release
             section["accessory"] = {
                 "type": "button",
                 "action_id": SHARE_ACTION_ID,
                 "text": {"type": "plain_text", "text": "Share"},
                 "value": release.id,
-                "accessibility_label": _plain(
-                    f"Share {release.title} in this channel", _MAX_LABEL, otherwise="Share"
+                "accessibility_label": plain_field(
+                    f"Share {release.title} in this channel", MAX_LABEL, otherwise="Share"
                 ),
                 "confirm": share_confirm(release, channel),
             }
@@ -413,9 +413,9 @@ def search_blocks(results: Results, command: str, channel: str | None = None) ->
         buttons.append(_page_button("◂ Prev", results, results.page - 1, "previous"))
     if results.has_next:
         buttons.append(_page_button("Next ▸", results, results.page + 1, "next"))
-    if any(len(button["value"]) > _MAX_VALUE for button in buttons):
+    if any(len(button["value"]) > MAX_VALUE for button in buttons):
         blocks.append(
-            _context("This search is too long to page through: shorten it to see the others.")
+            context_block("This search is too long to page through: shorten it to see the others.")
         )
     elif buttons:
         blocks.append({"type": "actions", "elements": buttons})
@@ -427,8 +427,8 @@ def share_confirm(release: Release, channel: str | None) -> Block:
     named = isinstance(channel, str) and CHANNEL_ID.fullmatch(channel)
     where = f"<#{channel}>" if named else "this conversation"
     ask = f" in {where}, where everyone can see it?"
-    room = _MAX_CONFIRM_TEXT - len("Post **") - len(ask)
-    title = _fit(_feed_pieces(release.title), room) or "(untitled)"
+    room = MAX_CONFIRM_TEXT - len("Post **") - len(ask)
+    title = fit(feed_pieces(release.title), room) or "(untitled)"
     return {
         "title": {"type": "plain_text", "text": "Share this release?"},
         "text": {"type": "mrkdwn", "text": f"Post *{title}*{ask}"},
@@ -483,7 +483,7 @@ def page_value(text: str, page: int) -> str:
 def read_page_value(value: str) -> tuple[str, int] | None:
     """The query and page a paging button carries; None when `value` is not one a page of
     results can carry (not ours, too long, or a page no search has)."""
-    if len(value) > _MAX_VALUE:
+    if len(value) > MAX_VALUE:
         return None
     try:
         data = json.loads(value)
@@ -497,11 +497,11 @@ def read_page_value(value: str) -> tuple[str, int] | None:
 
 def problem_blocks(problem: str, example: str | None = None, *, command: str) -> list[Block]:
     """A clear answer to a query that could not run, with a corrected example."""
-    help_line = f"\n`{_fit(_pieces(command), _MAX_NAME)} help` shows every way to search."
-    text = ":mag: " + _fit(_pieces(problem), _MAX_SECTION_TEXT // 2)  # room for the example
+    help_line = f"\n`{fit(escaped_pieces(command), MAX_NAME)} help` shows every way to search."
+    text = ":mag: " + fit(escaped_pieces(problem), MAX_SECTION_TEXT // 2)  # room for the example
     if example:
-        room = _MAX_SECTION_TEXT - len(text) - len("\nTry: ") - len(help_line)
-        text += "\nTry: " + _fit(_pieces(example), room)
+        room = MAX_SECTION_TEXT - len(text) - len("\nTry: ") - len(help_line)
+        text += "\nTry: " + fit(escaped_pieces(example), room)
     return [{"type": "section", "text": {"type": "mrkdwn", "text": text + help_line}}]
 
 
@@ -539,7 +539,7 @@ def home_view(releases: list[Release], command: str) -> dict[str, Any]:
     )
     return {
         "type": "home",
-        "blocks": [_section(how), {"type": "divider"}, *latest_blocks(releases)],
+        "blocks": [section_block(how), {"type": "divider"}, *latest_blocks(releases)],
     }
 
 
@@ -553,10 +553,10 @@ _MRKDWN_PIECE = re.compile(r"<[^<>]*>|&[a-z]+;|.", re.DOTALL)
 def text_blocks(mrkdwn: str) -> list[Block]:
     """One section of text the caller has already escaped, cut to Slack's limit between
     mentions, links, dates and entities, never through one."""
-    return [_section(_fit(_mrkdwn_pieces(mrkdwn), _MAX_SECTION_TEXT))]
+    return [section_block(fit(mrkdwn_pieces(mrkdwn), MAX_SECTION_TEXT))]
 
 
-def _mrkdwn_pieces(mrkdwn: str) -> Iterator[str]:
+def mrkdwn_pieces(mrkdwn: str) -> Iterator[str]:
     return (match.group() for match in _MRKDWN_PIECE.finditer(mrkdwn))
 
 
@@ -566,11 +566,11 @@ def line_blocks(
     """Escaped mrkdwn lines in as few sections as hold them whole (a line too long for one is
     cut as by `text_blocks`), at most `max_blocks` (at least 1) of them. When the lines do not
     all fit, the last section ends with `more(how many lines were left out)`."""
-    fitted = [_fit(_mrkdwn_pieces(line), _MAX_SECTION_TEXT) for line in lines]
+    fitted = [fit(mrkdwn_pieces(line), MAX_SECTION_TEXT) for line in lines]
     sections: list[list[str]] = []
     size = 0
     for line in fitted:
-        if sections and size + 1 + len(line) <= _MAX_SECTION_TEXT:
+        if sections and size + 1 + len(line) <= MAX_SECTION_TEXT:
             sections[-1].append(line)
             size += 1 + len(line)
             continue
@@ -579,17 +579,17 @@ def line_blocks(
         sections.append([line])
         size = len(line)
     else:
-        return [_section("\n".join(kept)) for kept in sections]
+        return [section_block("\n".join(kept)) for kept in sections]
     shown = sum(map(len, sections))
     last = sections[-1]
-    while last and len("\n".join([*last, more(len(fitted) - shown)])) > _MAX_SECTION_TEXT:
+    while last and len("\n".join([*last, more(len(fitted) - shown)])) > MAX_SECTION_TEXT:
         last.pop()
         shown -= 1
     last.append(more(len(fitted) - shown))
-    return [_section("\n".join(kept)) for kept in sections]
+    return [section_block("\n".join(kept)) for kept in sections]
 
 
-def _section(mrkdwn: str) -> Block:
+def section_block(mrkdwn: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
 
 
@@ -598,14 +598,14 @@ def channel_mention(channel: str) -> str:
     an older version from a forged form, say) its escaped text, which can mention nothing."""
     if CHANNEL_ID.fullmatch(channel):
         return f"<#{channel}>"
-    return f"“{_fit(_pieces(channel), _MAX_NAME)}” (not a channel ID)"
+    return f"“{fit(escaped_pieces(channel), MAX_NAME)}” (not a channel ID)"
 
 
 def categories_text(categories: Sequence[str]) -> str:
     """ "Policy and Press Release", escaped; no categories means every category."""
     if not categories:
         return "every category"
-    names = [_bold_name(name) or "*(no name)*" for name in categories]
+    names = [bold_name(name) or "*(no name)*" for name in categories]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -637,25 +637,25 @@ def route_answer(
     if membership:
         text += " " + membership
     said = text_blocks(text)
-    return said + routes_table(routes, unrouted, max_blocks=_MAX_MESSAGE_BLOCKS - len(said))
+    return said + routes_table(routes, unrouted, max_blocks=MAX_MESSAGE_BLOCKS - len(said))
 
 
 def routes_table(
     routes: Sequence[Route],
     unrouted: Sequence[str] = (),
     *,
-    max_blocks: int = _MAX_MESSAGE_BLOCKS,
+    max_blocks: int = MAX_MESSAGE_BLOCKS,
 ) -> list[Block]:
     """Where releases go: every route, and the categories that go nowhere (or that nothing is
     announced yet). At most `max_blocks` blocks: routes that do not fit are counted, and the
     Home tab pages through them all."""
     if not routes:
         return text_blocks(NO_ROUTES)
-    lines = ["*Where ISSCR news goes*", *(f"• {_route_line(route)}" for route in routes)]
+    lines = ["*Where ISSCR news goes*", *(f"• {route_line(route)}" for route in routes)]
     shown = line_blocks(
         lines,
         max_blocks=max_blocks - bool(unrouted),
-        more=lambda left: f"… and {_count(left, 'more route')}: the Home tab shows them all.",
+        more=lambda left: f"… and {counted(left, 'more route')}: the Home tab shows them all.",
     )
     return shown + (text_blocks(unrouted_note(unrouted)) if unrouted else [])
 
@@ -667,11 +667,11 @@ NO_ROUTES = (
 )
 
 
-def _route_line(route: Route) -> str:
+def route_line(route: Route) -> str:
     return f"{channel_mention(route.channel)} ← {categories_text(route.categories)}"
 
 
-def _count(number: int, thing: str, things: str | None = None) -> str:
+def counted(number: int, thing: str, things: str | None = None) -> str:
     return f"{number:,} {thing if number == 1 else things or thing + 's'}"
 
 
@@ -702,7 +702,7 @@ def status_answer(
     report: dict[str, Any],
     per_channel: dict[str, dict[str, int]],
     *,
-    max_blocks: int = _MAX_MESSAGE_BLOCKS,
+    max_blocks: int = MAX_MESSAGE_BLOCKS,
 ) -> list[Block]:
     """Problems, feed health and deliveries per channel, for admins, in at most `max_blocks`
     blocks (channels that do not fit are counted). Problems and failures come before the
@@ -752,7 +752,7 @@ def status_answer(
             for channel, counts in sorted(per_channel.items())
         ]
     return line_blocks(
-        lines, max_blocks=max_blocks, more=lambda left: f"… and {_count(left, 'more channel')}."
+        lines, max_blocks=max_blocks, more=lambda left: f"… and {counted(left, 'more channel')}."
     )
 
 
@@ -761,7 +761,7 @@ def _bad_items(label: str, bad: dict[str, Any] | None) -> list[str]:
     if not bad or not bad.get("count"):
         return []
     shown = [f"*{label}*: {bad['count']:,}, skipped or stored undated"]
-    return shown + [f"• {escape(_truncate(str(example), 300))}" for example in bad["examples"][:3]]
+    return shown + [f"• {escape(truncate(str(example), 300))}" for example in bad["examples"][:3]]
 
 
 def _releases(count: int) -> str:
@@ -783,22 +783,22 @@ def held_blocks(held: dict[str, Any]) -> list[Block]:
             "type": "actions",
             "block_id": "held",
             "elements": [
-                _button(
+                action_button(
                     "Announce them",
                     ANNOUNCE_HELD,
                     style="primary",
-                    confirm=_confirm(
+                    confirm=confirm_dialog(
                         "Announce them?",
                         f"{posts:,} {'post goes' if posts == 1 else 'posts go'} out, at most "
                         "one a second per channel.",
                         "Announce",
                     ),
                 ),
-                _button(
+                action_button(
                     "Discard them",
                     DISCARD_HELD,
                     style="danger",
-                    confirm=_confirm(
+                    confirm=confirm_dialog(
                         "Discard them?",
                         "They stay stored and searchable, but are never announced.",
                         "Discard",
@@ -809,7 +809,7 @@ def held_blocks(held: dict[str, Any]) -> list[Block]:
     ]
 
 
-def _confirm(title: str, text: str, confirm: str) -> Block:
+def confirm_dialog(title: str, text: str, confirm: str) -> Block:
     return {
         "title": {"type": "plain_text", "text": title},
         "text": {"type": "plain_text", "text": text},
@@ -857,7 +857,7 @@ ROUTES_PER_PAGE = 10
 _HOME_STATUS_BLOCKS = 10
 
 
-def _button(label: str, action_id: str, value: str = "", **extra: Any) -> Block:
+def action_button(label: str, action_id: str, value: str = "", **extra: Any) -> Block:
     button: Block = {
         "type": "button",
         "action_id": action_id,
@@ -914,18 +914,18 @@ def first_post_blocks(report: dict[str, Any], latest: Release | None) -> list[Bl
     held = (deliveries.get("held") or {}).get("posts")
     if deliveries.get("failed"):
         why = (
-            f"*Nothing posted yet:* {_count(deliveries['failed'], 'announcement')} failed "
+            f"*Nothing posted yet:* {counted(deliveries['failed'], 'announcement')} failed "
             "(the health below says why, e.g. a private channel the app was not invited to). "
             "Fix that, then press *Retry failed deliveries*."
         )
     elif held:
         why = (
-            f"*Nothing posted yet:* {_count(held, 'announcement')} held back after a flood: "
+            f"*Nothing posted yet:* {counted(held, 'announcement')} held back after a flood: "
             "*Announce them* or *Discard them* above."
         )
     elif deliveries.get("pending"):
         why = (
-            f"*Nothing posted yet:* {_count(deliveries['pending'], 'announcement')} on "
+            f"*Nothing posted yet:* {counted(deliveries['pending'], 'announcement')} on "
             "the way; the health below says if Slack refuses them."
         )
     elif not feed.get("last_success"):
@@ -936,7 +936,7 @@ def first_post_blocks(report: dict[str, Any], latest: Release | None) -> list[Bl
     else:
         newest = (
             f" The latest, from {_release_day(latest)}, is "
-            f"“{_fit(_feed_pieces(latest.title), _MAX_TITLE)}”."
+            f"“{fit(feed_pieces(latest.title), MAX_TITLE)}”."
             if latest is not None
             else ""
         )
@@ -950,7 +950,7 @@ def first_post_blocks(report: dict[str, Any], latest: Release | None) -> list[Bl
         {
             "type": "section",
             "text": {"type": "mrkdwn", "text": why},
-            "accessory": _button("Send a test announcement", SEND_TRIAL),
+            "accessory": action_button("Send a test announcement", SEND_TRIAL),
         }
     ]
 
@@ -1007,24 +1007,24 @@ def admin_home_view(
             top += _route_row(route, number)
         paging = []
         if page > 1:
-            paging.append(_button("◂ Previous routes", ROUTES_PREVIOUS, str(page - 1)))
+            paging.append(action_button("◂ Previous routes", ROUTES_PREVIOUS, str(page - 1)))
         if page < pages:
-            paging.append(_button("More routes ▸", ROUTES_NEXT, str(page + 1)))
+            paging.append(action_button("More routes ▸", ROUTES_NEXT, str(page + 1)))
         if paging:
             top.append({"type": "actions", "elements": paging})
         if unrouted:
             top += text_blocks(unrouted_note(unrouted))
         top += first_post_blocks(report, releases[0] if releases else None)
     actions = [
-        _button("Add route", ADD_ROUTE, style="primary"),
-        _button("Poll now", POLL_NOW),
-        _button("Send a test announcement", SEND_TRIAL),
+        action_button("Add route", ADD_ROUTE, style="primary"),
+        action_button("Poll now", POLL_NOW),
+        action_button("Send a test announcement", SEND_TRIAL),
     ]
     if report.get("deliveries", {}).get("failed"):
-        actions.append(_button("Retry failed deliveries", RETRY_FAILED))
+        actions.append(action_button("Retry failed deliveries", RETRY_FAILED))
     recent = recent_changes_blocks(changes)
     member = home_view(releases, command)["blocks"]
-    room = _MAX_VIEW_BLOCKS - len(top) - len(recent) - len(member) - 3  # actions, 2 dividers
+    room = MAX_VIEW_BLOCKS - len(top) - len(recent) - len(member) - 3  # actions, 2 dividers
     health = status_answer(report, per_channel, max_blocks=min(room, _HOME_STATUS_BLOCKS))
     return {
         "type": "home",
@@ -1045,29 +1045,29 @@ def _route_row(route: Route, number: int) -> list[Block]:
     Remove buttons. A button's label cannot show a channel's name (plain text), so each names
     its route by number and categories for screen readers, and Remove's confirmation names
     the channel."""
-    row = text_blocks(_route_line(route))
-    takes = _plain(", ".join(route.categories) or "every category", _MAX_LABEL, otherwise="?")
+    row = text_blocks(route_line(route))
+    takes = plain_field(", ".join(route.categories) or "every category", MAX_LABEL, otherwise="?")
     buttons = []
     is_channel = CHANNEL_ID.fullmatch(route.channel) is not None
     if is_channel:  # a route saved from a forged form can only be removed
-        label = _plain(f"Edit route {number}: {takes}", _MAX_LABEL, otherwise="Edit route")
-        buttons.append(_button("Edit", EDIT_ROUTE, route.channel, accessibility_label=label))
-    if len(route.channel) <= _MAX_VALUE:
+        label = plain_field(f"Edit route {number}: {takes}", MAX_LABEL, otherwise="Edit route")
+        buttons.append(action_button("Edit", EDIT_ROUTE, route.channel, accessibility_label=label))
+    if len(route.channel) <= MAX_VALUE:
         where = channel_mention(route.channel)
         receives = categories_text(route.categories)
         text = f"{where} will stop receiving ISSCR news (today it receives {receives})."
-        if len(text) > _MAX_CONFIRM_TEXT:
+        if len(text) > MAX_CONFIRM_TEXT:
             text = f"{where} will stop receiving ISSCR news."
         confirm = {
             "title": {"type": "plain_text", "text": "Remove this route?"},
-            "text": {"type": "mrkdwn", "text": _fit(_mrkdwn_pieces(text), _MAX_CONFIRM_TEXT)},
+            "text": {"type": "mrkdwn", "text": fit(mrkdwn_pieces(text), MAX_CONFIRM_TEXT)},
             "confirm": {"type": "plain_text", "text": "Remove route"},
             "deny": {"type": "plain_text", "text": "Keep it"},
             "style": "danger",
         }
-        label = _plain(f"Remove route {number}: {takes}", _MAX_LABEL, otherwise="Remove route")
+        label = plain_field(f"Remove route {number}: {takes}", MAX_LABEL, otherwise="Remove route")
         buttons.append(
-            _button(
+            action_button(
                 "Remove",
                 REMOVE_ROUTE,
                 route.channel,
@@ -1180,10 +1180,12 @@ def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, An
             }
         )
     else:
-        fields.append(_context("No categories seen yet: this channel will take every category."))
+        fields.append(
+            context_block("No categories seen yet: this channel will take every category.")
+        )
     if len(own) > _MAX_OPTIONS:
         fields.append(
-            _context(
+            context_block(
                 f"This route takes {len(own):,} categories; a form lists {_MAX_OPTIONS}. The "
                 f"other {len(own) - _MAX_OPTIONS:,} are kept when you save: change them with "
                 "`/isscr-news unroute #channel Category`."
@@ -1191,8 +1193,8 @@ def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, An
         )
     elif len(offered) > len(listed):
         fields.append(
-            _context(
-                f"{_count(len(offered) - len(listed), 'more category', 'more categories')} "
+            context_block(
+                f"{counted(len(offered) - len(listed), 'more category', 'more categories')} "
                 "than a form can list "
                 f"({_MAX_OPTIONS}) exist: route one of them with "
                 "`/isscr-news route #channel Category`."
@@ -1218,7 +1220,7 @@ def categories_not_in_form(route: Route) -> tuple[str, ...]:
 def category_value(name: str) -> str:
     """A category as an option's value: its name, or for a name too long to be one (or one
     that looks like a digest), the digest of the name."""
-    if 0 < len(name) <= _MAX_OPTION_VALUE and not name.startswith(_DIGEST):
+    if 0 < len(name) <= MAX_OPTION_VALUE and not name.startswith(_DIGEST):
         return name
     return _DIGEST + hashlib.sha256(name.encode()).hexdigest()[:40]
 
@@ -1285,7 +1287,7 @@ def trial_form() -> dict[str, Any]:
                     "filter": {"include": ["public", "private"], "exclude_bot_users": True},
                 },
             },
-            _context("Posts the latest release there, marked as a test."),
+            context_block("Posts the latest release there, marked as a test."),
         ],
     }
 
@@ -1294,7 +1296,7 @@ def result_form(title: str, text: str) -> dict[str, Any]:
     """A modal that only says what happened (`text`, escaped mrkdwn)."""
     return {
         "type": "modal",
-        "title": {"type": "plain_text", "text": _plain(title, 24, otherwise="ISSCR News")},
+        "title": {"type": "plain_text", "text": plain_field(title, 24, otherwise="ISSCR News")},
         "close": {"type": "plain_text", "text": "Done"},
         "blocks": text_blocks(text),
     }
@@ -1308,15 +1310,15 @@ def trial_blocks(release: Release, user_id: str) -> list[Block]:
         f"🧪 *Test announcement* sent by {who} — not a new release. New ISSCR releases will "
         "appear here like this:"
     )
-    return [_section(note), *announcement_blocks(release)]
+    return [section_block(note), *announcement_blocks(release)]
 
 
 def _option(name: str) -> Block:
     return {
-        "text": {"type": "plain_text", "text": _plain(name, _MAX_LABEL, otherwise="(no name)")},
+        "text": {"type": "plain_text", "text": plain_field(name, MAX_LABEL, otherwise="(no name)")},
         "value": category_value(name),
     }
 
 
-def _context(text: str) -> Block:
+def context_block(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
