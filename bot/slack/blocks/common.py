@@ -22,11 +22,9 @@ from bot.models import CHANNEL_ID, USER_ID, Change, Release, Route
 from bot.routes import NO_CATEGORY, Changed
 from bot.search.engine import PAGE_SIZE, RANKED_AT_MOST, Hint, Results
 from bot.search.grammar import MAX_QUERY_CHARS
-from bot.search.marks import MARK_CLOSE, MARK_OPEN, normal, stem
+from bot.search.marks import MARK_CLOSE, MARK_OPEN
 from bot.slack.markup import unescaped
 
-EVENT_TYPE = "isscr_news_item"
-READ_ACTION_ID = "read_release"
 SHARE_ACTION_ID = "share_release"
 PAGE_ACTION_PREFIX = "search_page_"
 
@@ -63,7 +61,6 @@ MAX_AUTHOR = 200
 _FORMATTING = "*_~`"
 LOOK_ALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
 _CODE_AND_BOLD_LOOK_ALIKES = str.maketrans({"*": "∗", "`": "ˋ"})
-_WORD = re.compile(r"[^\W_]+")
 _MARKED = re.compile(f"{MARK_OPEN}([^{MARK_OPEN}{MARK_CLOSE}]*){MARK_CLOSE}")
 
 
@@ -166,81 +163,6 @@ def bold_name(name: str) -> str:
 def _joined(parts: Sequence[list[str]], separator: str) -> list[str]:
     """The pieces of `parts`, with `separator` between two parts."""
     return [piece for index, part in enumerate(parts) for piece in [separator][:index] + part]
-
-
-def announcement_blocks(release: Release, *, with_image: bool = True) -> list[Block]:
-    """An announcement: title as link, excerpt, image, labels, and a button to the site."""
-    section: Block = {
-        "type": "section",
-        "text": {"type": "mrkdwn", "text": titled(release, marked_pieces(release.excerpt))},
-    }
-    image_url = safe_url(release.image_url or "") if with_image else ""
-    if 0 < len(image_url) <= MAX_URL:
-        section["accessory"] = {
-            "type": "image",
-            "image_url": image_url,
-            "alt_text": plain_field(release.title, MAX_ALT_TEXT, otherwise="Cover image"),
-        }
-    blocks = [section, release_context(release)]
-    url = safe_url(release.link)
-    if 0 < len(url) <= MAX_URL:  # else the title's link is left off too (see titled)
-        button: Block = {
-            "type": "button",
-            "action_id": READ_ACTION_ID,
-            "text": {"type": "plain_text", "text": "Read on isscr.org"},
-            "url": url,
-        }
-        if 0 < len(release.id) <= MAX_VALUE:  # only informative: the button opens the link
-            button["value"] = release.id
-        blocks.append({"type": "actions", "elements": [button]})
-    return blocks
-
-
-def announcement_text(release: Release) -> str:
-    """The notification and screen-reader fallback for an announcement: "ISSCR Policy: title",
-    or the title alone when it starts with one of its categories already ("ISSCR Statement
-    on …", never "ISSCR Statement: ISSCR Statement on …")."""
-    title = release.title
-    if _names_a_category_first(title, release.categories):
-        # It says what it is; and who from, unless it says that too ("The ISSCR's Policy…").
-        return fallback_text(title if "isscr" in _words(title, 3) else f"ISSCR: {title}")
-    labels = truncate(", ".join(release.categories), MAX_TITLE)
-    prefix = f"ISSCR {labels}" if labels else "ISSCR News"
-    return fallback_text(f"{prefix}: {title}")
-
-
-def trial_text(release: Release) -> str:
-    """The notification of a test announcement: marked as a test from its first word."""
-    return f"Test: {announcement_text(release)}"
-
-
-def _words(text: str, limit: int = 12) -> list[str]:
-    """The first `limit` words of `text` as compared: case and accents folded, stemmed."""
-    return [stem(normal(word)) for word in _WORD.findall(text[:500])[:limit]]
-
-
-def _names_a_category_first(title: str, categories: Sequence[str]) -> bool:
-    """Whether `title` starts with one of `categories` (any case, singular or plural), after
-    "The" or "ISSCR" / "ISSCR's"."""
-    starts = [words := _words(title)]
-    while words and words[0] in ("the", "isscr"):
-        words = words[2:] if words[:2] == ["isscr", "s"] else words[1:]
-        starts.append(words)
-    names = [named for category in categories if (named := _words(category))]
-    return any(start[: len(named)] == named for start in starts for named in names)
-
-
-def announcement_metadata(release: Release) -> dict[str, Any]:
-    """Message metadata that lets a restart find its own post in the channel's history."""
-    return {"event_type": EVENT_TYPE, "event_payload": {"item_id": release.id}}
-
-
-def minimal_announcement(release: Release) -> dict[str, Any]:
-    """An announcement Slack cannot refuse whatever the release holds: no blocks at all, only
-    the escaped title linked to the release (or alone, when the link is too long to be one),
-    within every limit, with the metadata that lets a restart find it. For when Slack refuses
-    the full announcement as malformed."""
-    return {"text": titled(release), "metadata": announcement_metadata(release)}
 
 
 def latest_blocks(releases: list[Release]) -> list[Block]:
@@ -503,25 +425,6 @@ def problem_blocks(problem: str, example: str | None = None, *, command: str) ->
         room = MAX_SECTION_TEXT - len(text) - len("\nTry: ") - len(help_line)
         text += "\nTry: " + fit(escaped_pieces(example), room)
     return [{"type": "section", "text": {"type": "mrkdwn", "text": text + help_line}}]
-
-
-def shared_blocks(release: Release, user_id: str) -> list[Block]:
-    """An announcement posted because a member shared it from their search results."""
-    note = {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": f"Shared by {_member(user_id, 'a member')}"}],
-    }
-    return [*announcement_blocks(release), note]
-
-
-def just_shared_text(user_id: str) -> str:
-    """The answer to Share when another member shared the same release here a moment ago."""
-    return f"{_member(user_id, 'Another member')} shared this release here a moment ago."
-
-
-def _member(user_id: str, otherwise: str) -> str:
-    # Only a real user ID becomes a mention: anything else could smuggle in <!channel>.
-    return f"<@{user_id}>" if USER_ID.match(user_id) else otherwise
 
 
 def home_view(releases: list[Release], command: str) -> dict[str, Any]:
@@ -1300,17 +1203,6 @@ def result_form(title: str, text: str) -> dict[str, Any]:
         "close": {"type": "plain_text", "text": "Done"},
         "blocks": text_blocks(text),
     }
-
-
-def trial_blocks(release: Release, user_id: str) -> list[Block]:
-    """A test announcement: first what it is and who sent it, where everyone reads it, then
-    the latest release in the real format."""
-    who = f"<@{user_id}>" if USER_ID.fullmatch(user_id) else "an admin"
-    note = (
-        f"🧪 *Test announcement* sent by {who} — not a new release. New ISSCR releases will "
-        "appear here like this:"
-    )
-    return [section_block(note), *announcement_blocks(release)]
 
 
 def _option(name: str) -> Block:
