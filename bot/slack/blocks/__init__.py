@@ -2,3 +2,5 @@
 
 from bot.slack.blocks.announcement import *  # noqa: F403
 from bot.slack.blocks.common import *  # noqa: F403  (while the surfaces move out)
+from bot.slack.blocks.home import *  # noqa: F403
+from bot.slack.blocks.search import *  # noqa: F403
