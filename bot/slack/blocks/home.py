@@ -7,36 +7,38 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.models import CHANNEL_ID, Change, Release, Route
-from bot.slack.blocks.common import (
+from bot.slack.blocks.admin import (
     ADD_ROUTE,
     EDIT_ROUTE,
-    MAX_CONFIRM_TEXT,
-    MAX_LABEL,
-    MAX_VALUE,
-    MAX_VIEW_BLOCKS,
     POLL_NOW,
     REMOVE_ROUTE,
     RETRY_FAILED,
     ROUTES_NEXT,
     ROUTES_PREVIOUS,
     SEND_TRIAL,
-    Block,
-    action_button,
     categories_text,
     channel_mention,
-    escape,
     first_post_blocks,
-    fit,
     held_blocks,
-    mrkdwn_pieces,
-    plain_field,
     recent_changes_blocks,
     route_line,
-    section_block,
     setup_blocks,
     status_answer,
-    text_blocks,
     unrouted_note,
+)
+from bot.slack.blocks.common import (
+    MAX_CONFIRM_TEXT,
+    MAX_LABEL,
+    MAX_VALUE,
+    MAX_VIEW_BLOCKS,
+    Block,
+    action_button,
+    escape,
+    fit,
+    mrkdwn_pieces,
+    plain_field,
+    section_block,
+    text_blocks,
 )
 from bot.slack.blocks.search import latest_blocks
 
