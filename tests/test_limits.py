@@ -296,6 +296,21 @@ def test_routes_and_status_answers_are_within_every_limit_for_a_thousand_channel
     assert re.search(r"\n… and [\d,]+ more channels\.$", short[-1]["text"]["text"])
 
 
+def test_the_status_of_a_database_that_cannot_be_read_lists_its_problems() -> None:
+    # What bot.health.report gives when the database is locked past READ_WITHIN.
+    unread = {"ok": False, "problems": ["Slack <rejected> the token", "The database is locked"]}
+    long = {"ok": False, "problems": ["a" * 2000, "b" * 2000, "c"]}
+
+    status = status_answer(unread, {})
+    short = status_answer(long, {}, max_blocks=1)
+
+    assert [block["text"]["text"] for block in status] == [
+        "⚠ Slack &lt;rejected&gt; the token\n⚠ The database is locked"
+    ]
+    assert_valid_message(short)
+    assert short[0]["text"]["text"] == f"⚠ {'a' * 2000}\n… and 2 more problems."
+
+
 def test_every_route_fits_whole_in_the_routes_answer_when_the_texts_are_short() -> None:
     table = routes_table(many_routes(1000, ("Policy",)))
 

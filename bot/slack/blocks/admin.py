@@ -155,7 +155,11 @@ def status_answer(
     counts per channel, so a long list of channels never hides them."""
     problems = [f"⚠ {escape(problem)}" for problem in report.get("problems", ())]
     if "feed" not in report:  # the database could not be read: the problems say why
-        return line_blocks(problems, max_blocks=max_blocks)
+        return line_blocks(
+            problems,
+            max_blocks=max_blocks,
+            more=lambda left: f"… and {counted(left, 'more problem')}.",
+        )
     feed = report["feed"]
     error = feed["last_error"]
     lines = [
