@@ -160,10 +160,17 @@ def status_answer(
             max_blocks=max_blocks,
             more=lambda left: f"… and {counted(left, 'more problem')}.",
         )
+    lines = [*problems, *_source_lines(report), *_delivery_lines(report["deliveries"], per_channel)]
+    return line_blocks(
+        lines, max_blocks=max_blocks, more=lambda left: f"… and {counted(left, 'more channel')}."
+    )
+
+
+def _source_lines(report: dict[str, Any]) -> list[str]:
+    """The feed's health, the releases stored and the archive import, as mrkdwn lines."""
     feed = report["feed"]
     error = feed["last_error"]
     lines = [
-        *problems,
         f"*Feed*: last poll {when(feed['last_poll'])}, last success "
         f"{when(feed['last_success'])}"
         + (f", failing {feed['failures_in_a_row']}× in a row" if feed["failures_in_a_row"] else ""),
@@ -180,13 +187,22 @@ def status_answer(
             state += f", stopped early: {escape(str(stop))}"
         lines.append(f"*Archive import*: {state}")
         lines += _bad_items("Malformed items in the archive", archive.get("bad_items"))
-    held = report["deliveries"].get("held") or {}
+    return lines
+
+
+def _delivery_lines(
+    deliveries: dict[str, Any], per_channel: dict[str, dict[str, int]]
+) -> list[str]:
+    """What waits for an admin (held announcements, failures), then the deliveries per
+    channel, as mrkdwn lines."""
+    lines = []
+    held = deliveries.get("held") or {}
     if held.get("posts"):
         lines.append(
             f"⚠ *Held*: {_releases(held['releases'])} not announced, waiting for an admin "
             "(*Announce them* or *Discard them* in the App Home)"
         )
-    failures = report["deliveries"]["failures"]
+    failures = deliveries["failures"]
     for failure in failures[:5]:
         lines.append(
             f"⚠ {channel_mention(str(failure['channel']))}: {escape(str(failure['error']))}"
@@ -201,9 +217,7 @@ def status_answer(
             + (f", {counts['held']} held" if counts.get("held") else "")
             for channel, counts in sorted(per_channel.items())
         ]
-    return line_blocks(
-        lines, max_blocks=max_blocks, more=lambda left: f"… and {counted(left, 'more channel')}."
-    )
+    return lines
 
 
 def _bad_items(label: str, bad: dict[str, Any] | None) -> list[str]:

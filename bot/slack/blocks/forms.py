@@ -38,6 +38,21 @@ def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, An
     chosen), then the other known ones. What does not fit is said in the form; a route's own
     categories beyond 100 are kept when it is saved (`categories_not_in_form`).
     """
+    own = list(dict.fromkeys(route.categories)) if route is not None else []
+    fields = [_channel_field(route), *_category_fields(own, known)]
+    return {
+        "type": "modal",
+        "callback_id": ROUTE_FORM,
+        "private_metadata": route_form_metadata(route),
+        "title": {"type": "plain_text", "text": "Edit route" if route else "Add route"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": fields,
+    }
+
+
+def _channel_field(route: Route | None) -> Block:
+    """The route form's channel picker, showing the route's channel when it is a real one."""
     channel_picker: Block = {
         "type": "conversations_select",
         "action_id": CHANNEL_FIELD,
@@ -46,17 +61,20 @@ def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, An
     }
     if route is not None and CHANNEL_ID.fullmatch(route.channel):
         channel_picker["initial_conversation"] = route.channel
-    own = list(dict.fromkeys(route.categories)) if route is not None else []
+    return {
+        "type": "input",
+        "block_id": CHANNEL_FIELD,
+        "label": {"type": "plain_text", "text": "Channel"},
+        "element": channel_picker,
+    }
+
+
+def _category_fields(own: list[str], known: Sequence[str]) -> list[Block]:
+    """The route form's categories: one select of the route's `own` (chosen) then the other
+    `known` ones, as many as a select holds, and a note on those it could not list."""
     offered = list(dict.fromkeys([*own, *known]))
     listed = sorted(offered[:_MAX_OPTIONS], key=lambda name: (name.casefold(), name))
-    fields: list[Block] = [
-        {
-            "type": "input",
-            "block_id": CHANNEL_FIELD,
-            "label": {"type": "plain_text", "text": "Channel"},
-            "element": channel_picker,
-        }
-    ]
+    fields: list[Block] = []
     if listed:
         categories: Block = {
             "type": "multi_static_select",
@@ -97,15 +115,7 @@ def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, An
                 "`/isscr-news route #channel Category`."
             )
         )
-    return {
-        "type": "modal",
-        "callback_id": ROUTE_FORM,
-        "private_metadata": route_form_metadata(route),
-        "title": {"type": "plain_text", "text": "Edit route" if route else "Add route"},
-        "submit": {"type": "plain_text", "text": "Save"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": fields,
-    }
+    return fields
 
 
 def categories_not_in_form(route: Route) -> tuple[str, ...]:

@@ -92,9 +92,6 @@ def admin_home_view(
     a page of routes with Edit and Remove (`route_page`, from 1; "More routes" and "Previous
     routes" page through them), health, actions, recent changes, then what members see.
     Within Slack's limits whatever the number of routes and the length of their texts."""
-    pages = route_pages(len(routes))
-    page = min(max(1, route_page), pages)
-    first = (page - 1) * ROUTES_PER_PAGE
     top: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "ISSCR News settings"}},
         *(text_blocks(notice) if notice else []),
@@ -107,30 +104,10 @@ def admin_home_view(
     if not routes:
         top += setup_blocks()
     else:
-        heading = "*Where ISSCR news goes*"
-        shown = routes[first : first + ROUTES_PER_PAGE]
-        if pages > 1:
-            heading += f"  ·  routes {first + 1:,}–{first + len(shown):,} of {len(routes):,}"
-        top += text_blocks(heading)
-        for number, route in enumerate(shown, start=first + 1):
-            top += _route_row(route, number)
-        paging = []
-        if page > 1:
-            paging.append(action_button("◂ Previous routes", ROUTES_PREVIOUS, str(page - 1)))
-        if page < pages:
-            paging.append(action_button("More routes ▸", ROUTES_NEXT, str(page + 1)))
-        if paging:
-            top.append({"type": "actions", "elements": paging})
+        top += _routes_page(routes, route_page)
         if unrouted:
             top += text_blocks(unrouted_note(unrouted))
         top += first_post_blocks(report, releases[0] if releases else None)
-    actions = [
-        action_button("Add route", ADD_ROUTE, style="primary"),
-        action_button("Poll now", POLL_NOW),
-        action_button("Send a test announcement", SEND_TRIAL),
-    ]
-    if report.get("deliveries", {}).get("failed"):
-        actions.append(action_button("Retry failed deliveries", RETRY_FAILED))
     recent = recent_changes_blocks(changes)
     member = home_view(releases, command)["blocks"]
     room = MAX_VIEW_BLOCKS - len(top) - len(recent) - len(member) - 3  # actions, 2 dividers
@@ -139,7 +116,7 @@ def admin_home_view(
         "type": "home",
         "blocks": [
             *top,
-            {"type": "actions", "elements": actions},
+            {"type": "actions", "elements": _actions(report)},
             {"type": "divider"},
             *health,
             *recent,
@@ -147,6 +124,41 @@ def admin_home_view(
             *member,
         ],
     }
+
+
+def _routes_page(routes: Sequence[Route], route_page: int) -> list[Block]:
+    """Page `route_page` (from 1, kept within the pages there are) of the routes, each with
+    its Edit and Remove, and the buttons to the previous and next pages."""
+    pages = route_pages(len(routes))
+    page = min(max(1, route_page), pages)
+    first = (page - 1) * ROUTES_PER_PAGE
+    heading = "*Where ISSCR news goes*"
+    shown = routes[first : first + ROUTES_PER_PAGE]
+    if pages > 1:
+        heading += f"  ·  routes {first + 1:,}–{first + len(shown):,} of {len(routes):,}"
+    blocks = text_blocks(heading)
+    for number, route in enumerate(shown, start=first + 1):
+        blocks += _route_row(route, number)
+    paging = []
+    if page > 1:
+        paging.append(action_button("◂ Previous routes", ROUTES_PREVIOUS, str(page - 1)))
+    if page < pages:
+        paging.append(action_button("More routes ▸", ROUTES_NEXT, str(page + 1)))
+    if paging:
+        blocks.append({"type": "actions", "elements": paging})
+    return blocks
+
+
+def _actions(report: dict[str, Any]) -> list[Block]:
+    """The admins' buttons; Retry only while deliveries have failed."""
+    actions = [
+        action_button("Add route", ADD_ROUTE, style="primary"),
+        action_button("Poll now", POLL_NOW),
+        action_button("Send a test announcement", SEND_TRIAL),
+    ]
+    if report.get("deliveries", {}).get("failed"):
+        actions.append(action_button("Retry failed deliveries", RETRY_FAILED))
+    return actions
 
 
 def _route_row(route: Route, number: int) -> list[Block]:
