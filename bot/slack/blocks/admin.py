@@ -4,7 +4,7 @@ held announcements, recent changes, and the setup and first-post cards of their 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.ingest.archive import NORMAL_ENDS
@@ -145,7 +145,7 @@ def unrouted_note(unrouted: Sequence[str]) -> str:
 
 
 def status_answer(
-    report: dict[str, Any],
+    report: Mapping[str, Any],
     per_channel: dict[str, dict[str, int]],
     *,
     max_blocks: int = MAX_MESSAGE_BLOCKS,
@@ -166,7 +166,7 @@ def status_answer(
     )
 
 
-def _source_lines(report: dict[str, Any]) -> list[str]:
+def _source_lines(report: Mapping[str, Any]) -> list[str]:
     """The feed's health, the releases stored and the archive import, as mrkdwn lines."""
     feed = report["feed"]
     error = feed["last_error"]
@@ -308,7 +308,7 @@ def setup_blocks() -> list[Block]:
     ]
 
 
-def first_post_blocks(report: dict[str, Any], latest: Release | None) -> list[Block]:
+def first_post_blocks(report: Mapping[str, Any], latest: Release | None) -> list[Block]:
     """Why nothing has been posted yet, while nothing has, with *Send a test announcement*:
     the first poll only sets a baseline, so a quiet channel after installing is expected."""
     deliveries = report.get("deliveries")

@@ -3,7 +3,7 @@ their routes, health, actions and recent changes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.models import CHANNEL_ID, Change, Release, Route
@@ -80,7 +80,7 @@ def admin_home_view(
     *,
     routes: Sequence[Route],
     unrouted: Sequence[str],
-    report: dict[str, Any],
+    report: Mapping[str, Any],
     per_channel: dict[str, dict[str, int]],
     changes: Sequence[Change],
     releases: list[Release],
@@ -149,7 +149,7 @@ def _routes_page(routes: Sequence[Route], route_page: int) -> list[Block]:
     return blocks
 
 
-def _actions(report: dict[str, Any]) -> list[Block]:
+def _actions(report: Mapping[str, Any]) -> list[Block]:
     """The admins' buttons; Retry only while deliveries have failed."""
     actions = [
         action_button("Add route", ADD_ROUTE, style="primary"),
