@@ -1,4 +1,5 @@
-"""Block Kit payloads, as pure functions of plain data.
+"""What the Block Kit of every Slack surface shares: escaping, fitting Slack's limits, feed text
+as mrkdwn, sections, buttons and dates.
 
 Every piece of feed or user text passes through `escape` before it reaches mrkdwn, so a title
 can never ping @channel, mention a user or disguise a link: Slack only treats `<…>` as a
