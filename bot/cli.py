@@ -33,8 +33,9 @@ from bot.search.engine import Results, Search, SearchError
 from bot.search.grammar import QueryError, is_help
 from bot.search.marks import MARK_CLOSE, MARK_OPEN
 from bot.settings import Settings, SettingsError
-from bot.slack import blocks
 from bot.slack.admin import retry_failed
+from bot.slack.blocks.common import plain_text
+from bot.slack.blocks.search import usage_lines
 from bot.store import SchemaTooNew, Store
 
 log = logging.getLogger("bot")
@@ -427,12 +428,12 @@ def search(words: tuple[str, ...], page: int) -> None:
 
 def search_usage() -> str:
     """`search help`: the slash command's usage and examples, for the terminal."""
-    lines = blocks.usage_lines("isscr-news-bot search", latest=CLI_PAGE_SIZE)
+    lines = usage_lines("isscr-news-bot search", latest=CLI_PAGE_SIZE)
     lines.append(
         f"--page N shows later pages of {CLI_PAGE_SIZE}. Exit status: 1 when nothing matches, "
         "2 when the query cannot run."
     )
-    return blocks.plain_text("\n".join(lines))
+    return plain_text("\n".join(lines))
 
 
 def _results_heading(results: Results) -> str:

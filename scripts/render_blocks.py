@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO))
 
 from bot.ingest.rss import parse_feed  # noqa: E402
 from bot.search.engine import Search  # noqa: E402
-from bot.slack import blocks  # noqa: E402
+from bot.slack.blocks.announcement import announcement_blocks  # noqa: E402
+from bot.slack.blocks.search import search_blocks  # noqa: E402
 from bot.store import Store  # noqa: E402
 
 SAMPLE_FEED = REPO / "tests" / "data" / "sample-feed.rss"
@@ -56,8 +57,8 @@ def payloads() -> dict[str, dict[str, Any]]:
     store.close()
     newest = max(parsed.releases, key=lambda release: release.published or datetime.min)
     return {
-        "announcement": {"blocks": blocks.announcement_blocks(newest)},
-        "search": {"blocks": blocks.search_blocks(results, COMMAND), "ephemeral": True},
+        "announcement": {"blocks": announcement_blocks(newest)},
+        "search": {"blocks": search_blocks(results, COMMAND), "ephemeral": True},
     }
 
 

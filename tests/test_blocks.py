@@ -8,7 +8,24 @@ from bot.models import Found, Release
 from bot.search.engine import Hint, Results
 from bot.search.grammar import Term, parse
 from bot.search.marks import Marker
-from bot.slack import blocks
+from bot.slack.blocks.admin import recent_changes_blocks
+from bot.slack.blocks.announcement import (
+    announcement_blocks,
+    announcement_metadata,
+    announcement_text,
+    just_shared_text,
+    shared_blocks,
+)
+from bot.slack.blocks.common import escape, marked
+from bot.slack.blocks.search import (
+    help_blocks,
+    latest_blocks,
+    page_value,
+    problem_blocks,
+    read_page_value,
+    search_blocks,
+    search_text,
+)
 from bot.store import Change
 from tests.conftest import mrkdwn_texts
 
@@ -25,11 +42,11 @@ HOSTILE = Release(
 
 
 def test_escape_neutralises_every_mrkdwn_control_sequence() -> None:
-    assert blocks.escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+    assert escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
 
 
 def test_no_feed_text_can_mention_or_disguise_a_link() -> None:
-    parsed = [*mrkdwn_texts(blocks.announcement_blocks(HOSTILE)), blocks.announcement_text(HOSTILE)]
+    parsed = [*mrkdwn_texts(announcement_blocks(HOSTILE)), announcement_text(HOSTILE)]
     payload = "\n".join(parsed)
 
     assert len(parsed) == 3
@@ -43,11 +60,11 @@ def test_no_feed_text_can_mention_or_disguise_a_link() -> None:
     ):
         assert dangerous not in payload
     assert "&lt;!channel&gt; Big news &amp; &lt;https://evil.example|isscr.org&gt;" in payload
-    section = blocks.announcement_blocks(HOSTILE)[0]["text"]["text"]
+    section = announcement_blocks(HOSTILE)[0]["text"]["text"]
     # The only link is ours, its URL cannot break out of the <url|label> syntax.
     assert section.startswith("*<https://www.isscr.org/isscr-news/a%7Cb%3Ec|&lt;!channel&gt; Big")
     assert section.count("<") == 1
-    button = blocks.announcement_blocks(HOSTILE)[2]["elements"][0]
+    button = announcement_blocks(HOSTILE)[2]["elements"][0]
     assert button["url"] == "https://www.isscr.org/isscr-news/a%7Cb%3Ec"
 
 
@@ -63,7 +80,7 @@ def test_announcement_has_title_link_labels_date_author_excerpt_image_and_button
         image_url="https://images.squarespace-cdn.com/x/cover",
     )
 
-    assert blocks.announcement_blocks(release) == [
+    assert announcement_blocks(release) == [
         {
             "type": "section",
             "text": {
@@ -100,14 +117,14 @@ def test_announcement_has_title_link_labels_date_author_excerpt_image_and_button
             ],
         },
     ]
-    assert blocks.announcement_text(release) == (
+    assert announcement_text(release) == (
         "ISSCR Press Release, Policy: The ISSCR Holds Second Meeting"
     )
-    assert blocks.announcement_metadata(release) == {
+    assert announcement_metadata(release) == {
         "event_type": "isscr_news_item",
         "event_payload": {"item_id": "6579e5d57770b4da614e3254"},
     }
-    without_image = blocks.announcement_blocks(release, with_image=False)
+    without_image = announcement_blocks(release, with_image=False)
     assert "accessory" not in without_image[0]
 
 
@@ -127,7 +144,7 @@ def test_search_results_escape_feed_and_query_text_and_bold_only_the_matches() -
         HOSTILE, marked_excerpt="Read <https://evil.example|here> about \x02stem\x03 & more"
     )
     results = results_for([hit], text="<!here> stem", total=7)
-    shown = blocks.search_blocks(results, "/isscr-news")
+    shown = search_blocks(results, "/isscr-news")
     payload = "\n".join(mrkdwn_texts(shown))
 
     for dangerous in ("<!channel", "<!here", "<@U0ADMIN01", "<!subteam", "<https://evil"):
@@ -140,17 +157,17 @@ def test_search_results_escape_feed_and_query_text_and_bold_only_the_matches() -
     [actions] = [block for block in shown if block["type"] == "actions"]
     [next_button] = actions["elements"]
     assert next_button["text"]["text"] == "Next ▸"
-    assert blocks.read_page_value(next_button["value"]) == ("<!here> stem", 2)
-    assert "<!here>" not in blocks.search_text(results)
+    assert read_page_value(next_button["value"]) == ("<!here> stem", 2)
+    assert "<!here>" not in search_text(results)
 
 
 def test_the_last_page_has_only_a_previous_button() -> None:
     release = Release(id="r1", title="One", link="https://www.isscr.org/isscr-news/one")
-    shown = blocks.search_blocks(results_for([Found(release)], total=11, page=3), "/isscr-news")
+    shown = search_blocks(results_for([Found(release)], total=11, page=3), "/isscr-news")
 
     [actions] = [block for block in shown if block["type"] == "actions"]
     assert [button["text"]["text"] for button in actions["elements"]] == ["◂ Prev"]
-    assert blocks.read_page_value(actions["elements"][0]["value"]) == ("stem", 2)
+    assert read_page_value(actions["elements"][0]["value"]) == ("stem", 2)
     assert "page 3 of 3" in shown[0]["text"]["text"]
 
 
@@ -164,7 +181,7 @@ def test_no_results_lists_the_hints_escaped() -> None:
         page_size=5,
         hints=(Hint("No release mentions “<b>zebra</b>”."),),
     )
-    shown = blocks.search_blocks(results, "/isscr-news")
+    shown = search_blocks(results, "/isscr-news")
 
     assert shown[0]["text"]["text"] == "*0 releases match “zebra”*"
     assert shown[1]["text"]["text"] == (
@@ -182,14 +199,12 @@ def test_page_values_that_are_not_ours_are_refused() -> None:
         '{"q": "x", "p": "2"}',
         '{"q": "x", "p": true}',
     ):
-        assert blocks.read_page_value(junk) is None
-    assert blocks.read_page_value(blocks.page_value("“x” y", 4)) == ("“x” y", 4)
+        assert read_page_value(junk) is None
+    assert read_page_value(page_value("“x” y", 4)) == ("“x” y", 4)
 
 
 def test_a_problem_is_echoed_escaped_with_its_example() -> None:
-    shown = blocks.problem_blocks(
-        "No category “<!channel>”.", "`category:policy`", command="/isscr-news"
-    )
+    shown = problem_blocks("No category “<!channel>”.", "`category:policy`", command="/isscr-news")
 
     assert shown[0]["text"]["text"] == (
         ":mag: No category “&lt;!channel&gt;”.\nTry: `category:policy`\n"
@@ -200,20 +215,20 @@ def test_a_problem_is_echoed_escaped_with_its_example() -> None:
 def test_a_shared_release_names_the_member_and_only_a_real_user_id_becomes_a_mention() -> None:
     release = Release(id="r1", title="One", link="https://www.isscr.org/isscr-news/one")
 
-    assert blocks.shared_blocks(release, "U0MEMBER01")[-1]["elements"][0]["text"] == (
+    assert shared_blocks(release, "U0MEMBER01")[-1]["elements"][0]["text"] == (
         "Shared by <@U0MEMBER01>"
     )
-    assert blocks.shared_blocks(release, "U1> <!channel")[-1]["elements"][0]["text"] == (
+    assert shared_blocks(release, "U1> <!channel")[-1]["elements"][0]["text"] == (
         "Shared by a member"
     )
-    assert blocks.shared_blocks(release, "U0MEMBER01")[:-1] == blocks.announcement_blocks(release)
-    assert blocks.just_shared_text("U1> <!channel") == (
+    assert shared_blocks(release, "U0MEMBER01")[:-1] == announcement_blocks(release)
+    assert just_shared_text("U1> <!channel") == (
         "Another member shared this release here a moment ago."
     )
 
 
 def test_help_shows_an_example_of_every_form() -> None:
-    text = blocks.help_blocks("/isscr-news")[0]["text"]["text"]
+    text = help_blocks("/isscr-news")[0]["text"]["text"]
 
     for form in (
         "`/isscr-news`",
@@ -238,7 +253,7 @@ def test_a_capped_result_says_how_it_was_chosen() -> None:
         page_size=5,
         ranked_at_most=500,
     )
-    shown = blocks.search_blocks(results, "/isscr-news")
+    shown = search_blocks(results, "/isscr-news")
 
     assert shown[0]["text"]["text"] == "*More than 500 releases match “stem”*  ·  page 1 of 100"
     assert shown[1]["elements"][0]["text"] == (
@@ -249,7 +264,7 @@ def test_a_capped_result_says_how_it_was_chosen() -> None:
 
 
 def marked_by(words: list[str], text: str) -> str:
-    return blocks.marked(Marker([Term(word) for word in words], prefix=False).mark(text) or text)
+    return marked(Marker([Term(word) for word in words], prefix=False).mark(text) or text)
 
 
 def test_a_match_is_bold_only_where_slack_can_bold_it_and_no_feed_star_pairs_with_ours() -> None:
@@ -267,7 +282,7 @@ def test_a_match_is_bold_only_where_slack_can_bold_it_and_no_feed_star_pairs_wit
 
 
 def test_the_heading_echoes_a_query_with_formatting_characters_without_breaking_its_bold() -> None:
-    shown = blocks.search_blocks(results_for([], text="a*b_c ~d `e`", total=0), "/isscr-news")
+    shown = search_blocks(results_for([], text="a*b_c ~d `e`", total=0), "/isscr-news")
 
     assert shown[0]["text"]["text"] == "*0 releases match “a∗bˍc ∼d ˋeˋ”*"
 
@@ -279,9 +294,9 @@ def test_a_long_title_and_excerpt_are_cut_apart_so_the_link_stays_whole_within_t
     )
     found = Found(release, marked_excerpt="\x02Stem\x03 & cells " * 400)
     announced, latest, result = (
-        blocks.announcement_blocks(release)[0]["text"]["text"],
-        blocks.latest_blocks([release])[1]["text"]["text"],
-        blocks.search_blocks(results_for([found]), "/isscr-news")[2]["text"]["text"],
+        announcement_blocks(release)[0]["text"]["text"],
+        latest_blocks([release])[1]["text"]["text"],
+        search_blocks(results_for([found]), "/isscr-news")[2]["text"]["text"],
     )
 
     head = f"*<{url}|{'T' * 499}…>*"
@@ -304,7 +319,7 @@ def test_a_result_gives_its_date_before_its_categories() -> None:
     )
     [context] = [
         block
-        for block in blocks.search_blocks(results_for([Found(release)]), "/isscr-news")
+        for block in search_blocks(results_for([Found(release)]), "/isscr-news")
         if block["type"] == "context"
     ]
     assert context["elements"][0]["text"] == (
@@ -321,7 +336,7 @@ def test_recent_changes_are_sentences_whoever_wrote_them_and_whenever() -> None:
         Change(at, "U0ADMIN001", "route", "C0POLICY01: route added for Policy"),  # older wording
     ]
 
-    [section] = blocks.recent_changes_blocks(changes)
+    [section] = recent_changes_blocks(changes)
 
     when = "<!date^1762178520^{date_short_pretty} at {time}|3 Nov 2025 14:02 UTC>"
     assert section["text"]["text"].splitlines() == [

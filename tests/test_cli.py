@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from bot.cli import main
 from bot.models import Release
-from bot.slack import blocks
+from bot.slack.blocks.search import usage_lines
 from bot.store import Store
 from tests.conftest import bot_env
 
@@ -98,7 +98,7 @@ def test_help_prints_the_usage_and_examples_the_slash_command_gives(
         "• isscr-news-bot search embryo model — releases with every word "
         "(the last one may be unfinished: embr finds embryo)"
     )
-    assert len(lines) == len(blocks.usage_lines("x")) + 1
+    assert len(lines) == len(usage_lines("x")) + 1
     assert lines[-1].startswith("--page N shows later pages of 10.")
     assert "WORDS" not in result.output
     assert not (tmp_path / "bot.db").exists()

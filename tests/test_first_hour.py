@@ -19,7 +19,8 @@ from bot.models import Release
 from bot.routes import SEED_BY
 from bot.runtime import first_success
 from bot.settings import Settings, SettingsError
-from bot.slack import blocks
+from bot.slack.blocks.admin import SEND_TRIAL, first_post_blocks
+from bot.slack.blocks.announcement import announcement_blocks
 from bot.store import Route
 from tests.conftest import (
     CHANNEL,
@@ -375,8 +376,8 @@ def report_of(**deliveries: object) -> dict[str, object]:
 
 
 def card(report: dict[str, object], latest: Release | None = None) -> str:
-    [section] = blocks.first_post_blocks(report, latest)
-    assert section["accessory"]["action_id"] == blocks.SEND_TRIAL
+    [section] = first_post_blocks(report, latest)
+    assert section["accessory"]["action_id"] == SEND_TRIAL
     return section["text"]["text"]
 
 
@@ -393,7 +394,7 @@ def test_the_nothing_posted_card_says_the_true_reason() -> None:
     assert card(report_of(pending=1)).startswith("*Nothing posted yet:* 1 announcement on the way")
     assert card(never_polled).startswith("*Nothing posted yet:* the first check of the ISSCR feed")
     assert card(report_of()).startswith("*Nothing posted yet, as expected:*")
-    assert blocks.first_post_blocks(report_of(sent=1), None) == []
+    assert first_post_blocks(report_of(sent=1), None) == []
 
 
 def test_the_nothing_posted_card_shows_the_latest_title_as_announcements_do() -> None:
@@ -407,7 +408,7 @@ def test_the_nothing_posted_card_shows_the_latest_title_as_announcements_do() ->
     shown = card(report_of(), latest)
     [announced] = [
         block["text"]["text"]
-        for block in blocks.announcement_blocks(latest)
+        for block in announcement_blocks(latest)
         if block.get("text", {}).get("type") == "mrkdwn" and "ISSCR" in block["text"]["text"]
     ]
 

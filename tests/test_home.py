@@ -13,7 +13,7 @@ import pytest
 
 from bot.runtime import Bot
 from bot.settings import Settings
-from bot.slack.blocks import SETUP_CHANNEL
+from bot.slack.blocks.admin import SETUP_CHANNEL
 from tests.conftest import (
     CHANNEL,
     eventually,

@@ -18,7 +18,41 @@ from bot.search.engine import Hint, Results
 from bot.search.grammar import parse
 from bot.search.marks import MARK_CLOSE, MARK_OPEN
 from bot.settings import Settings
-from bot.slack import blocks
+from bot.slack.blocks.admin import (
+    REMOVE_ROUTE,
+    ROUTES_NEXT,
+    route_answer,
+    routes_table,
+    status_answer,
+)
+from bot.slack.blocks.announcement import (
+    announcement_blocks,
+    announcement_text,
+    minimal_announcement,
+    shared_blocks,
+    trial_blocks,
+)
+from bot.slack.blocks.common import safe_url
+from bot.slack.blocks.forms import (
+    categories_not_in_form,
+    category_for_option,
+    category_value,
+    read_route_form_metadata,
+    result_form,
+    route_form,
+    route_form_metadata,
+    trial_form,
+)
+from bot.slack.blocks.home import admin_home_view, home_view, read_route_page
+from bot.slack.blocks.search import (
+    help_blocks,
+    latest_blocks,
+    page_value,
+    problem_blocks,
+    read_page_value,
+    search_blocks,
+    search_text,
+)
 from bot.store import Change, Route
 from tests.conftest import CHANNEL, eventually
 from tests.fakes.block_kit import message_error, view_problems
@@ -67,12 +101,12 @@ def shown_text(value: Any) -> str:
 def test_an_announcement_of_an_extreme_release_is_within_every_limit(with_image: bool) -> None:
     release = extreme(image_url="https://images.squarespace-cdn.com/x/cover")
 
-    announced = blocks.announcement_blocks(release, with_image=with_image)
-    assert_valid_message(announced, blocks.announcement_text(release))
-    assert_valid_message(blocks.shared_blocks(release, "U0MEMBER01"))
-    assert_valid_message(blocks.trial_blocks(release, "U0ADMIN001"))
+    announced = announcement_blocks(release, with_image=with_image)
+    assert_valid_message(announced, announcement_text(release))
+    assert_valid_message(shared_blocks(release, "U0MEMBER01"))
+    assert_valid_message(trial_blocks(release, "U0ADMIN001"))
     assert ("accessory" in announced[0]) is with_image
-    assert len(blocks.announcement_text(release)) <= 3000
+    assert len(announcement_text(release)) <= 3000
 
 
 def test_the_read_button_is_checked_on_its_percent_encoded_link() -> None:
@@ -80,26 +114,26 @@ def test_the_read_button_is_checked_on_its_percent_encoded_link() -> None:
     too_long = extreme(link=f"https://www.isscr.org/isscr-news/{CJK_SLUG}")
     # 1,800 characters encoded: too long to link the title, short enough for the button
     fits = extreme(link="https://www.isscr.org/isscr-news/" + "細" * 196)
-    assert len(too_long.link) < 400 and len(blocks.safe_url(too_long.link)) > 3000
+    assert len(too_long.link) < 400 and len(safe_url(too_long.link)) > 3000
 
-    without = blocks.announcement_blocks(too_long)
-    with_button = blocks.announcement_blocks(fits)
+    without = announcement_blocks(too_long)
+    with_button = announcement_blocks(fits)
 
     assert_valid_message(without)
     assert_valid_message(with_button)
     assert [block["type"] for block in without] == ["section", "context"]
     [button] = with_button[-1]["elements"]
-    assert button["url"] == blocks.safe_url(fits.link) and len(button["url"]) <= 3000
+    assert button["url"] == safe_url(fits.link) and len(button["url"]) <= 3000
 
 
 def test_an_image_is_checked_on_its_percent_encoded_url_and_left_off_when_too_long() -> None:
     release = extreme(image_url="https://images.squarespace-cdn.com/" + "画" * 400)
 
-    [section, *_] = blocks.announcement_blocks(release)
+    [section, *_] = announcement_blocks(release)
 
     assert "accessory" not in section  # 3,600 characters once encoded
     shorter = extreme(image_url="https://images.squarespace-cdn.com/画 像.png")
-    image = blocks.announcement_blocks(shorter)[0]["accessory"]
+    image = announcement_blocks(shorter)[0]["accessory"]
     assert image["image_url"] == ("https://images.squarespace-cdn.com/%E7%94%BB%20%E5%83%8F.png")
     assert len(image["alt_text"]) <= 2000
 
@@ -107,7 +141,7 @@ def test_an_image_is_checked_on_its_percent_encoded_url_and_left_off_when_too_lo
 def test_a_notification_text_is_cut_between_entities_far_within_slacks_limit() -> None:
     release = extreme(title="&" * LONG)
 
-    text = blocks.announcement_text(release)
+    text = announcement_text(release)
 
     assert len(text) <= 3000 and text.endswith("&amp;…")
     assert re.fullmatch(r"ISSCR Category 00 (&amp;|&lt;|&gt;|∗|\*|[^&<>])*…", text)
@@ -130,7 +164,7 @@ def test_a_notification_text_is_cut_between_entities_far_within_slacks_limit() -
 def test_the_minimal_announcement_is_within_every_limit_whatever_the_release_holds(
     release: Release,
 ) -> None:
-    minimal = blocks.minimal_announcement(release)
+    minimal = minimal_announcement(release)
 
     found = message_error(minimal)
     assert found is None, found
@@ -148,7 +182,7 @@ def test_the_minimal_announcement_is_the_escaped_title_linked_to_the_release() -
         image_url="https://images.squarespace-cdn.com/x/cover",
     )
 
-    assert blocks.minimal_announcement(release) == {
+    assert minimal_announcement(release) == {
         "text": "*<https://www.isscr.org/isscr-news/a%7Cb%3Ec|&lt;!channel&gt; New "
         "&amp; ∗improved∗ guidelines>*",  # a `*` of the title shown as a look-alike
         "metadata": {"event_type": "isscr_news_item", "event_payload": {"item_id": "r1"}},
@@ -173,25 +207,25 @@ def results(text: str, *, page: int, total: int, hints: tuple[Hint, ...] = ()) -
 def test_every_page_of_search_results_is_within_every_limit(query: str, page: int) -> None:
     shown = results(query, page=page, total=201)
 
-    assert_valid_message(blocks.search_blocks(shown, "/isscr-news"), blocks.search_text(shown))
-    assert len(blocks.search_text(shown)) <= 3000
+    assert_valid_message(search_blocks(shown, "/isscr-news"), search_text(shown))
+    assert len(search_text(shown)) <= 3000
 
 
 def test_a_query_too_long_for_a_page_button_says_so_instead_of_the_buttons() -> None:
-    shown = blocks.search_blocks(results("x" * 2500, page=2, total=201), "/isscr-news")
+    shown = search_blocks(results("x" * 2500, page=2, total=201), "/isscr-news")
 
     assert not [block for block in shown if block["type"] == "actions"]
     assert shown[-1]["elements"][0]["text"] == (
         "This search is too long to page through: shorten it to see the others."
     )
-    buttons = blocks.search_blocks(results("x" * 1900, page=2, total=201), "/isscr-news")[-1]
+    buttons = search_blocks(results("x" * 1900, page=2, total=201), "/isscr-news")[-1]
     assert [b["text"]["text"] for b in buttons["elements"]] == ["◂ Prev", "Next ▸"]
 
 
 def test_a_search_that_finds_nothing_is_within_every_limit_with_long_hints() -> None:
     hints = tuple(Hint(f"No release mentions “{'&<>' * 1000}{n}”.") for n in range(5))
 
-    shown = blocks.search_blocks(results("z" * LONG, page=1, total=0, hints=hints), "/isscr-news")
+    shown = search_blocks(results("z" * LONG, page=1, total=0, hints=hints), "/isscr-news")
 
     assert_valid_message(shown)
 
@@ -199,13 +233,13 @@ def test_a_search_that_finds_nothing_is_within_every_limit_with_long_hints() -> 
 def test_help_problems_and_the_latest_are_within_every_limit() -> None:
     command = "/isscr-news" + "&" * LONG  # a forged command name
 
-    assert_valid_message(blocks.help_blocks(command))
-    problem = blocks.problem_blocks("No “" + "<&>" * 3000 + "”.", "x&" * 3000, command=command)
+    assert_valid_message(help_blocks(command))
+    problem = problem_blocks("No “" + "<&>" * 3000 + "”.", "x&" * 3000, command=command)
     assert_valid_message(problem)
     assert problem[0]["text"]["text"].endswith(" help` shows every way to search.")
     assert "\nTry: x&amp;" in problem[0]["text"]["text"]
-    assert_valid_message(blocks.latest_blocks([extreme(n) for n in range(10)]))
-    assert_valid_view(blocks.home_view([extreme(n) for n in range(10)], "/isscr-news"))
+    assert_valid_message(latest_blocks([extreme(n) for n in range(10)]))
+    assert_valid_view(home_view([extreme(n) for n in range(10)], "/isscr-news"))
 
 
 # -- admin answers ------------------------------------------------------------------------
@@ -246,9 +280,9 @@ def counts(channels: int) -> dict[str, dict[str, int]]:
 def test_routes_and_status_answers_are_within_every_limit_for_a_thousand_channels() -> None:
     unrouted = [*NAMES, NO_CATEGORY]
 
-    table = blocks.routes_table(many_routes(1000), unrouted)
-    status = blocks.status_answer(report(), counts(1000))
-    short = blocks.status_answer(report(), counts(1000), max_blocks=10)
+    table = routes_table(many_routes(1000), unrouted)
+    status = status_answer(report(), counts(1000))
+    short = status_answer(report(), counts(1000), max_blocks=10)
 
     assert_valid_message(table)
     assert_valid_message(status)
@@ -262,8 +296,23 @@ def test_routes_and_status_answers_are_within_every_limit_for_a_thousand_channel
     assert re.search(r"\n… and [\d,]+ more channels\.$", short[-1]["text"]["text"])
 
 
+def test_the_status_of_a_database_that_cannot_be_read_lists_its_problems() -> None:
+    # What bot.health.report gives when the database is locked past READ_WITHIN.
+    unread = {"ok": False, "problems": ["Slack <rejected> the token", "The database is locked"]}
+    long = {"ok": False, "problems": ["a" * 2000, "b" * 2000, "c"]}
+
+    status = status_answer(unread, {})
+    short = status_answer(long, {}, max_blocks=1)
+
+    assert [block["text"]["text"] for block in status] == [
+        "⚠ Slack &lt;rejected&gt; the token\n⚠ The database is locked"
+    ]
+    assert_valid_message(short)
+    assert short[0]["text"]["text"] == f"⚠ {'a' * 2000}\n… and 2 more problems."
+
+
 def test_every_route_fits_whole_in_the_routes_answer_when_the_texts_are_short() -> None:
-    table = blocks.routes_table(many_routes(1000, ("Policy",)))
+    table = routes_table(many_routes(1000, ("Policy",)))
 
     assert_valid_message(table)
     lines = "\n".join(block["text"]["text"] for block in table).splitlines()
@@ -276,7 +325,7 @@ def test_every_route_fits_whole_in_the_routes_answer_when_the_texts_are_short() 
 def test_a_route_answer_with_long_categories_is_within_every_limit() -> None:
     route = Route("C0POLICY01", tuple(NAMES), 1.0, "U0ADMIN001")
 
-    answer = blocks.route_answer(
+    answer = route_answer(
         "C0POLICY01",
         Changed(route, added=tuple(NAMES)),
         removing=False,
@@ -298,7 +347,7 @@ def changes(count: int = 10) -> list[Change]:
 
 def admin_home(routes: list[Route], *, page: int = 1, light: bool = False) -> dict[str, Any]:
     """The admins' Home with every text extreme (`light`: only the routes, to be quick)."""
-    return blocks.admin_home_view(
+    return admin_home_view(
         routes=routes,
         unrouted=[] if light else [*NAMES, NO_CATEGORY],
         report=report(failed=0 if light else 3),
@@ -349,17 +398,17 @@ def test_the_admin_home_pages_through_a_thousand_routes_and_back() -> None:
             for block in home["blocks"]
             if block["type"] == "actions"
             for element in block["elements"]
-            if element["action_id"] == blocks.ROUTES_NEXT
+            if element["action_id"] == ROUTES_NEXT
         ]
         if not more:
             break
-        page = blocks.read_route_page(more[0]["value"]) or 0
+        page = read_route_page(more[0]["value"]) or 0
 
     assert seen == [route.channel for route in routes] and pages == 100
     assert "routes 991–1,000 of 1,000" in shown_text(home)
     [back] = [b for b in home["blocks"] if b["type"] == "actions" and "block_id" not in b][:1]
     assert back["elements"][0]["text"]["text"] == "◂ Previous routes"
-    assert blocks.read_route_page(back["elements"][0]["value"]) == 99
+    assert read_route_page(back["elements"][0]["value"]) == 99
     assert "routes 991–1,000" in shown_text(admin_home(routes, page=5000, light=True))
 
 
@@ -374,7 +423,7 @@ def test_a_route_saved_with_a_channel_that_is_no_id_is_shown_escaped_and_removab
     short = admin_home([Route("not a channel", ("Policy",), 1.0, "U0ADMIN001")])
     [remove] = [
         e for b in short["blocks"] if b["type"] == "actions" for e in b["elements"]
-        if e["action_id"] == blocks.REMOVE_ROUTE
+        if e["action_id"] == REMOVE_ROUTE
     ]  # fmt: skip
     assert remove["value"] == "not a channel"
 
@@ -408,20 +457,20 @@ def test_the_route_form_is_within_every_limit_whatever_the_categories(
 ) -> None:
     route = Route("C0POLICY01", own, 1.5, "U0ADMIN001")
 
-    for form in (blocks.route_form(known, route), blocks.route_form(known)):
+    for form in (route_form(known, route), route_form(known)):
         assert_valid_view(form)
-    select = form_select(blocks.route_form(known, route))
+    select = form_select(route_form(known, route))
     assert len(select["options"]) == min(100, len({*known, *own}))
     chosen = [option["value"] for option in select.get("initial_options", [])]
     offered = [*known, *own]
-    assert [blocks.category_for_option(value, offered) for value in chosen] == list(own[:100])
+    assert [category_for_option(value, offered) for value in chosen] == list(own[:100])
 
 
 def test_a_routes_categories_beyond_the_first_hundred_known_are_offered_and_chosen() -> None:
     known = [f"C{n:03}" for n in range(150)]
     route = Route("C0POLICY01", ("C149", "C120"), 1.5, "U0ADMIN001")
 
-    form = blocks.route_form(known, route)
+    form = route_form(known, route)
 
     select = form_select(form)
     assert [o["value"] for o in select["initial_options"]] == ["C149", "C120"]
@@ -431,17 +480,17 @@ def test_a_routes_categories_beyond_the_first_hundred_known_are_offered_and_chos
         "50 more categories than a form can list (100) exist: route one of them with "
         "`/isscr-news route #channel Category`."
     ]
-    assert blocks.categories_not_in_form(route) == ()
+    assert categories_not_in_form(route) == ()
 
 
 def test_a_route_with_more_categories_than_a_form_lists_keeps_the_others() -> None:
     own = tuple(f"C{n:03}" for n in range(120))
     route = Route("C0POLICY01", own, 1.5, "U0ADMIN001")
 
-    form = blocks.route_form(own, route)
+    form = route_form(own, route)
 
     assert len(form_select(form)["initial_options"]) == 100
-    assert blocks.categories_not_in_form(route) == own[100:]
+    assert categories_not_in_form(route) == own[100:]
     assert form_notes(form) == [
         "This route takes 120 categories; a form lists 100. The other 20 are kept when you "
         "save: change them with `/isscr-news unroute #channel Category`."
@@ -451,13 +500,13 @@ def test_a_route_with_more_categories_than_a_form_lists_keeps_the_others() -> No
 def test_a_long_category_name_is_found_again_from_its_option_value() -> None:
     names = ["Policy", NAMES[0], "sha256:0123", "é" * 150, "é" * 151]
 
-    values = [blocks.category_value(name) for name in names]
+    values = [category_value(name) for name in names]
 
     assert values[0] == "Policy" and values[3] == "é" * 150
     assert all(0 < len(value) <= 150 for value in values) and len(set(values)) == len(names)
-    assert [blocks.category_for_option(value, names) for value in values] == names
-    assert blocks.category_for_option("Statement", names) is None
-    assert blocks.category_for_option("sha256:" + "0" * 40, names) is None
+    assert [category_for_option(value, names) for value in values] == names
+    assert category_for_option("Statement", names) is None
+    assert category_for_option("sha256:" + "0" * 40, names) is None
 
 
 def test_route_form_metadata_is_read_back_and_anything_the_form_never_wrote_is_refused() -> None:
@@ -475,32 +524,32 @@ def test_route_form_metadata_is_read_back_and_anything_the_form_never_wrote_is_r
         "not a channel",
     ]
 
-    assert blocks.read_route_form_metadata(blocks.route_form_metadata(route)) == (
+    assert read_route_form_metadata(route_form_metadata(route)) == (
         "C0POLICY01",
         1234.5,
     )
-    assert blocks.read_route_form_metadata("") == (None, None)
-    assert blocks.read_route_form_metadata("C0POLICY01") == ("C0POLICY01", None)  # stale
+    assert read_route_form_metadata("") == (None, None)
+    assert read_route_form_metadata("C0POLICY01") == ("C0POLICY01", None)  # stale
     for metadata in forged:
         with pytest.raises(ValueError):
-            blocks.read_route_form_metadata(metadata)
+            read_route_form_metadata(metadata)
 
 
 def test_paging_values_no_button_carries_are_refused() -> None:
     for page in (0, -1, 41, 10**9):
-        assert blocks.read_page_value(blocks.page_value("stem", page)) is None
-    assert blocks.read_page_value(blocks.page_value("x" * 301, 2)) is None
-    assert blocks.read_page_value(blocks.page_value("x" * 300, 2)) == ("x" * 300, 2)
-    assert blocks.read_page_value(blocks.page_value("stem", 40)) == ("stem", 40)
+        assert read_page_value(page_value("stem", page)) is None
+    assert read_page_value(page_value("x" * 301, 2)) is None
+    assert read_page_value(page_value("x" * 300, 2)) == ("x" * 300, 2)
+    assert read_page_value(page_value("stem", 40)) == ("stem", 40)
     for value in ("", "0", "-1", "1.5", "１", "9999999", " 2"):
-        assert blocks.read_route_page(value) is None
-    assert blocks.read_route_page("7") == 7
+        assert read_route_page(value) is None
+    assert read_route_page("7") == 7
 
 
 def test_the_other_forms_are_within_every_limit() -> None:
-    assert_valid_view(blocks.trial_form())
-    assert_valid_view(blocks.result_form("Nothing changed at all, really", "&amp;" * LONG))
-    assert_valid_view(blocks.result_form("", "x"))
+    assert_valid_view(trial_form())
+    assert_valid_view(result_form("Nothing changed at all, really", "&amp;" * LONG))
+    assert_valid_view(result_form("", "x"))
 
 
 # -- end to end -------------------------------------------------------------------------------

@@ -20,7 +20,10 @@ from bot.health import report
 from bot.models import CHANNEL_ID, Release
 from bot.routes import RouteError, Routes, typed_categories, unrouted
 from bot.settings import Settings
-from bot.slack import blocks, route_text
+from bot.slack import route_text
+from bot.slack.blocks.admin import route_answer, routes_table, status_answer
+from bot.slack.blocks.announcement import trial_blocks, trial_text
+from bot.slack.blocks.common import escape, fallback_text, text_blocks
 from bot.slack.controls import Controls
 from bot.slack.errors import Failure, classify, explain
 from bot.slack.markup import COMMAND, channel_id, mentions_channel, unescaped
@@ -113,34 +116,34 @@ class Admin:
         refusal = await self.check.refusal(user_id, wanted=VERBS.get(verb, CHANGE))
         if refusal is not None:
             refusal += f' To search for the word, put it in quotes: `{COMMAND} "{verb}"`.'
-            return _message(refusal, blocks.text_blocks(blocks.escape(refusal))), False
+            return _message(refusal, text_blocks(escape(refusal))), False
         try:
             if verb == "routes":
                 routes, missing = await self.db.read(
                     lambda store: (store.routes(), unrouted_in(store)), within=READ_WITHIN
                 )
-                shown = blocks.routes_table(routes, missing)
+                shown = routes_table(routes, missing)
                 return _message("Where ISSCR news goes", shown), False
             if verb == "status":
                 health = await self.report()
                 per_channel = await self.db.read(
                     lambda store: store.delivery_counts_by_channel(), within=READ_WITHIN
                 )
-                shown = blocks.status_answer(health, per_channel)
+                shown = status_answer(health, per_channel)
                 return _message("ISSCR news bot status", shown), False
             if verb == "poll":
                 await self.poll(user_id)
                 note = "Polling the ISSCR feed now; anything new is announced in a moment."
-                answer = _message(note, blocks.text_blocks(note))
+                answer = _message(note, text_blocks(note))
             elif verb in ("route", "unroute"):
                 answer = await self._change_route(user_id, verb, rest)
             else:  # never a fall-through into a change
                 raise RouteError(f"There is no admin command “{verb}”.")
         except RouteError as error:
             problem = route_text.explain(error)
-            return _message(problem, blocks.text_blocks(blocks.escape(problem))), False
+            return _message(problem, text_blocks(escape(problem))), False
         except DatabaseBusy:
-            return _message(BUSY, blocks.text_blocks(BUSY)), False
+            return _message(BUSY, text_blocks(BUSY)), False
         return answer, True
 
     async def poll(self, user_id: str) -> None:
@@ -204,7 +207,7 @@ class Admin:
     async def send_test(self, user_id: str, channel: str, release: Release) -> tuple[str, bool]:
         """Post a test announcement of `release` in `channel` (audited): the notice to show
         the admin (mrkdwn), and whether it was posted."""
-        text, shown = blocks.trial_text(release), blocks.trial_blocks(release, user_id)
+        text, shown = trial_text(release), trial_blocks(release, user_id)
         failure = await post(self.poster, channel, text, shown)
         if failure is not None:
             log.warning("test announcement in %s failed: %s", channel, failure.reason)
@@ -213,7 +216,7 @@ class Admin:
                     f"Slack did not answer when I posted the test announcement in <#{channel}>: "
                     "it may be there. Look before sending another."
                 ), False
-            reason = blocks.escape(explain(failure.reason))
+            reason = escape(explain(failure.reason))
             return f"The test announcement could not be posted in <#{channel}> ({reason}).", False
         try:
             await self.db.write(
@@ -254,7 +257,7 @@ class Admin:
         )
         # The whole table after the change: routes only add, and the admin sees at once what
         # every channel receives and which categories reach none.
-        shown = blocks.route_answer(
+        shown = route_answer(
             channel,
             changed,
             removing=verb == "unroute",
@@ -297,4 +300,4 @@ class Admin:
 def _message(text: str, shown: list[dict[str, Any]]) -> dict[str, Any]:
     """An answer: `text` (plain, escaped here: it may quote what the user typed) is what
     notifications show, `shown` the blocks, escaped by their builders."""
-    return {"text": blocks.fallback_text(text), "blocks": shown}
+    return {"text": fallback_text(text), "blocks": shown}

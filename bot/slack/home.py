@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from bot.database import DatabaseBusy
-from bot.slack import blocks
 from bot.slack.admin import READ_WITHIN, Admin, unrouted_in
+from bot.slack.blocks.home import admin_home_view, home_view, route_pages
 from bot.slack.markup import COMMAND
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ class Home:
                     ),
                     within=READ_WITHIN,
                 )
-                page = min(self._route_pages.get(user_id, 1), blocks.route_pages(len(routes)))
-                view = blocks.admin_home_view(
+                page = min(self._route_pages.get(user_id, 1), route_pages(len(routes)))
+                view = admin_home_view(
                     routes=routes,
                     unrouted=missing,
                     report=health,
@@ -72,7 +72,7 @@ class Home:
                 releases = await self.admin.db.read(
                     lambda store: store.latest_releases(HOME_RELEASES), within=READ_WITHIN
                 )
-                view = blocks.home_view(releases, COMMAND)
+                view = home_view(releases, COMMAND)
         except DatabaseBusy:  # the Home is published again at the next open
             log.warning("the Home of %s was not published: the database was busy", user_id)
             return

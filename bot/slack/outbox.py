@@ -44,7 +44,13 @@ from bot.backoff import backoff_delay
 from bot.database import Database
 from bot.holders import holder_is_gone, this_process
 from bot.models import Release
-from bot.slack import blocks
+from bot.slack.blocks.announcement import (
+    EVENT_TYPE,
+    announcement_blocks,
+    announcement_metadata,
+    announcement_text,
+    minimal_announcement,
+)
 from bot.slack.errors import MALFORMED, Failure, SlackFailure, classify, explain
 from bot.slack.posting import join
 from bot.store import RATE_LIMITED, SENDING, Delivery, Lease, Store
@@ -499,12 +505,12 @@ class Outbox:
 
     async def _post(self, channel: str, release: Release, with_image: bool, minimal: bool) -> Any:
         if minimal:
-            message = blocks.minimal_announcement(release)
+            message = minimal_announcement(release)
         else:
             message = {
-                "text": blocks.announcement_text(release),
-                "blocks": blocks.announcement_blocks(release, with_image=with_image),
-                "metadata": blocks.announcement_metadata(release),
+                "text": announcement_text(release),
+                "blocks": announcement_blocks(release, with_image=with_image),
+                "metadata": announcement_metadata(release),
             }
         return await self.client.chat_postMessage(
             channel=channel, unfurl_links=False, unfurl_media=False, **message
@@ -543,7 +549,7 @@ class Outbox:
                 metadata = message.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
                 if (
-                    metadata.get("event_type") == blocks.EVENT_TYPE
+                    metadata.get("event_type") == EVENT_TYPE
                     and payload.get("item_id") == delivery.release_id
                 ):
                     return message.get("ts")

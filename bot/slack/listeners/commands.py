@@ -12,8 +12,15 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.search.engine import Results, SearchError
 from bot.search.grammar import QueryError, is_help
 from bot.search.service import SearchService
-from bot.slack import blocks
 from bot.slack.admin import Admin, is_admin_command
+from bot.slack.blocks.common import fallback_text
+from bot.slack.blocks.search import (
+    admin_help_blocks,
+    help_blocks,
+    problem_blocks,
+    search_blocks,
+    search_text,
+)
 from bot.slack.controls import Controls
 from bot.slack.home import Home
 from bot.slack.markup import COMMAND, from_slack
@@ -90,14 +97,14 @@ async def answer_help(
     done, _ = await asyncio.wait({check}, timeout=within)
     is_admin = bool(done) and check.result() is None
     await ack(
-        text=blocks.fallback_text(f"How to use {command}"),
-        blocks=blocks.help_blocks(command, admin=is_admin),
+        text=fallback_text(f"How to use {command}"),
+        blocks=help_blocks(command, admin=is_admin),
     )
     if not done and await check is None:
         await respond(
             replace_original=False,
-            text=blocks.fallback_text(f"Admin commands of {command}"),
-            blocks=blocks.admin_help_blocks(command),
+            text=fallback_text(f"Admin commands of {command}"),
+            blocks=admin_help_blocks(command),
         )
 
 
@@ -110,13 +117,13 @@ async def answer(
         results: Results = await search.run(text, page)
     except QueryError as error:
         return {
-            "text": blocks.fallback_text(error.problem),  # it quotes what the member typed
-            "blocks": blocks.problem_blocks(error.problem, error.example, command=command),
+            "text": fallback_text(error.problem),  # it quotes what the member typed
+            "blocks": problem_blocks(error.problem, error.example, command=command),
         }
     except SearchError as error:
         return {
-            "text": blocks.fallback_text(str(error)),
-            "blocks": blocks.problem_blocks(str(error), command=command),
+            "text": fallback_text(str(error)),
+            "blocks": problem_blocks(str(error), command=command),
         }
     except Exception:  # a bug must still get the member an answer, and the admin a log line
         log.exception("search for %r failed", text)
@@ -124,8 +131,8 @@ async def answer(
             "This search hit an error in the bot, which is logged for its admins. "
             "Please try again, perhaps with other words."
         )
-        return {"text": problem, "blocks": blocks.problem_blocks(problem, command=command)}
+        return {"text": problem, "blocks": problem_blocks(problem, command=command)}
     return {
-        "text": blocks.search_text(results),
-        "blocks": blocks.search_blocks(results, command, channel),
+        "text": search_text(results),
+        "blocks": search_blocks(results, command, channel),
     }

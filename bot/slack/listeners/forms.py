@@ -9,7 +9,7 @@ its outcome is shown at the top of the admin's App Home, where the form was open
 
 Every field is checked as strictly as the slash command's text, since a submission can be
 forged: a channel must be a channel ID, every category must be one the form could offer, and
-the form's private_metadata must be what `blocks.route_form` wrote.
+the form's private_metadata must be what `route_form` wrote.
 """
 
 from __future__ import annotations
@@ -22,13 +22,23 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.database import DatabaseBusy
 from bot.models import CHANNEL_ID
 from bot.routes import RouteError, Routes
-from bot.slack import blocks, route_text
+from bot.slack import route_text
 from bot.slack.admin import BUSY, Admin
+from bot.slack.blocks.admin import categories_text
+from bot.slack.blocks.forms import (
+    CATEGORIES_FIELD,
+    CHANNEL_FIELD,
+    ROUTE_FORM,
+    TRIAL_FORM,
+    categories_not_in_form,
+    category_for_option,
+    read_route_form_metadata,
+)
 from bot.slack.home import Home
 
 log = logging.getLogger(__name__)
 
-CHANNEL, CATEGORIES = blocks.CHANNEL_FIELD, blocks.CATEGORIES_FIELD
+CHANNEL, CATEGORIES = CHANNEL_FIELD, CATEGORIES_FIELD
 NOT_A_CHANNEL = "That is not a channel: choose one from the list."
 DAMAGED = "This form is damaged or from an older version: close it, and open it again."
 UNKNOWN_CATEGORY = "is not a category this form offered: close it, and open it again."
@@ -40,7 +50,7 @@ FORM_WRITE_WITHIN = 0.8
 
 
 def register(app: AsyncApp, admin: Admin, home: Home) -> None:
-    @app.view(blocks.ROUTE_FORM)
+    @app.view(ROUTE_FORM)
     async def save_route(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
         channel = _channel(view)
@@ -52,7 +62,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
             await ack(response_action="errors", errors={CHANNEL: NOT_A_CHANNEL})
             return
         try:
-            replacing, seen = blocks.read_route_form_metadata(view.get("private_metadata") or "")
+            replacing, seen = read_route_form_metadata(view.get("private_metadata") or "")
         except (ValueError, TypeError):
             await ack(response_action="errors", errors={CHANNEL: DAMAGED})
             return
@@ -68,7 +78,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         offered = [*known, *(edited.categories if edited else ())]
         categories: list[str] = []
         for value in _chosen(view):
-            name = blocks.category_for_option(value, offered) if isinstance(value, str) else None
+            name = category_for_option(value, offered) if isinstance(value, str) else None
             if name is None:
                 what = f"“{value[:60]}”" if isinstance(value, str) else "That"
                 unknown = _short(f"{what} {UNKNOWN_CATEGORY}")
@@ -76,7 +86,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
                 return
             categories.append(name)
         if categories and edited is not None:  # kept: the form could not list them
-            categories += blocks.categories_not_in_form(edited)
+            categories += categories_not_in_form(edited)
         categories = list(dict.fromkeys(categories))
         if not await _allowed(admin, ack, user):
             return
@@ -95,10 +105,10 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
             return
         await ack()
         membership = await admin.join(channel)
-        notice = f"Route saved: <#{channel}> receives {blocks.categories_text(categories)}."
+        notice = f"Route saved: <#{channel}> receives {categories_text(categories)}."
         await home.after_change(user, notice=f"{notice} {membership}" if membership else notice)
 
-    @app.view(blocks.TRIAL_FORM)
+    @app.view(TRIAL_FORM)
     async def send_trial(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
         channel = _channel(view)

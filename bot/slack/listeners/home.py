@@ -22,8 +22,24 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.database import DatabaseBusy
 from bot.models import CHANNEL_ID
 from bot.routes import RouteError
-from bot.slack import blocks, route_text
+from bot.slack import route_text
 from bot.slack.admin import BUSY, READ_WITHIN, Admin
+from bot.slack.blocks.admin import (
+    ADD_ROUTE,
+    ANNOUNCE_HELD,
+    DISCARD_HELD,
+    EDIT_ROUTE,
+    POLL_NOW,
+    REMOVE_ROUTE,
+    RETRY_FAILED,
+    ROUTES_NEXT,
+    ROUTES_PREVIOUS,
+    SEND_TRIAL,
+    SETUP_CHANNEL,
+)
+from bot.slack.blocks.common import escape
+from bot.slack.blocks.forms import result_form, route_form, trial_form
+from bot.slack.blocks.home import read_route_page
 from bot.slack.home import Home
 from bot.slack.rights import CHANGE, POLL
 
@@ -52,7 +68,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         try:
             await admin.client.views_open(
                 trigger_id=body["trigger_id"],
-                view=blocks.result_form("Nothing changed", blocks.escape(text)),
+                view=result_form("Nothing changed", escape(text)),
             )
         except Exception as error:
             log.warning("views.open for %s failed: %s", body["user"]["id"], type(error).__name__)
@@ -106,7 +122,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
             return
         await home.publish(event["user"])
 
-    @app.action(blocks.ADD_ROUTE)
+    @app.action(ADD_ROUTE)
     async def add_route(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         if not await allowed(body):
@@ -116,9 +132,9 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         except DatabaseBusy:
             await tell(body, BUSY)
             return
-        await client.views_open(trigger_id=body["trigger_id"], view=blocks.route_form(known))
+        await client.views_open(trigger_id=body["trigger_id"], view=route_form(known))
 
-    @app.action(blocks.EDIT_ROUTE)
+    @app.action(EDIT_ROUTE)
     async def edit_route(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -138,9 +154,9 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         if route is None:  # removed meanwhile, e.g. by another admin
             await home.publish(user, is_admin=True)
             return
-        await client.views_open(trigger_id=body["trigger_id"], view=blocks.route_form(known, route))
+        await client.views_open(trigger_id=body["trigger_id"], view=route_form(known, route))
 
-    @app.action(blocks.REMOVE_ROUTE)
+    @app.action(REMOVE_ROUTE)
     async def remove_route(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         channel = action.get("value")
@@ -153,18 +169,18 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         elif ours is True:
             await home.after_change(body["user"]["id"])
 
-    @app.action(re.compile(f"^({blocks.ROUTES_PREVIOUS}|{blocks.ROUTES_NEXT})$"))
+    @app.action(re.compile(f"^({ROUTES_PREVIOUS}|{ROUTES_NEXT})$"))
     async def turn_route_page(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         value = action.get("value")
-        page = blocks.read_route_page(value) if isinstance(value, str) else None
+        page = read_route_page(value) if isinstance(value, str) else None
         if page is None:
             await tell(body, NOT_OURS)
             return
         # Slack is asked again whether the user is an admin: a member gets the members' Home.
         await home.publish(body["user"]["id"], route_page=page)
 
-    @app.action(blocks.SETUP_CHANNEL)
+    @app.action(SETUP_CHANNEL)
     async def choose_first_channel(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
     ) -> None:
@@ -183,13 +199,13 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
             return
         await home.after_change(user, notice=notice)
 
-    app.action(blocks.POLL_NOW)(admin_button(admin.poll, POLL))
-    app.action(blocks.RETRY_FAILED)(admin_button(admin.retry_failed))
-    app.action(blocks.ANNOUNCE_HELD)(admin_button(admin.announce_held))
-    app.action(blocks.DISCARD_HELD)(admin_button(admin.discard_held))
+    app.action(POLL_NOW)(admin_button(admin.poll, POLL))
+    app.action(RETRY_FAILED)(admin_button(admin.retry_failed))
+    app.action(ANNOUNCE_HELD)(admin_button(admin.announce_held))
+    app.action(DISCARD_HELD)(admin_button(admin.discard_held))
 
-    @app.action(blocks.SEND_TRIAL)
+    @app.action(SEND_TRIAL)
     async def send_trial(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         if await allowed(body):
-            await client.views_open(trigger_id=body["trigger_id"], view=blocks.trial_form())
+            await client.views_open(trigger_id=body["trigger_id"], view=trial_form())

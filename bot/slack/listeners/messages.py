@@ -15,8 +15,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.database import Database, DatabaseBusy
 from bot.models import CONVERSATION_ID, Release
 from bot.search.service import SearchService
-from bot.slack import blocks
 from bot.slack.admin import READ_WITHIN
+from bot.slack.blocks.announcement import (
+    READ_ACTION_ID,
+    announcement_text,
+    just_shared_text,
+    shared_blocks,
+)
+from bot.slack.blocks.search import PAGE_ACTION_PREFIX, SHARE_ACTION_ID, read_page_value
 from bot.slack.errors import Failure
 from bot.slack.listeners.commands import answer
 from bot.slack.markup import COMMAND
@@ -47,18 +53,18 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
     reached Slack (`bot.slack.app.posting_client`), so a dropped connection is not a second post."""
     recent_shares: dict[tuple[str, str], _Share] = {}
 
-    @app.action(blocks.READ_ACTION_ID)
+    @app.action(READ_ACTION_ID)
     async def read_release(ack: AsyncAck) -> None:
         # A link button opens the URL in the reader's browser by itself; Slack still sends us
         # the click, and an unanswered click shows the reader a warning icon.
         await ack()
 
-    @app.action(re.compile(f"^{blocks.PAGE_ACTION_PREFIX}"))
+    @app.action(re.compile(f"^{PAGE_ACTION_PREFIX}"))
     async def turn_page(
         ack: AsyncAck, respond: AsyncRespond, action: dict[str, Any], body: dict[str, Any]
     ) -> None:
         await ack()
-        wanted = blocks.read_page_value(action.get("value") or "")
+        wanted = read_page_value(action.get("value") or "")
         if wanted is None:
             await respond(
                 replace_original=False,
@@ -71,7 +77,7 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
         found = await answer(search, text, page, COMMAND, where)
         await respond(replace_original=True, **found)
 
-    @app.action(blocks.SHARE_ACTION_ID)
+    @app.action(SHARE_ACTION_ID)
     async def share(
         ack: AsyncAck,
         respond: AsyncRespond,
@@ -110,7 +116,7 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
             # Another member's share: once it is posted, one post is enough; if it fails,
             # this member's share goes ahead.
             if await earlier.posted:
-                await respond(replace_original=False, text=blocks.just_shared_text(earlier.user))
+                await respond(replace_original=False, text=just_shared_text(earlier.user))
                 return
         now = time.monotonic()
         mine = _Share(user, now, asyncio.get_running_loop().create_future())
@@ -139,7 +145,7 @@ async def _post_share(
     client: AsyncWebClient, channel: str, release: Release, user: str
 ) -> str | None:
     """Post the shared release; None when posted, else what to tell the member."""
-    text, shown = blocks.announcement_text(release), blocks.shared_blocks(release, user)
+    text, shown = announcement_text(release), shared_blocks(release, user)
     failure = await post(client, channel, text, shown)
     if failure is None:
         return None

@@ -1,0 +1,216 @@
+"""The admins' modals: add or edit a route, send a test announcement, and the answer to
+either; and reading back what a route form carries."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from bot.models import CHANNEL_ID, Route
+from bot.slack.blocks.common import (
+    MAX_LABEL,
+    MAX_OPTION_VALUE,
+    Block,
+    context_block,
+    counted,
+    plain_field,
+    text_blocks,
+)
+
+ROUTE_FORM = "route_form"
+TRIAL_FORM = "trial_form"
+CHANNEL_FIELD, CATEGORIES_FIELD = "channel", "categories"
+_MAX_OPTIONS = 100  # Slack's limit for a static select
+
+
+# A category whose name cannot be an option's value (over 150 characters) is named by this
+# prefix and a digest of its name, which `category_for_option` finds among the known names.
+_DIGEST = "sha256:"
+
+
+def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, Any]:
+    """The Add / Edit route modal: a channel and the categories it takes (none: all).
+
+    A select holds at most 100 options: the route's own categories are always among them (and
+    chosen), then the other known ones. What does not fit is said in the form; a route's own
+    categories beyond 100 are kept when it is saved (`categories_not_in_form`).
+    """
+    own = list(dict.fromkeys(route.categories)) if route is not None else []
+    fields = [_channel_field(route), *_category_fields(own, known)]
+    return {
+        "type": "modal",
+        "callback_id": ROUTE_FORM,
+        "private_metadata": route_form_metadata(route),
+        "title": {"type": "plain_text", "text": "Edit route" if route else "Add route"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": fields,
+    }
+
+
+def _channel_field(route: Route | None) -> Block:
+    """The route form's channel picker, showing the route's channel when it is a real one."""
+    channel_picker: Block = {
+        "type": "conversations_select",
+        "action_id": CHANNEL_FIELD,
+        "placeholder": {"type": "plain_text", "text": "Choose a channel"},
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+    }
+    if route is not None and CHANNEL_ID.fullmatch(route.channel):
+        channel_picker["initial_conversation"] = route.channel
+    return {
+        "type": "input",
+        "block_id": CHANNEL_FIELD,
+        "label": {"type": "plain_text", "text": "Channel"},
+        "element": channel_picker,
+    }
+
+
+def _category_fields(own: list[str], known: Sequence[str]) -> list[Block]:
+    """The route form's categories: one select of the route's `own` (chosen) then the other
+    `known` ones, as many as a select holds, and a note on those it could not list."""
+    offered = list(dict.fromkeys([*own, *known]))
+    listed = sorted(offered[:_MAX_OPTIONS], key=lambda name: (name.casefold(), name))
+    fields: list[Block] = []
+    if listed:
+        categories: Block = {
+            "type": "multi_static_select",
+            "action_id": CATEGORIES_FIELD,
+            "placeholder": {"type": "plain_text", "text": "All categories"},
+            "options": [_option(name) for name in listed],
+        }
+        if own:
+            categories["initial_options"] = [_option(name) for name in own[:_MAX_OPTIONS]]
+        fields.append(
+            {
+                "type": "input",
+                "block_id": CATEGORIES_FIELD,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Categories"},
+                "hint": {"type": "plain_text", "text": "Leave empty for every category."},
+                "element": categories,
+            }
+        )
+    else:
+        fields.append(
+            context_block("No categories seen yet: this channel will take every category.")
+        )
+    if len(own) > _MAX_OPTIONS:
+        fields.append(
+            context_block(
+                f"This route takes {len(own):,} categories; a form lists {_MAX_OPTIONS}. The "
+                f"other {len(own) - _MAX_OPTIONS:,} are kept when you save: change them with "
+                "`/isscr-news unroute #channel Category`."
+            )
+        )
+    elif len(offered) > len(listed):
+        fields.append(
+            context_block(
+                f"{counted(len(offered) - len(listed), 'more category', 'more categories')} "
+                "than a form can list "
+                f"({_MAX_OPTIONS}) exist: route one of them with "
+                "`/isscr-news route #channel Category`."
+            )
+        )
+    return fields
+
+
+def categories_not_in_form(route: Route) -> tuple[str, ...]:
+    """The route's own categories its Edit form could not list (beyond a select's 100): a
+    save of that form keeps them."""
+    return tuple(dict.fromkeys(route.categories))[_MAX_OPTIONS:]
+
+
+def category_value(name: str) -> str:
+    """A category as an option's value: its name, or for a name too long to be one (or one
+    that looks like a digest), the digest of the name."""
+    if 0 < len(name) <= MAX_OPTION_VALUE and not name.startswith(_DIGEST):
+        return name
+    return _DIGEST + hashlib.sha256(name.encode()).hexdigest()[:40]
+
+
+def category_for_option(value: str, names: Iterable[str]) -> str | None:
+    """The category among `names` that an option's `value` stands for; None if none does."""
+    names = list(names)
+    if value in names:
+        return value
+    if value.startswith(_DIGEST):
+        return next((name for name in names if category_value(name) == value), None)
+    return None
+
+
+def route_form_metadata(route: Route | None) -> str:
+    """Which route an Edit form is for and the version it showed (its `updated_at`), so that
+    a save after another admin's change is refused; empty for the Add form."""
+    if route is None:
+        return ""
+    return json.dumps({"channel": route.channel, "version": route.updated_at})
+
+
+def read_route_form_metadata(metadata: str) -> tuple[str | None, float | None]:
+    """(the channel whose route the form edits, the version it showed); (None, None) for the
+    Add form. A form from before versions were recorded (the channel alone) gives no version,
+    so its save is refused as stale. Raises ValueError for anything `route_form` never wrote
+    (a damaged or forged form)."""
+    if not metadata:
+        return None, None
+    if CHANNEL_ID.fullmatch(metadata):
+        return metadata, None
+    try:
+        found = json.loads(metadata)
+    except ValueError:
+        raise ValueError("not JSON") from None
+    if not isinstance(found, dict) or set(found) != {"channel", "version"}:
+        raise ValueError("not a route form's metadata")
+    channel, version = found["channel"], found["version"]
+    if not isinstance(channel, str) or not CHANNEL_ID.fullmatch(channel):
+        raise ValueError("no channel ID")
+    if isinstance(version, bool) or not isinstance(version, int | float):
+        raise ValueError("no version")
+    if not math.isfinite(version):
+        raise ValueError("no version")
+    return channel, float(version)
+
+
+def trial_form() -> dict[str, Any]:
+    """The modal asking where to send a test announcement."""
+    return {
+        "type": "modal",
+        "callback_id": TRIAL_FORM,
+        "title": {"type": "plain_text", "text": "Test announcement"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": CHANNEL_FIELD,
+                "label": {"type": "plain_text", "text": "Channel"},
+                "element": {
+                    "type": "conversations_select",
+                    "action_id": CHANNEL_FIELD,
+                    "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+                },
+            },
+            context_block("Posts the latest release there, marked as a test."),
+        ],
+    }
+
+
+def result_form(title: str, text: str) -> dict[str, Any]:
+    """A modal that only says what happened (`text`, escaped mrkdwn)."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": plain_field(title, 24, otherwise="ISSCR News")},
+        "close": {"type": "plain_text", "text": "Done"},
+        "blocks": text_blocks(text),
+    }
+
+
+def _option(name: str) -> Block:
+    return {
+        "text": {"type": "plain_text", "text": plain_field(name, MAX_LABEL, otherwise="(no name)")},
+        "value": category_value(name),
+    }
