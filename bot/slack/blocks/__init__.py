@@ -12,7 +12,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -699,7 +699,7 @@ def unrouted_note(unrouted: Sequence[str]) -> str:
 
 
 def status_answer(
-    report: dict[str, Any],
+    report: Mapping[str, Any],
     per_channel: dict[str, dict[str, int]],
     *,
     max_blocks: int = _MAX_MESSAGE_BLOCKS,
@@ -904,7 +904,7 @@ def setup_blocks() -> list[Block]:
     ]
 
 
-def first_post_blocks(report: dict[str, Any], latest: Release | None) -> list[Block]:
+def first_post_blocks(report: Mapping[str, Any], latest: Release | None) -> list[Block]:
     """Why nothing has been posted yet, while nothing has, with *Send a test announcement*:
     the first poll only sets a baseline, so a quiet channel after installing is expected."""
     deliveries = report.get("deliveries")
@@ -971,7 +971,7 @@ def admin_home_view(
     *,
     routes: Sequence[Route],
     unrouted: Sequence[str],
-    report: dict[str, Any],
+    report: Mapping[str, Any],
     per_channel: dict[str, dict[str, int]],
     changes: Sequence[Change],
     releases: list[Release],
