@@ -202,12 +202,13 @@ async def _dry_run(settings: Settings, show_all: bool) -> int:
     async with open_session() as session:
         try:
             # No stored validators: always fetch and parse the whole feed.
-            _, parsed, _ = await fetch_releases(
+            fetched = await fetch_releases(
                 session, settings.feed_url, Validators(), allowed_hosts=settings.feed_allowed_hosts
             )
         except FeedError as error:
             click.echo(f"The feed could not be read: {error.failure.reason}", err=True)
             return 1
+    parsed = fetched.parsed
     assert parsed is not None
     plan = plan_poll(store, parsed, settings.announce_existing)
     store.close()

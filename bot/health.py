@@ -14,10 +14,11 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from bot.database import Database, DatabaseBusy
 from bot.ingest.archive import NORMAL_ENDS
+from bot.models import ArchiveStatus
 from bot.settings import Settings
 from bot.store import FAILED, PENDING, RATE_LIMITED, SENDING, Store
 
@@ -26,6 +27,104 @@ if TYPE_CHECKING:
 
 # A feed not polled for three intervals and this long is reported (polls may be a little late).
 STALE_MARGIN = 60.0
+
+
+# The report's shape, as /healthz serves it in JSON (times in ISO 8601, UTC).
+
+
+class ErrorAt(TypedDict):
+    at: str | None
+    reason: str
+
+
+class BadItems(TypedDict):
+    """Malformed items skipped or stored with a fallback: how many, and the latest few."""
+
+    count: int
+    examples: list[str]
+
+
+class FeedHealth(TypedDict):
+    last_poll: str | None
+    last_success: str | None
+    last_error: ErrorAt | None
+    failures_in_a_row: int
+    bad_items: BadItems
+
+
+class ArchiveHealth(TypedDict):
+    state: str  # bot.store's NOT_STARTED, RUNNING, DONE or FAILED
+    pages: int
+    releases_stored: int
+    left_to_watcher: int
+    finished: str | None
+    stop_reason: str | None
+    bad_items: BadItems
+    last_error: ErrorAt | None
+
+
+class ArchiveUnavailable(TypedDict):
+    """No archive to import: the feed is a local file."""
+
+    state: str  # "unavailable"
+    reason: str
+
+
+class Retrying(TypedDict):
+    channel: str
+    attempts: int
+    error: str | None
+
+
+class FailedDelivery(TypedDict):
+    channel: str
+    release: str
+    error: str | None
+
+
+class HeldHealth(TypedDict):
+    releases: int
+    posts: int
+    reason: str | None
+
+
+class DeliveriesHealth(TypedDict):
+    pending: int  # pending or being sent
+    sent: int
+    failed: int
+    retrying: list[Retrying]  # the latest few
+    failures: list[FailedDelivery]  # the latest few
+    held: HeldHealth
+
+
+class SlackHealth(TypedDict):
+    connected: bool
+    since: str | None
+    last_error: str | None
+
+
+class Health(TypedDict):
+    """The whole report (see the module's docstring)."""
+
+    ok: bool
+    problems: list[str]
+    notices: list[str]
+    feed: FeedHealth
+    releases: int
+    routes: int
+    archive: ArchiveHealth | ArchiveUnavailable
+    deliveries: DeliveriesHealth
+    slack: NotRequired[SlackHealth]  # in Socket Mode only
+
+
+class Unreadable(TypedDict):
+    """The report when the database could not be read in time: its problems say so."""
+
+    ok: bool  # always False
+    problems: list[str]
+
+
+HealthReport = Health | Unreadable
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -43,7 +142,7 @@ def health(
     poll_interval: float | None = None,
     slack: SlackConnection | None = None,
     now: float | None = None,
-) -> dict[str, Any]:
+) -> Health:
     """Feed polling, archive backfill, delivery and (in Socket Mode, `slack`) connection
     health. `live` are problems only the running process knows of (the database cannot be
     written, Slack rejected the token or cannot be reached…); `poll_interval` as set (a feed
@@ -52,14 +151,14 @@ def health(
     healthy while its admins have yet to pick a channel."""
     current = time.time() if now is None else now
     feed = store.feed_status(feed_url)
-    archive = _archive(store, archive_url)
+    walk = store.archive_status(archive_url) if archive_url is not None else None
     counts = store.delivery_counts()
     held = store.held()
-    retrying = [
+    retrying: list[Retrying] = [
         {"channel": row["channel"], "attempts": row["attempts"], "error": row["last_error"]}
         for row in store.deliveries(states=[PENDING, SENDING], limit=10, failing=True)
     ]
-    failed = [
+    failed: list[FailedDelivery] = [
         {"channel": row["channel"], "release": row["release_id"], "error": row["last_error"]}
         for row in store.deliveries(states=[FAILED], limit=10)
     ]
@@ -82,8 +181,8 @@ def health(
             f"The feed has not been polled since {iso(feed.last_poll_at)} (every "
             f"{poll_interval:g} s is set): see the bot's log"
         )
-    if archive["state"] == FAILED and archive["last_error"]:
-        problems.append(f"The archive import failed: {archive['last_error']['reason']}")
+    if walk is not None and walk.state == FAILED and walk.last_error:
+        problems.append(f"The archive import failed: {walk.last_error}")
     limited, others = store.waiting_after_failures()
     if limited:
         example = next((row for row in retrying if _rate_limited(row)), None)
@@ -107,10 +206,10 @@ def health(
         if channel in receiving
     )
     if failing:
-        example = next((row for row in failed if row["channel"] in receiving), None)
+        lost = next((row for row in failed if row["channel"] in receiving), None)
         problems.append(
             f"{_count(failing, 'delivery', 'deliveries')} failed for good"
-            + (f" ({example['channel']}: {example['error']})" if example else "")
+            + (f" ({lost['channel']}: {lost['error']})" if lost else "")
             + ": fix the cause, then retry them (or remove the channel's route)"
         )
     if held.posts:
@@ -130,15 +229,14 @@ def health(
             f"The feed had {_count(feed.bad_items, 'malformed item')} "
             f"({_first(feed.bad_item_examples)})"
         )
-    archive_bad = archive.get("bad_items") or {}
-    if archive_bad.get("count"):
+    if walk is not None and walk.bad_items:
         notices.append(
-            f"The archive import met {_count(archive_bad['count'], 'malformed item')} "
-            f"({_first(archive_bad.get('examples') or ())})"
+            f"The archive import met {_count(walk.bad_items, 'malformed item')} "
+            f"({_first(walk.bad_item_examples)})"
         )
-    if archive.get("stop_reason") and archive["stop_reason"] not in NORMAL_ENDS:
-        notices.append(f"The archive import stopped early: {archive['stop_reason']}")
-    report: dict[str, Any] = {
+    if walk is not None and walk.stop_reason and walk.stop_reason not in NORMAL_ENDS:
+        notices.append(f"The archive import stopped early: {walk.stop_reason}")
+    report: Health = {
         "ok": not problems,
         "problems": problems,
         "notices": notices,
@@ -155,7 +253,7 @@ def health(
         },
         "releases": store.release_count(),
         "routes": len(routes),
-        "archive": archive,
+        "archive": _archive(walk),
         "deliveries": {
             "pending": counts[PENDING] + counts[SENDING],
             "sent": counts["sent"],
@@ -181,7 +279,7 @@ async def report(
     live: Sequence[str] = (),
     slack: SlackConnection | None = None,
     within: float | None = None,
-) -> dict[str, Any]:
+) -> HealthReport:
     """`health` of the bot with these settings, read off the event loop; when the database
     cannot be read within `within` seconds, a report that says so (and is not ok)."""
     try:
@@ -198,7 +296,7 @@ def of_settings(
     settings: Settings,
     live: Sequence[str] = (),
     slack: SlackConnection | None = None,
-) -> dict[str, Any]:
+) -> Health:
     """`health` of the bot with these settings."""
     return health(
         store,
@@ -214,7 +312,7 @@ def _count(number: int, one: str, many: str | None = None) -> str:
     return f"{number} {one if number == 1 else many or one + 's'}"
 
 
-def _rate_limited(row: dict[str, Any]) -> bool:
+def _rate_limited(row: Retrying) -> bool:
     return str(row["error"]).startswith(RATE_LIMITED)
 
 
@@ -226,14 +324,14 @@ def _times(number: int) -> str:
     return "once" if number == 1 else f"{number} times"
 
 
-def _archive(store: Store, archive_url: str | None) -> dict[str, Any]:
-    """How far the archive backfill got: not started, running, done or failed."""
-    if archive_url is None:
+def _archive(status: ArchiveStatus | None) -> ArchiveHealth | ArchiveUnavailable:
+    """How far the archive backfill got: not started, running, done or failed (None: there is
+    no archive URL)."""
+    if status is None:
         return {
             "state": "unavailable",
             "reason": "FEED_URL is a local file and ARCHIVE_URL is not set",
         }
-    status = store.archive_status(archive_url)
     return {
         "state": status.state,
         "pages": status.pages,

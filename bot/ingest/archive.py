@@ -271,11 +271,7 @@ class Backfill:
             if problem.permanent or attempt >= self.attempts or wait > MAX_PAGE_WAIT:
                 tries = f"after {attempt} attempts" if attempt > 1 else "not retried"
                 reason = f"{problem.reason} (page {url}, {tries})"
-                await self.db.write(
-                    lambda store, reason=reason: store.record_archive_failure(
-                        self.archive_url, reason, now=self.clock()
-                    )
-                )
+                await self._record_failure(reason)
                 raise ArchiveError(
                     reason, permanent=problem.permanent, retry_after=problem.retry_after
                 )
@@ -287,3 +283,10 @@ class Backfill:
                 wait,
             )
             await asyncio.sleep(wait)
+
+    async def _record_failure(self, reason: str) -> None:
+        """Mark the walk failed. Apart from the retry loop: a lambda written there would bind
+        `reason` through a default argument, which mypy cannot type."""
+        await self.db.write(
+            lambda store: store.record_archive_failure(self.archive_url, reason, now=self.clock())
+        )

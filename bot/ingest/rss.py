@@ -107,8 +107,9 @@ def _release(entry: Any, site: str, now: float) -> Reading:
 def _description(entry: Any) -> str:
     # Squarespace puts the full post in <description>; Atom feeds may use <content>.
     for content in entry.get("content") or ():
-        if content.get("value"):
-            return content["value"]
+        value: str = content.get("value") or ""
+        if value:
+            return value
     return entry.get("summary") or ""
 
 

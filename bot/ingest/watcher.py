@@ -49,6 +49,16 @@ class Outcome(Enum):
 
 
 @dataclass(frozen=True)
+class FetchResult:
+    """What fetching the feed found: whether it changed, its releases when it did (`parsed`,
+    None unless UPDATED), and the validators to ask with next time."""
+
+    outcome: Outcome
+    parsed: Parsed | None
+    validators: Validators
+
+
+@dataclass(frozen=True)
 class Plan:
     """What a poll's releases mean against the database, before anything is written."""
 
@@ -116,13 +126,13 @@ async def fetch_releases(
     *,
     allowed_hosts: frozenset[str] = frozenset(),
     now: float | None = None,
-) -> tuple[Outcome, Parsed | None, Validators]:
+) -> FetchResult:
     """Fetch and parse; nothing parsed when the feed did not change since `validators`."""
     fetched = await fetch_feed(session, feed_url, validators, allowed_hosts=allowed_hosts)
     if fetched.body is None:
-        return Outcome.NOT_MODIFIED, None, validators
+        return FetchResult(Outcome.NOT_MODIFIED, None, validators)
     if fetched.validators.body_hash == validators.body_hash:
-        return Outcome.UNCHANGED, None, fetched.validators
+        return FetchResult(Outcome.UNCHANGED, None, fetched.validators)
     # feedparser is CPU-bound; a big feed must not stall Slack's 3-second acks.
     parsed = await asyncio.to_thread(
         parse_feed,
@@ -131,7 +141,7 @@ async def fetch_releases(
         fetched.content_type,
         now=time.time() if now is None else now,
     )
-    return Outcome.UPDATED, parsed, fetched.validators
+    return FetchResult(Outcome.UPDATED, parsed, fetched.validators)
 
 
 def _age_key(release: Release) -> tuple[float, str]:
@@ -173,9 +183,7 @@ class Watcher:
         """Cut the current wait short (for an admin's "poll now")."""
         self._poll_now.set()
 
-    async def fetch_releases(
-        self, validators: Validators
-    ) -> tuple[Outcome, Parsed | None, Validators]:
+    async def fetch_releases(self, validators: Validators) -> FetchResult:
         return await fetch_releases(
             self.session, self.feed_url, validators, allowed_hosts=self.allowed_hosts,
             now=self.clock(),
@@ -186,18 +194,19 @@ class Watcher:
         The database is written off the event loop, a big feed's thousands of rows included."""
         status = await self.db.read(lambda store: store.feed_status(self.feed_url))
         try:
-            outcome, parsed, validators = await self.fetch_releases(status.validators)
+            fetched = await self.fetch_releases(status.validators)
         except FeedError as error:
             failures = await self._record_failure(error.failure.reason)
             log.warning("feed poll failed (%d in a row): %s", failures, error.failure.reason)
             return PollResult(Outcome.FAILED, failure=error.failure, failures_in_a_row=failures)
+        parsed, validators = fetched.parsed, fetched.validators
         if parsed is None:
             await self.db.write(
                 lambda store: store.record_poll_success(self.feed_url, validators, now=self.clock())
             )
             self.polled.set()
-            log.debug("feed %s", outcome.value)
-            return PollResult(outcome)
+            log.debug("feed %s", fetched.outcome.value)
+            return PollResult(fetched.outcome)
         plan, updated = await self.db.write(lambda store: self._save(store, parsed, validators))
         self.polled.set()
         log.info(

@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.database import Database, DatabaseBusy
-from bot.health import report
+from bot.health import HealthReport, report
 from bot.models import CHANNEL_ID, Release
 from bot.routes import RouteError, Routes, typed_categories, unrouted
 from bot.settings import Settings
@@ -102,7 +102,7 @@ class Admin:
         self.controls = controls
         self.check = AdminCheck(client, settings.admin_user_ids)
 
-    async def report(self) -> dict[str, Any]:
+    async def report(self) -> HealthReport:
         """The health report, as `/healthz` gives it."""
         return await report(
             self.db, self.settings, live=self.controls.live_problems(), within=READ_WITHIN

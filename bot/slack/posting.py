@@ -46,11 +46,12 @@ async def post(
 ) -> SlackFailure | None:
     """`chat.postMessage` of `text` and the blocks `shown` (links not unfurled), joining the
     channel first if Slack asks for that; None when posted, else why not."""
-    message = {"channel": channel, "text": text, "blocks": shown}
     joined = False
     while True:
         try:
-            await client.chat_postMessage(**message, unfurl_links=False, unfurl_media=False)
+            await client.chat_postMessage(
+                channel=channel, text=text, blocks=shown, unfurl_links=False, unfurl_media=False
+            )
             return None
         except Exception as error:
             failure = classify(error)

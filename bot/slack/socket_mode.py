@@ -25,6 +25,7 @@ from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, s
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -210,9 +211,10 @@ class SocketMode:
         until `stopping`. Raises SettingsError when Slack refuses the app token."""
         self._task = asyncio.create_task(self._keep_connected(), name="socket-mode")
         stopped = asyncio.create_task(stopping.wait())
+        waits: set[asyncio.Future[Any]] = {self._first, self._task, stopped}
         try:
             await asyncio.wait(
-                {self._first, self._task, stopped},
+                waits,
                 timeout=FIRST_ATTEMPT_WAIT,
                 return_when=asyncio.FIRST_COMPLETED,
             )
@@ -292,7 +294,7 @@ class SocketMode:
             self._loss_reason = reason
             self._loss.set()
 
-    async def _handle(self, client: SocketModeClient, request: SocketModeRequest) -> None:
+    async def _handle(self, client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
         """An envelope from Slack, through Bolt, acknowledged with Bolt's answer."""
         started = time.time()
         response = await run_async_bolt_app(self.app, request)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
@@ -20,6 +20,41 @@ import sqlite_utils
 BUSY_TIMEOUT_MS = 30_000
 # Pages a backup copies per step (4 MB of the default 4 KB pages): between steps, Ctrl-C stops it.
 BACKUP_PAGES = 1024
+
+
+def only_value(db: sqlite_utils.Database, sql: str, params: Sequence[object] = ()) -> object:
+    """The value in the one row `sql` always returns (an aggregate, EXISTS, a PRAGMA)."""
+    row = db.execute(sql, params).fetchone()
+    if row is None:
+        raise LookupError(f"no row from {sql!r}")
+    value: object = row[0]
+    return value
+
+
+def int_value(db: sqlite_utils.Database, sql: str, params: Sequence[object] = ()) -> int:
+    """`only_value` of a query whose value is a whole number, never NULL (count, EXISTS)."""
+    value = only_value(db, sql, params)
+    if not isinstance(value, int):
+        raise TypeError(f"{sql!r} gave {value!r}, not a whole number")
+    return value
+
+
+def int_or_none(db: sqlite_utils.Database, sql: str, params: Sequence[object] = ()) -> int | None:
+    """`only_value` of a query whose value is a whole number or NULL (max of no rows)."""
+    value = only_value(db, sql, params)
+    if value is not None and not isinstance(value, int):
+        raise TypeError(f"{sql!r} gave {value!r}, not a whole number")
+    return value
+
+
+def float_or_none(
+    db: sqlite_utils.Database, sql: str, params: Sequence[object] = ()
+) -> float | None:
+    """`only_value` of a query whose value is a number or NULL (min or max of a REAL column)."""
+    value = only_value(db, sql, params)
+    if value is not None and not isinstance(value, int | float):
+        raise TypeError(f"{sql!r} gave {value!r}, not a number")
+    return value
 
 
 class SchemaTooNew(Exception):

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from bot.models import Delivery, Held, Holder, Lease
+from bot.store.base import float_or_none
 from bot.store.routes import AuditMixin
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
@@ -105,9 +106,9 @@ class DeliveriesMixin(AuditMixin):
         return Delivery(**rows[0]) if rows else None
 
     def next_due_at(self) -> float | None:
-        return self.db.execute(
-            "SELECT min(due_at) FROM deliveries WHERE state IN (?, ?)", [PENDING, SENDING]
-        ).fetchone()[0]
+        return float_or_none(
+            self.db, "SELECT min(due_at) FROM deliveries WHERE state IN (?, ?)", [PENDING, SENDING]
+        )
 
     def begin_post(self, delivery_id: int, *, owner: str, ttl: float, now: float) -> int | None:
         """Right before a post: check that `owner` still holds the lease of the delivery's
@@ -330,7 +331,7 @@ class DeliveriesMixin(AuditMixin):
         return Lease(holder, row["expires_at"])
 
     def _hold(self, name: str, holder: Holder, *, expires_at: float) -> None:
-        self.db["leases"].upsert(
+        self.db.table("leases").upsert(
             {
                 "name": name,
                 "owner": holder.owner,

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.models import Release
+from bot.store.base import int_value
 from bot.store.search_index import SearchIndexMixin, rowid_for
 
 # The columns a Release is made of: the joined words after them (several KB, in overflow pages)
@@ -52,7 +53,7 @@ class ReleasesMixin(SearchIndexMixin):
         return row[0] if row else None
 
     def has_releases(self) -> bool:
-        return self.db.execute("SELECT EXISTS (SELECT 1 FROM releases)").fetchone()[0] == 1
+        return int_value(self.db, "SELECT EXISTS (SELECT 1 FROM releases)") == 1
 
     def save_release(self, release: Release, *, source: str, now: float) -> bool:
         """Insert or update `release`; True when the stored row changed (or is new)."""
@@ -87,7 +88,7 @@ class ReleasesMixin(SearchIndexMixin):
         if row["image_url"] is None:
             row["image_url"] = existing[-1]  # the archive may lack what the RSS had
         with self.transaction():
-            self.db["releases"].update(release.id, {**row, "updated_at": now})
+            self.db.table("releases").update(release.id, {**row, "updated_at": now})
             if existing[2] != row["published"]:  # keep rowids in publication order
                 self.db.execute(
                     "UPDATE releases SET rowid = ? WHERE id = ?",
@@ -110,7 +111,7 @@ class ReleasesMixin(SearchIndexMixin):
         return [_release_from_row(row) for row in rows]
 
     def release_count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM releases").fetchone()[0]
+        return int_value(self.db, "SELECT count(*) FROM releases")
 
     def releases_by_rowid(self, rowids: list[int]) -> list[Release]:
         """The releases with these rowids, in this order."""

@@ -62,7 +62,7 @@ class RoutesMixin(AuditMixin):
     ) -> None:
         """Set `channel`'s categories (none: all) and audit the change, in one transaction."""
         with self.transaction():
-            self.db["routes"].upsert(
+            self.db.table("routes").upsert(
                 {
                     "channel": channel,
                     "categories": json.dumps(list(categories)),
@@ -90,7 +90,7 @@ class RoutesMixin(AuditMixin):
             applied = not self.db.execute("SELECT EXISTS (SELECT 1 FROM routes)").fetchone()[0]
             if applied:
                 self.save_route(channel, (), by=by, action="route", detail=detail, now=now)
-            self.db["seeds"].insert(
+            self.db.table("seeds").insert(
                 {"name": name, "value": channel, "at": now, "applied": int(applied)}
             )
             return applied

@@ -38,7 +38,7 @@ class Migration:
 def _tables(store: Store) -> None:
     """The announcement pipeline's tables (0 -> 1): releases, the outbox, leases, feed and
     archive state. (Long, but one table definition after another: it reads best whole.)"""
-    store.db["releases"].create(
+    store.db.table("releases").create(
         {
             "id": str,
             "title": str,
@@ -57,7 +57,7 @@ def _tables(store: Store) -> None:
         not_null={"title", "link", "categories", "first_seen"},
         if_not_exists=True,
     )
-    store.db["deliveries"].create(
+    store.db.table("deliveries").create(
         {
             "id": int,
             "release_id": str,
@@ -77,11 +77,13 @@ def _tables(store: Store) -> None:
         foreign_keys=[("release_id", "releases", "id")],
         if_not_exists=True,
     )
-    store.db["deliveries"].create_index(["release_id", "channel"], unique=True, if_not_exists=True)
-    store.db["deliveries"].create_index(["state", "channel", "id"], if_not_exists=True)
-    store.db["releases"].create_index(["published"], if_not_exists=True)
-    store.db["releases"].create_index(["author"], if_not_exists=True)
-    store.db["feed_state"].create(
+    store.db.table("deliveries").create_index(
+        ["release_id", "channel"], unique=True, if_not_exists=True
+    )
+    store.db.table("deliveries").create_index(["state", "channel", "id"], if_not_exists=True)
+    store.db.table("releases").create_index(["published"], if_not_exists=True)
+    store.db.table("releases").create_index(["author"], if_not_exists=True)
+    store.db.table("feed_state").create(
         {
             "url": str,
             "etag": str,
@@ -97,12 +99,12 @@ def _tables(store: Store) -> None:
         defaults={"failures": 0},
         if_not_exists=True,
     )
-    store.db["leases"].create(
+    store.db.table("leases").create(
         {"name": str, "owner": str, "host": str, "pid": int, "expires_at": float},
         pk="name",
         if_not_exists=True,
     )
-    store.db["archive_state"].create(
+    store.db.table("archive_state").create(
         {
             "url": str,
             "state": str,
@@ -145,7 +147,7 @@ def _since_version_3(store: Store) -> None:
     """What came while the version stayed 3 or below it (3 -> 4): routes and the audit log,
     seeds, the columns in _ADDED_COLUMNS, the link index, the leads' index and the count of
     changes to the releases."""
-    store.db["routes"].create(
+    store.db.table("routes").create(
         {
             "channel": str,
             "categories": str,  # JSON list of names; [] takes every category
@@ -156,7 +158,7 @@ def _since_version_3(store: Store) -> None:
         not_null={"categories"},
         if_not_exists=True,
     )
-    store.db["changes"].create(
+    store.db.table("changes").create(
         {"id": int, "at": float, "user_id": str, "action": str, "detail": str},
         pk="id",
         not_null={"at", "user_id", "action"},
@@ -164,17 +166,17 @@ def _since_version_3(store: Store) -> None:
     )
     # Settings applied once to the database (ANNOUNCE_CHANNEL's first route): recorded,
     # so that an admin's later change is not undone at the next start.
-    store.db["seeds"].create(
+    store.db.table("seeds").create(
         {"name": str, "value": str, "at": float, "applied": int},
         pk="name",
         not_null={"at", "applied"},
         if_not_exists=True,
     )
     for table, column, kind in _ADDED_COLUMNS:
-        if column not in store.db[table].columns_dict:
-            store.db[table].add_column(column, kind)
+        if column not in store.db.table(table).columns_dict:
+            store.db.table(table).add_column(column, kind)
     # A release whose guid changed is recognised by its link (bot/identity.py).
-    store.db["releases"].create_index(["link"], if_not_exists=True)
+    store.db.table("releases").create_index(["link"], if_not_exists=True)
     ensure_side_index(store, "release_leads")
     create_version_counter(store)
 

@@ -21,7 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.models import Release
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, int_or_none, int_value
 
 # Indexed for full-text search, in this order. Words are looked for in the first three; the
 # weights rank a title match above the lead paragraph (the excerpt) above the rest of the body.
@@ -126,15 +126,14 @@ def rowid_for(db: sqlite_utils.Database, published: str | None) -> int:
     first straight off the index, and a date filter is a rowid range."""
     base = release_key(datetime.fromisoformat(published) if published else None)
     span = _ROWID_SPAN if published else _UNDATED_SPAN
-    top = db.execute(
-        "SELECT max(rowid) FROM releases WHERE rowid >= ? AND rowid < ?",
-        [base, base + span],
-    ).fetchone()[0]
+    top = int_or_none(
+        db, "SELECT max(rowid) FROM releases WHERE rowid >= ? AND rowid < ?", [base, base + span]
+    )
     if top is None:
         return base
     if top + 1 < base + span:
         return top + 1
-    return db.execute("SELECT max(rowid) + 1 FROM releases").fetchone()[0]
+    return int_value(db, "SELECT max(rowid) + 1 FROM releases")
 
 
 class SearchIndexMixin(StoreBase):
@@ -150,9 +149,9 @@ class SearchIndexMixin(StoreBase):
     def tidy_search_index(self) -> None:
         """Merge the search indexes into one piece each, after a bulk import (FTS5's optimize)."""
         with self.transaction():
-            self.db["releases"].optimize()
+            self.db.table("releases").optimize()
             for table in SIDE_INDEXES:
-                self.db[table].optimize()
+                self.db.table(table).optimize()
 
     def categories(self) -> list[str]:
         """Every category a stored release has, alphabetically, one spelling per name."""
@@ -175,7 +174,7 @@ class SearchIndexMixin(StoreBase):
     def releases_version(self) -> int:
         """A number that changes whenever a release is stored, changed or removed (and only
         then: polls and deliveries write too), by this connection or another one."""
-        return self.db.execute("SELECT version FROM releases_version").fetchone()[0]
+        return int_value(self.db, "SELECT version FROM releases_version")
 
     def tokens(self, text: str) -> list[str]:
         """`text` as the search index sees it: its words case folded, accents removed,
@@ -262,7 +261,8 @@ class SearchIndexMixin(StoreBase):
         self, table: str, match: str | None, lowest: int | None, highest: int | None, limit: int
     ) -> list[int]:
         """The first `limit` rowids of `table` (matching `match`, unless None) in a range."""
-        where, args = (["1"], []) if match is None else ([f"{table} MATCH ?"], [match])
+        where = ["1"] if match is None else [f"{table} MATCH ?"]
+        args: list[str | int] = [] if match is None else [match]
         if lowest is not None:
             where.append("rowid >= ?")
             args.append(lowest)
@@ -294,7 +294,7 @@ def create_category_index(store: SearchIndexMixin) -> None:
         "REFERENCES releases(id), category TEXT NOT NULL COLLATE NOCASE, "
         "PRIMARY KEY (release_id, category))"
     )
-    store.db["release_categories"].create_index(["category"], if_not_exists=True)
+    store.db.table("release_categories").create_index(["category"], if_not_exists=True)
     if not store.db.execute("SELECT EXISTS (SELECT 1 FROM release_categories)").fetchone()[0]:
         store.db.execute(
             "INSERT OR IGNORE INTO release_categories (release_id, category) "
@@ -306,12 +306,12 @@ def create_main_index(store: SearchIndexMixin) -> None:
     """The index of SEARCH_COLUMNS, with the `joined` words of every release filled in first;
     an index of other columns is built anew."""
     db = store.db
-    fts = db["releases"].detect_fts()
-    if fts is not None and tuple(db[fts].columns_dict) != SEARCH_COLUMNS:
-        db["releases"].disable_fts()  # an index of other columns: build it anew
+    fts = db.table("releases").detect_fts()
+    if fts is not None and tuple(db.table(fts).columns_dict) != SEARCH_COLUMNS:
+        db.table("releases").disable_fts()  # an index of other columns: build it anew
         fts = None
-    if "joined" not in db["releases"].columns_dict:
-        db["releases"].add_column("joined", str)
+    if "joined" not in db.table("releases").columns_dict:
+        db.table("releases").add_column("joined", str)
     # A database from before: fill them in (one release at a time, as bodies are long),
     # before the index is built from them.
     unjoined = db.execute("SELECT rowid FROM releases WHERE joined IS NULL").fetchall()
@@ -323,14 +323,16 @@ def create_main_index(store: SearchIndexMixin) -> None:
     if fts is None:
         # Porter stemming: "cells" finds "cell"; triggers keep the index in step with every
         # insert and update; a database from before search is indexed here, once.
-        db["releases"].enable_fts(list(SEARCH_COLUMNS), create_triggers=True, tokenize=TOKENIZER)
+        db.table("releases").enable_fts(
+            list(SEARCH_COLUMNS), create_triggers=True, tokenize=TOKENIZER
+        )
 
 
 def ensure_side_index(store: SearchIndexMixin, table: str) -> None:
     """A copy of some columns of every release, indexed apart and kept in step by
     triggers (see SIDE_INDEXES)."""
     columns = SIDE_INDEXES[table]
-    store.db[table].create(
+    store.db.table(table).create(
         {"id": int, **dict.fromkeys(columns, str)},
         pk="id",
         if_not_exists=True,  # id: the release's rowid
@@ -349,8 +351,8 @@ def ensure_side_index(store: SearchIndexMixin, table: str) -> None:
             f"INSERT OR REPLACE INTO {table} (id, {', '.join(columns)}) VALUES ({marks})", row
         )
     store.db.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT rowid FROM releases)")
-    if store.db[table].detect_fts() is None:
-        store.db[table].enable_fts(list(columns), create_triggers=True, tokenize=TOKENIZER)
+    if store.db.table(table).detect_fts() is None:
+        store.db.table(table).enable_fts(list(columns), create_triggers=True, tokenize=TOKENIZER)
 
 
 def create_version_counter(store: SearchIndexMixin) -> None:
@@ -381,12 +383,12 @@ def renumber_releases(store: SearchIndexMixin) -> None:
 
 def drop_search_indexes(store: SearchIndexMixin) -> None:
     """The whole index, and the side indexes with their triggers."""
-    if store.db["releases"].detect_fts() is not None:
-        store.db["releases"].disable_fts()  # the index and its triggers
+    if store.db.table("releases").detect_fts() is not None:
+        store.db.table("releases").disable_fts()  # the index and its triggers
     for table in SIDE_INDEXES:
         for name in _side_triggers(table):
             store.db.execute(f"DROP TRIGGER IF EXISTS {name}")
-        if store.db[table].exists():
-            if store.db[table].detect_fts() is not None:
-                store.db[table].disable_fts()
-            store.db[table].drop()
+        if store.db.table(table).exists():
+            if store.db.table(table).detect_fts() is not None:
+                store.db.table(table).disable_fts()
+            store.db.table(table).drop()

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 
 from bot.models import ArchiveStatus, FeedStatus, Validators
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, float_or_none, int_value
 from bot.store.deliveries import FAILED
 
 # How many of the latest malformed items the feed and archive states keep, as examples.
@@ -37,14 +37,12 @@ class StateMixin(StoreBase):
 
     def ever_polled(self) -> bool:
         """Whether any poll of any feed URL ever succeeded: the first one only sets a baseline."""
-        row = self.db.execute(
-            "SELECT EXISTS (SELECT 1 FROM feed_state WHERE last_success_at IS NOT NULL)"
-        ).fetchone()
-        return row[0] == 1
+        polled = "SELECT EXISTS (SELECT 1 FROM feed_state WHERE last_success_at IS NOT NULL)"
+        return int_value(self.db, polled) == 1
 
     def latest_poll_success(self) -> float | None:
         """When a poll of any feed URL last succeeded; None before the first one."""
-        return self.db.execute("SELECT max(last_success_at) FROM feed_state").fetchone()[0]
+        return float_or_none(self.db, "SELECT max(last_success_at) FROM feed_state")
 
     def record_feed_window(self, url: str, oldest_published: float | None) -> None:
         """Remember the oldest publication time in the feed as last parsed. The feed lists the
@@ -62,7 +60,7 @@ class StateMixin(StoreBase):
         return row[0] if row else None
 
     def record_poll_success(self, url: str, validators: Validators, *, now: float) -> None:
-        self.db["feed_state"].upsert(
+        self.db.table("feed_state").upsert(
             {
                 "url": url,
                 "etag": validators.etag,
@@ -87,7 +85,7 @@ class StateMixin(StoreBase):
         """Store the failure; returns how many polls in a row have failed."""
         with self.transaction():
             failures = self.feed_status(url).failures + 1
-            self.db["feed_state"].upsert(
+            self.db.table("feed_state").upsert(
                 {
                     "url": url,
                     "last_poll_at": now,
@@ -144,7 +142,7 @@ class StateMixin(StoreBase):
                     [RUNNING, now, url],
                 )
                 return status.next_offset
-            self.db["archive_state"].upsert(
+            self.db.table("archive_state").upsert(
                 {
                     "url": url,
                     "state": RUNNING,
