@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the stand-ins, from tests/fakes; never the bot itself
+sys.path.insert(0, str(REPO))  # the stand-ins, from standins/; never the bot itself
 
-from tests.fakes.feed_server import FeedServer, make_item  # noqa: E402
-from tests.fakes.slack_api import SlackApi  # noqa: E402
+from standins.feed_server import FeedServer, make_item  # noqa: E402
+from standins.slack_api import SlackApi  # noqa: E402
 
 CHANNEL = "C0NEWS0001"
 PROGRAM = Path(sys.executable).with_name("isscr-news-bot")

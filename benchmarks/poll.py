@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,13 +27,11 @@ from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.fakes` from a clone
-
 from bot.database import Database
 from bot.ingest.feed import open_session
 from bot.ingest.watcher import Outcome, Watcher
 from bot.store import Store
-from tests.fakes.feed_server import FeedItem, FeedServer, make_item
+from standins.feed_server import FeedItem, FeedServer, make_item
 
 RELEASES = 20
 TARGET = 20.0

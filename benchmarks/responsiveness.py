@@ -1,7 +1,7 @@
 """Slack's acknowledgements while the bot is busy, and the first post of a wide fan-out.
 
 Runs the real bot (`python -m bot run`, HTTP mode) as a child process against the loopback
-stand-ins of tests/fakes (the Slack Web API) and a static feed server, and measures from outside,
+stand-ins of standins/ (the Slack Web API) and a static feed server, and measures from outside,
 over HTTP, as Slack would:
 
 1. the round trip of a signed `/isscr-news` (a search, `status` and `poll`, in turn) and of
@@ -35,17 +35,14 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bot.store import Store
+from standins.feed_server import BASE_DATE, FeedItem, make_item, render_rss
+from standins.slack_api import SlackApi
+from standins.slack_requests import CHANNEL, SIGNING_SECRET, send_to_slack_app, slash_command_body
+
+# The bot runs as `python -m bot` from a temporary directory: this checkout's bot, installed or not.
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # `tests.fakes` from a clone
-
-from bot.store import Store  # noqa: E402
-from tests.conftest import send_to_slack_app, slash_command_body  # noqa: E402
-from tests.fakes.feed_server import BASE_DATE, FeedItem, make_item, render_rss  # noqa: E402
-from tests.fakes.slack_api import SlackApi  # noqa: E402
-
-CHANNEL = "C0NEWS0001"
 ADMIN, MEMBER = "U0ADMIN001", "U0MEMBER01"
-SIGNING_SECRET = "test-signing-secret"  # what tests.conftest signs with
 ACK_TARGET = 1.0
 FAN_OUT_TARGET = 0.100
 FAN_OUT_CHANNELS = 300

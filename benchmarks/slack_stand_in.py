@@ -1,7 +1,7 @@
 """Slack, as far as timing `/isscr-news` needs it: the signed request Slack sends, and a
 loopback Web API answering the one method Bolt calls (`auth.test`) and the response_url of
-answers that come too late for the acknowledgement. The benchmark builds its own requests: the
-tests' fakes (tests/fakes) stay the tests'."""
+answers that come too late for the acknowledgement. Smaller than standins/slack_api.py, which
+checks every payload as Slack would: here only the bot's own time is measured."""
 
 from __future__ import annotations
 

@@ -10,16 +10,10 @@ import pytest
 
 from bot.runtime import Bot
 from bot.settings import Settings
-from tests.conftest import (
-    CHANNEL,
-    eventually,
-    home_action_body,
-    posted_ids,
-    send_to_slack_app,
-    slash_command_body,
-)
-from tests.fakes.feed_server import Fault, FeedServer, make_item
-from tests.fakes.slack_api import FakeResponse, SlackApi
+from standins.feed_server import Fault, FeedServer, make_item
+from standins.slack_api import FakeResponse, SlackApi
+from standins.slack_requests import home_action_body, send_to_slack_app, slash_command_body
+from tests.conftest import CHANNEL, eventually, posted_ids
 from tests.test_bot import events_url, running
 
 ADMIN, MEMBER, EXTRA = "U0ADMIN001", "U0MEMBER01", "U0EXTRA001"

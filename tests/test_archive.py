@@ -23,6 +23,15 @@ from bot.ingest.feed import open_session
 from bot.ingest.rss import parse_feed
 from bot.settings import Settings, SettingsError
 from bot.store import Store
+from standins.feed_server import (
+    SQUARESPACE_HTML,
+    Fault,
+    FeedServer,
+    make_item,
+    render_archive_page,
+    render_rss,
+)
+from standins.slack_api import SlackApi
 from tests.conftest import (
     CHANNEL,
     DATA_DIR,
@@ -33,15 +42,6 @@ from tests.conftest import (
     posted_ids,
     queued,
 )
-from tests.fakes.feed_server import (
-    SQUARESPACE_HTML,
-    Fault,
-    FeedServer,
-    make_item,
-    render_archive_page,
-    render_rss,
-)
-from tests.fakes.slack_api import SlackApi
 from tests.test_bot import InspectedBot
 
 SAMPLE_PAGE = DATA_DIR / "sample-archive-page.json"

@@ -17,9 +17,9 @@ from pathlib import Path
 from bot.backup import back_up
 from bot.models import Release
 from bot.store import SCHEMA_VERSION, Store
+from standins.feed_server import FeedServer, make_item
+from standins.slack_api import SlackApi
 from tests.conftest import CHANNEL, bot_env, eventually, newest_first, posted_ids
-from tests.fakes.feed_server import FeedServer, make_item
-from tests.fakes.slack_api import SlackApi
 from tests.test_process import BotProcess, child_env, run_cli
 
 LONG_HTML = "<p>" + "A long paragraph of the release, about stem cells and policy. " * 400 + "</p>"

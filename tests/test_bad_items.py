@@ -20,9 +20,9 @@ from bot.ingest.archive import Backfill
 from bot.ingest.watcher import Outcome, Watcher
 from bot.settings import Settings
 from bot.store import Store
+from standins.feed_server import Fault, FeedServer, make_item, render_archive_page
+from standins.slack_api import SlackApi
 from tests.conftest import bot_env, eventually, make_watcher, newest_first, queued
-from tests.fakes.feed_server import Fault, FeedServer, make_item, render_archive_page
-from tests.fakes.slack_api import SlackApi
 from tests.test_admin import ADMIN, command
 from tests.test_bot import running
 from tests.test_home import open_home

@@ -16,16 +16,10 @@ from bot.routes import SEED_BY
 from bot.runtime import Bot
 from bot.settings import Settings
 from bot.store import Store
-from tests.conftest import (
-    CHANNEL,
-    eventually,
-    posted_ids,
-    send_to_slack_app,
-    sign,
-    slash_command_body,
-)
-from tests.fakes.feed_server import Fault, FeedServer, make_item
-from tests.fakes.slack_api import FakeResponse, SlackApi
+from standins.feed_server import Fault, FeedServer, make_item
+from standins.slack_api import FakeResponse, SlackApi
+from standins.slack_requests import send_to_slack_app, sign, slash_command_body
+from tests.conftest import CHANNEL, eventually, posted_ids
 
 
 class InspectedBot(Bot):

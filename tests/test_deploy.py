@@ -24,9 +24,9 @@ from packaging.utils import canonicalize_name
 
 from bot.cli import WRITING_COMMANDS, main, platform_problem
 from bot.ingest.feed import DEFAULT_TIMEOUT
+from standins.feed_server import Fault, FeedServer
+from standins.slack_api import SlackApi
 from tests.conftest import bot_env, eventually
-from tests.fakes.feed_server import Fault, FeedServer
-from tests.fakes.slack_api import SlackApi
 from tests.test_process import BotProcess, child_env, free_port, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -186,6 +186,7 @@ def test_the_build_context_holds_what_the_dockerfile_copies_and_never_a_secret()
     assert not dockerignore_excludes("bot/cli.py")
     assert not dockerignore_excludes("bot/slack/listeners/__init__.py")
     for kept_out in (".env", "isscr-news.db", "bot.db-wal", ".git", ".venv", "tests/conftest.py",
+                     "standins/slack_api.py",
                      "bot/__pycache__/cli.cpython-311.pyc"):  # fmt: skip
         assert dockerignore_excludes(kept_out), kept_out
 

@@ -12,8 +12,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.conftest import eventually
-from tests.fakes.feed_server import (
+from standins.feed_server import (
     COLLECTION_ID,
     RSS_CONTENT_TYPE,
     WEBSITE_ID,
@@ -24,7 +23,8 @@ from tests.fakes.feed_server import (
     render_archive_page,
     render_rss,
 )
-from tests.fakes.slack_api import BOT_ID, FakeResponse, SlackApi
+from standins.slack_api import BOT_ID, FakeResponse, SlackApi
+from tests.conftest import eventually
 
 HOSTILE = "<!channel> & <https://evil.example|isscr.org>"
 

@@ -28,7 +28,7 @@ from bot.ingest.fields import (
 )
 from bot.ingest.rss import parse_feed
 from bot.models import Release
-from tests.fakes.feed_server import OMIT_GUID, make_item, render_archive_page, render_rss
+from standins.feed_server import OMIT_GUID, make_item, render_archive_page, render_rss
 
 SITE = "https://www.isscr.org"
 ITEM = "6579e5d57770b4da614e3254"

@@ -22,14 +22,14 @@ from bot.settings import Settings, SettingsError
 from bot.slack.blocks.admin import SEND_TRIAL, first_post_blocks
 from bot.slack.blocks.announcement import announcement_blocks
 from bot.store import Route
+from standins.feed_server import FeedServer, make_item
+from standins.slack_api import SlackApi
 from tests.conftest import (
     CHANNEL,
     bot_env,
     eventually,
     posted_ids,
 )
-from tests.fakes.feed_server import FeedServer, make_item
-from tests.fakes.slack_api import SlackApi
 from tests.test_admin import ADMIN, MEMBER, POLICY_NEWS, PRESS_NEWS, at, command
 from tests.test_admin import feed as feed  # the feed fixture: one release per category
 from tests.test_bot import running

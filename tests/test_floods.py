@@ -17,17 +17,10 @@ from bot.routes import SEED_BY
 from bot.runtime import Bot
 from bot.settings import Settings
 from bot.store import Store
-from tests.conftest import (
-    CHANNEL,
-    bot_env,
-    eventually,
-    home_action_body,
-    make_watcher,
-    newest_first,
-    posted_ids,
-)
-from tests.fakes.feed_server import FeedServer, make_item
-from tests.fakes.slack_api import SlackApi
+from standins.feed_server import FeedServer, make_item
+from standins.slack_api import SlackApi
+from standins.slack_requests import home_action_body
+from tests.conftest import CHANNEL, bot_env, eventually, make_watcher, newest_first, posted_ids
 from tests.test_admin import ADMIN, MEMBER, command
 from tests.test_bot import running
 from tests.test_home import buttons, open_home, post

@@ -13,15 +13,14 @@ from urllib.parse import parse_qs, urlencode
 import pytest
 
 from bot.runtime import Bot
-from tests.conftest import (
-    CHANNEL,
+from standins.slack_api import SlackApi
+from standins.slack_requests import (
     block_action_body,
-    eventually,
     home_action_body,
     send_to_slack_app,
     view_submission_body,
 )
-from tests.fakes.slack_api import SlackApi
+from tests.conftest import CHANNEL, eventually
 from tests.test_admin import ADMIN, POLICY_NEWS, PRESS_NEWS
 from tests.test_admin import feed as feed  # the feed fixture: one release per category
 from tests.test_bot import events_url

@@ -14,18 +14,16 @@ import pytest
 from bot.runtime import Bot
 from bot.settings import Settings
 from bot.slack.blocks.admin import SETUP_CHANNEL
-from tests.conftest import (
-    CHANNEL,
-    eventually,
+from standins.feed_server import FeedServer, make_item
+from standins.slack_api import FakeResponse, SlackApi
+from standins.slack_requests import (
     home_action_body,
-    posted_ids,
     send_to_slack_app,
     sign,
     slash_command_body,
     view_submission_body,
 )
-from tests.fakes.feed_server import FeedServer, make_item
-from tests.fakes.slack_api import FakeResponse, SlackApi
+from tests.conftest import CHANNEL, eventually, posted_ids
 from tests.test_admin import ADMIN, INVITED, MEMBER, POLICY_NEWS, PRESS_NEWS, SECRET, feed_polls
 from tests.test_admin import feed as feed  # the feed fixture: one release per category
 from tests.test_bot import events_url, running

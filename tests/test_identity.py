@@ -12,9 +12,9 @@ from bot.ingest.archive import Backfill
 from bot.ingest.watcher import Watcher
 from bot.settings import Settings
 from bot.store import Store
+from standins.feed_server import FeedServer, make_item
+from standins.slack_api import SlackApi
 from tests.conftest import CHANNEL, eventually, make_watcher, newest_first, posted_ids, queued
-from tests.fakes.feed_server import FeedServer, make_item
-from tests.fakes.slack_api import SlackApi
 from tests.test_bot import running
 
 

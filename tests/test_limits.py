@@ -1,5 +1,5 @@
 """Everything the bot builds for Slack is within Slack's documented limits, whatever releases,
-categories, routes and members' text hold: checked by tests/fakes/block_kit.py, the checks the
+categories, routes and members' text hold: checked by standins/block_kit.py, the checks the
 Slack stand-in applies (slack_sdk's models, and the limits they miss)."""
 
 from __future__ import annotations
@@ -54,10 +54,10 @@ from bot.slack.blocks.search import (
     search_text,
 )
 from bot.store import Change, Route
+from standins.block_kit import message_error, view_problems
+from standins.feed_server import FeedServer, make_item
+from standins.slack_api import SlackApi
 from tests.conftest import CHANNEL, eventually
-from tests.fakes.block_kit import message_error, view_problems
-from tests.fakes.feed_server import FeedServer, make_item
-from tests.fakes.slack_api import SlackApi
 from tests.test_bot import running
 
 LONG = 10_000

@@ -14,18 +14,16 @@ import pytest
 
 from bot.runtime import Bot
 from bot.settings import Settings
-from tests.conftest import (
-    CHANNEL,
+from standins.feed_server import FeedServer, make_item
+from standins.slack_api import FakeResponse, SlackApi
+from standins.slack_requests import (
     block_action_body,
-    bot_env,
-    eventually,
     home_action_body,
     send_to_slack_app,
     slash_command_body,
     view_submission_body,
 )
-from tests.fakes.feed_server import FeedServer, make_item
-from tests.fakes.slack_api import FakeResponse, SlackApi
+from tests.conftest import CHANNEL, bot_env, eventually
 from tests.test_bot import events_url, running
 from tests.test_home import open_home
 

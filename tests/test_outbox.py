@@ -21,8 +21,8 @@ from bot.settings import Settings
 from bot.slack.app import posting_client
 from bot.slack.outbox import Outbox
 from bot.store import Store
+from standins.slack_api import FakeResponse, SlackApi
 from tests.conftest import CHANNEL, bot_env, eventually, posted_ids
-from tests.fakes.slack_api import FakeResponse, SlackApi
 
 OTHER = "C0OTHER001"
 

@@ -9,8 +9,8 @@ import pytest
 from bot.ingest.html_text import excerpt, paragraphs
 from bot.ingest.rss import parse_feed
 from bot.models import FeedError, Release
+from standins.feed_server import OMIT_GUID, make_item, render_rss
 from tests.conftest import DATA_DIR
-from tests.fakes.feed_server import OMIT_GUID, make_item, render_rss
 
 FEED_URL = "https://www.isscr.org/isscr-news?format=rss"
 

@@ -19,9 +19,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from standins.feed_server import Fault, FeedServer, make_item
+from standins.slack_api import FakeResponse, SlackApi
 from tests.conftest import CHANNEL, DATA_DIR, bot_env, eventually, newest_first, posted_ids
-from tests.fakes.feed_server import Fault, FeedServer, make_item
-from tests.fakes.slack_api import FakeResponse, SlackApi
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -19,9 +19,9 @@ from bot.ingest.watcher import Outcome, Watcher
 from bot.runtime import Bot
 from bot.settings import Settings, SettingsError
 from bot.store import Store
+from standins.feed_server import FEED_PATH, Fault, FeedServer, LoopbackResolver, make_item
+from standins.slack_api import SlackApi
 from tests.conftest import CHANNEL, bot_env, eventually, newest_first
-from tests.fakes.feed_server import FEED_PATH, Fault, FeedServer, LoopbackResolver, make_item
-from tests.fakes.slack_api import SlackApi
 
 # The society's site and a stranger's, on this machine: the stranger listens on another
 # loopback address, so "another host" is another host to the bot and to the kernel.

@@ -13,17 +13,10 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import (
-    CHANNEL,
-    bot_env,
-    eventually,
-    posted_ids,
-    send_to_slack_app,
-    slash_command_body,
-    view_submission_body,
-)
-from tests.fakes.feed_server import BASE_DATE, FeedServer, make_item
-from tests.fakes.slack_api import SlackApi
+from standins.feed_server import BASE_DATE, FeedServer, make_item
+from standins.slack_api import SlackApi
+from standins.slack_requests import send_to_slack_app, slash_command_body, view_submission_body
+from tests.conftest import CHANNEL, bot_env, eventually, posted_ids
 from tests.test_process import BotProcess
 
 ADMIN, MEMBER = "U0ADMIN001", "U0MEMBER01"

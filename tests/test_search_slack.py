@@ -16,18 +16,10 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.runtime import Bot
 from bot.settings import Settings
-from tests.conftest import (
-    CHANNEL,
-    block_action_body,
-    bot_env,
-    eventually,
-    mrkdwn_texts,
-    newest_first,
-    send_to_slack_app,
-    slash_command_body,
-)
-from tests.fakes.feed_server import FeedServer, make_item
-from tests.fakes.slack_api import FakeResponse, SlackApi
+from standins.feed_server import FeedServer, make_item
+from standins.slack_api import FakeResponse, SlackApi
+from standins.slack_requests import block_action_body, send_to_slack_app, slash_command_body
+from tests.conftest import CHANNEL, bot_env, eventually, mrkdwn_texts, newest_first
 from tests.test_bot import events_url, running
 
 EMBRYO = make_item(

@@ -19,9 +19,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from standins.feed_server import FeedServer
+from standins.slack_api import FakeResponse, SlackApi
 from tests.conftest import CHANNEL, bot_env, eventually
-from tests.fakes.feed_server import FeedServer
-from tests.fakes.slack_api import FakeResponse, SlackApi
 from tests.test_process import child_env, free_port, run_cli
 
 ATTEMPT = re.compile(r"Socket Mode: no connection to Slack \((.+)\); attempt (\d+) failed, next in")

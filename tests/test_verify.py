@@ -14,9 +14,10 @@ import pytest
 
 from bot.settings import Settings
 from bot.slack.verify import Refusals
-from tests.conftest import bot_env, send_to_slack_app, sign, slash_command_body
-from tests.fakes.feed_server import FeedServer
-from tests.fakes.slack_api import SlackApi
+from standins.feed_server import FeedServer
+from standins.slack_api import SlackApi
+from standins.slack_requests import send_to_slack_app, sign, slash_command_body
+from tests.conftest import bot_env
 from tests.test_bot import events_url, running
 from tests.test_process import BotProcess
 

@@ -12,8 +12,8 @@ from bot.database import Database
 from bot.ingest.feed import MAX_BODY_BYTES, open_session
 from bot.ingest.watcher import Outcome, Watcher
 from bot.store import Store
+from standins.feed_server import Fault, FeedServer, make_item
 from tests.conftest import make_watcher, newest_first, queued
-from tests.fakes.feed_server import Fault, FeedServer, make_item
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
-from tests.fakes.block_kit import message_error, view_problems
+from standins.block_kit import message_error, view_problems
 
 TEAM_ID = "T0ISSCR01"
 BOT_USER_ID = "U0BOTUSER1"

@@ -157,10 +157,11 @@ def blocks_problems(blocks: list[Any], *, limit: int, path: str) -> list[str]:
             if block_id in block_ids:
                 found.append(f"{where}.block_id {block_id!r} is used twice")
             block_ids.add(block_id)
-        if not found and Block.parse(block) is None:
+        parsed = None if found else Block.parse(block)
+        if not found and parsed is None:
             found.append(f"{where} has an unknown type {block['type']!r}")
-        if not found:
-            found = _oracle(lambda block=block: Block.parse(block).to_dict(), block, where)
+        if not found and parsed is not None:
+            found = _oracle(lambda parsed=parsed: parsed.to_dict(), block, where)
         problems += found
     return problems
 
