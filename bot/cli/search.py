@@ -8,8 +8,9 @@ import click
 
 from bot.cli.common import fail, load_settings, open_store
 from bot.cli.terminal import terminal_text
-from bot.search.engine import Results, Search, SearchError
+from bot.search.engine import Search, SearchError
 from bot.search.grammar import QueryError, is_help
+from bot.search.results import Results
 from bot.slack import blocks
 
 CLI_PAGE_SIZE = 10  # results per page of `search`: a terminal has room for more than Slack

@@ -20,9 +20,10 @@ from urllib.parse import quote
 from bot.ingest.archive import NORMAL_ENDS
 from bot.models import CHANNEL_ID, USER_ID, Change, Release, Route
 from bot.routes import NO_CATEGORY, Changed
-from bot.search.engine import PAGE_SIZE, RANKED_AT_MOST, Hint, Results
+from bot.search.engine import PAGE_SIZE
 from bot.search.grammar import MAX_QUERY_CHARS
 from bot.search.marks import MARK_CLOSE, MARK_OPEN, normal, stem
+from bot.search.results import RANKED_AT_MOST, Hint, Results
 from bot.slack.markup import unescaped
 
 EVENT_TYPE = "isscr_news_item"
