@@ -43,11 +43,7 @@ async def find_posted(
     # A delivery from before tries were timed: its last try may have been any time since.
     last = delivery.last_attempt_at or clock()
     last = max(first, last)
-    window = {
-        "oldest": f"{max(0.0, first - HISTORY_MARGIN):.6f}",
-        "latest": f"{last + HISTORY_MARGIN:.6f}",
-        "inclusive": True,
-    }
+    oldest, latest = f"{max(0.0, first - HISTORY_MARGIN):.6f}", f"{last + HISTORY_MARGIN:.6f}"
     cursor: str | None = None
     cursors_seen: set[str] = set()
     while True:
@@ -57,7 +53,9 @@ async def find_posted(
                 include_all_metadata=True,
                 limit=200,
                 cursor=cursor,
-                **window,
+                oldest=oldest,
+                latest=latest,
+                inclusive=True,
             )
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
             raise HistoryUnreadable(classify(error)) from None
@@ -68,7 +66,8 @@ async def find_posted(
                 metadata.get("event_type") == blocks.EVENT_TYPE
                 and payload.get("item_id") == delivery.release_id
             ):
-                return message.get("ts")
+                ts: str | None = message.get("ts")
+                return ts
         cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
         if cursor is None:
             return None

@@ -215,16 +215,7 @@ class Outbox(Sending):
                 raise  # the database: the whole channel waits (see _work)
             except Exception:  # never let one bad delivery stop the channel
                 log.exception("delivery %d to %s failed unexpectedly", delivery.id, channel)
-                await self.db.write(
-                    lambda store, failed=delivery: store.reschedule(
-                        failed.id,
-                        attempt=None,  # whichever try it failed in: this process holds it
-                        due_at=self.clock() + self._retry_delay(failed.attempts + 1),
-                        error="internal error, see the bot's log",
-                        outcome_known=False,
-                        count_attempt=True,
-                    )
-                )
+                await self._failed_unexpectedly(delivery)
             delivery = None
 
     async def _sleep(self, seconds: float) -> None:

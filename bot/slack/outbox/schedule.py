@@ -36,6 +36,19 @@ class Scheduling:
     def _retry_delay(self, attempt: int) -> float:
         return backoff_delay(attempt, base=self.retry_base, cap=self.retry_cap)
 
+    async def _failed_unexpectedly(self, delivery: Delivery) -> None:
+        """A bug met while delivering: try again later, checking history first."""
+        await self.db.write(
+            lambda store: store.reschedule(
+                delivery.id,
+                attempt=None,  # whichever try it failed in: this process holds it
+                due_at=self.clock() + self._retry_delay(delivery.attempts + 1),
+                error="internal error, see the bot's log",
+                outcome_known=False,
+                count_attempt=True,
+            )
+        )
+
     async def _settle(self, delivery: Delivery, failure: SlackFailure) -> None:
         if failure.kind is Failure.PERMANENT or failure.kind is Failure.NOT_IN_CHANNEL:
             error = explain(failure.reason)
