@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.backoff import backoff_delay
 from bot.database import Database
-from bot.health import iso, report
+from bot.health import HealthReport, iso, report
 from bot.ingest.archive import Backfill
 from bot.ingest.archive_page import ArchiveError
 from bot.ingest.feed import open_session
@@ -280,11 +280,7 @@ class Bot:
                     log.exception("archive backfill crashed")
                     reason = f"internal error ({error.__class__.__name__}), see the bot's log"
                 try:
-                    failures = await self.db.write(
-                        lambda store, reason=reason: store.record_archive_failure(
-                            url, reason, now=time.time()
-                        )
-                    )
+                    failures = await self._record_archive_failure(url, reason)
                 except Exception:  # the database itself may be what fails
                     failures = 1
             else:
@@ -360,7 +356,12 @@ class Bot:
         self.port = self._runner.addresses[0][1]  # the real port when PORT=0
         log.info("listening on %s:%s (%s)", self.host, self.port, served)
 
-    async def report(self, *, within: float | None = None) -> dict[str, Any]:
+    async def _record_archive_failure(self, url: str, reason: str) -> int:
+        return await self.db.write(
+            lambda store: store.record_archive_failure(url, reason, now=time.time())
+        )
+
+    async def report(self, *, within: float | None = None) -> HealthReport:
         """The health report (see `bot.health`), with what only this process knows."""
         return await report(
             self.db,

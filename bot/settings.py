@@ -158,6 +158,18 @@ class Settings:
                 )
             )
 
+    def _require_archive(self, problems: _Problems) -> None:
+        if self.archive_url is None and not (
+            problems.reported("FEED_URL") or problems.reported("ARCHIVE_URL")
+        ):
+            problems.found.append(
+                SettingsError(
+                    "ARCHIVE_URL",
+                    "is not set and FEED_URL is a local file, so there is no archive to read",
+                    f"set ARCHIVE_URL, e.g. to {DEFAULT_ARCHIVE_URL}",
+                )
+            )
+
     @classmethod
     def from_env(
         cls,
@@ -219,18 +231,8 @@ class Settings:
             settings = check(lambda: settings.in_mode(mode), settings)
         if require_slack:
             settings._require_slack(problems, serve=serve)
-        if (
-            require_archive
-            and settings.archive_url is None
-            and not (problems.reported("FEED_URL") or problems.reported("ARCHIVE_URL"))
-        ):
-            problems.found.append(
-                SettingsError(
-                    "ARCHIVE_URL",
-                    "is not set and FEED_URL is a local file, so there is no archive to read",
-                    f"set ARCHIVE_URL, e.g. to {DEFAULT_ARCHIVE_URL}",
-                )
-            )
+        if require_archive:
+            settings._require_archive(problems)
         problems.raise_any()
         return settings
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.models import Found, Release
-from bot.search.engine import Hint, Results
 from bot.search.grammar import Term, parse
 from bot.search.marks import Marker
+from bot.search.results import Hint, Results
 from bot.slack.blocks.admin import recent_changes_blocks
 from bot.slack.blocks.announcement import (
     announcement_blocks,

@@ -22,7 +22,8 @@ from typing import Any
 from packaging.requirements import Requirement  # pytest's own dependency
 from packaging.utils import canonicalize_name
 
-from bot.cli import WRITING_COMMANDS, main, platform_problem
+from bot.cli import main
+from bot.cli.deploy import WRITING_COMMANDS, platform_problem
 from bot.ingest.feed import DEFAULT_TIMEOUT
 from standins.feed_server import Fault, FeedServer
 from standins.slack_api import SlackApi

@@ -14,9 +14,9 @@ import pytest
 
 from bot.models import Found, Release
 from bot.routes import NO_CATEGORY, Changed
-from bot.search.engine import Hint, Results
 from bot.search.grammar import parse
 from bot.search.marks import MARK_CLOSE, MARK_OPEN
+from bot.search.results import Hint, Results
 from bot.settings import Settings
 from bot.slack.blocks.admin import (
     REMOVE_ROUTE,

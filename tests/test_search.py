@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.models import Release, Validators
-from bot.search.engine import Hint, Search, SearchError
+from bot.search.engine import Search, SearchError
 from bot.search.grammar import QueryError
 from bot.search.marks import MARK_CLOSE, MARK_OPEN
+from bot.search.results import Hint
 from bot.store import JOIN, Store
 
 

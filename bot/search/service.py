@@ -9,7 +9,8 @@ from pathlib import Path
 from time import monotonic
 
 from bot.database import DatabaseBusy, Worker
-from bot.search.engine import PAGE_SIZE, Results, Search, SearchError
+from bot.search.engine import PAGE_SIZE, Search, SearchError
+from bot.search.results import Results
 from bot.store import Store
 
 log = logging.getLogger(__name__)

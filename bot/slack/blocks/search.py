@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 from bot.models import CHANNEL_ID, Release
-from bot.search.engine import PAGE_SIZE, RANKED_AT_MOST, Hint, Results
+from bot.search.engine import PAGE_SIZE
 from bot.search.grammar import MAX_QUERY_CHARS
+from bot.search.results import RANKED_AT_MOST, Hint, Results
 from bot.slack.blocks.common import (
     LOOK_ALIKES,
     MAX_CONFIRM_TEXT,

@@ -9,8 +9,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.search.engine import Results, SearchError
+from bot.search.engine import SearchError
 from bot.search.grammar import QueryError, is_help
+from bot.search.results import Results
 from bot.search.service import SearchService
 from bot.slack.admin import Admin, is_admin_command
 from bot.slack.blocks.common import fallback_text

@@ -49,6 +49,8 @@ FORM_READ_WITHIN = 0.5
 FORM_WRITE_WITHIN = 0.8
 
 
+# Long, but a list of short handlers under Bolt's decorators that share these services: it reads
+# best whole.
 def register(app: AsyncApp, admin: Admin, home: Home) -> None:
     @app.view(ROUTE_FORM)
     async def save_route(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -62,6 +62,8 @@ NOT_OURS = (
 )
 
 
+# Long, but a list of short handlers under Bolt's decorators that share these services: it reads
+# best whole.
 def register(app: AsyncApp, admin: Admin, home: Home) -> None:
     async def tell(body: dict[str, Any], text: str) -> None:
         """Answer a click in a small modal: a click on the Home has no message to answer in."""

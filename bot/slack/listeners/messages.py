@@ -48,6 +48,8 @@ class _Share:
     pressed: set[str] = field(default_factory=set)
 
 
+# Long, but a list of short handlers under Bolt's decorators that share these services: it reads
+# best whole.
 def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWebClient) -> None:
     """`poster` posts shared releases: a client that never repeats a request that may have
     reached Slack (`bot.slack.app.posting_client`), so a dropped connection is not a second post."""

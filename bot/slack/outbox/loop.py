@@ -1,0 +1,239 @@
+"""The delivery loop: one worker per channel, each under a lease, until stopped or drained.
+
+Rule 3 of `bot.slack.outbox`: each channel is worked by one process at a time, under a lease in
+SQLite, renewed by a heartbeat; a dead holder's lease is taken over at once (see `bot.holders`:
+same boot, same PID namespace, PID gone), any other when it expires.
+
+Every database call runs off the event loop (`bot.database`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.database import Database
+from bot.holders import holder_is_gone, this_process
+from bot.slack.outbox.schedule import MAX_RETRY_AFTER
+from bot.slack.outbox.send import Sending
+from bot.store import Delivery, Lease, Store
+
+log = logging.getLogger("bot.slack.outbox")  # one logger for the whole outbox
+
+
+class Outbox(Sending):
+    """Delivers queued announcements; `run` until stopped, or `drain` what is due now."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: AsyncWebClient,
+        *,
+        spacing: float = 1.0,
+        lease_ttl: float = 60.0,
+        retry_base: float = 2.0,
+        retry_cap: float = 600.0,
+        max_attempts: int = 24,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.spacing = spacing
+        self.lease_ttl = lease_ttl
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self.max_attempts = max_attempts
+        self.max_retry_after = max_retry_after
+        self.clock = clock
+        self.holder = this_process()
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._held: set[str] = set()  # channels whose lease this outbox holds
+        self._lost: set[str] = set()  # ... and those it found taken by another process
+        self._last_post: dict[str, float] = {}
+        # Channels whose worker crashed (a locked database, say), by when to start it again.
+        self._resume_at: dict[str, float] = {}
+        self._draining = False
+
+    def wake(self) -> None:
+        """New deliveries were queued: look at once rather than at the next tick."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, *, grace: float = 10.0) -> None:
+        """Deliver until `stop` is set, then let posts in flight finish within `grace` seconds."""
+        made_due = False
+        stopper = asyncio.create_task(self._follow(stop))
+        heartbeat = asyncio.create_task(self._keep_leases())
+        try:
+            while not self._stop.is_set():
+                timeout = 5.0
+                try:
+                    if not made_due:
+                        await self.db.write(lambda store: store.make_all_due(now=self.clock()))
+                        made_due = True
+                    await self._start_workers()
+                    next_due = await self.db.read(lambda store: store.next_due_at())
+                    if next_due is not None:
+                        timeout = min(timeout, max(0.05, next_due - self.clock()))
+                except Exception as error:  # a locked database, say: try again shortly
+                    timeout = self._retry_delay(1)
+                    _log_failure(
+                        "outbox scheduling failed", error, f"trying again in {timeout:.1f} s"
+                    )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                self._wake.clear()
+        finally:
+            stopper.cancel()
+            heartbeat.cancel()
+            await self._finish_workers(grace)
+
+    async def drain(self) -> None:
+        """Deliver everything due now, then return (for one-shot `poll`)."""
+        self._draining = True
+        heartbeat = asyncio.create_task(self._keep_leases())
+        try:
+            await self._start_workers()
+            await self._finish_workers(grace=None)
+        finally:
+            heartbeat.cancel()
+
+    async def _follow(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._stop.set()
+        self._wake.set()
+
+    async def _start_workers(self) -> None:
+        """Take every channel with work that no live process holds, in one transaction, and
+        start a worker for each: a release routed to hundreds of channels costs one commit
+        before its first post, not one each."""
+        now = time.monotonic()
+        busy = {channel for channel, task in self._workers.items() if not task.done()}
+        busy |= {channel for channel, at in self._resume_at.items() if at > now}
+        waiting = await self.db.read(lambda store: store.channels_with_work())
+        if not set(waiting) - busy:
+            return
+        taken = await self.db.write(
+            lambda store: store.claim_channels(
+                self.holder,
+                skip=busy,
+                ttl=self.lease_ttl,
+                now=self.clock(),
+                holder_is_gone=self._holder_is_gone,
+            )
+        )
+        for channel in sorted(set(waiting) - busy - set(taken)):
+            log.debug("channel %s is being delivered by another process", channel)
+        for channel, delivery in taken.items():
+            self._held.add(channel)
+            self._lost.discard(channel)
+            self._workers[channel] = asyncio.create_task(
+                self._work(channel, delivery), name=f"outbox:{channel}"
+            )
+
+    def _holder_is_gone(self, lease: Lease) -> bool:
+        return holder_is_gone(lease, self.holder)
+
+    async def _finish_workers(self, grace: float | None) -> None:
+        workers = [task for task in self._workers.values() if not task.done()]
+        if not workers:
+            return
+        _, late = await asyncio.wait(workers, timeout=grace)
+        for task in late:
+            # Cancelled mid-post, a delivery stays "sending" and the next start checks history.
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _keep_leases(self) -> None:
+        """Renew every lease this outbox holds, in one transaction, a few times per lease."""
+        while True:
+            await asyncio.sleep(self.lease_ttl / 4)
+            held = set(self._held)
+            if not held:
+                continue
+            try:
+                lost = await self.db.write(functools.partial(self._renew, held))
+            except Exception as error:
+                _log_failure("renewing the delivery leases failed", error, "trying again")
+                continue
+            for channel in sorted(lost & self._held):
+                log.warning("lost the delivery lease for %s to another process", channel)
+                self._lost.add(channel)
+
+    def _renew(self, channels: set[str], store: Store) -> set[str]:
+        return store.renew_leases(
+            channels, owner=self.holder.owner, ttl=self.lease_ttl, now=self.clock()
+        )
+
+    # -- one channel ----------------------------------------------------------------------
+
+    async def _work(self, channel: str, first: Delivery) -> None:
+        try:
+            await self._work_channel(channel, first)
+        except Exception as error:  # a locked database, say: start again a little later
+            pause = self._retry_delay(1)
+            _log_failure(f"delivering to {channel} stopped", error, f"resuming in {pause:.1f} s")
+            self._resume_at[channel] = time.monotonic() + pause
+        finally:
+            self._held.discard(channel)
+            with contextlib.suppress(Exception):  # else it expires by itself
+                await self.db.write(
+                    lambda store: store.release_lease(channel, owner=self.holder.owner)
+                )
+
+    async def _work_channel(self, channel: str, first: Delivery) -> None:
+        delivery: Delivery | None = first
+        while not self._stop.is_set() and channel not in self._lost:
+            if delivery is None:
+                delivery = await self.db.read(lambda store: store.next_delivery(channel))
+                if delivery is None:
+                    break
+            wait = delivery.due_at - self.clock()
+            if wait > 0:
+                if self._draining:
+                    break
+                # Looked at again now and then: another process may have finished it, or an
+                # admin made it due at once.
+                await self._sleep(min(wait, self.lease_ttl / 4))
+                delivery = None
+                continue
+            await self._pace(channel)
+            try:
+                await self._deliver(delivery)
+            except asyncio.CancelledError:
+                raise
+            except (sqlite3.Error, OSError):
+                raise  # the database: the whole channel waits (see _work)
+            except Exception:  # never let one bad delivery stop the channel
+                log.exception("delivery %d to %s failed unexpectedly", delivery.id, channel)
+                await self._failed_unexpectedly(delivery)
+            delivery = None
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    async def _pace(self, channel: str) -> None:
+        # At most one post a second per channel (Slack's chat.postMessage limit).
+        last = self._last_post.get(channel)
+        if last is not None:
+            wait = last + self.spacing - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+
+def _log_failure(what: str, error: Exception, then: str) -> None:
+    """One line for a database that is locked or full; a traceback for anything else."""
+    if isinstance(error, sqlite3.Error | OSError):
+        log.warning("%s (%s); %s", what, error, then)
+    else:
+        log.exception("%s; %s", what, then)

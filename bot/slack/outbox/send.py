@@ -1,0 +1,176 @@
+"""Posting one delivery: look in history first if it may have gone out, then claim and post.
+
+Rules 1, 2 and 4 of `bot.slack.outbox`:
+1. A delivery is marked "sending" (committed) before `chat.postMessage`, and "sent" after.
+2. A delivery found "sending" is first looked for in the channel's history (`history`); it is
+   posted again only when it is surely not there. When the history cannot be read (the bot was
+   removed from the channel, say), the delivery waits and says why: posting blind could post
+   twice.
+4. A post happens only right after the same transaction that marks it "sending" has found
+   the lease still ours (and extended it), and only while at least half of that lease is
+   left: a process that was stopped (SIGSTOP, a paused VM) for longer than that wakes to
+   find it may have lost the channel, and checks again instead of posting. The request is
+   never repeated by the client (not even after a 429): each send passes this check. What is
+   left is a stall between the check and the request leaving (connecting included).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.models import Holder, Release
+from bot.slack.blocks.announcement import (
+    announcement_blocks,
+    announcement_metadata,
+    announcement_text,
+    minimal_announcement,
+)
+from bot.slack.errors import MALFORMED, Failure, classify
+from bot.slack.outbox.history import HistoryUnreadable, find_posted
+from bot.slack.outbox.schedule import Scheduling
+from bot.slack.posting import join
+from bot.store import SENDING, Delivery, Store
+
+log = logging.getLogger("bot.slack.outbox")  # one logger for the whole outbox
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A delivery taken for one post: its attempt's number, and when, by both clocks (see
+    rule 4)."""
+
+    attempt: int
+    at: float  # wall clock, as recorded with the lease
+    at_monotonic: float
+
+
+class Sending(Scheduling):
+    """Posts one delivery exactly once; `Outbox` sets these attributes."""
+
+    client: AsyncWebClient
+    holder: Holder
+    lease_ttl: float
+    _lost: set[str]  # channels found taken by another process
+    _last_post: dict[str, float]  # when each channel was last posted to (monotonic)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        release = await self.db.read(lambda store: store.release(delivery.release_id))
+        if release is None:  # impossible through the foreign key, but never post garbage
+            await self.db.write(
+                lambda store: store.mark_failed(
+                    delivery.id,
+                    attempt=None,
+                    error="release missing from the database",
+                    outcome_known=True,
+                )
+            )
+            return
+        if delivery.state == SENDING:
+            try:
+                ts = await find_posted(self.client, delivery, self.clock)
+            except HistoryUnreadable as unreadable:
+                await self._wait_for_history(delivery, unreadable.failure)
+                return
+            if ts is not None:
+                log.info("found %s already posted in %s (ts %s)", release.id, delivery.channel, ts)
+                await self._mark_sent(delivery, ts)
+                return
+        await self._post_release(delivery, release)
+
+    async def _post_release(self, delivery: Delivery, release: Release) -> None:
+        """Post, joining a public channel once if need be; a message Slack rejects as malformed
+        goes again without its image, then as a minimal message, the reason recorded."""
+        channel = delivery.channel
+        with_image, minimal, joined = bool(release.image_url), False, False
+        note: str | None = None
+        while True:
+            claim = await self._claim(delivery)
+            if claim is None:
+                return
+            # From here on this try is attempt `claim.attempt`: what it makes of the delivery
+            # applies only while no other try began since (see Store.reschedule).
+            delivery = replace(delivery, state=SENDING, attempts=claim.attempt)
+            if not self._still_ours(claim):
+                # Stopped (SIGSTOP, a paused machine) between taking the delivery and posting
+                # it: the lease may have lapsed and another process posted it. Look again.
+                log.warning(
+                    "not posting %s in %s: this process stalled for %.0f s after taking it",
+                    release.id, channel, time.monotonic() - claim.at_monotonic,
+                )  # fmt: skip
+                return
+            self._last_post[channel] = time.monotonic()
+            try:
+                response = await self._post(channel, release, with_image, minimal)
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+                failure = classify(error)
+            else:
+                await self._mark_sent(delivery, response.get("ts"), note)
+                log.info("announced %s in %s", release.id, channel)
+                return
+            if failure.kind is Failure.NOT_IN_CHANNEL and not joined:
+                joined = True
+                if (await join(self.client, channel)).failure is None:
+                    continue
+            elif failure.reason in MALFORMED and with_image:
+                # Slack rejects the whole message when it cannot fetch the image.
+                log.warning("retrying %s without its image (%s)", release.id, release.image_url)
+                with_image = False
+                continue
+            elif failure.reason in MALFORMED and not minimal:
+                note = (
+                    f"sent as a minimal message: Slack rejected the announcement ({failure.reason})"
+                )
+                log.warning("%s in %s: %s", release.id, channel, note)
+                minimal = True
+                continue
+            break
+        await self._settle(delivery, failure)
+
+    async def _mark_sent(self, delivery: Delivery, ts: str | None, note: str | None = None) -> None:
+        await self.db.write(
+            lambda store: store.mark_sent(delivery.id, ts=ts, now=self.clock(), note=note)
+        )
+
+    async def _claim(self, delivery: Delivery) -> _Claim | None:
+        """Mark the delivery sending, if its channel's lease is still ours (rule 4)."""
+
+        def begin(store: Store) -> tuple[int | None, float]:
+            now = self.clock()
+            owner, ttl = self.holder.owner, self.lease_ttl
+            return store.begin_post(delivery.id, owner=owner, ttl=ttl, now=now), now
+
+        attempt, at = await self.db.write(begin)
+        if attempt is None:
+            log.warning(
+                "not posting %s in %s: another process took the channel or the delivery",
+                delivery.release_id, delivery.channel,
+            )  # fmt: skip
+            self._lost.add(delivery.channel)
+            return None
+        return _Claim(attempt, at, time.monotonic())
+
+    def _still_ours(self, claim: _Claim) -> bool:
+        """Whether at least half of the lease taken with `claim` is left, by both clocks (a
+        paused VM's monotonic clock may stand still; a wall clock may be set back)."""
+        half = self.lease_ttl / 2
+        return time.monotonic() - claim.at_monotonic < half and self.clock() - claim.at < half
+
+    async def _post(self, channel: str, release: Release, with_image: bool, minimal: bool) -> Any:
+        if minimal:
+            message = minimal_announcement(release)
+        else:
+            message = {
+                "text": announcement_text(release),
+                "blocks": announcement_blocks(release, with_image=with_image),
+                "metadata": announcement_metadata(release),
+            }
+        return await self.client.chat_postMessage(
+            channel=channel, unfurl_links=False, unfurl_media=False, **message
+        )
