@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from bot.database import Database, DatabaseBusy
 from bot.ingest.archive import NORMAL_ENDS
-from bot.models import ArchiveStatus
+from bot.models import ArchiveStatus, FeedStatus
 from bot.settings import Settings
 from bot.store import FAILED, PENDING, RATE_LIMITED, SENDING, Store
 
@@ -152,37 +152,86 @@ def health(
     current = time.time() if now is None else now
     feed = store.feed_status(feed_url)
     walk = store.archive_status(archive_url) if archive_url is not None else None
-    counts = store.delivery_counts()
-    held = store.held()
-    retrying: list[Retrying] = [
-        {"channel": row["channel"], "attempts": row["attempts"], "error": row["last_error"]}
-        for row in store.deliveries(states=[PENDING, SENDING], limit=10, failing=True)
+    deliveries = _deliveries(store)
+    routes = store.routes()
+    problems = [
+        *live,
+        *_feed_problems(feed, poll_interval, current),
+        *_archive_problems(walk),
+        *_delivery_problems(store, deliveries, {route.channel for route in routes}),
     ]
-    failed: list[FailedDelivery] = [
-        {"channel": row["channel"], "release": row["release_id"], "error": row["last_error"]}
-        for row in store.deliveries(states=[FAILED], limit=10)
-    ]
-    problems = [*live]
+    report: Health = {
+        "ok": not problems,
+        "problems": problems,
+        "notices": _notices(feed, walk, routed=bool(routes)),
+        "feed": _feed(feed),
+        "releases": store.release_count(),
+        "routes": len(routes),
+        "archive": _archive(walk),
+        "deliveries": deliveries,
+    }
+    if slack is not None:  # its problem, when it is down, is among `live`
+        report["slack"] = {
+            "connected": slack.connected,
+            "since": iso(slack.since),
+            "last_error": slack.last_error,
+        }
+    return report
+
+
+def _feed_problems(feed: FeedStatus, poll_interval: float | None, now: float) -> list[str]:
     if feed.last_success_at is None:
-        problems.append(
+        return [
             "The feed has not been polled successfully yet"
             + (f": {feed.last_error}" if feed.last_error else ".")
-        )
-    elif feed.failures:
-        problems.append(
-            f"The feed is failing ({_times(feed.failures)} in a row): {feed.last_error}"
-        )
-    elif (
+        ]
+    if feed.failures:
+        return [f"The feed is failing ({_times(feed.failures)} in a row): {feed.last_error}"]
+    if (
         poll_interval is not None
         and feed.last_poll_at is not None
-        and current - feed.last_poll_at > 3 * poll_interval + STALE_MARGIN
+        and now - feed.last_poll_at > 3 * poll_interval + STALE_MARGIN
     ):
-        problems.append(
+        return [
             f"The feed has not been polled since {iso(feed.last_poll_at)} (every "
             f"{poll_interval:g} s is set): see the bot's log"
-        )
+        ]
+    return []
+
+
+def _archive_problems(walk: ArchiveStatus | None) -> list[str]:
     if walk is not None and walk.state == FAILED and walk.last_error:
-        problems.append(f"The archive import failed: {walk.last_error}")
+        return [f"The archive import failed: {walk.last_error}"]
+    return []
+
+
+def _deliveries(store: Store) -> DeliveriesHealth:
+    counts = store.delivery_counts()
+    held = store.held()
+    return {
+        "pending": counts[PENDING] + counts[SENDING],
+        "sent": counts["sent"],
+        "failed": counts[FAILED],
+        "retrying": [
+            {"channel": row["channel"], "attempts": row["attempts"], "error": row["last_error"]}
+            for row in store.deliveries(states=[PENDING, SENDING], limit=10, failing=True)
+        ],
+        "failures": [
+            {"channel": row["channel"], "release": row["release_id"], "error": row["last_error"]}
+            for row in store.deliveries(states=[FAILED], limit=10)
+        ],
+        "held": {"releases": held.releases, "posts": held.posts, "reason": held.reason},
+    }
+
+
+def _delivery_problems(
+    store: Store, deliveries: DeliveriesHealth, receiving: set[str]
+) -> list[str]:
+    """Posts Slack holds back or refuses, and announcements held after a flood. A failure in
+    a channel that no longer receives news (its route removed, say, after the channel was
+    deleted) needs nothing more from an admin."""
+    problems = []
+    retrying = deliveries["retrying"]
     limited, others = store.waiting_after_failures()
     if limited:
         example = next((row for row in retrying if _rate_limited(row)), None)
@@ -196,29 +245,31 @@ def health(
             f"{_count(others, 'delivery', 'deliveries')} waiting to be retried"
             + (f" ({example['channel']}: {example['error']})" if example else "")
         )
-    # A failure in a channel that no longer receives news (its route removed, say, after the
-    # channel was deleted) needs nothing more from an admin.
-    routes = store.routes()
-    receiving = {route.channel for route in routes}
     failing = sum(
         per[FAILED]
         for channel, per in store.delivery_counts_by_channel().items()
         if channel in receiving
     )
     if failing:
-        lost = next((row for row in failed if row["channel"] in receiving), None)
+        lost = next((row for row in deliveries["failures"] if row["channel"] in receiving), None)
         problems.append(
             f"{_count(failing, 'delivery', 'deliveries')} failed for good"
             + (f" ({lost['channel']}: {lost['error']})" if lost else "")
             + ": fix the cause, then retry them (or remove the channel's route)"
         )
-    if held.posts:
+    held = deliveries["held"]
+    if held["posts"]:
         problems.append(
-            f"{_count(held.releases, 'announcement')} held for an admin to announce or "
-            f"discard: {held.reason}"
+            f"{_count(held['releases'], 'announcement')} held for an admin to announce or "
+            f"discard: {held['reason']}"
         )
+    return problems
+
+
+def _notices(feed: FeedStatus, walk: ArchiveStatus | None, *, routed: bool) -> list[str]:
+    """What an admin may want to know, though nothing is wrong."""
     notices = []
-    if not routes:
+    if not routed:
         notices.append(
             "No channel receives ISSCR news yet: new releases are stored and searchable but "
             "announced nowhere. An admin picks a channel on the app's Home, or types "
@@ -236,40 +287,19 @@ def health(
         )
     if walk is not None and walk.stop_reason and walk.stop_reason not in NORMAL_ENDS:
         notices.append(f"The archive import stopped early: {walk.stop_reason}")
-    report: Health = {
-        "ok": not problems,
-        "problems": problems,
-        "notices": notices,
-        "feed": {
-            "last_poll": iso(feed.last_poll_at),
-            "last_success": iso(feed.last_success_at),
-            "last_error": (
-                {"at": iso(feed.last_error_at), "reason": feed.last_error}
-                if feed.last_error
-                else None
-            ),
-            "failures_in_a_row": feed.failures,
-            "bad_items": {"count": feed.bad_items, "examples": list(feed.bad_item_examples)},
-        },
-        "releases": store.release_count(),
-        "routes": len(routes),
-        "archive": _archive(walk),
-        "deliveries": {
-            "pending": counts[PENDING] + counts[SENDING],
-            "sent": counts["sent"],
-            "failed": counts[FAILED],
-            "retrying": retrying,
-            "failures": failed,
-            "held": {"releases": held.releases, "posts": held.posts, "reason": held.reason},
-        },
+    return notices
+
+
+def _feed(feed: FeedStatus) -> FeedHealth:
+    return {
+        "last_poll": iso(feed.last_poll_at),
+        "last_success": iso(feed.last_success_at),
+        "last_error": (
+            {"at": iso(feed.last_error_at), "reason": feed.last_error} if feed.last_error else None
+        ),
+        "failures_in_a_row": feed.failures,
+        "bad_items": {"count": feed.bad_items, "examples": list(feed.bad_item_examples)},
     }
-    if slack is not None:  # its problem, when it is down, is among `live`
-        report["slack"] = {
-            "connected": slack.connected,
-            "since": iso(slack.since),
-            "last_error": slack.last_error,
-        }
-    return report
 
 
 async def report(
