@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,16 @@ from bot.store import Store
 from standins.feed_server import FeedItem, FeedServer, make_item
 from standins.slack_api import SlackApi
 from standins.slack_requests import CHANNEL, SIGNING_SECRET
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """Once a test and its event loop are gone, collect what it left: a task it left pending
+    (aiohttp's handler of a dropped connection, say) is reported now, and never in the log
+    of the next test on this worker, which may assert that nothing was logged."""
+    yield
+    gc.collect()
+
 
 # Real-shaped samples of the feed and the JSON archive, kept in the repository (see its README).
 DATA_DIR = Path(__file__).resolve().parent / "data"
