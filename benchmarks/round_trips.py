@@ -27,7 +27,7 @@ from bot.slack.markup import COMMAND
 
 def serve(conn: Connection, database: str) -> None:
     """Child process: the real Bolt app and a bare ack-only app, each on its own aiohttp
-    runner as `bot.runtime` serves it; their URLs go back over `conn`, None stops them."""
+    runner as `bot.serve` serves it; their URLs go back over `conn`, None stops them."""
 
     async def main() -> None:
         async with SlackStandIn() as slack:

@@ -36,7 +36,7 @@ One run does three things:
    time it took. When the p95 misses the target, the slowest 5% are run again with timers
    around the Store's methods and statements (`--profile`: all queries).
 3. Times the round trip of a signed `/isscr-news <text>` over loopback HTTP into the real Bolt
-   app (`build_app` with a `SearchService` on the archive, served as `bot.runtime` serves it,
+   app (`build_app` with a `SearchService` on the archive, served as `bot.serve` serves it,
    signatures verified) beside a bare `AsyncApp` that registers the same command and only acks
    (same signing secret, same serving, same client). Both servers run in one separate process
    (with the loopback Slack Web API stand-in for Bolt's `auth.test`); requests go one at a

@@ -466,9 +466,9 @@ async def test_health_shows_the_archive(
 async def running(settings: Settings, *, rerun_base: float = 60.0) -> AsyncIterator[InspectedBot]:
     bot = InspectedBot(settings, host="127.0.0.1")
     bot.outbox.spacing = 0.05
-    bot.archive_pause = 0
-    bot.archive_retry_base = 0.01
-    bot.archive_rerun_base = rerun_base
+    bot.archive.pause = 0
+    bot.archive.retry_base = 0.01
+    bot.archive.rerun_base = rerun_base
     await bot.start()
     try:
         yield bot

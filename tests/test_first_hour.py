@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from bot.models import Release
+from bot.onboarding import first_success
 from bot.routes import SEED_BY
-from bot.runtime import first_success
 from bot.settings import Settings, SettingsError
 from bot.slack.blocks.admin import SEND_TRIAL, first_post_blocks
 from bot.slack.blocks.announcement import announcement_blocks

@@ -1,0 +1,82 @@
+"""The bot's HTTP server: `POST /slack/events` (in HTTP mode) and `GET /healthz`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+
+from bot.health import HealthReport
+from bot.settings import Settings, SettingsError
+from bot.slack.verify import MAX_BODY, SlackRequests
+
+log = logging.getLogger(__name__)
+
+# /healthz answers within this, whatever the database is doing.
+HEALTH_WITHIN = 2.0
+
+
+class HttpServer:
+    """Served on `host` and PORT once `start` returns; `port` is the real one (PORT=0 picks)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        app: AsyncApp,
+        report: Callable[..., Awaitable[HealthReport]],
+        *,
+        host: str,
+    ) -> None:
+        """`report(within=...)`: the health report /healthz serves."""
+        self.settings = settings
+        self.app = app
+        self.report = report
+        self.host = host
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        """Listen, or raise SettingsError naming PORT when it cannot be opened."""
+        if self.settings.socket_mode:
+            # Slack's requests come over the socket, opened with the app-level token, and Bolt
+            # checks no signatures then: a /slack/events here would take forged requests.
+            web_app = web.Application()
+            served = "GET /healthz only: Socket Mode"
+        else:
+            web_app = web.Application(client_max_size=MAX_BODY)
+            requests = SlackRequests(self.app, self.settings.slack_signing_secret or "")
+            web_app.router.add_post("/slack/events", requests.handle)
+            served = "POST /slack/events, GET /healthz"
+        web_app.router.add_get("/healthz", self._healthz)
+        # Slack's requests finish within 3 s; a short shutdown keeps SIGTERM within platforms'
+        # usual 30 s budget together with the outbox's grace.
+        self._runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.settings.port)
+        try:
+            await site.start()
+        except OSError as error:
+            await self._runner.cleanup()
+            self._runner = None
+            raise SettingsError(
+                "PORT",
+                f"{self.settings.port} cannot be opened ({error.strerror})",
+                "choose a free port or stop what is using it",
+            ) from None
+        self.port = self._runner.addresses[0][1]  # the real port when PORT=0
+        log.info("listening on %s:%s (%s)", self.host, self.port, served)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        status = await self.report(within=HEALTH_WITHIN)
+        return web.json_response(
+            status,
+            status=200 if status["ok"] else 503,
+            dumps=lambda data: json.dumps(data, indent=2),
+        )
