@@ -23,7 +23,7 @@ from bot.settings import Settings
 from bot.store import FAILED, PENDING, RATE_LIMITED, SENDING, Store
 
 if TYPE_CHECKING:
-    from bot.slack.socket_mode import SlackConnection
+    from bot.models import SlackConnection
 
 # A feed not polled for three intervals and this long is reported (polls may be a little late).
 STALE_MARGIN = 60.0

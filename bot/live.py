@@ -12,9 +12,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.backoff import backoff_delay
 from bot.database import WriteFailure
 from bot.health import iso
+from bot.models import SlackConnection
 from bot.slack.app import Identity
 from bot.slack.errors import Failure, classify, explain
-from bot.slack.socket_mode import SlackConnection
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -174,3 +175,21 @@ class ArchiveStatus:
     bad_items: int = 0  # items of this walk skipped or stored with a fallback
     bad_item_examples: tuple[str, ...] = ()  # the latest few
     stop_reason: str | None = None  # why the last walk ended (see archive.NORMAL_ENDS)
+
+
+@dataclass
+class SlackConnection:
+    """Whether the Socket Mode connection is up, since when, and the last reason it was not."""
+
+    connected: bool = False
+    since: float = field(default_factory=time.time)
+    last_error: str | None = None
+
+    def up(self) -> None:
+        if not self.connected:
+            self.connected, self.since = True, time.time()
+
+    def down(self, reason: str) -> None:
+        if self.connected:
+            self.connected, self.since = False, time.time()
+        self.last_error = reason

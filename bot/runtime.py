@@ -18,6 +18,7 @@ from bot.ingest.backfill_task import BackfillTask
 from bot.ingest.feed import open_session
 from bot.ingest.watcher import Watcher
 from bot.live import TokenCheck, live_problems
+from bot.models import SlackConnection
 from bot.onboarding import say_first_success, seed_routes
 from bot.routes import Router
 from bot.search.service import SearchService
@@ -27,7 +28,7 @@ from bot.slack import route_text
 from bot.slack.app import Identity, app_client, build_app, connections_client, posting_client
 from bot.slack.controls import Controls
 from bot.slack.outbox import Outbox
-from bot.slack.socket_mode import SlackConnection, SocketMode
+from bot.slack.socket_mode import SocketMode
 
 log = logging.getLogger(__name__)
 

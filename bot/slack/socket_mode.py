@@ -17,7 +17,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -30,6 +29,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.backoff import backoff_delay
+from bot.models import SlackConnection
 from bot.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -66,24 +66,6 @@ TOKEN_REFUSALS = {
     "org_login_required": "the workspace is migrating to an Enterprise Grid; try again later",
     "two_factor_setup_required": "the app's owner must set up two-factor authentication",
 }
-
-
-@dataclass
-class SlackConnection:
-    """Whether the Socket Mode connection is up, since when, and the last reason it was not."""
-
-    connected: bool = False
-    since: float = field(default_factory=time.time)
-    last_error: str | None = None
-
-    def up(self) -> None:
-        if not self.connected:
-            self.connected, self.since = True, time.time()
-
-    def down(self, reason: str) -> None:
-        if self.connected:
-            self.connected, self.since = False, time.time()
-        self.last_error = reason
 
 
 class _Client(SocketModeClient):
