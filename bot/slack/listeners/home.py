@@ -40,6 +40,7 @@ from bot.slack.blocks.admin import (
 from bot.slack.blocks.common import escape
 from bot.slack.blocks.forms import result_form, route_form, trial_form
 from bot.slack.blocks.home import read_route_page
+from bot.slack.blocks.shapes import json_object
 from bot.slack.home import Home
 from bot.slack.rights import CHANGE, POLL
 
@@ -70,7 +71,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         try:
             await admin.client.views_open(
                 trigger_id=body["trigger_id"],
-                view=result_form("Nothing changed", escape(text)),
+                view=json_object(result_form("Nothing changed", escape(text))),
             )
         except Exception as error:
             log.warning("views.open for %s failed: %s", body["user"]["id"], type(error).__name__)
@@ -134,7 +135,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         except DatabaseBusy:
             await tell(body, BUSY)
             return
-        await client.views_open(trigger_id=body["trigger_id"], view=route_form(known))
+        await client.views_open(trigger_id=body["trigger_id"], view=json_object(route_form(known)))
 
     @app.action(EDIT_ROUTE)
     async def edit_route(
@@ -156,7 +157,9 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         if route is None:  # removed meanwhile, e.g. by another admin
             await home.publish(user, is_admin=True)
             return
-        await client.views_open(trigger_id=body["trigger_id"], view=route_form(known, route))
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=json_object(route_form(known, route))
+        )
 
     @app.action(REMOVE_ROUTE)
     async def remove_route(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -210,4 +213,4 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
     async def send_trial(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         if await allowed(body):
-            await client.views_open(trigger_id=body["trigger_id"], view=trial_form())
+            await client.views_open(trigger_id=body["trigger_id"], view=json_object(trial_form()))

@@ -18,9 +18,8 @@ from bot.search.service import SearchService
 from bot.slack.admin import READ_WITHIN
 from bot.slack.blocks.announcement import (
     READ_ACTION_ID,
-    announcement_text,
     just_shared_text,
-    shared_blocks,
+    shared_message,
 )
 from bot.slack.blocks.search import PAGE_ACTION_PREFIX, SHARE_ACTION_ID, read_page_value
 from bot.slack.errors import Failure
@@ -147,8 +146,7 @@ async def _post_share(
     client: AsyncWebClient, channel: str, release: Release, user: str
 ) -> str | None:
     """Post the shared release; None when posted, else what to tell the member."""
-    text, shown = announcement_text(release), shared_blocks(release, user)
-    failure = await post(client, channel, text, shown)
+    failure = await post(client, channel, shared_message(release, user))
     if failure is None:
         return None
     log.warning("sharing %s in %s failed: %s", release.id, channel, failure.reason)
