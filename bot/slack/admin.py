@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -22,8 +21,9 @@ from bot.routes import RouteError, Routes, typed_categories, unrouted
 from bot.settings import Settings
 from bot.slack import route_text
 from bot.slack.blocks.admin import route_answer, routes_table, status_answer
-from bot.slack.blocks.announcement import trial_blocks, trial_text
+from bot.slack.blocks.announcement import trial_message
 from bot.slack.blocks.common import escape, fallback_text, text_blocks
+from bot.slack.blocks.shapes import Block, Message
 from bot.slack.controls import Controls
 from bot.slack.errors import Failure, classify, explain
 from bot.slack.markup import COMMAND, channel_id, mentions_channel, unescaped
@@ -108,7 +108,7 @@ class Admin:
             self.db, self.settings, live=self.controls.live_problems(), within=READ_WITHIN
         )
 
-    async def answer(self, user_id: str, text: str) -> tuple[dict[str, Any], bool]:
+    async def answer(self, user_id: str, text: str) -> tuple[Message, bool]:
         """The ephemeral answer to an admin command (or the refusal), and whether it changed
         something (the admin's Home is to be refreshed then)."""
         verb, rest = _first_word(text)
@@ -207,8 +207,7 @@ class Admin:
     async def send_test(self, user_id: str, channel: str, release: Release) -> tuple[str, bool]:
         """Post a test announcement of `release` in `channel` (audited): the notice to show
         the admin (mrkdwn), and whether it was posted."""
-        text, shown = trial_text(release), trial_blocks(release, user_id)
-        failure = await post(self.poster, channel, text, shown)
+        failure = await post(self.poster, channel, trial_message(release, user_id))
         if failure is not None:
             log.warning("test announcement in %s failed: %s", channel, failure.reason)
             if failure.kind is Failure.UNKNOWN:
@@ -231,7 +230,7 @@ class Admin:
             log.warning("the test announcement in %s was not recorded: %s", channel, error)
         return f"Test announcement posted in <#{channel}>.", True
 
-    async def _change_route(self, user_id: str, verb: str, rest: str) -> dict[str, Any]:
+    async def _change_route(self, user_id: str, verb: str, rest: str) -> Message:
         where, names = _first_word(rest)
         channel = channel_id(where)
         if channel is None:
@@ -297,7 +296,7 @@ class Admin:
         return True
 
 
-def _message(text: str, shown: list[dict[str, Any]]) -> dict[str, Any]:
+def _message(text: str, shown: list[Block]) -> Message:
     """An answer: `text` (plain, escaped here: it may quote what the user typed) is what
     notifications show, `shown` the blocks, escaped by their builders."""
     return {"text": fallback_text(text), "blocks": shown}

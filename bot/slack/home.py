@@ -7,6 +7,7 @@ import logging
 from bot.database import DatabaseBusy
 from bot.slack.admin import READ_WITHIN, Admin, unrouted_in
 from bot.slack.blocks.home import admin_home_view, home_view, route_pages
+from bot.slack.blocks.shapes import json_object
 from bot.slack.markup import COMMAND
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class Home:
             log.warning("the Home of %s was not published: the database was busy", user_id)
             return
         try:
-            await self.client.views_publish(user_id=user_id, view=view)
+            await self.client.views_publish(user_id=user_id, view=json_object(view))
         except Exception as error:  # the Home is refreshed again at the next open
             log.warning("views.publish for %s failed: %s", user_id, error.__class__.__name__)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.blocks.shapes import Message
 from bot.slack.errors import Failure, SlackFailure, classify
 
 log = logging.getLogger(__name__)
@@ -41,16 +41,14 @@ async def join(client: AsyncWebClient, channel: str) -> Joined:
     return Joined()
 
 
-async def post(
-    client: AsyncWebClient, channel: str, text: str, shown: list[dict[str, Any]]
-) -> SlackFailure | None:
-    """`chat.postMessage` of `text` and the blocks `shown` (links not unfurled), joining the
-    channel first if Slack asks for that; None when posted, else why not."""
+async def post(client: AsyncWebClient, channel: str, message: Message) -> SlackFailure | None:
+    """`chat.postMessage` of `message` (links not unfurled), joining the channel first if
+    Slack asks for that; None when posted, else why not."""
     joined = False
     while True:
         try:
             await client.chat_postMessage(
-                channel=channel, text=text, blocks=shown, unfurl_links=False, unfurl_media=False
+                channel=channel, unfurl_links=False, unfurl_media=False, **message
             )
             return None
         except Exception as error:

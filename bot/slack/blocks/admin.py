@@ -14,7 +14,6 @@ from bot.slack.blocks.common import (
     MAX_MESSAGE_BLOCKS,
     MAX_NAME,
     MAX_TITLE,
-    Block,
     action_button,
     bold_name,
     confirm_dialog,
@@ -29,6 +28,7 @@ from bot.slack.blocks.common import (
     truncate,
     when,
 )
+from bot.slack.blocks.shapes import Block
 
 ADD_ROUTE = "admin_add_route"
 EDIT_ROUTE = "admin_edit_route"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from bot.models import USER_ID, Release
 from bot.search.marks import normal, stem
@@ -14,7 +13,6 @@ from bot.slack.blocks.common import (
     MAX_TITLE,
     MAX_URL,
     MAX_VALUE,
-    Block,
     fallback_text,
     marked_pieces,
     plain_field,
@@ -24,6 +22,7 @@ from bot.slack.blocks.common import (
     titled,
     truncate,
 )
+from bot.slack.blocks.shapes import Announcement, Block, Message, MessageMetadata
 
 EVENT_TYPE = "isscr_news_item"
 READ_ACTION_ID = "read_release"
@@ -92,17 +91,31 @@ def _names_a_category_first(title: str, categories: Sequence[str]) -> bool:
     return any(start[: len(named)] == named for start in starts for named in names)
 
 
-def announcement_metadata(release: Release) -> dict[str, Any]:
+def announcement(release: Release, *, with_image: bool = True) -> Announcement:
+    """The announcement of `release` as the outbox posts it (see `announcement_blocks`)."""
+    return {
+        "text": announcement_text(release),
+        "blocks": announcement_blocks(release, with_image=with_image),
+        "metadata": announcement_metadata(release),
+    }
+
+
+def announcement_metadata(release: Release) -> MessageMetadata:
     """Message metadata that lets a restart find its own post in the channel's history."""
     return {"event_type": EVENT_TYPE, "event_payload": {"item_id": release.id}}
 
 
-def minimal_announcement(release: Release) -> dict[str, Any]:
+def minimal_announcement(release: Release) -> Announcement:
     """An announcement Slack cannot refuse whatever the release holds: no blocks at all, only
     the escaped title linked to the release (or alone, when the link is too long to be one),
     within every limit, with the metadata that lets a restart find it. For when Slack refuses
     the full announcement as malformed."""
     return {"text": titled(release), "metadata": announcement_metadata(release)}
+
+
+def shared_message(release: Release, user_id: str) -> Message:
+    """A release a member shared from their search results, as it is posted."""
+    return {"text": announcement_text(release), "blocks": shared_blocks(release, user_id)}
 
 
 def shared_blocks(release: Release, user_id: str) -> list[Block]:
@@ -122,6 +135,11 @@ def just_shared_text(user_id: str) -> str:
 def _member(user_id: str, otherwise: str) -> str:
     # Only a real user ID becomes a mention: anything else could smuggle in <!channel>.
     return f"<@{user_id}>" if USER_ID.match(user_id) else otherwise
+
+
+def trial_message(release: Release, user_id: str) -> Message:
+    """A test announcement of `release` sent by the admin `user_id`, as it is posted."""
+    return {"text": trial_text(release), "blocks": trial_blocks(release, user_id)}
 
 
 def trial_blocks(release: Release, user_id: str) -> list[Block]:

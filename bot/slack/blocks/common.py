@@ -17,9 +17,8 @@ from urllib.parse import quote
 
 from bot.models import Release
 from bot.search.marks import MARK_CLOSE, MARK_OPEN
+from bot.slack.blocks.shapes import Block
 from bot.slack.markup import unescaped
-
-Block = dict[str, Any]
 
 # Limits from https://api.slack.com/reference/block-kit, always checked on the string as it is
 # sent (escaped, percent-encoded), never on the text it was made from: a 363-character link

@@ -7,18 +7,17 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from bot.models import CHANNEL_ID, Route
 from bot.slack.blocks.common import (
     MAX_LABEL,
     MAX_OPTION_VALUE,
-    Block,
     context_block,
     counted,
     plain_field,
     text_blocks,
 )
+from bot.slack.blocks.shapes import Block, Modal
 
 ROUTE_FORM = "route_form"
 TRIAL_FORM = "trial_form"
@@ -31,7 +30,7 @@ _MAX_OPTIONS = 100  # Slack's limit for a static select
 _DIGEST = "sha256:"
 
 
-def route_form(known: Sequence[str], route: Route | None = None) -> dict[str, Any]:
+def route_form(known: Sequence[str], route: Route | None = None) -> Modal:
     """The Add / Edit route modal: a channel and the categories it takes (none: all).
 
     A select holds at most 100 options: the route's own categories are always among them (and
@@ -175,7 +174,7 @@ def read_route_form_metadata(metadata: str) -> tuple[str | None, float | None]:
     return channel, float(version)
 
 
-def trial_form() -> dict[str, Any]:
+def trial_form() -> Modal:
     """The modal asking where to send a test announcement."""
     return {
         "type": "modal",
@@ -199,7 +198,7 @@ def trial_form() -> dict[str, Any]:
     }
 
 
-def result_form(title: str, text: str) -> dict[str, Any]:
+def result_form(title: str, text: str) -> Modal:
     """A modal that only says what happened (`text`, escaped mrkdwn)."""
     return {
         "type": "modal",

@@ -31,7 +31,6 @@ from bot.slack.blocks.common import (
     MAX_LABEL,
     MAX_VALUE,
     MAX_VIEW_BLOCKS,
-    Block,
     action_button,
     escape,
     fit,
@@ -41,9 +40,10 @@ from bot.slack.blocks.common import (
     text_blocks,
 )
 from bot.slack.blocks.search import latest_blocks
+from bot.slack.blocks.shapes import Block, HomeView
 
 
-def home_view(releases: list[Release], command: str) -> dict[str, Any]:
+def home_view(releases: list[Release], command: str) -> HomeView:
     """The App Home tab: how to search, then the latest releases."""
     name = escape(command)
     how = "\n".join(
@@ -87,7 +87,7 @@ def admin_home_view(
     command: str,
     notice: str | None = None,
     route_page: int = 1,
-) -> dict[str, Any]:
+) -> HomeView:
     """The App Home for admins: what became of their last form (`notice`, escaped mrkdwn),
     a page of routes with Edit and Remove (`route_page`, from 1; "More routes" and "Previous
     routes" page through them), health, actions, recent changes, then what members see.

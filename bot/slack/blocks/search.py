@@ -16,7 +16,6 @@ from bot.slack.blocks.common import (
     MAX_NAME,
     MAX_SECTION_TEXT,
     MAX_VALUE,
-    Block,
     context_block,
     escape,
     escaped_pieces,
@@ -30,6 +29,7 @@ from bot.slack.blocks.common import (
     titled,
     truncate,
 )
+from bot.slack.blocks.shapes import Block
 
 SHARE_ACTION_ID = "share_release"
 PAGE_ACTION_PREFIX = "search_page_"

@@ -22,6 +22,7 @@ from bot.slack.blocks.search import (
     search_blocks,
     search_text,
 )
+from bot.slack.blocks.shapes import Message
 from bot.slack.controls import Controls
 from bot.slack.home import Home
 from bot.slack.markup import COMMAND, from_slack
@@ -53,7 +54,7 @@ def register(
         )
 
 
-async def answer_admin(admin: Admin, home: Home, user: str, text: str) -> dict[str, Any]:
+async def answer_admin(admin: Admin, home: Home, user: str, text: str) -> Message:
     """The answer to an admin command, once the admin's Home shows what it changed."""
     answer, changed = await admin.answer(user, text)
     if changed:
@@ -64,7 +65,7 @@ async def answer_admin(admin: Admin, home: Home, user: str, text: str) -> dict[s
 async def answer_in_time(
     ack: AsyncAck,
     respond: AsyncRespond,
-    work: Awaitable[dict[str, Any]],
+    work: Awaitable[Message],
     *,
     waiting: str,
     within: float,
@@ -111,7 +112,7 @@ async def answer_help(
 
 async def answer(
     search: SearchService, text: str, page: int, command: str, channel: str | None = None
-) -> dict[str, Any]:
+) -> Message:
     """The ephemeral message answering `text`: results, or a hint saying what to change.
     `channel`: where the search was made, which its Share buttons name."""
     try:

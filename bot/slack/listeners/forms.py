@@ -35,6 +35,7 @@ from bot.slack.blocks.forms import (
     read_route_form_metadata,
 )
 from bot.slack.home import Home
+from bot.slack.listeners.payloads import SubmissionBody, SubmittedView
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ FORM_WRITE_WITHIN = 0.8
 # best whole.
 def register(app: AsyncApp, admin: Admin, home: Home) -> None:
     @app.view(ROUTE_FORM)
-    async def save_route(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def save_route(ack: AsyncAck, body: SubmissionBody, view: SubmittedView) -> None:
         user = body["user"]["id"]
         channel = _channel(view)
         if channel is None:
@@ -111,7 +112,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         await home.after_change(user, notice=f"{notice} {membership}" if membership else notice)
 
     @app.view(TRIAL_FORM)
-    async def send_trial(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def send_trial(ack: AsyncAck, body: SubmissionBody, view: SubmittedView) -> None:
         user = body["user"]["id"]
         channel = _channel(view)
         if channel is None:
@@ -140,18 +141,18 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
             await home.publish(user, is_admin=True, notice=notice)
 
 
-def _field(view: dict[str, Any], name: str) -> dict[str, Any]:
+def _field(view: SubmittedView, name: str) -> dict[str, Any]:
     """The state of the form's field `name` (block and action of that ID); empty when the
     submission does not have it. `bot.slack.listeners.payloads` has checked the state's shape."""
     return view["state"]["values"].get(name, {}).get(name) or {}
 
 
-def _channel(view: dict[str, Any]) -> Any:
+def _channel(view: SubmittedView) -> Any:
     """The channel chosen (perhaps not a string, in a forged submission), or None."""
     return _field(view, CHANNEL).get("selected_conversation") or None
 
 
-def _chosen(view: dict[str, Any]) -> list[Any]:
+def _chosen(view: SubmittedView) -> list[Any]:
     """The values of the categories chosen (anything, in a forged submission)."""
     options = _field(view, CATEGORIES).get("selected_options") or []
     if not isinstance(options, list):

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -40,7 +40,9 @@ from bot.slack.blocks.admin import (
 from bot.slack.blocks.common import escape
 from bot.slack.blocks.forms import result_form, route_form, trial_form
 from bot.slack.blocks.home import read_route_page
+from bot.slack.blocks.shapes import json_object
 from bot.slack.home import Home
+from bot.slack.listeners.payloads import Action, ActionBody, HomeOpened
 from bot.slack.rights import CHANGE, POLL
 
 log = logging.getLogger(__name__)
@@ -65,17 +67,17 @@ NOT_OURS = (
 # Long, but a list of short handlers under Bolt's decorators that share these services: it reads
 # best whole.
 def register(app: AsyncApp, admin: Admin, home: Home) -> None:
-    async def tell(body: dict[str, Any], text: str) -> None:
+    async def tell(body: ActionBody, text: str) -> None:
         """Answer a click in a small modal: a click on the Home has no message to answer in."""
         try:
             await admin.client.views_open(
                 trigger_id=body["trigger_id"],
-                view=result_form("Nothing changed", escape(text)),
+                view=json_object(result_form("Nothing changed", escape(text))),
             )
         except Exception as error:
             log.warning("views.open for %s failed: %s", body["user"]["id"], type(error).__name__)
 
-    async def allowed(body: dict[str, Any], wanted: str = CHANGE) -> bool:
+    async def allowed(body: ActionBody, wanted: str = CHANGE) -> bool:
         user_id = body["user"]["id"]
         refusal = await admin.check.refusal(user_id, wanted=wanted)
         if refusal is None:
@@ -84,7 +86,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         await home.publish(user_id, is_admin=False)  # the members' Home drops the buttons
         return False
 
-    async def allowed_channel(body: dict[str, Any], value: Any) -> str | None:
+    async def allowed_channel(body: ActionBody, value: object) -> str | None:
         """`value` when it is a channel ID (as our menus and buttons send) and the user an
         admin; None once the user has been told why not."""
         if not isinstance(value, str) or not CHANNEL_ID.fullmatch(value):
@@ -93,7 +95,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         return value if await allowed(body) else None
 
     async def as_admin(
-        body: dict[str, Any], work: Callable[[str], Awaitable[T]], wanted: str = CHANGE
+        body: ActionBody, work: Callable[[str], Awaitable[T]], wanted: str = CHANGE
     ) -> T | Told:
         """`work(user)` when the user is an admin; TOLD once they have been told why not (not
         an admin, or a database too busy to answer in time)."""
@@ -107,10 +109,10 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
 
     def admin_button(
         work: Callable[[str], Awaitable[None]], wanted: str = CHANGE
-    ) -> Callable[[AsyncAck, dict[str, Any]], Awaitable[None]]:
+    ) -> Callable[[AsyncAck, ActionBody], Awaitable[None]]:
         """The listener of a button that does `work` as an admin, then refreshes the Homes."""
 
-        async def pressed(ack: AsyncAck, body: dict[str, Any]) -> None:
+        async def pressed(ack: AsyncAck, body: ActionBody) -> None:
             await ack()
             if await as_admin(body, work, wanted) is not TOLD:
                 await home.after_change(body["user"]["id"])
@@ -118,14 +120,14 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         return pressed
 
     @app.event("app_home_opened")
-    async def app_home_opened(event: dict[str, Any]) -> None:
+    async def app_home_opened(event: HomeOpened) -> None:
         # Bolt acks events before this runs; the Messages tab also sends this event.
         if event.get("tab", "home") != "home":
             return
         await home.publish(event["user"])
 
     @app.action(ADD_ROUTE)
-    async def add_route(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def add_route(ack: AsyncAck, body: ActionBody, client: AsyncWebClient) -> None:
         await ack()
         if not await allowed(body):
             return
@@ -134,11 +136,11 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         except DatabaseBusy:
             await tell(body, BUSY)
             return
-        await client.views_open(trigger_id=body["trigger_id"], view=route_form(known))
+        await client.views_open(trigger_id=body["trigger_id"], view=json_object(route_form(known)))
 
     @app.action(EDIT_ROUTE)
     async def edit_route(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+        ack: AsyncAck, body: ActionBody, action: Action, client: AsyncWebClient
     ) -> None:
         await ack()
         user = body["user"]["id"]
@@ -156,10 +158,12 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         if route is None:  # removed meanwhile, e.g. by another admin
             await home.publish(user, is_admin=True)
             return
-        await client.views_open(trigger_id=body["trigger_id"], view=route_form(known, route))
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=json_object(route_form(known, route))
+        )
 
     @app.action(REMOVE_ROUTE)
-    async def remove_route(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def remove_route(ack: AsyncAck, body: ActionBody, action: Action) -> None:
         await ack()
         channel = action.get("value")
         if not isinstance(channel, str):
@@ -172,7 +176,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
             await home.after_change(body["user"]["id"])
 
     @app.action(re.compile(f"^({ROUTES_PREVIOUS}|{ROUTES_NEXT})$"))
-    async def turn_route_page(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def turn_route_page(ack: AsyncAck, body: ActionBody, action: Action) -> None:
         await ack()
         value = action.get("value")
         page = read_route_page(value) if isinstance(value, str) else None
@@ -183,9 +187,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         await home.publish(body["user"]["id"], route_page=page)
 
     @app.action(SETUP_CHANNEL)
-    async def choose_first_channel(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
-    ) -> None:
+    async def choose_first_channel(ack: AsyncAck, body: ActionBody, action: Action) -> None:
         await ack()
         user = body["user"]["id"]
         channel = await allowed_channel(body, action.get("selected_conversation"))
@@ -207,7 +209,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
     app.action(DISCARD_HELD)(admin_button(admin.discard_held))
 
     @app.action(SEND_TRIAL)
-    async def send_trial(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def send_trial(ack: AsyncAck, body: ActionBody, client: AsyncWebClient) -> None:
         await ack()
         if await allowed(body):
-            await client.views_open(trigger_id=body["trigger_id"], view=trial_form())
+            await client.views_open(trigger_id=body["trigger_id"], view=json_object(trial_form()))

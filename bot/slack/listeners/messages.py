@@ -18,13 +18,13 @@ from bot.search.service import SearchService
 from bot.slack.admin import READ_WITHIN
 from bot.slack.blocks.announcement import (
     READ_ACTION_ID,
-    announcement_text,
     just_shared_text,
-    shared_blocks,
+    shared_message,
 )
 from bot.slack.blocks.search import PAGE_ACTION_PREFIX, SHARE_ACTION_ID, read_page_value
 from bot.slack.errors import Failure
 from bot.slack.listeners.commands import answer
+from bot.slack.listeners.payloads import Action, ActionBody
 from bot.slack.markup import COMMAND
 from bot.slack.posting import post
 
@@ -63,7 +63,7 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
 
     @app.action(re.compile(f"^{PAGE_ACTION_PREFIX}"))
     async def turn_page(
-        ack: AsyncAck, respond: AsyncRespond, action: dict[str, Any], body: dict[str, Any]
+        ack: AsyncAck, respond: AsyncRespond, action: Action, body: ActionBody
     ) -> None:
         await ack()
         wanted = read_page_value(action.get("value") or "")
@@ -83,8 +83,8 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
     async def share(
         ack: AsyncAck,
         respond: AsyncRespond,
-        action: dict[str, Any],
-        body: dict[str, Any],
+        action: Action,
+        body: ActionBody,
     ) -> None:
         await ack()
         user = body["user"]["id"]
@@ -137,7 +137,7 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
             await respond(replace_original=False, text=problem)
 
 
-def _channel(body: dict[str, Any]) -> Any:
+def _channel(body: ActionBody) -> Any:
     """The conversation of the message whose button was pressed (perhaps not a string, in a
     forged payload)."""
     return (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id")
@@ -147,8 +147,7 @@ async def _post_share(
     client: AsyncWebClient, channel: str, release: Release, user: str
 ) -> str | None:
     """Post the shared release; None when posted, else what to tell the member."""
-    text, shown = announcement_text(release), shared_blocks(release, user)
-    failure = await post(client, channel, text, shown)
+    failure = await post(client, channel, shared_message(release, user))
     if failure is None:
         return None
     log.warning("sharing %s in %s failed: %s", release.id, channel, failure.reason)

@@ -3,20 +3,76 @@
 A signed request can still carry a payload Slack never sends: an action without `action_id`,
 a submission without `user` or `view`. Bolt and the listeners would meet it with a KeyError
 and a traceback; here it gets a 400 and one short log line instead, and nothing runs. Only
-the kinds of request the bot handles are checked, and only what its listeners read.
+the kinds of request the bot handles are checked, and only what its listeners read: the
+TypedDicts below say what a listener may then rely on (a field typed `object` is not checked:
+a forged payload may put anything there).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 log = logging.getLogger(__name__)
+
+
+class User(TypedDict):
+    id: str
+
+
+class Action(TypedDict, total=False):
+    """One of a block_actions payload's `actions`: the button pressed or the menu used."""
+
+    action_id: Required[str]
+    block_id: str
+    value: str
+    selected_conversation: object
+
+
+class ActionBody(TypedDict, total=False):
+    """A block_actions payload: a click on a message (answered through `response_url`) or
+    on the Home (answered in a modal opened with `trigger_id`)."""
+
+    user: Required[User]
+    actions: Required[list[Action]]
+    trigger_id: Required[str]
+    response_url: str
+    channel: dict[str, Any]
+    container: dict[str, Any]
+    view: dict[str, Any]
+
+
+class ViewState(TypedDict):
+    """A submitted form's fields: block ID, then action ID, then what was chosen."""
+
+    values: dict[str, dict[str, dict[str, Any]]]
+
+
+class SubmittedView(TypedDict, total=False):
+    type: Required[str]
+    callback_id: Required[str]
+    private_metadata: str
+    state: Required[ViewState]
+
+
+class SubmissionBody(TypedDict):
+    """A view_submission payload."""
+
+    user: User
+    view: SubmittedView
+
+
+class HomeOpened(TypedDict, total=False):
+    """An app_home_opened event."""
+
+    type: Required[str]
+    user: Required[str]
+    tab: object
 
 
 def malformed(body: Any) -> str | None:

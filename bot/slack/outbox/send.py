@@ -26,12 +26,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Holder, Release
-from bot.slack.blocks.announcement import (
-    announcement_blocks,
-    announcement_metadata,
-    announcement_text,
-    minimal_announcement,
-)
+from bot.slack.blocks.announcement import announcement, minimal_announcement
+from bot.slack.blocks.shapes import json_object
 from bot.slack.errors import MALFORMED, Failure, classify
 from bot.slack.outbox.history import HistoryUnreadable, find_posted
 from bot.slack.outbox.schedule import Scheduling
@@ -163,14 +159,16 @@ class Sending(Scheduling):
         return time.monotonic() - claim.at_monotonic < half and self.clock() - claim.at < half
 
     async def _post(self, channel: str, release: Release, with_image: bool, minimal: bool) -> Any:
-        if minimal:
-            message = minimal_announcement(release)
-        else:
-            message = {
-                "text": announcement_text(release),
-                "blocks": announcement_blocks(release, with_image=with_image),
-                "metadata": announcement_metadata(release),
-            }
+        message = (
+            minimal_announcement(release)
+            if minimal
+            else announcement(release, with_image=with_image)
+        )
         return await self.client.chat_postMessage(
-            channel=channel, unfurl_links=False, unfurl_media=False, **message
+            channel=channel,
+            text=message["text"],
+            blocks=message.get("blocks"),  # None: none sent
+            metadata=json_object(message["metadata"]),
+            unfurl_links=False,
+            unfurl_media=False,
         )
