@@ -17,8 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from bot.database import Database, DatabaseBusy
-from bot.ingest.archive import NORMAL_ENDS
-from bot.models import ArchiveStatus, FeedStatus
+from bot.models import NORMAL_ENDS, ArchiveStatus, FeedStatus
 from bot.settings import Settings
 from bot.store import FAILED, PENDING, RATE_LIMITED, SENDING, Store
 

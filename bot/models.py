@@ -158,6 +158,10 @@ class Lease:
     expires_at: float
 
 
+# How an archive walk ends when nothing went wrong; any other stop reason is worth a notice.
+NORMAL_ENDS = ("last page", "empty page")
+
+
 @dataclass(frozen=True)
 class ArchiveStatus:
     url: str
@@ -174,7 +178,7 @@ class ArchiveStatus:
     planned: bool  # a walk was asked for (plan_archive) or started, at some point
     bad_items: int = 0  # items of this walk skipped or stored with a fallback
     bad_item_examples: tuple[str, ...] = ()  # the latest few
-    stop_reason: str | None = None  # why the last walk ended (see archive.NORMAL_ENDS)
+    stop_reason: str | None = None  # why the last walk ended (see NORMAL_ENDS)
 
 
 @dataclass

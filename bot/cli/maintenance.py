@@ -8,6 +8,7 @@ import itertools
 import json
 import sqlite3
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -18,7 +19,6 @@ from bot.health import of_settings
 from bot.ingest.archive import Backfill, BackfillResult
 from bot.ingest.archive_page import ArchiveError
 from bot.ingest.feed import open_session
-from bot.slack.admin import retry_failed
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
@@ -129,6 +129,6 @@ def retry_failed_command() -> None:
     """Queue failed deliveries again (after fixing a channel or the token)."""
     settings = load_settings()
     store = open_store(settings, create=False)
-    count = retry_failed(store)
+    count = store.retry_failed(now=time.time())
     store.close()
     click.echo(f"{count} failed deliveries queued again; a running bot posts them shortly.")

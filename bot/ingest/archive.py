@@ -24,7 +24,7 @@ from bot.ingest.archive_page import ArchiveError, ArchivePage, archive_page_url,
 from bot.ingest.feed import fetch_feed
 from bot.ingest.fields import log_problems
 from bot.ingest.identity import recognise
-from bot.models import FeedError, Validators
+from bot.models import NORMAL_ENDS, FeedError, Validators
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ MAX_PAGE_WAIT = 300.0
 # HTTP answers that will not change by asking again.
 _PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 406, 410, 414, 451})
 # How a walk ends when the archive is read to its end.
-NORMAL_ENDS = ("last page", "empty page")
 
 
 @dataclass(frozen=True)

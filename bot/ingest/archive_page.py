@@ -113,7 +113,7 @@ def _release(entry: object, site: str, now: float) -> Reading:
     published, fallback = first_believable(_dates(entry), now=now)
     fields = _Fields(entry)
     # JSON text fields are HTML-escaped (&amp;, &#39;): decoded once here; the HTML ones are
-    # decoded by html_text.paragraphs. Slack escaping happens later, in blocks.py.
+    # decoded by html_text.paragraphs. Slack escaping happens later, in bot/slack/blocks/common.py.
     item = Item(
         html=fields.text("body") or fields.text("excerpt"),
         link=absolute(fields.text("fullUrl"), site),

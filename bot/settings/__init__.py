@@ -130,7 +130,7 @@ class Settings:
     ) -> Settings:
         """Parse and validate every variable (blank values count as unset), then what `mode`,
         `require_slack` and `require_archive` need; every problem found is in the one
-        SettingsError raised."""
+        SettingsError raised. One keyword per setting, in one place: it reads best whole."""
         values = {k: v.strip() for k, v in env.items() if v is not None and v.strip()}
         problems = Problems()
         check = problems.check

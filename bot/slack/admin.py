@@ -71,16 +71,6 @@ def _first_word(text: str) -> tuple[str, str]:
     return (words[0], words[1]) if len(words) == 2 else (text.strip(), "")
 
 
-def retry_failed(store: Store, *, by: str | None = None) -> int:
-    """Queue every failed delivery again; how many. An admin's retry (`by`) is audited."""
-    with store.transaction():
-        count = store.retry_failed(now=time.time())
-        if count and by is not None:
-            what = f"{count} failed {'delivery' if count == 1 else 'deliveries'}"
-            store.record_change(by, "retry", f"retried {what}", now=time.time())
-    return count
-
-
 class Admin:
     """Each operation raises DatabaseBusy when the database does not answer in time."""
 
@@ -159,7 +149,7 @@ class Admin:
     async def retry_failed(self, user_id: str) -> None:
         """Queue the failed deliveries again, and deliver them now."""
         count = await self.db.write(
-            lambda store: retry_failed(store, by=user_id), within=WRITE_WITHIN
+            lambda store: store.retry_failed(now=time.time(), by=user_id), within=WRITE_WITHIN
         )
         if count:
             self.controls.deliver_now()

@@ -11,7 +11,7 @@ from bot.store.base import float_or_none
 from bot.store.routes import AuditMixin
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
-# How the last error of a delivery waiting out Slack's rate limit begins (see bot.outbox).
+# How the last error of a delivery waiting out Slack's rate limit begins (see bot.slack.outbox).
 RATE_LIMITED = "ratelimited"
 # A delivery held back for an admin to decide on (a flood: see watcher.py), and one an admin
 # discarded. The outbox reads only PENDING and SENDING rows, so it never posts either.
@@ -195,15 +195,21 @@ class DeliveriesMixin(AuditMixin):
             [now, PENDING, SENDING, now, RATE_LIMITED + "%"],
         )
 
-    def retry_failed(self, *, now: float) -> int:
+    def retry_failed(self, *, now: float, by: str | None = None) -> int:
         """Queue every failed delivery again; returns how many. One whose last try may have
-        reached Slack goes back to "sending": it is looked for in history before posting."""
-        cursor = self.db.execute(
-            "UPDATE deliveries SET state = CASE WHEN sending_since IS NULL THEN ? ELSE ? END, "
-            "due_at = ?, attempts = 0 WHERE state = ?",
-            [PENDING, SENDING, now, FAILED],
-        )
-        return cursor.rowcount
+        reached Slack goes back to "sending": it is looked for in history before posting.
+        An admin's retry (`by`) is audited, in the same transaction."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE deliveries SET state = CASE WHEN sending_since IS NULL THEN ? ELSE ? "
+                "END, due_at = ?, attempts = 0 WHERE state = ?",
+                [PENDING, SENDING, now, FAILED],
+            )
+            count = cursor.rowcount
+            if count and by is not None:
+                what = f"{count} failed {'delivery' if count == 1 else 'deliveries'}"
+                self.record_change(by, "retry", f"retried {what}", now=now)
+        return count
 
     def delivery_counts(self) -> dict[str, int]:
         counts = dict.fromkeys((PENDING, SENDING, SENT, FAILED, HELD, DISCARDED), 0)

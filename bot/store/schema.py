@@ -175,7 +175,7 @@ def _since_version_3(store: Store) -> None:
     for table, column, kind in _ADDED_COLUMNS:
         if column not in store.db.table(table).columns_dict:
             store.db.table(table).add_column(column, kind)
-    # A release whose guid changed is recognised by its link (bot/identity.py).
+    # A release whose guid changed is recognised by its link (bot/ingest/identity.py).
     store.db.table("releases").create_index(["link"], if_not_exists=True)
     ensure_side_index(store, "release_leads")
     create_version_counter(store)

@@ -7,8 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.ingest.archive import NORMAL_ENDS
-from bot.models import CHANNEL_ID, USER_ID, Change, Release, Route
+from bot.models import CHANNEL_ID, NORMAL_ENDS, USER_ID, Change, Release, Route
 from bot.routes import NO_CATEGORY, Changed
 from bot.slack.blocks.common import (
     MAX_MESSAGE_BLOCKS,

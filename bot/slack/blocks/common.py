@@ -22,7 +22,7 @@ from bot.slack.markup import unescaped
 
 # Limits from https://api.slack.com/reference/block-kit, always checked on the string as it is
 # sent (escaped, percent-encoded), never on the text it was made from: a 363-character link
-# with a CJK slug is over 3,000 characters once encoded. tests/fakes/block_kit.py checks every
+# with a CJK slug is over 3,000 characters once encoded. standins/block_kit.py checks every
 # builder against them.
 MAX_SECTION_TEXT = 3000
 MAX_CONTEXT_TEXT = 2000

@@ -1,7 +1,7 @@
 """The shapes of the payloads the bot sends Slack: messages, message metadata, modals and the
 Home view, as TypedDicts, so that a misspelt or misplaced key is a type error, not a payload
 Slack refuses. A Block stays a plain JSON object: Block Kit's element types are too many to be
-worth spelling out, and tests/fakes check each builder's blocks against Slack's limits.
+worth spelling out, and standins/block_kit.py checks each builder's blocks against Slack's limits.
 
 At run time each is the plain dict Slack's clients serialize, in the order it was built.
 """
