@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.models import Found, Release
-from bot.search.grammar import Term, parse
+from bot.search.grammar import Hint, Term, parse
 from bot.search.marks import Marker
-from bot.search.results import Hint, Results
+from bot.search.results import Results
 from bot.slack.blocks.admin import recent_changes_blocks
 from bot.slack.blocks.announcement import (
     announcement_blocks,
@@ -204,10 +204,11 @@ def test_page_values_that_are_not_ours_are_refused() -> None:
 
 
 def test_a_problem_is_echoed_escaped_with_its_example() -> None:
-    shown = problem_blocks("No category “<!channel>”.", "`category:policy`", command="/isscr-news")
+    example = Hint("", "category:<policy>", " or a word")
+    shown = problem_blocks("No category “<!channel>”.", example, command="/isscr-news")
 
     assert shown[0]["text"]["text"] == (
-        ":mag: No category “&lt;!channel&gt;”.\nTry: `category:policy`\n"
+        ":mag: No category “&lt;!channel&gt;”.\nTry: `category:&lt;policy&gt;` or a word\n"
         "`/isscr-news help` shows every way to search."
     )
 

@@ -14,9 +14,9 @@ import pytest
 
 from bot.models import Found, Release
 from bot.routes import NO_CATEGORY, Changed
-from bot.search.grammar import parse
+from bot.search.grammar import Hint, parse
 from bot.search.marks import MARK_CLOSE, MARK_OPEN
-from bot.search.results import Hint, Results
+from bot.search.results import Results
 from bot.settings import Settings
 from bot.slack.blocks.admin import (
     REMOVE_ROUTE,
@@ -234,7 +234,7 @@ def test_help_problems_and_the_latest_are_within_every_limit() -> None:
     command = "/isscr-news" + "&" * LONG  # a forged command name
 
     assert_valid_message(help_blocks(command))
-    problem = problem_blocks("No “" + "<&>" * 3000 + "”.", "x&" * 3000, command=command)
+    problem = problem_blocks("No “" + "<&>" * 3000 + "”.", Hint("x&" * 3000), command=command)
     assert_valid_message(problem)
     assert problem[0]["text"]["text"].endswith(" help` shows every way to search.")
     assert "\nTry: x&amp;" in problem[0]["text"]["text"]

@@ -10,9 +10,8 @@ import pytest
 
 from bot.models import Release, Validators
 from bot.search.engine import Search, SearchError
-from bot.search.grammar import QueryError
+from bot.search.grammar import Hint, QueryError
 from bot.search.marks import MARK_CLOSE, MARK_OPEN
-from bot.search.results import Hint
 from bot.store import JOIN, Store
 
 
@@ -147,11 +146,11 @@ def test_an_unknown_category_lists_the_known_ones_or_the_nearest(search: Search)
     with pytest.raises(QueryError) as near:
         search.run("category:polcy")
     assert near.value.problem == "There is no category “polcy”. Did you mean Policy?"
-    assert near.value.example == "`category:Policy`"
+    assert near.value.example == Hint("", "category:Policy")
     with pytest.raises(QueryError) as unknown:
         search.run("category:xyz embryo")
-    assert unknown.value.example == (
-        'one of `category:Policy`, `category:"Press Release"`, `category:Statement`'
+    assert unknown.value.example == Hint(
+        "one of ", "category:Policy", ", ", 'category:"Press Release"', ", ", "category:Statement"
     )
 
 

@@ -38,7 +38,7 @@ def search(words: tuple[str, ...], page: int) -> None:
     try:
         results = Search(store, page_size=CLI_PAGE_SIZE).run(text, page)
     except QueryError as error:
-        fail(f"{error.problem} Try: {error.example.replace('`', '')}")
+        fail(f"{error.problem} Try: {error.example}")
     except SearchError as error:
         fail(error)
     finally:

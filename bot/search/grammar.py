@@ -15,7 +15,7 @@ import calendar
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypeVar
@@ -42,10 +42,30 @@ _DATE_AND_TIME = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})[T ]\d")
 _DAY_FIRST = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
 
 
+@dataclass(frozen=True, init=False)
+class Hint:
+    """A suggestion (for a search that matched nothing, or a corrected example of a query
+    that could not run), in plain text pieces: what to do, then what to type for it (a
+    query, a filter), alternately. Each surface shows the typed pieces
+    its own way (Slack as code, a terminal as they are); `str()` is the plain text."""
+
+    pieces: tuple[str, ...]
+
+    def __init__(self, *pieces: str) -> None:
+        object.__setattr__(self, "pieces", pieces)  # frozen: set once, here
+
+    def parts(self) -> Iterator[tuple[str, bool]]:
+        """Each piece, and whether it is something to type."""
+        return ((piece, index % 2 == 1) for index, piece in enumerate(self.pieces))
+
+    def __str__(self) -> str:
+        return "".join(self.pieces)
+
+
 class QueryError(ValueError):
     """A query we cannot run as typed; `problem` and `example` are shown to the member."""
 
-    def __init__(self, problem: str, example: str) -> None:
+    def __init__(self, problem: str, example: Hint) -> None:
         super().__init__(f"{problem} Try: {example}")
         self.problem = problem
         self.example = example
@@ -110,7 +130,7 @@ def parse(text: str) -> Query:
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(
             f"That query is {len(text)} characters long; I read at most {MAX_QUERY_CHARS}.",
-            "a few distinctive words, e.g. `embryo model guidelines`",
+            Hint("a few distinctive words, e.g. ", "embryo model guidelines"),
         )
     terms: list[Term] = []
     filters: dict[str, list[str]] = {name: [] for name in FILTERS}
@@ -137,12 +157,12 @@ def parse(text: str) -> Query:
         shown = text if len(text) <= 40 else text[:39] + "…"
         raise QueryError(
             f"“{shown}” has no letters or digits to search for.",
-            "a word or two, e.g. `embryo model`",
+            Hint("a word or two, e.g. ", "embryo model"),
         )
     if len(terms) > MAX_TERMS:
         raise QueryError(
             f"That's {len(terms)} words and phrases; I search for at most {MAX_TERMS} at once.",
-            "the few words that matter most, e.g. `NIH funding letter`",
+            Hint("the few words that matter most, e.g. ", "NIH funding letter"),
         )
     after = _one_date(filters["after"], "after")
     before = _one_date(filters["before"], "before")
@@ -152,7 +172,7 @@ def parse(text: str) -> Query:
         raise QueryError(
             f"after:{after.isoformat()} is not earlier than before:{before.isoformat()}, "
             "so nothing can match.",
-            f"`after:{before.isoformat()} before:{later.isoformat()}`",
+            Hint("", f"after:{before.isoformat()} before:{later.isoformat()}"),
         )
     return Query(
         terms=tuple(_unique(terms)),
@@ -177,10 +197,10 @@ def _filter_name(key: str) -> str | None:
 
 
 _FILTER_EXAMPLES = {
-    "category": '`category:policy` or `category:"press release"`',
-    "author": "`author:kilbourne`",
-    "after": "`after:2024-06-30` (a date as YYYY-MM-DD)",
-    "before": "`before:2025-01-01` (a date as YYYY-MM-DD)",
+    "category": Hint("", "category:policy", " or ", 'category:"press release"'),
+    "author": Hint("", "author:kilbourne"),
+    "after": Hint("", "after:2024-06-30", " (a date as YYYY-MM-DD)"),
+    "before": Hint("", "before:2025-01-01", " (a date as YYYY-MM-DD)"),
 }
 
 
@@ -213,7 +233,7 @@ def parse_date(value: str, name: str) -> date:
         if not 1 <= month <= 12:
             # Day and month the other way round, if that makes a date.
             swapped = _valid(year, day, month) if match.group(3) else None
-            example = f"`{name}:{swapped or date(year, min(max(month, 1), 12), 1)}`"
+            example = Hint("", f"{name}:{swapped or date(year, min(max(month, 1), 12), 1)}")
             raise QueryError(f"“{name}:{shown}”: there is no month {month}.", example)
         last = calendar.monthrange(year, month)[1]
         if not 1 <= day <= last:
@@ -224,13 +244,15 @@ def parse_date(value: str, name: str) -> date:
             )
             raise QueryError(
                 f"“{name}:{shown}”: {problem}.",
-                f"`{name}:{date(year, month, min(max(day, 1), last))}`",
+                Hint("", f"{name}:{date(year, month, min(max(day, 1), last))}"),
             )
         return date(year, month, day)
     close = _close_to_a_date(value)
     if close is not None:
         problem, guess = close
-        raise QueryError(f"“{name}:{shown}” {problem}", f"`{name}:{guess}` (YYYY-MM-DD)")
+        raise QueryError(
+            f"“{name}:{shown}” {problem}", Hint("", f"{name}:{guess}", " (YYYY-MM-DD)")
+        )
     raise QueryError(f"“{name}:{shown}” is not a date I can read.", _FILTER_EXAMPLES[name])
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.search.grammar import Query
+from bot.search.grammar import Hint, Query
 from bot.search.plan import MIN_PREFIX, WORD, Plan, Planning, last_word_is_prefix
-from bot.search.results import Hint, match_count
+from bot.search.results import match_count
 
 
 class Hinting(Planning):

@@ -3,35 +3,15 @@ surface (Slack, the terminal) shows its own way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bot.models import Found
-from bot.search.grammar import Query
+from bot.search.grammar import Hint, Query
 
 # A query matching more releases than this shows this many, and says so: counting and ranking
 # all of a large archive would cost milliseconds per thousand releases. The newest matches
 # are read (a microsecond or two each), after the best of any age (TIERED_AT_MOST).
 RANKED_AT_MOST = 200
-
-
-@dataclass(frozen=True, init=False)
-class Hint:
-    """A suggestion for a search that matched nothing, in plain text pieces: what to do, then
-    what to type for it (a query, a filter), alternately. Each surface shows the typed pieces
-    its own way (Slack as code, a terminal as they are); `str()` is the plain text."""
-
-    pieces: tuple[str, ...]
-
-    def __init__(self, *pieces: str) -> None:
-        object.__setattr__(self, "pieces", pieces)  # frozen: set once, here
-
-    def parts(self) -> Iterator[tuple[str, bool]]:
-        """Each piece, and whether it is something to type."""
-        return ((piece, index % 2 == 1) for index, piece in enumerate(self.pieces))
-
-    def __str__(self) -> str:
-        return "".join(self.pieces)
 
 
 @dataclass(frozen=True)

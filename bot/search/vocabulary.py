@@ -7,7 +7,7 @@ import bisect
 import difflib
 import itertools
 
-from bot.search.grammar import QueryError
+from bot.search.grammar import Hint, QueryError
 from bot.search.marks import normal
 from bot.store import Store, joined_parts
 
@@ -69,19 +69,21 @@ class Vocabulary:
         if not known:
             raise QueryError(
                 "No releases are stored yet, so there are no categories to filter by.",
-                "the same search again in a minute, without `category:`",
+                Hint("the same search again in a minute, without ", "category:"),
             )
         close = difflib.get_close_matches(
             folded, [known_name.casefold() for known_name in known], n=1, cutoff=0.6
         )
-        choices = ", ".join(_filter_form(known_name) for known_name in known[:12])
         if close:
             suggestion = next(k for k in known if k.casefold() == close[0])
             problem = f"There is no category “{name}”. Did you mean {suggestion}?"
-            example = _filter_form(suggestion)
+            example = Hint("", _filter_form(suggestion))
         else:
             problem = f"There is no category “{name}”."
-            example = f"one of {choices}"
+            choices = [
+                piece for known_name in known[:12] for piece in (", ", _filter_form(known_name))
+            ]
+            example = Hint("one of ", *choices[1:])
         raise QueryError(problem, example)
 
     def _authors_named(self, part: str) -> list[str]:
@@ -129,4 +131,4 @@ class Vocabulary:
 
 
 def _filter_form(category: str) -> str:
-    return f'`category:"{category}"`' if " " in category else f"`category:{category}`"
+    return f'category:"{category}"' if " " in category else f"category:{category}"

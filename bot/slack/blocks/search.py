@@ -4,11 +4,12 @@ latest releases, the usage and help, and the answer to a query that could not ru
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from bot.models import CHANNEL_ID, Release
 from bot.search.engine import PAGE_SIZE
-from bot.search.grammar import MAX_QUERY_CHARS
-from bot.search.results import RANKED_AT_MOST, Hint, Results
+from bot.search.grammar import MAX_QUERY_CHARS, Hint
+from bot.search.results import RANKED_AT_MOST, Results
 from bot.slack.blocks.common import (
     LOOK_ALIKES,
     MAX_CONFIRM_TEXT,
@@ -197,7 +198,17 @@ def _no_results(results: Results, command: str) -> Block:
 
 def _hint(hint: Hint) -> str:
     """A search hint as mrkdwn: what to do escaped, what to type as code."""
-    return "".join(f"`{escape(text)}`" if typed else escape(text) for text, typed in hint.parts())
+    return "".join(_hint_pieces(hint))
+
+
+def _hint_pieces(hint: Hint) -> Iterator[str]:
+    """A hint as mrkdwn pieces, for `fit`: what to do a character at a time, what to type a
+    code span at a time (a cut never leaves a code span open)."""
+    for text, typed in hint.parts():
+        if typed:
+            yield f"`{escape(text)}`"
+        else:
+            yield from escaped_pieces(text)
 
 
 def _page_button(label: str, results: Results, page: int, which: str) -> Block:
@@ -234,11 +245,11 @@ def read_page_value(value: str) -> tuple[str, int] | None:
     return (text, page) if len(text) <= MAX_QUERY_CHARS and 1 <= page <= MAX_PAGE else None
 
 
-def problem_blocks(problem: str, example: str | None = None, *, command: str) -> list[Block]:
+def problem_blocks(problem: str, example: Hint | None = None, *, command: str) -> list[Block]:
     """A clear answer to a query that could not run, with a corrected example."""
     help_line = f"\n`{fit(escaped_pieces(command), MAX_NAME)} help` shows every way to search."
     text = ":mag: " + fit(escaped_pieces(problem), MAX_SECTION_TEXT // 2)  # room for the example
     if example:
         room = MAX_SECTION_TEXT - len(text) - len("\nTry: ") - len(help_line)
-        text += "\nTry: " + fit(escaped_pieces(example), room)
+        text += "\nTry: " + fit(_hint_pieces(example), room)
     return [{"type": "section", "text": {"type": "mrkdwn", "text": text + help_line}}]
