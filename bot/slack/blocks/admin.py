@@ -23,6 +23,7 @@ from bot.slack.blocks.common import (
     fit,
     line_blocks,
     local_time,
+    slack_date,
     text_blocks,
     truncate,
     when,
@@ -338,7 +339,7 @@ def first_post_blocks(report: Mapping[str, Any], latest: Release | None) -> list
         )
     else:
         newest = (
-            f" The latest, from {_release_day(latest)}, is "
+            f" The latest, from {slack_date(latest) or 'an unknown day'}, is "
             f"“{fit(feed_pieces(latest.title), MAX_TITLE)}”."
             if latest is not None
             else ""
@@ -356,13 +357,6 @@ def first_post_blocks(report: Mapping[str, Any], latest: Release | None) -> list
             "accessory": action_button("Send a test announcement", SEND_TRIAL),
         }
     ]
-
-
-def _release_day(release: Release) -> str:
-    if release.published is None:
-        return "an unknown day"
-    at = int(release.published.timestamp())
-    return f"<!date^{at}^{{date_short_pretty}}|{release.published:%Y-%m-%d}>"
 
 
 def recent_changes_blocks(changes: Sequence[Change]) -> list[Block]:
