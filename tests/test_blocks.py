@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.models import Found, Release
-from bot.search.grammar import Hint, Term, parse
-from bot.search.marks import Marker
+from bot.search.grammar import Hint, parse
 from bot.search.results import Results
 from bot.slack.blocks.admin import recent_changes_blocks
 from bot.slack.blocks.announcement import (
@@ -26,7 +25,7 @@ from bot.slack.blocks.search import (
     search_blocks,
     search_text,
 )
-from bot.store import Change
+from bot.store import Change, Store
 from tests.conftest import mrkdwn_texts
 
 HOSTILE = Release(
@@ -258,14 +257,18 @@ def test_a_capped_result_says_how_it_was_chosen() -> None:
 
     assert shown[0]["text"]["text"] == "*More than 500 releases match “stem”*  ·  page 1 of 100"
     assert shown[1]["elements"][0]["text"] == (
-        "Showing 500 of them: those with every word in the title or the lead paragraph first, "
-        "from the whole archive, then the newest others. Add a word or a filter to narrow the "
-        "search."
+        "Showing the 500 most relevant. Add a word or a filter to narrow the search."
     )
 
 
 def marked_by(words: list[str], text: str) -> str:
-    return marked(Marker([Term(word) for word in words], prefix=False).mark(text) or text)
+    """`text` as a search result shows it when the index matched `words` in it."""
+    store = Store(":memory:")
+    try:
+        [(lead, _)] = store.marked([(text, "")], " OR ".join(f'"{word}"' for word in words))
+    finally:
+        store.close()
+    return marked(lead or text)
 
 
 def test_a_match_is_bold_only_where_slack_can_bold_it_and_no_feed_star_pairs_with_ours() -> None:

@@ -25,7 +25,7 @@ def test_words_phrases_and_every_filter_combine() -> None:
     )
 
     assert query == Query(
-        terms=(Term("stem"), Term("embryo model", phrase=True)),
+        terms=(Term("stem"), Term("embryo model", phrase=True, quoted=True)),
         categories=("Press Release", "policy"),
         authors=("kym",),
         after=date(2024, 1, 1),
@@ -44,13 +44,14 @@ def test_words_phrases_and_every_filter_combine() -> None:
         ("   ", Query()),
         (
             "“curly quotes” from a Mac",
-            Query(terms=(Term("curly quotes", True), Term("from"), Term("a"), Term("Mac"))),
+            Query(terms=(Term("curly quotes", True, True), Term("from"), Term("a"), Term("Mac"))),
         ),
         (
             'unterminated "phrase here',
-            Query(terms=(Term("unterminated"), Term("phrase here", True))),
+            Query(terms=(Term("unterminated"), Term("phrase here", True, True))),
         ),
-        ('"one"', Query(terms=(Term("one"),))),  # a one-word phrase is just a word
+        # A one-word phrase is a word, searched as typed (never corrected).
+        ('"one"', Query(terms=(Term("one", quoted=True),))),
         ("NEAR( AND * - OR", Query(terms=(Term("NEAR("), Term("AND"), Term("OR")))),
         ("covid-19: update", Query(terms=(Term("covid-19:"), Term("update")))),
         ("title:embryo", Query(terms=(Term("title:embryo"),))),  # FTS5 column syntax is text

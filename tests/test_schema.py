@@ -14,7 +14,14 @@ import pytest
 
 from bot.models import Holder, Release, Validators
 from bot.search.engine import Search
-from bot.store import SCHEMA_VERSION, SchemaTooNew, Store, category_key, pair, published_rowids
+from bot.store import (
+    SCHEMA_VERSION,
+    SchemaTooNew,
+    Store,
+    category_key,
+    in_title,
+    published_rowids,
+)
 from bot.store.schema import MIGRATIONS, migrate
 
 
@@ -45,7 +52,7 @@ def user_version(store: Store) -> int:
 
 
 def release_row(n: int, title: str, body: str = "", **fields: Any) -> dict[str, Any]:
-    """A `releases` row as every version wrote it (`joined` came with the search index)."""
+    """A `releases` row as every version wrote it (`names` came with the search index)."""
     published = fields.pop("published", datetime(2020 + n, 1, 1, 12, tzinfo=UTC))
     return {
         "id": f"{n:024x}",
@@ -115,7 +122,7 @@ def test_step_1_creates_the_announcement_tables_in_an_empty_database(
     assert {"releases", "deliveries", "feed_state", "leases", "archive_state"} <= set(
         store.db.table_names()
     )
-    assert "joined" not in columns(store, "releases")  # the search index is step 2's
+    assert "names" not in columns(store, "releases")  # the search index is step 2's
     store.db["releases"].insert(release_row(1, "Note"))
     store.record_poll_success("https://feed", Validators(etag='"1"'), now=5.0)
     assert store.feed_status("https://feed").validators.etag == '"1"'
@@ -138,13 +145,10 @@ def test_step_2_indexes_the_releases_of_a_database_from_before_search(
     assert store.categories() == ["Policy", "Press Release"]
     everything = store.matching_rowids("embryo", limit=9)
     assert sorted(ids(store, everything)) == [1, 2, 3]
-    # The joined words were filled in before the index was built from them
-    embryo_models = pair(*store.tokens("embryo models"))
-    assert sorted(ids(store, store.matching_rowids(f'"{embryo_models}"', limit=9))) == [1, 3]
+    # The names were filled in before the index was built from them
     policy = category_key(store.tokens("Policy"))
     assert ids(store, store.matching_rowids(f'"{policy}"', limit=9)) == [1]
-    titles = store.title_matches("embryo", lowest=None, highest=None, limit=9)
-    assert ids(store, titles) == [1]
+    assert ids(store, store.matching_rowids(in_title("embryo"), limit=9)) == [1]
     with pytest.raises(sqlite3.IntegrityError):  # one row a category, compared without case
         store.db.execute(
             "INSERT INTO release_categories (release_id, category) VALUES (?, 'POLICY')",
@@ -167,8 +171,8 @@ def test_step_3_renumbers_rowids_newest_lowest_once(path: Path, opened: list[Sto
     by_rowid = "SELECT id FROM releases ORDER BY rowid"
     in_order = [int(row[0], 16) for row in store.db.execute(by_rowid)]
     assert in_order == [3, 2, 1, 4, 9]  # newest first, undated last
-    for table in ("releases_fts", "release_titles_fts"):  # the indexes match their content
-        store.db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('integrity-check', 1)")
+    # The index matches its content
+    store.db.execute("INSERT INTO releases_fts (releases_fts, rank) VALUES ('integrity-check', 1)")
     since_2021 = published_rowids(datetime(2021, 1, 1, tzinfo=UTC), None)
     assert ids(
         store, store.matching_rowids("embryo", lowest=since_2021[0], highest=since_2021[1], limit=9)
@@ -202,13 +206,58 @@ def test_step_4_adds_what_came_while_the_version_stayed_3(path: Path, opened: li
     assert store.archive_status("https://archive").pages == 3
     holder = Holder("other", "h2", 2)
     assert store.claim_channels(holder, ttl=5, now=10.0, holder_is_gone=lambda _: False)
-    lead = store.lead_matches("models", lowest=None, highest=None, limit=9)
-    assert ids(store, lead) == [1]  # the leads' index, with the release stored before it
     assert store.seed_route("ANNOUNCE_CHANNEL", "C1", by="U1", detail="seeded", now=1.0)
     assert [change.action for change in store.recent_changes()] == ["route"]
+
+
+def test_step_5_counts_the_vocabulary_and_the_releases(path: Path, opened: list[Store]) -> None:
+    store = at_version(path, 4, opened)
+    store.db["releases"].insert(
+        release_row(1, "Embryo news", "The Food and Drug Administration (FDA) met.", names="")
+    )
+    assert "releases_version" not in store.db.table_names()
+
+    migrate(store, to=5)
+
+    assert user_version(store) == 5
+    assert store.word_counts(["embryo", "food"]) == {"embryo": 1, "food": 1}
+    assert store.acronyms() == [("FDA", "food and drug administration", 1)]
+    assert store.releases_counted()[1] == 1
     before = store.releases_version()
     store.save_release(Release(f"{2:024x}", "Note", "https://x/2"), source="rss", now=2.0)
-    assert store.releases_version() == before + 1
+    assert store.releases_counted() == (before + 1, 2)
+
+
+def test_step_5_replaces_the_side_indexes_and_joined_words_of_version_4(
+    path: Path, opened: list[Store]
+) -> None:
+    """tests/data/schema-v4.db was written by the code of commit 3d142dc: three releases,
+    ANNOUNCE_CHANNEL's seeded route and a delivery waiting, in version 4's layout."""
+    path.write_bytes((Path(__file__).parent / "data" / "schema-v4.db").read_bytes())
+    store = Store(path)
+    opened.append(store)
+    assert "joined" in columns(store, "releases")
+
+    store.ensure_schema()
+
+    assert user_version(store) == SCHEMA_VERSION
+    tables = set(store.db.table_names())
+    assert not {"release_titles", "release_leads", "release_titles_fts"} & tables
+    assert "joined" not in columns(store, "releases")
+    assert not [
+        name
+        for (name,) in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        if "titles" in name or "leads" in name
+    ]
+    store.db.execute("INSERT INTO releases_fts (releases_fts, rank) VALUES ('integrity-check', 1)")
+    assert store.release_count() == 3
+    assert store.delivery_counts()["pending"] == 1
+    assert [route.channel for route in store.routes()] == ["C0NEWS0001"]
+    # The acronyms the stored releases define are learned: either form finds both.
+    assert ("MHRA", "medicines and healthcare products regulatory agency", 1) in store.acronyms()
+    found = Search(store).run("mhra")
+    assert [f.release.id for f in found.found] == ["5f0c8a1be4b0a1c2d3e4f501"]
+    assert Search(store).run("category:policy embryo").total == 1
 
 
 def test_a_database_of_a_newer_version_is_refused(path: Path, opened: list[Store]) -> None:

@@ -112,11 +112,33 @@ async def test_a_search_answers_in_the_ack_with_the_matched_words_in_bold(bot: B
 
 
 async def test_a_miss_says_so_and_what_to_loosen(bot: Bot) -> None:
-    answer = await ask(bot, "zebrafish organoids")
+    answer = await ask(bot, "zebrafish")
 
-    assert answer["blocks"][0]["text"]["text"] == "*0 releases match “zebrafish organoids”*"
+    assert answer["blocks"][0]["text"]["text"] == "*0 releases match “zebrafish”*"
     assert "No release mentions “zebrafish”" in answer["blocks"][1]["text"]["text"]
     assert result_ids(answer["blocks"]) == []
+
+
+async def test_a_word_no_release_has_with_the_rest_is_left_out_and_said_so(bot: Bot) -> None:
+    answer = await ask(bot, "zebrafish embryo")
+
+    assert answer["blocks"][0]["text"]["text"] == "*1 release matches “zebrafish embryo”*"
+    assert answer["blocks"][1]["elements"][0]["text"] == (
+        "No release has every word of your search: showing those without “zebrafish”."
+    )
+    assert result_ids(answer["blocks"]) == [EMBRYO.item_id]
+
+
+async def test_a_typo_is_corrected_and_the_words_as_typed_are_one_click_away(bot: Bot) -> None:
+    answer = await ask(bot, "embryo modles")
+
+    assert answer["blocks"][0]["text"]["text"] == "*1 release matches “embryo modles”*"
+    assert answer["blocks"][1]["elements"][0]["text"] == (
+        'Showing results for `embryo models`. Search instead for `embryo "modles"`'
+    )
+    [instead] = answer["blocks"][2]["elements"]
+    assert instead["text"]["text"] == 'Search for embryo "modles"'
+    assert result_ids(answer["blocks"]) == [EMBRYO.item_id]
 
 
 @pytest.mark.parametrize(
@@ -217,8 +239,9 @@ async def test_help_empty_query_and_bad_filters_get_clear_answers(bot: Bot) -> N
     assert "Try:" in texts(await ask(bot, "after:2025-02-30"))
     # Slack sends what was typed as "<!channel>" escaped, and a real @channel as markup.
     echoed = await ask(bot, "&lt;!channel&gt; embryo <!here>")
-    assert "<!" not in texts(echoed)
-    assert "“&lt;!channel&gt; embryo here”" in texts(echoed)
+    assert "“&lt;!channel&gt; embryo here”" in echoed["blocks"][0]["text"]["text"]
+    shown = " ".join(mrkdwn_texts(echoed["blocks"]))
+    assert "<!channel>" not in shown and "<!here>" not in shown
 
 
 async def test_a_slow_answer_follows_the_ack_through_response_url(

@@ -27,9 +27,8 @@ from bot.store import (
     Store,
     author_key,
     category_key,
-    joined_parts,
+    in_title,
     lease_name,
-    pair,
     published_rowids,
     release_key,
 )
@@ -162,24 +161,18 @@ def test_latest_releases_and_releases_by_rowid_keep_their_order(store: Store) ->
 # -- the search index -------------------------------------------------------------------------
 
 
-def test_the_joined_words_encode_pairs_and_whole_names_and_decode_again(store: Store) -> None:
+def test_names_hold_each_category_and_the_author_whole_as_one_word(store: Store) -> None:
     assert store.tokens("Regulations of Stem-Cells") == ["regul", "of", "stem", "cell"]
-    assert joined_parts(pair("stem", "cell")) == ["stem", "cell"]
-    assert joined_parts("stem") is None
-    assert {pair("stem", "cell"), category_key(["polici"]), author_key(["kym", "kilbourn"])} <= set(
-        store.joined_words(
-            {
-                "title": "Stem cell",
-                "excerpt": "",
-                "body": None,
-                "categories": '["Policy"]',
-                "author": "Kym Kilbourne",
-            }
-        ).split()
-    )
+    names = store.names({"categories": '["Press Release", "Policy"]', "author": "Kym Kilbourne"})
+    assert names.split() == [
+        category_key(["press", "releas"]),
+        category_key(["polici"]),
+        author_key(["kym", "kilbourn"]),
+    ]
+    assert store.names({"categories": "[]", "author": None}) == ""
 
 
-def test_matching_rowids_title_and_lead_matches_read_their_own_indexes(store: Store) -> None:
+def test_matching_counting_and_weighing_read_the_index(store: Store) -> None:
     stored(
         store,
         release(1, "Embryo models", "Guidance."),
@@ -189,9 +182,10 @@ def test_matching_rowids_title_and_lead_matches_read_their_own_indexes(store: St
     )
     assert ids(store, store.matching_rowids("embryo", limit=9)) == ["r3", "r2", "r1"]
     assert ids(store, store.matching_rowids("embryo", limit=2)) == ["r3", "r2"]
-    assert ids(store, store.title_matches("embryo", lowest=None, highest=None, limit=9)) == ["r1"]
-    leads = store.lead_matches("embryo", lowest=None, highest=None, limit=9)
-    assert ids(store, leads) == ["r2", "r1"]
+    assert ids(store, store.matching_rowids(in_title("embryo"), limit=9)) == ["r1"]
+    everything = store.matching_rowids(None, limit=9)
+    assert store.count_matching("embryo", everything[0], everything[-1], 9) == 3
+    assert store.count_matching("embryo", everything[0], everything[-1], 1) == 2  # at most + 1
     lowest, highest = published_rowids(
         datetime(2021, 6, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC)
     )
@@ -201,30 +195,40 @@ def test_matching_rowids_title_and_lead_matches_read_their_own_indexes(store: St
     assert release_key(datetime(2022, 1, 1, tzinfo=UTC)) < release_key(
         datetime(2021, 1, 1, tzinfo=UTC)
     )
-    scores = store.relevance(
-        "embryo", lowest=min(store.matching_rowids(None, limit=9)), highest=2**60
-    )
-    # bm25, lower is better: the title match weighs most
-    assert (
-        min(scores, key=scores.__getitem__)
-        == store.title_matches("embryo", lowest=None, highest=None, limit=1)[0]
-    )
+    scores = store.relevance("embryo", lowest=min(everything), highest=2**60)
+    # bm25, lower is better: the title match weighs most, then the lead paragraph
+    assert ids(store, sorted(scores, key=scores.__getitem__)) == ["r1", "r2", "r3"]
 
 
-def test_categories_authors_and_index_terms_come_from_the_stored_releases(store: Store) -> None:
+def test_categories_authors_and_the_vocabulary_come_from_the_stored_releases(
+    store: Store,
+) -> None:
     stored(
         store,
         release(1, "Embryo", categories=("Policy", "Statement")),
         release(2, "Cells", categories=(), author=None),
-        release(3, "Embryo cells", categories=("policy",), author="Keith Alm"),
+        release(3, "Embryo cells (NIH funding)", categories=("policy",), author="Keith Alm"),
     )
     assert store.categories() == ["Policy", "Statement"]  # one spelling per name
     assert store.category_named("POLICY") == "Policy"
     assert store.category_named("Meetings") is None
     assert store.authors() == ["Keith Alm", "Kym Kilbourne"]
-    terms = store.index_terms()
-    assert (terms["embryo"], terms["cell"]) == (2, 2)
-    assert all(joined_parts(term) is None for term in terms)
+    assert store.word_counts(["embryo", "cells", "cell", "kilbourne"]) == {
+        "embryo": 2,
+        "cells": 2,
+        "kilbourne": 1,
+    }
+    assert store.stem_counts(["embryo", "cell", "polici"]) == {"embryo": 2, "cell": 2, "polici": 2}
+    assert store.words_beginning("emb", 9) == [("embryo", 2)]
+    assert store.words_sized("c", 5, 5) == [("cells", 2)]
+    assert store.acronyms() == []
+    stored(store, release(4, "The National Institutes of Health (NIH) letter"))
+    assert store.acronyms() == [("NIH", "national institutes of health", 1)]
+    # An edit moves the counts: the old words' down, the new ones' up.
+    stored(store, release(4, "A letter"))
+    assert store.acronyms() == []
+    assert store.word_counts(["national", "letter"]) == {"letter": 1}
+    assert store.release_count() == 4
 
 
 def test_index_categories_adds_a_release_s_category_rows(store: Store) -> None:

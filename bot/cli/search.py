@@ -46,6 +46,8 @@ def search(words: tuple[str, ...], page: int) -> None:
     click.echo(_results_heading(results))
     if results.note:
         click.echo(results.note)
+    for adjustment in results.adjustments:
+        click.echo(str(adjustment))
     for number, found in enumerate(results.found, start=(results.page - 1) * CLI_PAGE_SIZE + 1):
         click.echo()
         click.echo(terminal_text(found.release, number=number, marked=found.marked_excerpt))

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from itertools import combinations
 
-from bot.models import Found
 from bot.search import grammar
 from bot.search.hints import Hinting
-from bot.search.marks import Marker
-from bot.search.plan import last_word_is_prefix
-from bot.search.rank import Ranking
+from bot.search.marks import marked
+from bot.search.plan import Plan
+from bot.search.rank import WEIGHED_AT_MOST, Ranking
 from bot.search.results import RANKED_AT_MOST, Results
 from bot.store import Store
 
@@ -24,10 +24,9 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
 TIME_LIMIT = 5.0  # seconds; a search still running then is stopped and the member told why
-# Words in more releases than this are left out of the bm25 weighing: FTS5 reads a word's whole
-# posting list to weigh it (about 1.5 µs a release), and a common word says little about
-# relevance. Ranking by the title instead costs about what the search itself did.
-RANKABLE = 250
+# A query that nothing matches whole is tried without some of its words: at most this many
+# ways, fewest words left out first.
+RELAXED_AT_MOST = 24
 
 
 class SearchError(Exception):
@@ -36,8 +35,8 @@ class SearchError(Exception):
 
 class Search(Ranking, Hinting):
     """Runs queries against one store (not thread-safe: one Search per thread). Its parts:
-    `Vocabulary` (the index's words), `Planning` (a query as FTS5 expressions), `Ranking` and
-    `Hinting` (when nothing matched)."""
+    `Vocabulary` (what is read of the archive), `Planning` (a query as FTS5 expressions),
+    `Ranking` and `Hinting` (when nothing matched)."""
 
     def __init__(
         self,
@@ -46,13 +45,13 @@ class Search(Ranking, Hinting):
         page_size: int = PAGE_SIZE,
         time_limit: float = TIME_LIMIT,
         ranked_at_most: int = RANKED_AT_MOST,
-        rankable: int = RANKABLE,
+        weighed_at_most: int = WEIGHED_AT_MOST,
     ) -> None:
         super().__init__(store)
-        self.rankable = rankable
         self.page_size = page_size
         self.time_limit = time_limit
         self.ranked_at_most = ranked_at_most
+        self.weighed_at_most = weighed_at_most
 
     def run(self, text: str, page: int = 1) -> Results:
         """Page `page` of the releases matching `text` (an empty text lists the latest).
@@ -67,23 +66,24 @@ class Search(Ranking, Hinting):
             with self.store.time_limit(self.time_limit):
                 self._refresh()
                 plan = self._plan(query)
-                # The newest cap + 1 matches: enough to rank, and to say "more than cap". The
-                # latest releases need only the page (their count is known).
-                wanted = cap + 1
-                if query.is_empty:
-                    shown = min(self._release_count, cap)
+                if query.is_empty:  # the latest: their count is known, the page is enough
+                    total = self._release_count
+                    shown = min(total, cap)
                     page = min(max(1, page), max(1, -(-shown // self.page_size)))
-                    wanted = page * self.page_size
-                rowids = self.store.matching_rowids(
-                    plan.match, lowest=plan.lowest, highest=plan.highest, limit=wanted
-                )
-                total = self._release_count if query.is_empty else len(rowids)
+                    ranked = self._matches(plan, page * self.page_size)
+                else:
+                    # The newest matches: all of them when few enough to weigh each one.
+                    rowids = self._matches(plan, self.weighed_at_most + 1)
+                    if not rowids and len(plan.parts) > 1:
+                        plan, rowids = self._relaxed(plan)
+                    total = len(rowids)
+                    ranked = self._rank(plan, rowids)
                 pages = max(1, -(-min(total, cap) // self.page_size))
                 page = min(max(1, page), pages)  # the results may have shrunk since a button
                 start = (page - 1) * self.page_size
-                ranked = self._rank(plan, rowids)
                 releases = self.store.releases_by_rowid(ranked[start : start + self.page_size])
                 hints = self._hints(query, plan) if not total and not query.is_empty else ()
+                found = marked(self.store, releases, plan.any_word)
         except sqlite3.OperationalError as error:
             if "interrupted" in str(error):
                 raise SearchError(
@@ -101,11 +101,45 @@ class Search(Ranking, Hinting):
                 "The archive could not be searched just now; please try again in a minute. "
                 "The bot's log has the details."
             ) from None
-        marker = Marker(query.terms, prefix=last_word_is_prefix(query.terms))
-        found = [
-            Found(release, marker.mark(release.excerpt) or marker.snippet(release.body))
-            if query.terms
-            else Found(release)
-            for release in releases
-        ]
-        return Results(text, query, found, total, page, self.page_size, hints, ranked_at_most=cap)
+        return Results(
+            text,
+            query,
+            found,
+            total,
+            page,
+            self.page_size,
+            hints,
+            ranked_at_most=cap,
+            corrected=tuple((part.typed, part.shown) for part in plan.corrections),
+            dropped=tuple(part.shown for part in plan.dropped),
+        )
+
+    def _matches(self, plan: Plan, limit: int) -> list[int]:
+        return self.store.matching_rowids(
+            plan.match, lowest=plan.lowest, highest=plan.highest, limit=limit
+        )
+
+    def _relaxed(self, plan: Plan) -> tuple[Plan, list[int]]:
+        """A query that nothing matches whole, without the fewest of its words that leaves
+        some matches: first the words no release holds, then any; of the ways to leave out as
+        many, the one that matches most. The plan unchanged when no way matches."""
+        unknown = [part for part in plan.parts if part.count == 0]
+        known = [part for part in plan.parts if part.count > 0]
+        if not known:
+            return plan, []
+        tried = 0
+        for size in range(len(known), 0, -1):
+            best: tuple[Plan, list[int]] | None = None
+            for kept in combinations(known, size):
+                tried += 1
+                if tried > RELAXED_AT_MOST:
+                    return plan, []
+                if size == len(known) and not unknown:
+                    continue  # the query itself
+                relaxed = plan.without([part for part in plan.parts if part not in kept])
+                rowids = self._matches(relaxed, self.weighed_at_most + 1)
+                if rowids and (best is None or len(rowids) > len(best[1])):
+                    best = relaxed, rowids
+            if best is not None:
+                return best
+        return plan, []

@@ -36,6 +36,8 @@ _TOKEN = re.compile(
 )
 _DATE = re.compile(r"^(\d{4})(?:[-/](\d{1,2})(?:[-/](\d{1,2}))?)?$")
 _INVISIBLE = ("Cc", "Cf", "Co", "Zl", "Zp")
+# The combining marks NFKD splits off accented letters (é → e + ´).
+_ACCENTS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # Dates written some other way, which get a hint with the date they most likely mean.
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _DATE_AND_TIME = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})[T ]\d")
@@ -73,10 +75,15 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class Term:
-    """A word, or a quoted phrase whose words must appear together in this order."""
+    """A word, or a quoted phrase whose words must appear together in this order. A quoted
+    word is searched as typed: never corrected, nor read as the beginning of longer ones."""
 
     text: str
     phrase: bool = False
+    quoted: bool = False
+
+    def describe(self) -> str:
+        return f'"{self.text}"' if self.phrase or self.quoted else self.text
 
 
 @dataclass(frozen=True)
@@ -100,14 +107,24 @@ class Query:
 
     def describe(self) -> str:
         """The query written back in canonical form, for headers and hints."""
-        parts = [f'"{t.text}"' if t.phrase else t.text for t in self.terms]
-        parts += [f"category:{_quote_if_spaced(name)}" for name in self.categories]
+        return " ".join([term.describe() for term in self.terms] + self.described_filters())
+
+    def described_filters(self) -> list[str]:
+        """The filters written back in canonical form."""
+        parts = [f"category:{_quote_if_spaced(name)}" for name in self.categories]
         parts += [f"author:{_quote_if_spaced(name)}" for name in self.authors]
         if self.after:
             parts.append(f"after:{self.after.isoformat()}")
         if self.before:
             parts.append(f"before:{self.before.isoformat()}")
-        return " ".join(parts)
+        return parts
+
+
+def normal(text: str) -> str:
+    """`text` as the index compares it: case folded, accents removed."""
+    if text.isascii():
+        return text.casefold()
+    return _ACCENTS.sub("", unicodedata.normalize("NFKD", text.casefold()))
 
 
 def is_help(text: str) -> bool:
@@ -148,7 +165,7 @@ def parse(text: str) -> Query:
         elif phrase is not None:
             phrase = " ".join(phrase.split())
             if phrase:
-                terms.append(Term(phrase, phrase=" " in phrase))
+                terms.append(Term(phrase, phrase=" " in phrase, quoted=True))
         elif word is not None:
             terms.append(Term(word))
     # A term with no letter or digit (a lone "*", "-", "(", an empty "") matches nothing.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.search.grammar import Hint, Query
-from bot.search.plan import MIN_PREFIX, WORD, Plan, Planning, last_word_is_prefix
+from bot.search.plan import MIN_PREFIX, WORD, Plan, Planning
 from bot.search.results import match_count
 
 
@@ -44,17 +44,7 @@ class Hinting(Planning):
         """What the words alone suggest: words no release has, or the matches without the
         filters, or fewer words."""
         hints: list[Hint] = []
-        last = len(query.terms) - 1
-        missing = [
-            term.text
-            for index, term in enumerate(query.terms)
-            if not self.store.matching_rowids(
-                self._part(
-                    term, prefix=index == last and last_word_is_prefix(query.terms)
-                ).expression,
-                limit=1,
-            )
-        ]
+        missing = [part.shown for part in (*plan.parts, *plan.dropped) if part.count == 0]
         if missing:
             final = query.terms[-1]
             runs = WORD.findall(final.text)
@@ -72,9 +62,10 @@ class Hinting(Planning):
                 hints.append(
                     Hint(f"No release mentions {words}: check the spelling or leave it out.")
                 )
-        elif plan.words is not None and query.has_filters:
+        elif plan.parts and query.has_filters:
             cap = self.ranked_at_most
-            loose = len(self.store.matching_rowids(plan.words, limit=cap + 1)) if plan.words else 0
+            words = " AND ".join(part.expression for part in plan.parts)
+            loose = len(self.store.matching_rowids(words, limit=cap + 1))
             if loose:
                 many = match_count(loose) if loose <= cap else f"more than {cap:,} releases match"
                 loose_query = query.without_filters().describe()

@@ -1,89 +1,88 @@
-"""Planning a query: its terms as FTS5 expressions (quoted strings built here, so that no input
-can be read as FTS5 syntax), its filters as index words and a rowid range."""
+"""Planning a query: each term as an FTS5 expression (quoted strings built here, so that no
+input can be read as FTS5 syntax), with what the archive teaches about it: a word no release
+holds is read as the beginning of longer words (the last one) or corrected, an acronym also
+stands for its long form and a long form for its acronym; filters become index words and a
+rowid range."""
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 
-from bot.search.grammar import Query, Term
-from bot.search.marks import normal
-from bot.search.vocabulary import MAX_EXPANSIONS, Vocabulary
-from bot.store import author_key, category_key, pair, published_rowids
+from bot.search.grammar import Query, Term, normal
+from bot.search.spelling import likeliest
+from bot.search.vocabulary import Acronym, Vocabulary
+from bot.store import author_key, category_key, published_rowids
 
-MIN_PREFIX = 3  # a shorter last word is matched whole: "ai*" would find "aim", "air", …
-# Ranking by title and lead paragraph takes the commonest of those words only (see _part),
-RANKED_EXPANSIONS = 12
-# and leaves out words in more than this share of the releases (see _plan).
-COMMON_SHARE = 0.2
+MIN_PREFIX = 3  # a shorter unfinished word is not completed: "ai" would stand for "aim", "air"…
+PREFIX_WORDS = 32  # an unfinished word stands for at most its commonest completions
 WORD = re.compile(r"[^\W_]+")
-
-
-def last_word_is_prefix(terms: Sequence[Term]) -> bool:
-    """Whether the last term also matches as a prefix: a word (not a phrase) whose last run of
-    letters and digits has MIN_PREFIX or more ("CAR-T" and "Parkinson's" end in one letter,
-    and "t*" or "s*" would match nearly every release)."""
-    if not terms or terms[-1].phrase:
-        return False
-    runs = WORD.findall(terms[-1].text)
-    return bool(runs) and len(runs[-1]) >= MIN_PREFIX
 
 
 @dataclass(frozen=True)
 class Part:
-    """One term of a query as FTS5 expressions, and the index words they read."""
+    """One term of a query, as the search reads it."""
 
-    expression: str  # for the whole index, where two adjacent words are also one word
-    # The same without those pairs, for ranking by the titles' and leads' own indexes (a
-    # prefix there stands for its commonest words only).
-    exact: str
-    reads: tuple[str, ...]  # the index words and pairs whose postings weighing it reads
-    open_prefix: bool = False  # FTS5's own prefix search, which reads every such word
+    typed: str  # as the member wrote it ("modles", or "\"stem cell\"")
+    shown: str  # what it was read as ("models"): `typed` unless corrected
+    expression: str  # the FTS5 expression of it and the forms it stands for
+    count: int  # about how many releases match it (0: none)
+    corrected: bool = False
 
 
 @dataclass(frozen=True)
 class Plan:
     """A query turned into FTS5 expressions and a rowid (publication time) range."""
 
-    match: str | None  # words, categories and authors: what a result must match
-    words: str | None  # the words alone
-    # The words alone, for the titles' and leads' own indexes: all of them, and the
-    # distinctive ones, which rank the newest matches.
-    exact_words: str | None
-    ranking_words: str | None
     parts: tuple[Part, ...]
-    weigh: str | None  # the rarer words, whose bm25 ranks the results
+    filters: str | None  # categories and authors, as index words
     lowest: int | None
     highest: int | None
     by_name: bool = False  # a category or author filter
+    dropped: tuple[Part, ...] = ()  # left out: no release matches them with the rest
+
+    @property
+    def match(self) -> str | None:
+        """What a result must match: every part and the filters."""
+        pieces = [part.expression for part in self.parts]
+        return " AND ".join([*pieces, *([self.filters] if self.filters else [])]) or None
+
+    @property
+    def any_word(self) -> str | None:
+        """Any one part: what is marked in the texts shown (each one matches some part)."""
+        return " OR ".join(part.expression for part in (*self.parts, *self.dropped)) or None
+
+    @property
+    def corrections(self) -> tuple[Part, ...]:
+        return tuple(part for part in self.parts if part.corrected)
+
+    def without(self, dropped: Sequence[Part]) -> Plan:
+        return replace(
+            self,
+            parts=tuple(part for part in self.parts if part not in dropped),
+            dropped=(*self.dropped, *dropped),
+        )
 
 
 class Planning(Vocabulary):
-    """Turns a query into a `Plan`; part of `Search`, which sets `rankable`."""
-
-    rankable: int
+    """Turns a query into a `Plan`; part of `Search`."""
 
     def _plan(self, query: Query) -> Plan:
-        last = len(query.terms) - 1
-        parts = [
-            self._part(term, prefix=index == last and last_word_is_prefix(query.terms))
-            for index, term in enumerate(query.terms)
-        ]
-        # Words match anywhere, category and author included ("policy" finds Policy releases):
-        # a column filter would cost a position-list check for every release read.
-        words = " AND ".join(part.expression for part in parts) or None
-        # Ranking by title and lead paragraph leaves out words in a large share of the
-        # archive (unless all are): one says little, and looking up a rarer word's releases
-        # in its long posting list would cost more than the search.
-        common = self._release_count * COMMON_SHARE
-        distinctive = [part for part in parts if self._weighing_cost(part) <= common] or parts
-        ranking_words = " AND ".join(part.exact for part in distinctive) or None
-        exact_words = " AND ".join(part.exact for part in parts) or None
-        rare = [part.expression for part in parts if self._weighing_cost(part) <= self.rankable]
-        # Filters match whole names, each one word in the index (see `Store.joined_words`).
+        terms = list(query.terms)
+        parts: list[Part] = []
+        index = 0
+        while index < len(terms):
+            long_form = self._long_form_at(terms, index)
+            if long_form is not None:
+                acronym, size = long_form
+                parts.append(self._spelled_out(terms[index : index + size], acronym))
+                index += size
+                continue
+            parts.append(self._part(terms[index], last=index == len(terms) - 1))
+            index += 1
+        # Filters match whole names, each one word in the index (see `Store.names`).
         categories = [
             _quoted(category_key(self._tokenize(self._category(name)))) for name in query.categories
         ]
@@ -99,107 +98,111 @@ class Planning(Vocabulary):
             f"({' OR '.join(categories)})" if categories else None,
             f"({' OR '.join(authors)})" if authors else None,
         ]
-        match = " AND ".join(part for part in (words, *filters) if part) or None
         lowest = highest = None
         if query.after or query.before:  # a date filter leaves out undated releases
             lowest, highest = published_rowids(
                 _start_of_day(query.after) if query.after else None,
                 _start_of_day(query.before) if query.before else None,
             )
-        weigh = " AND ".join(rare) or None
         return Plan(
-            match,
-            words,
-            exact_words,
-            ranking_words,
             tuple(parts),
-            weigh,
+            " AND ".join(part for part in filters if part) or None,
             lowest,
             highest,
             bool(query.categories or query.authors),
         )
 
-    def _part(self, term: Term, *, prefix: bool) -> Part:
+    def _part(self, term: Term, *, last: bool) -> Part:
         """A term as FTS5 text: quoted strings, so that whatever a member typed is only ever
-        text. A prefix last word becomes the index's words that begin it, OR-ed, which FTS5
-        reads lazily (its own `"embr"*` first merges the posting lists of every such word in
-        full, whatever the LIMIT)."""
-        tokens = tuple(self._tokenize(term.text))
-        if not prefix:
-            return self._phrase(term.text, tokens)
+        text. An acronym also finds its long forms; the last word, when no release holds it
+        as typed, stands for the words it begins ("embr"); a word the index does not find at
+        all stands for the word it most likely misspells."""
+        tokens = self._tokenize(term.text)
+        counts = self.store.stem_counts(tokens)
+        count = min((counts.get(token, 0) for token in tokens), default=0)
+        part = Part(term.describe(), term.text, _quoted(term.text), count)
+        if term.phrase or term.quoted or not tokens:
+            return part
+        if last:
+            unfinished = self._unfinished(term, tokens)
+            if unfinished is not None:
+                return unfinished
+        if len(tokens) != 1:
+            return part
+        if count == 0:
+            return self._misspelt(term) or part
+        key = normal(term.text)
+        forms = self._short.get(key)
+        if not forms and key.endswith("s") and len(key) > 2:
+            forms = self._short.get(key[:-1])  # "iPSCs": the plural of "iPSC"
+        if forms:
+            expression = " OR ".join([part.expression, *(_quoted(form.long) for form in forms)])
+            return replace(part, expression=f"({expression})", count=self._at_most_all(count))
+        return part
+
+    def _unfinished(self, term: Term, tokens: Sequence[str]) -> Part | None:
+        """The last word as the beginning of the archive's words, when no release holds it as
+        typed ("embr": embryo, embryos, embryonic); of a word of several parts, its last part
+        ("single-cel": single-cell, single-celled). None when it is a whole word, too short,
+        or begins none."""
         runs = WORD.findall(term.text)
-        if tokens and len(runs) == len(tokens):
-            # The index holds stems: words that begin as typed ("embr": "embryo"), and the
-            # typed word's own stem ("cells": "cell", not "cellular"; "organization":
-            # "organ", not "organoid"). A piece of a word longer than its stem ("organi" of
-            # "organ-ization") begins with that stem instead.
-            typed_start = normal(runs[-1])
-            words = self._beginning(typed_start)
-            if tokens[-1] in self._index and tokens[-1] not in words:
-                words.append(tokens[-1])
-            if not words:
-                stem = next(
-                    (
-                        typed_start[:size]
-                        for size in range(len(typed_start) - 1, len(typed_start) - 3, -1)
-                        if typed_start[:size] in self._index
-                    ),
-                    None,
-                )
-                words = self._beginning(stem) if stem and len(stem) >= MIN_PREFIX else []
-            if not words:  # nothing begins so: the word as typed, which matches nothing
-                return self._phrase(term.text, tokens)
-            # Ranking looks for the commonest words it begins in titles and lead paragraphs:
-            # each word costs a look-up in each of two queries.
-            common = sorted(words, key=lambda word: -self._index.get(word, 0))
-            ranked = self._typed_forms(common[:RANKED_EXPANSIONS])
-            leading = runs[:-1]
-            exact = _alternatives(leading, ranked) if None not in ranked else None
-            if len(words) <= MAX_EXPANSIONS:
-                typed = self._typed_forms(words)
-                if None not in typed:
-                    everything = _alternatives(leading, typed)
-                    if len(tokens) == 2:  # "single-cel": "single" paired with each word
-                        pairs = [pair(tokens[0], word) for word in words]
-                        expression = "(" + " OR ".join(map(_quoted, pairs)) + ")"
-                        return Part(expression, exact or everything, tuple(pairs))
-                    return Part(everything, exact or everything, (*tokens[:-1], *words))
-            expression = _quoted(term.text) + "*"
-            return Part(expression, exact or expression, tokens, open_prefix=True)
-        expression = _quoted(term.text) + "*"
-        return Part(expression, expression, tokens, open_prefix=True)
+        typed = normal(runs[-1]) if runs else ""
+        if len(typed) < MIN_PREFIX or len(runs) != len(tokens) or self.store.word_counts([typed]):
+            return None
+        completions = self.store.words_beginning(typed, PREFIX_WORDS)
+        if not completions:
+            return None
+        lead = " ".join(runs[:-1])
+        forms = [_quoted(f"{lead} {word}".strip()) for word, _ in completions]
+        count = sum(count for _, count in completions)
+        if lead:
+            stems = self.store.stem_counts(tokens[:-1])
+            count = min([count, *(stems.get(stem, 0) for stem in tokens[:-1])])
+        return Part(term.text, term.text, f"({' OR '.join(forms)})", self._at_most_all(count))
 
-    def _phrase(self, text: str, tokens: tuple[str, ...]) -> Part:
-        """A word, or words that must be adjacent (a quoted phrase, "single-cell"): found by
-        their pairs, one index word each, beyond two together with the phrase itself (its
-        pairs could each be somewhere else), instead of by checking the positions of its
-        words in every release that has them all."""
-        quoted = _quoted(text)
-        if len(tokens) < 2:
-            return Part(quoted, quoted, tokens)
-        pairs = [pair(first, second) for first, second in itertools.pairwise(tokens)]
-        if len(tokens) == 2:
-            return Part(_quoted(pairs[0]), quoted, tuple(pairs))
-        expression = "(" + " AND ".join([*map(_quoted, pairs), quoted]) + ")"
-        return Part(expression, quoted, (*pairs, *tokens))
+    def _misspelt(self, term: Term) -> Part | None:
+        """The archive's word a word no release holds most likely misspells; None if none."""
+        corrected = likeliest(normal(term.text), self.store.word_counts, self.store.words_sized)
+        if corrected is None:
+            return None
+        stems = self._tokenize(corrected)
+        counts = self.store.stem_counts(stems)
+        count = min((counts.get(stem, 0) for stem in stems), default=0)
+        return Part(term.text, corrected, _quoted(corrected), count, corrected=True)
 
-    def _weighing_cost(self, part: Part) -> float:
-        """How many postings bm25 reads to weigh `part`: every word's whole list."""
-        if part.open_prefix:
-            return float("inf")
-        return sum(self._releases_with(word) for word in set(part.reads))
+    def _long_form_at(self, terms: Sequence[Term], index: int) -> tuple[Acronym, int] | None:
+        """The acronym whose long form the plain words from `index` on spell out, and how many
+        terms that takes."""
+        first = terms[index]
+        if first.phrase or first.quoted:
+            return None
+        stems = self._tokenize(first.text)
+        for acronym in self._long.get(stems[0] if stems else "", []):
+            size = len(acronym.stems)
+            words = terms[index : index + size]
+            plain = len(words) == size and not any(term.phrase or term.quoted for term in words)
+            spelled = tuple(stem for term in words for stem in self._tokenize(term.text))
+            if plain and spelled == acronym.stems:
+                return acronym, size
+        return None
+
+    def _spelled_out(self, terms: Sequence[Term], acronym: Acronym) -> Part:
+        """Terms that spell out an acronym's long form: the long form, as a phrase, or the
+        acronym."""
+        typed = " ".join(term.text for term in terms)
+        short = self._tokenize(acronym.short)
+        counts = self.store.stem_counts([*acronym.stems, *short])
+        spelled = min(counts.get(stem, 0) for stem in acronym.stems)
+        count = self._at_most_all(spelled + sum(counts.get(stem, 0) for stem in short))
+        expression = f"({_quoted(acronym.long)} OR {_quoted(acronym.short)})"
+        return Part(typed, typed, expression, count)
+
+    def _at_most_all(self, count: int) -> int:
+        return min(count, self._release_count)
 
 
 def _start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
-
-
-def _alternatives(leading: Sequence[str], forms: Sequence[str | None]) -> str:
-    """Any of `forms`, each after the words `leading`, as an FTS5 OR of phrases. Quoting a
-    word hands it to the stemmer again, so each index word is written as a word that stems
-    to it ("releas" as "release"); the words before the last stay as typed."""
-    lead = " ".join(leading)
-    return "(" + " OR ".join(sorted({_quoted(f"{lead} {form}".strip()) for form in forms})) + ")"
 
 
 def _quoted(text: str) -> str:

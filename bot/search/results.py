@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from bot.models import Found
 from bot.search.grammar import Hint, Query
 
-# A query matching more releases than this shows this many, and says so: counting and ranking
-# all of a large archive would cost milliseconds per thousand releases. The newest matches
-# are read (a microsecond or two each), after the best of any age (TIERED_AT_MOST).
+# A query matching more releases than this shows this many, best first, and says so.
 RANKED_AT_MOST = 200
 
 
@@ -24,6 +22,45 @@ class Results:
     page_size: int
     hints: tuple[Hint, ...] = field(default=())  # what to loosen, when nothing matched
     ranked_at_most: int = RANKED_AT_MOST  # `total` above this means "more than this many"
+    # How the query was read, when not as typed: words corrected, as (typed, read as), and
+    # words left out because no release has them with the rest.
+    corrected: tuple[tuple[str, str], ...] = ()
+    dropped: tuple[str, ...] = ()
+
+    @property
+    def instead(self) -> str | None:
+        """The query as typed, with its corrected words quoted so that they are searched as
+        typed: what "search instead for" runs. None when nothing was corrected."""
+        if not self.corrected:
+            return None
+        typed = {word for word, _ in self.corrected}
+        return " ".join(
+            [
+                f'"{term.text}"' if term.text in typed and not term.phrase else term.describe()
+                for term in self.query.terms
+            ]
+            + self.query.described_filters()
+        )
+
+    @property
+    def adjustments(self) -> tuple[Hint, ...]:
+        """What a member should know about how the query was read: corrections (with the
+        query to run instead) and words left out."""
+        notes = []
+        if self.corrected and self.instead is not None:
+            read_as = dict(self.corrected)
+            shown = " ".join(
+                read_as.get(term.text, term.text) if not term.phrase else term.describe()
+                for term in self.query.terms
+                if term.text not in self.dropped
+            )
+            notes.append(Hint("Showing results for ", shown, ". Search instead for ", self.instead))
+        if self.dropped:
+            left_out = " and ".join(f"“{word}”" for word in self.dropped)
+            notes.append(
+                Hint(f"No release has every word of your search: showing those without {left_out}.")
+            )
+        return tuple(notes)
 
     @property
     def capped(self) -> bool:
@@ -44,15 +81,9 @@ class Results:
     @property
     def note(self) -> str | None:
         """What a member should know about how these results were chosen."""
-        if self.capped and self.query.terms and (self.query.categories or self.query.authors):
-            return (
-                f"Showing the most relevant of the newest {self.ranked_at_most:,}: "
-                "add a word or a filter to narrow the search."
-            )
         if self.capped and self.query.terms:
             return (
-                f"Showing {self.ranked_at_most:,} of them: those with every word in the title "
-                "or the lead paragraph first, from the whole archive, then the newest others. "
+                f"Showing the {self.ranked_at_most:,} most relevant. "
                 "Add a word or a filter to narrow the search."
             )
         return None

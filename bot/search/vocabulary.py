@@ -1,48 +1,67 @@
-"""The index's words and how many releases hold each, the stored categories and authors: what
-a query is planned against, read once after any change to the releases."""
+"""What a query is planned against, read of the archive after any change to its releases:
+how many releases there are, their categories and authors, and the acronyms they define. The
+words and stems are read one query at a time (`bot.store.vocabulary`): nothing that grows with
+the archive is held in memory.
+"""
 
 from __future__ import annotations
 
-import bisect
 import difflib
-import itertools
+from collections import defaultdict
+from dataclasses import dataclass
 
-from bot.search.grammar import Hint, QueryError
-from bot.search.marks import normal
-from bot.store import Store, joined_parts
+from bot.search.grammar import Hint, QueryError, normal
+from bot.store import Store
 
-# A prefix expands to at most this many of the index's words before FTS5's own prefix search.
-MAX_EXPANSIONS = 256
-# Endings tried, in order, for a word that the stemmer turns into a given index word.
-_ENDINGS = ("", "e", "s", "es", "ing", "ed", "y", "al", "er", "ion", "ment", "ness", "ic")
+ACRONYM_FORMS = 2  # the long forms an acronym stands for at most (the commonest)
+
+
+@dataclass(frozen=True)
+class Acronym:
+    short: str  # as defined ("iPSC")
+    long: str  # in lower case ("induced pluripotent stem cells")
+    stems: tuple[str, ...]  # the long form's words as the index has them
 
 
 class Vocabulary:
-    """What the search reads of the index before it plans a query; part of `Search`."""
+    """What the search reads of the archive before it plans a query; part of `Search`."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        # The index's words and how many releases contain each, reloaded after any change to
-        # the releases (at 100,000 releases that takes a second).
         self._version: int | None = None
-        self._index: dict[str, int] = {}
-        self._sorted_index: list[str] = []
         self._release_count = 0
         self._categories: list[str] = []
         self._authors: list[str] = []
         self._tokens: dict[str, list[str]] = {}
-        self._typed: dict[str, str | None] = {}  # a word that stems to an index word
+        # Acronyms by their short form case folded, and by the first stem of their long form.
+        self._short: dict[str, list[Acronym]] = {}
+        self._long: dict[str, list[Acronym]] = {}
 
     def _refresh(self) -> None:
-        version = self.store.releases_version()
+        version, count = self.store.releases_counted()
         if version != self._version:
-            self._index = self.store.index_terms()
-            self._sorted_index = sorted(self._index)
-            self._release_count = self.store.release_count()
+            self._release_count = count
             self._categories = self.store.categories()
             self._authors = self.store.authors()
-            self._typed.clear()
+            self._load_acronyms()
             self._version = version
+
+    def _load_acronyms(self) -> None:
+        by_short: dict[str, list[tuple[int, Acronym]]] = defaultdict(list)
+        for short, long, count in self.store.acronyms():
+            acronym = Acronym(short, long, tuple(self._tokenize(long)))
+            by_short[normal(short)].append((count, acronym))
+        self._short = {
+            short: [acronym for _, acronym in sorted(forms, key=lambda pair: -pair[0])][
+                :ACRONYM_FORMS
+            ]
+            for short, forms in by_short.items()
+        }
+        self._long = defaultdict(list)
+        for forms in self._short.values():
+            for acronym in forms:
+                if acronym.stems:
+                    self._long[acronym.stems[0]].append(acronym)
 
     def _tokenize(self, text: str) -> list[str]:
         if text not in self._tokens:
@@ -90,44 +109,6 @@ class Vocabulary:
         """The stored author names that contain `part`, case and accents aside."""
         folded = normal(part)
         return [name for name in self._authors if folded in normal(name)]
-
-    def _beginning(self, start: str) -> list[str]:
-        """The index words that begin with `start` (MAX_EXPANSIONS + 1 at most)."""
-        first = bisect.bisect_left(self._sorted_index, start)
-        return list(
-            itertools.takewhile(
-                lambda word: word.startswith(start),
-                self._sorted_index[first : first + MAX_EXPANSIONS + 1],
-            )
-        )
-
-    def _typed_forms(self, words: list[str]) -> list[str | None]:
-        """For each index word, a word the tokenizer turns into it (None if none found):
-        mostly the word itself; a stem that the stemmer would shorten again, with an ending
-        ("releas" → "release"). Cached: the tokenizer is asked once for a batch of words."""
-        unknown = [word for word in words if word not in self._typed]
-        for ending in _ENDINGS:
-            if not unknown:
-                break
-            forms = [word + ending for word in unknown]
-            stems = self.store.tokens(" ".join(forms))
-            if len(stems) != len(forms):  # a form that is not one token: ask one by one
-                stems = [(self._tokenize(form) or [""])[0] for form in forms]
-            for word, form, stem in zip(unknown, forms, stems, strict=True):
-                if stem == word:
-                    self._typed[word] = form
-            unknown = [word for word in unknown if word not in self._typed]
-        self._typed.update(dict.fromkeys(unknown))  # none found: FTS5's own prefix search
-        return [self._typed[word] for word in words]
-
-    def _releases_with(self, word: str) -> int:
-        """How many releases contain an index word; for a pair (as `pair` writes it), at most
-        as many as contain the rarer of its two words (counting them exactly would read the
-        pair's whole posting list)."""
-        parts = joined_parts(word)
-        if parts is None:
-            return self._index.get(word, 0)
-        return min(self._index.get(part, 0) for part in parts)
 
 
 def _filter_form(category: str) -> str:

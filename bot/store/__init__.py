@@ -1,7 +1,8 @@
 """SQLite storage: the one place that holds SQL.
 
 One `Store` composed of parts, one concern each, sharing one connection (`base`):
-`releases` (every release ever seen), `search_index` (its FTS5 layout, encoding and reads),
+`releases` (every release ever seen), `search_index` (its FTS5 layout, encoding and reads;
+`vocabulary`, the words, stems and acronyms counted beside it; `tokenizer`, the index's own),
 `deliveries` (the outbox: one row per release and channel, and the leases that let one process
 at a time post to a channel), `routes` (which channel announces which categories, the audit log
 of admin changes, and the settings seeded once), `state` (poll health per feed URL, how far the
@@ -39,16 +40,15 @@ from bot.store.search_index import (
     LAST_DATED_KEY,
     SEARCH_COLUMNS,
     SEARCH_WEIGHTS,
-    TOKENIZER,
     UNDATED_KEY,
     author_key,
     category_key,
-    joined_parts,
-    pair,
+    in_title,
     published_rowids,
     release_key,
 )
 from bot.store.state import BAD_ITEM_EXAMPLES, DONE, NOT_STARTED, RUNNING, StateMixin
+from bot.store.tokenizer import MARK_CLOSE, MARK_OPEN, TOKENIZER
 
 
 class Store(ReleasesMixin, RoutesMixin, DeliveriesMixin, StateMixin, StoreBase):
@@ -73,6 +73,8 @@ __all__ = [
     "HELD",
     "JOIN",
     "LAST_DATED_KEY",
+    "MARK_CLOSE",
+    "MARK_OPEN",
     "NOT_STARTED",
     "PENDING",
     "RATE_LIMITED",
@@ -96,9 +98,8 @@ __all__ = [
     "Store",
     "author_key",
     "category_key",
-    "joined_parts",
+    "in_title",
     "lease_name",
-    "pair",
     "published_rowids",
     "release_key",
 ]

@@ -105,11 +105,10 @@ class StoreBase:
         # FULL: a committed "sending"/"sent" mark survives even a power cut, which is what
         # keeps a restart from posting twice.
         self.db.execute("PRAGMA synchronous = FULL")
-        # Reads map the file instead of copying each page out of the OS cache: a search
-        # reads hundreds of index pages, and this takes a fifth off its time at 100,000
-        # releases (benchmarks/search.py). SQLite caps it at 2 GB. The price: a disk failing
-        # under a mapped page ends the process with SIGBUS instead of raising an error.
-        self.db.execute(f"PRAGMA mmap_size = {2**31}")
+        # No memory map (SQLite's default): a mapped archive counts in the process's
+        # resident memory page by page as searches touch it (2 GB at 100,000 releases), and a
+        # disk failing under a mapped page would end the process with SIGBUS.
+        self.db.execute("PRAGMA mmap_size = 0")
         if str(path) != ":memory:" and not read_only:
             self.db.enable_wal()
 

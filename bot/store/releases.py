@@ -11,8 +11,7 @@ from bot.models import Release
 from bot.store.base import int_value
 from bot.store.search_index import SearchIndexMixin, rowid_for
 
-# The columns a Release is made of: the joined words after them (several KB, in overflow pages)
-# are never read back.
+# The columns a Release is made of.
 _RELEASE = "id, title, link, published, categories, author, excerpt, body, image_url"
 
 
@@ -58,11 +57,10 @@ class ReleasesMixin(SearchIndexMixin):
     def save_release(self, release: Release, *, source: str, now: float) -> bool:
         """Insert or update `release`; True when the stored row changed (or is new)."""
         row = _release_row(release)
-        row["joined"] = self.joined_words(row)
+        row["names"] = self.names(row)
+        fields = ("title", "link", "published", "categories", "author", "excerpt", "body")
         existing = self.db.execute(
-            "SELECT title, link, published, categories, author, excerpt, body, image_url "
-            "FROM releases WHERE id = ?",
-            [release.id],
+            f"SELECT {', '.join(fields)}, image_url FROM releases WHERE id = ?", [release.id]
         ).fetchone()
         if existing is None:
             with self.transaction():
@@ -79,8 +77,8 @@ class ReleasesMixin(SearchIndexMixin):
                     list(values.values()),
                 )
                 self.index_categories(release)
+                self.count_release(None, row)
             return True
-        fields = ("title", "link", "published", "categories", "author", "excerpt", "body")
         if tuple(existing[: len(fields)]) == tuple(row[f] for f in fields) and (
             existing[-1] == row["image_url"] or row["image_url"] is None
         ):
@@ -97,6 +95,7 @@ class ReleasesMixin(SearchIndexMixin):
             if existing[3] != row["categories"]:
                 self.db.execute("DELETE FROM release_categories WHERE release_id = ?", [release.id])
                 self.index_categories(release)
+            self.count_release(dict(zip(fields, existing, strict=False)), row)
         return True
 
     def release(self, release_id: str) -> Release | None:
@@ -111,7 +110,7 @@ class ReleasesMixin(SearchIndexMixin):
         return [_release_from_row(row) for row in rows]
 
     def release_count(self) -> int:
-        return int_value(self.db, "SELECT count(*) FROM releases")
+        return self.releases_counted()[1]
 
     def releases_by_rowid(self, rowids: list[int]) -> list[Release]:
         """The releases with these rowids, in this order."""

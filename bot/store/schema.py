@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 
 from bot.store.deliveries import PENDING
 from bot.store.search_index import (
-    SIDE_INDEXES,
     create_category_index,
     create_main_index,
     create_version_counter,
-    ensure_side_index,
+    has_version_counter,
     renumber_releases,
 )
+from bot.store.vocabulary import create_vocabulary
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -127,26 +127,24 @@ def _tables(store: Store) -> None:
 
 
 def _search_index(store: Store) -> None:
-    """The search index (1 -> 2): categories one row each, the joined words, the whole index
-    and the titles' index. (Version 2 also had rowids in publication order, oldest lowest:
-    step 3 renumbers from any order.)"""
+    """The search index (1 -> 2): categories one row each and the whole index. (Version 2
+    also had rowids in publication order, oldest lowest: step 3 renumbers from any order; and
+    an index of another layout, which step 5 replaces: this step builds today's.)"""
     create_category_index(store)
     create_main_index(store)
-    ensure_side_index(store, "release_titles")
 
 
 def _newest_lowest(store: Store) -> None:
     """Rowids in publication order, newest lowest (2 -> 3: see `release_key`); the search
-    indexes are built again around them."""
+    index is built again around them."""
     renumber_releases(store)
     create_main_index(store)
-    ensure_side_index(store, "release_titles")
 
 
 def _since_version_3(store: Store) -> None:
     """What came while the version stayed 3 or below it (3 -> 4): routes and the audit log,
-    seeds, the columns in _ADDED_COLUMNS, the link index, the leads' index and the count of
-    changes to the releases."""
+    seeds, the columns in _ADDED_COLUMNS and the link index. (Version 4 also had an index of
+    the leads, which step 5 drops, and a count of changes, which it extends.)"""
     store.db.table("routes").create(
         {
             "channel": str,
@@ -177,7 +175,15 @@ def _since_version_3(store: Store) -> None:
             store.db.table(table).add_column(column, kind)
     # A release whose guid changed is recognised by its link (bot/ingest/identity.py).
     store.db.table("releases").create_index(["link"], if_not_exists=True)
-    ensure_side_index(store, "release_leads")
+
+
+def _one_index(store: Store) -> None:
+    """One search index and the archive's vocabulary (4 -> 5): the side indexes of titles and
+    leads and the joined pairs of words go (they cost three times the text and bought no
+    relevance); whole names stay one word each; the words, stems and acronyms of every release
+    are counted; so are the releases."""
+    create_main_index(store)
+    create_vocabulary(store)
     create_version_counter(store)
 
 
@@ -201,6 +207,7 @@ MIGRATIONS = (
     Migration(2, "the search index", _search_index),
     Migration(3, "rowids newest lowest", _newest_lowest),
     Migration(4, "routes, audit log, seeds and columns added since", _since_version_3),
+    Migration(5, "one search index, the vocabulary, the count of releases", _one_index),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -216,11 +223,10 @@ def migrate(store: Store, *, to: int = SCHEMA_VERSION) -> None:
 
 
 def ensure_schema(store: Store) -> None:
-    """Bring the database up to SCHEMA_VERSION, then put right the side indexes and the count
-    of changes, whose triggers a hand edit or a partial restore may have lost; safe at every
-    start."""
+    """Bring the database up to SCHEMA_VERSION, then put right the counts of changes and
+    releases, whose triggers a hand edit or a partial restore may have lost; safe at every
+    start, and at every start after the first it reads the schema only (no table is scanned)."""
     with store.transaction():
         migrate(store)
-        for table in SIDE_INDEXES:
-            ensure_side_index(store, table)
-        create_version_counter(store)
+        if not has_version_counter(store):
+            create_version_counter(store)

@@ -1,72 +1,53 @@
 """The search index: its FTS5 layout, how words are encoded in it, and every read of it.
 
-The releases are indexed whole (`releases_fts`, over SEARCH_COLUMNS) and in two small side
-indexes for ranking (SIDE_INDEXES); `release_categories` makes a category filter an index
-lookup; `releases_version` counts changes. Rowids run in publication order (`release_key`), so
-that a date filter is a rowid range. Words the index keeps joined into one (a phrase's pairs,
-whole category and author names) are written and read only here (`pair`, `category_key`,
-`author_key`, `joined_parts`).
+The releases are indexed whole (`releases_fts`, over SEARCH_COLUMNS, stemmed);
+`release_categories` makes listing categories a look-up; `releases_version` counts changes and
+releases. Rowids run in publication order (`release_key`), so that the newest matches come first
+off the index and a date filter is a rowid range. Whole category and author names are indexed as
+one word each (`category_key`, `author_key`), so that a filter is one look-up that takes only
+the whole name. The words, stems and acronyms of the archive are counted beside the index
+(`bot.store.vocabulary`).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlite_utils
 
 from bot.models import Release
-from bot.store.base import StoreBase, int_or_none, int_value
+from bot.store.base import int_or_none, int_value
+from bot.store.tokenizer import MARK_CLOSE, MARK_OPEN, TOKENIZER
+from bot.store.vocabulary import VocabularyMixin
 
-# Indexed for full-text search, in this order. Words are looked for in the first three; the
-# weights rank a title match above the lead paragraph (the excerpt) above the rest of the body.
-# Categories and author are indexed so that filters on them are index lookups too.
-# `joined` holds words the index also keeps joined into one word (see `joined_words`): every
-# two adjacent words, so that a phrase is found by looking up its pairs rather than by checking
-# positions in every release that has all its words ("stem cell" is in every one); and each
-# category and the author whole, so that a filter is one look-up and takes only the whole name.
-SEARCH_COLUMNS = ("title", "excerpt", "body", "categories", "author", "joined")
-SEARCH_WEIGHTS = (10.0, 4.0, 1.0, 0.0, 0.0, 1.0)
+# Indexed for full-text search, in this order. Words are looked for in every column; the
+# weights rank a title match above the lead paragraph (the excerpt) above the rest of the body;
+# categories and author find releases without weighing them. `names` holds each category and
+# the author whole, as one word each (see `category_key`).
+SEARCH_COLUMNS = ("title", "excerpt", "body", "categories", "author", "names")
+SEARCH_WEIGHTS = (10.0, 2.0, 1.0, 0.0, 0.0, 0.0)
 # Joins words into one: a letter to the tokenizer (Unicode's last private-use character), so a
-# joined word is one word, sorted after every other.
+# joined name is one word, sorted after every other.
 JOIN = "\U0010fffd"
-TOKENIZER = "porter unicode61 remove_diacritics 2"
+# Tables of the layout before schema 5, dropped by it: side indexes of titles and leads, whose
+# triggers were named after them.
+_OLD_SIDE_INDEXES = ("release_titles", "release_leads")
 
 
-# Small indexes beside the whole one, which ranking reads across the whole archive: the
-# titles alone, and the titles with the lead paragraphs (excerpts). Each follows every insert,
-# edit, renumbering and removal of a release.
-SIDE_INDEXES = {"release_titles": ("title",), "release_leads": ("title", "excerpt")}
-
-
-def _side_triggers(table: str) -> dict[str, str]:
-    columns = SIDE_INDEXES[table]
-    insert = (
-        f"INSERT INTO {table} (id, {', '.join(columns)}) "
-        f"VALUES (new.rowid, {', '.join(f'new.{column}' for column in columns)});"
-    )
-    changed = " OR ".join(f"old.{column} IS NOT new.{column}" for column in columns)
-    name = table.removeprefix("release_")
+def _counter_triggers() -> dict[str, str]:
+    """Every change to the releases counts (a search caches what it read of the archive until
+    the next one), and so does the number of releases (counting them would read them all)."""
+    count = {"ai": " releases = releases + 1,", "au": "", "ad": " releases = releases - 1,"}
     return {
-        f"releases_{name}_ai": f"AFTER INSERT ON releases BEGIN {insert} END",
-        f"releases_{name}_au": f"AFTER UPDATE ON releases WHEN old.rowid != new.rowid OR "
-        f"{changed} BEGIN DELETE FROM {table} WHERE id = old.rowid; {insert} END",
-        f"releases_{name}_ad": f"AFTER DELETE ON releases BEGIN "
-        f"DELETE FROM {table} WHERE id = old.rowid; END",
+        f"releases_version_{suffix}": f"AFTER {event} ON releases BEGIN "
+        f"UPDATE releases_version SET{count[suffix]} version = version + 1; END"
+        for suffix, event in (("ai", "INSERT"), ("au", "UPDATE"), ("ad", "DELETE"))
     }
 
-
-# Every change to the releases counts, so that a search knows when to reload its vocabulary.
-_VERSION_TRIGGERS = {
-    f"releases_version_{suffix}": f"AFTER {event} ON releases BEGIN "
-    "UPDATE releases_version SET version = version + 1; END"
-    for suffix, event in (("ai", "INSERT"), ("au", "UPDATE"), ("ad", "DELETE"))
-}
 
 _BM25 = f"bm25(releases_fts, {', '.join(map(str, SEARCH_WEIGHTS))})"
 
@@ -83,11 +64,6 @@ LAST_DATED_KEY = UNDATED_KEY - 1
 _RENUMBERING = 2**60
 
 
-def pair(first: str, second: str) -> str:
-    """Two adjacent words (as the index has them) as one word."""
-    return f"{JOIN}{first}{JOIN}{second}"
-
-
 def category_key(words: Sequence[str]) -> str:
     """A whole category name (its words as the index has them) as one word."""
     return JOIN * 2 + JOIN.join(words)
@@ -98,10 +74,9 @@ def author_key(words: Sequence[str]) -> str:
     return JOIN * 3 + JOIN.join(words)
 
 
-def joined_parts(word: str) -> list[str] | None:
-    """What a word the index keeps joined (`pair`, `category_key`, `author_key`) is made of,
-    after its leading JOIN: for a pair, its two words. None for a plain word."""
-    return word.split(JOIN)[1:] if word.startswith(JOIN) else None
+def in_title(match: str) -> str:
+    """The FTS5 expression `match` looked for in the titles only."""
+    return "{title}: (" + match + ")"
 
 
 def release_key(published: datetime | None) -> int:
@@ -136,22 +111,13 @@ def rowid_for(db: sqlite_utils.Database, published: str | None) -> int:
     return int_value(db, "SELECT max(rowid) + 1 FROM releases")
 
 
-class SearchIndexMixin(StoreBase):
+class SearchIndexMixin(VocabularyMixin):
     """Reads of the search index, and the index rows a stored release needs."""
 
-    _scratch: sqlite3.Connection | None = None  # see tokens
-
-    def close(self) -> None:
-        if self._scratch is not None:
-            self._scratch.close()
-        super().close()
-
     def tidy_search_index(self) -> None:
-        """Merge the search indexes into one piece each, after a bulk import (FTS5's optimize)."""
+        """Merge the search index into one piece, after a bulk import (FTS5's optimize)."""
         with self.transaction():
             self.db.table("releases").optimize()
-            for table in SIDE_INDEXES:
-                self.db.table(table).optimize()
 
     def categories(self) -> list[str]:
         """Every category a stored release has, alphabetically, one spelling per name."""
@@ -176,48 +142,18 @@ class SearchIndexMixin(StoreBase):
         then: polls and deliveries write too), by this connection or another one."""
         return int_value(self.db, "SELECT version FROM releases_version")
 
-    def tokens(self, text: str) -> list[str]:
-        """`text` as the search index sees it: its words case folded, accents removed,
-        stemmed ("Regulations" → "regul"), in order."""
-        if self._scratch is None:
-            # A throwaway index with the same tokenizer, in memory: tokenizing leaves no trace
-            # in the database, not even in this connection's change count.
-            self._scratch = sqlite3.connect(":memory:", isolation_level=None)
-            self._scratch.execute(
-                f"CREATE VIRTUAL TABLE scratch USING fts5(w, tokenize='{TOKENIZER}')"
-            )
-            self._scratch.execute("CREATE VIRTUAL TABLE words USING fts5vocab(scratch, instance)")
-        # Rolled back, not deleted: FTS5 would tokenize the text again to delete it.
-        self._scratch.execute("BEGIN")
-        try:
-            self._scratch.execute("INSERT INTO scratch (rowid, w) VALUES (1, ?)", [text])
-            rows = self._scratch.execute("SELECT term FROM words ORDER BY offset")
-            return [row[0] for row in rows]
-        finally:
-            self._scratch.execute("ROLLBACK")
+    def releases_counted(self) -> tuple[int, int]:
+        """(`releases_version`, the number of releases), in one read of one row."""
+        row = self.db.execute("SELECT version, releases FROM releases_version").fetchone()
+        return int(row[0]), int(row[1])
 
-    def joined_words(self, row: dict[str, Any]) -> str:
-        """What the `joined` column of a release `row` holds: every two adjacent words of each
-        indexed column, each category and the author, each as one word (see `pair`,
-        `category_key`, `author_key`)."""
-        joined = []
-        for column in SEARCH_COLUMNS[:3]:
-            words = self.tokens(row[column] or "")
-            joined += [pair(first, second) for first, second in itertools.pairwise(words)]
-        joined += [category_key(self.tokens(name)) for name in json.loads(row["categories"])]
+    def names(self, row: Mapping[str, Any]) -> str:
+        """What the `names` column of a release `row` holds: each category and the author
+        whole, each as one word (see `category_key`, `author_key`)."""
+        names = [category_key(self.tokens(name)) for name in json.loads(row["categories"])]
         if row["author"]:
-            joined.append(author_key(self.tokens(row["author"])))
-        return " ".join(joined)
-
-    def index_terms(self) -> dict[str, int]:
-        """Every word of the search index (not the joined ones), with the number of releases
-        containing it."""
-        self.db.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.index_terms "
-            "USING fts5vocab(main, releases_fts, row)"
-        )
-        rows = self.db.execute("SELECT term, doc FROM temp.index_terms WHERE term < ?", [JOIN])
-        return dict(rows.fetchall())
+            names.append(author_key(self.tokens(row["author"])))
+        return " ".join(names)
 
     def matching_rowids(
         self,
@@ -231,37 +167,7 @@ class SearchIndexMixin(StoreBase):
         a rowid range, newest first, at most `limit`: read lazily off the index, so a query
         that matches most of a large archive costs no more than one matching `limit`."""
         table = "releases" if match is None else "releases_fts"
-        return self._newest(table, match, lowest, highest, limit)
-
-    def relevance(self, match: str, *, lowest: int, highest: int) -> dict[int, float]:
-        """bm25 with SEARCH_WEIGHTS (lower is better) of the releases matching `match` in a
-        rowid range. FTS5 reads the whole posting list of every word of `match` to weigh it,
-        so callers keep very common words out of `match`."""
-        rows = self.db.execute(
-            f"SELECT rowid, {_BM25} FROM releases_fts WHERE releases_fts MATCH ? "
-            "AND rowid >= ? AND rowid <= ?",
-            [match, lowest, highest],
-        )
-        return dict(rows.fetchall())
-
-    def title_matches(
-        self, match: str, *, lowest: int | None, highest: int | None, limit: int
-    ) -> list[int]:
-        """The rowids of the releases whose title alone matches `match`, within a rowid
-        range, newest first, at most `limit`: read off the titles' own index."""
-        return self._newest("release_titles_fts", match, lowest, highest, limit)
-
-    def lead_matches(
-        self, match: str, *, lowest: int | None, highest: int | None, limit: int
-    ) -> list[int]:
-        """The same for the title and lead paragraph (excerpt) together."""
-        return self._newest("release_leads_fts", match, lowest, highest, limit)
-
-    def _newest(
-        self, table: str, match: str | None, lowest: int | None, highest: int | None, limit: int
-    ) -> list[int]:
-        """The first `limit` rowids of `table` (matching `match`, unless None) in a range."""
-        where = ["1"] if match is None else [f"{table} MATCH ?"]
+        where = ["1"] if match is None else ["releases_fts MATCH ?"]
         args: list[str | int] = [] if match is None else [match]
         if lowest is not None:
             where.append("rowid >= ?")
@@ -275,6 +181,39 @@ class SearchIndexMixin(StoreBase):
         )
         return [row[0] for row in rows]
 
+    def count_matching(self, match: str, lowest: int, highest: int, at_most: int) -> int:
+        """How many releases in a rowid range match `match`, counting no further than one
+        past `at_most` (a fiftieth of a microsecond a release)."""
+        return int_value(
+            self.db,
+            "SELECT count(*) FROM (SELECT 1 FROM releases_fts WHERE releases_fts MATCH ? "
+            "AND rowid >= ? AND rowid <= ? LIMIT ?)",
+            [match, lowest, highest, at_most + 1],
+        )
+
+    def relevance(self, match: str, *, lowest: int, highest: int) -> dict[int, float]:
+        """bm25 with SEARCH_WEIGHTS (lower is better) of the releases matching `match` in a
+        rowid range. FTS5 weighs every release it returns (about a microsecond each) after
+        counting the releases holding each word of `match` (a fiftieth of that each)."""
+        weights = ", ".join(map(str, SEARCH_WEIGHTS))
+        rows = self.db.execute(
+            f"SELECT rowid, bm25(releases_fts, {weights}) FROM releases_fts "
+            "WHERE releases_fts MATCH ? AND rowid >= ? AND rowid <= ?",
+            [match, lowest, highest],
+        )
+        return dict(rows.fetchall())
+
+    def marked(
+        self, pairs: Sequence[tuple[str, str]], match: str
+    ) -> list[tuple[str | None, str | None]]:
+        """For each (lead, body) pair shown: the lead with the words `match` finds marked,
+        and a marked snippet of the body (None where nothing matched), by the index's own
+        tokenizer (see `Tokenizer.marked`)."""
+        plain = str.maketrans({MARK_OPEN: " ", MARK_CLOSE: " "})
+        return self.tokenizer.marked(
+            [(lead.translate(plain), body.translate(plain)) for lead, body in pairs], match
+        )
+
     def index_categories(self, release: Release) -> None:
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO release_categories (release_id, category) VALUES (?, ?)",
@@ -286,8 +225,8 @@ class SearchIndexMixin(StoreBase):
 
 
 def create_category_index(store: SearchIndexMixin) -> None:
-    """A release's categories, one row each, so a category filter is an index lookup; filled
-    from the releases' JSON lists on a database from before search."""
+    """A release's categories, one row each, so listing them is an index read; filled from
+    the releases' JSON lists on a database from before search."""
     # NOCASE: "category:policy" finds "Policy".
     store.db.execute(
         "CREATE TABLE IF NOT EXISTS release_categories (release_id TEXT NOT NULL "
@@ -303,23 +242,23 @@ def create_category_index(store: SearchIndexMixin) -> None:
 
 
 def create_main_index(store: SearchIndexMixin) -> None:
-    """The index of SEARCH_COLUMNS, with the `joined` words of every release filled in first;
-    an index of other columns is built anew."""
+    """The index of SEARCH_COLUMNS, with the `names` of every release filled in first; an
+    index of other columns (an older layout's) is dropped with its triggers and built anew,
+    and so are the older layout's side indexes and joined words."""
     db = store.db
     fts = db.table("releases").detect_fts()
     if fts is not None and tuple(db.table(fts).columns_dict) != SEARCH_COLUMNS:
-        db.table("releases").disable_fts()  # an index of other columns: build it anew
+        db.table("releases").disable_fts()  # the index and its triggers
         fts = None
-    if "joined" not in db.table("releases").columns_dict:
-        db.table("releases").add_column("joined", str)
+    _drop_old_layout(store)
+    if "names" not in db.table("releases").columns_dict:
+        db.table("releases").add_column("names", str)
     # A database from before: fill them in (one release at a time, as bodies are long),
     # before the index is built from them.
-    unjoined = db.execute("SELECT rowid FROM releases WHERE joined IS NULL").fetchall()
-    for (rowid,) in unjoined:
-        [row] = db.query("SELECT * FROM releases WHERE rowid = ?", [rowid])
-        db.execute(
-            "UPDATE releases SET joined = ? WHERE rowid = ?", [store.joined_words(row), rowid]
-        )
+    unnamed = db.execute("SELECT rowid FROM releases WHERE names IS NULL").fetchall()
+    for (rowid,) in unnamed:
+        [row] = db.query("SELECT categories, author FROM releases WHERE rowid = ?", [rowid])
+        db.execute("UPDATE releases SET names = ? WHERE rowid = ?", [store.names(row), rowid])
     if fts is None:
         # Porter stemming: "cells" finds "cell"; triggers keep the index in step with every
         # insert and update; a database from before search is indexed here, once.
@@ -328,49 +267,59 @@ def create_main_index(store: SearchIndexMixin) -> None:
         )
 
 
-def ensure_side_index(store: SearchIndexMixin, table: str) -> None:
-    """A copy of some columns of every release, indexed apart and kept in step by
-    triggers (see SIDE_INDEXES)."""
-    columns = SIDE_INDEXES[table]
-    store.db.table(table).create(
-        {"id": int, **dict.fromkeys(columns, str)},
-        pk="id",
-        if_not_exists=True,  # id: the release's rowid
-    )
-    for name, trigger in _side_triggers(table).items():  # not executescript: it commits
-        store.db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {trigger}")
-    # A database from before (or whose triggers were lost): put right what differs.
-    differs = " OR ".join(f"s.{column} IS NOT r.{column}" for column in columns)
-    stale = (
-        f"SELECT r.rowid, {', '.join(f'r.{column}' for column in columns)} FROM releases r "
-        f"LEFT JOIN {table} s ON s.id = r.rowid WHERE {differs}"
-    )
-    marks = ", ".join("?" * (len(columns) + 1))
-    for row in store.db.execute(stale).fetchall():
-        store.db.execute(
-            f"INSERT OR REPLACE INTO {table} (id, {', '.join(columns)}) VALUES ({marks})", row
-        )
-    store.db.execute(f"DELETE FROM {table} WHERE id NOT IN (SELECT rowid FROM releases)")
-    if store.db.table(table).detect_fts() is None:
-        store.db.table(table).enable_fts(list(columns), create_triggers=True, tokenize=TOKENIZER)
+def _drop_old_layout(store: SearchIndexMixin) -> None:
+    """What the index of schema 4 and before kept beside it: side indexes of titles and of
+    leads, with their triggers, and every two adjacent words of a release (`joined`)."""
+    db = store.db
+    for table in _OLD_SIDE_INDEXES:
+        name = table.removeprefix("release_")
+        for suffix in ("ai", "au", "ad"):
+            db.execute(f"DROP TRIGGER IF EXISTS releases_{name}_{suffix}")
+        if db.table(table).exists():
+            if db.table(table).detect_fts() is not None:
+                db.table(table).disable_fts()
+            db.table(table).drop()
+    if "joined" in db.table("releases").columns_dict:
+        db.execute("ALTER TABLE releases DROP COLUMN joined")
 
 
 def create_version_counter(store: SearchIndexMixin) -> None:
-    """`releases_version` and the triggers that count every change to the releases."""
-    store.db.execute(
+    """`releases_version` and the triggers that count every change to the releases, and the
+    releases (counted once here)."""
+    db = store.db
+    db.execute(
         "CREATE TABLE IF NOT EXISTS releases_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
-        "version INTEGER NOT NULL)"
+        "version INTEGER NOT NULL, releases INTEGER NOT NULL DEFAULT 0)"
     )
-    store.db.execute("INSERT OR IGNORE INTO releases_version (id, version) VALUES (1, 0)")
-    for name, trigger in _VERSION_TRIGGERS.items():
-        store.db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {trigger}")
+    if "releases" not in db.table("releases_version").columns_dict:
+        db.execute("ALTER TABLE releases_version ADD COLUMN releases INTEGER NOT NULL DEFAULT 0")
+        for name in _counter_triggers():  # they counted changes only
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db.execute("INSERT OR IGNORE INTO releases_version (id, version) VALUES (1, 0)")
+    db.execute("UPDATE releases_version SET releases = (SELECT count(*) FROM releases)")
+    for name, trigger in _counter_triggers().items():
+        db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {trigger}")
+
+
+def has_version_counter(store: SearchIndexMixin) -> bool:
+    """Whether the counter's triggers are all there (a hand edit or a partial restore may have
+    lost them): a read of the schema alone, cheap at every start."""
+    names = list(_counter_triggers())
+    found = store.db.execute(
+        f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
+        f"({', '.join('?' * len(names))})",
+        names,
+    ).fetchone()[0]
+    return int(found) == len(names)
 
 
 def renumber_releases(store: SearchIndexMixin) -> None:
     """Give every release the rowid of its publication time (see `release_key`). The search
-    indexes go first (the caller builds them again, in one pass rather than two updates a
+    index goes first (the caller builds it again, in one pass rather than two updates a
     release), and the old rowids move above every new one so that no two collide."""
-    drop_search_indexes(store)
+    if store.db.table("releases").detect_fts() is not None:
+        store.db.table("releases").disable_fts()  # the index and its triggers
+    _drop_old_layout(store)
     store.db.execute(f"UPDATE releases SET rowid = rowid + {_RENUMBERING}")
     for rowid, published in store.db.execute(
         "SELECT rowid, published FROM releases WHERE rowid >= ? ORDER BY rowid",
@@ -379,16 +328,3 @@ def renumber_releases(store: SearchIndexMixin) -> None:
         store.db.execute(
             "UPDATE releases SET rowid = ? WHERE rowid = ?", [rowid_for(store.db, published), rowid]
         )
-
-
-def drop_search_indexes(store: SearchIndexMixin) -> None:
-    """The whole index, and the side indexes with their triggers."""
-    if store.db.table("releases").detect_fts() is not None:
-        store.db.table("releases").disable_fts()  # the index and its triggers
-    for table in SIDE_INDEXES:
-        for name in _side_triggers(table):
-            store.db.execute(f"DROP TRIGGER IF EXISTS {name}")
-        if store.db.table(table).exists():
-            if store.db.table(table).detect_fts() is not None:
-                store.db.table(table).disable_fts()
-            store.db.table(table).drop()

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 
 from bot.models import USER_ID, Release
-from bot.search.marks import normal, stem
+from bot.search.grammar import normal
 from bot.slack.blocks.common import (
     MAX_ALT_TEXT,
     MAX_TITLE,
@@ -75,9 +75,18 @@ def trial_text(release: Release) -> str:
     return f"Test: {announcement_text(release)}"
 
 
+def _stem(word: str) -> str:
+    """A rough English singular: "statements" → "statement", "policies" → "policy"."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
 def _words(text: str, limit: int = 12) -> list[str]:
     """The first `limit` words of `text` as compared: case and accents folded, stemmed."""
-    return [stem(normal(word)) for word in _WORD.findall(text[:500])[:limit]]
+    return [_stem(normal(word)) for word in _WORD.findall(text[:500])[:limit]]
 
 
 def _names_a_category_first(title: str, categories: Sequence[str]) -> bool:

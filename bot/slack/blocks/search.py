@@ -125,6 +125,7 @@ def search_blocks(results: Results, command: str, channel: str | None = None) ->
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(results.note)}]}
         )
+    blocks += _read_as(results)
     if not results.found:
         blocks.append(_no_results(results, command))
         return blocks
@@ -159,6 +160,31 @@ def search_blocks(results: Results, command: str, channel: str | None = None) ->
         )
     elif buttons:
         blocks.append({"type": "actions", "elements": buttons})
+    return blocks
+
+
+def _read_as(results: Results) -> list[Block]:
+    """How the query was read when not as typed (words corrected or left out), and a button
+    that searches the words as typed instead."""
+    if not results.adjustments:
+        return []
+    pieces = (
+        piece
+        for index, hint in enumerate(results.adjustments)
+        for piece in (["\n"] if index else []) + list(_hint_pieces(hint))
+    )
+    text = fit(pieces, MAX_SECTION_TEXT)
+    blocks: list[Block] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+    instead = results.instead
+    if instead is not None and len(value := page_value(instead, 1)) <= MAX_VALUE:
+        label = plain_field(f"Search for {instead}", MAX_LABEL, otherwise="Search as typed")
+        button = {
+            "type": "button",
+            "action_id": f"{PAGE_ACTION_PREFIX}instead",
+            "text": {"type": "plain_text", "text": label},
+            "value": value,
+        }
+        blocks.append({"type": "actions", "elements": [button]})
     return blocks
 
 
