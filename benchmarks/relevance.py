@@ -50,7 +50,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -98,12 +98,14 @@ class Scored:
     query: Judged
     ours: Answer
     baseline: Answer
-    ours_ndcg: float = field(init=False)
-    baseline_ndcg: float = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "ours_ndcg", ndcg(self.ours.ids, self.query.grades))
-        object.__setattr__(self, "baseline_ndcg", ndcg(self.baseline.ids, self.query.grades))
+    @property
+    def ours_ndcg(self) -> float:
+        return ndcg(self.ours.ids, self.query.grades)
+
+    @property
+    def baseline_ndcg(self) -> float:
+        return ndcg(self.baseline.ids, self.query.grades)
 
 
 # --- the judged set ---------------------------------------------------------------------------
