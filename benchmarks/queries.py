@@ -22,7 +22,7 @@ KINDS = {
     "phrase": (8, 'a "quoted phrase" (+ a word, sometimes)'),
     "filtered": (12, "1-2 words + category:/after:/author:"),
     "filter-only": (7, "category:/author:/after: alone"),
-    "misspelt": (8, "a misspelt word: no match, hints"),
+    "misspelt": (8, "a misspelt word: corrected"),
     "empty": (5, "no text: the latest releases"),
 }
 _STOP = frozenset(FUNCTION_WORDS)
@@ -91,12 +91,15 @@ class QueryMaker:
                 words = self._words(release, rng.randint(1, 2))
                 at = rng.randrange(len(words))
                 words[at] = self._misspell(words[at])
-                text = " ".join(words)
-                with contextlib.suppress(QueryError, SearchError):
-                    if self.search.run(text).total == 0:
+                # A typo no release holds (so that the search corrects it), in a query that
+                # runs.
+                if not self.store.stem_counts(self.store.tokens(words[at])):
+                    text = " ".join(words)
+                    with contextlib.suppress(QueryError, SearchError):
+                        self.search.run(text)
                         return Probe(kind, text)
                 release = self._release()
-            raise RuntimeError("could not make a misspelt query that matches nothing")
+            raise RuntimeError("could not make a misspelt query")
         raise ValueError(kind)
 
     def _release(self) -> Release:

@@ -171,30 +171,35 @@ class Planning(Vocabulary):
         return Part(term.text, corrected, _quoted(corrected), count, corrected=True)
 
     def _long_form_at(self, terms: Sequence[Term], index: int) -> tuple[Acronym, int] | None:
-        """The acronym whose long form the plain words from `index` on spell out, and how many
-        terms that takes."""
+        """The acronym whose long form the plain words from `index` on spell out, whole or
+        its first half or more ("induced pluripotent" of "induced pluripotent stem cells"),
+        and how many terms that takes; the longest such run."""
         first = terms[index]
         if first.phrase or first.quoted:
             return None
         stems = self._tokenize(first.text)
+        found: tuple[Acronym, int] | None = None
         for acronym in self._long.get(stems[0] if stems else "", []):
-            size = len(acronym.stems)
-            words = terms[index : index + size]
-            plain = len(words) == size and not any(term.phrase or term.quoted for term in words)
-            spelled = tuple(stem for term in words for stem in self._tokenize(term.text))
-            if plain and spelled == acronym.stems:
-                return acronym, size
-        return None
+            for size in range(len(acronym.stems), 1, -1):
+                words = terms[index : index + size]
+                plain = len(words) == size and not any(t.phrase or t.quoted for t in words)
+                spelled = tuple(stem for term in words for stem in self._tokenize(term.text))
+                if size * 2 < len(acronym.stems) or not plain:
+                    continue
+                if spelled == acronym.stems[: len(spelled)] and (found is None or size > found[1]):
+                    found = acronym, size
+        return found
 
     def _spelled_out(self, terms: Sequence[Term], acronym: Acronym) -> Part:
-        """Terms that spell out an acronym's long form: the long form, as a phrase, or the
-        acronym."""
+        """Terms that spell out an acronym's long form (or its first half or more): those
+        words together, or the acronym."""
         typed = " ".join(term.text for term in terms)
+        spelled = [stem for term in terms for stem in self._tokenize(term.text)]
         short = self._tokenize(acronym.short)
-        counts = self.store.stem_counts([*acronym.stems, *short])
-        spelled = min(counts.get(stem, 0) for stem in acronym.stems)
-        count = self._at_most_all(spelled + sum(counts.get(stem, 0) for stem in short))
-        expression = f"({_quoted(acronym.long)} OR {_quoted(acronym.short)})"
+        counts = self.store.stem_counts([*spelled, *short])
+        written = min(counts.get(stem, 0) for stem in spelled)
+        count = self._at_most_all(written + sum(counts.get(stem, 0) for stem in short))
+        expression = f"({_quoted(typed)} OR {_quoted(acronym.short)})"
         return Part(typed, typed, expression, count)
 
     def _at_most_all(self, count: int) -> int:

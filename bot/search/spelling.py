@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
 MIN_CORRECTED = 3  # shorter words are too ambiguous to correct ("ai", "uk")
-TWO_EDITS_FROM = 5  # letters in a word before two edits are allowed
+TWO_EDITS_FROM = 8  # letters in a word before two edits are allowed ("tourism" is not "tours")
 
 
 def one_edit(word: str) -> set[str]:
