@@ -129,7 +129,9 @@ async def test_a_word_no_release_has_with_the_rest_is_left_out_and_said_so(bot: 
     assert result_ids(answer["blocks"]) == [EMBRYO.item_id]
 
 
-async def test_a_typo_is_corrected_and_the_words_as_typed_are_one_click_away(bot: Bot) -> None:
+async def test_a_typo_is_corrected_and_the_words_as_typed_are_one_click_away(
+    bot: Bot, slack: SlackApi
+) -> None:
     answer = await ask(bot, "embryo modles")
 
     assert answer["blocks"][0]["text"]["text"] == "*1 release matches “embryo modles”*"
@@ -139,6 +141,17 @@ async def test_a_typo_is_corrected_and_the_words_as_typed_are_one_click_away(bot
     [instead] = answer["blocks"][2]["elements"]
     assert instead["text"]["text"] == 'Search for embryo "modles"'
     assert result_ids(answer["blocks"]) == [EMBRYO.item_id]
+
+    # The button searches the words as typed: a quoted word is never corrected.
+    await click(bot, slack, instead["action_id"], instead["value"])
+    await eventually(lambda: len(slack.responses) == 1)
+    as_typed = slack.responses[-1]
+    assert as_typed["replace_original"] is True
+    assert as_typed["blocks"][0]["text"]["text"] == '*1 release matches “embryo "modles"”*'
+    assert as_typed["blocks"][1]["elements"][0]["text"] == (
+        "No release has every word of your search: showing those without “modles”."
+    )
+    assert "Showing results for" not in texts(as_typed)
 
 
 @pytest.mark.parametrize(
