@@ -53,8 +53,9 @@ class StageClock:
     `execute()` plus the fetching of its rows; only used in a separate, untimed pass.
     """
 
-    METHODS = ("matching_rowids", "title_matches", "lead_matches", "relevance",
-               "releases_by_rowid", "index_terms", "tokens", "category_named", "categories",
+    METHODS = ("matching_rowids", "count_matching", "relevance", "releases_by_rowid",
+               "marked", "tokens", "stem_counts", "word_counts", "words_beginning",
+               "words_sized", "acronyms", "releases_counted", "category_named", "categories",
                "authors")  # fmt: skip
 
     def __init__(self, search: Search) -> None:
@@ -97,18 +98,18 @@ def _statement(sql: str) -> str:
     if sql.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
         return "sql: savepoint (sqlite-utils query())"
     names = [
-        ("bm25(", "sql: bm25 of the rarer words"),
+        ("bm25(", "sql: bm25 of the distinctive words"),
+        ("count(*) FROM (SELECT 1 FROM releases_fts", "sql: count before weighing"),
+        ("{title}", "sql: title matches"),
         ("FROM releases_fts WHERE", "sql: matching rowids (index)"),
         ("FROM releases WHERE rowid IN", "sql: page rows"),
         ("FROM releases WHERE", "sql: latest (no MATCH)"),
-        ("temp.index_terms", "sql: index words (after a change)"),
-        ("FROM release_titles_fts", "sql: title matches (titles' index)"),
-        ("FROM release_leads_fts", "sql: title and lead matches (leads' index)"),
+        ("FROM search_stems", "sql: stem counts"),
+        ("FROM search_words", "sql: word counts"),
+        ("FROM search_acronyms", "sql: acronyms (after a change)"),
         ("FROM releases_version", "sql: change check"),
-        ("count(*) FROM releases", "sql: release count (after a change)"),
         ("WHERE category = ?", "sql: category lookup"),
-        ("DISTINCT category", "sql: all categories"),
-        ("DISTINCT author", "sql: all authors"),
+        ("WITH RECURSIVE", "sql: categories or authors (after a change)"),
     ]
     return next((name for key, name in names if key in sql), "sql: other: " + sql[:50])
 

@@ -16,7 +16,7 @@ from bot.search import grammar
 from bot.search.hints import Hinting
 from bot.search.marks import marked
 from bot.search.plan import Plan
-from bot.search.rank import WEIGHED_AT_MOST, Ranking
+from bot.search.rank import Ranking
 from bot.search.results import RANKED_AT_MOST, Results
 from bot.store import Store
 
@@ -45,13 +45,11 @@ class Search(Ranking, Hinting):
         page_size: int = PAGE_SIZE,
         time_limit: float = TIME_LIMIT,
         ranked_at_most: int = RANKED_AT_MOST,
-        weighed_at_most: int = WEIGHED_AT_MOST,
     ) -> None:
         super().__init__(store)
         self.page_size = page_size
         self.time_limit = time_limit
         self.ranked_at_most = ranked_at_most
-        self.weighed_at_most = weighed_at_most
 
     def run(self, text: str, page: int = 1) -> Results:
         """Page `page` of the releases matching `text` (an empty text lists the latest).
@@ -72,8 +70,8 @@ class Search(Ranking, Hinting):
                     page = min(max(1, page), max(1, -(-shown // self.page_size)))
                     ranked = self._matches(plan, page * self.page_size)
                 else:
-                    # The newest matches: all of them when few enough to weigh each one.
-                    rowids = self._matches(plan, self.weighed_at_most + 1)
+                    # The newest matches, one more than are shown: enough to say "more".
+                    rowids = self._matches(plan, cap + 1)
                     if not rowids and len(plan.parts) > 1:
                         plan, rowids = self._relaxed(plan)
                     total = len(rowids)
@@ -137,7 +135,7 @@ class Search(Ranking, Hinting):
                 if size == len(known) and not unknown:
                     continue  # the query itself
                 relaxed = plan.without([part for part in plan.parts if part not in kept])
-                rowids = self._matches(relaxed, self.weighed_at_most + 1)
+                rowids = self._matches(relaxed, self.ranked_at_most + 1)
                 if rowids and (best is None or len(rowids) > len(best[1])):
                     best = relaxed, rowids
             if best is not None:

@@ -121,8 +121,7 @@ class SearchIndexMixin(VocabularyMixin):
 
     def categories(self) -> list[str]:
         """Every category a stored release has, alphabetically, one spelling per name."""
-        rows = self.db.execute("SELECT DISTINCT category FROM release_categories ORDER BY category")
-        return [row[0] for row in rows]
+        return self._distinct("release_categories", "category")
 
     def category_named(self, name: str) -> str | None:
         """The stored spelling of the category `name`, compared without case."""
@@ -132,8 +131,16 @@ class SearchIndexMixin(VocabularyMixin):
         return row[0] if row else None
 
     def authors(self) -> list[str]:
+        return self._distinct("releases", "author")
+
+    def _distinct(self, table: str, column: str) -> list[str]:
+        """The distinct values of an indexed column, in its order, found by jumping from
+        each to the next through the index: a handful of look-ups, where DISTINCT would read
+        the whole index (a row per release)."""
         rows = self.db.execute(
-            "SELECT DISTINCT author FROM releases WHERE author IS NOT NULL ORDER BY author"
+            f"WITH RECURSIVE found(value) AS (SELECT min({column}) FROM {table} UNION ALL "
+            f"SELECT (SELECT min({column}) FROM {table} WHERE {column} > value) FROM found "
+            "WHERE value IS NOT NULL) SELECT value FROM found WHERE value IS NOT NULL"
         )
         return [row[0] for row in rows]
 
