@@ -222,9 +222,10 @@ def report_cold(series: ColdSeries, warmup: int) -> float:
     print(
         f"\nSearch(store).run(text) with the OS page cache dropped, {len(timings):,} queries "
         f"after {warmup:,} warm-up\n"
-        f"  before each query: madvise(MADV_DONTNEED) on this process's mappings of {names}, "
-        f"then posix_fadvise(POSIX_FADV_DONTNEED) on {names} ({mb(series.size)}); kept: the "
-        "-shm file, the connection with SQLite's page cache and parsed schema, the Search\n"
+        f"  evicted before each query: {names} ({mb(series.size)}), with "
+        "madvise(MADV_DONTNEED) on this\n  process's mappings of them, then "
+        "posix_fadvise(POSIX_FADV_DONTNEED); kept, as the bot's search thread\n  keeps them: "
+        "the -shm file, the connection (SQLite's page cache, the parsed schema), the Search\n"
         f"  in the OS cache after the warm-up: {mb(series.resident_before)}; right after each "
         f"eviction at most {series.resident_evicted / 1024:,.0f} KB; read_ahead_kb of the "
         f"disk: {series.read_ahead_kb if series.read_ahead_kb is not None else 'unknown'}"
@@ -273,8 +274,8 @@ def report_memory(memory: Memory, startup: Startup) -> None:
 def report_first_searches(warm: list[FirstSearch], cold: list[FirstSearch]) -> None:
     print(
         "\nfirst search after a start: a fresh process per query, Store(path), then "
-        "Search(store) and its first run(text) of a words query; then another query, then "
-        "the first again"
+        "Search(store) and its\n  first run(text) of a words query; then another query, "
+        "then the first again"
     )
     print(f"  {'':<32} {'open ms':>9} {'first ms':>9} {'other ms':>9} {'again ms':>9}")
     for label, found in (("OS cache warm", warm), ("OS cache dropped before", cold)):
@@ -304,12 +305,13 @@ def report_startup(startup: Startup) -> None:
             + ", ".join(f"{s.seconds * 1000:,.0f} ms ({s.status})" for s in starts)
         )
     stages = {name: seconds * 1000 for name, seconds in startup.stages.items()}
-    rest = statistics.median(s.seconds for s in startup.warm) * 1000 - sum(stages.values())
+    median = statistics.median(s.seconds for s in startup.warm) * 1000
     print(
-        "  where the time goes (fresh processes, medians, OS cache warm): the interpreter's "
-        f"start {stages['interpreter']:,.0f} ms, import bot.cli {stages['imports']:,.0f} ms, "
-        f"Store + ensure_schema() {stages['schema']:,.0f} ms; the rest (building the bot, "
-        f"listening, the first /healthz) {rest:,.0f} ms"
+        "  where the time goes, timed apart in fresh processes (medians, OS cache warm): the "
+        f"interpreter's start {stages['interpreter']:,.0f} ms, import bot.cli "
+        f"{stages['imports']:,.0f} ms, Store + ensure_schema() {stages['schema']:,.0f} ms: "
+        f"{sum(stages.values()):,.0f} ms of the {median:,.0f} ms; the rest is building the "
+        "bot, listening and the first /healthz"
     )
 
 
