@@ -257,7 +257,8 @@ def test_a_capped_result_says_how_it_was_chosen() -> None:
 
     assert shown[0]["text"]["text"] == "*More than 500 releases match “stem”*  ·  page 1 of 100"
     assert shown[1]["elements"][0]["text"] == (
-        "Showing the 500 most relevant. Add a word or a filter to narrow the search."
+        "Showing the newest 500, those with your words in the title first. Add a word or a "
+        "filter to narrow the search."
     )
 
 
@@ -265,7 +266,7 @@ def marked_by(words: list[str], text: str) -> str:
     """`text` as a search result shows it when the index matched `words` in it."""
     store = Store(":memory:")
     try:
-        [(lead, _)] = store.marked([(text, "")], " OR ".join(f'"{word}"' for word in words))
+        [(lead, _)] = store.marked([("", text, "")], " OR ".join(f'"{word}"' for word in words))
     finally:
         store.close()
     return marked(lead or text)

@@ -252,36 +252,39 @@ def test_an_edit_is_searchable_and_its_new_categories_filter(store: Store, searc
     assert 5 not in ids(Search(store, page_size=9).run('category:"press release"'))
 
 
-def test_a_broad_query_ranks_title_matches_of_any_age_first_and_says_there_are_more(
+def test_a_broad_query_shows_the_newest_title_matches_first_and_says_there_are_more(
     store: Store,
 ) -> None:
-    # Twelve mention tourism, only the oldest in its title; more matches than are weighed one
-    # by one (here 5; in the bot a thousand), so title matches of any age come first.
+    # Twelve mention tourism: more than are shown (here 5; in the bot 200), so the newest are
+    # read, those with "tourism" in the title first. 10 is among the newest; 1 is too old.
     for n in range(1, 13):
-        title = "Stem cell tourism warning" if n == 1 else "Quarterly news"
-        categories = ("Policy",) if n == 1 else ("Press Release",)
+        title = "Quarterly news"
+        if n in (1, 10):
+            title = "Stem cell tourism warning"
+        categories = ("Policy",) if n == 12 else ("Press Release",)
         body = "Other news.\n\nLater in the text, tourism."
         store.save_release(release(n, title, body, categories=categories), source="rss", now=0)
     for n in range(13, 26):  # without tourism: it is distinctive
         store.save_release(release(n, "Other", "Other news."), source="rss", now=0)
-    search = Search(store, page_size=2, ranked_at_most=5, weighed_at_most=5)
+    search = Search(store, page_size=2, ranked_at_most=5)
 
     results = search.run("tourism")
     assert results.capped and results.pages == 3
     assert results.heading() == "More than 5 releases match “tourism”"
     assert results.note == (
-        "Showing the 5 most relevant. Add a word or a filter to narrow the search."
+        "Showing the newest 5, those with your words in the title first. Add a word or a "
+        "filter to narrow the search."
     )
-    assert [ids(search.run("tourism", page=n)) for n in (1, 2, 3)] == [[1, 12], [11, 10], [9]]
-    # A title match must match the filters too.
-    filtered = Search(store, page_size=5, ranked_at_most=5, weighed_at_most=5)
-    assert ids(filtered.run("tourism category:press")) == [12, 11, 10, 9, 8]
+    assert [ids(search.run("tourism", page=n)) for n in (1, 2, 3)] == [[10, 12], [11, 9], [8]]
+    # The filters apply before: the newest Press Releases.
+    filtered = Search(store, page_size=5, ranked_at_most=5)
+    assert ids(filtered.run("tourism category:press")) == [10, 11, 9, 8, 7]
     after = release(3, "x").published
     assert ids(
-        Search(store, page_size=5, ranked_at_most=4, weighed_at_most=5).run(
+        Search(store, page_size=5, ranked_at_most=4).run(
             f"tourism after:{after.date().isoformat()}"
         )
-    ) == [12, 11, 10, 9]
+    ) == [10, 12, 11, 9]
     assert search.run("tourism warning").capped is False
     assert (
         Search(store, ranked_at_most=5).run("").heading()
@@ -296,7 +299,8 @@ def test_a_page_past_the_end_shows_the_last_page(search: Search) -> None:
 
 def test_a_search_running_too_long_is_stopped_with_a_clear_message(store: Store) -> None:
     for n in range(1, 400):
-        store.save_release(release(n, f"Release {n} embryo", "embryo " * 50), source="rss", now=0)
+        body = "embryo " * 50 if n % 8 < 3 else "other news"  # distinctive: weighed with bm25
+        store.save_release(release(n, f"Release {n}", body), source="rss", now=0)
     with pytest.raises(SearchError, match="took longer than 0 seconds"):
         Search(store, time_limit=0).run("embryo")
 
@@ -502,7 +506,7 @@ def test_an_older_title_match_of_a_broad_query_still_has_every_word(store: Store
         store.save_release(release(n, f"Note {n}", "Stem cell tourism."), source="rss", now=0)
     for n in range(10, 50):
         store.save_release(release(n, f"Filler {n}", "Stem cells."), source="rss", now=0)
-    search = Search(store, page_size=9, ranked_at_most=5, weighed_at_most=5)
+    search = Search(store, page_size=9, ranked_at_most=5)
 
     results = search.run("tourism stem")
     assert results.capped

@@ -18,10 +18,11 @@ __all__ = ["MARK_CLOSE", "MARK_OPEN", "marked"]
 
 def marked(store: Store, releases: Sequence[Release], match: str | None) -> list[Found]:
     """Each release with its excerpt marked where `match` (an FTS5 expression of words) found
-    some, else a marked snippet of its body where it found some there, else as it is."""
+    some; else, unless its title has a match, a marked snippet of its body where it found some
+    there; else as it is."""
     if match is None or not releases:
         return [Found(release) for release in releases]
-    texts = store.marked([(release.excerpt, release.body) for release in releases], match)
+    texts = store.marked([(r.title, r.excerpt, r.body) for r in releases], match)
     return [
         Found(release, lead or snippet)
         for release, (lead, snippet) in zip(releases, texts, strict=True)

@@ -31,6 +31,12 @@ class Part:
     count: int  # about how many releases match it (0: none)
     corrected: bool = False
 
+    @property
+    def phrase(self) -> bool:
+        """Whether it holds words that must be adjacent: FTS5 then checks their positions in
+        every release holding them all, which costs far more than finding a word."""
+        return " " in self.expression.replace('" OR "', "")
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -83,8 +83,8 @@ class Results:
         """What a member should know about how these results were chosen."""
         if self.capped and self.query.terms:
             return (
-                f"Showing the {self.ranked_at_most:,} most relevant. "
-                "Add a word or a filter to narrow the search."
+                f"Showing the newest {self.ranked_at_most:,}, those with your words in the "
+                "title first. Add a word or a filter to narrow the search."
             )
         return None
 

@@ -198,28 +198,47 @@ class SearchIndexMixin(VocabularyMixin):
             [match, lowest, highest, at_most + 1],
         )
 
-    def relevance(self, match: str, *, lowest: int, highest: int) -> dict[int, float]:
-        """bm25 with SEARCH_WEIGHTS (lower is better) of the releases matching `match` in a
-        rowid range. FTS5 weighs every release it returns (about a microsecond each) after
-        counting the releases holding each word of `match` (a fiftieth of that each)."""
+    def relevance(self, match: str, *, lowest: int, highest: int) -> dict[int, tuple[float, float]]:
+        """For each release matching `match` in a rowid range: bm25 with SEARCH_WEIGHTS, and
+        bm25 of its title alone (0 when the title holds none of the words); lower is better.
+        FTS5 weighs every release it returns (about a microsecond each) after reading the
+        whole posting list of each word of `match` (a fiftieth of that a release holding it)."""
         weights = ", ".join(map(str, SEARCH_WEIGHTS))
+        title = ", ".join(["1.0", *["0.0"] * (len(SEARCH_COLUMNS) - 1)])
         rows = self.db.execute(
-            f"SELECT rowid, bm25(releases_fts, {weights}) FROM releases_fts "
-            "WHERE releases_fts MATCH ? AND rowid >= ? AND rowid <= ?",
+            f"SELECT rowid, bm25(releases_fts, {weights}), bm25(releases_fts, {title}) "
+            "FROM releases_fts WHERE releases_fts MATCH ? AND rowid >= ? AND rowid <= ?",
             [match, lowest, highest],
         )
-        return dict(rows.fetchall())
+        return {rowid: (score, in_title) for rowid, score, in_title in rows}
 
     def marked(
-        self, pairs: Sequence[tuple[str, str]], match: str
+        self, shown: Sequence[tuple[str, str, str]], match: str
     ) -> list[tuple[str | None, str | None]]:
-        """For each (lead, body) pair shown: the lead with the words `match` finds marked,
-        and a marked snippet of the body (None where nothing matched), by the index's own
-        tokenizer (see `Tokenizer.marked`)."""
+        """For each (title, lead, body) shown: the lead with the words `match` finds marked,
+        and a marked snippet of the body when neither title nor lead has one (None where
+        nothing matched or no snippet was made), by the index's own tokenizer (see
+        `Tokenizer.marked`)."""
         plain = str.maketrans({MARK_OPEN: " ", MARK_CLOSE: " "})
         return self.tokenizer.marked(
-            [(lead.translate(plain), body.translate(plain)) for lead, body in pairs], match
+            [(t.translate(plain), e.translate(plain), b.translate(plain)) for t, e, b in shown],
+            match,
         )
+
+    def titles_matching(self, rowids: Sequence[int], match: str) -> set[int]:
+        """Which of these releases have a title `match` (an FTS5 expression of words, no
+        column filters) finds something in: their titles alone are tokenized, so this costs
+        the same whatever their words."""
+        titles: list[tuple[int, str]] = []
+        for start in range(0, len(rowids), 500):
+            chunk = list(rowids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            titles += self.db.execute(
+                f"SELECT rowid, title FROM releases WHERE rowid IN ({marks})", chunk
+            ).fetchall()
+        plain = str.maketrans({MARK_OPEN: " ", MARK_CLOSE: " "})
+        found = self.tokenizer.matching([title.translate(plain) for _, title in titles], match)
+        return {titles[index][0] for index in found}
 
     def index_categories(self, release: Release) -> None:
         self.db.conn.executemany(

@@ -28,7 +28,7 @@ class Tokenizer:
         # `stems` and `plain` hold one text each; `shown` the texts a search shows.
         self._db.execute(f"CREATE VIRTUAL TABLE stems USING fts5(w, tokenize='{TOKENIZER}')")
         self._db.execute(f"CREATE VIRTUAL TABLE plain USING fts5(w, tokenize='{WORDS}')")
-        self._db.execute(f"CREATE VIRTUAL TABLE shown USING fts5(a, b, tokenize='{TOKENIZER}')")
+        self._db.execute(f"CREATE VIRTUAL TABLE shown USING fts5(a, tokenize='{TOKENIZER}')")
         self._db.execute("CREATE VIRTUAL TABLE stem_words USING fts5vocab(stems, instance)")
         self._db.execute("CREATE VIRTUAL TABLE plain_words USING fts5vocab(plain, instance)")
 
@@ -55,34 +55,55 @@ class Tokenizer:
             self._db.execute("ROLLBACK")
 
     def marked(
-        self, pairs: Sequence[tuple[str, str]], match: str
+        self, shown: Sequence[tuple[str, str, str]], match: str
     ) -> list[tuple[str | None, str | None]]:
-        """For each (lead, body) pair: the lead with every word `match` (an FTS5 expression of
-        words, no column filters) finds marked, and a snippet of the body around its best
-        stretch of matches, marked; None where nothing matched. The marks are exactly the
-        index's matches: its tokenizer, stemming and phrases."""
+        """For each (title, lead, body) shown: the lead with every word `match` (an FTS5
+        expression of words, no column filters) finds marked, and, when neither the title nor
+        the lead has a match, a snippet of the body around its best stretch of matches,
+        marked; None where nothing matched or none was made. The marks are exactly the
+        index's matches: its tokenizer, stemming and phrases. (Bodies are long: only those
+        whose release would otherwise show no match are read.)"""
+        titles = self._highlighted([title for title, _, _ in shown], match, "''")
+        leads = self._highlighted(
+            [lead for _, lead, _ in shown], match, "highlight(shown, 0, ?, ?)"
+        )
+        unmarked = [
+            index for index in range(len(shown)) if leads[index] is None and titles[index] is None
+        ]
+        snippets = self._highlighted(
+            [shown[index][2] for index in unmarked],
+            match,
+            f"snippet(shown, 0, ?, ?, '…', {SNIPPET_WORDS})",
+        )
+        bodies: dict[int, str | None] = dict(zip(unmarked, snippets, strict=True))
+        return [(leads[index], bodies.get(index)) for index in range(len(shown))]
+
+    def matching(self, texts: Sequence[str], match: str) -> set[int]:
+        """The positions in `texts` of those `match` (FTS5 words, no column filters) finds."""
+        found = self._highlighted(texts, match, "''")
+        return {index for index, marked in enumerate(found) if marked is not None}
+
+    def _highlighted(self, texts: Sequence[str], match: str, function: str) -> list[str | None]:
+        """Each text marked by `function` (FTS5's highlight or snippet of column 0; '' to
+        learn only whether `match` finds something), or None where it finds nothing."""
+        if not texts:
+            return []
+        marks = [MARK_OPEN, MARK_CLOSE] if "?" in function else []
         self._db.execute("BEGIN")
         try:
             self._db.executemany(
-                "INSERT INTO shown (rowid, a, b) VALUES (?, ?, ?)",
-                [(index, lead, body) for index, (lead, body) in enumerate(pairs, 1)],
+                "INSERT INTO shown (rowid, a) VALUES (?, ?)", list(enumerate(texts, 1))
             )
-            found = {
-                rowid: (lead, body)
-                for rowid, lead, body in self._db.execute(
-                    "SELECT rowid, highlight(shown, 0, ?, ?), "
-                    "snippet(shown, 1, ?, ?, '…', ?) FROM shown WHERE shown MATCH ?",
-                    [MARK_OPEN, MARK_CLOSE, MARK_OPEN, MARK_CLOSE, SNIPPET_WORDS, match],
-                )
-            }
+            found = dict(
+                self._db.execute(
+                    f"SELECT rowid, {function} FROM shown WHERE shown MATCH ?", [*marks, match]
+                ).fetchall()
+            )
         finally:
             self._db.execute("ROLLBACK")
-        return [
-            (_if_marked(found[index][0]), _if_marked(found[index][1]))
-            if index in found
-            else (None, None)
-            for index in range(1, len(pairs) + 1)
-        ]
+        if not marks:  # found or not: a mark of its own
+            return [MARK_OPEN if index in found else None for index in range(1, len(texts) + 1)]
+        return [_if_marked(found.get(index)) for index in range(1, len(texts) + 1)]
 
 
 def _if_marked(text: str | None) -> str | None:
