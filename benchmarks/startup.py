@@ -1,14 +1,15 @@
 """Start to `/healthz`: the real bot process, `isscr-news-bot run --mode http` (the Procfile's
 web process), on a copy of the archive, against the loopback stand-ins of the feed and of
 Slack's Web API (standins/, as .ci/smoke.py starts it), timed from the spawn to the first
-answer (200 or 503) of `GET /healthz`, polled every 2 ms. Each start is stopped with SIGTERM
-before the next. Warm starts find the copy in the OS page cache (a restart); cold ones after
-`page_cache.evict` (a restart after a reboot).
+answer (200 or 503) of `GET /healthz`, polled every 2 ms, and to the first answer of the
+running bot itself (the port answers "starting" from the moment it is bound: bot/starting.py).
+Each start is stopped with SIGTERM before the next. Warm starts find the copy in the OS page
+cache (a restart); cold ones after `page_cache.evict` (a restart after a reboot).
 
 Where the time goes, from fresh processes timed apart (medians): the interpreter's own start
-(`python -c pass`), importing the bot's command line (`import bot.cli`, everything `run`
-needs), and `Store(path)` with `ensure_schema()` as `run` does before anything starts; the rest
-is building the bot, listening, and answering the first `/healthz`.
+(`python -c pass`), importing what `run` needs to bind the port (`import bot.cli.run`), and
+`Store(path)` with `ensure_schema()` as `run` does next; then, while the port answers
+"starting", importing the rest of the bot (`import bot.runtime`), building it and listening.
 
 The last warm start is also the bot's own memory: its RSS (/proc/PID/status) a second after it
 answered, idle, then after it served the measured searches as signed `/isscr-news` requests.
@@ -45,8 +46,9 @@ STAGE_RUNS = 3  # fresh processes per stage of the split
 @dataclass(frozen=True)
 class Start:
     seconds: float  # spawn to the first answer of /healthz
-    status: int  # that answer's: 200, or 503 while something needs attention
+    status: int  # that answer's: 200, or 503 while starting or something needs attention
     rss: int  # the bot's VmRSS then, bytes
+    running: float = 0.0  # spawn to the first answer of the running bot (not "starting")
 
 
 @dataclass
@@ -144,13 +146,19 @@ async def _start(env: dict[str, str], cwd: Path) -> tuple[_Bot, Start]:
         )  # fmt: skip
     bot = _Bot(process, port, log)
     timeout = aiohttp.ClientTimeout(total=10)
+    first: Start | None = None
     async with aiohttp.ClientSession(timeout=timeout) as session:
         while True:
             try:
                 async with session.get(url) as response:
-                    await response.read()
+                    body = await response.json(content_type=None)
                     seconds = time.perf_counter() - started
-                    return bot, Start(seconds, response.status, read_status(process.pid)["VmRSS"])
+                    if first is None:
+                        rss = read_status(process.pid)["VmRSS"]
+                        first = Start(seconds, response.status, rss)
+                    if "starting" not in body:
+                        return bot, Start(first.seconds, first.status, first.rss, seconds)
+                    await asyncio.sleep(0.002)
             except aiohttp.ClientConnectionError:
                 if process.returncode is not None:
                     sys.exit(f"the bot exited with {process.returncode}:\n{log.read_text()}")
@@ -174,7 +182,11 @@ async def _search(port: int, texts: Sequence[str], response_url: str) -> None:
 
 
 # Each prints the seconds its own part took; the interpreter's start is timed from outside.
-_IMPORTS = "import time; t = time.perf_counter(); import bot.cli; print(time.perf_counter() - t)"
+# What `run` imports before the port is bound, and everything it imports after.
+_IMPORTS = (
+    "import time; t = time.perf_counter(); import bot.cli.run; b = time.perf_counter(); "
+    "import bot.runtime; print(b - t, time.perf_counter() - b)"
+)
 _SCHEMA = (
     "import sys, time; from bot.store import Store; t = time.perf_counter(); "
     "s = Store(sys.argv[1]); s.ensure_schema(); s.close(); print(time.perf_counter() - t)"
@@ -183,13 +195,17 @@ _SCHEMA = (
 
 def _stages(database: Path) -> dict[str, float]:
     """Medians of STAGE_RUNS fresh processes per stage (the copy warm in the OS cache)."""
-    runs: dict[str, list[float]] = {"interpreter": [], "imports": [], "schema": []}
+    runs: dict[str, list[float]] = {"interpreter": [], "imports": [], "schema": [], "bot": []}
     for _ in range(STAGE_RUNS):
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         runs["interpreter"].append(time.perf_counter() - started)
-        for name, code in (("imports", _IMPORTS), ("schema", _SCHEMA)):
-            done = subprocess.run([sys.executable, "-c", code, str(database)],
-                                  capture_output=True, text=True, check=True)  # fmt: skip
-            runs[name].append(float(done.stdout))
+        done = subprocess.run([sys.executable, "-c", _IMPORTS],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        before, after = map(float, done.stdout.split())
+        runs["imports"].append(before)
+        runs["bot"].append(after)
+        done = subprocess.run([sys.executable, "-c", _SCHEMA, str(database)],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        runs["schema"].append(float(done.stdout))
     return {name: statistics.median(values) for name, values in runs.items()}

@@ -29,6 +29,7 @@ from bot.slack.app import Identity, app_client, build_app, connections_client, p
 from bot.slack.controls import Controls
 from bot.slack.outbox import Outbox
 from bot.slack.socket_mode import SocketMode
+from bot.starting import Starting
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,11 @@ class Bot:
     """Builds every part once, in order, each handed what it needs; `start` and `stop` are
     separate so tests can drive it. Built inside the event loop (the feed's HTTP session)."""
 
-    def __init__(self, settings: Settings, *, host: str = "0.0.0.0") -> None:
-        """`settings.database_path` must hold a database whose schema is ensured."""
+    def __init__(
+        self, settings: Settings, *, host: str = "0.0.0.0", starting: Starting | None = None
+    ) -> None:
+        """`settings.database_path` must hold a database whose schema is ensured; `starting`:
+        the HTTP port, listened on since the process started (see `bot.starting`)."""
         self.settings = settings
         self.host = host
         self._session = open_session()
@@ -95,7 +99,7 @@ class Bot:
             poster=self.outbox.client,
         )
         self.token_check = TokenCheck(self.client, self.identity)
-        self.http = HttpServer(settings, self.app, self.report, host=host)
+        self.http = HttpServer(settings, self.app, self.report, host=host, starting=starting)
         # Tests set its pace (`pause`, `retry_base`, `rerun_base`) before `start`.
         self.archive = BackfillTask(
             self.db,

@@ -10,8 +10,9 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.health import HealthReport
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings
 from bot.slack.verify import MAX_BODY, SlackRequests
+from bot.starting import Starting, cannot_open
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,15 @@ class HttpServer:
         report: Callable[..., Awaitable[HealthReport]],
         *,
         host: str,
+        starting: Starting | None = None,
     ) -> None:
-        """`report(within=...)`: the health report /healthz serves."""
+        """`report(within=...)`: the health report /healthz serves; `starting`: the port,
+        listened on already while the bot started (else it is opened by `start`)."""
         self.settings = settings
         self.app = app
         self.report = report
         self.host = host
+        self.starting = starting
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
 
@@ -55,17 +59,17 @@ class HttpServer:
         # usual 30 s budget together with the outbox's grace.
         self._runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.settings.port)
+        site: web.BaseSite
+        if self.starting is not None:
+            site = web.SockSite(self._runner, self.starting.hand_over())
+        else:
+            site = web.TCPSite(self._runner, self.host, self.settings.port)
         try:
             await site.start()
         except OSError as error:
             await self._runner.cleanup()
             self._runner = None
-            raise SettingsError(
-                "PORT",
-                f"{self.settings.port} cannot be opened ({error.strerror})",
-                "choose a free port or stop what is using it",
-            ) from None
+            raise cannot_open(self.settings.port, error) from None
         self.port = self._runner.addresses[0][1]  # the real port when PORT=0
         log.info("listening on %s:%s (%s)", self.host, self.port, served)
 

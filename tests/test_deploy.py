@@ -22,8 +22,8 @@ from typing import Any
 from packaging.requirements import Requirement  # pytest's own dependency
 from packaging.utils import canonicalize_name
 
-from bot.cli import main
-from bot.cli.deploy import WRITING_COMMANDS, platform_problem
+from bot.cli import COMMANDS
+from bot.cli.platforms import WRITING_COMMANDS, platform_problem
 from bot.ingest.feed import DEFAULT_TIMEOUT
 from standins.feed_server import Fault, FeedServer
 from standins.slack_api import SlackApi
@@ -139,7 +139,7 @@ def test_the_container_checks_its_health_and_hands_sigterm_to_the_bot() -> None:
     assert arguments_of("STOPSIGNAL") == ["SIGTERM"]
     [entrypoint], [command] = arguments_of("ENTRYPOINT"), arguments_of("CMD")
     assert exec_form(entrypoint) + exec_form(command) == ["isscr-news-bot", "run"]
-    assert {"run", "healthcheck", "backup"} <= set(main.commands)
+    assert {"run", "healthcheck", "backup"} <= set(COMMANDS)
     assert PYPROJECT["project"]["scripts"]["isscr-news-bot"] == "bot.cli:main"
 
 
@@ -326,7 +326,7 @@ def test_the_lock_file_pins_every_runtime_dependency_inside_pyprojects_range_wit
 
 def test_the_commands_that_write_refuse_native_windows_and_point_to_docker_or_wsl() -> None:
     assert sorted(WRITING_COMMANDS) == ["backfill", "backup", "poll", "retry-failed", "run"]
-    assert set(main.commands) >= WRITING_COMMANDS
+    assert set(COMMANDS) >= WRITING_COMMANDS
     for command in WRITING_COMMANDS:
         assert platform_problem(command, "win32") == (
             f"`{command}` does not run on Windows itself: run the bot with Docker "
@@ -334,7 +334,7 @@ def test_the_commands_that_write_refuse_native_windows_and_point_to_docker_or_ws
         )
         for supported in ("linux", "darwin"):
             assert platform_problem(command, supported) is None
-    for reading in set(main.commands) - WRITING_COMMANDS:
+    for reading in set(COMMANDS) - WRITING_COMMANDS:
         assert platform_problem(reading, "win32") is None  # status, search, healthcheck
     assert platform_problem(None, "win32") is None  # --help, --version
 

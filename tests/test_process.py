@@ -112,7 +112,8 @@ class BotProcess:
                 report = await response.json()
         except aiohttp.ClientError:
             return False
-        return report["feed"]["last_success"] is not None
+        # While it starts, the port answers "starting" and nothing else.
+        return "starting" not in report and report["feed"]["last_success"] is not None
 
     async def kill(self) -> None:
         assert self.process is not None
@@ -372,6 +373,40 @@ async def test_one_shot_poll_status_and_retry_failed(
     code, out, _ = await run_cli("poll", env=env, cwd=tmp_path)
     assert out == "Feed not modified (304); deliveries: 1 sent, 0 waiting, 0 failed.\n"
     assert posted_ids(slack) == [make_item(4).item_id]
+
+
+async def test_the_health_port_answers_starting_at_once_and_never_refuses_after(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi
+) -> None:
+    # The port is bound before the rest of the bot is imported (a third of a second) and its
+    # schema ensured (a minute for an upgrade of a large archive): it says so meanwhile.
+    bot = BotProcess(bot_env(tmp_path, feed, slack), tmp_path)
+    answers: list[tuple[int, dict[str, Any]]] = []
+    refused_after_first = 0
+    await bot.start(wait=False)
+    try:
+        started = time.monotonic()
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{bot.env['PORT']}/healthz"
+            while time.monotonic() - started < 30:
+                try:
+                    async with session.get(url) as response:
+                        answers.append((response.status, await response.json()))
+                except aiohttp.ClientConnectionError:
+                    refused_after_first += bool(answers)
+                if answers and "starting" not in answers[-1][1]:
+                    break
+                await asyncio.sleep(0.001)
+    finally:
+        await bot.terminate()
+
+    assert answers, bot.log.read_text()
+    starting = [report for _, report in answers if "starting" in report]
+    assert starting
+    assert {status for status, report in answers if "starting" in report} <= {503}
+    assert all(report["problems"] == ["The bot is starting."] for report in starting)
+    assert "starting" not in answers[-1][1] and "feed" in answers[-1][1]  # the bot's own
+    assert refused_after_first == 0
 
 
 async def test_a_port_in_use_stops_start_up_with_one_line(

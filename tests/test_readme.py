@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-from bot.cli import main
+from bot.cli import COMMANDS
 from bot.slack.admin import INVITE
 from bot.slack.errors import explain
 from bot.slack.socket_mode import TOKEN_REFUSALS
@@ -144,7 +144,7 @@ def test_the_quick_start_runs_the_bot_and_the_tests_as_ci_does() -> None:
     ]
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["isscr-news-bot"] == "bot.cli:main"
-    assert "run" in main.commands
+    assert "run" in COMMANDS
     venv, install, test = run_tests.split(" && ")
     assert venv == "python3 -m venv .venv" and venv in ci
     assert install == ".venv/bin/pip install -e '.[test]'"

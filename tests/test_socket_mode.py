@@ -57,14 +57,17 @@ class SocketModeBot:
         return self
 
     async def health(self) -> dict[str, Any] | None:
+        """The running bot's report; None until it answers (while the Socket Mode connection
+        opens, its port answers "starting")."""
         try:
             async with (
                 aiohttp.ClientSession() as session,
                 session.get(f"http://127.0.0.1:{self.port}/healthz") as response,
             ):
-                return await response.json()
+                report: dict[str, Any] = await response.json()
         except aiohttp.ClientError:
             return None
+        return None if "starting" in report else report
 
     async def stop(self, signum: int = signal.SIGTERM) -> tuple[int, float]:
         """Send `signum`; the exit code and how long the exit took (at most 15 s waited)."""

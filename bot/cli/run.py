@@ -10,8 +10,10 @@ import sys
 import click
 
 from bot.cli.common import fail, load_settings, log, log_warnings, open_store
-from bot.runtime import Bot
 from bot.settings import Settings, SettingsError
+from bot.starting import Starting
+
+HOST = "0.0.0.0"  # every interface: a container's port is reached from outside it
 
 
 @click.command()
@@ -29,12 +31,22 @@ def run(mode: str) -> None:
     settings = load_settings(
         require_slack=True, serve=True, mode=mode, warn=False, log_level="INFO"
     )
+    # The port first: /healthz says "starting" while the schema is ensured (an upgrade can
+    # take a minute) and the rest of the bot is imported (a third of a second).
+    starting = None
+    if not settings.socket_mode or settings.port_is_explicit:
+        try:
+            starting = Starting(HOST, settings.port)
+        except SettingsError as error:
+            fail(error)
     open_store(settings).close()  # the schema, ensured before anything starts
-    asyncio.run(_run(settings))
+    asyncio.run(_run(settings, starting))
 
 
-async def _run(settings: Settings) -> None:
-    bot = Bot(settings)
+async def _run(settings: Settings, starting: Starting | None) -> None:
+    from bot.runtime import Bot  # imported once the port answers (see `run`)
+
+    bot = Bot(settings, host=HOST, starting=starting)
 
     def started() -> None:
         log_warnings(settings)

@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
-import feedparser
-
 from bot.ingest.dates import first_believable, from_struct
 from bot.ingest.fields import (
     SQUARESPACE_GUID,
@@ -28,9 +26,6 @@ from bot.ingest.fields import (
 from bot.ingest.html_text import shorten
 from bot.models import FeedError, Parsed
 
-# feedparser flags these on perfectly usable feeds (e.g. a local file has no Content-Type).
-_HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
-
 
 def parse_feed(
     body: bytes, url: str, content_type: str | None = None, *, now: float | None = None
@@ -43,6 +38,10 @@ def parse_feed(
     never masquerade as "these are all the releases". One bad item is not a broken feed:
     it is skipped or given a fallback, and the others are read (issue 10).
     """
+    # Imported here, in the worker thread of the first poll: it would add a twentieth of a
+    # second to every start before /healthz answers.
+    import feedparser
+
     if not body.strip():
         raise FeedError("empty response body")
     headers = {"content-type": content_type} if content_type else None
@@ -59,7 +58,9 @@ def parse_feed(
             )
         raise FeedError("response is not an RSS or Atom feed")
     problem = parsed.get("bozo_exception")
-    if parsed.get("bozo") and not isinstance(problem, _HARMLESS_BOZO):
+    # feedparser flags these on perfectly usable feeds (a local file has no Content-Type).
+    harmless = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+    if parsed.get("bozo") and not isinstance(problem, harmless):
         line = getattr(problem, "getLineNumber", lambda: None)()
         where = f" at line {line}" if line else ""
         raise FeedError(f"malformed feed XML{where}: {problem}")
