@@ -83,7 +83,7 @@ def truncate(text: str, limit: int) -> str:
 
 def plain_field(text: str, limit: int, *, otherwise: str) -> str:
     """A plain_text field (never parsed, so not escaped) within `limit`, never empty."""
-    text = "".join(char for char in text if _shown(char)).strip()
+    text = _HIDDEN.sub("", text).strip()
     return truncate(text, limit) if text else otherwise
 
 
@@ -91,11 +91,12 @@ def escaped_pieces(text: str) -> Iterator[str]:
     """`text` escaped, one piece per character, for `fit` (read only as far as it keeps);
     control characters (but line breaks and tabs) and lone surrogates, which no message
     needs, are left out."""
-    return (escape(char) for char in text if _shown(char))
+    return (_ENTITIES.get(char, char) for char in _HIDDEN.sub("", text))
 
 
-def _shown(char: str) -> bool:
-    return char in "\n\t" or unicodedata.category(char) not in ("Cc", "Cs")
+# Control characters (Unicode's Cc) but tabs and line breaks, and lone surrogates (Cs).
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
 def fit(pieces: Iterable[str], limit: int) -> str:
@@ -190,11 +191,9 @@ def feed_pieces(text: str) -> list[str]:
     """Feed text as mrkdwn, one piece per character: escaped, its `*` and backticks shown as
     look-alikes (they could pair with our bold, or start a code span), with no control
     characters (nor search marks). Titles and excerpts of every surface are shown this way."""
-    return [
-        escape(char)
-        for char in text.translate(_CODE_AND_BOLD_LOOK_ALIKES)
-        if char not in (MARK_OPEN, MARK_CLOSE) and _shown(char)
-    ]
+    # The search marks are control characters: left out with the others.
+    shown = _HIDDEN.sub("", text.translate(_CODE_AND_BOLD_LOOK_ALIKES))
+    return [_ENTITIES.get(char, char) for char in shown]
 
 
 def _bold_edge(text: str, index: int) -> bool:
