@@ -22,6 +22,7 @@ from queries import Probe
 from timing import Timing, time_searches
 
 from bot.search.engine import Search
+from bot.search.service import CACHE_MB
 from bot.store import Store
 
 
@@ -43,7 +44,7 @@ class ColdSeries:
 
 def time_cold_searches(path: Path, probes: Sequence[Probe], warmup: int) -> ColdSeries:
     """`Search.run()` for each probe after the first `warmup`, each after an eviction."""
-    store = Store(path)
+    store = Store(path, cache_mb=CACHE_MB)  # as the bot's search thread opens it
     try:
         search = Search(store)
         time_searches(search, probes[:warmup], warmup)

@@ -84,9 +84,13 @@ class _Job(Generic[T]):
 class Worker:
     """One thread with its own connection to the database (opened there, on first use)."""
 
-    def __init__(self, path: Path, name: str, busy_timeout: float) -> None:
+    def __init__(
+        self, path: Path, name: str, busy_timeout: float, *, cache_mb: int | None = None
+    ) -> None:
+        """`cache_mb`: the most SQLite keeps of the file in memory for this worker."""
         self.path = path
         self.busy_timeout = busy_timeout
+        self.cache_mb = cache_mb
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self.store: Store | None = None
         self.queued = 0  # jobs submitted and not finished, to pick the least busy reader
@@ -121,7 +125,7 @@ class Worker:
             raise DatabaseBusy("the database was busy with earlier work, or closing")
         if self.store is None:
             # Opened on the thread that uses it.
-            self.store = Store(self.path, busy_timeout=self.busy_timeout)
+            self.store = Store(self.path, busy_timeout=self.busy_timeout, cache_mb=self.cache_mb)
         return job.work(self.store)
 
     def close(self) -> None:

@@ -100,6 +100,24 @@ def test_when_no_word_is_distinctive_the_newest_come_first(store: Store) -> None
     assert ids(search.run("stem"))[:1] == [1]  # in fewer than half the releases now
 
 
+def test_a_word_naming_a_category_ranks_its_releases_newest_first(store: Store) -> None:
+    # "Policy" is a category: the member wants the policy news, newest first, not the
+    # release repeating the word most.
+    texts = [
+        (1, "Policy on policy", "Policy, policy and policy.", ("Policy",)),
+        (2, "Letter to Congress", "A letter.", ("Policy",)),
+        (3, "New guidelines", "Guidelines, with a policy section.", ("Statement",)),
+    ]
+    for n, title, body, categories in texts:
+        store.save_release(release(n, title, body, categories=categories), source="rss", now=0)
+    for n in range(4, 10):
+        store.save_release(release(n, "Other", "Other news."), source="rss", now=0)
+    search = Search(store, page_size=9)
+
+    assert ids(search.run("policy")) == [3, 2, 1]
+    assert ids(search.run("policy letter"))[:1] == [2]  # "letter" is distinctive: it ranks
+
+
 def test_equally_relevant_releases_come_newest_first_on_every_page(store: Store) -> None:
     twins = [release(n, "Identical twin", "Same words.") for n in (30, 10, 50, 20, 40, 60, 70)]
     for twin in twins:

@@ -30,6 +30,7 @@ class Part:
     expression: str  # the FTS5 expression of it and the forms it stands for
     count: int  # about how many releases match it (0: none)
     corrected: bool = False
+    category: bool = False  # it names a category ("policy", "press releases")
 
     @property
     def phrase(self) -> bool:
@@ -126,7 +127,8 @@ class Planning(Vocabulary):
         tokens = self._tokenize(term.text)
         counts = self.store.stem_counts(tokens)
         count = min((counts.get(token, 0) for token in tokens), default=0)
-        part = Part(term.describe(), term.text, _quoted(term.text), count)
+        category = tuple(tokens) in self._category_stems
+        part = Part(term.describe(), term.text, _quoted(term.text), count, category=category)
         if term.phrase or term.quoted or not tokens:
             return part
         if last:

@@ -1,8 +1,10 @@
 """Ranking the matches of a planned query: best first.
 
 A word in COMMON_SHARE of the releases or more ("stem", "ISSCR") is not distinctive: it says
-nothing about which release is wanted (bm25 gives it no weight). With no distinctive word,
-every match is as good as the next, and the newest come first. Otherwise the releases with a
+nothing about which release is wanted (bm25 gives it no weight). Nor is a word that names a
+category ("policy", "statement"): the releases of that kind are wanted, and how often one
+repeats the word says nothing more. With no distinctive word, every match is as good as the
+next, and the newest come first. Otherwise the releases with a
 distinctive word in the title come first, then the rest; within each, bm25 over the
 distinctive words (title weighted above lead paragraph above body), then the newest.
 
@@ -38,7 +40,8 @@ class Ranking(Planning):
         cap = self.ranked_at_most
         common = self._release_count * COMMON_SHARE
         distinctive = sorted(
-            (part for part in plan.parts if part.count < common), key=lambda part: part.count
+            (part for part in plan.parts if part.count < common and not part.category),
+            key=lambda part: part.count,
         )
         if not rowids or not distinctive or plan.match is None:
             return rowids[:cap]  # newest first

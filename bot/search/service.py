@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 
 QUEUE_WITHIN = 5.0  # seconds a search may wait for earlier ones before answering "busy"
 BUSY_WAIT = 2.0  # seconds a search waits for another process's lock on the database
+# What the search connection keeps of the archive in memory: the index's structure, its
+# b-trees' upper pages and the common words' postings, so that a search after the OS has
+# dropped its cache (memory needed elsewhere) reads a handful of pages from disk, not dozens.
+CACHE_MB = 32
 BUSY = (
     "The archive is busy just now (other searches, or another program using the database). "
     "Please try again in a minute."
@@ -38,7 +42,7 @@ class SearchService:
         self.within = within
         # One worker: searches take milliseconds, and one connection must not be shared by
         # two threads at once.
-        self._worker = Worker(database_path, "search", BUSY_WAIT)
+        self._worker = Worker(database_path, "search", BUSY_WAIT, cache_mb=CACHE_MB)
         self._search: Search | None = None  # used on the worker's thread only
 
     async def run(self, text: str, page: int = 1) -> Results:

@@ -31,6 +31,7 @@ class Vocabulary:
         self._version: int | None = None
         self._release_count = 0
         self._categories: list[str] = []
+        self._category_stems: set[tuple[str, ...]] = set()
         self._authors: list[str] = []
         self._tokens: dict[str, list[str]] = {}
         # Acronyms by their short form case folded, and by the first stem of their long form.
@@ -42,6 +43,10 @@ class Vocabulary:
         if version != self._version:
             self._release_count = count
             self._categories = self.store.categories()
+            # Each category name as the index has it ("Press Release": press, releas).
+            self._category_stems = {
+                tuple(self._tokenize(name)) for name in self._categories if name.strip()
+            }
             self._authors = self.store.authors()
             self._load_acronyms()
             self._version = version

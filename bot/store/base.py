@@ -79,10 +79,12 @@ class StoreBase:
         read_only: bool = False,
         create: bool = True,
         busy_timeout: float | None = None,
+        cache_mb: int | None = None,
     ) -> None:
         """Open the database; `create=False` (implied by `read_only`) never creates the file.
         `busy_timeout`: seconds a statement waits for another connection's lock (default
-        BUSY_TIMEOUT_MS). Raises SchemaTooNew for a database of a newer version of the bot."""
+        BUSY_TIMEOUT_MS); `cache_mb`: the most SQLite keeps of the file in memory (default 2).
+        Raises SchemaTooNew for a database of a newer version of the bot."""
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, sqlite3 never opens
         # an implicit transaction behind our back.
         uri = read_only or not create
@@ -109,6 +111,8 @@ class StoreBase:
         # resident memory page by page as searches touch it (2 GB at 100,000 releases), and a
         # disk failing under a mapped page would end the process with SIGBUS.
         self.db.execute("PRAGMA mmap_size = 0")
+        if cache_mb is not None:
+            self.db.execute(f"PRAGMA cache_size = {-1024 * cache_mb}")  # negative: in KiB
         if str(path) != ":memory:" and not read_only:
             self.db.enable_wal()
 
