@@ -27,7 +27,7 @@ One run does four things:
                         `category:"press release"` or `category:press`), after: (25%),
                         author: (15%)
         7%  filter-only category:, author:, after:, or category: with after:YYYY
-        8%  misspelt    1-2 words, one with a typo, checked to match nothing (so hints run)
+        8%  misspelt    1-2 words, one with a typo no release holds (so it is corrected)
         5%  empty       no text: the latest releases
 
    The shares are a guess at how members search, set before measuring and not tuned after.
@@ -54,8 +54,8 @@ Targets (issue 13, `targets`): peak RSS serving searches ≤ 120 MB; the databas
 text; the first search after a start ≤ 50 ms; start to `/healthz` ≤ 300 ms; search p95 ≤ 2 ms
 warm and ≤ 4 ms with the OS cache dropped; `/isscr-news` p99 ≤ 1.5 × the bare ack's p99. The
 report ends with a table of them, each met or missed; it exits 0 unless `--check` is given and
-a target is missed. A 100,000-release run takes about 6 minutes, 3 of them building the archive
-(`--keep PATH` builds it once and reuses it), and needs twice its 1.7 GB on disk for the bot's
+a target is missed. A 100,000-release run takes about 4 minutes, 3 of them building the archive
+(`--keep PATH` builds it once and reuses it), and needs twice its 0.6 GB on disk for the bot's
 copy. Run from the repo root:
 
     python benchmarks/search.py [--releases N] [--queries N] [--requests N] [--warmup N]
