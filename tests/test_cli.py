@@ -81,6 +81,20 @@ def test_page_is_still_an_option_and_exit_codes_say_what_happened(env: dict[str,
     assert wrong.output.count("\n") == 1
 
 
+def test_the_terminal_says_how_the_words_were_read(env: dict[str, str]) -> None:
+    corrected = search(env, "meetnig")
+    left_out = search(env, "meeting", "zebrafish")
+
+    assert corrected.exit_code == 0
+    assert corrected.output.splitlines()[1] == (
+        'Showing results for meeting. Search instead for "meetnig"'
+    )
+    assert titles(corrected)[0].startswith("Annual meeting report")
+    assert left_out.output.splitlines()[1] == (
+        "No release has every word of your search: showing those without “zebrafish”."
+    )
+
+
 @pytest.mark.parametrize("asked", [["help"], ["HELP"], ["-h"], ["?"]])
 def test_help_prints_the_usage_and_examples_the_slash_command_gives(
     tmp_path: Path, asked: list[str]
