@@ -141,6 +141,30 @@ def test_a_query_no_release_matches_whole_shows_those_with_most_of_its_words(
     assert search.run("zebrafish").total == 0  # nothing matches any part
 
 
+def test_several_ways_to_leave_out_as_few_words_show_the_releases_of_each(
+    store: Store,
+) -> None:
+    bodies = [
+        "Mitochondrial donation is legal in the UK.",
+        "A birth in Mexico followed mitochondrial replacement.",
+        "Organ donation in Mexico.",
+        "Nothing alike.",
+    ]
+    for n, body in enumerate(bodies, 1):
+        store.save_release(release(n, f"Note {n}", body), source="rss", now=0)
+    results = Search(store, page_size=9).run("mitochondrial donation mexico zebrafish")
+
+    # Each pair of the three known words is in one release; "zebrafish" is in none.
+    assert set(ids(results)) == {1, 2, 3}
+    assert (results.dropped, results.partial) == (("zebrafish",), True)
+    assert results.adjustments == (
+        Hint(
+            "No release has every word of your search: showing those with the most of them; "
+            "none has “zebrafish”."
+        ),
+    )
+
+
 def test_a_quoted_phrase_is_never_split_when_words_are_left_out(search: Search) -> None:
     results = search.run('"fetal tissue" zebrafish')
     assert (ids(results), results.dropped) == ([5], ("zebrafish",))

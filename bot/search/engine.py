@@ -15,7 +15,7 @@ from itertools import combinations
 from bot.search import grammar
 from bot.search.hints import Hinting
 from bot.search.marks import marked
-from bot.search.plan import Plan
+from bot.search.plan import Part, Plan
 from bot.search.rank import Ranking
 from bot.search.results import RANKED_AT_MOST, Results
 from bot.store import Store
@@ -110,6 +110,7 @@ class Search(Ranking, Hinting):
             ranked_at_most=cap,
             corrected=tuple((part.typed, part.shown) for part in plan.corrections),
             dropped=tuple(part.shown for part in plan.dropped),
+            partial=bool(plan.any_of),
         )
 
     def _matches(self, plan: Plan, limit: int) -> list[int]:
@@ -119,25 +120,23 @@ class Search(Ranking, Hinting):
 
     def _relaxed(self, plan: Plan) -> tuple[Plan, list[int]]:
         """A query that nothing matches whole, without the fewest of its words that leaves
-        some matches: first the words no release holds, then any; of the ways to leave out as
-        many, the one that matches most. The plan unchanged when no way matches."""
+        some matches: first the words no release holds, then any; the releases of every way
+        of leaving out as many (those with the most of the words). The plan unchanged when no
+        way matches."""
         unknown = [part for part in plan.parts if part.count == 0]
         known = [part for part in plan.parts if part.count > 0]
-        if not known:
-            return plan, []
         tried = 0
         for size in range(len(known), 0, -1):
-            best: tuple[Plan, list[int]] | None = None
+            found: list[tuple[Part, ...]] = []
             for kept in combinations(known, size):
                 tried += 1
                 if tried > RELAXED_AT_MOST:
                     return plan, []
                 if size == len(known) and not unknown:
                     continue  # the query itself
-                relaxed = plan.without([part for part in plan.parts if part not in kept])
-                rowids = self._matches(relaxed, self.ranked_at_most + 1)
-                if rowids and (best is None or len(rowids) > len(best[1])):
-                    best = relaxed, rowids
-            if best is not None:
-                return best
+                if self._matches(plan.either([kept]), 1):
+                    found.append(kept)
+            if found:
+                relaxed = plan.either(found)
+                return relaxed, self._matches(relaxed, self.ranked_at_most + 1)
         return plan, []

@@ -49,11 +49,18 @@ class Plan:
     highest: int | None
     by_name: bool = False  # a category or author filter
     dropped: tuple[Part, ...] = ()  # left out: no release matches them with the rest
+    # When set, a result matches every part of one of these (each leaves out as many words:
+    # no release has them all), instead of every part.
+    any_of: tuple[tuple[Part, ...], ...] = ()
 
     @property
     def match(self) -> str | None:
-        """What a result must match: every part and the filters."""
+        """What a result must match: every part (or those of one of `any_of`) and the
+        filters."""
         pieces = [part.expression for part in self.parts]
+        if self.any_of:
+            groups = (" AND ".join(part.expression for part in group) for group in self.any_of)
+            pieces = ["(" + " OR ".join(f"({group})" for group in groups) + ")"]
         return " AND ".join([*pieces, *([self.filters] if self.filters else [])]) or None
 
     @property
@@ -71,6 +78,12 @@ class Plan:
             parts=tuple(part for part in self.parts if part not in dropped),
             dropped=(*self.dropped, *dropped),
         )
+
+    def either(self, groups: Sequence[tuple[Part, ...]]) -> Plan:
+        """The query with the words of any one of `groups`, and without the words in none."""
+        kept = [part for part in self.parts if any(part in group for group in groups)]
+        narrowed = self.without([part for part in self.parts if part not in kept])
+        return replace(narrowed, any_of=tuple(groups) if len(groups) > 1 else ())
 
 
 class Planning(Vocabulary):

@@ -52,7 +52,8 @@ class Ranking(Planning):
             for part in distinctive
             if part.count <= (PHRASE_POSTINGS if part.phrase else WEIGHED_POSTINGS)
         ]
-        words = " AND ".join(part.expression for part in weighed)
+        # A query left with any of several groups of words weighs any of them.
+        words = (" OR " if plan.any_of else " AND ").join(part.expression for part in weighed)
         # bm25 weighs every release in the range holding the words, matches or not (FTS5
         # cannot weigh a list of rowids): counted first, which costs far less.
         if (

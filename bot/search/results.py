@@ -26,6 +26,7 @@ class Results:
     # words left out because no release has them with the rest.
     corrected: tuple[tuple[str, str], ...] = ()
     dropped: tuple[str, ...] = ()
+    partial: bool = False  # each result has most of the words, none all of them
 
     @property
     def instead(self) -> str | None:
@@ -55,8 +56,16 @@ class Results:
                 if term.text not in self.dropped
             )
             notes.append(Hint("Showing results for ", shown, ". Search instead for ", self.instead))
-        if self.dropped:
-            left_out = " and ".join(f"“{word}”" for word in self.dropped)
+        left_out = " and ".join(f"“{word}”" for word in self.dropped)
+        if self.partial:
+            none_has = f"; none has {left_out}" if self.dropped else ""
+            notes.append(
+                Hint(
+                    "No release has every word of your search: showing those with the most "
+                    f"of them{none_has}."
+                )
+            )
+        elif self.dropped:
             notes.append(
                 Hint(f"No release has every word of your search: showing those without {left_out}.")
             )
