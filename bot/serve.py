@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -61,7 +62,8 @@ class HttpServer:
         await self._runner.setup()
         site: web.BaseSite
         if self.starting is not None:
-            site = web.SockSite(self._runner, self.starting.hand_over())
+            # Off the event loop: it waits up to half a second for a slow client's answer.
+            site = web.SockSite(self._runner, await asyncio.to_thread(self.starting.hand_over))
         else:
             site = web.TCPSite(self._runner, self.host, self.settings.port)
         try:

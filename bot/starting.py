@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import threading
+import time
 
 from bot.settings import SettingsError
 
@@ -19,6 +20,9 @@ from bot.settings import SettingsError
 # marked: a client waiting for the running bot waits while "starting" is there.
 STARTING = {"ok": False, "starting": True, "problems": ["The bot is starting."]}
 _READ_AT_MOST = 16_384  # a request's head, read and dropped: every answer is the same
+# The most one client is given: a slow one (or one that sends nothing) never holds up the
+# answers to others, nor the hand-over.
+_CLIENT_WITHIN = 0.5
 
 
 def cannot_open(port: int, error: OSError) -> SettingsError:
@@ -57,6 +61,12 @@ class Starting:
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         )
+        # The thread closes its copy itself: closed from another thread while this one waits
+        # in accept(), the copy's descriptor could be reused by a socket that is not ours.
+        with self._listener:
+            self._serve(head.encode() + body)
+
+    def _serve(self, answer: bytes) -> None:
         while not self._stop.is_set():
             try:
                 connection, _ = self._listener.accept()
@@ -65,23 +75,25 @@ class Starting:
             except OSError:
                 return
             with connection:
+                deadline = time.monotonic() + _CLIENT_WITHIN
                 try:
-                    connection.settimeout(1.0)
                     received = b""
                     while b"\r\n\r\n" not in received and len(received) < _READ_AT_MOST:
+                        connection.settimeout(max(0.001, deadline - time.monotonic()))
                         chunk = connection.recv(4096)
                         if not chunk:
                             break
                         received += chunk
-                    connection.sendall(head.encode() + body)
+                    connection.settimeout(max(0.001, deadline - time.monotonic()))
+                    connection.sendall(answer)
                 except OSError:
-                    pass  # the client went away: nothing to tell it
+                    pass  # gone, or too slow: nothing more to tell it
 
     def hand_over(self) -> socket.socket:
-        """Stop answering; the listening socket, for the HTTP server to serve on."""
+        """Stop answering; the listening socket, for the HTTP server to serve on. Waits at
+        most as long as one client is given (the thread ends on its own, a daemon)."""
         self._stop.set()
-        self._thread.join()
-        self._listener.close()
+        self._thread.join(_CLIENT_WITHIN + 0.1)
         return self.socket
 
     def close(self) -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from bot.models import Release
 from bot.search.engine import Search
-from bot.search.grammar import Hint
+from bot.search.grammar import Hint, parse
+from bot.search.results import Results
 from bot.search.spelling import distance, one_edit
 from bot.store import Store
 from bot.store.acronyms import defined_acronyms
@@ -220,3 +221,73 @@ def test_acronym_definitions_are_read_as_press_releases_write_them() -> None:
     assert defined_acronyms("Induced pluripotent stem cells (iPSCs).") == {
         ("iPSC", "induced pluripotent stem cells")
     }
+
+
+# -- what the reading must never do ----------------------------------------------------------
+
+
+def test_numbers_and_codes_are_never_corrected(store: Store) -> None:
+    for n, body in enumerate(("Guidelines of 2021.", "The H1N1 strain.", "5000 attended."), 1):
+        store.save_release(release(n, f"Note {n}", body), source="rss", now=0)
+    search = Search(store, page_size=9)
+
+    for typed in ("guidelines 2023", "h1n2", "3000 attended"):
+        assert search.run(typed).corrected == (), typed
+    assert ids(search.run("guidelines 2023")) == [1]  # "2023" left out, not read as 2021
+    assert search.run("guidelines 2023").dropped == ("2023",)
+
+
+def test_many_words_never_together_still_find_each_alone(search: Search) -> None:
+    # No two of these share a release: the tries allowed run out before pairs would; each
+    # word alone then finds its releases.
+    results = search.run("fetal sequestration hamburg awards japan embryo")
+    assert results.total > 0 and results.partial
+    assert {5, 6, 7, 8} <= set(ids(results))
+
+
+def test_a_corrected_word_then_left_out_is_named_as_typed(search: Search) -> None:
+    results = search.run("anual sequestation")  # each corrected; never together
+    assert results.corrected == (("anual", "annual"), ("sequestation", "sequestration"))
+    assert results.partial
+    assert "sequestation" not in str(results.adjustments[-1])
+
+
+def test_a_query_too_long_to_quote_offers_no_search_as_typed() -> None:
+    text = "tisue " + " ".join(f"{word}{'x' * 20}" for word in "abcdefghijk")
+    text = text + "y" * (300 - len(text))  # 300 characters: its quotes would make 302
+    results = Results(text, parse(text), [], 0, 1, 5, corrected=(("tisue", "tissue"),))
+    assert results.instead is None
+    assert results.adjustments[0].pieces[0::2] == ("Showing results for ", ".")
+
+
+def test_a_short_acronym_of_two_words_is_not_what_those_words_mean(store: Store) -> None:
+    texts = [
+        (1, "Stem cell (SC) lines", "Stem cell (SC) lines were made."),
+        (2, "Elections in SC", "The SC primary."),
+        (3, "Cells and stems", "A stem of a plant and a cell."),
+    ]
+    for n, title, body in texts:
+        store.save_release(release(n, title, body), source="rss", now=0)
+    search = Search(store, page_size=9)
+
+    assert set(ids(search.run("stem cell"))) == {1, 3}  # not the elections; words apart count
+    assert set(ids(search.run("SC"))) == {1, 2}  # the acronym still finds its long form
+
+
+def test_control_characters_in_feed_text_do_not_break_marking(store: Store) -> None:
+    [(lead, _)] = store.marked([("t", "one two\x00 three four zygote five", "")], '"zygote"')
+    assert lead is not None
+    assert lead.replace("\x02", "[").replace("\x03", "]") == "one two three four [zygote] five"
+
+
+def test_a_category_with_accents_is_found_by_its_words(store: Store) -> None:
+    item = release(1, "Note", "Text.")
+    store.save_release(
+        Release(**{**item.__dict__, "categories": ("Éthique",)}), source="rss", now=0
+    )
+    store.save_release(release(2, "Other", "Other."), source="rss", now=0)
+    search = Search(store, page_size=9)
+
+    assert ids(search.run("éthique")) == [1]
+    assert ids(search.run("ethique")) == [1]
+    assert store.word_counts(["ethique"]) == {"ethique": 1}

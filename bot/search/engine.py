@@ -109,7 +109,7 @@ class Search(Ranking, Hinting):
             hints,
             ranked_at_most=cap,
             corrected=tuple((part.typed, part.shown) for part in plan.corrections),
-            dropped=tuple(part.shown for part in plan.dropped),
+            dropped=tuple(part.typed for part in plan.dropped),
             partial=bool(plan.any_of),
         )
 
@@ -127,11 +127,13 @@ class Search(Ranking, Hinting):
         known = [part for part in plan.parts if part.count > 0]
         tried = 0
         for size in range(len(known), 0, -1):
+            # Past the tries allowed (many words, few of them together), each word alone.
+            size = size if tried < RELAXED_AT_MOST else 1
             found: list[tuple[Part, ...]] = []
             for kept in combinations(known, size):
                 tried += 1
-                if tried > RELAXED_AT_MOST:
-                    return plan, []
+                if tried > RELAXED_AT_MOST and size > 1:
+                    break
                 if size == len(known) and not unknown:
                     continue  # the query itself
                 if self._matches(plan.either([kept]), 1):
@@ -139,4 +141,6 @@ class Search(Ranking, Hinting):
             if found:
                 relaxed = plan.either(found)
                 return relaxed, self._matches(relaxed, self.ranked_at_most + 1)
+            if size == 1:
+                break
         return plan, []

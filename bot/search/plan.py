@@ -17,6 +17,11 @@ from bot.search.vocabulary import Acronym, Vocabulary
 from bot.store import author_key, category_key, published_rowids
 
 MIN_PREFIX = 3  # a shorter unfinished word is not completed: "ai" would stand for "aim", "air"…
+# Words spelling out a long form find its acronym when the acronym has MIN_SPELLED_SHORT
+# letters or the long form MIN_SPELLED_LONG words: a two-letter acronym of two words ("SC")
+# stands for too many other things.
+MIN_SPELLED_SHORT = 3
+MIN_SPELLED_LONG = 3
 PREFIX_WORDS = 32  # an unfinished word stands for at most its commonest completions
 WORD = re.compile(r"[^\W_]+")
 
@@ -201,6 +206,8 @@ class Planning(Vocabulary):
         stems = self._tokenize(first.text)
         found: tuple[Acronym, int] | None = None
         for acronym in self._long.get(stems[0] if stems else "", []):
+            if len(acronym.short) < MIN_SPELLED_SHORT and len(acronym.stems) < MIN_SPELLED_LONG:
+                continue  # "stem cell (SC)": SC means too many other things
             for size in range(len(acronym.stems), 1, -1):
                 words = terms[index : index + size]
                 plain = len(words) == size and not any(t.phrase or t.quoted for t in words)
@@ -213,14 +220,15 @@ class Planning(Vocabulary):
 
     def _spelled_out(self, terms: Sequence[Term], acronym: Acronym) -> Part:
         """Terms that spell out an acronym's long form (or its first half or more): those
-        words together, or the acronym."""
+        words, as they would match without it, or the acronym."""
         typed = " ".join(term.text for term in terms)
         spelled = [stem for term in terms for stem in self._tokenize(term.text)]
         short = self._tokenize(acronym.short)
         counts = self.store.stem_counts([*spelled, *short])
         written = min(counts.get(stem, 0) for stem in spelled)
         count = self._at_most_all(written + sum(counts.get(stem, 0) for stem in short))
-        expression = f"({_quoted(typed)} OR {_quoted(acronym.short)})"
+        words = " AND ".join(_quoted(term.text) for term in terms)
+        expression = f"(({words}) OR {_quoted(acronym.short)})"
         return Part(typed, typed, expression, count)
 
     def _at_most_all(self, count: int) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.models import Found
-from bot.search.grammar import Hint, Query
+from bot.search.grammar import MAX_QUERY_CHARS, Hint, Query
 
 # A query matching more releases than this shows this many, best first, and says so.
 RANKED_AT_MOST = 200
@@ -23,7 +23,7 @@ class Results:
     hints: tuple[Hint, ...] = field(default=())  # what to loosen, when nothing matched
     ranked_at_most: int = RANKED_AT_MOST  # `total` above this means "more than this many"
     # How the query was read, when not as typed: words corrected, as (typed, read as), and
-    # words left out because no release has them with the rest.
+    # words left out (as typed) because no release has them with the rest.
     corrected: tuple[tuple[str, str], ...] = ()
     dropped: tuple[str, ...] = ()
     partial: bool = False  # each result has most of the words, none all of them
@@ -31,32 +31,37 @@ class Results:
     @property
     def instead(self) -> str | None:
         """The query as typed, with its corrected words quoted so that they are searched as
-        typed: what "search instead for" runs. None when nothing was corrected."""
+        typed: what "search instead for" runs. None when nothing was corrected, or when the
+        quotes would make it longer than a query may be."""
         if not self.corrected:
             return None
         typed = {word for word, _ in self.corrected}
-        return " ".join(
+        instead = " ".join(
             [
                 f'"{term.text}"' if term.text in typed and not term.phrase else term.describe()
                 for term in self.query.terms
             ]
             + self.query.described_filters()
         )
+        return instead if len(instead) <= MAX_QUERY_CHARS else None
 
     @property
     def adjustments(self) -> tuple[Hint, ...]:
         """What a member should know about how the query was read: corrections (with the
         query to run instead) and words left out."""
         notes = []
-        if self.corrected and self.instead is not None:
-            read_as = dict(self.corrected)
-            shown = " ".join(
-                read_as.get(term.text, term.text) if not term.phrase else term.describe()
-                for term in self.query.terms
-                if term.text not in self.dropped
+        read_as = dict(self.corrected)
+        kept = [term for term in self.query.terms if term.describe() not in self.dropped]
+        if any(term.describe() in read_as for term in kept):
+            shown = " ".join(read_as.get(term.describe(), term.describe()) for term in kept)
+            instead = self.instead
+            notes.append(
+                Hint("Showing results for ", shown, ". Search instead for ", instead)
+                if instead is not None
+                else Hint("Showing results for ", shown, ".")
             )
-            notes.append(Hint("Showing results for ", shown, ". Search instead for ", self.instead))
-        left_out = " and ".join(f"“{word}”" for word in self.dropped)
+        # As typed, without the quotes of a quoted word or phrase.
+        left_out = " and ".join("“" + word.strip('"') + "”" for word in self.dropped)
         if self.partial:
             none_has = f"; none has {left_out}" if self.dropped else ""
             notes.append(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
 MIN_CORRECTED = 3  # shorter words are too ambiguous to correct ("ai", "uk")
 TWO_EDITS_FROM = 8  # letters in a word before two edits are allowed ("tourism" is not "tours")
 
@@ -52,8 +52,8 @@ def likeliest(
     """The archive's word nearest to `word` (case folded), commonest first among equals;
     None when none is within reach. `counts` gives the archive's count of each of some words,
     `sized` the words with a first letter and a length range."""
-    if len(word) < MIN_CORRECTED or not word.isalnum():
-        return None
+    if len(word) < MIN_CORRECTED or not word.isalpha():
+        return None  # numbers and codes ("2023", "h1n2") are meant as typed
     near = counts(one_edit(word))
     if near:
         return max(near, key=lambda found: (near[found], found))

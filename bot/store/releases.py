@@ -55,37 +55,25 @@ class ReleasesMixin(SearchIndexMixin):
         return int_value(self.db, "SELECT EXISTS (SELECT 1 FROM releases)") == 1
 
     def save_release(self, release: Release, *, source: str, now: float) -> bool:
-        """Insert or update `release`; True when the stored row changed (or is new)."""
+        """Insert or update `release`; True when the stored row changed (or is new). The row
+        is read in the same transaction as it is written: the vocabulary's counts move from
+        exactly what was stored."""
         row = _release_row(release)
         row["names"] = self.names(row)
         fields = ("title", "link", "published", "categories", "author", "excerpt", "body")
-        existing = self.db.execute(
-            f"SELECT {', '.join(fields)}, image_url FROM releases WHERE id = ?", [release.id]
-        ).fetchone()
-        if existing is None:
-            with self.transaction():
-                values = {
-                    **row,
-                    "source": source,
-                    "first_seen": now,
-                    "updated_at": now,
-                    "rowid": rowid_for(self.db, row["published"]),
-                }
-                names = ", ".join(values)
-                self.db.execute(
-                    f"INSERT INTO releases ({names}) VALUES ({', '.join('?' * len(values))})",
-                    list(values.values()),
-                )
-                self.index_categories(release)
-                self.count_release(None, row)
-            return True
-        if tuple(existing[: len(fields)]) == tuple(row[f] for f in fields) and (
-            existing[-1] == row["image_url"] or row["image_url"] is None
-        ):
-            return False
-        if row["image_url"] is None:
-            row["image_url"] = existing[-1]  # the archive may lack what the RSS had
         with self.transaction():
+            existing = self.db.execute(
+                f"SELECT {', '.join(fields)}, image_url FROM releases WHERE id = ?", [release.id]
+            ).fetchone()
+            if existing is None:
+                self._insert_release(release, row, source=source, now=now)
+                return True
+            if tuple(existing[: len(fields)]) == tuple(row[f] for f in fields) and (
+                existing[-1] == row["image_url"] or row["image_url"] is None
+            ):
+                return False
+            if row["image_url"] is None:
+                row["image_url"] = existing[-1]  # the archive may lack what the RSS had
             self.db.table("releases").update(release.id, {**row, "updated_at": now})
             if existing[2] != row["published"]:  # keep rowids in publication order
                 self.db.execute(
@@ -97,6 +85,24 @@ class ReleasesMixin(SearchIndexMixin):
                 self.index_categories(release)
             self.count_release(dict(zip(fields, existing, strict=False)), row)
         return True
+
+    def _insert_release(
+        self, release: Release, row: dict[str, Any], *, source: str, now: float
+    ) -> None:
+        values = {
+            **row,
+            "source": source,
+            "first_seen": now,
+            "updated_at": now,
+            "rowid": rowid_for(self.db, row["published"]),
+        }
+        names = ", ".join(values)
+        self.db.execute(
+            f"INSERT INTO releases ({names}) VALUES ({', '.join('?' * len(values))})",
+            list(values.values()),
+        )
+        self.index_categories(release)
+        self.count_release(None, row)
 
     def release(self, release_id: str) -> Release | None:
         rows = list(self.db.query(f"SELECT {_RELEASE} FROM releases WHERE id = ?", [release_id]))
@@ -124,13 +130,19 @@ class ReleasesMixin(SearchIndexMixin):
         return [found[rowid] for rowid in rowids if rowid in found]
 
 
+def categories_json(categories: Iterable[str]) -> str:
+    """A release's categories as stored: a JSON list, its letters as they are."""
+    return json.dumps(list(categories), ensure_ascii=False)
+
+
 def _release_row(release: Release) -> dict[str, Any]:
     return {
         "id": release.id,
         "title": release.title,
         "link": release.link,
         "published": release.published.isoformat() if release.published else None,
-        "categories": json.dumps(list(release.categories)),
+        # As written: the index reads this column, and "\u00c9thique" is not a word of it.
+        "categories": categories_json(release.categories),
         "author": release.author,
         "excerpt": release.excerpt,
         "body": release.body,

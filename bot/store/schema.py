@@ -10,11 +10,13 @@ of the bot's versions, comes out the same as a new one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.store.deliveries import PENDING
+from bot.store.releases import categories_json
 from bot.store.search_index import (
     create_category_index,
     create_main_index,
@@ -181,7 +183,12 @@ def _one_index(store: Store) -> None:
     """One search index and the archive's vocabulary (4 -> 5): the side indexes of titles and
     leads and the joined pairs of words go (they cost three times the text and bought no
     relevance); whole names stay one word each; the words, stems and acronyms of every release
-    are counted; so are the releases."""
+    are counted; so are the releases. Categories stored with their letters escaped
+    ("\\u00c9thique") are written as they are, for the index to read them."""
+    for rowid, categories in store.db.execute("SELECT rowid, categories FROM releases").fetchall():
+        plain = categories_json(json.loads(categories))
+        if plain != categories:
+            store.db.execute("UPDATE releases SET categories = ? WHERE rowid = ?", [plain, rowid])
     create_main_index(store)
     create_vocabulary(store)
     create_version_counter(store)

@@ -64,6 +64,11 @@ LAST_DATED_KEY = UNDATED_KEY - 1
 _RENUMBERING = 2**60
 
 
+# Text put through the tokenizer to be marked: the marks' own characters are not marks, and
+# FTS5's highlight() and snippet() stop at a NUL.
+_PLAIN = str.maketrans({MARK_OPEN: " ", MARK_CLOSE: " ", "\x00": " "})
+
+
 def category_key(words: Sequence[str]) -> str:
     """A whole category name (its words as the index has them) as one word."""
     return JOIN * 2 + JOIN.join(words)
@@ -219,9 +224,8 @@ class SearchIndexMixin(VocabularyMixin):
         and a marked snippet of the body when neither title nor lead has one (None where
         nothing matched or no snippet was made), by the index's own tokenizer (see
         `Tokenizer.marked`)."""
-        plain = str.maketrans({MARK_OPEN: " ", MARK_CLOSE: " "})
         return self.tokenizer.marked(
-            [(t.translate(plain), e.translate(plain), b.translate(plain)) for t, e, b in shown],
+            [(t.translate(_PLAIN), e.translate(_PLAIN), b.translate(_PLAIN)) for t, e, b in shown],
             match,
         )
 
@@ -236,8 +240,7 @@ class SearchIndexMixin(VocabularyMixin):
             titles += self.db.execute(
                 f"SELECT rowid, title FROM releases WHERE rowid IN ({marks})", chunk
             ).fetchall()
-        plain = str.maketrans({MARK_OPEN: " ", MARK_CLOSE: " "})
-        found = self.tokenizer.matching([title.translate(plain) for _, title in titles], match)
+        found = self.tokenizer.matching([title.translate(_PLAIN) for _, title in titles], match)
         return {titles[index][0] for index in found}
 
     def index_categories(self, release: Release) -> None:
