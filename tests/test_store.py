@@ -64,6 +64,23 @@ def ids(store: Store, rowids: list[int]) -> list[str]:
 # -- base -----------------------------------------------------------------------------------
 
 
+def test_a_new_database_has_pages_of_16_kb_and_an_older_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    new = Store(tmp_path / "new.db")
+    new.ensure_schema()
+    older = sqlite3.connect(tmp_path / "older.db")  # as an earlier version created it
+    older.execute("CREATE TABLE releases (id TEXT PRIMARY KEY)")
+    older.close()
+    kept = Store(tmp_path / "older.db")
+    try:
+        assert new.db.execute("PRAGMA page_size").fetchone()[0] == 16_384
+        assert kept.db.execute("PRAGMA page_size").fetchone()[0] == 4_096
+    finally:
+        new.close()
+        kept.close()
+
+
 def test_a_transaction_commits_together_and_rolls_back_together(store: Store) -> None:
     with store.transaction():
         store.record_change("U1", "poll", "polled the feed", now=1.0)
