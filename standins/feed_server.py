@@ -32,6 +32,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from multidict import CIMultiDict
 
+from standins.loopback import LoopbackServer
+
 SITE = "https://www.isscr.org"
 FEED_PATH = "/isscr-news"
 WEBSITE_ID = "5f0c3a1e2b4d6a0012345678"
@@ -335,7 +337,7 @@ class RecordedRequest:
 _LOOP_MARK = "_redirect_loop"
 
 
-class FeedServer:
+class FeedServer(LoopbackServer):
     """The ISSCR site on 127.0.0.1: RSS at /isscr-news?format=rss, JSON with format=json."""
 
     def __init__(
@@ -351,6 +353,7 @@ class FeedServer:
         host: str = "127.0.0.1",
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        super().__init__()
         self.items: list[FeedItem] = list(items)
         self.etag = etag
         self.last_modified = last_modified
@@ -379,44 +382,17 @@ class FeedServer:
         # If-Modified-Since never confuses two versions served within the same second.
         self._versions: dict[str, datetime] = {}
         self._clock = datetime(2025, 11, 19, 16, 0, tzinfo=UTC)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # lifecycle
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        # A short shutdown timeout: stop() must not wait for a sleeping timeout fault.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0, ssl_context=self.ssl_context)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FeedServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+        await self._listen(app, self.host, self.ssl_context)
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FeedServer is not started")
-        return f"{'https' if self.ssl_context else 'http'}://{self.host}:{self._port}"
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FeedServer is not started")
-        return self._port
+        return f"{'https' if self.ssl_context else 'http'}://{self.host}:{self.port}"
 
     @property
     def url(self) -> str:

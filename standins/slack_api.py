@@ -29,6 +29,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from standins.block_kit import message_error, view_problems
+from standins.loopback import LoopbackServer
 
 TEAM_ID = "T0ISSCR01"
 BOT_USER_ID = "U0BOTUSER1"
@@ -133,10 +134,11 @@ class SlackError(Exception):
         self.messages = messages or []
 
 
-class SlackApi:
+class SlackApi(LoopbackServer):
     """Slack's Web API on 127.0.0.1 at /api/<method>, plus response_url at /response/<id>."""
 
     def __init__(self, token: str = "xoxb-test-token", app_token: str = "xapp-test-token") -> None:
+        super().__init__()
         self.token = token
         self.app_token = app_token  # apps.connections.open (Socket Mode) wants this one
         self.calls: list[Call] = []
@@ -155,8 +157,6 @@ class SlackApi:
         self._others: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._canned: dict[str, deque[FakeResponse]] = defaultdict(deque)
         self._last_ts = 0
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         # Socket Mode: the open WebSocket connections and the acks waited for, by envelope id.
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_requests: dict[web.WebSocketResponse, web.Request] = {}
@@ -169,31 +169,16 @@ class SlackApi:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{id}", self._handle_response_url)
         app.router.add_get("/socket-mode", self._handle_socket)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
+        await self._listen(app, "127.0.0.1")
 
     async def stop(self) -> None:
         for socket in list(self._sockets):
             await socket.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> SlackApi:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+        await super().stop()
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("SlackApi is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
@@ -526,7 +511,7 @@ class SlackApi:
         return {"view": {"id": f"VM{len(self.modals):08d}", "team_id": TEAM_ID, **view}}
 
     def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"url": f"ws://127.0.0.1:{self._port}/socket-mode"}
+        return {"url": f"ws://127.0.0.1:{self.port}/socket-mode"}
 
     # helpers
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from itertools import combinations
+from itertools import combinations, islice
 
 from bot.search import grammar
 from bot.search.hints import Hinting
 from bot.search.marks import marked
-from bot.search.plan import Part, Plan
+from bot.search.plan import Plan
 from bot.search.rank import Ranking
 from bot.search.results import RANKED_AT_MOST, Results
 from bot.store import Store
@@ -125,22 +125,16 @@ class Search(Ranking, Hinting):
         way matches."""
         unknown = [part for part in plan.parts if part.count == 0]
         known = [part for part in plan.parts if part.count > 0]
-        tried = 0
+        tries = RELAXED_AT_MOST
         for size in range(len(known), 0, -1):
-            # Past the tries allowed (many words, few of them together), each word alone.
-            size = size if tried < RELAXED_AT_MOST else 1
-            found: list[tuple[Part, ...]] = []
-            for kept in combinations(known, size):
-                tried += 1
-                if tried > RELAXED_AT_MOST and size > 1:
-                    break
-                if size == len(known) and not unknown:
-                    continue  # the query itself
-                if self._matches(plan.either([kept]), 1):
-                    found.append(kept)
+            if size > 1 and tries <= 0:
+                continue  # past the tries allowed (many words, few together): each alone
+            ways = list(islice(combinations(known, size), tries if size > 1 else None))
+            tries -= len(ways)
+            if size == len(known) and not unknown:
+                continue  # the query itself
+            found = [kept for kept in ways if self._matches(plan.either([kept]), 1)]
             if found:
                 relaxed = plan.either(found)
                 return relaxed, self._matches(relaxed, self.ranked_at_most + 1)
-            if size == 1:
-                break
         return plan, []

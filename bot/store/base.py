@@ -12,15 +12,30 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlite_utils
 
 # How long a statement waits for another connection's lock before failing with "locked".
 PAGE_SIZE = 16_384  # bytes, of a new database's pages
 BUSY_TIMEOUT_MS = 30_000
-# Pages a backup copies per step (4 MB of the default 4 KB pages): between steps, Ctrl-C stops it.
+# Pages a backup copies per step (16 MB of a new database's pages): between steps, Ctrl-C stops
+# it.
 BACKUP_PAGES = 1024
+# Keys looked up per statement by `rows_for`: SQLite's oldest limit on a statement's parameters
+# is 999.
+KEYS_AT_MOST = 500
+
+
+def rows_for(db: sqlite_utils.Database, sql: str, keys: Sequence[object]) -> list[Any]:
+    """The rows of `sql` for all of `keys`, which "IN (?)" in `sql` stands for, asked for
+    KEYS_AT_MOST at a time, in the order `sql` returns them chunk by chunk."""
+    rows: list[Any] = []
+    for start in range(0, len(keys), KEYS_AT_MOST):
+        chunk = list(keys[start : start + KEYS_AT_MOST])
+        marks = "IN (" + ",".join("?" * len(chunk)) + ")"
+        rows += db.execute(sql.replace("IN (?)", marks), chunk).fetchall()
+    return rows
 
 
 def only_value(db: sqlite_utils.Database, sql: str, params: Sequence[object] = ()) -> object:

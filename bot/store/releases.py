@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.models import Release
-from bot.store.base import int_value
+from bot.store.base import int_value, rows_for
 from bot.store.search_index import SearchIndexMixin, rowid_for
 
 # The columns a Release is made of.
@@ -19,29 +19,18 @@ class ReleasesMixin(SearchIndexMixin):
     """Stores releases (with their search index rows) and reads them back."""
 
     def known_release_ids(self, ids: Iterable[str]) -> set[str]:
-        wanted = list(ids)
-        known: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(f"SELECT id FROM releases WHERE id IN ({marks})", chunk)
-            known.update(row[0] for row in rows)
-        return known
+        rows = rows_for(self.db, "SELECT id FROM releases WHERE id IN (?)", list(ids))
+        return {row[0] for row in rows}
 
     def release_ids_by_link(self, links: Iterable[str]) -> dict[str, str]:
         """The stored release of each of these links (the first stored, when several share
         one), by link."""
-        wanted = list(dict.fromkeys(links))
-        found: dict[str, str] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"SELECT link, id FROM releases WHERE link IN ({marks}) ORDER BY first_seen DESC",
-                chunk,
-            )
-            found.update(rows.fetchall())  # the last written wins: the first stored
-        return found
+        rows = rows_for(
+            self.db,
+            "SELECT link, id FROM releases WHERE link IN (?) ORDER BY first_seen DESC",
+            list(dict.fromkeys(links)),
+        )
+        return dict(rows)  # the last written wins: the first stored
 
     def release_id_by_title_and_date(self, title: str, published: datetime) -> str | None:
         """The first stored release with this title and publication date."""

@@ -20,7 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.models import Release
-from bot.store.base import int_or_none, int_value
+from bot.store.base import int_or_none, int_value, rows_for
 from bot.store.tokenizer import MARK_CLOSE, MARK_OPEN, TOKENIZER
 from bot.store.vocabulary import VocabularyMixin
 
@@ -233,13 +233,7 @@ class SearchIndexMixin(VocabularyMixin):
         """Which of these releases have a title `match` (an FTS5 expression of words, no
         column filters) finds something in: their titles alone are tokenized, so this costs
         the same whatever their words."""
-        titles: list[tuple[int, str]] = []
-        for start in range(0, len(rowids), 500):
-            chunk = list(rowids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            titles += self.db.execute(
-                f"SELECT rowid, title FROM releases WHERE rowid IN ({marks})", chunk
-            ).fetchall()
+        titles = rows_for(self.db, "SELECT rowid, title FROM releases WHERE rowid IN (?)", rowids)
         found = self.tokenizer.matching([title.translate(_PLAIN) for _, title in titles], match)
         return {titles[index][0] for index in found}
 

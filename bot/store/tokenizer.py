@@ -63,49 +63,44 @@ class Tokenizer:
         marked; None where nothing matched or none was made. The marks are exactly the
         index's matches: its tokenizer, stemming and phrases. (Bodies are long: only those
         whose release would otherwise show no match are read.)"""
-        titles = self._highlighted([title for title, _, _ in shown], match, "''")
-        leads = self._highlighted(
-            [lead for _, lead, _ in shown], match, "highlight(shown, 0, ?, ?)"
-        )
-        unmarked = [
-            index for index in range(len(shown)) if leads[index] is None and titles[index] is None
-        ]
-        snippets = self._highlighted(
-            [shown[index][2] for index in unmarked],
-            match,
-            f"snippet(shown, 0, ?, ?, '…', {SNIPPET_WORDS})",
-        )
-        bodies: dict[int, str | None] = dict(zip(unmarked, snippets, strict=True))
-        return [(leads[index], bodies.get(index)) for index in range(len(shown))]
+        titled = self.matching([title for title, _, _ in shown], match)
+        highlight = "highlight(shown, 0, ?, ?)"
+        leads = self._marked([lead for _, lead, _ in shown], match, highlight)
+        unmarked = [index for index in range(len(shown)) if index not in {*leads, *titled}]
+        snippet = f"snippet(shown, 0, ?, ?, '…', {SNIPPET_WORDS})"
+        snippets = self._marked([shown[index][2] for index in unmarked], match, snippet)
+        bodies = {unmarked[index]: text for index, text in snippets.items()}
+        return [(leads.get(index), bodies.get(index)) for index in range(len(shown))]
 
     def matching(self, texts: Sequence[str], match: str) -> set[int]:
         """The positions in `texts` of those `match` (FTS5 words, no column filters) finds."""
-        found = self._highlighted(texts, match, "''")
-        return {index for index, marked in enumerate(found) if marked is not None}
+        return set(self._found(texts, match, "''"))
 
-    def _highlighted(self, texts: Sequence[str], match: str, function: str) -> list[str | None]:
-        """Each text marked by `function` (FTS5's highlight or snippet of column 0; '' to
-        learn only whether `match` finds something), or None where it finds nothing."""
+    def _marked(self, texts: Sequence[str], match: str, function: str) -> dict[int, str]:
+        """By position, each text `match` finds something in, marked by `function` (FTS5's
+        highlight or snippet of column 0, its marks as parameters)."""
+        found = self._found(texts, match, function, MARK_OPEN, MARK_CLOSE)
+        return {index: marked for index, text in found.items() if (marked := _if_marked(text))}
+
+    def _found(
+        self, texts: Sequence[str], match: str, function: str, *marks: str
+    ) -> dict[int, str]:
+        """By position, `function` of each text `match` finds something in."""
         if not texts:
-            return []
-        marks = [MARK_OPEN, MARK_CLOSE] if "?" in function else []
+            return {}
         self._db.execute("BEGIN")
         try:
             self._db.executemany(
-                "INSERT INTO shown (rowid, a) VALUES (?, ?)", list(enumerate(texts, 1))
+                "INSERT INTO shown (rowid, a) VALUES (?, ?)", list(enumerate(texts))
             )
-            found = dict(
-                self._db.execute(
-                    f"SELECT rowid, {function} FROM shown WHERE shown MATCH ?", [*marks, match]
-                ).fetchall()
+            rows = self._db.execute(
+                f"SELECT rowid, {function} FROM shown WHERE shown MATCH ?", [*marks, match]
             )
+            return dict(rows.fetchall())
         finally:
             self._db.execute("ROLLBACK")
-        if not marks:  # found or not: a mark of its own
-            return [MARK_OPEN if index in found else None for index in range(1, len(texts) + 1)]
-        return [_if_marked(found.get(index)) for index in range(1, len(texts) + 1)]
 
 
-def _if_marked(text: str | None) -> str | None:
+def _if_marked(text: str) -> str | None:
     # Paragraph breaks of a snippet become spaces: it is shown as one run of text.
     return " ".join(text.split()) if text and MARK_OPEN in text else None

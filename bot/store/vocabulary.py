@@ -12,11 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.store.acronyms import defined_acronyms
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, rows_for
 from bot.store.tokenizer import Tokenizer
-
-# Looked up in chunks: SQLite's oldest limit on a statement's parameters is 999.
-_CHUNK = 500
 
 
 class VocabularyMixin(StoreBase):
@@ -51,17 +48,8 @@ class VocabularyMixin(StoreBase):
         return self._counts("search_stems", "stem", stems)
 
     def _counts(self, table: str, column: str, keys: Iterable[str]) -> dict[str, int]:
-        wanted = sorted(set(keys))
-        found: dict[str, int] = {}
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            rows = self.db.execute(
-                f"SELECT {column}, docs FROM {table} WHERE {column} IN "
-                f"({','.join('?' * len(chunk))}) AND docs > 0",
-                chunk,
-            )
-            found.update(rows.fetchall())
-        return found
+        sql = f"SELECT {column}, docs FROM {table} WHERE {column} IN (?) AND docs > 0"
+        return dict(rows_for(self.db, sql, sorted(set(keys))))
 
     def words_beginning(self, start: str, limit: int) -> list[tuple[str, int]]:
         """The commonest `limit` words that begin with `start`, with their counts."""
