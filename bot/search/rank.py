@@ -39,10 +39,7 @@ class Ranking(Planning):
         fewer). Returns the best `ranked_at_most` of them, best first."""
         cap = self.ranked_at_most
         common = self._release_count * COMMON_SHARE
-        distinctive = sorted(
-            (part for part in plan.parts if part.count < common and not part.category),
-            key=lambda part: part.count,
-        )
+        distinctive = [part for part in plan.parts if part.count < common and not part.category]
         if not rowids or not distinctive or plan.match is None:
             return rowids[:cap]  # newest first
         lowest, highest = rowids[0], rowids[-1]
