@@ -35,6 +35,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bot.models import SINGLE_WORKSPACE
 from bot.store import Store
 from standins.feed_server import BASE_DATE, FeedItem, make_item, render_rss
 from standins.slack_api import SlackApi
@@ -246,7 +247,15 @@ async def fan_out(directory: Path, rounds: int = 5) -> list[tuple[float, float]]
         store = Store(directory / "bot.db")
         store.ensure_schema()
         for channel in channels:
-            store.save_route(channel, [], by=ADMIN, action="route", detail="", now=time.time())
+            store.save_route(
+                channel,
+                [],
+                team=SINGLE_WORKSPACE,
+                by=ADMIN,
+                action="route",
+                detail="",
+                now=time.time(),
+            )
         store.close()
         bot = Bot(directory, feed, slack)
         await bot.start()

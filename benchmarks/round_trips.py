@@ -20,7 +20,8 @@ from slack_stand_in import CHANNEL, SIGNING_SECRET, SlackStandIn, sign, slash_co
 from bot.database import Database
 from bot.search.service import SearchService
 from bot.settings import Settings
-from bot.slack.app import app_client, build_app
+from bot.slack.app import build_app
+from bot.slack.clients import app_client
 from bot.slack.controls import Controls
 from bot.slack.markup import COMMAND
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from bot.database import Database, DatabaseBusy
-from bot.models import NORMAL_ENDS, ArchiveStatus, FeedStatus
+from bot.models import NORMAL_ENDS, SINGLE_WORKSPACE, ArchiveStatus, FeedStatus
 from bot.settings import Settings
 from bot.store import FAILED, PENDING, RATE_LIMITED, SENDING, Store
 
@@ -73,12 +73,28 @@ class Retrying(TypedDict):
     channel: str
     attempts: int
     error: str | None
+    team: NotRequired[str]  # in the report of every workspace (distribution mode)
 
 
 class FailedDelivery(TypedDict):
     channel: str
     release: str
     error: str | None
+    team: NotRequired[str]
+
+
+class FailingWorkspace(TypedDict):
+    team: str
+    deliveries: int
+    last_error: str | None
+
+
+class WorkspacesHealth(TypedDict):
+    """Distribution mode: the workspaces installed, and those whose deliveries fail."""
+
+    installed: int
+    failing: int
+    failing_examples: list[FailingWorkspace]  # the first few
 
 
 class HeldHealth(TypedDict):
@@ -114,6 +130,7 @@ class Health(TypedDict):
     archive: ArchiveHealth | ArchiveUnavailable
     deliveries: DeliveriesHealth
     slack: NotRequired[SlackHealth]  # in Socket Mode only
+    workspaces: NotRequired[WorkspacesHealth]  # in distribution mode, of every workspace
 
 
 class Unreadable(TypedDict):
@@ -132,6 +149,12 @@ def iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
+def everyone(settings: Settings) -> str | None:
+    """The `team` of a report on the whole bot (/healthz, `status`): every workspace's in
+    distribution mode, else the one workspace's."""
+    return None if settings.distribution else SINGLE_WORKSPACE
+
+
 def health(
     store: Store,
     feed_url: str,
@@ -141,23 +164,28 @@ def health(
     poll_interval: float | None = None,
     slack: SlackConnection | None = None,
     now: float | None = None,
+    team: str | None = SINGLE_WORKSPACE,
 ) -> Health:
     """Feed polling, archive backfill, delivery and (in Socket Mode, `slack`) connection
     health. `live` are problems only the running process knows of (the database cannot be
     written, Slack rejected the token or cannot be reached…); `poll_interval` as set (a feed
     not polled for several intervals needs an admin). Failures in channels that no longer
     receive news need nothing more. No route at all is a notice, not a problem: the bot is
-    healthy while its admins have yet to pick a channel."""
+    healthy while its admins have yet to pick a channel.
+
+    `team`: whose routes and deliveries (None: every workspace's, with a summary of the
+    workspaces, for /healthz and `status` in distribution mode). The feed and the archive
+    are every workspace's."""
     current = time.time() if now is None else now
     feed = store.feed_status(feed_url)
     walk = store.archive_status(archive_url) if archive_url is not None else None
-    deliveries = _deliveries(store)
-    routes = store.routes()
+    deliveries = _deliveries(store, team)
+    routes = store.routes(team=team) if team is not None else store.every_route()
     problems = [
         *live,
         *_feed_problems(feed, poll_interval, current),
         *_archive_problems(walk),
-        *_delivery_problems(store, deliveries, {route.channel for route in routes}),
+        *_delivery_problems(store, deliveries, {(r.team, r.channel) for r in routes}, team),
     ]
     report: Health = {
         "ok": not problems,
@@ -169,6 +197,13 @@ def health(
         "archive": _archive(walk),
         "deliveries": deliveries,
     }
+    if team is None:
+        summary = store.workspaces_summary()
+        report["workspaces"] = {
+            "installed": summary["installed"],
+            "failing": summary["failing"],
+            "failing_examples": summary["failing_examples"],
+        }
     if slack is not None:  # its problem, when it is down, is among `live`
         report["slack"] = {
             "connected": slack.connected,
@@ -204,34 +239,47 @@ def _archive_problems(walk: ArchiveStatus | None) -> list[str]:
     return []
 
 
-def _deliveries(store: Store) -> DeliveriesHealth:
-    counts = store.delivery_counts()
-    held = store.held()
+def _deliveries(store: Store, team: str | None) -> DeliveriesHealth:
+    counts = store.delivery_counts(team=team)
+    held = store.held(team=team)
+    retrying: list[Retrying] = []
+    for row in store.deliveries(team=team, states=[PENDING, SENDING], limit=10, failing=True):
+        one: Retrying = {
+            "channel": row["channel"], "attempts": row["attempts"], "error": row["last_error"]
+        }  # fmt: skip
+        if team is None:
+            one["team"] = row["team"]
+        retrying.append(one)
+    failures: list[FailedDelivery] = []
+    for row in store.deliveries(team=team, states=[FAILED], limit=10):
+        failed: FailedDelivery = {
+            "channel": row["channel"], "release": row["release_id"], "error": row["last_error"]
+        }  # fmt: skip
+        if team is None:
+            failed["team"] = row["team"]
+        failures.append(failed)
     return {
         "pending": counts[PENDING] + counts[SENDING],
         "sent": counts["sent"],
         "failed": counts[FAILED],
-        "retrying": [
-            {"channel": row["channel"], "attempts": row["attempts"], "error": row["last_error"]}
-            for row in store.deliveries(states=[PENDING, SENDING], limit=10, failing=True)
-        ],
-        "failures": [
-            {"channel": row["channel"], "release": row["release_id"], "error": row["last_error"]}
-            for row in store.deliveries(states=[FAILED], limit=10)
-        ],
+        "retrying": retrying,
+        "failures": failures,
         "held": {"releases": held.releases, "posts": held.posts, "reason": held.reason},
     }
 
 
 def _delivery_problems(
-    store: Store, deliveries: DeliveriesHealth, receiving: set[str]
+    store: Store,
+    deliveries: DeliveriesHealth,
+    receiving: set[tuple[str, str]],
+    team: str | None,
 ) -> list[str]:
     """Posts Slack holds back or refuses, and announcements held after a flood. A failure in
     a channel that no longer receives news (its route removed, say, after the channel was
     deleted) needs nothing more from an admin."""
     problems = []
     retrying = deliveries["retrying"]
-    limited, others = store.waiting_after_failures()
+    limited, others = store.waiting_after_failures(team=team)
     if limited:
         example = next((row for row in retrying if _rate_limited(row)), None)
         problems.append(
@@ -244,13 +292,16 @@ def _delivery_problems(
             f"{_count(others, 'delivery', 'deliveries')} waiting to be retried"
             + (f" ({example['channel']}: {example['error']})" if example else "")
         )
-    failing = sum(
-        per[FAILED]
-        for channel, per in store.delivery_counts_by_channel().items()
-        if channel in receiving
-    )
+    failing = store.failed_in_routed_channels(team=team)
     if failing:
-        lost = next((row for row in deliveries["failures"] if row["channel"] in receiving), None)
+        lost = next(
+            (
+                row
+                for row in deliveries["failures"]
+                if (row.get("team", team), row["channel"]) in receiving
+            ),
+            None,
+        )
         problems.append(
             f"{_count(failing, 'delivery', 'deliveries')} failed for good"
             + (f" ({lost['channel']}: {lost['error']})" if lost else "")
@@ -308,11 +359,15 @@ async def report(
     live: Sequence[str] = (),
     slack: SlackConnection | None = None,
     within: float | None = None,
+    team: str | None = SINGLE_WORKSPACE,
 ) -> HealthReport:
     """`health` of the bot with these settings, read off the event loop; when the database
-    cannot be read within `within` seconds, a report that says so (and is not ok)."""
+    cannot be read within `within` seconds, a report that says so (and is not ok). `team`:
+    as for `health`."""
     try:
-        return await db.read(lambda store: of_settings(store, settings, live, slack), within=within)
+        return await db.read(
+            lambda store: of_settings(store, settings, live, slack, team=team), within=within
+        )
     except (DatabaseBusy, sqlite3.Error) as error:
         return {
             "ok": False,
@@ -325,8 +380,10 @@ def of_settings(
     settings: Settings,
     live: Sequence[str] = (),
     slack: SlackConnection | None = None,
+    *,
+    team: str | None = SINGLE_WORKSPACE,
 ) -> Health:
-    """`health` of the bot with these settings."""
+    """`health` of the bot with these settings (`team`: as for `health`)."""
     return health(
         store,
         settings.feed_url,
@@ -334,6 +391,7 @@ def of_settings(
         live=live,
         poll_interval=settings.poll_interval,
         slack=slack,
+        team=team,
     )
 
 

@@ -6,12 +6,28 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 # Slack ID shapes: channels (C…, older private ones G…) and users (U…, Enterprise Grid W…).
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 # Any conversation a message can be in: a channel, or a direct message (D…).
 CONVERSATION_ID = re.compile(r"^[CDG][A-Z0-9]{6,}$")
+# Workspaces (teams, T…) and Enterprise Grid organisations (E…).
+TEAM_ID = re.compile(r"^T[A-Z0-9]{2,}$")
+ENTERPRISE_ID = re.compile(r"^E[A-Z0-9]{2,}$")
+
+# The workspace of single-workspace mode (its token in the environment), as rows record it.
+# In distribution mode each row names its workspace's team ID instead.
+SINGLE_WORKSPACE = ""
+
+
+class Place(NamedTuple):
+    """A channel of one workspace: where a delivery goes. Channel IDs alone do not say it: a
+    channel shared between two workspaces (Slack Connect) has the same ID in both."""
+
+    team: str
+    channel: str
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,16 @@ class Delivery:
     sending_since: float | None  # the first try whose outcome is unknown
     last_error: str | None
     last_attempt_at: float | None = None  # the latest try
+    team: str = SINGLE_WORKSPACE
+
+    @property
+    def place(self) -> Place:
+        return Place(self.team, self.channel)
+
+    @property
+    def where(self) -> str:
+        """The channel, for the log: with its workspace in distribution mode."""
+        return f"{self.team}/{self.channel}" if self.team else self.channel
 
 
 @dataclass(frozen=True)
@@ -127,6 +153,7 @@ class Route:
     categories: tuple[str, ...]  # empty: every category
     updated_at: float
     updated_by: str
+    team: str = SINGLE_WORKSPACE
 
 
 @dataclass(frozen=True)
@@ -135,6 +162,23 @@ class Change:
     user_id: str
     action: str
     detail: str
+
+
+@dataclass(frozen=True)
+class Installation:
+    """A workspace that installed the app (distribution mode), as the store keeps it: the bot
+    token still encrypted (see `bot.slack.tokens`)."""
+
+    team: str
+    enterprise_id: str | None
+    team_name: str | None
+    app_id: str | None
+    bot_user_id: str | None
+    bot_id: str | None
+    bot_scopes: str | None
+    encrypted_token: str = field(repr=False)
+    installer: str | None
+    installed_at: float
 
 
 @dataclass(frozen=True)

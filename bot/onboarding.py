@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from bot.database import Database
 from bot.routes import Router
-from bot.store import Route
+from bot.store import SINGLE_WORKSPACE, Route
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,9 @@ async def say_first_success(
     says why."""
     await polled.wait()
     try:
-        stored, routes = await db.read(lambda store: (store.release_count(), store.routes()))
+        stored, routes = await db.read(
+            lambda store: (store.release_count(), store.routes(team=SINGLE_WORKSPACE))
+        )
     except sqlite3.Error:
         return  # the poll's own log lines have said what happened
     log.info(first_success(stored, routes, importing=importing, suggest_setting=suggest_setting))

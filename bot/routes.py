@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.models import Release
+from bot.models import SINGLE_WORKSPACE, Place, Release
 from bot.search.grammar import clean
 from bot.store import Route, Store
 
@@ -103,7 +103,8 @@ class Router:
         unset)."""
         channel = self.announce_channel
         seeded = store.seeded(_seed_name(channel)) if channel else None
-        if seeded is None or any(route.channel == channel for route in store.routes()):
+        routes = store.routes(team=SINGLE_WORKSPACE)
+        if seeded is None or any(route.channel == channel for route in routes):
             return None
         if seeded[1]:
             return (
@@ -115,9 +116,14 @@ class Router:
             f"database without routes, and this one had routes when it was set. {self.where}"
         )
 
-    def channels_for(self, store: Store, release: Release) -> list[str]:
+    def channels_for(self, store: Store, release: Release) -> list[Place]:
+        """Every workspace's channels whose route takes `release`."""
         self.seed(store)  # in the poll's transaction: the seed lands with the first deliveries
-        return [route.channel for route in store.routes() if takes(route, release)]
+        return [
+            Place(route.team, route.channel)
+            for route in store.every_route()
+            if takes(route, release)
+        ]
 
 
 def _seed_name(channel: str) -> str:
@@ -244,10 +250,12 @@ class Changed:
 
 
 class Routes:
-    """The admins' operations on routes; each one audited with what it did."""
+    """The admins' operations on the routes of one workspace; each one audited with what it
+    did."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, *, team: str, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.team = team
         self.clock = clock
 
     def route(self, channel: str, categories: Sequence[str], *, by: str) -> Changed:
@@ -267,8 +275,9 @@ class Routes:
                 wanted = (*have, *added)
             detail = _detail(channel, current.categories if current else None, wanted)
             self.store.save_route(
-                channel, wanted, by=by, action="route", detail=detail, now=self.clock()
-            )
+                channel, wanted, team=self.team, by=by, action="route", detail=detail,
+                now=self.clock(),
+            )  # fmt: skip
             return Changed(self._current(channel), added=added)
 
     def first(self, channel: str, *, by: str) -> Route:
@@ -276,15 +285,16 @@ class Routes:
         A Home opened before another admin chose raises RouteError rather than adding a
         second every-category channel nobody asked for."""
         with self.store.transaction():
-            if self.store.routes():
+            if self.store.routes(team=self.team):
                 raise RouteError(
                     "Another admin has already chosen where ISSCR news goes: see the routes "
                     "below, and use Add route to add this channel too."
                 )
             detail = _detail(channel, None, ())
             self.store.save_route(
-                channel, (), by=by, action="route", detail=detail, now=self.clock()
-            )
+                channel, (), team=self.team, by=by, action="route", detail=detail,
+                now=self.clock(),
+            )  # fmt: skip
             route = self._current(channel)
             assert route is not None
             return route
@@ -304,10 +314,12 @@ class Routes:
             now = self.clock()
             if not categories or not keep:
                 detail = _detail(channel, current.categories, None)
-                self.store.delete_route(channel, by=by, detail=detail, now=now)
+                self.store.delete_route(channel, team=self.team, by=by, detail=detail, now=now)
                 return Changed(None, removed=removed or current.categories)
             detail = _detail(channel, current.categories, keep)
-            self.store.save_route(channel, keep, by=by, action="unroute", detail=detail, now=now)
+            self.store.save_route(
+                channel, keep, team=self.team, by=by, action="unroute", detail=detail, now=now
+            )
             return Changed(self._current(channel), removed=removed)
 
     def set(
@@ -346,17 +358,21 @@ class Routes:
             if replacing and replacing != channel:
                 self.store.delete_route(
                     replacing,
+                    team=self.team,
                     by=by,
                     detail=f"{replacing} {channel}: moved the route from {replacing} to {channel}",
                     now=now,
                 )
             detail = _detail(channel, current.categories if current else None, wanted)
-            self.store.save_route(channel, wanted, by=by, action="route", detail=detail, now=now)
+            self.store.save_route(
+                channel, wanted, team=self.team, by=by, action="route", detail=detail, now=now
+            )
             # Read before the commit: nothing after it may fail and report the change unmade.
             return self._current(channel)
 
     def _current(self, channel: str) -> Route | None:
-        return next((route for route in self.store.routes() if route.channel == channel), None)
+        routes = self.store.routes(team=self.team)
+        return next((route for route in routes if route.channel == channel), None)
 
 
 def _detail(channel: str, before: tuple[str, ...] | None, after: tuple[str, ...] | None) -> str:

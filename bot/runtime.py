@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.database import Database
-from bot.health import HealthReport, report
+from bot.health import HealthReport, everyone, report
 from bot.ingest.backfill_task import BackfillTask
 from bot.ingest.feed import open_session
 from bot.ingest.watcher import Watcher
@@ -25,10 +26,14 @@ from bot.search.service import SearchService
 from bot.serve import HttpServer
 from bot.settings import Settings
 from bot.slack import route_text
-from bot.slack.app import Identity, app_client, build_app, connections_client, posting_client
+from bot.slack.app import Identity, build_app
+from bot.slack.clients import app_client, connections_client, posting_client
 from bot.slack.controls import Controls
+from bot.slack.installations import Posters, StoredInstallations
 from bot.slack.outbox import Outbox
 from bot.slack.socket_mode import SocketMode
+from bot.slack.tokens import TokenCipher
+from bot.slack.workspaces import Workspaces
 from bot.starting import Starting
 
 log = logging.getLogger(__name__)
@@ -44,14 +49,33 @@ class Core:
     router: Router
     outbox: Outbox
     watcher: Watcher
+    # Single-workspace mode: the client that posts; distribution mode: the installations.
+    poster: AsyncWebClient | None = None
+    installations: StoredInstallations | None = None
 
 
-def build_core(settings: Settings, session: aiohttp.ClientSession) -> Core:
+def build_core(
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    slack_session: aiohttp.ClientSession | None = None,
+) -> Core:
     """The database, the router, the outbox and the watcher that feeds it, in that order.
-    `settings.database_path` must hold a database whose schema is ensured."""
+    `settings.database_path` must hold a database whose schema is ensured. `slack_session`:
+    the connections to Slack that distribution mode's many workspaces share."""
     db = Database(settings.database_path)
     router = Router(settings.announce_channel, where=route_text.WHERE)
-    outbox = Outbox(db, posting_client(settings), lease_ttl=settings.delivery_lease)
+    poster, installations = None, None
+    if settings.distribution:
+        installations = StoredInstallations(
+            db, TokenCipher(settings.token_keys), app_client(settings, session=slack_session)
+        )
+        posters = Posters(
+            installations, lambda token: posting_client(settings, token, slack_session)
+        )
+        outbox = Outbox(db, posters, lease_ttl=settings.delivery_lease)
+    else:
+        poster = posting_client(settings)
+        outbox = Outbox(db, poster, lease_ttl=settings.delivery_lease)
     watcher = Watcher(
         db,
         session,
@@ -62,7 +86,7 @@ def build_core(settings: Settings, session: aiohttp.ClientSession) -> Core:
         on_queued=outbox.wake,
         allowed_hosts=settings.feed_allowed_hosts,
     )
-    return Core(db, router, outbox, watcher)
+    return Core(db, router, outbox, watcher, poster, installations)
 
 
 class Bot:
@@ -77,11 +101,13 @@ class Bot:
         self.settings = settings
         self.host = host
         self._session = open_session()
-        core = build_core(settings, self._session)
+        # Distribution mode: one pool of connections to Slack for every workspace's clients.
+        self._slack_session = aiohttp.ClientSession() if settings.distribution else None
+        core = build_core(settings, self._session, self._slack_session)
         self.db, self.router, self.outbox, self.watcher = (
             core.db, core.router, core.outbox, core.watcher
         )  # fmt: skip
-        self.client = app_client(settings)
+        self.client = app_client(settings, session=self._slack_session)
         self.search = SearchService(settings.database_path)
         self.controls = Controls(
             poll_now=self.watcher.poll_now,
@@ -89,6 +115,17 @@ class Bot:
             live_problems=self.live_problems,
         )
         self.identity = Identity(settings.slack_bot_token)
+        self.workspaces = (
+            Workspaces(
+                settings,
+                self.db,
+                self.controls,
+                installations=core.installations,
+                session=self._slack_session,
+            )
+            if core.installations is not None
+            else None
+        )
         self.app = build_app(
             settings,
             self.db,
@@ -96,9 +133,12 @@ class Bot:
             self.search,
             self.controls,
             self.identity,
-            poster=self.outbox.client,
+            poster=core.poster,
+            workspaces=self.workspaces,
         )
-        self.token_check = TokenCheck(self.client, self.identity)
+        # Distribution mode has no token of its own to check: each workspace's is Slack's to
+        # refuse, and its deliveries say so.
+        self.token_check = None if settings.distribution else TokenCheck(self.client, self.identity)
         self.http = HttpServer(settings, self.app, self.report, host=host, starting=starting)
         # Tests set its pace (`pause`, `retry_base`, `rerun_base`) before `start`.
         self.archive = BackfillTask(
@@ -140,7 +180,8 @@ class Bot:
         await seed_routes(self.db, self.router, self.settings.announce_channel)
         # Nothing waits for Slack to answer auth.test: /healthz, polling and storing work
         # without Slack, and the outbox keeps announcements until it answers.
-        self._start_cancellable(self.token_check.run(), "token-check")
+        if self.token_check is not None:
+            self._start_cancellable(self.token_check.run(), "token-check")
         self._start_cancellable(self.watcher.run(self.stopping), "watcher")
         archive_url = await self.archive.due()
         if archive_url is not None:
@@ -176,6 +217,8 @@ class Bot:
         await self.http.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._session.close()
+        if self._slack_session is not None:
+            await self._slack_session.close()
         await asyncio.to_thread(self.search.close)
         await asyncio.to_thread(self.db.close)
         # A start that failed (PORT taken) is reported by its error alone, in one line.
@@ -202,8 +245,10 @@ class Bot:
             live=self.live_problems(),
             slack=self.slack_connection,
             within=within,
+            team=everyone(self.settings),
         )
 
     def live_problems(self) -> list[str]:
         """Problems the database does not record: it may be what fails."""
-        return live_problems(self.db.write_failure, self.token_check.problem, self.slack_connection)
+        token_problem = self.token_check.problem if self.token_check is not None else None
+        return live_problems(self.db.write_failure, token_problem, self.slack_connection)

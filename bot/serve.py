@@ -1,4 +1,5 @@
-"""The bot's HTTP server: `POST /slack/events` (in HTTP mode) and `GET /healthz`."""
+"""The bot's HTTP server: `POST /slack/events` (in HTTP mode), `GET /healthz`, and in
+distribution mode the install pages (`GET /slack/install`, `GET /slack/oauth_redirect`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot.database import DatabaseBusy
 from bot.health import HealthReport
 from bot.settings import Settings
+from bot.slack.installations import INSTALL_PATH, REDIRECT_PATH, TooManyInstalls, page
 from bot.slack.verify import MAX_BODY, SlackRequests
 from bot.starting import Starting, cannot_open
 
@@ -55,6 +59,10 @@ class HttpServer:
             requests = SlackRequests(self.app, self.settings.slack_signing_secret or "")
             web_app.router.add_post("/slack/events", requests.handle)
             served = "POST /slack/events, GET /healthz"
+            if self.app.oauth_flow is not None:
+                web_app.router.add_get(INSTALL_PATH, self._install)
+                web_app.router.add_get(REDIRECT_PATH, self._redirected)
+                served += f", GET {INSTALL_PATH} and {REDIRECT_PATH}"
         web_app.router.add_get("/healthz", self._healthz)
         # Slack's requests finish within 3 s; a short shutdown keeps SIGTERM within platforms'
         # usual 30 s budget together with the outbox's grace.
@@ -79,6 +87,27 @@ class HttpServer:
         if self._runner is not None:
             await self._runner.cleanup()
 
+    async def _install(self, request: web.Request) -> web.Response:
+        """The "Add to Slack" page (Bolt's), with a state of its own for this browser."""
+        flow = self.app.oauth_flow
+        assert flow is not None
+        try:
+            answer = await flow.handle_installation(await to_bolt_request(request))
+        except (TooManyInstalls, DatabaseBusy):
+            return _page(503, "Please try again in a few minutes", BUSY_INSTALLING)
+        return await to_aiohttp_response(answer)
+
+    async def _redirected(self, request: web.Request) -> web.Response:
+        """Slack's redirect back after the install: Bolt checks the state and the browser's
+        cookie, exchanges the code for the workspace's token and keeps it (encrypted)."""
+        flow = self.app.oauth_flow
+        assert flow is not None
+        try:
+            answer = await flow.handle_callback(await to_bolt_request(request))
+        except DatabaseBusy:
+            return _page(503, "Please try again in a few minutes", BUSY_INSTALLING)
+        return await to_aiohttp_response(answer)
+
     async def _healthz(self, request: web.Request) -> web.Response:
         status = await self.report(within=HEALTH_WITHIN)
         return web.json_response(
@@ -86,3 +115,14 @@ class HttpServer:
             status=200 if status["ok"] else 503,
             dumps=lambda data: json.dumps(data, indent=2),
         )
+
+
+BUSY_INSTALLING = (
+    "ISSCR News is busy just now, so the app was not added. Please open the install link "
+    "again in a few minutes."
+)
+
+
+def _page(status: int, title: str, text: str) -> web.Response:
+    shown = page(status, title, text)
+    return web.Response(status=status, text=str(shown.body), content_type="text/html")

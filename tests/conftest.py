@@ -15,6 +15,7 @@ import pytest
 from bot.database import Database
 from bot.ingest.feed import open_session
 from bot.ingest.watcher import Watcher
+from bot.models import SINGLE_WORKSPACE, Place
 from bot.settings import Settings
 from bot.store import Store
 from standins.feed_server import FeedItem, FeedServer, make_item
@@ -126,7 +127,7 @@ def make_watcher(
         db,
         session,
         feed_url=feed.url,
-        channels_for=lambda store, release: [CHANNEL],
+        channels_for=lambda store, release: [Place(SINGLE_WORKSPACE, CHANNEL)],
         poll_interval=300,
         **options,  # type: ignore[arg-type]
     )

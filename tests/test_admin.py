@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from bot.models import SINGLE_WORKSPACE
 from bot.runtime import Bot
 from bot.settings import Settings
 from standins.feed_server import Fault, FeedServer, make_item
@@ -120,7 +121,9 @@ async def test_admin_routes_categories_and_new_releases_land_only_where_routed(
     assert posted_ids(slack, POLICY_NEWS) == [make_item(4).item_id, make_item(6).item_id]
     assert posted_ids(slack, PRESS_NEWS) == [make_item(5).item_id, make_item(6).item_id]
     assert slack.messages[CHANNEL] == []  # ANNOUNCE_CHANNEL is not set here
-    changes = [(c.user_id, c.action, c.detail) for c in bot.store.recent_changes()]
+    changes = [
+        (c.user_id, c.action, c.detail) for c in bot.store.recent_changes(team=SINGLE_WORKSPACE)
+    ]
     assert changes == [
         (ADMIN, "route", f"{PRESS_NEWS}: routed Press Release to {PRESS_NEWS}"),
         (ADMIN, "route", f"{POLICY_NEWS}: routed Policy to {POLICY_NEWS}"),
@@ -141,7 +144,7 @@ async def test_a_channel_taking_both_categories_of_a_release_gets_it_once(
     await eventually(lambda: feed_polls(feed) >= polls + 2)  # a duplicate would show by now
 
     assert posted_ids(slack, POLICY_NEWS) == [make_item(4).item_id, make_item(5).item_id]
-    assert bot.store.delivery_counts_by_channel() == {
+    assert bot.store.delivery_counts_by_channel(team=SINGLE_WORKSPACE) == {
         POLICY_NEWS: {"waiting": 0, "sent": 2, "failed": 0}
     }
 
@@ -170,8 +173,8 @@ async def test_a_member_is_refused_politely_and_nothing_changes(bot: Bot, slack:
         assert status == 200 and " match" in heading, text
         assert "admins" not in json.dumps(searched), text
 
-    assert bot.store.routes() == []
-    assert bot.store.recent_changes() == []
+    assert bot.store.routes(team=SINGLE_WORKSPACE) == []
+    assert bot.store.recent_changes(team=SINGLE_WORKSPACE) == []
     assert len(slack.calls_to("users.info")) == 5  # asked every time, never cached
 
 
@@ -192,7 +195,7 @@ async def test_rights_that_cannot_be_checked_change_nothing(bot: Bot, slack: Sla
     answer = await command(bot, f"route {at(POLICY_NEWS, 'x')} Policy")
 
     assert answer.startswith("I couldn't check your admin rights just now")
-    assert bot.store.routes() == []
+    assert bot.store.routes(team=SINGLE_WORKSPACE) == []
 
 
 @pytest.mark.parametrize(
@@ -220,7 +223,7 @@ async def test_bad_route_commands_get_a_clear_answer_and_save_nothing(
 
     assert expected in answer
     assert "<!channel>" not in answer
-    assert bot.store.routes() == []
+    assert bot.store.routes(team=SINGLE_WORKSPACE) == []
 
 
 async def test_a_private_channel_is_saved_with_a_request_to_invite_the_bot(
@@ -232,7 +235,7 @@ async def test_a_private_channel_is_saved_with_a_request_to_invite_the_bot(
         f"<#{SECRET}> now receives *Statement* and *Policy*. It is private (or I cannot see "
         "it): type `/invite @ISSCR News` in the channel, or the announcements there will fail."
     )
-    assert [(r.channel, r.categories) for r in bot.store.routes()] == [
+    assert [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)] == [
         (SECRET, ("Statement", "Policy"))
     ]
 
@@ -279,7 +282,7 @@ async def test_routes_add_up_and_unroute_takes_away(bot: Bot) -> None:
         "the app's Home, or type `/isscr-news route #channel` (every category goes there)."
     )
     assert empty == removed.splitlines()[1]
-    actions = [c.action for c in reversed(bot.store.recent_changes())]
+    actions = [c.action for c in reversed(bot.store.recent_changes(team=SINGLE_WORKSPACE))]
     assert actions == ["route", "route", "unroute", "unroute"]
 
 
@@ -293,7 +296,7 @@ async def test_status_and_poll_now(
         status = await command(bot, "status")
         polled = await command(bot, "poll")
         await eventually(lambda: feed_polls(feed) == polls + 1)
-        changes = [(c.user_id, c.action) for c in bot.store.recent_changes()]
+        changes = [(c.user_id, c.action) for c in bot.store.recent_changes(team=SINGLE_WORKSPACE)]
 
     assert changes == [(ADMIN, "poll"), ("ANNOUNCE_CHANNEL", "route")]  # the seed, then the poll
     # Times in each reader's own time zone, with the UTC time for clients that cannot
@@ -318,7 +321,7 @@ async def test_any_space_after_the_verb_separates_it_and_route_never_removes(
         "to send releases to two channels, route each one on its own."
     )
     assert added.splitlines()[0] == f"<#{POLICY_NEWS}> now receives *Policy*. I joined the channel."
-    assert [(r.channel, r.categories) for r in bot.store.routes()] == [
+    assert [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)] == [
         (POLICY_NEWS, ("Policy",)),
         (PRESS_NEWS, ("Press Release",)),
     ]
@@ -339,7 +342,7 @@ async def test_quoted_and_escaped_category_names_are_read_as_typed(
         f"<#{POLICY_NEWS}> now receives *Press Release*, *Policy* and *R&amp;D &lt;Europe&gt;*. "
         "I joined the channel."
     )
-    assert [(r.channel, r.categories) for r in bot.store.routes()] == [
+    assert [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)] == [
         (POLICY_NEWS, ("Press Release", "Policy", "R&D <Europe>"))
     ]
     assert unknown.startswith("There is no category “Fish &amp; Chips”.")  # escaped once
@@ -366,7 +369,9 @@ async def test_naming_all_categories_gets_a_hint_to_leave_them_out(
     await command(bot, f"route {at(POLICY_NEWS, 'x')} Policy")
 
     assert await command(bot, text) == expected
-    assert [(r.channel, r.categories) for r in bot.store.routes()] == [(POLICY_NEWS, ("Policy",))]
+    assert [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)] == [
+        (POLICY_NEWS, ("Policy",))
+    ]
 
 
 async def test_releases_without_a_category_are_flagged_when_every_route_names_categories(
@@ -400,7 +405,9 @@ async def test_workspace_owners_may_configure(bot: Bot, slack: SlackApi) -> None
     answer = await command(bot, f"route {at(POLICY_NEWS, 'x')} Policy", user=owner)
 
     assert answer.startswith(f"<#{POLICY_NEWS}> now receives *Policy*.")
-    assert [(r.channel, r.updated_by) for r in bot.store.routes()] == [(POLICY_NEWS, owner)]
+    assert [(r.channel, r.updated_by) for r in bot.store.routes(team=SINGLE_WORKSPACE)] == [
+        (POLICY_NEWS, owner)
+    ]
 
 
 async def test_after_the_last_route_goes_new_releases_are_stored_but_posted_nowhere(
@@ -417,7 +424,9 @@ async def test_after_the_last_route_goes_new_releases_are_stored_but_posted_nowh
 
     assert posted_ids(slack, POLICY_NEWS) == [make_item(4).item_id]
     assert slack.messages[CHANNEL] == []
-    assert bot.store.delivery_counts()["pending"] == 0  # nothing queued for later either
+    assert (
+        bot.store.delivery_counts(team=SINGLE_WORKSPACE)["pending"] == 0
+    )  # nothing queued for later either
     assert await command(bot, "routes") == (
         "*No channel receives ISSCR news yet.* New releases are stored and searchable, but "
         "announced nowhere. Pick a channel on the app's Home, or type `/isscr-news route "
@@ -433,12 +442,17 @@ async def test_status_shows_the_last_feed_error_and_deliveries_per_channel(
     await command(bot, f"route {at(archived, 'old-news')} Policy")
     await command(bot, f"route {at(PRESS_NEWS, 'press-news')} Statement")
     feed.items.insert(0, make_item(4, categories=["Policy"]))
-    await eventually(lambda: bot.store.delivery_counts()["failed"] == 1)
+    await eventually(lambda: bot.store.delivery_counts(team=SINGLE_WORKSPACE)["failed"] == 1)
     # Slack fails every post from now on: the next delivery keeps waiting
     slack.fail_next("chat.postMessage", FakeResponse.server_error(503), times=1000)
     feed.items.insert(0, make_item(5, categories=["Statement"]))
     await eventually(
-        lambda: bot.store.delivery_counts_by_channel().get(PRESS_NEWS, {}).get("waiting") == 1
+        lambda: (
+            bot.store.delivery_counts_by_channel(team=SINGLE_WORKSPACE)
+            .get(PRESS_NEWS, {})
+            .get("waiting")
+            == 1
+        )
     )
     feed.fail_always(Fault.status(503))
     await eventually(lambda: bot.store.feed_status(feed.url).failures >= 1)
@@ -470,7 +484,7 @@ async def test_a_members_poll_does_not_poll(
         after_members = feed_polls(feed)
         await command(bot, "poll")  # an admin's does, at once
         await eventually(lambda: feed_polls(feed) == polls + 1)
-        changes = [(c.user_id, c.action) for c in bot.store.recent_changes()]
+        changes = [(c.user_id, c.action) for c in bot.store.recent_changes(team=SINGLE_WORKSPACE)]
 
     assert after_members == polls
     assert changes == [(ADMIN, "poll"), ("ANNOUNCE_CHANNEL", "route")]  # the seed, then the poll

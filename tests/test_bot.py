@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.models import SINGLE_WORKSPACE
 from bot.routes import SEED_BY
 from bot.runtime import Bot
 from bot.settings import Settings
@@ -148,7 +149,7 @@ async def test_healthz_reports_polls_and_deliveries(
         await eventually(lambda: bot.store.release_count() == 3)
         feed.items.insert(0, make_item(4))
         # Posted, and its answer recorded (a moment after Slack stored it).
-        await eventually(lambda: bot.store.delivery_counts()["sent"] == 1)
+        await eventually(lambda: bot.store.delivery_counts(team=SINGLE_WORKSPACE)["sent"] == 1)
         url = f"http://127.0.0.1:{bot.port}/healthz"
         async with aiohttp.ClientSession() as session, session.get(url) as response:
             status, report = response.status, await response.json()
@@ -284,7 +285,10 @@ async def test_socket_mode_with_a_port_serves_only_healthz_over_http(
         url = f"http://127.0.0.1:{bot.port}/healthz"
         async with aiohttp.ClientSession() as session, session.get(url) as response:
             health_status, report = response.status, await response.json()
-        routes, changes = bot.store.routes(), bot.store.recent_changes()
+        routes, changes = (
+            bot.store.routes(team=SINGLE_WORKSPACE),
+            bot.store.recent_changes(team=SINGLE_WORKSPACE),
+        )
 
     assert status == 404
     # Only ANNOUNCE_CHANNEL's first route: the forged request changed nothing.

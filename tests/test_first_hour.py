@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.models import Release
+from bot.models import SINGLE_WORKSPACE, Release
 from bot.onboarding import first_success
 from bot.routes import SEED_BY
 from bot.settings import Settings, SettingsError
@@ -73,7 +73,7 @@ async def test_with_only_the_tokens_an_admin_picks_the_channel_on_the_home(
         feed.items.insert(0, make_item(4, categories=["Statement"]))
         feed.items.insert(0, make_item(5, categories=[]))
         await eventually(lambda: len(slack.messages[POLICY_NEWS]) == 2)
-        routes = bot.store.routes()
+        routes = bot.store.routes(team=SINGLE_WORKSPACE)
 
     assert SETUP in before and len(setup_menu(before)) == 1
     assert "Where ISSCR news goes" not in before
@@ -98,7 +98,7 @@ async def test_the_setup_choice_is_refused_to_members_forgeries_and_a_stale_home
         for forged in ("#policy-news", "<!channel>", "C0POLICY01 ", ""):
             await choose_first_channel(bot, forged)
         await eventually(lambda: len(slack.modals) == 5)  # each refusal says why, after its ack
-        nothing_yet = bot.store.routes()
+        nothing_yet = bot.store.routes(team=SINGLE_WORKSPACE)
         modals = [json.dumps(modal) for modal in slack.modals]
 
         await choose_first_channel(bot, POLICY_NEWS)
@@ -106,7 +106,7 @@ async def test_the_setup_choice_is_refused_to_members_forgeries_and_a_stale_home
         slack.home_views.clear()
         await choose_first_channel(bot, PRESS_NEWS)  # from a Home opened before that choice
         await eventually(lambda: ADMIN in slack.home_views)
-        routes = bot.store.routes()
+        routes = bot.store.routes(team=SINGLE_WORKSPACE)
 
     assert nothing_yet == []
     assert "admin" in modals[0] and "not one this app made" in modals[1]
@@ -165,11 +165,13 @@ async def test_announce_channel_seeds_its_route_once_and_the_admins_changes_stay
     settings = make_settings()
     async with running(settings) as bot:
         await eventually(lambda: bot.store.release_count() == 3)
-        seeded = [(r.channel, r.categories, r.updated_by) for r in bot.store.routes()]
+        seeded = [
+            (r.channel, r.categories, r.updated_by) for r in bot.store.routes(team=SINGLE_WORKSPACE)
+        ]
         await command(bot, f"unroute {at(CHANNEL, 'news')}")
     async with running(settings) as bot:  # restarted: the removal is respected
         await asyncio.sleep(0.2)
-        after_removal = bot.store.routes()
+        after_removal = bot.store.routes(team=SINGLE_WORKSPACE)
         await command(bot, f"route {at(CHANNEL, 'news')} Policy")
     async with running(settings) as bot:  # and so is a narrowed route
         feed.items[:0] = [
@@ -178,8 +180,10 @@ async def test_announce_channel_seeds_its_route_once_and_the_admins_changes_stay
         ]
         await eventually(lambda: bot.store.release_count() == 5)
         await eventually(lambda: not bot.store.channels_with_work())
-        narrowed = [(r.channel, r.categories) for r in bot.store.routes()]
-        changes = [(c.user_id, c.detail) for c in reversed(bot.store.recent_changes())]
+        narrowed = [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)]
+        changes = [
+            (c.user_id, c.detail) for c in reversed(bot.store.recent_changes(team=SINGLE_WORKSPACE))
+        ]
 
     assert seeded == [(CHANNEL, (), SEED_BY)]
     assert after_removal == []
@@ -220,7 +224,7 @@ async def test_an_upgraded_database_keeps_exactly_its_deliveries(
         feed.items.insert(0, make_item(4, categories=["Policy"]))
         await eventually(lambda: bot.store.release_count() == 4)
         await eventually(lambda: not bot.store.channels_with_work())
-        routes = [(r.channel, r.categories) for r in bot.store.routes()]
+        routes = [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)]
 
     if had_routes:
         assert routes == [(POLICY_NEWS, ("Policy",))]
@@ -239,7 +243,7 @@ async def test_until_something_is_posted_the_admin_home_says_why_and_offers_a_te
         await eventually(lambda: bot.store.release_count() == 3)
         quiet = await open_home(bot, slack, ADMIN)
         feed.items.insert(0, make_item(4))
-        await eventually(lambda: bot.store.delivery_counts()["sent"] == 1)
+        await eventually(lambda: bot.store.delivery_counts(team=SINGLE_WORKSPACE)["sent"] == 1)
         posted = await open_home(bot, slack, ADMIN)
         health = await (await _get(f"http://127.0.0.1:{bot.port}/healthz")).json()
 
@@ -452,16 +456,16 @@ async def test_announce_channel_is_applied_once_per_value_and_the_log_says_when_
     caplog.clear()
     async with running(make_settings()) as bot:  # the same value: the removal stays
         await eventually(lambda: "stored 3 releases" in caplog.text)
-        removed = bot.store.routes()
+        removed = bot.store.routes(team=SINGLE_WORKSPACE)
     said_removed = caplog.text
     caplog.clear()
     async with running(make_settings(ANNOUNCE_CHANNEL=POLICY_NEWS)) as bot:  # a new value
         await eventually(lambda: "stored 3 releases" in caplog.text)
-        applied = [(r.channel, r.categories) for r in bot.store.routes()]
+        applied = [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)]
     caplog.clear()
     async with running(make_settings()) as bot:  # back to the first: routes exist now
         await eventually(lambda: "stored 3 releases" in caplog.text)
-        kept = [(r.channel, r.categories) for r in bot.store.routes()]
+        kept = [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)]
     said_kept = caplog.text
 
     assert removed == []

@@ -13,6 +13,7 @@ import pytest
 from bot.database import Database
 from bot.health import health
 from bot.ingest.watcher import Watcher
+from bot.models import SINGLE_WORKSPACE
 from bot.routes import SEED_BY
 from bot.runtime import Bot
 from bot.settings import Settings
@@ -141,9 +142,11 @@ async def test_the_admin_is_asked_and_a_member_cannot_answer(flooded: Bot, slack
     assert buttons(home)[:2] == ["Announce them", "Discard them"]
     assert "held" not in member_home and "Announce them" not in buttons(member_home)
     await eventually(lambda: len(slack.modals) == 2)  # each refusal says why, after its ack
-    assert flooded.store.held().posts == 11
+    assert flooded.store.held(team=SINGLE_WORKSPACE).posts == 11
     # Only ANNOUNCE_CHANNEL's first route: the refused clicks changed nothing.
-    assert [change.user_id for change in flooded.store.recent_changes()] == [SEED_BY]
+    assert [change.user_id for change in flooded.store.recent_changes(team=SINGLE_WORKSPACE)] == [
+        SEED_BY
+    ]
 
 
 async def test_announce_them_posts_the_held_releases_and_is_audited(
@@ -157,7 +160,7 @@ async def test_announce_them_posts_the_held_releases_and_is_audited(
     await eventually(lambda: len(slack.messages[CHANNEL]) == 14)
     await eventually(lambda: ADMIN in slack.home_views)
     assert posted_ids(slack) == ids(15, 16, 17, *range(4, 15))
-    change = flooded.store.recent_changes()[0]
+    change = flooded.store.recent_changes(team=SINGLE_WORKSPACE)[0]
     assert (change.user_id, change.action, change.detail) == (
         ADMIN,
         "announce",
@@ -179,9 +182,9 @@ async def test_discard_them_keeps_the_releases_but_never_posts_them(
     await eventually(lambda: len(feed.requests) >= polls + 3)  # a post would show by now
 
     assert posted_ids(slack) == ids(15, 16, 17)
-    assert flooded.store.held().posts == 0
+    assert flooded.store.held(team=SINGLE_WORKSPACE).posts == 0
     assert flooded.store.release(make_item(4).item_id) is not None
-    change = flooded.store.recent_changes()[0]
+    change = flooded.store.recent_changes(team=SINGLE_WORKSPACE)[0]
     assert (change.action, change.detail) == (
         "discard",
         "discarded 11 held releases (stored, never announced)",

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
+from bot.models import SINGLE_WORKSPACE
 from bot.runtime import Bot
 from standins.slack_api import SlackApi
 from standins.slack_requests import (
@@ -75,7 +76,7 @@ async def route_press_news(bot: Bot, slack: SlackApi) -> None:
     slack.home_views.clear()
     await post(bot, view_submission_body("route_form", user=ADMIN, channel=PRESS_NEWS))
     await eventually(lambda: ADMIN in slack.home_views)
-    assert len(bot.store.routes()) == 1
+    assert len(bot.store.routes(team=SINGLE_WORKSPACE)) == 1
 
 
 @pytest.mark.parametrize(
@@ -106,7 +107,11 @@ async def test_a_forged_route_form_is_answered_in_the_form_and_saves_nothing(
     error: str | None,
 ) -> None:
     await route_press_news(bot, slack)
-    routes, changes, calls = bot.store.routes(), bot.store.recent_changes(), len(slack.calls)
+    routes, changes, calls = (
+        bot.store.routes(team=SINGLE_WORKSPACE),
+        bot.store.recent_changes(team=SINGLE_WORKSPACE),
+        len(slack.calls),
+    )
 
     answer = await post(bot, submission(channel, categories=categories, metadata=metadata))
 
@@ -117,7 +122,10 @@ async def test_a_forged_route_form_is_answered_in_the_form_and_saves_nothing(
         )
     else:
         assert answer["errors"][field] == error
-    assert bot.store.routes() == routes and bot.store.recent_changes() == changes
+    assert (
+        bot.store.routes(team=SINGLE_WORKSPACE) == routes
+        and bot.store.recent_changes(team=SINGLE_WORKSPACE) == changes
+    )
     assert slack.calls[calls:] == []  # not even a rights check: nothing to save
 
 
@@ -127,7 +135,7 @@ async def test_a_forged_test_announcement_form_posts_nothing(bot: Bot, slack: Sl
         assert answer == {"response_action": "errors", "errors": {"channel": NOT_A_CHANNEL}}
 
     assert not [call for call in slack.calls if call.method == "chat.postMessage"]
-    assert bot.store.recent_changes() == []
+    assert bot.store.recent_changes(team=SINGLE_WORKSPACE) == []
 
 
 @pytest.mark.parametrize(
@@ -146,7 +154,10 @@ async def test_a_home_button_with_a_value_no_button_carries_changes_nothing(
     bot: Bot, slack: SlackApi, action: str, value: str
 ) -> None:
     await route_press_news(bot, slack)
-    routes, changes = bot.store.routes(), bot.store.recent_changes()
+    routes, changes = (
+        bot.store.routes(team=SINGLE_WORKSPACE),
+        bot.store.recent_changes(team=SINGLE_WORKSPACE),
+    )
     slack.home_views.clear()
 
     await post(bot, home_action_body(action, value, user=ADMIN))
@@ -155,7 +166,10 @@ async def test_a_home_button_with_a_value_no_button_carries_changes_nothing(
     [modal] = slack.modals
     assert modal["title"]["text"] == "Nothing changed"
     assert modal["blocks"][0]["text"]["text"] == NOT_OURS
-    assert bot.store.routes() == routes and bot.store.recent_changes() == changes
+    assert (
+        bot.store.routes(team=SINGLE_WORKSPACE) == routes
+        and bot.store.recent_changes(team=SINGLE_WORKSPACE) == changes
+    )
     assert slack.home_views == {}
 
 
@@ -163,13 +177,21 @@ async def test_a_route_an_older_version_saved_with_no_channel_id_can_be_removed(
     bot: Bot, slack: SlackApi
 ) -> None:
     forged = "<!channel> not a channel"
-    bot.store.save_route(forged, (), by=ADMIN, action="route", detail="forged", now=time.time())
+    bot.store.save_route(
+        forged,
+        (),
+        team=SINGLE_WORKSPACE,
+        by=ADMIN,
+        action="route",
+        detail="forged",
+        now=time.time(),
+    )
 
     home = await open_home(bot, slack, ADMIN)
     assert "“&lt;!channel&gt; not a channel” (not a channel ID) ← every category" in home
     assert buttons(home)[:2] == ["Remove", "Add route"]  # no Edit: only removing makes sense
     await post(bot, home_action_body("admin_remove_route", forged, user=ADMIN))
-    await eventually(lambda: bot.store.routes() == [])
+    await eventually(lambda: bot.store.routes(team=SINGLE_WORKSPACE) == [])
 
     assert slack.modals == []
 
@@ -273,7 +295,11 @@ async def test_a_payload_slack_never_sends_gets_a_400_without_a_traceback(
     bot: Bot, slack: SlackApi, payload: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    routes, changes, calls = bot.store.routes(), bot.store.recent_changes(), len(slack.calls)
+    routes, changes, calls = (
+        bot.store.routes(team=SINGLE_WORKSPACE),
+        bot.store.recent_changes(team=SINGLE_WORKSPACE),
+        len(slack.calls),
+    )
     if payload.get("type") == "event_callback":
         body, kind = json.dumps(payload).encode(), "application/json"
     else:
@@ -287,5 +313,8 @@ async def test_a_payload_slack_never_sends_gets_a_400_without_a_traceback(
     assert not [record for record in caplog.records if record.exc_info]
     [warning] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert "malformed" in warning and "refused" in warning, warning
-    assert bot.store.routes() == routes and bot.store.recent_changes() == changes
+    assert (
+        bot.store.routes(team=SINGLE_WORKSPACE) == routes
+        and bot.store.recent_changes(team=SINGLE_WORKSPACE) == changes
+    )
     assert slack.calls[calls:] == []

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.models import SINGLE_WORKSPACE
 from bot.runtime import Bot
 from bot.settings import Settings
 from bot.slack.blocks.admin import SETUP_CHANNEL
@@ -188,10 +189,12 @@ async def test_add_route_form_saves_and_new_releases_go_there(
     await eventually(lambda: ADMIN in slack.home_views)
 
     assert answer in ("", None, {})  # the form closes
-    assert [(r.channel, r.categories) for r in bot.store.routes()] == [(POLICY_NEWS, ("Policy",))]
-    assert [(c.user_id, c.action, c.detail) for c in bot.store.recent_changes()] == [
-        (ADMIN, "route", f"{POLICY_NEWS}: routed Policy to {POLICY_NEWS}")
+    assert [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)] == [
+        (POLICY_NEWS, ("Policy",))
     ]
+    assert [
+        (c.user_id, c.action, c.detail) for c in bot.store.recent_changes(team=SINGLE_WORKSPACE)
+    ] == [(ADMIN, "route", f"{POLICY_NEWS}: routed Policy to {POLICY_NEWS}")]
     assert f"<#{POLICY_NEWS}> ← *Policy*" in json.dumps(slack.home_views[ADMIN], ensure_ascii=False)
     feed.items.insert(0, make_item(4, categories=["Policy"]))
     await eventually(lambda: posted_ids(slack, POLICY_NEWS) == [make_item(4).item_id])
@@ -205,7 +208,7 @@ async def test_a_form_without_a_channel_shows_the_error_in_the_form(bot: Bot) ->
         "response_action": "errors",
         "errors": {"channel": "Choose the channel that should receive these releases."},
     }
-    assert bot.store.routes() == []
+    assert bot.store.routes(team=SINGLE_WORKSPACE) == []
 
 
 async def test_adding_a_route_for_a_channel_that_has_one_says_so_in_the_form(bot: Bot) -> None:
@@ -223,7 +226,7 @@ async def test_adding_a_route_for_a_channel_that_has_one_says_so_in_the_form(bot
             "Edit button, or choose another channel."
         },
     }
-    assert [(r.channel, r.categories) for r in bot.store.routes()] == [
+    assert [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)] == [
         (PRESS_NEWS, ("Press Release",))
     ]
 
@@ -239,7 +242,7 @@ async def test_a_private_channel_is_saved_and_the_home_asks_for_an_invitation(
         f"Route saved: <#{SECRET}> receives every category. It is private (or I cannot see "
         "it): type `/invite @ISSCR News` in the channel, or the announcements there will fail."
     )
-    assert [r.channel for r in bot.store.routes()] == [SECRET]
+    assert [r.channel for r in bot.store.routes(team=SINGLE_WORKSPACE)] == [SECRET]
 
 
 async def test_a_private_channel_the_bot_is_in_is_saved_and_the_form_closes(
@@ -250,14 +253,17 @@ async def test_a_private_channel_the_bot_is_in_is_saved_and_the_form_closes(
 
     assert answer in ("", None, {})
     assert notice(slack) == f"Route saved: <#{INVITED}> receives every category."
-    assert [r.channel for r in bot.store.routes()] == [INVITED]
+    assert [r.channel for r in bot.store.routes(team=SINGLE_WORKSPACE)] == [INVITED]
 
 
 async def test_a_member_is_told_no_by_every_button_and_form_and_nothing_changes(
     bot: Bot, slack: SlackApi
 ) -> None:
     await post(bot, slash_command_body(f"route <#{PRESS_NEWS}|p> Press Release", user=ADMIN))
-    routes, changes = bot.store.routes(), bot.store.recent_changes()
+    routes, changes = (
+        bot.store.routes(team=SINGLE_WORKSPACE),
+        bot.store.recent_changes(team=SINGLE_WORKSPACE),
+    )
     clicks = [
         ("admin_add_route", ""),
         ("admin_edit_route", PRESS_NEWS),
@@ -280,7 +286,10 @@ async def test_a_member_is_told_no_by_every_button_and_form_and_nothing_changes(
         assert answer["response_action"] == "errors"
         assert answer["errors"]["channel"].startswith("Only workspace admins and owners")
     assert buttons(json.dumps(slack.home_views[MEMBER])) == []  # the members' Home
-    assert bot.store.routes() == routes and bot.store.recent_changes() == changes
+    assert (
+        bot.store.routes(team=SINGLE_WORKSPACE) == routes
+        and bot.store.recent_changes(team=SINGLE_WORKSPACE) == changes
+    )
     assert slack.messages[PRESS_NEWS] == []  # no test announcement
 
 
@@ -291,7 +300,7 @@ async def test_edit_moves_a_route_and_remove_deletes_it(bot: Bot, slack: SlackAp
     await post(bot, home_action_body("admin_edit_route", PRESS_NEWS, user=ADMIN))
     await eventually(lambda: len(slack.modals) == 1)
     form = slack.modals[0]
-    [route] = bot.store.routes()
+    [route] = bot.store.routes(team=SINGLE_WORKSPACE)
     assert json.loads(form["private_metadata"]) == {
         "channel": PRESS_NEWS,
         "version": route.updated_at,  # a save after another admin's change is refused
@@ -309,13 +318,15 @@ async def test_edit_moves_a_route_and_remove_deletes_it(bot: Bot, slack: SlackAp
             private_metadata=form["private_metadata"],
         ),
     )  # fmt: skip
-    assert [(r.channel, r.categories) for r in bot.store.routes()] == [
+    assert [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)] == [
         (POLICY_NEWS, ("Statement",))
     ]
 
     await post(bot, home_action_body("admin_remove_route", POLICY_NEWS, user=ADMIN))
-    await eventually(lambda: bot.store.routes() == [])
-    actions = [(c.action, c.detail) for c in reversed(bot.store.recent_changes())]
+    await eventually(lambda: bot.store.routes(team=SINGLE_WORKSPACE) == [])
+    actions = [
+        (c.action, c.detail) for c in reversed(bot.store.recent_changes(team=SINGLE_WORKSPACE))
+    ]
     assert actions == [
         ("route", f"{PRESS_NEWS}: routed Press Release, Policy to {PRESS_NEWS}"),
         (
@@ -363,7 +374,7 @@ async def test_poll_now_and_a_test_announcement(
         f"The test announcement could not be posted in <#{SECRET}> (channel_not_found: the "
         "channel was deleted, or it is private and the bot is not in it)."
     )
-    assert [c.action for c in bot.store.recent_changes()] == ["test", "poll"]
+    assert [c.action for c in bot.store.recent_changes(team=SINGLE_WORKSPACE)] == ["test", "poll"]
 
 
 async def test_a_test_announcement_joins_a_public_channel_first(bot: Bot, slack: SlackApi) -> None:
@@ -396,17 +407,19 @@ async def test_failed_deliveries_can_be_retried_from_the_home(
     await choose_first_channel(bot, CHANNEL)
     slack.fail_next("chat.postMessage", FakeResponse.error("is_archived"))
     feed.items.insert(0, make_item(4))
-    await eventually(lambda: bot.store.delivery_counts()["failed"] == 1)
+    await eventually(lambda: bot.store.delivery_counts(team=SINGLE_WORKSPACE)["failed"] == 1)
     assert "Retry failed deliveries" not in buttons(await open_home(bot, slack, MEMBER))
     assert "Retry failed deliveries" in buttons(await open_home(bot, slack, ADMIN))
 
     await post(bot, home_action_body("admin_retry_failed", user=MEMBER))
-    assert bot.store.delivery_counts()["failed"] == 1  # a member's click changes nothing
+    assert (
+        bot.store.delivery_counts(team=SINGLE_WORKSPACE)["failed"] == 1
+    )  # a member's click changes nothing
     await post(bot, home_action_body("admin_retry_failed", user=ADMIN))
 
     await eventually(lambda: posted_ids(slack, CHANNEL) == [make_item(4).item_id])
-    assert bot.store.delivery_counts()["failed"] == 0
-    latest = bot.store.recent_changes()[0]
+    assert bot.store.delivery_counts(team=SINGLE_WORKSPACE)["failed"] == 0
+    latest = bot.store.recent_changes(team=SINGLE_WORKSPACE)[0]
     assert (latest.user_id, latest.action, latest.detail) == (
         ADMIN,
         "retry",
@@ -475,13 +488,18 @@ async def test_forms_are_answered_in_time_when_slack_is_slow_to_check_rights(
     for took, answer in answers:
         assert took < 2.5  # Slack gives up on a form's answer after 3 s
         assert answer == {"response_action": "errors", "errors": {"channel": SLOW_RIGHTS}}
-    assert bot.store.routes() == [] and bot.store.recent_changes() == []
+    assert (
+        bot.store.routes(team=SINGLE_WORKSPACE) == []
+        and bot.store.recent_changes(team=SINGLE_WORKSPACE) == []
+    )
     assert slack.messages[PRESS_NEWS] == []
     # Submitted again, with Slack answering at once, they go through
     for form in forms:
         assert await post(bot, form) in ("", None, {})
     await eventually(lambda: len(slack.messages[PRESS_NEWS]) == 1)
-    assert [(r.channel, r.categories) for r in bot.store.routes()] == [(PRESS_NEWS, ("Policy",))]
+    assert [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)] == [
+        (PRESS_NEWS, ("Policy",))
+    ]
 
 
 @pytest.mark.parametrize(
@@ -499,7 +517,7 @@ async def test_a_route_is_saved_and_answered_in_time_when_joining_the_channel_is
         bot,
         view_submission_body("route_form", user=ADMIN, channel=POLICY_NEWS, categories=["Policy"]),
     )
-    saved = [(r.channel, r.categories) for r in bot.store.routes()]
+    saved = [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)]
     await eventually(lambda: ADMIN in slack.home_views)
 
     assert took < 2.5 and answer in ("", None, {})
@@ -562,7 +580,7 @@ async def test_an_edit_form_saved_after_another_admins_change_changes_nothing(
     opened = [form["private_metadata"] for form in slack.modals]
     if meanwhile == "removed":
         await post(bot, home_action_body("admin_remove_route", PRESS_NEWS, user=other))
-        await eventually(lambda: bot.store.routes() == [])
+        await eventually(lambda: bot.store.routes(team=SINGLE_WORKSPACE) == [])
     else:
         saved = await post(
             bot,
@@ -572,7 +590,10 @@ async def test_an_edit_form_saved_after_another_admins_change_changes_nothing(
             ),
         )  # fmt: skip
         assert saved in ("", None, {})
-    routes, changes = bot.store.routes(), bot.store.recent_changes()
+    routes, changes = (
+        bot.store.routes(team=SINGLE_WORKSPACE),
+        bot.store.recent_changes(team=SINGLE_WORKSPACE),
+    )
 
     for channel in (PRESS_NEWS, POLICY_NEWS):  # saved in place, or moved to another channel
         stale = await post(
@@ -583,7 +604,10 @@ async def test_an_edit_form_saved_after_another_admins_change_changes_nothing(
             ),
         )  # fmt: skip
         assert stale == {"response_action": "errors", "errors": {"channel": CONFLICT}}
-    assert bot.store.routes() == routes and bot.store.recent_changes() == changes
+    assert (
+        bot.store.routes(team=SINGLE_WORKSPACE) == routes
+        and bot.store.recent_changes(team=SINGLE_WORKSPACE) == changes
+    )
 
 
 # A change's time, last on its line: in the reader's own time zone, with a UTC fallback.
@@ -624,7 +648,7 @@ async def test_recent_changes_read_as_sentences_in_the_readers_time(
 
     await post(bot, home_action_body("admin_poll_now", user=ADMIN))
     await post(bot, view_submission_body("trial_form", user=ADMIN, channel=PRESS_NEWS))
-    await eventually(lambda: len(bot.store.recent_changes()) == 8)
+    await eventually(lambda: len(bot.store.recent_changes(team=SINGLE_WORKSPACE)) == 8)
 
     assert recent_changes(await open_home(bot, slack, ADMIN)) == [
         f"<@{ADMIN}> sent a test announcement to <#{PRESS_NEWS}>",
@@ -670,7 +694,10 @@ async def test_clicks_and_forms_not_signed_by_slack_are_refused(
     bot: Bot, slack: SlackApi, secret: str | None
 ) -> None:
     await post(bot, slash_command_body(f"route <#{PRESS_NEWS}|p> Press Release", user=ADMIN))
-    routes, changes = bot.store.routes(), bot.store.recent_changes()
+    routes, changes = (
+        bot.store.routes(team=SINGLE_WORKSPACE),
+        bot.store.recent_changes(team=SINGLE_WORKSPACE),
+    )
     calls = len(slack.calls)
     forged = [
         home_action_body("admin_remove_route", PRESS_NEWS, user=ADMIN),
@@ -685,7 +712,10 @@ async def test_clicks_and_forms_not_signed_by_slack_are_refused(
         assert status == 401
     await asyncio.sleep(0.3)  # anything started by mistake would have called Slack by now
 
-    assert bot.store.routes() == routes and bot.store.recent_changes() == changes
+    assert (
+        bot.store.routes(team=SINGLE_WORKSPACE) == routes
+        and bot.store.recent_changes(team=SINGLE_WORKSPACE) == changes
+    )
     assert slack.calls[calls:] == []  # no rights check, no post, no Home refresh
 
 
@@ -706,7 +736,13 @@ async def test_the_home_pages_through_a_thousand_routes_keeping_its_buttons_and_
     with bot.store.transaction():
         for channel in channels:
             bot.store.save_route(
-                channel, ("Policy",), by=ADMIN, action="route", detail="set up", now=time.time()
+                channel,
+                ("Policy",),
+                team=SINGLE_WORKSPACE,
+                by=ADMIN,
+                action="route",
+                detail="set up",
+                now=time.time(),
             )
     await open_home(bot, slack, ADMIN)
 
@@ -786,7 +822,7 @@ async def test_edit_opens_a_valid_form_for_categories_beyond_the_first_hundred_a
         ),
     )
     assert saved in ("", None, {})
-    assert [(r.channel, r.categories) for r in bot.store.routes()] == [
+    assert [(r.channel, r.categories) for r in bot.store.routes(team=SINGLE_WORKSPACE)] == [
         (POLICY_NEWS, (long_name.strip(),)),
         (PRESS_NEWS, ("Topic 149", "Topic 120")),
     ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.models import Found, Release
+from bot.models import SINGLE_WORKSPACE, Found, Release
 from bot.routes import NO_CATEGORY, Changed
 from bot.search.grammar import Hint, parse
 from bot.search.marks import MARK_CLOSE, MARK_OPEN
@@ -571,7 +571,7 @@ async def test_a_release_with_a_long_non_ascii_link_and_extreme_texts_is_announc
     async with running(make_settings()) as bot:
         await eventually(lambda: bot.store.release_count() == 3)
         feed.items.insert(0, hostile)
-        await eventually(lambda: bot.store.delivery_counts()["sent"] == 1)
+        await eventually(lambda: bot.store.delivery_counts(team=SINGLE_WORKSPACE)["sent"] == 1)
 
     [message] = slack.messages[CHANNEL]  # Slack (the stand-in) took it the first time
     assert message["metadata"]["event_payload"]["item_id"] == hostile.item_id

@@ -16,9 +16,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.database import Database
 from bot.health import health
-from bot.models import Release
+from bot.models import SINGLE_WORKSPACE, Place, Release
 from bot.settings import Settings
-from bot.slack.app import posting_client
+from bot.slack.clients import posting_client
 from bot.slack.outbox import Outbox
 from bot.store import Store
 from standins.slack_api import FakeResponse, SlackApi
@@ -43,7 +43,7 @@ def queue(store: Store, *releases: Release, channel: str = CHANNEL) -> None:
     with store.transaction():
         for item in releases:
             store.save_release(item, source="rss", now=time.time())
-            store.add_delivery(item.id, channel, now=time.time())
+            store.add_delivery(item.id, Place(SINGLE_WORKSPACE, channel), now=time.time())
 
 
 def mark_sending(tmp_path: Path, delivery_id: int) -> None:
@@ -73,7 +73,7 @@ async def deliver_everything(outbox: Outbox, store: Store, *, timeout: float = 1
     running = asyncio.create_task(outbox.run(stop))
 
     def idle() -> bool:
-        counts = store.delivery_counts()
+        counts = store.delivery_counts(team=SINGLE_WORKSPACE)
         return counts["pending"] == 0 and counts["sending"] == 0
 
     try:
@@ -289,7 +289,7 @@ async def test_a_locked_database_delays_deliveries_and_stops_nothing(
         assert not running.done()
         assert slack.calls_to("chat.postMessage") == []
         other_process.execute("COMMIT")
-        await eventually(lambda: store.delivery_counts()["sent"] == 1)
+        await eventually(lambda: store.delivery_counts(team=SINGLE_WORKSPACE)["sent"] == 1)
 
         # Locked while a post is in flight: its answer cannot be recorded.
         slack.post_delay = 0.5
@@ -301,7 +301,7 @@ async def test_a_locked_database_delays_deliveries_and_stops_nothing(
         await asyncio.sleep(0.3)
         assert not running.done()
         other_process.execute("COMMIT")
-        await eventually(lambda: store.delivery_counts()["sent"] == 2)
+        await eventually(lambda: store.delivery_counts(team=SINGLE_WORKSPACE)["sent"] == 2)
     finally:
         other_process.close()
         stop.set()
@@ -342,7 +342,9 @@ async def test_a_failed_delivery_queued_again_is_posted_once(
     [row] = store.delivery_log()
     assert row["state"] == "failed"
 
-    assert store.retry_failed(now=time.time()) == 1  # an admin's "Retry failed deliveries"
+    assert (
+        store.retry_failed(team=SINGLE_WORKSPACE, now=time.time()) == 1
+    )  # an admin's "Retry failed deliveries"
     await deliver_everything(Outbox(db, client_for(slack, tmp_path), retry_base=0.05), store)
 
     assert posted_ids(slack) == [release(1).id]
@@ -439,7 +441,9 @@ async def test_a_long_retry_after_is_capped_and_shown_while_waiting(
         assert report["ok"] is False
         assert any(line.startswith("Slack is rate-limiting posts") for line in report["problems"])
         # Not an hour: the capped wait, then the post.
-        await eventually(lambda: store.delivery_counts()["sent"] == 1, timeout=10)
+        await eventually(
+            lambda: store.delivery_counts(team=SINGLE_WORKSPACE)["sent"] == 1, timeout=10
+        )
     finally:
         stop.set()
         await running
@@ -486,7 +490,9 @@ async def test_a_post_slack_asks_to_retry_is_never_resent_after_its_lease_lapsed
     run = asyncio.create_task(running.run(stop))
     try:
         await drain
-        await eventually(lambda: store.delivery_counts()["sent"] == 1, timeout=15)
+        await eventually(
+            lambda: store.delivery_counts(team=SINGLE_WORKSPACE)["sent"] == 1, timeout=15
+        )
         await asyncio.sleep(1)  # a second post would show up here
     finally:
         stop.set()

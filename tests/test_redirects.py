@@ -16,6 +16,7 @@ from bot.database import Database
 from bot.ingest.archive import Backfill
 from bot.ingest.archive_page import ArchiveError
 from bot.ingest.watcher import Outcome, Watcher
+from bot.models import SINGLE_WORKSPACE, Place
 from bot.runtime import Bot
 from bot.settings import Settings, SettingsError
 from bot.store import Store
@@ -61,7 +62,7 @@ def watcher_for(
         db,
         session,
         feed_url=url,
-        channels_for=lambda store, release: [CHANNEL],
+        channels_for=lambda store, release: [Place(SINGLE_WORKSPACE, CHANNEL)],
         poll_interval=300,
         **options,  # type: ignore[arg-type]
     )

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from bot.models import Route
+from bot.models import SINGLE_WORKSPACE, Route
 from bot.routes import CONFLICT, RouteError, Routes
 from bot.store import Store
 
@@ -16,11 +16,11 @@ ADMIN, OTHER, OLD, NEW = "U0ADMIN001", "U0ADMIN002", "C0OLDROUT1", "C0NEWROUT1"
 
 def routes_at_a_ticking_clock(store: Store) -> Routes:
     """Routes whose clock moves a second at every change, as a real one moves on."""
-    return Routes(store, clock=itertools.count(1000.0).__next__)
+    return Routes(store, team=SINGLE_WORKSPACE, clock=itertools.count(1000.0).__next__)
 
 
 def route(store: Store, channel: str) -> Route:
-    return next(r for r in store.routes() if r.channel == channel)
+    return next(r for r in store.routes(team=SINGLE_WORKSPACE) if r.channel == channel)
 
 
 def test_a_move_that_fails_half_way_keeps_the_route_where_it_was(store: Store) -> None:
@@ -35,8 +35,12 @@ def test_a_move_that_fails_half_way_keeps_the_route_where_it_was(store: Store) -
     with pytest.raises(sqlite3.IntegrityError, match="disk full"):
         routes.set(NEW, ["Statement"], by=ADMIN, replacing=OLD, seen=opened)
 
-    assert [(r.channel, r.categories) for r in store.routes()] == [(OLD, ("Policy",))]
-    assert [c.detail for c in store.recent_changes()] == [f"{OLD}: routed Policy to {OLD}"]
+    assert [(r.channel, r.categories) for r in store.routes(team=SINGLE_WORKSPACE)] == [
+        (OLD, ("Policy",))
+    ]
+    assert [c.detail for c in store.recent_changes(team=SINGLE_WORKSPACE)] == [
+        f"{OLD}: routed Policy to {OLD}"
+    ]
 
 
 def test_a_channel_with_a_route_is_not_overwritten_by_another_form(store: Store) -> None:
@@ -61,7 +65,7 @@ def test_a_channel_with_a_route_is_not_overwritten_by_another_form(store: Store)
     # Its own Edit form may
     routes.set(OLD, ["Press Release"], by=ADMIN, replacing=OLD, seen=route(store, OLD).updated_at)
 
-    assert [(r.channel, r.categories) for r in store.routes()] == [
+    assert [(r.channel, r.categories) for r in store.routes(team=SINGLE_WORKSPACE)] == [
         (NEW, ()),
         (OLD, ("Press Release",)),
     ]
@@ -80,14 +84,20 @@ def test_an_edit_form_opened_before_another_admins_change_changes_nothing(
         routes.unroute(OLD, [], by=OTHER)
     else:
         routes.set(NEW, ["Policy"], by=OTHER, replacing=OLD, seen=opened)
-    before, audited = store.routes(), store.recent_changes()
+    before, audited = (
+        store.routes(team=SINGLE_WORKSPACE),
+        store.recent_changes(team=SINGLE_WORKSPACE),
+    )
 
     for target in (OLD, NEW):  # saved in place, or moved to another channel
         with pytest.raises(RouteError) as refused:
             routes.set(target, ["Press Release"], by=ADMIN, replacing=OLD, seen=opened)
         assert str(refused.value) == CONFLICT
 
-    assert store.routes() == before and store.recent_changes() == audited
+    assert (
+        store.routes(team=SINGLE_WORKSPACE) == before
+        and store.recent_changes(team=SINGLE_WORKSPACE) == audited
+    )
 
 
 def test_the_audit_log_says_what_each_change_did(store: Store) -> None:
@@ -103,7 +113,9 @@ def test_the_audit_log_says_what_each_change_did(store: Store) -> None:
     routes.set(NEW, ["Policy"], by=ADMIN, replacing=OLD, seen=route(store, OLD).updated_at)
     routes.unroute(NEW, [], by=ADMIN)
 
-    assert [(c.action, c.detail) for c in reversed(store.recent_changes(20))] == [
+    assert [
+        (c.action, c.detail) for c in reversed(store.recent_changes(20, team=SINGLE_WORKSPACE))
+    ] == [
         ("route", f"{OLD}: routed Policy to {OLD}"),
         ("route", f"{OLD}: added Statement to {OLD} (now Policy, Statement)"),
         ("route", f"{OLD}: added Press Release to {OLD} (now Policy, Statement, Press Release)"),

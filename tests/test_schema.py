@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.models import Holder, Release, Validators
+from bot.models import SINGLE_WORKSPACE, Place, Release, Validators
 from bot.search.engine import Search
 from bot.store import (
     SCHEMA_VERSION,
@@ -201,13 +201,13 @@ def test_step_4_adds_what_came_while_the_version_stayed_3(path: Path, opened: li
     assert {"boot_id", "pid_ns", "started"} <= columns(store, "leases")
     assert {"window_start", "bad_items", "bad_item_examples"} <= columns(store, "feed_state")
     assert {"bad_items", "bad_item_examples", "stop_reason"} <= columns(store, "archive_state")
-    [queued] = store.delivery_log()
-    assert (queued["channel"], queued["state"]) == ("C1", "pending")
+    # Read as version 4 read them (today's reads name the workspaces of step 6).
+    queued = store.db.execute("SELECT channel, state FROM deliveries").fetchall()
+    assert queued == [("C1", "pending")]
     assert store.archive_status("https://archive").pages == 3
-    holder = Holder("other", "h2", 2)
-    assert store.claim_channels(holder, ttl=5, now=10.0, holder_is_gone=lambda _: False)
-    assert store.seed_route("ANNOUNCE_CHANNEL", "C1", by="U1", detail="seeded", now=1.0)
-    assert [change.action for change in store.recent_changes()] == ["route"]
+    assert {"channel", "categories"} <= columns(store, "routes")
+    assert {"at", "user_id", "action", "detail"} <= columns(store, "changes")
+    assert {"name", "value", "applied"} <= columns(store, "seeds")
 
 
 def test_step_5_counts_the_vocabulary_and_the_releases(path: Path, opened: list[Store]) -> None:
@@ -251,13 +251,47 @@ def test_step_5_replaces_the_side_indexes_and_joined_words_of_version_4(
     ]
     store.db.execute("INSERT INTO releases_fts (releases_fts, rank) VALUES ('integrity-check', 1)")
     assert store.release_count() == 3
-    assert store.delivery_counts()["pending"] == 1
-    assert [route.channel for route in store.routes()] == ["C0NEWS0001"]
+    assert store.delivery_counts(team=SINGLE_WORKSPACE)["pending"] == 1
+    assert [route.channel for route in store.routes(team=SINGLE_WORKSPACE)] == ["C0NEWS0001"]
     # The acronyms the stored releases define are learned: either form finds both.
     assert ("MHRA", "medicines and healthcare products regulatory agency", 1) in store.acronyms()
     found = Search(store).run("mhra")
     assert [f.release.id for f in found.found] == ["5f0c8a1be4b0a1c2d3e4f501"]
     assert Search(store).run("category:policy embryo").total == 1
+
+
+def test_step_6_gives_every_route_delivery_and_change_a_workspace(
+    path: Path, opened: list[Store]
+) -> None:
+    store = at_version(path, 5, opened)
+    # Rows in version 5's shape: one workspace, no team column.
+    store.db["releases"].insert(release_row(1, "Embryo news"))
+    release = f"{1:024x}"
+    store.db["routes"].insert(
+        {"channel": "C1", "categories": '["Policy"]', "updated_at": 1.0, "updated_by": "U1"}
+    )
+    store.db["deliveries"].insert(
+        {"release_id": release, "channel": "C1", "state": "pending", "attempts": 0,
+         "due_at": 1.0, "created_at": 1.0}
+    )  # fmt: skip
+    store.db["changes"].insert({"at": 1.0, "user_id": "U1", "action": "route", "detail": "C1"})
+    assert "installations" not in store.db.table_names()
+
+    migrate(store, to=6)
+
+    assert user_version(store) == 6
+    assert [(r.team, r.channel, r.categories) for r in store.every_route()] == [
+        (SINGLE_WORKSPACE, "C1", ("Policy",))
+    ]
+    assert [(d["team"], d["channel"]) for d in store.delivery_log()] == [(SINGLE_WORKSPACE, "C1")]
+    assert [c.detail for c in store.recent_changes(team=SINGLE_WORKSPACE)] == ["C1"]
+    # One channel ID in two workspaces (a shared channel) is two routes and two deliveries.
+    store.save_route("C1", [], team="T2", by="U2", action="route", detail="C1", now=2.0)
+    assert store.add_delivery(release, Place("T2", "C1"), now=2.0)
+    assert not store.add_delivery(release, Place(SINGLE_WORKSPACE, "C1"), now=2.0)
+    assert store.routes(team="T2")[0].categories == ()
+    assert store.recent_changes(team="T3") == []
+    assert {"installations", "oauth_states"} <= set(store.db.table_names())
 
 
 def test_a_database_of_a_newer_version_is_refused(path: Path, opened: list[Store]) -> None:
@@ -292,11 +326,11 @@ def test_a_database_the_released_version_3_wrote_is_upgraded_keeping_everything(
 
     assert store.db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     assert store.release_count() == 5
-    assert [(r.channel, r.categories) for r in store.routes()] == [
+    assert [(r.channel, r.categories) for r in store.routes(team=SINGLE_WORKSPACE)] == [
         ("C0NEWS0001", ()),
         ("C0POLICY01", ("Policy",)),
     ]
-    assert store.delivery_counts()["pending"] == 1
+    assert store.delivery_counts(team=SINGLE_WORKSPACE)["pending"] == 1
     assert store.seeded("ANNOUNCE_CHANNEL=C0NEWS0001") == ("C0NEWS0001", True)
     assert store.feed_status("https://www.isscr.org/isscr-news?format=rss").validators.etag
     found = Search(store).run("nih")

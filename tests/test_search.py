@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import Release, Validators
+from bot.models import SINGLE_WORKSPACE, Place, Release, Validators
 from bot.search.engine import Search, SearchError
 from bot.search.grammar import Hint, QueryError
 from bot.search.marks import MARK_CLOSE, MARK_OPEN
@@ -494,7 +494,7 @@ def test_only_a_change_to_the_releases_makes_a_search_reload_its_words(
     # A poll, a delivery and a release saved again unchanged write, but change no release:
     # reloading the words of a large archive after each would cost a second.
     other.record_poll_success("https://example.org/feed", Validators(None, None), now=1)
-    other.add_delivery(ARCHIVE[0].id, "C1", now=1)
+    other.add_delivery(ARCHIVE[0].id, Place(SINGLE_WORKSPACE, "C1"), now=1)
     assert not other.save_release(ARCHIVE[0], source="rss", now=1)
     assert store.releases_version() == version
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.models import Holder, Lease, Release, Validators
+from bot.models import SINGLE_WORKSPACE, Holder, Lease, Place, Release, Validators
 from bot.store import (
     DISCARDED,
     DONE,
@@ -83,13 +83,13 @@ def test_a_new_database_has_pages_of_16_kb_and_an_older_one_keeps_its_own(
 
 def test_a_transaction_commits_together_and_rolls_back_together(store: Store) -> None:
     with store.transaction():
-        store.record_change("U1", "poll", "polled the feed", now=1.0)
+        store.record_change("U1", "poll", "polled the feed", now=1.0, team=SINGLE_WORKSPACE)
         with store.transaction():  # joins the outer one
-            store.record_change("U1", "poll", "polled again", now=2.0)
+            store.record_change("U1", "poll", "polled again", now=2.0, team=SINGLE_WORKSPACE)
     with pytest.raises(RuntimeError), store.transaction():
-        store.record_change("U1", "poll", "lost", now=3.0)
+        store.record_change("U1", "poll", "lost", now=3.0, team=SINGLE_WORKSPACE)
         raise RuntimeError
-    assert [change.detail for change in store.recent_changes()] == [
+    assert [change.detail for change in store.recent_changes(team=SINGLE_WORKSPACE)] == [
         "polled again",
         "polled the feed",
     ]
@@ -114,7 +114,7 @@ def test_a_read_only_store_never_creates_or_writes_the_file(tmp_path: Path, stor
     reader = Store(tmp_path / "bot.db", read_only=True)
     try:
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
-            reader.record_change("U1", "poll", "polled", now=1.0)
+            reader.record_change("U1", "poll", "polled", now=1.0, team=SINGLE_WORKSPACE)
     finally:
         reader.close()
 
@@ -275,22 +275,40 @@ def test_tidy_search_index_keeps_every_match(store: Store) -> None:
 
 
 def test_routes_are_saved_deleted_and_audited(store: Store) -> None:
-    store.save_route("C2", ["Policy"], by="U1", action="route", detail="C2: routed Policy", now=1.0)
-    store.save_route("C1", [], by="U2", action="route", detail="C1: routed all", now=2.0)
-    assert [(r.channel, r.categories, r.updated_by) for r in store.routes()] == [
+    store.save_route(
+        "C2",
+        ["Policy"],
+        team=SINGLE_WORKSPACE,
+        by="U1",
+        action="route",
+        detail="C2: routed Policy",
+        now=1.0,
+    )
+    store.save_route(
+        "C1", [], team=SINGLE_WORKSPACE, by="U2", action="route", detail="C1: routed all", now=2.0
+    )
+    assert [
+        (r.channel, r.categories, r.updated_by) for r in store.routes(team=SINGLE_WORKSPACE)
+    ] == [
         ("C1", (), "U2"),
         ("C2", ("Policy",), "U1"),
     ]
-    assert store.delete_route("C2", by="U1", detail="C2: unrouted", now=3.0)
-    assert not store.delete_route("C2", by="U1", detail="C2: unrouted", now=4.0)
-    assert [r.channel for r in store.routes()] == ["C1"]
-    assert [(c.at, c.user_id, c.action, c.detail) for c in store.recent_changes()] == [
+    assert store.delete_route("C2", team=SINGLE_WORKSPACE, by="U1", detail="C2: unrouted", now=3.0)
+    assert not store.delete_route(
+        "C2", team=SINGLE_WORKSPACE, by="U1", detail="C2: unrouted", now=4.0
+    )
+    assert [r.channel for r in store.routes(team=SINGLE_WORKSPACE)] == ["C1"]
+    assert [
+        (c.at, c.user_id, c.action, c.detail) for c in store.recent_changes(team=SINGLE_WORKSPACE)
+    ] == [
         (3.0, "U1", "unroute", "C2: unrouted"),
         (2.0, "U2", "route", "C1: routed all"),
         (1.0, "U1", "route", "C2: routed Policy"),
     ]
-    store.record_change("U3", "poll", "polled the feed", now=5.0)
-    assert [c.detail for c in store.recent_changes(limit=1)] == ["polled the feed"]
+    store.record_change("U3", "poll", "polled the feed", now=5.0, team=SINGLE_WORKSPACE)
+    assert [c.detail for c in store.recent_changes(limit=1, team=SINGLE_WORKSPACE)] == [
+        "polled the feed"
+    ]
 
 
 def test_a_seed_routes_every_category_once_and_only_on_a_database_without_routes(
@@ -304,7 +322,7 @@ def test_a_seed_routes_every_category_once_and_only_on_a_database_without_routes
         "OTHER", "C2", by="U0", detail="C2: seeded", now=3.0
     )  # routes exist
     assert store.seeded("OTHER") == ("C2", False)
-    assert [(r.channel, r.categories) for r in store.routes()] == [("C1", ())]
+    assert [(r.channel, r.categories) for r in store.routes(team=SINGLE_WORKSPACE)] == [("C1", ())]
 
 
 def test_has_uncategorized_releases_says_whether_a_release_has_no_category(store: Store) -> None:
@@ -322,20 +340,24 @@ HOLDER = Holder("owner-1", "host", 1)
 
 def test_a_delivery_is_queued_once_posted_in_order_and_counted(store: Store) -> None:
     stored(store, release(1), release(2))
-    assert store.add_delivery("r1", "C1", now=1.0)
-    assert not store.add_delivery("r1", "C1", now=2.0)
-    assert store.add_delivery("r2", "C1", now=3.0)
-    assert store.channels_with_work() == ["C1"]
+    assert store.add_delivery("r1", Place(SINGLE_WORKSPACE, "C1"), now=1.0)
+    assert not store.add_delivery("r1", Place(SINGLE_WORKSPACE, "C1"), now=2.0)
+    assert store.add_delivery("r2", Place(SINGLE_WORKSPACE, "C1"), now=3.0)
+    assert store.channels_with_work() == [Place(SINGLE_WORKSPACE, "C1")]
     assert store.next_due_at() == 1.0
     taken = store.claim_channels(HOLDER, ttl=60, now=10.0, holder_is_gone=lambda _: False)
-    first = taken["C1"]
-    assert (first.release_id, first.state, store.next_delivery("C1")) == ("r1", PENDING, first)
+    first = taken[Place(SINGLE_WORKSPACE, "C1")]
+    assert (first.release_id, first.state, store.next_delivery(Place(SINGLE_WORKSPACE, "C1"))) == (
+        "r1",
+        PENDING,
+        first,
+    )
     assert store.begin_post(first.id, owner=HOLDER.owner, ttl=60, now=11.0) == 1
     sending = store.delivery(first.id)
     assert sending is not None and (sending.state, sending.sending_since) == (SENDING, 11.0)
     store.mark_sent(first.id, ts="1.1", now=12.0, note="found in history")
-    assert store.next_delivery("C1").release_id == "r2"  # type: ignore[union-attr]
-    assert store.delivery_counts() == {
+    assert store.next_delivery(Place(SINGLE_WORKSPACE, "C1")).release_id == "r2"  # type: ignore[union-attr]
+    assert store.delivery_counts(team=SINGLE_WORKSPACE) == {
         PENDING: 1,
         SENDING: 0,
         SENT: 1,
@@ -343,21 +365,25 @@ def test_a_delivery_is_queued_once_posted_in_order_and_counted(store: Store) -> 
         HELD: 0,
         DISCARDED: 0,
     }
-    assert store.delivery_counts_by_channel() == {"C1": {"waiting": 1, SENT: 1, FAILED: 0}}
+    assert store.delivery_counts_by_channel(team=SINGLE_WORKSPACE) == {
+        "C1": {"waiting": 1, SENT: 1, FAILED: 0}
+    }
     log = store.delivery_log()
     assert [(row["release_id"], row["state"], row["ts"]) for row in log] == [
         ("r1", SENT, "1.1"),
         ("r2", PENDING, None),
     ]
-    assert [row["title"] for row in store.deliveries(states=[SENT])] == ["Release 1"]
+    assert [row["title"] for row in store.deliveries(team=SINGLE_WORKSPACE, states=[SENT])] == [
+        "Release 1"
+    ]
     assert store.delivery(999) is None
 
 
 def test_a_failed_try_is_rescheduled_then_given_up_then_retried(store: Store) -> None:
     stored(store, release(1))
-    store.add_delivery("r1", "C1", now=1.0)
+    store.add_delivery("r1", Place(SINGLE_WORKSPACE, "C1"), now=1.0)
     store.claim_channels(HOLDER, ttl=60, now=1.0, holder_is_gone=lambda _: False)
-    [delivery] = [store.next_delivery("C1")]
+    [delivery] = [store.next_delivery(Place(SINGLE_WORKSPACE, "C1"))]
     assert delivery is not None
     attempt = store.begin_post(delivery.id, owner=HOLDER.owner, ttl=60, now=2.0)
     store.reschedule(
@@ -367,12 +393,14 @@ def test_a_failed_try_is_rescheduled_then_given_up_then_retried(store: Store) ->
         error=f"{RATE_LIMITED}: wait",
         outcome_known=True,
     )
-    assert store.waiting_after_failures() == (1, 0)
-    assert [row["id"] for row in store.deliveries(states=[PENDING], failing=True)] == [delivery.id]
+    assert store.waiting_after_failures(team=SINGLE_WORKSPACE) == (1, 0)
+    assert [
+        row["id"] for row in store.deliveries(team=SINGLE_WORKSPACE, states=[PENDING], failing=True)
+    ] == [delivery.id]
     store.make_all_due(now=5.0)  # a rate limit is waited out even across a restart
     assert store.next_due_at() == 100.0
     store.reschedule(delivery.id, attempt=None, due_at=50.0, error="timeout", outcome_known=False)
-    assert store.waiting_after_failures() == (0, 1)
+    assert store.waiting_after_failures(team=SINGLE_WORKSPACE) == (0, 1)
     store.make_all_due(now=5.0)
     assert store.next_due_at() == 5.0
     store.reschedule(
@@ -381,8 +409,11 @@ def test_a_failed_try_is_rescheduled_then_given_up_then_retried(store: Store) ->
     assert store.next_due_at() == 5.0
     attempt = store.begin_post(delivery.id, owner=HOLDER.owner, ttl=60, now=6.0)
     store.mark_failed(delivery.id, attempt=attempt, error="gave up", outcome_known=False)
-    assert store.delivery_counts()[FAILED] == 1 and store.channels_with_work() == []
-    assert store.retry_failed(now=6.0) == 1
+    assert (
+        store.delivery_counts(team=SINGLE_WORKSPACE)[FAILED] == 1
+        and store.channels_with_work() == []
+    )
+    assert store.retry_failed(team=SINGLE_WORKSPACE, now=6.0) == 1
     retried = store.delivery(delivery.id)
     # Its last try may have reached Slack: it is looked for in history before posting again
     assert retried is not None and (retried.state, retried.attempts) == (SENDING, 0)
@@ -390,32 +421,45 @@ def test_a_failed_try_is_rescheduled_then_given_up_then_retried(store: Store) ->
 
 def test_held_deliveries_wait_for_an_admin_to_announce_or_discard_them(store: Store) -> None:
     stored(store, release(1), release(2))
-    store.add_delivery("r1", "C1", now=1.0, held_because="a flood of 30 releases")
-    store.add_delivery("r1", "C2", now=1.0, held_because="a flood of 30 releases")
-    assert (store.held().releases, store.held().posts) == (1, 2)
-    assert store.held().reason == "a flood of 30 releases"
+    store.add_delivery(
+        "r1", Place(SINGLE_WORKSPACE, "C1"), now=1.0, held_because="a flood of 30 releases"
+    )
+    store.add_delivery(
+        "r1", Place(SINGLE_WORKSPACE, "C2"), now=1.0, held_because="a flood of 30 releases"
+    )
+    assert (
+        store.held(team=SINGLE_WORKSPACE).releases,
+        store.held(team=SINGLE_WORKSPACE).posts,
+    ) == (1, 2)
+    assert store.held(team=SINGLE_WORKSPACE).reason == "a flood of 30 releases"
     assert store.channels_with_work() == []  # the outbox never posts them
-    assert store.announce_held(by="U1", now=2.0) == 1
-    assert store.channels_with_work() == ["C1", "C2"] and store.held().posts == 0
-    store.add_delivery("r2", "C1", now=3.0, held_because="flood")
-    assert store.discard_held(by="U1", now=4.0) == 1
-    assert store.delivery_counts()[DISCARDED] == 1
-    assert [c.detail for c in store.recent_changes()] == [
+    assert store.announce_held(team=SINGLE_WORKSPACE, by="U1", now=2.0) == 1
+    assert (
+        store.channels_with_work() == [("", "C1"), ("", "C2")]
+        and store.held(team=SINGLE_WORKSPACE).posts == 0
+    )
+    store.add_delivery("r2", Place(SINGLE_WORKSPACE, "C1"), now=3.0, held_because="flood")
+    assert store.discard_held(team=SINGLE_WORKSPACE, by="U1", now=4.0) == 1
+    assert store.delivery_counts(team=SINGLE_WORKSPACE)[DISCARDED] == 1
+    assert [c.detail for c in store.recent_changes(team=SINGLE_WORKSPACE)] == [
         "discarded 1 held release (stored, never announced)",
         "queued 1 held release for announcement",
     ]
-    assert store.announce_held(by="U1", now=5.0) == 0  # nothing held: nothing audited
-    assert len(store.recent_changes()) == 2
+    assert (
+        store.announce_held(team=SINGLE_WORKSPACE, by="U1", now=5.0) == 0
+    )  # nothing held: nothing audited
+    assert len(store.recent_changes(team=SINGLE_WORKSPACE)) == 2
 
 
 def test_a_lease_is_taken_from_no_live_holder_renewed_and_released(store: Store) -> None:
     stored(store, release(1), release(2))
-    store.add_delivery("r1", "C1", now=1.0)
-    store.add_delivery("r2", "C2", now=1.0)
+    store.add_delivery("r1", Place(SINGLE_WORKSPACE, "C1"), now=1.0)
+    store.add_delivery("r2", Place(SINGLE_WORKSPACE, "C2"), now=1.0)
     other = Holder("owner-2", "host", 2)
+    c1, c2 = Place(SINGLE_WORKSPACE, "C1"), Place(SINGLE_WORKSPACE, "C2")
     assert set(store.claim_channels(HOLDER, ttl=60, now=1.0, holder_is_gone=lambda _: False)) == {
-        "C1",
-        "C2",
+        c1,
+        c2,
     }
     seen: list[Lease] = []
 
@@ -423,18 +467,19 @@ def test_a_lease_is_taken_from_no_live_holder_renewed_and_released(store: Store)
         seen.append(lease)
         return lease.holder.owner == "nobody"
 
-    assert store.claim_channels(other, skip=["C2"], ttl=60, now=2.0, holder_is_gone=gone) == {}
+    assert store.claim_channels(other, skip=[c2], ttl=60, now=2.0, holder_is_gone=gone) == {}
     assert [(lease.holder, lease.expires_at) for lease in seen] == [(HOLDER, 61.0)]
-    assert store.renew_leases(["C1", "C2"], owner=HOLDER.owner, ttl=60, now=3.0) == set()
-    store.release_lease("C2", owner=HOLDER.owner)
-    assert store.renew_leases(["C1", "C2"], owner=HOLDER.owner, ttl=60, now=4.0) == {"C2"}
-    assert set(store.claim_channels(other, ttl=60, now=5.0, holder_is_gone=gone)) == {"C2"}
+    assert store.renew_leases([c1, c2], owner=HOLDER.owner, ttl=60, now=3.0) == set()
+    store.release_leases([c2], owner=HOLDER.owner)
+    assert store.renew_leases([c1, c2], owner=HOLDER.owner, ttl=60, now=4.0) == {c2}
+    assert set(store.claim_channels(other, ttl=60, now=5.0, holder_is_gone=gone)) == {c2}
     # Once another holds the lease, a post is refused with nothing changed
-    delivery = store.next_delivery("C2")
+    delivery = store.next_delivery(Place(SINGLE_WORKSPACE, "C2"))
     assert delivery is not None
     assert store.begin_post(delivery.id, owner=HOLDER.owner, ttl=60, now=6.0) is None
-    assert lease_name("C1") == "channel:C1"
-    assert set(store.claim_channels(other, ttl=60, now=200.0, holder_is_gone=gone)) == {"C1", "C2"}
+    assert lease_name(c1) == "channel:C1"
+    assert lease_name(Place("T1", "C1")) == "channel:T1:C1"
+    assert set(store.claim_channels(other, ttl=60, now=200.0, holder_is_gone=gone)) == {c1, c2}
 
 
 # -- feed and archive state ------------------------------------------------------------------

@@ -15,7 +15,7 @@ import click
 
 from bot.cli.common import database_problem, fail, load_settings, open_store
 from bot.database import Database
-from bot.health import of_settings
+from bot.health import everyone, of_settings
 from bot.ingest.archive import Backfill, BackfillResult
 from bot.ingest.archive_page import ArchiveError
 from bot.ingest.feed import open_session
@@ -31,7 +31,7 @@ def status() -> None:
     # Read-only: looking at the health changes nothing, and never creates a database.
     store = open_store(settings, read_only=True)
     try:
-        report = of_settings(store, settings)
+        report = of_settings(store, settings, team=everyone(settings))
     except sqlite3.Error as error:  # e.g. a database the bot has not upgraded yet
         fail(database_problem(settings, error))
     finally:
@@ -129,6 +129,6 @@ def retry_failed_command() -> None:
     """Queue failed deliveries again (after fixing a channel or the token)."""
     settings = load_settings()
     store = open_store(settings, create=False)
-    count = store.retry_failed(now=time.time())
+    count = store.retry_failed(team=None, now=time.time())
     store.close()
     click.echo(f"{count} failed deliveries queued again; a running bot posts them shortly.")

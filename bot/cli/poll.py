@@ -93,7 +93,11 @@ async def _poll(settings: Settings, *, post: bool = True) -> int:
             if post:
                 await core.outbox.drain()
             counts, held, stored = await core.db.read(
-                lambda store: (store.delivery_counts(), store.held(), store.release_count())
+                lambda store: (
+                    store.delivery_counts(team=None),
+                    store.held(team=None),
+                    store.release_count(),
+                )
             )
         finally:
             await asyncio.to_thread(core.db.close)

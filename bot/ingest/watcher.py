@@ -23,7 +23,7 @@ from bot.ingest.feed import fetch_feed
 from bot.ingest.fields import log_problems
 from bot.ingest.identity import recognise
 from bot.ingest.rss import parse_feed
-from bot.models import FeedError, FeedFailure, Parsed, Release, Validators
+from bot.models import FeedError, FeedFailure, Parsed, Place, Release, Validators
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class Watcher:
         session: aiohttp.ClientSession,
         *,
         feed_url: str,
-        channels_for: Callable[[Store, Release], Iterable[str]],
+        channels_for: Callable[[Store, Release], Iterable[Place]],
         poll_interval: float,
         announce_existing: int = 0,
         on_queued: Callable[[], None] = lambda: None,
@@ -253,11 +253,11 @@ class Watcher:
             # Held first: a channel's deliveries then stay in publication order.
             held_because = flood_reason(len(plan.new), now=now) if plan.held else None
             for release in plan.held:
-                for channel in self.channels_for(store, release):
-                    store.add_delivery(release.id, channel, now=now, held_because=held_because)
+                for place in self.channels_for(store, release):
+                    store.add_delivery(release.id, place, now=now, held_because=held_because)
             for release in plan.to_announce:
-                for channel in self.channels_for(store, release):
-                    store.add_delivery(release.id, channel, now=now)
+                for place in self.channels_for(store, release):
+                    store.add_delivery(release.id, place, now=now)
             store.record_poll_success(self.feed_url, validators, now=now)
             store.record_bad_feed_items(self.feed_url, parsed.problems)
             # For the archive backfill: what is newer than this is the watcher's to announce.

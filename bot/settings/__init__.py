@@ -46,11 +46,24 @@ class Settings:
     delivery_lease: float = DEFAULT_DELIVERY_LEASE
     # Hosts a redirect of the feed or the archive may lead to, besides their own site.
     feed_allowed_hosts: frozenset[str] = frozenset()
+    # Distribution mode (one installation, many workspaces): the app's OAuth credentials, the
+    # keys the workspaces' tokens are encrypted with (the first encrypts), and the Redirect URL
+    # when the app lists several.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    token_keys: tuple[str, ...] = field(default=(), repr=False)
+    slack_redirect_uri: str | None = None
 
     @property
     def socket_mode(self) -> bool:
         """Socket Mode is chosen by the presence of an app-level token."""
         return self.slack_app_token is not None
+
+    @property
+    def distribution(self) -> bool:
+        """Distribution mode is chosen by the app's OAuth credentials: workspaces install the
+        app with "Add to Slack", each with its own token, kept in the database."""
+        return self.slack_client_id is not None or self.slack_client_secret is not None
 
     def warnings(self) -> list[str]:
         """Accepted but questionable values, logged once logging is set up."""
@@ -82,6 +95,9 @@ class Settings:
         problems.raise_any()
 
     def _require_slack(self, problems: Problems, *, serve: bool) -> None:
+        if self.distribution:
+            self._require_distribution(problems, serve=serve)
+            return
         if self.slack_bot_token is None and not problems.reported("SLACK_BOT_TOKEN"):
             problems.found.append(
                 SettingsError(
@@ -105,6 +121,63 @@ class Settings:
                     "or set SLACK_APP_TOKEN to use Socket Mode instead",
                 )
             )
+
+    def _require_distribution(self, problems: Problems, *, serve: bool) -> None:
+        """What distribution mode needs: the workspaces' tokens are read from the database,
+        decrypted with TOKEN_ENCRYPTION_KEY, and Slack's requests must be signed."""
+        if not self.token_keys and not problems.reported("TOKEN_ENCRYPTION_KEY"):
+            problems.found.append(
+                SettingsError(
+                    "TOKEN_ENCRYPTION_KEY",
+                    "is not set, and distribution mode keeps each workspace's token encrypted",
+                    "run `isscr-news-bot new-key` and set it to the key printed",
+                )
+            )
+        if serve and self.slack_signing_secret is None:
+            problems.found.append(
+                SettingsError(
+                    "SLACK_SIGNING_SECRET",
+                    "is not set",
+                    "copy it from your app's Basic Information page (App Credentials)",
+                )
+            )
+
+    def _check_mode(self, problems: Problems) -> None:
+        """Settings that cannot work together: each a line saying which to unset."""
+        if not self.distribution:
+            return
+        for name, value in (
+            ("SLACK_CLIENT_ID", self.slack_client_id),
+            ("SLACK_CLIENT_SECRET", self.slack_client_secret),
+        ):
+            if value is None:
+                problems.found.append(
+                    SettingsError(
+                        name,
+                        "is not set, but its pair is",
+                        "copy both from your app's Basic Information page (App Credentials) "
+                        "for distribution mode, or unset both for one workspace",
+                    )
+                )
+        single_only = (
+            ("SLACK_APP_TOKEN", self.slack_app_token,
+             "distribution mode runs over HTTP, each workspace's requests signed"),
+            ("SLACK_BOT_TOKEN", self.slack_bot_token,
+             "in distribution mode each workspace's token comes from its installation"),
+            ("ANNOUNCE_CHANNEL", self.announce_channel,
+             "in distribution mode each workspace's admins pick their channels on the Home"),
+            ("ADMIN_USER_IDS", ",".join(sorted(self.admin_user_ids)) or None,
+             "in distribution mode each workspace's admins and owners configure it"),
+        )  # fmt: skip
+        for name, value, why in single_only:
+            if value is not None and not problems.reported(name):
+                problems.found.append(
+                    SettingsError(
+                        name,
+                        "is set together with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET",
+                        f"{why}: unset {name}, or unset both of those for one workspace",
+                    )
+                )
 
     def _require_archive(self, problems: Problems) -> None:
         if self.archive_url is None and not (
@@ -179,7 +252,12 @@ class Settings:
             feed_allowed_hosts=check(
                 lambda: fields.host_names(values, "FEED_ALLOWED_HOSTS"), frozenset()
             ),
+            slack_client_id=values.get("SLACK_CLIENT_ID"),
+            slack_client_secret=values.get("SLACK_CLIENT_SECRET"),
+            token_keys=check(lambda: fields.fernet_keys(values, "TOKEN_ENCRYPTION_KEY"), ()),
+            slack_redirect_uri=check(lambda: fields.redirect_uri(values), None),
         )
+        settings._check_mode(problems)
         if not problems.reported("SLACK_APP_TOKEN"):
             settings = check(lambda: settings.in_mode(mode), settings)
         if require_slack:

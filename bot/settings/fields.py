@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from cryptography.fernet import Fernet
+
 from bot.models import CHANNEL_ID, USER_ID
 from bot.settings.errors import SettingsError
 
@@ -90,6 +92,38 @@ def token(values: Mapping[str, str], name: str, prefix: str, where: str) -> str 
         # Never echo the value: it may be a real secret pasted into the wrong variable.
         raise SettingsError(name, f"does not start with {prefix}", f"copy the token from {where}")
     return token
+
+
+def fernet_keys(values: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Fernet keys separated by commas: the first encrypts, every one decrypts (a key being
+    rotated out stays listed second until `rotate-key` has re-encrypted with the first)."""
+    keys = tuple(part for part in re.split(r"[\s,]+", values.get(name, "")) if part)
+    for number, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            # Never echo the value: it is a secret.
+            raise SettingsError(
+                name,
+                f"has a key (number {number}) that is not a Fernet key",
+                "run `isscr-news-bot new-key` and use the key it prints (44 characters)",
+            ) from None
+    return keys
+
+
+def redirect_uri(values: Mapping[str, str]) -> str | None:
+    url = values.get("SLACK_REDIRECT_URI")
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if (parts.scheme != "https" and not (parts.scheme == "http" and local)) or not parts.netloc:
+        raise SettingsError(
+            "SLACK_REDIRECT_URI",
+            f"is {url!r}, not an https URL",
+            "use your app's Redirect URL, e.g. https://news.example.org/slack/oauth_redirect",
+        )
+    return url
 
 
 def number(

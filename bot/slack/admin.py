@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.database import Database, DatabaseBusy
 from bot.health import HealthReport, report
-from bot.models import CHANNEL_ID, Release
+from bot.models import CHANNEL_ID, SINGLE_WORKSPACE, Release
 from bot.routes import RouteError, Routes, typed_categories, unrouted
 from bot.settings import Settings
 from bot.slack import route_text
@@ -47,10 +47,12 @@ BUSY = (
 )
 
 
-def unrouted_in(store: Store) -> list[str]:
-    """What no route takes, for the ⚠ warnings (see `bot.routes.unrouted`)."""
+def unrouted_in(store: Store, team: str) -> list[str]:
+    """What no route of `team` takes, for the ⚠ warnings (see `bot.routes.unrouted`)."""
     return unrouted(
-        store.routes(), store.categories(), uncategorized=store.has_uncategorized_releases()
+        store.routes(team=team),
+        store.categories(),
+        uncategorized=store.has_uncategorized_releases(),
     )
 
 
@@ -72,7 +74,9 @@ def _first_word(text: str) -> tuple[str, str]:
 
 
 class Admin:
-    """Each operation raises DatabaseBusy when the database does not answer in time."""
+    """What the admins of one workspace do (`team`; single-workspace mode's is
+    SINGLE_WORKSPACE): everything they see and change is that workspace's. Each operation
+    raises DatabaseBusy when the database does not answer in time."""
 
     def __init__(
         self,
@@ -81,6 +85,8 @@ class Admin:
         client: AsyncWebClient,
         poster: AsyncWebClient,
         controls: Controls,
+        *,
+        team: str = SINGLE_WORKSPACE,
     ) -> None:
         """`poster` posts the test announcement: a client that never repeats a request that
         may have reached Slack (`bot.slack.app.posting_client`), so a dropped connection is
@@ -90,12 +96,18 @@ class Admin:
         self.client = client
         self.poster = poster
         self.controls = controls
+        self.team = team
         self.check = AdminCheck(client, settings.admin_user_ids)
 
     async def report(self) -> HealthReport:
-        """The health report, as `/healthz` gives it."""
+        """The health report, as `/healthz` gives it, of this workspace's routes and
+        deliveries."""
         return await report(
-            self.db, self.settings, live=self.controls.live_problems(), within=READ_WITHIN
+            self.db,
+            self.settings,
+            live=self.controls.live_problems(),
+            within=READ_WITHIN,
+            team=self.team,
         )
 
     async def answer(self, user_id: str, text: str) -> tuple[Message, bool]:
@@ -110,14 +122,16 @@ class Admin:
         try:
             if verb == "routes":
                 routes, missing = await self.db.read(
-                    lambda store: (store.routes(), unrouted_in(store)), within=READ_WITHIN
+                    lambda store: (store.routes(team=self.team), unrouted_in(store, self.team)),
+                    within=READ_WITHIN,
                 )
                 shown = routes_table(routes, missing)
                 return _message("Where ISSCR news goes", shown), False
             if verb == "status":
                 health = await self.report()
                 per_channel = await self.db.read(
-                    lambda store: store.delivery_counts_by_channel(), within=READ_WITHIN
+                    lambda store: store.delivery_counts_by_channel(team=self.team),
+                    within=READ_WITHIN,
                 )
                 shown = status_answer(health, per_channel)
                 return _message("ISSCR news bot status", shown), False
@@ -140,7 +154,7 @@ class Admin:
         """Poll the feed now, as `user_id` asked (audited)."""
         await self.db.write(
             lambda store: store.record_change(
-                user_id, "poll", "asked for a feed poll", now=time.time()
+                user_id, "poll", "asked for a feed poll", now=time.time(), team=self.team
             ),
             within=WRITE_WITHIN,
         )
@@ -149,7 +163,8 @@ class Admin:
     async def retry_failed(self, user_id: str) -> None:
         """Queue the failed deliveries again, and deliver them now."""
         count = await self.db.write(
-            lambda store: store.retry_failed(now=time.time(), by=user_id), within=WRITE_WITHIN
+            lambda store: store.retry_failed(team=self.team, now=time.time(), by=user_id),
+            within=WRITE_WITHIN,
         )
         if count:
             self.controls.deliver_now()
@@ -157,7 +172,8 @@ class Admin:
     async def announce_held(self, user_id: str) -> None:
         """Announce what a flood held back."""
         announced = await self.db.write(
-            lambda store: store.announce_held(by=user_id, now=time.time()), within=WRITE_WITHIN
+            lambda store: store.announce_held(team=self.team, by=user_id, now=time.time()),
+            within=WRITE_WITHIN,
         )
         if announced:
             self.controls.deliver_now()
@@ -165,14 +181,15 @@ class Admin:
     async def discard_held(self, user_id: str) -> None:
         """Drop what a flood held back: it stays stored and searchable."""
         await self.db.write(
-            lambda store: store.discard_held(by=user_id, now=time.time()), within=WRITE_WITHIN
+            lambda store: store.discard_held(team=self.team, by=user_id, now=time.time()),
+            within=WRITE_WITHIN,
         )
 
     async def first_route(self, user_id: str, channel: str) -> str:
         """The setup card's choice: every category goes to `channel`; the notice to show
         (RouteError when another admin chose first)."""
         await self.db.write(
-            lambda store: Routes(store).first(channel, by=user_id), within=WRITE_WITHIN
+            lambda store: self.routes(store).first(channel, by=user_id), within=WRITE_WITHIN
         )
         membership = await self.join(channel)
         notice = (
@@ -187,9 +204,9 @@ class Admin:
         saved from a forged form)."""
 
         def remove(store: Store) -> bool:
-            stored = any(route.channel == channel for route in store.routes())
+            stored = any(route.channel == channel for route in store.routes(team=self.team))
             if stored:
-                Routes(store).unroute(channel, [], by=user_id)
+                self.routes(store).unroute(channel, [], by=user_id)
             return stored or CHANNEL_ID.fullmatch(channel) is not None
 
         return await self.db.write(remove, within=WRITE_WITHIN)
@@ -214,6 +231,7 @@ class Admin:
                     "test",
                     f"{channel}: sent a test announcement to {channel}",
                     now=time.time(),
+                    team=self.team,
                 )
             )
         except sqlite3.Error as error:  # posted all the same: say so, log why it is unrecorded
@@ -231,18 +249,19 @@ class Admin:
         categories = typed_categories(unescaped(names), known, verb=verb)
         if verb == "route":
             changed = await self.db.write(
-                lambda store: Routes(store).route(channel, categories, by=user_id),
+                lambda store: self.routes(store).route(channel, categories, by=user_id),
                 within=WRITE_WITHIN,
             )
             membership = None if changed.unchanged else await self.join(channel)
         else:
             changed = await self.db.write(
-                lambda store: Routes(store).unroute(channel, categories, by=user_id),
+                lambda store: self.routes(store).unroute(channel, categories, by=user_id),
                 within=WRITE_WITHIN,
             )
             membership = None
         routes, missing = await self.db.read(
-            lambda store: (store.routes(), unrouted_in(store)), within=READ_WITHIN
+            lambda store: (store.routes(team=self.team), unrouted_in(store, self.team)),
+            within=READ_WITHIN,
         )
         # The whole table after the change: routes only add, and the admin sees at once what
         # every channel receives and which categories reach none.
@@ -255,6 +274,10 @@ class Admin:
             unrouted=missing,
         )
         return _message("Routes changed", shown)
+
+    def routes(self, store: Store) -> Routes:
+        """The route operations of this workspace, on `store`."""
+        return Routes(store, team=self.team)
 
     async def join(self, channel: str) -> str | None:
         """Join a public channel so announcements can be posted; say what else is needed."""

@@ -1,10 +1,8 @@
-"""The Bolt app and the Slack Web API clients, built from settings."""
+"""The Bolt app, built from settings: every listener, and how requests are authorized."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,114 +12,16 @@ from slack_bolt.logger.messages import (
     warning_client_prioritized_and_token_skipped,
     warning_token_skipped,
 )
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import USER_AGENT
-from bot.backoff import retry_after_seconds
 from bot.database import Database
 from bot.search.service import SearchService
 from bot.settings import Settings
 from bot.slack import listeners
-from bot.slack.admin import Admin
+from bot.slack.clients import posting_client
 from bot.slack.controls import Controls
-
-SLACK_TIMEOUT = 30
-# A 429 asking to wait longer than this is not waited out inside the request: the request
-# fails and says so (those that must answer sooner bound their own wait).
-RETRY_AFTER_AT_MOST = 30.0
-
-
-class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
-    """slack-sdk's retry of 429 answers, for short waits only, reading Retry-After as seconds
-    or as an HTTP date (slack-sdk's own handler reads only seconds, and sleeps however long it
-    is told: an hour inside one request, with the delivery shown as merely pending)."""
-
-    def __init__(self, *, max_retry_count: int, at_most: float) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.at_most = at_most
-
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if response is None or response.status_code != 429:
-            return False
-        wait = _retry_after(response)
-        return wait is None or wait <= self.at_most
-
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        wait = _retry_after(response) if response is not None else None
-        state.next_attempt_requested = True
-        await asyncio.sleep((1.0 if wait is None else wait) + random.random())
-        state.increment_current_attempt()
-
-
-def _retry_after(response: HttpResponse) -> float | None:
-    for name, values in response.headers.items():
-        if name.lower() == "retry-after":
-            return retry_after_seconds(values[0] if isinstance(values, list) else values)
-    return None
-
-
-def posting_client(settings: Settings) -> AsyncWebClient:
-    """The client that posts announcements (and what people ask to be posted).
-
-    It repeats nothing by itself: not a connection error (the request may have reached Slack;
-    the outbox looks in the channel's history first) and not a 429 either. Waiting out a 429
-    inside the request would send it again long after the outbox last checked that the channel
-    is still its to post to; the outbox reschedules it instead (see bot.slack.outbox, rule 4).
-    """
-    return AsyncWebClient(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        timeout=SLACK_TIMEOUT,
-        user_agent_prefix=USER_AGENT,
-        retry_handlers=[],
-    )
-
-
-def app_client(settings: Settings) -> AsyncWebClient:
-    """The client Bolt uses for everything else, all of it safe to repeat."""
-    return AsyncWebClient(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        timeout=SLACK_TIMEOUT,
-        user_agent_prefix=USER_AGENT,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            ShortRateLimitRetry(max_retry_count=2, at_most=RETRY_AFTER_AT_MOST),
-        ],
-    )
-
-
-def connections_client(settings: Settings) -> AsyncWebClient:
-    """The client that opens Socket Mode connections (apps.connections.open, with the
-    app-level token passed per call). No retries of its own: `SocketMode` retries with
-    backoff, and stops at once on shutdown."""
-    return AsyncWebClient(
-        base_url=settings.slack_api_url,
-        timeout=SLACK_TIMEOUT,
-        user_agent_prefix=USER_AGENT,
-        retry_handlers=[],  # not slack_sdk's default, which retries a dropped connection once
-    )
+from bot.slack.installations import UNAUTHORIZED, InstalledAuthorize, StoredStates, oauth_settings
+from bot.slack.workspaces import Workspaces
 
 
 class Identity:
@@ -183,24 +83,45 @@ def build_app(
     identity: Identity | None = None,
     *,
     poster: AsyncWebClient | None = None,
+    workspaces: Workspaces | None = None,
 ) -> AsyncApp:
     """The Bolt app with every listener registered.
 
     In HTTP mode Bolt checks every request's signature and timestamp (401 otherwise); in Socket
-    Mode requests arrive over a connection opened with the app-level token instead. Requests
-    are authorized with `identity` (by default one that has not learnt who the bot is).
-    `poster` posts what a person asks for (Share, a test announcement): like announcements,
-    never repeated blindly after a lost answer (by default a `posting_client` of its own).
+    Mode requests arrive over a connection opened with the app-level token instead.
+
+    Single-workspace mode (no `workspaces`): requests are authorized with `identity` (by
+    default one that has not learnt who the bot is); `poster` posts what a person asks for
+    (Share, a test announcement): like announcements, never repeated blindly after a lost
+    answer (by default a `posting_client` of its own).
+
+    Distribution mode (`workspaces` with installations): Bolt's OAuth flow installs the app,
+    and each request is authorized with its workspace's stored token; `client` (no token)
+    exchanges the install's code.
     """
     logger = logging.getLogger("bot.slack")
     logger.addFilter(_ENVIRONMENT_TOKEN_NOTICE)
-    app = AsyncApp(
-        client=client,
-        signing_secret=settings.slack_signing_secret or "",
-        request_verification_enabled=not settings.socket_mode,
-        authorize=(identity or Identity(settings.slack_bot_token)).authorize(),
-        logger=logger,
-    )
-    admin = Admin(settings, db, client, poster or posting_client(settings), controls)
-    listeners.register(app, db, search, admin, controls)
+    installations = workspaces.installations if workspaces is not None else None
+    if workspaces is None or installations is None:
+        app = AsyncApp(
+            client=client,
+            signing_secret=settings.slack_signing_secret or "",
+            request_verification_enabled=not settings.socket_mode,
+            authorize=(identity or Identity(settings.slack_bot_token)).authorize(),
+            logger=logger,
+        )
+        workspaces = workspaces or Workspaces(
+            settings, db, controls, single=(client, poster or posting_client(settings))
+        )
+    else:
+        app = AsyncApp(
+            client=client,
+            signing_secret=settings.slack_signing_secret or "",
+            oauth_settings=oauth_settings(settings, installations, StoredStates(db)),
+            # Bolt takes an AsyncAuthorize here, though its hint names only functions.
+            authorize=InstalledAuthorize(installations),  # type: ignore[arg-type]
+            user_facing_authorize_error_message=UNAUTHORIZED,
+            logger=logger,
+        )
+    listeners.register(app, db, search, workspaces, controls)
     return app

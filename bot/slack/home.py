@@ -17,6 +17,8 @@ RECENT_CHANGES = 10
 
 
 class Home:
+    """The App Home of one workspace (that of `admin`)."""
+
     def __init__(self, admin: Admin) -> None:
         self.admin = admin
         self.client = admin.client
@@ -46,13 +48,14 @@ class Home:
             self._route_pages.pop(user_id, None)
         try:
             if is_admin:
+                team = self.admin.team
                 health = await self.admin.report()
                 routes, missing, per_channel, changes, releases = await self.admin.db.read(
                     lambda store: (
-                        store.routes(),
-                        unrouted_in(store),
-                        store.delivery_counts_by_channel(),
-                        store.recent_changes(RECENT_CHANGES),
+                        store.routes(team=team),
+                        unrouted_in(store, team),
+                        store.delivery_counts_by_channel(team=team),
+                        store.recent_changes(RECENT_CHANGES, team=team),
                         store.latest_releases(HOME_RELEASES),
                     ),
                     within=READ_WITHIN,

@@ -6,17 +6,21 @@ One `Store` composed of parts, one concern each, sharing one connection (`base`)
 `deliveries` (the outbox: one row per release and channel, and the leases that let one process
 at a time post to a channel), `routes` (which channel announces which categories, the audit log
 of admin changes, and the settings seeded once), `state` (poll health per feed URL, how far the
-archive backfill got per archive URL) and `schema` (the tables, brought up to date at start).
+archive backfill got per archive URL), `installations` (the workspaces of distribution mode,
+their OAuth states, and their leaving) and `schema` (the tables, brought up to date at start).
 """
 
 from bot.models import (
+    SINGLE_WORKSPACE,
     ArchiveStatus,
     Change,
     Delivery,
     FeedStatus,
     Held,
     Holder,
+    Installation,
     Lease,
+    Place,
     Route,
 )
 from bot.store import schema
@@ -32,6 +36,7 @@ from bot.store.deliveries import (
     DeliveriesMixin,
     lease_name,
 )
+from bot.store.installations import InstallationsMixin
 from bot.store.releases import ReleasesMixin
 from bot.store.routes import RoutesMixin
 from bot.store.schema import SCHEMA_VERSION
@@ -51,7 +56,7 @@ from bot.store.state import BAD_ITEM_EXAMPLES, DONE, NOT_STARTED, RUNNING, State
 from bot.store.tokenizer import MARK_CLOSE, MARK_OPEN, TOKENIZER
 
 
-class Store(ReleasesMixin, RoutesMixin, DeliveriesMixin, StateMixin, StoreBase):
+class Store(ReleasesMixin, RoutesMixin, DeliveriesMixin, InstallationsMixin, StateMixin, StoreBase):
     """All reads and writes of the bot's SQLite database."""
 
     schema_version = SCHEMA_VERSION
@@ -84,6 +89,7 @@ __all__ = [
     "SEARCH_WEIGHTS",
     "SENDING",
     "SENT",
+    "SINGLE_WORKSPACE",
     "TOKENIZER",
     "UNDATED_KEY",
     "ArchiveStatus",
@@ -92,7 +98,9 @@ __all__ = [
     "FeedStatus",
     "Held",
     "Holder",
+    "Installation",
     "Lease",
+    "Place",
     "Route",
     "SchemaTooNew",
     "Store",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bot.models import Delivery, Held, Holder, Lease
+from bot.models import SINGLE_WORKSPACE, Delivery, Held, Holder, Lease, Place
 from bot.store.base import float_or_none
 from bot.store.routes import AuditMixin
 
@@ -18,57 +18,73 @@ RATE_LIMITED = "ratelimited"
 HELD, DISCARDED = "held", "discarded"
 
 _DELIVERY = (
-    "id, release_id, channel, state, attempts, due_at, sending_since, last_error, last_attempt_at"
+    "id, release_id, channel, state, attempts, due_at, sending_since, last_error, "
+    "last_attempt_at, team"
 )
 
 
-def lease_name(channel: str) -> str:
-    """The lease that lets one process at a time post to `channel`."""
-    return f"channel:{channel}"
+def lease_name(place: Place) -> str:
+    """The lease that lets one process at a time post to `place` (single-workspace mode's
+    channels keep the name they had before there were workspaces)."""
+    team, channel = place
+    return f"channel:{channel}" if team == SINGLE_WORKSPACE else f"channel:{team}:{channel}"
+
+
+def _team_filter(team: str | None, column: str = "team") -> tuple[str, list[str]]:
+    """SQL that keeps `team`'s rows (None: every workspace's), and its parameters."""
+    return ("1", []) if team is None else (f"{column} = ?", [team])
 
 
 class DeliveriesMixin(AuditMixin):
     """The outbox's rows: queued, held, tried, sent or given up on."""
 
     def add_delivery(
-        self, release_id: str, channel: str, *, now: float, held_because: str | None = None
+        self, release_id: str, place: Place, *, now: float, held_because: str | None = None
     ) -> bool:
-        """Queue `release_id` for `channel` unless it already is; True when queued now. With
+        """Queue `release_id` for `place` unless it already is; True when queued now. With
         `held_because`, it is held for an admin instead (see `announce_held`), and why is kept
         with it."""
         cursor = self.db.execute(
-            "INSERT OR IGNORE INTO deliveries (release_id, channel, state, attempts, due_at, "
-            "created_at, last_error) VALUES (?, ?, ?, 0, ?, ?, ?)",
-            [release_id, channel, PENDING if held_because is None else HELD, now, now,
-             held_because],
+            "INSERT OR IGNORE INTO deliveries (release_id, team, channel, state, attempts, "
+            "due_at, created_at, last_error) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+            [release_id, place.team, place.channel, PENDING if held_because is None else HELD,
+             now, now, held_because],
         )  # fmt: skip
         return cursor.rowcount == 1
 
-    def held(self) -> Held:
-        """The deliveries held for an admin, and the latest reason."""
+    def held(self, *, team: str | None) -> Held:
+        """The deliveries held for an admin of `team` (None: of every workspace), and the
+        latest reason."""
+        where, params = _team_filter(team)
         releases, posts = self.db.execute(
-            "SELECT count(DISTINCT release_id), count(*) FROM deliveries WHERE state = ?", [HELD]
+            "SELECT count(DISTINCT release_id), count(*) FROM deliveries "
+            f"WHERE state = ? AND {where}",
+            [HELD, *params],
         ).fetchone()
         row = self.db.execute(
-            "SELECT last_error FROM deliveries WHERE state = ? ORDER BY id DESC LIMIT 1", [HELD]
+            f"SELECT last_error FROM deliveries WHERE state = ? AND {where} "
+            "ORDER BY id DESC LIMIT 1",
+            [HELD, *params],
         ).fetchone()
         return Held(releases, posts, row[0] if row else None)
 
-    def announce_held(self, *, by: str, now: float) -> int:
-        """Queue every held delivery for posting, and audit it; returns how many releases."""
-        return self._decide_held(PENDING, by=by, action="announce", now=now)
+    def announce_held(self, *, team: str, by: str, now: float) -> int:
+        """Queue every delivery held in `team` for posting, and audit it; returns how many
+        releases."""
+        return self._decide_held(PENDING, team=team, by=by, action="announce", now=now)
 
-    def discard_held(self, *, by: str, now: float) -> int:
-        """Never post the held deliveries (their releases stay stored), and audit it; returns
-        how many releases."""
-        return self._decide_held(DISCARDED, by=by, action="discard", now=now)
+    def discard_held(self, *, team: str, by: str, now: float) -> int:
+        """Never post the deliveries held in `team` (their releases stay stored), and audit
+        it; returns how many releases."""
+        return self._decide_held(DISCARDED, team=team, by=by, action="discard", now=now)
 
-    def _decide_held(self, state: str, *, by: str, action: str, now: float) -> int:
+    def _decide_held(self, state: str, *, team: str, by: str, action: str, now: float) -> int:
         with self.transaction():
-            releases = self.held().releases
+            releases = self.held(team=team).releases
             self.db.execute(
-                "UPDATE deliveries SET state = ?, due_at = ?, last_error = NULL WHERE state = ?",
-                [state, now, HELD],
+                "UPDATE deliveries SET state = ?, due_at = ?, last_error = NULL "
+                "WHERE state = ? AND team = ?",
+                [state, now, HELD, team],
             )
             if releases:
                 plural = "release" if releases == 1 else "releases"
@@ -77,24 +93,26 @@ class DeliveriesMixin(AuditMixin):
                     if state == PENDING
                     else f"discarded {releases:,} held {plural} (stored, never announced)"
                 )
-                self.record_change(by, action, did, now=now)
+                self.record_change(by, action, did, now=now, team=team)
         return releases
 
-    def channels_with_work(self) -> list[str]:
+    def channels_with_work(self) -> list[Place]:
+        """Every workspace's channels with unfinished deliveries."""
         rows = self.db.execute(
-            "SELECT DISTINCT channel FROM deliveries WHERE state IN (?, ?) ORDER BY channel",
+            "SELECT DISTINCT team, channel FROM deliveries WHERE state IN (?, ?) "
+            "ORDER BY team, channel",
             [PENDING, SENDING],
         )
-        return [row[0] for row in rows]
+        return [Place(*row) for row in rows]
 
-    def next_delivery(self, channel: str) -> Delivery | None:
-        """The oldest unfinished delivery of `channel`, due or not: a channel's posts go out
+    def next_delivery(self, place: Place) -> Delivery | None:
+        """The oldest unfinished delivery of `place`, due or not: a channel's posts go out
         in order, so a delivery waiting to be retried holds back the ones after it."""
         rows = list(
             self.db.query(
-                f"SELECT {_DELIVERY} FROM deliveries WHERE channel = ? AND state IN (?, ?) "
-                "ORDER BY id LIMIT 1",
-                [channel, PENDING, SENDING],
+                f"SELECT {_DELIVERY} FROM deliveries WHERE state IN (?, ?) AND team = ? "
+                "AND channel = ? ORDER BY id LIMIT 1",
+                [PENDING, SENDING, place.team, place.channel],
             )
         )
         return Delivery(**rows[0]) if rows else None
@@ -123,7 +141,7 @@ class DeliveriesMixin(AuditMixin):
                 return None
             cursor = self.db.execute(
                 "UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ?",
-                [now + ttl, lease_name(delivery.channel), owner],
+                [now + ttl, lease_name(delivery.place), owner],
             )
             if cursor.rowcount != 1:
                 return None
@@ -195,37 +213,41 @@ class DeliveriesMixin(AuditMixin):
             [now, PENDING, SENDING, now, RATE_LIMITED + "%"],
         )
 
-    def retry_failed(self, *, now: float, by: str | None = None) -> int:
-        """Queue every failed delivery again; returns how many. One whose last try may have
-        reached Slack goes back to "sending": it is looked for in history before posting.
-        An admin's retry (`by`) is audited, in the same transaction."""
+    def retry_failed(self, *, team: str | None, now: float, by: str | None = None) -> int:
+        """Queue every failed delivery of `team` (None: of every workspace) again; returns how
+        many. One whose last try may have reached Slack goes back to "sending": it is looked
+        for in history before posting. An admin's retry (`by`, of one team) is audited, in
+        the same transaction."""
+        where, params = _team_filter(team)
         with self.transaction():
             cursor = self.db.execute(
                 "UPDATE deliveries SET state = CASE WHEN sending_since IS NULL THEN ? ELSE ? "
-                "END, due_at = ?, attempts = 0 WHERE state = ?",
-                [PENDING, SENDING, now, FAILED],
+                f"END, due_at = ?, attempts = 0 WHERE state = ? AND {where}",
+                [PENDING, SENDING, now, FAILED, *params],
             )
             count = cursor.rowcount
-            if count and by is not None:
+            if count and by is not None and team is not None:
                 what = f"{count} failed {'delivery' if count == 1 else 'deliveries'}"
-                self.record_change(by, "retry", f"retried {what}", now=now)
+                self.record_change(by, "retry", f"retried {what}", now=now, team=team)
         return count
 
-    def delivery_counts(self) -> dict[str, int]:
+    def delivery_counts(self, *, team: str | None) -> dict[str, int]:
+        """Deliveries by state, of `team` (None: of every workspace)."""
+        where, params = _team_filter(team)
         counts = dict.fromkeys((PENDING, SENDING, SENT, FAILED, HELD, DISCARDED), 0)
         for state, count in self.db.execute(
-            "SELECT state, count(*) FROM deliveries GROUP BY state"
+            f"SELECT state, count(*) FROM deliveries WHERE {where} GROUP BY state", params
         ):
             counts[state] = count
         return counts
 
-    def delivery_counts_by_channel(self) -> dict[str, dict[str, int]]:
-        """Per channel: deliveries waiting (pending or sending), sent and failed."""
+    def delivery_counts_by_channel(self, *, team: str) -> dict[str, dict[str, int]]:
+        """Per channel of `team`: deliveries waiting (pending or sending), sent and failed."""
         counts: dict[str, dict[str, int]] = {}
         for channel, state, count in self.db.execute(
-            "SELECT channel, state, count(*) FROM deliveries WHERE state != ? "
+            "SELECT channel, state, count(*) FROM deliveries WHERE state != ? AND team = ? "
             "GROUP BY channel, state",
-            [DISCARDED],
+            [DISCARDED, team],
         ):
             per = counts.setdefault(channel, {"waiting": 0, SENT: 0, FAILED: 0})
             # Held ones (rare) only where there are some.
@@ -233,30 +255,50 @@ class DeliveriesMixin(AuditMixin):
             per[key] = per.get(key, 0) + count
         return counts
 
+    def failed_in_routed_channels(self, *, team: str | None) -> int:
+        """Deliveries of `team` (None: of every workspace) given up on in channels that still
+        have a route (a failure in a channel that no longer receives news needs nothing)."""
+        where, params = _team_filter(team, "d.team")
+        row = self.db.execute(
+            f"SELECT count(*) FROM deliveries d WHERE d.state = ? AND {where} AND EXISTS "
+            "(SELECT 1 FROM routes r WHERE r.team = d.team AND r.channel = d.channel)",
+            [FAILED, *params],
+        ).fetchone()
+        return int(row[0])
+
     def deliveries(
-        self, *, states: Iterable[str], limit: int = 20, failing: bool = False
+        self,
+        *,
+        team: str | None,
+        states: Iterable[str],
+        limit: int = 20,
+        failing: bool = False,
     ) -> list[dict[str, Any]]:
-        """Deliveries in `states` (with `failing`, only those whose last try failed), newest
-        first, with their release title, for status pages."""
+        """Deliveries of `team` (None: of every workspace) in `states` (with `failing`, only
+        those whose last try failed), newest first, with their release title, for status
+        pages."""
         wanted = list(states)
         marks = ",".join("?" * len(wanted))
         failing_only = "AND d.last_error IS NOT NULL " if failing else ""
+        where, params = _team_filter(team, "d.team")
         return list(
             self.db.query(
-                "SELECT d.id, d.channel, d.state, d.attempts, d.last_error, d.release_id, "
-                f"r.title FROM deliveries d JOIN releases r ON r.id = d.release_id "
-                f"WHERE d.state IN ({marks}) {failing_only}ORDER BY d.id DESC LIMIT ?",
-                [*wanted, limit],
+                "SELECT d.id, d.team, d.channel, d.state, d.attempts, d.last_error, "
+                "d.release_id, r.title FROM deliveries d JOIN releases r ON r.id = d.release_id "
+                f"WHERE d.state IN ({marks}) AND {where} {failing_only}ORDER BY d.id DESC LIMIT ?",
+                [*wanted, *params, limit],
             )
         )
 
-    def waiting_after_failures(self) -> tuple[int, int]:
-        """How many unfinished deliveries last failed: (waiting out a rate limit, others)."""
+    def waiting_after_failures(self, *, team: str | None) -> tuple[int, int]:
+        """How many unfinished deliveries of `team` (None: of every workspace) last failed:
+        (waiting out a rate limit, others)."""
+        where, params = _team_filter(team)
         row = self.db.execute(
             "SELECT count(*) FILTER (WHERE last_error LIKE ?), "
             "count(*) FILTER (WHERE last_error NOT LIKE ?) FROM deliveries "
-            "WHERE state IN (?, ?) AND last_error IS NOT NULL",
-            [RATE_LIMITED + "%", RATE_LIMITED + "%", PENDING, SENDING],
+            f"WHERE state IN (?, ?) AND last_error IS NOT NULL AND {where}",
+            [RATE_LIMITED + "%", RATE_LIMITED + "%", PENDING, SENDING, *params],
         ).fetchone()
         return row[0], row[1]
 
@@ -264,7 +306,7 @@ class DeliveriesMixin(AuditMixin):
         """Every delivery in queue order (for tests and `status`)."""
         return list(
             self.db.query(
-                "SELECT id, release_id, channel, state, attempts, ts, last_error "
+                "SELECT id, release_id, team, channel, state, attempts, ts, last_error "
                 "FROM deliveries ORDER BY id"
             )
         )
@@ -275,21 +317,21 @@ class DeliveriesMixin(AuditMixin):
         self,
         holder: Holder,
         *,
-        skip: Iterable[str] = (),
+        skip: Iterable[Place] = (),
         ttl: float,
         now: float,
         holder_is_gone: Callable[[Lease], bool],
-    ) -> dict[str, Delivery]:
+    ) -> dict[Place, Delivery]:
         """Take the lease of every channel with unfinished deliveries, except those in `skip`,
         that no live process holds, in one transaction (one commit however many channels a
         release goes to); returns each taken channel's oldest unfinished delivery."""
-        taken: dict[str, Delivery] = {}
+        taken: dict[Place, Delivery] = {}
         skipped = set(skip)
         with self.transaction():
-            for channel in self.channels_with_work():
-                if channel in skipped:
+            for place in self.channels_with_work():
+                if place in skipped:
                     continue
-                name = lease_name(channel)
+                name = lease_name(place)
                 held = self._lease(name)
                 if (
                     held is not None
@@ -299,31 +341,34 @@ class DeliveriesMixin(AuditMixin):
                 ):
                     continue
                 self._hold(name, holder, expires_at=now + ttl)
-                delivery = self.next_delivery(channel)
+                delivery = self.next_delivery(place)
                 if delivery is not None:
-                    taken[channel] = delivery
+                    taken[place] = delivery
         return taken
 
     def renew_leases(
-        self, channels: Iterable[str], *, owner: str, ttl: float, now: float
-    ) -> set[str]:
-        """Extend the leases of `channels` that `owner` still holds; returns the channels whose
+        self, places: Iterable[Place], *, owner: str, ttl: float, now: float
+    ) -> set[Place]:
+        """Extend the leases of `places` that `owner` still holds; returns the places whose
         lease was lost to another process meanwhile."""
         lost = set()
         with self.transaction():
-            for channel in channels:
+            for place in places:
                 cursor = self.db.execute(
                     "UPDATE leases SET expires_at = ? WHERE name = ? AND owner = ?",
-                    [now + ttl, lease_name(channel), owner],
+                    [now + ttl, lease_name(place), owner],
                 )
                 if cursor.rowcount != 1:
-                    lost.add(channel)
+                    lost.add(place)
         return lost
 
-    def release_lease(self, channel: str, *, owner: str) -> None:
-        self.db.execute(
-            "DELETE FROM leases WHERE name = ? AND owner = ?", [lease_name(channel), owner]
-        )
+    def release_leases(self, places: Iterable[Place], *, owner: str) -> None:
+        """Give up the leases of `places` that `owner` holds, in one transaction."""
+        with self.transaction():
+            for place in places:
+                self.db.execute(
+                    "DELETE FROM leases WHERE name = ? AND owner = ?", [lease_name(place), owner]
+                )
 
     def _lease(self, name: str) -> Lease | None:
         rows = list(self.db.query("SELECT * FROM leases WHERE name = ?", [name]))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.store.deliveries import PENDING
+from bot.store.installations import create_installations
 from bot.store.releases import categories_json
 from bot.store.search_index import (
     create_category_index,
@@ -194,6 +195,41 @@ def _one_index(store: Store) -> None:
     create_version_counter(store)
 
 
+def _workspaces(store: Store) -> None:
+    """Many workspaces on one database (5 -> 6): routes, deliveries and the audit log each
+    name their workspace (`team`; the rows already there are single-workspace mode's, ""),
+    a route is one per workspace and channel, a delivery one per release, workspace and
+    channel; the installations of distribution mode (tokens encrypted) and the OAuth states
+    of installs under way."""
+    if "team" not in store.db.table("routes").columns_dict:
+        # A primary key cannot be altered in place: the table is copied into the new shape.
+        store.db.execute("ALTER TABLE routes RENAME TO routes_before_6")
+        store.db.execute(
+            "CREATE TABLE routes (team TEXT NOT NULL DEFAULT '', channel TEXT NOT NULL, "
+            "categories TEXT NOT NULL, updated_at FLOAT, updated_by TEXT, "
+            "PRIMARY KEY (team, channel))"
+        )
+        store.db.execute(
+            "INSERT INTO routes (team, channel, categories, updated_at, updated_by) "
+            "SELECT '', channel, categories, updated_at, updated_by FROM routes_before_6"
+        )
+        store.db.execute("DROP TABLE routes_before_6")
+    for table in ("deliveries", "changes"):
+        if "team" not in store.db.table(table).columns_dict:
+            store.db.execute(f"ALTER TABLE {table} ADD COLUMN team TEXT NOT NULL DEFAULT ''")
+    store.db.execute("DROP INDEX IF EXISTS idx_deliveries_release_id_channel")
+    store.db.execute("DROP INDEX IF EXISTS idx_deliveries_state_channel_id")
+    store.db.table("deliveries").create_index(
+        ["release_id", "team", "channel"], unique=True, if_not_exists=True
+    )
+    store.db.table("deliveries").create_index(
+        ["state", "team", "channel", "id"], if_not_exists=True
+    )
+    store.db.table("deliveries").create_index(["team", "state"], if_not_exists=True)
+    store.db.table("changes").create_index(["team", "id"], if_not_exists=True)
+    create_installations(store)
+
+
 # Columns added to tables after they first shipped, as (table, column, type).
 _ADDED_COLUMNS = (
     ("feed_state", "window_start", float),  # the archive backfill
@@ -215,6 +251,7 @@ MIGRATIONS = (
     Migration(3, "rowids newest lowest", _newest_lowest),
     Migration(4, "routes, audit log, seeds and columns added since", _since_version_3),
     Migration(5, "one search index, the vocabulary, the count of releases", _one_index),
+    Migration(6, "a workspace per route, delivery and change; installations", _workspaces),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -4,23 +4,24 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.database import Database
 from bot.search.service import SearchService
-from bot.slack.admin import Admin
 from bot.slack.controls import Controls
-from bot.slack.home import Home
-from bot.slack.listeners import commands, forms, home, messages, payloads
+from bot.slack.listeners import commands, forms, home, lifecycle, messages, payloads
+from bot.slack.workspaces import Workspaces
 
 
 def register(
     app: AsyncApp,
     db: Database,
     search: SearchService,
-    admin: Admin,
+    workspaces: Workspaces,
     controls: Controls,
 ) -> None:
-    """Every listener, each handed the services it calls (built once, before)."""
+    """Every listener, each handed the services it calls (built once, before; a workspace's
+    own by `workspaces`, for the request's workspace)."""
     app.use(payloads.RefuseMalformed())  # before any listener, or Bolt's matching, reads it
-    publisher = Home(admin)
-    commands.register(app, search, admin, publisher, controls)
-    messages.register(app, db, search, admin.poster)
-    home.register(app, admin, publisher)
-    forms.register(app, admin, publisher)
+    commands.register(app, search, workspaces, controls)
+    messages.register(app, db, search, workspaces)
+    home.register(app, workspaces)
+    forms.register(app, workspaces)
+    if workspaces.installations is not None:
+        lifecycle.register(app, workspaces.installations)

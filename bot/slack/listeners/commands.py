@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.search.engine import SearchError
 from bot.search.grammar import QueryError, is_help
@@ -27,15 +28,20 @@ from bot.slack.controls import Controls
 from bot.slack.home import Home
 from bot.slack.markup import COMMAND, from_slack
 from bot.slack.rights import SEE
+from bot.slack.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 
 
 def register(
-    app: AsyncApp, search: SearchService, admin: Admin, home: Home, controls: Controls
+    app: AsyncApp, search: SearchService, workspaces: Workspaces, controls: Controls
 ) -> None:
     @app.command(COMMAND)
-    async def isscr_news(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
+    async def isscr_news(
+        ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        ws = workspaces.of(context)
+        admin, home = ws.admin, ws.home
         raw = (command.get("text") or "").strip()
         name = command.get("command") or COMMAND
         user = command.get("user_id") or ""

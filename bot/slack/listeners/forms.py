@@ -18,10 +18,11 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.database import DatabaseBusy
 from bot.models import CHANNEL_ID
-from bot.routes import RouteError, Routes
+from bot.routes import RouteError
 from bot.slack import route_text
 from bot.slack.admin import BUSY, Admin
 from bot.slack.blocks.admin import categories_text
@@ -34,8 +35,8 @@ from bot.slack.blocks.forms import (
     category_for_option,
     read_route_form_metadata,
 )
-from bot.slack.home import Home
 from bot.slack.listeners.payloads import SubmissionBody, SubmittedView
+from bot.slack.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,13 @@ FORM_WRITE_WITHIN = 0.8
 
 # Long, but a list of short handlers under Bolt's decorators that share these services: it reads
 # best whole.
-def register(app: AsyncApp, admin: Admin, home: Home) -> None:
+def register(app: AsyncApp, workspaces: Workspaces) -> None:
     @app.view(ROUTE_FORM)
-    async def save_route(ack: AsyncAck, body: SubmissionBody, view: SubmittedView) -> None:
+    async def save_route(
+        ack: AsyncAck, body: SubmissionBody, view: SubmittedView, context: AsyncBoltContext
+    ) -> None:
+        ws = workspaces.of(context)
+        admin, home = ws.admin, ws.home
         user = body["user"]["id"]
         channel = _channel(view)
         if channel is None:
@@ -71,7 +76,8 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
             return
         try:
             routes, known = await admin.db.read(
-                lambda store: (store.routes(), store.categories()), within=FORM_READ_WITHIN
+                lambda store: (store.routes(team=admin.team), store.categories()),
+                within=FORM_READ_WITHIN,
             )
         except DatabaseBusy:
             await ack(response_action="errors", errors={CHANNEL: _short(BUSY)})
@@ -95,7 +101,7 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
             return
         try:
             await admin.db.write(
-                lambda store: Routes(store).set(
+                lambda store: admin.routes(store).set(
                     channel, categories, by=user, replacing=replacing, seen=seen
                 ),
                 within=FORM_WRITE_WITHIN,
@@ -112,7 +118,11 @@ def register(app: AsyncApp, admin: Admin, home: Home) -> None:
         await home.after_change(user, notice=f"{notice} {membership}" if membership else notice)
 
     @app.view(TRIAL_FORM)
-    async def send_trial(ack: AsyncAck, body: SubmissionBody, view: SubmittedView) -> None:
+    async def send_trial(
+        ack: AsyncAck, body: SubmissionBody, view: SubmittedView, context: AsyncBoltContext
+    ) -> None:
+        ws = workspaces.of(context)
+        admin, home = ws.admin, ws.home
         user = body["user"]["id"]
         channel = _channel(view)
         if channel is None:

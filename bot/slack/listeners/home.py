@@ -17,7 +17,7 @@ from enum import Enum
 from typing import TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.database import DatabaseBusy
 from bot.models import CHANNEL_ID
@@ -41,9 +41,9 @@ from bot.slack.blocks.common import escape
 from bot.slack.blocks.forms import result_form, route_form, trial_form
 from bot.slack.blocks.home import read_route_page
 from bot.slack.blocks.shapes import json_object
-from bot.slack.home import Home
 from bot.slack.listeners.payloads import Action, ActionBody, HomeOpened
 from bot.slack.rights import CHANGE, POLL
+from bot.slack.workspaces import Workspace, Workspaces
 
 log = logging.getLogger(__name__)
 
@@ -65,151 +65,173 @@ NOT_OURS = (
 
 
 # Long, but a list of short handlers under Bolt's decorators that share these services: it reads
-# best whole.
-def register(app: AsyncApp, admin: Admin, home: Home) -> None:
-    async def tell(body: ActionBody, text: str) -> None:
+# best whole. Each works in the workspace Bolt authorized the request for (`Workspaces.of`).
+def register(app: AsyncApp, workspaces: Workspaces) -> None:
+    async def tell(ws: Workspace, body: ActionBody, text: str) -> None:
         """Answer a click in a small modal: a click on the Home has no message to answer in."""
         try:
-            await admin.client.views_open(
+            await ws.admin.client.views_open(
                 trigger_id=body["trigger_id"],
                 view=json_object(result_form("Nothing changed", escape(text))),
             )
         except Exception as error:
             log.warning("views.open for %s failed: %s", body["user"]["id"], type(error).__name__)
 
-    async def allowed(body: ActionBody, wanted: str = CHANGE) -> bool:
+    async def allowed(ws: Workspace, body: ActionBody, wanted: str = CHANGE) -> bool:
         user_id = body["user"]["id"]
-        refusal = await admin.check.refusal(user_id, wanted=wanted)
+        refusal = await ws.admin.check.refusal(user_id, wanted=wanted)
         if refusal is None:
             return True
-        await tell(body, refusal)
-        await home.publish(user_id, is_admin=False)  # the members' Home drops the buttons
+        await tell(ws, body, refusal)
+        await ws.home.publish(user_id, is_admin=False)  # the members' Home drops the buttons
         return False
 
-    async def allowed_channel(body: ActionBody, value: object) -> str | None:
+    async def allowed_channel(ws: Workspace, body: ActionBody, value: object) -> str | None:
         """`value` when it is a channel ID (as our menus and buttons send) and the user an
         admin; None once the user has been told why not."""
         if not isinstance(value, str) or not CHANNEL_ID.fullmatch(value):
-            await tell(body, NOT_OURS)
+            await tell(ws, body, NOT_OURS)
             return None
-        return value if await allowed(body) else None
+        return value if await allowed(ws, body) else None
 
     async def as_admin(
-        body: ActionBody, work: Callable[[str], Awaitable[T]], wanted: str = CHANGE
+        ws: Workspace,
+        body: ActionBody,
+        work: Callable[[str], Awaitable[T]],
+        wanted: str = CHANGE,
     ) -> T | Told:
         """`work(user)` when the user is an admin; TOLD once they have been told why not (not
         an admin, or a database too busy to answer in time)."""
-        if not await allowed(body, wanted):
+        if not await allowed(ws, body, wanted):
             return TOLD
         try:
             return await work(body["user"]["id"])
         except DatabaseBusy:
-            await tell(body, BUSY)
+            await tell(ws, body, BUSY)
             return TOLD
 
     def admin_button(
-        work: Callable[[str], Awaitable[None]], wanted: str = CHANGE
-    ) -> Callable[[AsyncAck, ActionBody], Awaitable[None]]:
+        work: Callable[[Admin, str], Awaitable[None]], wanted: str = CHANGE
+    ) -> Callable[[AsyncAck, ActionBody, AsyncBoltContext], Awaitable[None]]:
         """The listener of a button that does `work` as an admin, then refreshes the Homes."""
 
-        async def pressed(ack: AsyncAck, body: ActionBody) -> None:
+        async def pressed(ack: AsyncAck, body: ActionBody, context: AsyncBoltContext) -> None:
             await ack()
-            if await as_admin(body, work, wanted) is not TOLD:
-                await home.after_change(body["user"]["id"])
+            ws = workspaces.of(context)
+            done = await as_admin(ws, body, lambda user: work(ws.admin, user), wanted)
+            if done is not TOLD:
+                await ws.home.after_change(body["user"]["id"])
 
         return pressed
 
     @app.event("app_home_opened")
-    async def app_home_opened(event: HomeOpened) -> None:
+    async def app_home_opened(event: HomeOpened, context: AsyncBoltContext) -> None:
         # Bolt acks events before this runs; the Messages tab also sends this event.
         if event.get("tab", "home") != "home":
             return
-        await home.publish(event["user"])
+        await workspaces.of(context).home.publish(event["user"])
 
     @app.action(ADD_ROUTE)
-    async def add_route(ack: AsyncAck, body: ActionBody, client: AsyncWebClient) -> None:
+    async def add_route(ack: AsyncAck, body: ActionBody, context: AsyncBoltContext) -> None:
         await ack()
-        if not await allowed(body):
+        ws = workspaces.of(context)
+        if not await allowed(ws, body):
             return
         try:
-            known = await admin.db.read(lambda store: store.categories(), within=READ_WITHIN)
+            known = await ws.admin.db.read(lambda store: store.categories(), within=READ_WITHIN)
         except DatabaseBusy:
-            await tell(body, BUSY)
+            await tell(ws, body, BUSY)
             return
-        await client.views_open(trigger_id=body["trigger_id"], view=json_object(route_form(known)))
+        await ws.admin.client.views_open(
+            trigger_id=body["trigger_id"], view=json_object(route_form(known))
+        )
 
     @app.action(EDIT_ROUTE)
     async def edit_route(
-        ack: AsyncAck, body: ActionBody, action: Action, client: AsyncWebClient
+        ack: AsyncAck, body: ActionBody, action: Action, context: AsyncBoltContext
     ) -> None:
         await ack()
+        ws = workspaces.of(context)
         user = body["user"]["id"]
-        channel = await allowed_channel(body, action.get("value"))
+        channel = await allowed_channel(ws, body, action.get("value"))
         if channel is None:
             return
         try:
-            routes, known = await admin.db.read(
-                lambda store: (store.routes(), store.categories()), within=READ_WITHIN
+            routes, known = await ws.admin.db.read(
+                lambda store: (store.routes(team=ws.team), store.categories()),
+                within=READ_WITHIN,
             )
         except DatabaseBusy:
-            await tell(body, BUSY)
+            await tell(ws, body, BUSY)
             return
         route = next((r for r in routes if r.channel == channel), None)
-        if route is None:  # removed meanwhile, e.g. by another admin
-            await home.publish(user, is_admin=True)
+        if route is None:  # removed meanwhile (by another admin), or of no route of ours
+            await ws.home.publish(user, is_admin=True)
             return
-        await client.views_open(
+        await ws.admin.client.views_open(
             trigger_id=body["trigger_id"], view=json_object(route_form(known, route))
         )
 
     @app.action(REMOVE_ROUTE)
-    async def remove_route(ack: AsyncAck, body: ActionBody, action: Action) -> None:
+    async def remove_route(
+        ack: AsyncAck, body: ActionBody, action: Action, context: AsyncBoltContext
+    ) -> None:
         await ack()
+        ws = workspaces.of(context)
         channel = action.get("value")
         if not isinstance(channel, str):
-            await tell(body, NOT_OURS)
+            await tell(ws, body, NOT_OURS)
             return
-        ours = await as_admin(body, lambda user: admin.remove_route(user, channel))
+        ours = await as_admin(ws, body, lambda user: ws.admin.remove_route(user, channel))
         if ours is False:
-            await tell(body, NOT_OURS)
+            await tell(ws, body, NOT_OURS)
         elif ours is True:
-            await home.after_change(body["user"]["id"])
+            await ws.home.after_change(body["user"]["id"])
 
     @app.action(re.compile(f"^({ROUTES_PREVIOUS}|{ROUTES_NEXT})$"))
-    async def turn_route_page(ack: AsyncAck, body: ActionBody, action: Action) -> None:
+    async def turn_route_page(
+        ack: AsyncAck, body: ActionBody, action: Action, context: AsyncBoltContext
+    ) -> None:
         await ack()
+        ws = workspaces.of(context)
         value = action.get("value")
         page = read_route_page(value) if isinstance(value, str) else None
         if page is None:
-            await tell(body, NOT_OURS)
+            await tell(ws, body, NOT_OURS)
             return
         # Slack is asked again whether the user is an admin: a member gets the members' Home.
-        await home.publish(body["user"]["id"], route_page=page)
+        await ws.home.publish(body["user"]["id"], route_page=page)
 
     @app.action(SETUP_CHANNEL)
-    async def choose_first_channel(ack: AsyncAck, body: ActionBody, action: Action) -> None:
+    async def choose_first_channel(
+        ack: AsyncAck, body: ActionBody, action: Action, context: AsyncBoltContext
+    ) -> None:
         await ack()
+        ws = workspaces.of(context)
         user = body["user"]["id"]
-        channel = await allowed_channel(body, action.get("selected_conversation"))
+        channel = await allowed_channel(ws, body, action.get("selected_conversation"))
         if channel is None:
             return
         try:
-            notice = await admin.first_route(user, channel)
+            notice = await ws.admin.first_route(user, channel)
         except RouteError as error:
-            await home.publish(user, is_admin=True, notice=route_text.explain(error))
+            await ws.home.publish(user, is_admin=True, notice=route_text.explain(error))
             return
         except DatabaseBusy:
-            await tell(body, BUSY)
+            await tell(ws, body, BUSY)
             return
-        await home.after_change(user, notice=notice)
+        await ws.home.after_change(user, notice=notice)
 
-    app.action(POLL_NOW)(admin_button(admin.poll, POLL))
-    app.action(RETRY_FAILED)(admin_button(admin.retry_failed))
-    app.action(ANNOUNCE_HELD)(admin_button(admin.announce_held))
-    app.action(DISCARD_HELD)(admin_button(admin.discard_held))
+    app.action(POLL_NOW)(admin_button(Admin.poll, POLL))
+    app.action(RETRY_FAILED)(admin_button(Admin.retry_failed))
+    app.action(ANNOUNCE_HELD)(admin_button(Admin.announce_held))
+    app.action(DISCARD_HELD)(admin_button(Admin.discard_held))
 
     @app.action(SEND_TRIAL)
-    async def send_trial(ack: AsyncAck, body: ActionBody, client: AsyncWebClient) -> None:
+    async def send_trial(ack: AsyncAck, body: ActionBody, context: AsyncBoltContext) -> None:
         await ack()
-        if await allowed(body):
-            await client.views_open(trigger_id=body["trigger_id"], view=json_object(trial_form()))
+        ws = workspaces.of(context)
+        if await allowed(ws, body):
+            await ws.admin.client.views_open(
+                trigger_id=body["trigger_id"], view=json_object(trial_form())
+            )

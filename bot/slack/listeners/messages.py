@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.database import Database, DatabaseBusy
@@ -27,6 +28,7 @@ from bot.slack.listeners.commands import answer
 from bot.slack.listeners.payloads import Action, ActionBody
 from bot.slack.markup import COMMAND
 from bot.slack.posting import post
+from bot.slack.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +52,11 @@ class _Share:
 
 # Long, but a list of short handlers under Bolt's decorators that share these services: it reads
 # best whole.
-def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWebClient) -> None:
-    """`poster` posts shared releases: a client that never repeats a request that may have
-    reached Slack (`bot.slack.app.posting_client`), so a dropped connection is not a second post."""
-    recent_shares: dict[tuple[str, str], _Share] = {}
+def register(app: AsyncApp, db: Database, search: SearchService, workspaces: Workspaces) -> None:
+    """Shared releases are posted with the workspace's poster: a client that never repeats a
+    request that may have reached Slack (`bot.slack.clients.posting_client`), so a dropped
+    connection is not a second post."""
+    recent_shares: dict[tuple[str, str, str], _Share] = {}
 
     @app.action(READ_ACTION_ID)
     async def read_release(ack: AsyncAck) -> None:
@@ -85,8 +88,10 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
         respond: AsyncRespond,
         action: Action,
         body: ActionBody,
+        context: AsyncBoltContext,
     ) -> None:
         await ack()
+        ws = workspaces.of(context)
         user = body["user"]["id"]
         channel = _channel(body)
         value = action.get("value") or ""
@@ -108,7 +113,7 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
         ):
             await respond(replace_original=False, text="That release can no longer be shared.")
             return
-        key = (channel, release.id)
+        key = (ws.team, channel, release.id)
         while (earlier := recent_shares.get(key)) and (
             time.monotonic() - earlier.at < SHARE_REPEAT_WINDOW
         ):
@@ -127,7 +132,7 @@ def register(app: AsyncApp, db: Database, search: SearchService, poster: AsyncWe
             del recent_shares[stale]
         posted = False
         try:
-            problem = await _post_share(poster, channel, release, user)
+            problem = await _post_share(ws.admin.poster, channel, release, user)
             posted = problem is None
         finally:
             if not posted and recent_shares.get(key) is mine:

@@ -1,4 +1,6 @@
-"""The delivery loop: one worker per channel, each under a lease, until stopped or drained.
+"""The delivery loop: one worker per channel (of each workspace), each under a lease, until
+stopped or drained; a bounded number of posts in flight, a few per workspace, so that one
+workspace's slow or failing Slack never holds up the others.
 
 Rule 3 of `bot.slack.outbox`: each channel is worked by one process at a time, under a lease in
 SQLite, renewed by a heartbeat; a dead holder's lease is taken over at once (see `bot.holders`:
@@ -15,17 +17,22 @@ import functools
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.database import Database
 from bot.holders import holder_is_gone, this_process
 from bot.slack.outbox.schedule import MAX_RETRY_AFTER
-from bot.slack.outbox.send import Sending
-from bot.store import Delivery, Lease, Store
+from bot.slack.outbox.send import ClientFor, Sending
+from bot.store import Delivery, Lease, Place, Store
 
 log = logging.getLogger("bot.slack.outbox")  # one logger for the whole outbox
+
+# Deliveries being worked on at once, in all and per workspace: one workspace whose Slack
+# hangs (each request may take SLACK_TIMEOUT) holds at most its own share.
+IN_FLIGHT = 16
+IN_FLIGHT_PER_WORKSPACE = 2
 
 
 class Outbox(Sending):
@@ -34,9 +41,11 @@ class Outbox(Sending):
     def __init__(
         self,
         db: Database,
-        client: AsyncWebClient,
+        clients: AsyncWebClient | ClientFor,
         *,
         spacing: float = 1.0,
+        in_flight: int = IN_FLIGHT,
+        in_flight_per_workspace: int = IN_FLIGHT_PER_WORKSPACE,
         lease_ttl: float = 60.0,
         retry_base: float = 2.0,
         retry_cap: float = 600.0,
@@ -44,9 +53,14 @@ class Outbox(Sending):
         max_retry_after: float = MAX_RETRY_AFTER,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`clients`: the client that posts everything (one workspace), or the function giving
+        each workspace's."""
         self.db = db
-        self.client = client
+        self.clients = _each(clients) if isinstance(clients, AsyncWebClient) else clients
         self.spacing = spacing
+        self._in_flight = asyncio.Semaphore(in_flight)
+        self._per_workspace = in_flight_per_workspace
+        self._workspace_slots: dict[str, asyncio.Semaphore] = {}
         self.lease_ttl = lease_ttl
         self.retry_base = retry_base
         self.retry_cap = retry_cap
@@ -56,12 +70,15 @@ class Outbox(Sending):
         self.holder = this_process()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
-        self._workers: dict[str, asyncio.Task[None]] = {}
-        self._held: set[str] = set()  # channels whose lease this outbox holds
-        self._lost: set[str] = set()  # ... and those it found taken by another process
-        self._last_post: dict[str, float] = {}
+        self._workers: dict[Place, asyncio.Task[None]] = {}
+        self._held: set[Place] = set()  # channels whose lease this outbox holds
+        self._lost: set[Place] = set()  # ... and those it found taken by another process
+        self._last_post: dict[Place, float] = {}
         # Channels whose worker crashed (a locked database, say), by when to start it again.
-        self._resume_at: dict[str, float] = {}
+        self._resume_at: dict[Place, float] = {}
+        # Leases of finished workers, given back together (one commit for many channels).
+        self._to_release: set[Place] = set()
+        self._releasing: asyncio.Task[None] | None = None
         self._draining = False
 
     def wake(self) -> None:
@@ -96,6 +113,7 @@ class Outbox(Sending):
             stopper.cancel()
             heartbeat.cancel()
             await self._finish_workers(grace)
+            await self._release_now()
 
     async def drain(self) -> None:
         """Deliver everything due now, then return (for one-shot `poll`)."""
@@ -106,6 +124,7 @@ class Outbox(Sending):
             await self._finish_workers(grace=None)
         finally:
             heartbeat.cancel()
+            await self._release_now()
 
     async def _follow(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -117,8 +136,8 @@ class Outbox(Sending):
         start a worker for each: a release routed to hundreds of channels costs one commit
         before its first post, not one each."""
         now = time.monotonic()
-        busy = {channel for channel, task in self._workers.items() if not task.done()}
-        busy |= {channel for channel, at in self._resume_at.items() if at > now}
+        busy = {place for place, task in self._workers.items() if not task.done()}
+        busy |= {place for place, at in self._resume_at.items() if at > now}
         waiting = await self.db.read(lambda store: store.channels_with_work())
         if not set(waiting) - busy:
             return
@@ -131,13 +150,14 @@ class Outbox(Sending):
                 holder_is_gone=self._holder_is_gone,
             )
         )
-        for channel in sorted(set(waiting) - busy - set(taken)):
-            log.debug("channel %s is being delivered by another process", channel)
-        for channel, delivery in taken.items():
-            self._held.add(channel)
-            self._lost.discard(channel)
-            self._workers[channel] = asyncio.create_task(
-                self._work(channel, delivery), name=f"outbox:{channel}"
+        for place in sorted(set(waiting) - busy - set(taken)):
+            log.debug("channel %s is being delivered by another process", place)
+        for place, delivery in taken.items():
+            self._held.add(place)
+            self._lost.discard(place)
+            self._to_release.discard(place)
+            self._workers[place] = asyncio.create_task(
+                self._work(place, delivery), name=f"outbox:{delivery.where}"
             )
 
     def _holder_is_gone(self, lease: Lease) -> bool:
@@ -165,36 +185,50 @@ class Outbox(Sending):
             except Exception as error:
                 _log_failure("renewing the delivery leases failed", error, "trying again")
                 continue
-            for channel in sorted(lost & self._held):
-                log.warning("lost the delivery lease for %s to another process", channel)
-                self._lost.add(channel)
+            for place in sorted(lost & self._held):
+                log.warning("lost the delivery lease for %s to another process", place)
+                self._lost.add(place)
 
-    def _renew(self, channels: set[str], store: Store) -> set[str]:
+    def _renew(self, places: set[Place], store: Store) -> set[Place]:
         return store.renew_leases(
-            channels, owner=self.holder.owner, ttl=self.lease_ttl, now=self.clock()
+            places, owner=self.holder.owner, ttl=self.lease_ttl, now=self.clock()
         )
+
+    def _release_soon(self, place: Place) -> None:
+        """Give `place`'s lease back with the others finishing about now, in one commit."""
+        self._to_release.add(place)
+        if self._releasing is None or self._releasing.done():
+            self._releasing = asyncio.create_task(self._release_now())
+
+    async def _release_now(self) -> None:
+        places = {place for place in self._to_release if place not in self._held}
+        self._to_release -= places
+        if places:
+            with contextlib.suppress(Exception):  # else they expire by themselves
+                await self.db.write(
+                    lambda store: store.release_leases(places, owner=self.holder.owner)
+                )
 
     # -- one channel ----------------------------------------------------------------------
 
-    async def _work(self, channel: str, first: Delivery) -> None:
+    async def _work(self, place: Place, first: Delivery) -> None:
         try:
-            await self._work_channel(channel, first)
+            await self._work_channel(place, first)
         except Exception as error:  # a locked database, say: start again a little later
             pause = self._retry_delay(1)
-            _log_failure(f"delivering to {channel} stopped", error, f"resuming in {pause:.1f} s")
-            self._resume_at[channel] = time.monotonic() + pause
+            _log_failure(
+                f"delivering to {first.where} stopped", error, f"resuming in {pause:.1f} s"
+            )
+            self._resume_at[place] = time.monotonic() + pause
         finally:
-            self._held.discard(channel)
-            with contextlib.suppress(Exception):  # else it expires by itself
-                await self.db.write(
-                    lambda store: store.release_lease(channel, owner=self.holder.owner)
-                )
+            self._held.discard(place)
+            self._release_soon(place)
 
-    async def _work_channel(self, channel: str, first: Delivery) -> None:
+    async def _work_channel(self, place: Place, first: Delivery) -> None:
         delivery: Delivery | None = first
-        while not self._stop.is_set() and channel not in self._lost:
+        while not self._stop.is_set() and place not in self._lost:
             if delivery is None:
-                delivery = await self.db.read(lambda store: store.next_delivery(channel))
+                delivery = await self.db.read(lambda store: store.next_delivery(place))
                 if delivery is None:
                     break
             wait = delivery.due_at - self.clock()
@@ -206,15 +240,16 @@ class Outbox(Sending):
                 await self._sleep(min(wait, self.lease_ttl / 4))
                 delivery = None
                 continue
-            await self._pace(channel)
+            await self._pace(place)
             try:
-                await self._deliver(delivery)
+                async with self._slot(place.team):
+                    await self._deliver(delivery)
             except asyncio.CancelledError:
                 raise
             except (sqlite3.Error, OSError):
                 raise  # the database: the whole channel waits (see _work)
             except Exception:  # never let one bad delivery stop the channel
-                log.exception("delivery %d to %s failed unexpectedly", delivery.id, channel)
+                log.exception("delivery %d to %s failed unexpectedly", delivery.id, delivery.where)
                 await self._failed_unexpectedly(delivery)
             delivery = None
 
@@ -222,13 +257,32 @@ class Outbox(Sending):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
 
-    async def _pace(self, channel: str) -> None:
+    @contextlib.asynccontextmanager
+    async def _slot(self, team: str) -> AsyncIterator[None]:
+        """One of the workspace's few places in flight, then one of all: a workspace whose
+        Slack hangs waits on its own slots and holds only those of the others'."""
+        slots = self._workspace_slots.get(team)
+        if slots is None:
+            slots = self._workspace_slots[team] = asyncio.Semaphore(self._per_workspace)
+        async with slots, self._in_flight:
+            yield
+
+    async def _pace(self, place: Place) -> None:
         # At most one post a second per channel (Slack's chat.postMessage limit).
-        last = self._last_post.get(channel)
+        last = self._last_post.get(place)
         if last is not None:
             wait = last + self.spacing - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+
+
+def _each(client: AsyncWebClient) -> ClientFor:
+    """`client` for every delivery (single-workspace mode)."""
+
+    async def for_team(team: str) -> AsyncWebClient:
+        return client
+
+    return for_team
 
 
 def _log_failure(what: str, error: Exception, then: str) -> None:

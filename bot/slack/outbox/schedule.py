@@ -52,7 +52,7 @@ class Scheduling:
     async def _settle(self, delivery: Delivery, failure: SlackFailure) -> None:
         if failure.kind is Failure.PERMANENT or failure.kind is Failure.NOT_IN_CHANNEL:
             error = explain(failure.reason)
-            log.error("giving up on %s in %s: %s", delivery.release_id, delivery.channel, error)
+            log.error("giving up on %s in %s: %s", delivery.release_id, delivery.where, error)
             await self.db.write(
                 lambda store: store.mark_failed(
                     delivery.id, attempt=delivery.attempts, error=error, outcome_known=True
@@ -61,7 +61,7 @@ class Scheduling:
         elif failure.kind is Failure.RATE_LIMITED:
             await self._rate_limited(delivery, failure)
         elif failure.kind is Failure.NEEDS_ADMIN:
-            log.error("cannot post to %s: %s", delivery.channel, explain(failure.reason))
+            log.error("cannot post to %s: %s", delivery.where, explain(failure.reason))
             await self._retry(delivery, failure, outcome_known=True, give_up=False)
         else:
             await self._retry(delivery, failure, outcome_known=False)
@@ -75,9 +75,7 @@ class Scheduling:
         error = f"{RATE_LIMITED}: Slack asked the bot to slow down; trying again at {until}"
         if asked is not None and asked > delay:
             error += f" (Slack asked for {asked:.0f} s)"
-        log.warning(
-            "rate limited posting %s in %s: %s", delivery.release_id, delivery.channel, error
-        )
+        log.warning("rate limited posting %s in %s: %s", delivery.release_id, delivery.where, error)
         await self._reschedule(delivery, delay, error, outcome_known=True)
 
     async def _retry(
@@ -95,7 +93,7 @@ class Scheduling:
         error = error or explain(failure.reason)
         if give_up and attempts >= self.max_attempts:
             error = f"gave up after {attempts} attempts: {error}"
-            log.error("%s in %s: %s", delivery.release_id, delivery.channel, error)
+            log.error("%s in %s: %s", delivery.release_id, delivery.where, error)
             # A last try that may have posted stays unknown: a retry checks history first.
             await self.db.write(
                 lambda store: store.mark_failed(
@@ -109,7 +107,7 @@ class Scheduling:
         delay = self._retry_delay(attempts)
         log.warning(
             "will retry %s in %s in %.1f s: %s",
-            delivery.release_id, delivery.channel, delay, failure.reason,
+            delivery.release_id, delivery.where, delay, failure.reason,
         )  # fmt: skip
         await self._reschedule(
             delivery, delay, error, outcome_known=outcome_known, count_attempt=counted

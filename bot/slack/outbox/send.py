@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,7 +26,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.models import Holder, Release
+from bot.models import Holder, Place, Release
 from bot.slack.blocks.announcement import announcement, minimal_announcement
 from bot.slack.blocks.shapes import json_object
 from bot.slack.errors import MALFORMED, Failure, classify
@@ -35,6 +36,9 @@ from bot.slack.posting import join
 from bot.store import SENDING, Delivery, Store
 
 log = logging.getLogger("bot.slack.outbox")  # one logger for the whole outbox
+
+# The client that posts to a workspace (by team ID), or None when it has left.
+ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,24 @@ class _Claim:
 class Sending(Scheduling):
     """Posts one delivery exactly once; `Outbox` sets these attributes."""
 
-    client: AsyncWebClient
+    clients: ClientFor
     holder: Holder
     lease_ttl: float
-    _lost: set[str]  # channels found taken by another process
-    _last_post: dict[str, float]  # when each channel was last posted to (monotonic)
+    _lost: set[Place]  # channels found taken by another process
+    _last_post: dict[Place, float]  # when each channel was last posted to (monotonic)
 
     async def _deliver(self, delivery: Delivery) -> None:
+        client = await self.clients(delivery.team)
+        if client is None:  # it left between queuing and now: its deliveries are going too
+            await self.db.write(
+                lambda store: store.mark_failed(
+                    delivery.id,
+                    attempt=None,
+                    error="the workspace has uninstalled the app",
+                    outcome_known=True,
+                )
+            )
+            return
         release = await self.db.read(lambda store: store.release(delivery.release_id))
         if release is None:  # impossible through the foreign key, but never post garbage
             await self.db.write(
@@ -70,20 +85,22 @@ class Sending(Scheduling):
             return
         if delivery.state == SENDING:
             try:
-                ts = await find_posted(self.client, delivery, self.clock)
+                ts = await find_posted(client, delivery, self.clock)
             except HistoryUnreadable as unreadable:
                 await self._wait_for_history(delivery, unreadable.failure)
                 return
             if ts is not None:
-                log.info("found %s already posted in %s (ts %s)", release.id, delivery.channel, ts)
+                log.info("found %s already posted in %s (ts %s)", release.id, delivery.where, ts)
                 await self._mark_sent(delivery, ts)
                 return
-        await self._post_release(delivery, release)
+        await self._post_release(client, delivery, release)
 
-    async def _post_release(self, delivery: Delivery, release: Release) -> None:
+    async def _post_release(
+        self, client: AsyncWebClient, delivery: Delivery, release: Release
+    ) -> None:
         """Post, joining a public channel once if need be; a message Slack rejects as malformed
         goes again without its image, then as a minimal message, the reason recorded."""
-        channel = delivery.channel
+        channel, where = delivery.channel, delivery.where
         with_image, minimal, joined = bool(release.image_url), False, False
         note: str | None = None
         while True:
@@ -98,21 +115,21 @@ class Sending(Scheduling):
                 # it: the lease may have lapsed and another process posted it. Look again.
                 log.warning(
                     "not posting %s in %s: this process stalled for %.0f s after taking it",
-                    release.id, channel, time.monotonic() - claim.at_monotonic,
+                    release.id, where, time.monotonic() - claim.at_monotonic,
                 )  # fmt: skip
                 return
-            self._last_post[channel] = time.monotonic()
+            self._last_post[delivery.place] = time.monotonic()
             try:
-                response = await self._post(channel, release, with_image, minimal)
+                response = await self._post(client, channel, release, with_image, minimal)
             except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
                 failure = classify(error)
             else:
                 await self._mark_sent(delivery, response.get("ts"), note)
-                log.info("announced %s in %s", release.id, channel)
+                log.info("announced %s in %s", release.id, where)
                 return
             if failure.kind is Failure.NOT_IN_CHANNEL and not joined:
                 joined = True
-                if (await join(self.client, channel)).failure is None:
+                if (await join(client, channel)).failure is None:
                     continue
             elif failure.reason in MALFORMED and with_image:
                 # Slack rejects the whole message when it cannot fetch the image.
@@ -123,7 +140,7 @@ class Sending(Scheduling):
                 note = (
                     f"sent as a minimal message: Slack rejected the announcement ({failure.reason})"
                 )
-                log.warning("%s in %s: %s", release.id, channel, note)
+                log.warning("%s in %s: %s", release.id, where, note)
                 minimal = True
                 continue
             break
@@ -146,9 +163,9 @@ class Sending(Scheduling):
         if attempt is None:
             log.warning(
                 "not posting %s in %s: another process took the channel or the delivery",
-                delivery.release_id, delivery.channel,
+                delivery.release_id, delivery.where,
             )  # fmt: skip
-            self._lost.add(delivery.channel)
+            self._lost.add(delivery.place)
             return None
         return _Claim(attempt, at, time.monotonic())
 
@@ -158,13 +175,20 @@ class Sending(Scheduling):
         half = self.lease_ttl / 2
         return time.monotonic() - claim.at_monotonic < half and self.clock() - claim.at < half
 
-    async def _post(self, channel: str, release: Release, with_image: bool, minimal: bool) -> Any:
+    async def _post(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        release: Release,
+        with_image: bool,
+        minimal: bool,
+    ) -> Any:
         message = (
             minimal_announcement(release)
             if minimal
             else announcement(release, with_image=with_image)
         )
-        return await self.client.chat_postMessage(
+        return await client.chat_postMessage(
             channel=channel,
             text=message["text"],
             blocks=message.get("blocks"),  # None: none sent

@@ -1,0 +1,355 @@
+"""Distribution mode's side of Bolt's OAuth: the installation store and the OAuth state store
+(both in the bot's own database, reached off the event loop, tokens encrypted), the authorize
+step that reads them, and the pages an install ends on.
+
+Bolt's own `AsyncInstallationStoreAuthorize` calls auth.test on a workspace's first request
+after every start (and on every request while Slack fails it): a slow Slack would then break
+the 3-second acknowledgement. Everything it learns from auth.test was kept at install time, so
+`InstalledAuthorize` answers from the store alone, as single-workspace mode's `Identity` does.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from logging import Logger
+
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.error import BoltError
+from slack_bolt.oauth.async_callback_options import (
+    AsyncCallbackOptions,
+    AsyncFailureArgs,
+    AsyncSuccessArgs,
+)
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
+from slack_sdk.oauth.installation_store import Bot
+from slack_sdk.oauth.installation_store import Installation as SlackInstallation
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.database import Database, DatabaseBusy
+from bot.models import Installation
+from bot.settings import Settings
+from bot.slack.tokens import TokenCipher, WrongKey
+
+log = logging.getLogger(__name__)
+
+# The bot scopes an install asks for: manifest.json's (a test holds them equal).
+BOT_SCOPES = (
+    "chat:write",
+    "commands",
+    "channels:join",
+    "channels:history",
+    "groups:history",
+    "users:read",
+)
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+# How long an install may take between the "Add to Slack" page and Slack's redirect back.
+STATE_SECONDS = 600
+# Installs under way at once, at most: each page view keeps a state row until it expires, and
+# the page is open to anyone, so a flood of views must not fill the disk.
+STATES_AT_MOST = 1000
+LOOKUP_WITHIN = 2.0
+UNAUTHORIZED = (
+    "ISSCR News could not find this workspace's installation just now. Please try again in a "
+    "minute; if it keeps happening, an admin can add the app to the workspace again."
+)
+ORG_REFUSED = (
+    "ISSCR News is added workspace by workspace, not to a whole Enterprise Grid organisation. "
+    "Please add it to each workspace that wants ISSCR news."
+)
+
+
+class OrgInstallRefused(BoltError):
+    """An install for a whole Enterprise Grid organisation, which the bot does not serve."""
+
+
+class TooManyInstalls(Exception):
+    """More installs are under way than STATES_AT_MOST."""
+
+
+class StoredInstallations(AsyncInstallationStore):
+    """Bolt's installation store, in the bot's database: one row per workspace, its bot token
+    encrypted. Each of `on_change` is called with a workspace whose token changed or went."""
+
+    def __init__(self, db: Database, cipher: TokenCipher, client: AsyncWebClient) -> None:
+        """`client`: for revoking the token of an install that is refused."""
+        self.db = db
+        self.cipher = cipher
+        self.client = client
+        self.on_change: list[Callable[[str], None]] = []
+
+    @property
+    def logger(self) -> Logger:
+        return log
+
+    async def async_save(self, installation: SlackInstallation) -> None:
+        team = installation.team_id
+        if installation.is_enterprise_install or not team:
+            await self._revoke(installation.bot_token)
+            raise OrgInstallRefused(ORG_REFUSED)
+        if not installation.bot_token:
+            raise BoltError("Slack granted no bot token")
+        row = Installation(
+            team=team,
+            enterprise_id=installation.enterprise_id,
+            team_name=installation.team_name,
+            app_id=installation.app_id,
+            bot_user_id=installation.bot_user_id,
+            bot_id=installation.bot_id,
+            bot_scopes=",".join(installation.bot_scopes or ()),
+            encrypted_token=self.cipher.encrypt(installation.bot_token),
+            installer=installation.user_id,
+            installed_at=time.time(),
+        )
+        new = await self.db.write(lambda store: store.save_installation(row, now=time.time()))
+        self._changed(team)
+        log.info("%s workspace %s (%s)", "new" if new else "reinstalled:", team, row.team_name)
+
+    async def async_find_bot(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        is_enterprise_install: bool | None = False,
+    ) -> Bot | None:
+        found = await self.find(team_id)
+        if found is None:
+            return None
+        row, token = found
+        return Bot(
+            app_id=row.app_id,
+            enterprise_id=row.enterprise_id,
+            team_id=row.team,
+            team_name=row.team_name,
+            bot_token=token,
+            bot_id=row.bot_id or "",
+            bot_user_id=row.bot_user_id or "",
+            bot_scopes=row.bot_scopes or "",
+            installed_at=row.installed_at,
+        )
+
+    async def async_find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> SlackInstallation | None:
+        found = await self.find(team_id)
+        if found is None:
+            return None
+        row, token = found
+        return SlackInstallation(
+            app_id=row.app_id,
+            enterprise_id=row.enterprise_id,
+            team_id=row.team,
+            team_name=row.team_name,
+            bot_token=token,
+            bot_id=row.bot_id,
+            bot_user_id=row.bot_user_id,
+            bot_scopes=row.bot_scopes or "",
+            user_id=row.installer or "",
+            installed_at=row.installed_at,
+        )
+
+    async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        await self.leave(team_id, why="the bot token was deleted")
+
+    async def async_delete_installation(
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> None:
+        await self.leave(team_id, why="the installation was deleted")
+
+    async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        await self.leave(team_id, why="the installation was deleted")
+
+    async def find(self, team: str | None) -> tuple[Installation, str] | None:
+        """`team`'s installation and its token in the clear; None when it has none, or its
+        token cannot be decrypted (logged: TOKEN_ENCRYPTION_KEY lacks its key)."""
+        if not team:
+            return None
+        row = await self.db.read(lambda store: store.installation(team), within=LOOKUP_WITHIN)
+        if row is None:
+            return None
+        try:
+            return row, self.cipher.decrypt(row.encrypted_token)
+        except WrongKey:
+            log.error(
+                "the token of workspace %s cannot be decrypted: TOKEN_ENCRYPTION_KEY lacks the "
+                "key it was encrypted with",
+                team,
+            )
+            return None
+
+    async def leave(self, team: str | None, *, why: str) -> bool:
+        """Forget `team`: its installation, routes and deliveries (see `Store.leave`)."""
+        if not team:
+            return False
+        gone = await self.db.write(lambda store: store.leave(team, why=why, now=time.time()))
+        self._changed(team)
+        if gone:
+            log.info("workspace %s left: %s", team, why)
+        return gone
+
+    def _changed(self, team: str) -> None:
+        for call in self.on_change:
+            call(team)
+
+    async def _revoke(self, token: str | None) -> None:
+        """Hand back a token the bot will not keep, so the refused install leaves nothing."""
+        if token:
+            try:
+                await self.client.auth_revoke(token=token)
+            except Exception as error:
+                log.warning("could not revoke a refused install's token: %s", type(error).__name__)
+
+
+class Posters:
+    """The client that posts each workspace's announcements, built from its stored token
+    once and kept until the workspace installs again or leaves."""
+
+    def __init__(
+        self,
+        installations: StoredInstallations,
+        build: Callable[[str], AsyncWebClient],
+    ) -> None:
+        """`build(token)`: a posting client (`bot.slack.clients.posting_client`)."""
+        self.installations = installations
+        self.build = build
+        self._clients: dict[str, AsyncWebClient] = {}
+        installations.on_change.append(self.forget)
+
+    async def __call__(self, team: str) -> AsyncWebClient | None:
+        """`team`'s poster; None when it is not installed (or its token cannot be read)."""
+        client = self._clients.get(team)
+        if client is None:
+            found = await self.installations.find(team)
+            if found is None:
+                return None
+            client = self._clients[team] = self.build(found[1])
+        return client
+
+    def forget(self, team: str) -> None:
+        self._clients.pop(team, None)
+
+
+class StoredStates(AsyncOAuthStateStore):
+    """Bolt's OAuth state store, in the bot's database: each state usable once, for
+    STATE_SECONDS, at most STATES_AT_MOST under way."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def logger(self) -> Logger:
+        return log
+
+    async def async_issue(self, *args: object, **kwargs: object) -> str:
+        state = secrets.token_urlsafe(32)
+        now = time.time()
+        issued = await self.db.write(
+            lambda store: store.issue_state(
+                state, expires_at=now + STATE_SECONDS, now=now, at_most=STATES_AT_MOST
+            ),
+            within=LOOKUP_WITHIN,
+        )
+        if not issued:
+            raise TooManyInstalls()
+        return state
+
+    async def async_consume(self, state: str) -> bool:
+        if not state:
+            return False
+        return await self.db.write(
+            lambda store: store.consume_state(state, now=time.time()), within=LOOKUP_WITHIN
+        )
+
+
+class InstalledAuthorize(AsyncAuthorize):
+    """Authorizes each request with its workspace's stored token (see the module docstring)."""
+
+    def __init__(self, installations: StoredInstallations) -> None:
+        self.installations = installations
+
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult | None:
+        try:
+            found = await self.installations.find(team_id)
+        except DatabaseBusy:
+            log.warning("the installation of %s was not read in time", team_id)
+            return None
+        if found is None:
+            return None
+        row, token = found
+        return AuthorizeResult(
+            enterprise_id=row.enterprise_id,
+            team_id=row.team,
+            bot_user_id=row.bot_user_id,
+            bot_id=row.bot_id,
+            bot_token=token,
+            bot_scopes=row.bot_scopes or "",
+            user_id=user_id,
+        )
+
+
+def oauth_settings(
+    settings: Settings, installations: StoredInstallations, states: StoredStates
+) -> AsyncOAuthSettings:
+    """Bolt's OAuth flow: "Add to Slack" at INSTALL_PATH, Slack's redirect at REDIRECT_PATH,
+    a state checked against the browser's cookie and used once."""
+    return AsyncOAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        scopes=list(BOT_SCOPES),
+        redirect_uri=settings.slack_redirect_uri,
+        install_path=INSTALL_PATH,
+        redirect_uri_path=REDIRECT_PATH,
+        installation_store=installations,
+        installation_store_bot_only=True,
+        state_store=states,
+        state_expiration_seconds=STATE_SECONDS,
+        callback_options=AsyncCallbackOptions(success=_success, failure=_failure),
+    )
+
+
+async def _success(args: AsyncSuccessArgs) -> BoltResponse:
+    return await args.default.success(args)
+
+
+async def _failure(args: AsyncFailureArgs) -> BoltResponse:
+    """An install that did not finish: Bolt's page, but for a refused organisation-wide
+    install, which says what to do instead."""
+    if isinstance(args.error, OrgInstallRefused):
+        return page(400, "ISSCR News was not added", ORG_REFUSED)
+    return await args.default.failure(args)
+
+
+def page(status: int, title: str, text: str) -> BoltResponse:
+    """A small HTML page for a person's browser."""
+    body = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head><body style='font-family: sans-serif'>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
+    )
+    return BoltResponse(
+        status=status, body=body, headers={"Content-Type": "text/html; charset=utf-8"}
+    )
