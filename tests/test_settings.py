@@ -352,3 +352,80 @@ def test_a_malformed_app_token_does_not_also_ask_for_a_signing_secret() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env(env, require_slack=True, serve=True)
     only_line(caught.value, "SLACK_APP_TOKEN")
+
+
+# -- distribution mode -----------------------------------------------------------------------
+
+KEY = "Jd7mXlN0rM3a2cW8nX4bZ6l0HkS2y5rQ8pV1tE3uYwA="  # a Fernet key (32 bytes, base64)
+OLD_KEY = "q3Jm0N9xR2bV6cW1zL8kY4tH7sP5aD0eF2gU9iO3nMw="
+DISTRIBUTION = {
+    "SLACK_CLIENT_ID": "1111.2222",
+    "SLACK_CLIENT_SECRET": "client-secret-value",
+    "SLACK_SIGNING_SECRET": SIGNING,
+    "TOKEN_ENCRYPTION_KEY": KEY,
+}
+
+
+def test_the_apps_oauth_credentials_choose_distribution_mode_over_http() -> None:
+    settings = Settings.from_env(DISTRIBUTION, require_slack=True, serve=True)
+    assert settings.distribution and not settings.socket_mode
+    assert settings.token_keys == (KEY,)
+    assert parse(SLACK_BOT_TOKEN=BOT_TOKEN).distribution is False
+    # Secrets stay out of repr: the client secret and the keys.
+    shown = repr(settings)
+    assert "client-secret-value" not in shown and KEY not in shown
+    assert "1111.2222" in shown
+
+
+def test_distribution_mode_refuses_every_single_workspace_setting_in_one_run() -> None:
+    error = refused(
+        **DISTRIBUTION,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        ANNOUNCE_CHANNEL="C0123456789",
+        ADMIN_USER_IDS="U0123ABCD",
+    )
+    assert error.variables == (
+        "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "ANNOUNCE_CHANNEL", "ADMIN_USER_IDS"
+    )  # fmt: skip
+    assert all("unset" in line for line in error.lines)
+    assert "over HTTP" in error.lines[0]
+    assert BOT_TOKEN not in str(error) and APP_TOKEN not in str(error)
+
+
+def test_half_of_the_oauth_credentials_is_refused_naming_the_missing_one() -> None:
+    line = only_line(refused(SLACK_CLIENT_ID="1111.2222"), "SLACK_CLIENT_SECRET")
+    assert "its pair is" in line and "Basic Information" in line
+    only_line(refused(SLACK_CLIENT_SECRET="s"), "SLACK_CLIENT_ID")
+
+
+def test_distribution_mode_needs_the_key_and_the_signing_secret_to_serve() -> None:
+    without = {k: v for k, v in DISTRIBUTION.items() if k not in ("TOKEN_ENCRYPTION_KEY",)}
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**without, "SLACK_SIGNING_SECRET": ""}, require_slack=True, serve=True)
+    assert caught.value.variables == ("TOKEN_ENCRYPTION_KEY", "SLACK_SIGNING_SECRET")
+    assert "isscr-news-bot new-key" in caught.value.lines[0]
+    # A one-shot poll posts but serves nothing: the key alone.
+    Settings.from_env({**DISTRIBUTION, "SLACK_SIGNING_SECRET": ""}, require_slack=True)
+
+
+@pytest.mark.parametrize("value", ["not-a-key", KEY[:-2], f"{KEY},short"])
+def test_a_token_key_that_is_not_a_fernet_key_is_refused_without_echoing_it(value: str) -> None:
+    line = only_line(refused(TOKEN_ENCRYPTION_KEY=value), "TOKEN_ENCRYPTION_KEY")
+    assert "not a Fernet key" in line and "new-key" in line
+    assert value not in line
+
+
+def test_several_keys_are_kept_in_order_for_rotation() -> None:
+    settings = parse(TOKEN_ENCRYPTION_KEY=f"{KEY}, {OLD_KEY}")
+    assert settings.token_keys == (KEY, OLD_KEY)
+
+
+def test_the_redirect_url_must_be_https_but_for_this_machine() -> None:
+    assert parse(SLACK_REDIRECT_URI="https://news.example.org/slack/oauth_redirect")
+    assert parse(SLACK_REDIRECT_URI="http://localhost:3000/slack/oauth_redirect")
+    line = only_line(
+        refused(SLACK_REDIRECT_URI="http://news.example.org/slack/oauth_redirect"),
+        "SLACK_REDIRECT_URI",
+    )
+    assert "https" in line

@@ -1,6 +1,7 @@
 """The `isscr-news-bot` command line: run the bot, poll once, backfill the archive, look at its
 health. One module per group of commands: `run`, `poll`, `search`, `maintenance` (status,
-backfill, retry-failed) and `deploy` (backup, healthcheck); what they share is in `common`."""
+backfill, retry-failed), `deploy` (backup, healthcheck) and `workspaces` (new-key, rotate-key,
+workspaces: distribution mode); what they share is in `common`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ COMMANDS = {
     "search": ("bot.cli.search", "search"),
     "backup": ("bot.cli.deploy", "backup"),
     "healthcheck": ("bot.cli.deploy", "healthcheck"),
+    "new-key": ("bot.cli.workspaces", "new_key_command"),
+    "rotate-key": ("bot.cli.workspaces", "rotate_key"),
+    "workspaces": ("bot.cli.workspaces", "workspaces"),
 }
 
 

@@ -10,6 +10,7 @@ import click
 
 from bot.cli.common import database_problem, fail, load_settings, open_store
 from bot.cli.terminal import terminal_text
+from bot.cli.workspaces import check_keys
 from bot.ingest.feed import open_session
 from bot.ingest.watcher import FLOOD_THRESHOLD, Outcome, fetch_releases, plan_poll
 from bot.models import FeedError, Release, Validators
@@ -85,7 +86,11 @@ async def _dry_run(settings: Settings, show_all: bool) -> int:
 async def _poll(settings: Settings, *, post: bool = True) -> int:
     """Store the feed; with `post`, also post what is due. Without, what is due waits in the
     outbox for a running bot: nothing is announced from here, nor lost."""
-    open_store(settings).close()  # the schema, ensured before anything starts
+    store = open_store(settings)  # the schema, ensured before anything starts
+    try:
+        check_keys(settings, store)
+    finally:
+        store.close()
     async with open_session() as session:
         core = build_core(settings, session)
         try:

@@ -39,7 +39,13 @@ def run(mode: str) -> None:
             starting = Starting(HOST, settings.port)
         except SettingsError as error:
             fail(error)
-    open_store(settings).close()  # the schema, ensured before anything starts
+    from bot.cli.workspaces import check_keys  # imported once the port answers
+
+    store = open_store(settings)  # the schema, ensured before anything starts
+    try:
+        check_keys(settings, store)
+    finally:
+        store.close()
     asyncio.run(_run(settings, starting))
 
 

@@ -9,9 +9,11 @@ dropping the old one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from bot.models import Installation
 
 
 class WrongKey(Exception):
@@ -48,3 +50,14 @@ class TokenCipher:
             return self._fernet.rotate(stored.encode()).decode()
         except InvalidToken:
             raise WrongKey("the token was encrypted with another key") from None
+
+
+def unreadable(cipher: TokenCipher, installations: Iterable[Installation]) -> list[str]:
+    """The teams whose stored token none of the keys decrypts."""
+    teams = []
+    for installation in installations:
+        try:
+            cipher.decrypt(installation.encrypted_token)
+        except WrongKey:
+            teams.append(installation.team)
+    return teams
