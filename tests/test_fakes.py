@@ -6,15 +6,23 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
 
 import aiohttp
 import feedparser
 import pytest
+from aiohttp import web
+from slack_bolt.app.async_server import AsyncSlackAppServer
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store import FileInstallationStore
+from slack_sdk.oauth.state_store import FileOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from standins.feed_server import (
@@ -28,6 +36,7 @@ from standins.feed_server import (
     render_archive_page,
     render_rss,
 )
+from standins.oauth_browser import add_to_slack
 from standins.slack_api import (
     APP_ID,
     BOT_ID,
@@ -40,6 +49,17 @@ from standins.slack_api import (
     SlackApi,
 )
 from standins.slack_process import SlackApiProcess
+from standins.slack_requests import (
+    SIGNING_SECRET,
+    app_uninstalled_body,
+    block_action_body,
+    home_action_body,
+    home_opened_body,
+    send_to_slack_app,
+    slash_command_body,
+    tokens_revoked_body,
+    view_submission_body,
+)
 from tests.conftest import eventually
 
 HOSTILE = "<!channel> & <https://evil.example|isscr.org>"
@@ -760,3 +780,158 @@ async def test_the_stand_in_runs_as_a_process_with_many_workspaces() -> None:
     assert posted["count"] == 1 and started <= posted["first"] == posted["last"] <= time.time()
     assert (stats["rate_limited"], stats["calls"]["chat.postMessage"]) == (1, 3)
     assert process.process is not None and process.process.returncode is not None
+
+
+class BoltWithOAuth:
+    """A plain Bolt app in distribution mode (not the bot) served over HTTP: what the browser
+    helper and the request bodies are checked against. Its listeners note what Bolt made of
+    each request: the workspace and the bot token it authorized with."""
+
+    def __init__(self, api: SlackApi, tmp_path: Path, *, render_page: bool, redirect: bool) -> None:
+        self.store = FileInstallationStore(base_dir=str(tmp_path / "installations"))
+        settings = AsyncOAuthSettings(
+            client_id=api.client_id,
+            client_secret=api.client_secret,
+            scopes=SCOPES.split(","),
+            installation_store=self.store,
+            state_store=FileOAuthStateStore(expiration_seconds=600, base_dir=str(tmp_path)),
+            install_page_rendering_enabled=render_page,
+            redirect_uri="https://news.example.org/slack/oauth_redirect" if redirect else None,
+        )
+        self.app = AsyncApp(
+            signing_secret=SIGNING_SECRET,
+            client=AsyncWebClient(base_url=api.url),
+            oauth_settings=settings,
+            process_before_response=True,
+        )
+        self.seen: list[tuple[str, str | None, str | None, str | None]] = []
+        self.app.enable_token_revocation_listeners()
+        self.app.command("/isscr-news")(self._noted("command"))
+        self.app.action("share")(self._noted("button"))
+        self.app.action("home")(self._noted("home button"))
+        self.app.view("route")(self._noted("modal"))
+        self.app.event("app_home_opened")(self._noted("home opened"))
+        self._runner = web.AppRunner(AsyncSlackAppServer(0, "/slack/events", self.app).web_app)
+        self.url = ""
+
+    def _noted(self, kind: str) -> Callable[..., Awaitable[None]]:
+        async def listener(ack: Any, context: AsyncBoltContext) -> None:
+            self.seen.append((kind, context.team_id, context.enterprise_id, context.bot_token))
+            await ack()
+
+        return listener
+
+    async def __aenter__(self) -> BoltWithOAuth:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("render_page", "redirect"), [(True, False), (False, True)], ids=["install page", "302"]
+)
+async def test_a_browser_adds_the_app_to_two_workspaces_through_bolts_oauth_flow(
+    slack: tuple[SlackApi, AsyncWebClient], tmp_path: Path, render_page: bool, redirect: bool
+) -> None:
+    api, _ = slack
+
+    async with BoltWithOAuth(api, tmp_path, render_page=render_page, redirect=redirect) as bolt:
+        a = await add_to_slack(bolt.url, api, LAB_A)
+        b = await add_to_slack(bolt.url, api, LAB_B, installer="U0BOB", enterprise_id="E0ORG0001")
+        cancelled = await add_to_slack(bolt.url, api, "T0LABC0001", deny=True)
+
+    assert a[0] == b[0] == 200 and "Thank you!" in a[1]
+    assert cancelled[0] == 200 and "access_denied" in cancelled[1]
+    found_a = bolt.store.find_installation(enterprise_id=None, team_id=LAB_A)
+    found_b = bolt.store.find_installation(enterprise_id="E0ORG0001", team_id=LAB_B)
+    assert found_a is not None and found_b is not None
+    assert (found_a.bot_token, found_a.bot_id, found_a.user_id) == (
+        api.workspaces[LAB_A].token,
+        api.workspaces[LAB_A].bot_id,
+        "U0INSTALL1",
+    )
+    assert (found_b.bot_token, found_b.user_id) == (api.workspaces[LAB_B].token, "U0BOB")
+    assert bolt.store.find_installation(enterprise_id=None, team_id="T0LABC0001") is None
+    exchanged = api.calls_to("oauth.v2.access")
+    assert len(exchanged) == 2
+    assert all(call.headers["Authorization"].startswith("Basic ") for call in exchanged)
+    if redirect:
+        assert (
+            exchanged[0].params["redirect_uri"] == "https://news.example.org/slack/oauth_redirect"
+        )
+
+
+async def test_bolt_finds_the_workspace_of_every_request_body(
+    slack: tuple[SlackApi, AsyncWebClient], tmp_path: Path
+) -> None:
+    api, _ = slack
+    org = "E0ORG0001"
+
+    async with BoltWithOAuth(api, tmp_path, render_page=True, redirect=False) as bolt:
+        await add_to_slack(bolt.url, api, LAB_A)
+        await add_to_slack(bolt.url, api, LAB_B, enterprise_id=org)
+        events = f"{bolt.url}/slack/events"
+        bodies = [
+            slash_command_body("stem cells", team=LAB_A),
+            block_action_body(
+                "share", "r1", response_url=api.response_url("r"), team=LAB_B, enterprise_id=org
+            ),
+            home_action_body("home", user="U0LABA", team=LAB_A),
+            view_submission_body(
+                "route", user="U0LABB", channel="C0B", team=LAB_B, enterprise_id=org
+            ),
+        ]
+        for body in bodies:
+            assert (await send_to_slack_app(events, body))[0] == 200
+        bot_b = api.workspaces[LAB_B].bot_user_id
+        for body in (
+            home_opened_body(LAB_B, "U0LABB", bot_user=bot_b, enterprise_id=org),
+            app_uninstalled_body(LAB_A),
+            tokens_revoked_body(LAB_B, [bot_b], enterprise_id=org),
+        ):
+            assert (await send_to_slack_app(events, body, content_type="application/json"))[
+                0
+            ] == 200
+
+    token_a, token_b = api.workspaces[LAB_A].token, api.workspaces[LAB_B].token
+    assert bolt.seen == [
+        ("command", LAB_A, None, token_a),
+        ("button", LAB_B, org, token_b),
+        ("home button", LAB_A, None, token_a),
+        ("modal", LAB_B, org, token_b),
+        ("home opened", LAB_B, org, token_b),
+    ]
+    # Bolt's own uninstall listeners deleted what each event named, and nothing else.
+    assert bolt.store.find_installation(enterprise_id=None, team_id=LAB_A) is None
+    assert bolt.store.find_bot(enterprise_id=org, team_id=LAB_B) is None
+    assert bolt.store.find_installation(enterprise_id=org, team_id=LAB_B) is not None  # its user
+
+
+def test_event_bodies_are_shaped_as_slack_posts_them() -> None:
+    opened = json.loads(home_opened_body(LAB_A, "U0LABA", bot_user="U0BOTA"))
+    uninstalled = json.loads(app_uninstalled_body(LAB_A))
+    revoked = json.loads(tokens_revoked_body(LAB_A, ["U0BOTA"]))
+
+    assert opened["type"] == "event_callback" and opened["team_id"] == LAB_A
+    assert opened["authorizations"] == [
+        {
+            "enterprise_id": None,
+            "team_id": LAB_A,
+            "user_id": "U0BOTA",
+            "is_bot": True,
+            "is_enterprise_install": False,
+        }
+    ]
+    assert opened["event"]["type"] == "app_home_opened" and opened["event"]["tab"] == "home"
+    assert uninstalled["event"] == {"type": "app_uninstalled"}
+    assert revoked["event"] == {
+        "type": "tokens_revoked",
+        "tokens": {"oauth": [], "bot": ["U0BOTA"]},
+    }
+    assert "authorizations" not in uninstalled  # as https://api.slack.com/events/app_uninstalled
+    assert len({opened["event_id"], uninstalled["event_id"], revoked["event_id"]}) == 3
