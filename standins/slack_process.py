@@ -136,6 +136,7 @@ class SlackApiProcess:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "standins.slack_process", *self._argv,
             stdout=asyncio.subprocess.PIPE,
+            limit=64 * 1024 * 1024,  # the JSON line of 1,000 workspaces is ~300 KB
         )  # fmt: skip
         assert self.process.stdout is not None
         await self.process.stdout.readline()  # the URL alone, for a person reading

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest.mock import ANY
+from urllib.parse import parse_qs
 
 import aiohttp
 import feedparser
@@ -910,6 +911,26 @@ async def test_bolt_finds_the_workspace_of_every_request_body(
     assert bolt.store.find_installation(enterprise_id=None, team_id=LAB_A) is None
     assert bolt.store.find_bot(enterprise_id=org, team_id=LAB_B) is None
     assert bolt.store.find_installation(enterprise_id=org, team_id=LAB_B) is not None  # its user
+
+
+def test_request_and_event_bodies_carry_their_workspace_where_slack_puts_it() -> None:
+    org = "E0ORG0001"
+    command = parse_qs(slash_command_body("x", team=LAB_A, enterprise_id=org).decode())
+    click = _payload(block_action_body("share", "r1", response_url="-", team=LAB_A))
+    home = _payload(home_action_body("home", user="U0LABA", team=LAB_A, enterprise_id=org))
+    save = _payload(view_submission_body("route", user="U0LABA", team=LAB_A))
+
+    assert (command["team_id"], command["enterprise_id"]) == ([LAB_A], [org])
+    for payload in (click, home, save):
+        assert payload["team"]["id"] == payload["user"]["team_id"] == LAB_A
+    assert (click["enterprise"], home["enterprise"]["id"]) == (None, org)
+    assert home["team"]["enterprise_id"] == org
+    assert home["view"]["app_installed_team_id"] == save["view"]["team_id"] == LAB_A
+
+
+def _payload(body: bytes) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(parse_qs(body.decode())["payload"][0])
+    return payload
 
 
 def test_event_bodies_are_shaped_as_slack_posts_them() -> None:
