@@ -138,12 +138,19 @@ class SlackApiProcess:
             stdout=asyncio.subprocess.PIPE,
             limit=64 * 1024 * 1024,  # the JSON line of 1,000 workspaces is ~300 KB
         )  # fmt: skip
-        assert self.process.stdout is not None
-        await self.process.stdout.readline()  # the URL alone, for a person reading
-        line = await self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the Slack stand-in exited with {await self.process.wait()}")
-        started = json.loads(line)
+        try:
+            assert self.process.stdout is not None
+            await self.process.stdout.readline()  # the URL alone, for a person reading
+            line = await self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the Slack stand-in exited with {await self.process.wait()}")
+            started = json.loads(line)
+        except BaseException:
+            # `async with` will not stop it. SIGKILL: a child blocked writing to the pipe never
+            # gets to run its SIGTERM handler; then read the pipe to its end, which wait() needs.
+            self.process.kill()
+            await self.process.communicate()
+            raise
         self.url, self.workspaces = started["url"], started["workspaces"]
         self._http = aiohttp.ClientSession()
         return self
