@@ -10,7 +10,8 @@ from aiohttp import web
 
 
 class LoopbackServer:
-    """Serves an application on a free port of `host`; `start`/`stop`, or `async with`."""
+    """Serves an application on a free port of `host` (or the one asked for); `start`/`stop`,
+    or `async with`."""
 
     def __init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -20,13 +21,18 @@ class LoopbackServer:
         raise NotImplementedError
 
     async def _listen(
-        self, app: web.Application, host: str, ssl_context: ssl.SSLContext | None = None
+        self,
+        app: web.Application,
+        host: str,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        port: int = 0,
     ) -> None:
         # A short shutdown timeout: stop() must not wait for a request kept sleeping by a
         # fault under test.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, 0, ssl_context=ssl_context).start()
+        await web.TCPSite(self._runner, host, port, ssl_context=ssl_context).start()
         self._port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
