@@ -304,11 +304,9 @@ def home_opened_body(
 
 
 def _workspace_fields(team: str, enterprise_id: str | None) -> dict[str, Any]:
-    """An interaction payload's team, enterprise and is_enterprise_install.
-
-    Slack sends `"enterprise": null` from a workspace outside Enterprise Grid; it is left out
-    here because bot/slack/verify.py refuses a null `enterprise` (400) today."""
-    fields: dict[str, Any] = {"team": {"id": team, "domain": _domain(team)}}
+    """An interaction payload's team, enterprise and is_enterprise_install (Slack sends
+    `"enterprise": null` from a workspace outside Enterprise Grid)."""
+    fields: dict[str, Any] = {"team": {"id": team, "domain": _domain(team)}, "enterprise": None}
     if enterprise_id is not None:
         name = _org_name(enterprise_id)
         fields["team"].update(enterprise_id=enterprise_id, enterprise_name=name)

@@ -924,7 +924,7 @@ def test_request_and_event_bodies_carry_their_workspace_where_slack_puts_it() ->
     assert (command["team_id"], command["enterprise_id"]) == ([LAB_A], [org])
     for payload in (click, home, save):
         assert payload["team"]["id"] == payload["user"]["team_id"] == LAB_A
-    assert ("enterprise" not in click, home["enterprise"]["id"]) == (True, org)
+    assert (click["enterprise"], home["enterprise"]["id"]) == (None, org)
     assert home["team"]["enterprise_id"] == org
     assert home["view"]["app_installed_team_id"] == save["view"]["team_id"] == LAB_A
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,12 @@ class AdminCheck:
         except TimeoutError:
             log.warning("users.info for %s took over %s s", user_id, within)
             return SLOW
+        except SlackApiError as error:
+            if error.response.get("error") == "user_not_found":
+                # Not a user of this workspace (a request signed for another's): no rights.
+                return refusal_text(wanted)
+            log.warning("users.info for %s failed: %s", user_id, error.response.get("error"))
+            return UNCHECKED
         except Exception as error:
             log.warning("users.info for %s failed: %s", user_id, error.__class__.__name__)
             return UNCHECKED

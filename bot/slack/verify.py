@@ -130,12 +130,13 @@ class SlackRequests:
 
 
 # Fields Bolt reads while routing a request, with the JSON types it takes for granted: a signed
-# body with another type makes it raise (a 500 and a traceback) before any listener runs.
+# body with another type makes it raise (a 500 and a traceback) before any listener runs. Slack
+# sends null for some (`"enterprise": null` outside Enterprise Grid), which Bolt reads as absent.
 _SHAPES: dict[str, tuple[type, ...]] = {
-    "team": (str, dict),
-    "user": (str, dict),
-    "enterprise": (str, dict),
-    "channel": (str, dict),
+    "team": (str, dict, type(None)),
+    "user": (str, dict, type(None)),
+    "enterprise": (str, dict, type(None)),
+    "channel": (str, dict, type(None)),
     "event": (dict,),
     "view": (dict,),
     "container": (dict,),
