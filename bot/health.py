@@ -181,16 +181,17 @@ def health(
     walk = store.archive_status(archive_url) if archive_url is not None else None
     deliveries = _deliveries(store, team)
     routes = store.routes(team=team) if team is not None else store.every_route()
-    problems = [
-        *live,
-        *_feed_problems(feed, poll_interval, current),
-        *_archive_problems(walk),
-        *_delivery_problems(store, deliveries, {(r.team, r.channel) for r in routes}, team),
-    ]
+    problems = [*live, *_feed_problems(feed, poll_interval, current), *_archive_problems(walk)]
+    notices = _notices(feed, walk, routed=bool(routes), team=team)
+    receiving = {(route.team, route.channel) for route in routes}
+    delivering = _delivery_problems(store, deliveries, receiving, team)
+    # Of every workspace: one workspace's failing posts (its token revoked, its channel
+    # archived) are its own admins' to fix, shown on its Home; the bot serves the others.
+    (notices if team is None else problems).extend(delivering)
     report: Health = {
         "ok": not problems,
         "problems": problems,
-        "notices": _notices(feed, walk, routed=bool(routes)),
+        "notices": notices,
         "feed": _feed(feed),
         "releases": store.release_count(),
         "routes": len(routes),
@@ -316,10 +317,17 @@ def _delivery_problems(
     return problems
 
 
-def _notices(feed: FeedStatus, walk: ArchiveStatus | None, *, routed: bool) -> list[str]:
+def _notices(
+    feed: FeedStatus, walk: ArchiveStatus | None, *, routed: bool, team: str | None
+) -> list[str]:
     """What an admin may want to know, though nothing is wrong."""
     notices = []
-    if not routed:
+    if not routed and team is None:
+        notices.append(
+            "No workspace has routed ISSCR news to a channel yet: each workspace's admins "
+            "pick channels on the app's Home"
+        )
+    elif not routed:
         notices.append(
             "No channel receives ISSCR news yet: new releases are stored and searchable but "
             "announced nowhere. An admin picks a channel on the app's Home, or types "

@@ -35,19 +35,51 @@ async def seed_routes(db: Database, router: Router, announce_channel: str | None
 
 
 async def say_first_success(
-    db: Database, polled: asyncio.Event, *, importing: bool, suggest_setting: bool
+    db: Database,
+    polled: asyncio.Event,
+    *,
+    importing: bool,
+    suggest_setting: bool,
+    distribution: bool = False,
 ) -> None:
     """One line after the first poll: what is stored and what happens next, so that a
     new installation whose channel stays quiet (the first poll only sets a baseline)
-    says why."""
+    says why. In `distribution` mode, how many workspaces and channels receive news."""
     await polled.wait()
     try:
-        stored, routes = await db.read(
-            lambda store: (store.release_count(), store.routes(team=SINGLE_WORKSPACE))
+        stored, routes, installed = await db.read(
+            lambda store: (
+                store.release_count(),
+                store.every_route() if distribution else store.routes(team=SINGLE_WORKSPACE),
+                store.workspaces_summary()["installed"],
+            )
         )
     except sqlite3.Error:
         return  # the poll's own log lines have said what happened
+    if distribution:
+        log.info(workspaces_success(stored, routes, installed, importing=importing))
+        return
     log.info(first_success(stored, routes, importing=importing, suggest_setting=suggest_setting))
+
+
+def workspaces_success(
+    stored: int, routes: Sequence[Route], installed: int, *, importing: bool
+) -> str:
+    """The log line after the first poll in distribution mode, e.g. "stored 20 releases;
+    3 workspaces installed; new releases will go to 5 channels in 2 workspaces"."""
+    parts = [f"stored {stored:,} release{'' if stored == 1 else 's'}"]
+    if importing:
+        parts.append("the archive import is running (older releases, not announced)")
+    parts.append(f"{installed:,} workspace{'' if installed == 1 else 's'} installed")
+    teams = len({route.team for route in routes})
+    if routes:
+        parts.append(
+            f"new releases will go to {len(routes):,} channel{'' if len(routes) == 1 else 's'} "
+            f"in {teams:,} workspace{'' if teams == 1 else 's'}"
+        )
+    else:
+        parts.append("no workspace has picked a channel yet (each does on the app's Home)")
+    return "; ".join(parts)
 
 
 def first_success(

@@ -191,6 +191,7 @@ class Bot:
             self.watcher.polled,
             importing=archive_url is not None,
             suggest_setting=self.settings.announce_channel is None,
+            distribution=self.settings.distribution,
         )
         self._start_cancellable(first_poll, "first-poll")
         self._tasks.append(

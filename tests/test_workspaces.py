@@ -5,6 +5,7 @@ it routed, sees and changes only its own configuration, and leaves cleanly."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
@@ -268,3 +269,37 @@ async def test_a_forged_or_replayed_install_redirect_stores_nothing(
             ) as answer:
                 assert answer.status in (200, 400, 401)
     assert {row.team for row in bot.store.installations()} == {LAB, INSTITUTE}
+
+
+async def test_no_token_or_secret_reaches_the_log_even_at_debug(
+    bot: InspectedBot, slack: SlackApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    status, page = await add_to_slack(f"http://127.0.0.1:{bot.port}", slack, "T0THIRD001")
+    assert status == 200, page
+    token = slack.workspaces["T0THIRD001"].token
+    assert bot.store.installation("T0THIRD001") is not None
+    logged = caplog.text
+    assert token not in logged and slack.client_secret not in logged
+    assert all(key not in logged for key in bot.settings.token_keys)
+
+
+async def test_one_workspaces_revoked_token_is_reported_without_failing_the_bot(
+    bot: InspectedBot, slack: SlackApi, feed: FeedServer
+) -> None:
+    await routed_as_asked(bot)
+    slack.revoke(INSTITUTE)  # no event: the bot was down when it came, say
+    feed.items.insert(0, make_item(3, categories=["Policy"]))
+
+    await eventually(lambda: len(slack.posted(LAB, LAB_ALL)) == 1, timeout=15)
+    await eventually(lambda: bot.store.workspaces_summary()["failing"] == 1, timeout=15)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{bot.port}/healthz") as health,
+    ):
+        report = await health.json()
+        assert health.status == 200
+    assert report["ok"] is True
+    assert report["workspaces"]["failing_examples"][0]["team"] == INSTITUTE
+    assert any("token_revoked" in notice for notice in report["notices"]), report["notices"]
+    assert slack.posted(INSTITUTE, INSTITUTE_NEWS) == []

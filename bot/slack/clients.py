@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 
 import aiohttp
@@ -18,6 +19,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import USER_AGENT
 from bot.backoff import retry_after_seconds
 from bot.settings import Settings
+
+# slack_sdk logs every response body at DEBUG, and oauth.v2.access's holds a workspace's new
+# bot token: its debug lines stay out of the log whatever LOG_LEVEL says.
+logging.getLogger("slack_sdk").setLevel(logging.INFO)
 
 SLACK_TIMEOUT = 30
 # A 429 asking to wait longer than this is not waited out inside the request: the request

@@ -173,12 +173,15 @@ class StoredInstallations(AsyncInstallationStore):
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await self.leave(team_id, why="the installation was deleted")
 
-    async def find(self, team: str | None) -> tuple[Installation, str] | None:
+    async def find(
+        self, team: str | None, *, within: float | None = LOOKUP_WITHIN
+    ) -> tuple[Installation, str] | None:
         """`team`'s installation and its token in the clear; None when it has none, or its
-        token cannot be decrypted (logged: TOKEN_ENCRYPTION_KEY lacks its key)."""
+        token cannot be decrypted (logged: TOKEN_ENCRYPTION_KEY lacks its key). `within`:
+        as `Database.read`'s (a request waits so long at most; the outbox, None)."""
         if not team:
             return None
-        row = await self.db.read(lambda store: store.installation(team), within=LOOKUP_WITHIN)
+        row = await self.db.read(lambda store: store.installation(team), within=within)
         if row is None:
             return None
         try:
@@ -233,7 +236,7 @@ class Posters:
         """`team`'s poster; None when it is not installed (or its token cannot be read)."""
         client = self._clients.get(team)
         if client is None:
-            found = await self.installations.find(team)
+            found = await self.installations.find(team, within=None)
             if found is None:
                 return None
             client = self._clients[team] = self.build(found[1])

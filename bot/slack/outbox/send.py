@@ -67,7 +67,8 @@ class Sending(Scheduling):
                 lambda store: store.mark_failed(
                     delivery.id,
                     attempt=None,
-                    error="the workspace has uninstalled the app",
+                    error="the workspace's installation is gone (uninstalled), or its "
+                    "token cannot be decrypted",
                     outcome_known=True,
                 )
             )
