@@ -76,10 +76,8 @@ _ADVICE = {
     "is_archived": "the channel is archived",
     "not_in_channel": "the channel is private: invite the bot with /invite",
     "invalid_auth": "SLACK_BOT_TOKEN is wrong or was revoked; fix it and restart",
-    "token_revoked": "the app was uninstalled or its token revoked; add it to the workspace again",
-    "account_inactive": (
-        "the app was uninstalled or its token revoked; add it to the workspace again"
-    ),
+    "token_revoked": "the app was uninstalled or its token revoked; reinstall it in the workspace",
+    "account_inactive": "the app was uninstalled or its token revoked; reinstall it in the workspace",
     "missing_scope": "the app lacks a scope; reinstall it from the manifest",
     "ratelimited": "Slack asked the bot to slow down",
 }
