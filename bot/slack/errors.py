@@ -71,13 +71,14 @@ def classify(error: Exception) -> SlackFailure:
     return SlackFailure(Failure.PERMANENT, code, code=code)
 
 
+_UNINSTALLED = "the app was uninstalled or its token revoked; reinstall it in the workspace"
 _ADVICE = {
     "channel_not_found": "the channel was deleted, or it is private and the bot is not in it",
     "is_archived": "the channel is archived",
     "not_in_channel": "the channel is private: invite the bot with /invite",
     "invalid_auth": "SLACK_BOT_TOKEN is wrong or was revoked; fix it and restart",
-    "token_revoked": "the app was uninstalled or its token revoked; reinstall it in the workspace",
-    "account_inactive": "the app was uninstalled or its token revoked; reinstall it in the workspace",
+    "token_revoked": _UNINSTALLED,
+    "account_inactive": _UNINSTALLED,
     "missing_scope": "the app lacks a scope; reinstall it from the manifest",
     "ratelimited": "Slack asked the bot to slow down",
 }
