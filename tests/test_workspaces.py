@@ -13,7 +13,7 @@ import pytest
 
 from bot.models import SINGLE_WORKSPACE
 from bot.settings import Settings
-from bot.slack.blocks.admin import REMOVE_ROUTE
+from bot.slack.blocks.admin import REMOVE_ROUTE, SETUP_CHANNEL
 from bot.slack.blocks.forms import ROUTE_FORM
 from bot.slack.tokens import TokenCipher, new_key
 from standins.feed_server import FeedServer, make_item
@@ -302,4 +302,26 @@ async def test_one_workspaces_revoked_token_is_reported_without_failing_the_bot(
     assert report["ok"] is True
     assert report["workspaces"]["failing_examples"][0]["team"] == INSTITUTE
     assert any("token_revoked" in notice for notice in report["notices"]), report["notices"]
+    assert slack.posted(INSTITUTE, INSTITUTE_NEWS) == []
+
+
+async def test_a_fresh_install_gets_the_setup_card_and_its_choice_routes_only_it(
+    bot: InspectedBot, slack: SlackApi, feed: FeedServer
+) -> None:
+    url = events_url(bot)
+    body = home_opened_body(LAB, LAB_ADMIN, bot_user=slack.workspaces[LAB].bot_user_id)
+    assert (await send_to_slack_app(url, body, content_type="application/json"))[0] == 200
+    await eventually(lambda: slack.home_of(LAB, LAB_ADMIN) is not None)
+    assert SETUP_CHANNEL in json.dumps(slack.home_of(LAB, LAB_ADMIN))
+
+    choice = home_action_body(
+        SETUP_CHANNEL, user=LAB_ADMIN, selected_conversation=LAB_ALL, team=LAB
+    )
+    assert (await send_to_slack_app(url, choice))[0] == 200
+    await eventually(lambda: bool(bot.store.routes(team=LAB)))
+    assert [r.channel for r in bot.store.routes(team=LAB)] == [LAB_ALL]
+    assert bot.store.routes(team=INSTITUTE) == []
+    # Nothing already published is flooded into the new channel; the next release goes there.
+    feed.items.insert(0, make_item(3))
+    await eventually(lambda: len(slack.posted(LAB, LAB_ALL)) == 1, timeout=15)
     assert slack.posted(INSTITUTE, INSTITUTE_NEWS) == []
