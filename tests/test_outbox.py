@@ -523,3 +523,28 @@ def test_a_delivery_waiting_out_a_rate_limit_stays_in_the_report_behind_newer_on
         "the bot to slow down; trying again at 10:05:00 UTC)"
     ]
     assert report["deliveries"]["retrying"][0]["channel"] == CHANNEL
+
+
+async def test_channels_that_finish_together_take_their_next_releases_too(
+    outbox: Outbox, store: Store, slack: SlackApi
+) -> None:
+    """A finished channel's lease is given back with others finishing about then (one
+    commit); a channel finishing while that commit is under way is given back after it, and
+    so is worked again when its next release comes."""
+    channels = [f"C0TOGETHR{n}" for n in range(8)]
+    for channel in channels:
+        slack.add_channel(channel)
+    slack.latency = 0.05
+    stop = asyncio.Event()
+    running = asyncio.create_task(outbox.run(stop))
+    try:
+        for n in (1, 2):
+            for channel in channels:
+                queue(store, release(n), channel=channel)
+            outbox.wake()
+            await eventually(
+                lambda n=n: all(len(slack.messages[c]) == n for c in channels), timeout=10
+            )
+    finally:
+        stop.set()
+        await running

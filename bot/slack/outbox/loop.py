@@ -138,6 +138,7 @@ class Outbox(Sending):
         now = time.monotonic()
         busy = {place for place, task in self._workers.items() if not task.done()}
         busy |= {place for place, at in self._resume_at.items() if at > now}
+        busy |= self._to_release  # taken again only once its lease is given back
         waiting = await self.db.read(lambda store: store.channels_with_work())
         if not set(waiting) - busy:
             return
@@ -155,7 +156,6 @@ class Outbox(Sending):
         for place, delivery in taken.items():
             self._held.add(place)
             self._lost.discard(place)
-            self._to_release.discard(place)
             self._workers[place] = asyncio.create_task(
                 self._work(place, delivery), name=f"outbox:{delivery.where}"
             )
@@ -194,6 +194,9 @@ class Outbox(Sending):
             places, owner=self.holder.owner, ttl=self.lease_ttl, now=self.clock()
         )
 
+    def _give_back(self, places: set[Place], store: Store) -> None:
+        store.release_leases(places, owner=self.holder.owner)
+
     def _release_soon(self, place: Place) -> None:
         """Give `place`'s lease back with the others finishing about now, in one commit."""
         self._to_release.add(place)
@@ -201,13 +204,14 @@ class Outbox(Sending):
             self._releasing = asyncio.create_task(self._release_now())
 
     async def _release_now(self) -> None:
-        places = {place for place in self._to_release if place not in self._held}
-        self._to_release -= places
-        if places:
-            with contextlib.suppress(Exception):  # else they expire by themselves
-                await self.db.write(
-                    lambda store: store.release_leases(places, owner=self.holder.owner)
-                )
+        # Until none is left: workers that finish meanwhile add theirs.
+        while self._to_release:
+            places = set(self._to_release)
+            try:
+                with contextlib.suppress(Exception):  # else they expire by themselves
+                    await self.db.write(functools.partial(self._give_back, places))
+            finally:
+                self._to_release -= places
 
     # -- one channel ----------------------------------------------------------------------
 
