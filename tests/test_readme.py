@@ -4,7 +4,9 @@ the bot's own words."""
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
+import json
 import re
 import shlex
 import shutil
@@ -12,15 +14,27 @@ import struct
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import pytest
+from slack_bolt.async_app import AsyncApp
 
+import bot.slack.app
 from bot.cli import COMMANDS
+from bot.settings import Settings
 from bot.slack.admin import INVITE
 from bot.slack.errors import explain
+from bot.slack.installations import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH
 from bot.slack.socket_mode import TOKEN_REFUSALS
+from standins.slack_api import SlackApi
+from standins.slack_requests import send_to_slack_app
+from tests.test_bot import InspectedBot, running
+from tests.test_workspaces import distribution
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -232,3 +246,129 @@ def test_every_file_the_docs_link_to_is_in_the_repository() -> None:
     ]
 
     assert missing == []
+
+
+# The manifests a reader pastes into Slack: one workspace (Socket Mode) and many (HTTP, OAuth).
+
+
+def manifest(name: str) -> dict[str, Any]:
+    """A manifest of the repository, as Slack reads it: JSON (a syntax error fails the test)."""
+    loaded = json.loads((REPO / name).read_text())
+    assert isinstance(loaded, dict), name
+    return loaded
+
+
+def without_urls(features: dict[str, Any]) -> dict[str, Any]:
+    """`features` with the slash commands' request URLs left out (Socket Mode has none)."""
+    commands = [
+        {key: value for key, value in command.items() if key != "url"}
+        for command in features.get("slash_commands", [])
+    ]
+    return {**features, "slash_commands": commands}
+
+
+def test_the_distribution_manifest_is_the_apps_manifest_over_https_for_workspace_installs() -> None:
+    one, many = manifest("manifest.json"), manifest("manifest.distribution.json")
+
+    # Only the sections of Slack's manifest schema, and the same app in each.
+    assert set(many) <= {"_metadata", "display_information", "features", "oauth_config", "settings"}
+    assert many["_metadata"] == one["_metadata"]
+    assert many["display_information"] == one["display_information"]
+    assert without_urls(many["features"]) == without_urls(one["features"])
+    settings = many["settings"]
+    assert settings["socket_mode_enabled"] is False  # distribution mode is served over HTTP
+    assert settings["org_deploy_enabled"] is False  # organisation-wide installs are refused
+    assert settings["token_rotation_enabled"] is False  # the bot keeps no refresh tokens
+    assert settings["interactivity"]["is_enabled"] is True
+
+
+def test_both_manifests_ask_for_exactly_the_scopes_an_install_asks_for() -> None:
+    for name in ("manifest.json", "manifest.distribution.json"):
+        scopes = manifest(name)["oauth_config"]["scopes"]
+        assert sorted(scopes["bot"]) == sorted(BOT_SCOPES), name
+        assert "user" not in scopes, name  # the bot acts as itself, never as a person
+
+
+class Subscribing(AsyncApp):
+    """Bolt's app, unchanged, noting each event type a listener is registered for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.subscribed: set[str] = set()
+
+    def event(self, event: Any, *args: Any, **kwargs: Any) -> Any:
+        self.subscribed.add(event if isinstance(event, str) else repr(event))
+        return super().event(event, *args, **kwargs)
+
+    def message(self, *args: Any, **kwargs: Any) -> Any:
+        self.subscribed.add("message")  # message.channels and the like, in a manifest
+        return super().message(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "manifest.distribution.json"])
+async def test_each_manifest_subscribes_to_exactly_the_events_the_bot_listens_to_in_its_mode(
+    name: str,
+    make_settings: Callable[..., Settings],
+    slack: SlackApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = make_settings() if name == "manifest.json" else distribution(make_settings, slack)
+    monkeypatch.setattr(bot.slack.app, "AsyncApp", Subscribing)
+
+    built = InspectedBot(settings, host="127.0.0.1")  # every part, as `run` builds them
+    try:
+        assert isinstance(built.app, Subscribing)
+        listened = built.app.subscribed
+    finally:
+        await built.stop()
+
+    assert sorted(manifest(name)["settings"]["event_subscriptions"]["bot_events"]) == sorted(
+        listened
+    )
+
+
+async def test_the_distribution_manifests_urls_and_the_install_link_are_what_the_bot_serves(
+    make_settings: Callable[..., Settings], slack: SlackApi
+) -> None:
+    many = manifest("manifest.distribution.json")
+    [command] = many["features"]["slash_commands"]
+    requests = {
+        command["url"],
+        many["settings"]["interactivity"]["request_url"],
+        many["settings"]["event_subscriptions"]["request_url"],
+    }
+    redirects = many["oauth_config"]["redirect_urls"]
+    installs = set(re.findall(r"https://YOUR-HOST/[^\s`)]*install[^\s`)]*", README))
+    assert installs, "the README gives the install link"
+    assert {urlsplit(url).path for url in installs} == {INSTALL_PATH}
+    # The README's Caddyfile passes these paths on to the bot.
+    [proxied] = re.findall(r"reverse_proxy (/\S*) 127\.0\.0\.1:3000", README)
+
+    async with running(distribution(make_settings, slack)) as started:
+        bot_url = f"http://127.0.0.1:{started.port}"
+        for url in sorted(requests | set(redirects) | installs):
+            parts = urlsplit(url)
+            assert (parts.scheme, parts.netloc, parts.query) == ("https", "YOUR-HOST", ""), url
+            assert fnmatch.fnmatch(parts.path, proxied), url
+        # Slack's first request to the request URL: it verifies that the bot answers there.
+        for path in {urlsplit(url).path for url in requests}:
+            body = json.dumps({"token": "x", "challenge": "c-1", "type": "url_verification"})
+            answer = await send_to_slack_app(
+                bot_url + path, body.encode(), content_type="application/json"
+            )
+            assert answer == (200, {"challenge": "c-1"}), path
+        assert [urlsplit(url).path for url in redirects] == [REDIRECT_PATH]
+        async with aiohttp.ClientSession() as http:
+            # Slack's redirect without a code: the bot's own page saying the install failed.
+            async with http.get(bot_url + REDIRECT_PATH) as redirected:
+                assert redirected.status == 400
+                assert "/slack/install" in await redirected.text()
+            for url in installs:
+                async with http.get(bot_url + urlsplit(url).path) as page:
+                    assert page.status == 200, url
+                    text = await page.text()
+            [authorize] = re.findall(r'href="(https://slack\.com/oauth/v2/authorize[^"]*)"', text)
+            asked = parse_qs(urlsplit(authorize.replace("&amp;", "&")).query)
+            assert sorted(asked["scope"][0].split(",")) == sorted(
+                many["oauth_config"]["scopes"]["bot"]
+            )
