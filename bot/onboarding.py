@@ -34,6 +34,23 @@ async def seed_routes(db: Database, router: Router, announce_channel: str | None
         log.info(unused)
 
 
+async def say_unused_routes(db: Database) -> None:
+    """Distribution mode on a database single-workspace mode used: its routes belong to no
+    installation, and are not used; the log says so once per start."""
+    try:
+        routes = await db.read(lambda store: store.routes(team=SINGLE_WORKSPACE))
+    except sqlite3.Error:
+        return
+    if routes:
+        log.warning(
+            "this database holds %d route%s of single-workspace mode, which distribution mode "
+            "does not use (each workspace routes its own channels): start on a new "
+            "DATABASE_PATH to leave them behind",
+            len(routes),
+            "" if len(routes) == 1 else "s",
+        )
+
+
 async def say_first_success(
     db: Database,
     polled: asyncio.Event,

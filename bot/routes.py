@@ -74,11 +74,14 @@ class Router:
         clock: Callable[[], float] = time.time,
         *,
         where: str = WHERE,
+        distribution: bool = False,
     ) -> None:
-        """`where`: how admins change routes, for the log."""
+        """`where`: how admins change routes, for the log; `distribution`: the routes are
+        those of the installed workspaces (else of single-workspace mode's one)."""
         self.announce_channel = announce_channel
         self.clock = clock
         self.where = where
+        self.distribution = distribution
 
     def seed(self, store: Store) -> bool:
         """ANNOUNCE_CHANNEL takes every category, on a database with no routes, once per value
@@ -117,13 +120,13 @@ class Router:
         )
 
     def channels_for(self, store: Store, release: Release) -> list[Place]:
-        """Every workspace's channels whose route takes `release`."""
-        self.seed(store)  # in the poll's transaction: the seed lands with the first deliveries
-        return [
-            Place(route.team, route.channel)
-            for route in store.every_route()
-            if takes(route, release)
-        ]
+        """The channels (of every installed workspace) whose route takes `release`."""
+        if self.distribution:
+            routes = store.installed_routes()
+        else:
+            self.seed(store)  # in the poll's transaction: it lands with the first deliveries
+            routes = store.routes(team=SINGLE_WORKSPACE)
+        return [Place(route.team, route.channel) for route in routes if takes(route, release)]
 
 
 def _seed_name(channel: str) -> str:

@@ -20,7 +20,7 @@ from bot.ingest.feed import open_session
 from bot.ingest.watcher import Watcher
 from bot.live import TokenCheck, live_problems
 from bot.models import SlackConnection
-from bot.onboarding import say_first_success, seed_routes
+from bot.onboarding import say_first_success, say_unused_routes, seed_routes
 from bot.routes import Router
 from bot.search.service import SearchService
 from bot.serve import HttpServer
@@ -63,7 +63,9 @@ def build_core(
     `settings.database_path` must hold a database whose schema is ensured. `slack_session`:
     the connections to Slack that distribution mode's many workspaces share."""
     db = Database(settings.database_path)
-    router = Router(settings.announce_channel, where=route_text.WHERE)
+    router = Router(
+        settings.announce_channel, where=route_text.WHERE, distribution=settings.distribution
+    )
     poster, installations = None, None
     if settings.distribution:
         installations = StoredInstallations(
@@ -177,7 +179,10 @@ class Bot:
         if not self.settings.socket_mode or self.settings.port_is_explicit:
             await self.http.start()
         # Logs: only once start-up can no longer fail.
-        await seed_routes(self.db, self.router, self.settings.announce_channel)
+        if self.settings.distribution:
+            await say_unused_routes(self.db)
+        else:
+            await seed_routes(self.db, self.router, self.settings.announce_channel)
         # Nothing waits for Slack to answer auth.test: /healthz, polling and storing work
         # without Slack, and the outbox keeps announcements until it answers.
         if self.token_check is not None:

@@ -367,7 +367,7 @@ async def test_the_distribution_manifests_urls_and_the_install_link_are_what_the
                 async with http.get(bot_url + urlsplit(url).path) as page:
                     assert page.status == 200, url
                     text = await page.text()
-            [authorize] = re.findall(r'href="(https://slack\.com/oauth/v2/authorize[^"]*)"', text)
+            [authorize] = re.findall(r'href="([^"]*/oauth/v2/authorize[^"]*)"', text)
             asked = parse_qs(urlsplit(authorize.replace("&amp;", "&")).query)
             assert sorted(asked["scope"][0].split(",")) == sorted(
                 many["oauth_config"]["scopes"]["bot"]

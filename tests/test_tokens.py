@@ -202,3 +202,26 @@ def test_the_store_refuses_a_second_route_for_the_same_workspace_and_channel(
     assert [r.categories for r in store.routes(team="T1")] == [("B",)]
     with pytest.raises(sqlite3.IntegrityError):
         store.db.execute("INSERT INTO routes (team, channel, categories) VALUES ('T1', 'C1', '[]')")
+
+
+def test_forget_removes_a_workspace_that_left_unheard_and_refuses_what_is_not_one(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "bot.db")
+    store.ensure_schema()
+    store.save_installation(installation("T0LAB00001", TOKEN), now=1.0)
+    store.save_route("C1", [], team="T0LAB00001", by="U1", action="route", detail="C1", now=2.0)
+    store.close()
+    env = distribution_env(tmp_path, KEY)
+
+    done = CliRunner().invoke(main, ["forget", "T0LAB00001"], env=env)
+    again = CliRunner().invoke(main, ["forget", "T0LAB00001"], env=env)
+    wrong = CliRunner().invoke(main, ["forget", "general"], env=env)
+
+    assert done.exit_code == 0 and "Forgot T0LAB00001" in done.output
+    assert again.exit_code == 2 and "T0LAB00001 is not installed" in again.output
+    assert wrong.exit_code == 2 and "not a workspace ID" in wrong.output
+    store = Store(tmp_path / "bot.db")
+    assert store.installation("T0LAB00001") is None and store.routes(team="T0LAB00001") == []
+    assert store.recent_changes(team="T0LAB00001")[0].detail == "forgotten by the operator"
+    store.close()

@@ -325,3 +325,29 @@ async def test_a_fresh_install_gets_the_setup_card_and_its_choice_routes_only_it
     feed.items.insert(0, make_item(3))
     await eventually(lambda: len(slack.posted(LAB, LAB_ALL)) == 1, timeout=15)
     assert slack.posted(INSTITUTE, INSTITUTE_NEWS) == []
+
+
+async def test_single_workspace_routes_left_in_the_database_receive_nothing(
+    bot: InspectedBot, slack: SlackApi, feed: FeedServer
+) -> None:
+    """A database single-workspace mode used keeps its routes (team ""): they belong to no
+    installation, and distribution mode queues nothing for them."""
+    bot.store.save_route(
+        "C0OLDNEWS1", [], team=SINGLE_WORKSPACE, by="U1", action="route", detail="", now=1.0
+    )
+    await routed_as_asked(bot)
+    feed.items.insert(0, make_item(3, categories=["Policy"]))
+    await eventually(lambda: len(slack.posted(INSTITUTE, INSTITUTE_NEWS)) == 1, timeout=15)
+    assert {d["team"] for d in bot.store.delivery_log()} == {LAB, INSTITUTE}
+
+
+async def test_the_install_link_leads_to_slacks_own_host(
+    bot: InspectedBot, slack: SlackApi
+) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{bot.port}/slack/install") as page,
+    ):
+        text = await page.text()
+    # SLACK_API_URL is the stand-in's: the authorize page is asked of the same host.
+    assert f"{slack.base_url}/oauth/v2/authorize?" in text.replace("&amp;", "&")

@@ -26,6 +26,7 @@ COMMANDS = {
     "new-key": ("bot.cli.workspaces", "new_key_command"),
     "rotate-key": ("bot.cli.workspaces", "rotate_key"),
     "workspaces": ("bot.cli.workspaces", "workspaces"),
+    "forget": ("bot.cli.workspaces", "forget"),
 }
 
 

@@ -57,6 +57,8 @@ async def _run(settings: Settings, starting: Starting | None) -> None:
     def started() -> None:
         log_warnings(settings)
         how = "Socket Mode" if settings.socket_mode else "HTTP mode"
+        if settings.distribution:
+            how += ", distribution mode (many workspaces)"
         if bot.port is not None:
             how += f", port {bot.port}"
         log.info("started in %s; feed %s every %gs", how, settings.feed_url, settings.poll_interval)

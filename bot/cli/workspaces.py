@@ -1,17 +1,19 @@
 """Distribution mode: `new-key` (a TOKEN_ENCRYPTION_KEY), `rotate-key` (the stored tokens
-encrypted again with the first key) and `workspaces` (who installed the app, and how their
-deliveries go)."""
+encrypted again with the first key), `workspaces` (who installed the app, and how their
+deliveries go) and `forget` (a workspace that left unheard)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from typing import NoReturn
 
 import click
 
 from bot.cli.common import database_problem, fail, load_settings, open_store
 from bot.health import iso
+from bot.models import TEAM_ID
 from bot.settings import Settings
 from bot.slack.tokens import TokenCipher, WrongKey, new_key, unreadable
 from bot.store import Store
@@ -27,8 +29,8 @@ def new_key_command() -> None:
 def rotate_key() -> None:
     """Encrypt every stored token again with TOKEN_ENCRYPTION_KEY's first key.
 
-    To rotate: set TOKEN_ENCRYPTION_KEY to the new key, a comma, and the old key; run this;
-    then drop the old key. Safe to run while the bot runs, and to run again.
+    To rotate: set TOKEN_ENCRYPTION_KEY to the new key, a comma, and the old key, and restart
+    the bot with it; run this; then drop the old key. Safe to run again.
     """
     settings = _distribution_settings()
     cipher = TokenCipher(settings.token_keys)
@@ -44,6 +46,32 @@ def rotate_key() -> None:
     finally:
         store.close()
     click.echo(f"Re-encrypted the tokens of {len(rotated)} workspaces with the first key.")
+
+
+@click.command()
+@click.argument("team")
+def forget(team: str) -> None:
+    """Forget workspace TEAM (its ID, like T0123ABCD): its token, routes and deliveries.
+
+    For a workspace that left while the bot could not hear it (a restored backup, say); its
+    audit log keeps that it was forgotten. It can add the app again at any time.
+    """
+    settings = _distribution_settings(keys=False)
+    if not TEAM_ID.fullmatch(team):
+        fail(f"{team!r} is not a workspace ID: `isscr-news-bot workspaces` lists them (T…)")
+    store = open_store(settings, create=False)
+    try:
+        gone = store.leave(team, why="forgotten by the operator", now=time.time())
+    except sqlite3.Error as error:
+        fail(database_problem(settings, error))
+    finally:
+        store.close()
+    if not gone:
+        fail(f"{team} is not installed: `isscr-news-bot workspaces` lists those that are")
+    click.echo(
+        f"Forgot {team}: its token, routes and deliveries are gone; a running bot stops "
+        "posting there at once."
+    )
 
 
 @click.command()

@@ -16,6 +16,7 @@ import secrets
 import time
 from collections.abc import Callable
 from logging import Logger
+from urllib.parse import urljoin
 
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
@@ -58,6 +59,8 @@ STATE_SECONDS = 600
 # the page is open to anyone, so a flood of views must not fill the disk.
 STATES_AT_MOST = 1000
 LOOKUP_WITHIN = 2.0
+# How long a workspace's posting client is kept before its token is read again.
+POSTER_SECONDS = 60.0
 UNAUTHORIZED = (
     "ISSCR News could not find this workspace's installation just now. Please try again in a "
     "minute; if it keeps happening, an admin can add the app to the workspace again."
@@ -218,28 +221,34 @@ class StoredInstallations(AsyncInstallationStore):
 
 
 class Posters:
-    """The client that posts each workspace's announcements, built from its stored token
-    once and kept until the workspace installs again or leaves."""
+    """The client that posts each workspace's announcements, built from its stored token and
+    kept for POSTER_SECONDS, or until the workspace installs again or leaves here (another
+    process on the database may have seen that: hence the time limit)."""
 
     def __init__(
         self,
         installations: StoredInstallations,
         build: Callable[[str], AsyncWebClient],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`build(token)`: a posting client (`bot.slack.clients.posting_client`)."""
         self.installations = installations
         self.build = build
-        self._clients: dict[str, AsyncWebClient] = {}
+        self.clock = clock
+        self._clients: dict[str, tuple[AsyncWebClient, float]] = {}
         installations.on_change.append(self.forget)
 
     async def __call__(self, team: str) -> AsyncWebClient | None:
         """`team`'s poster; None when it is not installed (or its token cannot be read)."""
-        client = self._clients.get(team)
-        if client is None:
-            found = await self.installations.find(team, within=None)
-            if found is None:
-                return None
-            client = self._clients[team] = self.build(found[1])
+        kept = self._clients.get(team)
+        if kept is not None and kept[1] > self.clock():
+            return kept[0]
+        found = await self.installations.find(team, within=None)
+        if found is None:
+            self._clients.pop(team, None)
+            return None
+        client = self.build(found[1])
+        self._clients[team] = (client, self.clock() + POSTER_SECONDS)
         return client
 
     def forget(self, team: str) -> None:
@@ -328,6 +337,8 @@ def oauth_settings(
         redirect_uri_path=REDIRECT_PATH,
         installation_store=installations,
         installation_store_bot_only=True,
+        # Slack's own host, as SLACK_API_URL's (slack-gov.com for GovSlack).
+        authorization_url=urljoin(settings.slack_api_url, "/oauth/v2/authorize"),
         state_store=states,
         state_expiration_seconds=STATE_SECONDS,
         callback_options=AsyncCallbackOptions(success=_success, failure=_failure),

@@ -47,6 +47,15 @@ class RoutesMixin(AuditMixin):
         )
         return [_route(row) for row in rows]
 
+    def installed_routes(self) -> list[Route]:
+        """The routes of the workspaces installed now (distribution mode), by workspace and
+        channel: a workspace gone, or single-workspace mode's rows, receives nothing."""
+        rows = self.db.execute(
+            "SELECT channel, categories, updated_at, updated_by, team FROM routes "
+            "WHERE team IN (SELECT team FROM installations) ORDER BY team, channel"
+        )
+        return [_route(row) for row in rows]
+
     def every_route(self) -> list[Route]:
         """The routes of every workspace, by workspace and channel (for queuing a release)."""
         rows = self.db.execute(
