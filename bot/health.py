@@ -285,13 +285,13 @@ def _delivery_problems(
         example = next((row for row in retrying if _rate_limited(row)), None)
         problems.append(
             f"Slack is rate-limiting posts ({_count(limited, 'delivery', 'deliveries')} waiting"
-            + (f"; {example['channel']}: {example['error']})" if example else ")")
+            + (f"; {_where(example)}: {example['error']})" if example else ")")
         )
     if others:
         example = next((row for row in retrying if not _rate_limited(row)), None)
         problems.append(
             f"{_count(others, 'delivery', 'deliveries')} waiting to be retried"
-            + (f" ({example['channel']}: {example['error']})" if example else "")
+            + (f" ({_where(example)}: {example['error']})" if example else "")
         )
     failing = store.failed_in_routed_channels(team=team)
     if failing:
@@ -305,7 +305,7 @@ def _delivery_problems(
         )
         problems.append(
             f"{_count(failing, 'delivery', 'deliveries')} failed for good"
-            + (f" ({lost['channel']}: {lost['error']})" if lost else "")
+            + (f" ({_where(lost)}: {lost['error']})" if lost else "")
             + ": fix the cause, then retry them (or remove the channel's route)"
         )
     held = deliveries["held"]
@@ -405,6 +405,12 @@ def of_settings(
 
 def _count(number: int, one: str, many: str | None = None) -> str:
     return f"{number} {one if number == 1 else many or one + 's'}"
+
+
+def _where(row: Retrying | FailedDelivery) -> str:
+    """A delivery's channel, with its workspace in the report of every workspace."""
+    team = row.get("team")
+    return f"{team}/{row['channel']}" if team else row["channel"]
 
 
 def _rate_limited(row: Retrying) -> bool:

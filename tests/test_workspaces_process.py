@@ -282,7 +282,9 @@ async def test_a_revoked_workspace_fails_alone_and_a_hanging_one_delays_no_other
 
     await eventually(lambda: _is(failing(), [revoked["team_id"]]), timeout=10)
     status, report = await bot.report()
-    assert status == 503
+    # One workspace's failing posts are its own admins' to fix: the bot serves the others.
+    assert status == 200 and report["ok"] is True
+    assert any(f"{revoked['team_id']}/" in notice for notice in report["notices"]), report
     assert report["workspaces"]["installed"] == 10
     assert report["workspaces"]["failing"] == 1
     [example] = report["workspaces"]["failing_examples"]
