@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -15,7 +16,8 @@ from slack_bolt.async_app import AsyncApp
 from bot.database import DatabaseBusy
 from bot.health import HealthReport
 from bot.settings import Settings
-from bot.slack.installations import INSTALL_PATH, REDIRECT_PATH, TooManyInstalls, page
+from bot.settings.fields import REDIRECT_PATH
+from bot.slack.installations import INSTALL_PATH, page
 from bot.slack.verify import MAX_BODY, SlackRequests
 from bot.starting import Starting, cannot_open
 
@@ -59,7 +61,9 @@ class HttpServer:
             requests = SlackRequests(self.app, self.settings.slack_signing_secret or "")
             web_app.router.add_post("/slack/events", requests.handle)
             served = "POST /slack/events, GET /healthz"
-            if self.app.oauth_flow is not None:
+            # Distribution mode's only: Bolt turns its own OAuth flow on whenever the
+            # environment names SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, even empty.
+            if self.settings.distribution and self.app.oauth_flow is not None:
                 web_app.router.add_get(INSTALL_PATH, self._install)
                 web_app.router.add_get(REDIRECT_PATH, self._redirected)
                 served += f", GET {INSTALL_PATH} and {REDIRECT_PATH}"
@@ -93,7 +97,7 @@ class HttpServer:
         assert flow is not None
         try:
             answer = await flow.handle_installation(await to_bolt_request(request))
-        except (TooManyInstalls, DatabaseBusy):
+        except DatabaseBusy:
             return _page(503, "Please try again in a few minutes", BUSY_INSTALLING)
         return await to_aiohttp_response(answer)
 
@@ -106,6 +110,9 @@ class HttpServer:
             answer = await flow.handle_callback(await to_bolt_request(request))
         except DatabaseBusy:
             return _page(503, "Please try again in a few minutes", BUSY_INSTALLING)
+        except (aiohttp.ClientError, TimeoutError) as error:  # Slack, mid-exchange
+            log.warning("an install could not reach Slack: %s", type(error).__name__)
+            return _page(503, "Please try again in a few minutes", SLACK_UNREACHABLE)
         return await to_aiohttp_response(answer)
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -117,6 +124,10 @@ class HttpServer:
         )
 
 
+SLACK_UNREACHABLE = (
+    "Slack did not answer while ISSCR News was being added, so it was not added. Please open "
+    "the install link again in a few minutes."
+)
 BUSY_INSTALLING = (
     "ISSCR News is busy just now, so the app was not added. Please open the install link "
     "again in a few minutes."

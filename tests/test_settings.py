@@ -429,3 +429,9 @@ def test_the_redirect_url_must_be_https_but_for_this_machine() -> None:
         "SLACK_REDIRECT_URI",
     )
     assert "https" in line
+
+
+@pytest.mark.parametrize("name", ["FEED_URL", "ARCHIVE_URL", "SLACK_API_URL", "SLACK_REDIRECT_URI"])
+def test_a_url_that_cannot_be_read_is_one_line_naming_it(name: str) -> None:
+    line = only_line(refused(**{name: "https://[::1/slack/oauth_redirect"}), name)
+    assert "not a URL" in line

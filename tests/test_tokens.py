@@ -5,6 +5,7 @@ installing, leaving and the OAuth states of installs under way."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
 from bot.cli import main
+from bot.database import Database
 from bot.models import Installation, Place, Release
+from bot.slack.installations import SignedStates
 from bot.slack.tokens import TokenCipher, WrongKey
 from bot.store import FAILED, Store
 from tests.conftest import bot_env
@@ -119,18 +122,31 @@ def test_the_summary_counts_workspaces_and_names_the_failing_few(store: Store) -
     assert store.delivery_counts(team="T7")[FAILED] == 0
 
 
-def test_an_install_state_is_used_once_expires_and_installs_under_way_are_capped(
-    store: Store,
+def test_an_install_state_is_used_once_and_forgotten_once_expired(store: Store) -> None:
+    assert store.use_state("s1", expires_at=100.0, now=1.0)
+    assert not store.use_state("s1", expires_at=100.0, now=2.0)  # once
+    assert store.use_state("s2", expires_at=5.0, now=2.0)
+    assert store.db.execute("SELECT count(*) FROM oauth_states").fetchone()[0] == 2
+    assert store.use_state("s3", expires_at=100.0, now=6.0)
+    # What expired is gone: the table holds only states that could still be replayed.
+    assert [row[0] for row in store.db.execute("SELECT state FROM oauth_states")] == ["s1", "s3"]
+
+
+async def test_a_signed_state_is_accepted_once_and_a_forged_or_expired_one_never(
+    db: Database,
 ) -> None:
-    assert store.issue_state("s1", expires_at=100.0, now=1.0, at_most=2)
-    assert store.issue_state("s2", expires_at=5.0, now=1.0, at_most=2)
-    assert not store.issue_state("s3", expires_at=100.0, now=1.0, at_most=2)
-    assert store.consume_state("s1", now=2.0)
-    assert not store.consume_state("s1", now=2.0)  # once
-    assert not store.consume_state("s2", now=6.0)  # expired
-    assert not store.consume_state("never issued", now=2.0)
-    # Expired states make room.
-    assert store.issue_state("s4", expires_at=100.0, now=6.0, at_most=1)
+    states = SignedStates(db, "client-secret")
+    state = await states.async_issue()
+    assert await states.async_consume(state)
+    assert not await states.async_consume(state)  # replayed
+    nonce, expires, signature = (await states.async_issue()).split(".")
+    assert not await states.async_consume(f"{nonce}.{int(expires) + 3600}.{signature}")
+    assert not await states.async_consume(f"other.{expires}.{signature}")
+    assert not await states.async_consume(await SignedStates(db, "another").async_issue())
+    past = f"{nonce}.{int(time.time()) - 1}"
+    assert not await states.async_consume(f"{past}.{states._sign(past)}")
+    assert not await states.async_consume("") and not await states.async_consume("a.b")
+    assert "client-secret" not in repr(states)
 
 
 def test_new_key_prints_a_fresh_fernet_key() -> None:

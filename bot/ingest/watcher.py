@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # However long a server asks us to wait, poll again within this.
 MAX_RETRY_AFTER = 6 * 3600
+# The least time between two polls admins ask for (POLL_INTERVAL if shorter).
+REQUESTED_GAP = 60.0
 # A poll that finds more new releases than this at once holds them for an admin (issue 10).
 # The RSS lists the ~20 newest releases and the ISSCR publishes a few a month (tests/data's
 # sample: 5 in 7 weeks), so even a bot stopped for weeks finds only a handful new. More than 10
@@ -176,11 +178,13 @@ class Watcher:
         # Hosts besides the feed's own site that a redirect may lead to (FEED_ALLOWED_HOSTS).
         self.allowed_hosts = allowed_hosts
         self._poll_now = asyncio.Event()
+        self._last_requested = -float("inf")  # monotonic
         # Set by the first successful poll: the archive backfill waits for this baseline.
         self.polled = asyncio.Event()
 
     def poll_now(self) -> None:
-        """Cut the current wait short (for an admin's "poll now")."""
+        """Cut the current wait short (for an admin's "poll now"), but never a failing feed's
+        backoff, nor more than once a REQUESTED_GAP."""
         self._poll_now.set()
 
     async def fetch_releases(self, validators: Validators) -> FetchResult:
@@ -289,7 +293,19 @@ class Watcher:
                 delay = self.retry_delay(result.failures_in_a_row, result.failure.retry_after)
                 log.info("next feed poll in %.0f s", delay)
             self._poll_now.clear()
+            if result.failure is not None:
+                # Failing, or told to wait (Retry-After): no request cuts the wait short. In
+                # distribution mode anyone may be some workspace's admin.
+                await _wait_any(stop, seconds=delay)
+                continue
             await _wait_any(stop, self._poll_now, seconds=delay)
+            if self._poll_now.is_set():
+                # Polls asked for come at most once a REQUESTED_GAP (the first at once).
+                gap = min(self.poll_interval, REQUESTED_GAP)
+                wait = self._last_requested + gap - time.monotonic()
+                if wait > 0:
+                    await _wait_any(stop, seconds=wait)
+                self._last_requested = time.monotonic()
 
     def retry_delay(self, failures_in_a_row: int, retry_after: float | None) -> float:
         """Backoff after failures, never sooner than the server's Retry-After."""

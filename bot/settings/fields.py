@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cryptography.fernet import Fernet
 
@@ -111,19 +111,37 @@ def fernet_keys(values: Mapping[str, str], name: str) -> tuple[str, ...]:
     return keys
 
 
+# Where the bot answers Slack's redirect after an install (bot.slack.installations serves it).
+REDIRECT_PATH = "/slack/oauth_redirect"
+
+
 def redirect_uri(values: Mapping[str, str]) -> str | None:
     url = values.get("SLACK_REDIRECT_URI")
     if url is None:
         return None
-    parts = urlsplit(url)
+    fix = f"use your app's Redirect URL, e.g. https://news.example.org{REDIRECT_PATH}"
+    parts = split_url("SLACK_REDIRECT_URI", url, fix)
     local = parts.hostname in ("localhost", "127.0.0.1", "::1")
     if (parts.scheme != "https" and not (parts.scheme == "http" and local)) or not parts.netloc:
+        raise SettingsError("SLACK_REDIRECT_URI", f"is {url!r}, not an https URL", fix)
+    if parts.path != REDIRECT_PATH:
         raise SettingsError(
             "SLACK_REDIRECT_URI",
-            f"is {url!r}, not an https URL",
-            "use your app's Redirect URL, e.g. https://news.example.org/slack/oauth_redirect",
+            f"ends in {parts.path or '/'!r}, where the bot does not answer",
+            f"end it in {REDIRECT_PATH}, here and in the app's Redirect URLs",
         )
     return url
+
+
+def split_url(name: str, url: str, fix: str) -> SplitResult:
+    """`url`'s parts, or a SettingsError naming `name` when it cannot even be read (an
+    unclosed IPv6 bracket, say)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError:
+        raise SettingsError(name, f"is {url!r}, not a URL", fix) from None
+    return parts
 
 
 def number(
@@ -187,7 +205,7 @@ def _in_memory(raw: str) -> bool:
 
 def slack_api_url(values: Mapping[str, str]) -> str:
     url = values.get("SLACK_API_URL", DEFAULT_SLACK_API_URL)
-    parts = urlsplit(url)
+    parts = split_url("SLACK_API_URL", url, f"use {DEFAULT_SLACK_API_URL}")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(
             "SLACK_API_URL", f"is {url!r}, not an http(s) URL", f"use {DEFAULT_SLACK_API_URL}"
@@ -197,9 +215,10 @@ def slack_api_url(values: Mapping[str, str]) -> str:
 
 def feed_url(values: Mapping[str, str]) -> str:
     url = values.get("FEED_URL", DEFAULT_FEED_URL)
-    scheme = urlsplit(url).scheme
+    parts = split_url("FEED_URL", url, f"use a full URL like {DEFAULT_FEED_URL}")
+    scheme = parts.scheme
     if scheme in ("http", "https"):
-        if not urlsplit(url).netloc:
+        if not parts.netloc:
             raise SettingsError(
                 "FEED_URL", f"is {url!r}", f"use a full URL like {DEFAULT_FEED_URL}"
             )
@@ -228,7 +247,7 @@ def archive_url(values: Mapping[str, str], feed_url: str) -> str | None:
         else:
             query.append(("format", "json"))
         return urlunsplit(parts._replace(query=urlencode(query)))
-    parts = urlsplit(url)
+    parts = split_url("ARCHIVE_URL", url, f"use {DEFAULT_ARCHIVE_URL}")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise SettingsError(
             "ARCHIVE_URL", f"is {url!r}, not an http(s) URL", f"use {DEFAULT_ARCHIVE_URL}"

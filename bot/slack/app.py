@@ -20,7 +20,7 @@ from bot.settings import Settings
 from bot.slack import listeners
 from bot.slack.clients import posting_client
 from bot.slack.controls import Controls
-from bot.slack.installations import UNAUTHORIZED, InstalledAuthorize, StoredStates, oauth_settings
+from bot.slack.installations import UNAUTHORIZED, InstalledAuthorize, SignedStates, oauth_settings
 from bot.slack.workspaces import Workspaces
 
 
@@ -117,7 +117,9 @@ def build_app(
         app = AsyncApp(
             client=client,
             signing_secret=settings.slack_signing_secret or "",
-            oauth_settings=oauth_settings(settings, installations, StoredStates(db)),
+            oauth_settings=oauth_settings(
+                settings, installations, SignedStates(db, settings.slack_client_secret or "")
+            ),
             # Bolt takes an AsyncAuthorize here, though its hint names only functions.
             authorize=InstalledAuthorize(installations),  # type: ignore[arg-type]
             user_facing_authorize_error_message=UNAUTHORIZED,

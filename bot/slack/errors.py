@@ -76,7 +76,8 @@ _ADVICE = {
     "channel_not_found": "the channel was deleted, or it is private and the bot is not in it",
     "is_archived": "the channel is archived",
     "not_in_channel": "the channel is private: invite the bot with /invite",
-    "invalid_auth": "SLACK_BOT_TOKEN is wrong or was revoked; fix it and restart",
+    "invalid_auth": "the bot's token is wrong or was revoked; reinstall the app, or give the "
+    "bot its new token",
     "token_revoked": _UNINSTALLED,
     "account_inactive": _UNINSTALLED,
     "missing_scope": "the app lacks a scope; reinstall it from the manifest",

@@ -10,6 +10,9 @@ the 3-second acknowledgement. Everything it learns from auth.test was kept at in
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import html
 import logging
 import secrets
@@ -38,6 +41,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.database import Database, DatabaseBusy
 from bot.models import Installation
 from bot.settings import Settings
+from bot.settings.fields import REDIRECT_PATH
 from bot.slack.tokens import TokenCipher, WrongKey
 
 log = logging.getLogger(__name__)
@@ -52,12 +56,8 @@ BOT_SCOPES = (
     "users:read",
 )
 INSTALL_PATH = "/slack/install"
-REDIRECT_PATH = "/slack/oauth_redirect"
 # How long an install may take between the "Add to Slack" page and Slack's redirect back.
 STATE_SECONDS = 600
-# Installs under way at once, at most: each page view keeps a state row until it expires, and
-# the page is open to anyone, so a flood of views must not fill the disk.
-STATES_AT_MOST = 1000
 LOOKUP_WITHIN = 2.0
 # How long a workspace's posting client is kept before its token is read again.
 POSTER_SECONDS = 60.0
@@ -73,10 +73,6 @@ ORG_REFUSED = (
 
 class OrgInstallRefused(BoltError):
     """An install for a whole Enterprise Grid organisation, which the bot does not serve."""
-
-
-class TooManyInstalls(Exception):
-    """More installs are under way than STATES_AT_MOST."""
 
 
 class StoredInstallations(AsyncInstallationStore):
@@ -197,11 +193,24 @@ class StoredInstallations(AsyncInstallationStore):
             )
             return None
 
-    async def leave(self, team: str | None, *, why: str) -> bool:
-        """Forget `team`: its installation, routes and deliveries (see `Store.leave`)."""
+    async def leave(
+        self,
+        team: str | None,
+        *,
+        why: str,
+        happened_at: float | None = None,
+        bot_user_ids: list[str] | None = None,
+    ) -> bool:
+        """Forget `team`: its installation, routes and deliveries, unless it installed again
+        after `happened_at` or its bot is none of `bot_user_ids` (see `Store.leave`)."""
         if not team:
             return False
-        gone = await self.db.write(lambda store: store.leave(team, why=why, now=time.time()))
+        gone = await self.db.write(
+            lambda store: store.leave(
+                team, why=why, now=time.time(), happened_at=happened_at,
+                bot_user_ids=bot_user_ids,
+            )
+        )  # fmt: skip
         self._changed(team)
         if gone:
             log.info("workspace %s left: %s", team, why)
@@ -255,36 +264,47 @@ class Posters:
         self._clients.pop(team, None)
 
 
-class StoredStates(AsyncOAuthStateStore):
-    """Bolt's OAuth state store, in the bot's database: each state usable once, for
-    STATE_SECONDS, at most STATES_AT_MOST under way."""
+class SignedStates(AsyncOAuthStateStore):
+    """Bolt's OAuth state store: a state is signed rather than stored (a nonce and when it
+    expires, with an HMAC under a key derived from the client secret), so the install page,
+    open to anyone, writes nothing however often it is viewed. A state is usable once, for
+    STATE_SECONDS: a used one is kept until it expires, in the bot's database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, client_secret: str) -> None:
         self.db = db
+        self._key = hashlib.sha256(
+            b"isscr-news-bot oauth state\0" + client_secret.encode()
+        ).digest()
+
+    def __repr__(self) -> str:
+        return "SignedStates(key hidden)"
 
     @property
     def logger(self) -> Logger:
         return log
 
     async def async_issue(self, *args: object, **kwargs: object) -> str:
-        state = secrets.token_urlsafe(32)
-        now = time.time()
-        issued = await self.db.write(
-            lambda store: store.issue_state(
-                state, expires_at=now + STATE_SECONDS, now=now, at_most=STATES_AT_MOST
-            ),
-            within=LOOKUP_WITHIN,
-        )
-        if not issued:
-            raise TooManyInstalls()
-        return state
+        payload = f"{secrets.token_urlsafe(16)}.{int(time.time() + STATE_SECONDS)}"
+        return f"{payload}.{self._sign(payload)}"
 
     async def async_consume(self, state: str) -> bool:
-        if not state:
+        nonce, _, rest = (state or "").partition(".")
+        expires, _, signature = rest.partition(".")
+        if not (nonce and expires.isdigit() and signature):
+            return False
+        if not hmac.compare_digest(signature, self._sign(f"{nonce}.{expires}")):
+            return False
+        now = time.time()
+        if int(expires) <= now:
             return False
         return await self.db.write(
-            lambda store: store.consume_state(state, now=time.time()), within=LOOKUP_WITHIN
+            lambda store: store.use_state(nonce, expires_at=float(expires), now=now),
+            within=LOOKUP_WITHIN,
         )
+
+    def _sign(self, payload: str) -> str:
+        digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 class InstalledAuthorize(AsyncAuthorize):
@@ -324,7 +344,7 @@ class InstalledAuthorize(AsyncAuthorize):
 
 
 def oauth_settings(
-    settings: Settings, installations: StoredInstallations, states: StoredStates
+    settings: Settings, installations: StoredInstallations, states: SignedStates
 ) -> AsyncOAuthSettings:
     """Bolt's OAuth flow: "Add to Slack" at INSTALL_PATH, Slack's redirect at REDIRECT_PATH,
     a state checked against the browser's cookie and used once."""

@@ -98,11 +98,31 @@ class InstallationsMixin(AuditMixin):
                 for team, token in tokens
             )
 
-    def leave(self, team: str, *, why: str, now: float) -> bool:
+    def leave(
+        self,
+        team: str,
+        *,
+        why: str,
+        now: float,
+        happened_at: float | None = None,
+        bot_user_ids: Iterable[str] | None = None,
+    ) -> bool:
         """The workspace uninstalled the app, or its token was revoked: its installation, routes
         and deliveries (sent or not) go, in one transaction; the audit log keeps that it left,
-        and why. False when it was not installed (a second event for the same leaving)."""
+        and why. False, with nothing changed, when it is not installed (a second event for the
+        same leaving), when it installed again after `happened_at` (Slack retries an event for
+        up to an hour), or when its bot is none of `bot_user_ids`."""
         with self.transaction():
+            row = self.db.execute(
+                "SELECT updated_at, bot_user_id FROM installations WHERE team = ?", [team]
+            ).fetchone()
+            if row is None:
+                return False
+            # Slack's event_time is in whole seconds: installed again in a later second.
+            if happened_at is not None and row[0] >= happened_at + 1:
+                return False
+            if bot_user_ids is not None and row[1] not in set(bot_user_ids):
+                return False
             gone = self.db.execute("DELETE FROM installations WHERE team = ?", [team]).rowcount
             self.db.execute("DELETE FROM routes WHERE team = ?", [team])
             self.db.execute("DELETE FROM deliveries WHERE team = ?", [team])
@@ -143,24 +163,16 @@ class InstallationsMixin(AuditMixin):
 
     # -- OAuth states ---------------------------------------------------------------------
 
-    def issue_state(self, state: str, *, expires_at: float, now: float, at_most: int) -> bool:
-        """Keep an install's state until it is used or `expires_at` (expired ones go now);
-        False, with nothing kept, when `at_most` are under way already."""
+    def use_state(self, state: str, *, expires_at: float, now: float) -> bool:
+        """Whether `state` (an install's, valid until `expires_at`) is used for the first
+        time; kept until then, so that it is never used twice (expired ones go now)."""
         with self.transaction():
             self.db.execute("DELETE FROM oauth_states WHERE expires_at <= ?", [now])
-            if self.db.execute("SELECT count(*) FROM oauth_states").fetchone()[0] >= at_most:
-                return False
-            self.db.execute(
-                "INSERT INTO oauth_states (state, expires_at) VALUES (?, ?)", [state, expires_at]
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO oauth_states (state, expires_at) VALUES (?, ?)",
+                [state, expires_at],
             )
-        return True
-
-    def consume_state(self, state: str, *, now: float) -> bool:
-        """Whether `state` was issued and has not expired; it can be used once."""
-        row = self.db.execute(
-            "DELETE FROM oauth_states WHERE state = ? RETURNING expires_at", [state]
-        ).fetchone()
-        return row is not None and row[0] > now
+        return cursor.rowcount == 1
 
 
 def _installation(row: tuple[Any, ...]) -> Installation:
