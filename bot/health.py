@@ -180,7 +180,7 @@ def health(
     feed = store.feed_status(feed_url)
     walk = store.archive_status(archive_url) if archive_url is not None else None
     deliveries = _deliveries(store, team)
-    routes = store.routes(team=team) if team is not None else store.every_route()
+    routes = store.routes(team=team) if team is not None else store.installed_routes()
     problems = [*live, *_feed_problems(feed, poll_interval, current), *_archive_problems(walk)]
     notices = _notices(feed, walk, routed=bool(routes), team=team)
     receiving = {(route.team, route.channel) for route in routes}

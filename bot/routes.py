@@ -28,6 +28,7 @@ _EVERY = frozenset({"all", "every", "everything", "any", "all categories", "ever
 
 # Releases without any category: only a route taking every category announces them.
 NO_CATEGORY = ""
+GONE = "This workspace has removed the app, so nothing was changed."
 CONFLICT = (
     "Another admin changed this route since you opened the form: close it and press Edit again."
 )
@@ -264,6 +265,7 @@ class Routes:
     def route(self, channel: str, categories: Sequence[str], *, by: str) -> Changed:
         """`channel` also receives `categories` (none: every category)."""
         with self.store.transaction():
+            self._installed()
             current = self._current(channel)
             if current is not None and not current.categories:
                 return Changed(current, unchanged=True)  # it already takes everything
@@ -288,6 +290,7 @@ class Routes:
         A Home opened before another admin chose raises RouteError rather than adding a
         second every-category channel nobody asked for."""
         with self.store.transaction():
+            self._installed()
             if self.store.routes(team=self.team):
                 raise RouteError(
                     "Another admin has already chosen where ISSCR news goes: see the routes "
@@ -305,6 +308,7 @@ class Routes:
     def unroute(self, channel: str, categories: Sequence[str], *, by: str) -> Changed:
         """`channel` stops receiving `categories` (none: stops receiving anything)."""
         with self.store.transaction():
+            self._installed()
             current = self._current(channel)
             if current is None:
                 raise RouteError("That channel has no route, so there is nothing to remove.")
@@ -346,6 +350,7 @@ class Routes:
         wanted = tuple(categories)
         now = self.clock()
         with self.store.transaction():
+            self._installed()
             if replacing is not None:
                 edited = self._current(replacing)
                 if edited is None or edited.updated_at != seen:
@@ -372,6 +377,12 @@ class Routes:
             )
             # Read before the commit: nothing after it may fail and report the change unmade.
             return self._current(channel)
+
+    def _installed(self) -> None:
+        """In distribution mode, the workspace must still be installed: a request authorized
+        just before it left must not leave a route behind for a reinstall to find."""
+        if self.team != SINGLE_WORKSPACE and self.store.installation(self.team) is None:
+            raise RouteError(GONE)
 
     def _current(self, channel: str) -> Route | None:
         routes = self.store.routes(team=self.team)

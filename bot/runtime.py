@@ -104,7 +104,12 @@ class Bot:
         self.host = host
         self._session = open_session()
         # Distribution mode: one pool of connections to Slack for every workspace's clients.
-        self._slack_session = aiohttp.ClientSession() if settings.distribution else None
+        # No cookies: one workspace's must not go out with another's requests.
+        self._slack_session = (
+            aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            if settings.distribution
+            else None
+        )
         core = build_core(settings, self._session, self._slack_session)
         self.db, self.router, self.outbox, self.watcher = (
             core.db, core.router, core.outbox, core.watcher

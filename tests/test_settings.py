@@ -435,3 +435,15 @@ def test_the_redirect_url_must_be_https_but_for_this_machine() -> None:
 def test_a_url_that_cannot_be_read_is_one_line_naming_it(name: str) -> None:
     line = only_line(refused(**{name: "https://[::1/slack/oauth_redirect"}), name)
     assert "not a URL" in line
+
+
+def test_socket_mode_asked_for_in_distribution_mode_says_it_runs_over_http() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(DISTRIBUTION, mode="socket")
+    line = only_line(caught.value, "SLACK_CLIENT_ID")
+    assert "over HTTP" in line and "--mode socket" in line
+
+
+def test_half_of_the_pair_beside_a_bot_token_asks_only_for_the_missing_half() -> None:
+    error = refused(SLACK_CLIENT_ID="1111.2222", SLACK_BOT_TOKEN=BOT_TOKEN)
+    assert error.variables == ("SLACK_CLIENT_SECRET",), error.lines

@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet
 from bot.cli import main
 from bot.database import Database
 from bot.models import Installation, Place, Release
+from bot.routes import RouteError, Routes
 from bot.slack.installations import SignedStates
 from bot.slack.tokens import TokenCipher, WrongKey
 from bot.store import FAILED, Store
@@ -241,3 +242,17 @@ def test_forget_removes_a_workspace_that_left_unheard_and_refuses_what_is_not_on
     assert store.installation("T0LAB00001") is None and store.routes(team="T0LAB00001") == []
     assert store.recent_changes(team="T0LAB00001")[0].detail == "forgotten by the operator"
     store.close()
+
+
+def test_a_route_cannot_be_saved_for_a_workspace_that_has_left(store: Store) -> None:
+    """A request authorized just before its workspace left must not leave a route behind
+    for a reinstall to find."""
+    store.save_installation(installation("T0LAB00001", TOKEN), now=1.0)
+    routes = Routes(store, team="T0LAB00001")
+    routes.route("C1", [], by="U1")
+    store.leave("T0LAB00001", why="uninstalled", now=2.0)
+    with pytest.raises(RouteError, match="removed the app"):
+        routes.route("C2", [], by="U1")
+    with pytest.raises(RouteError, match="removed the app"):
+        routes.first("C2", by="U1")
+    assert store.routes(team="T0LAB00001") == []

@@ -171,9 +171,7 @@ async def test_healthz_is_not_ok_when_no_workspaces_token_can_be_decrypted(
     then given up on for good, and /healthz must say the bot is broken, not ok."""
     await routed_as_asked(bot)
     rotated = TokenCipher([new_key(), *bot.settings.token_keys])
-    bot.store.replace_tokens(
-        (row.team, rotated.rotate(row.encrypted_token)) for row in bot.store.installations()
-    )
+    bot.store.replace_tokens(rotated.rotate)
     feed.items.insert(0, make_item(3, categories=["Policy"]))
     await eventually(lambda: bot.store.delivery_counts(team=None)["failed"] == 3, timeout=15)
     async with (

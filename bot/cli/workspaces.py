@@ -36,16 +36,15 @@ def rotate_key() -> None:
     cipher = TokenCipher(settings.token_keys)
     store = open_store(settings, create=False)
     try:
-        stored = store.installations()
-        rotated = [(row.team, cipher.rotate(row.encrypted_token)) for row in stored]
-        store.replace_tokens(rotated)
+        rotated = store.replace_tokens(cipher.rotate)
     except WrongKey:
-        _wrong_key(settings, unreadable(cipher, store.installations()), len(stored))
+        stored = store.installations()
+        _wrong_key(settings, unreadable(cipher, stored), len(stored))
     except sqlite3.Error as error:
         fail(database_problem(settings, error))
     finally:
         store.close()
-    click.echo(f"Re-encrypted the tokens of {len(rotated)} workspaces with the first key.")
+    click.echo(f"Re-encrypted the tokens of {rotated} workspaces with the first key.")
 
 
 @click.command()

@@ -78,6 +78,13 @@ class Settings:
         """These settings for a forced connection mode: "http", "socket", or "auto" (by token)."""
         if mode == "http":
             return replace(self, slack_app_token=None)
+        if mode == "socket" and self.distribution:
+            raise SettingsError(
+                "SLACK_CLIENT_ID",
+                "is set, and distribution mode runs over HTTP, not Socket Mode",
+                "drop --mode socket, or unset SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to serve "
+                "one workspace",
+            )
         if mode == "socket" and self.slack_app_token is None:
             raise SettingsError(
                 "SLACK_APP_TOKEN",
@@ -169,6 +176,8 @@ class Settings:
             ("ADMIN_USER_IDS", ",".join(sorted(self.admin_user_ids)) or None,
              "in distribution mode each workspace's admins and owners configure it"),
         )  # fmt: skip
+        if self.slack_client_id is None or self.slack_client_secret is None:
+            return  # half a pair is a slip more likely than a choice of mode: said above
         for name, value, why in single_only:
             if value is not None and not problems.reported(name):
                 problems.found.append(

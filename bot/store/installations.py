@@ -4,7 +4,7 @@ leaving, which takes everything of it but its audit log."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from bot.models import Installation
@@ -88,15 +88,17 @@ class InstallationsMixin(AuditMixin):
         rows = self.db.execute(f"SELECT {_INSTALLATION} FROM installations ORDER BY team")
         return [_installation(row) for row in rows]
 
-    def replace_tokens(self, tokens: Iterable[tuple[str, str]]) -> int:
-        """Store each (team, encrypted token) in one transaction; how many were replaced."""
+    def replace_tokens(self, replace: Callable[[str], str]) -> int:
+        """Every stored token replaced by `replace(token)` (encrypted again under another key),
+        in one transaction: a workspace installing meanwhile waits rather than has its new
+        token overwritten. How many were replaced."""
         with self.transaction():
-            return sum(
+            rows = self.db.execute("SELECT team, bot_token FROM installations").fetchall()
+            for team, token in rows:
                 self.db.execute(
-                    "UPDATE installations SET bot_token = ? WHERE team = ?", [token, team]
-                ).rowcount
-                for team, token in tokens
-            )
+                    "UPDATE installations SET bot_token = ? WHERE team = ?", [replace(token), team]
+                )
+        return len(rows)
 
     def leave(
         self,
@@ -136,8 +138,9 @@ class InstallationsMixin(AuditMixin):
         installed = self.db.execute("SELECT count(*) FROM installations").fetchone()[0]
         failing = self.db.execute(
             "SELECT team, count(*), max(last_error) FROM deliveries "
-            "WHERE state = ? OR (state IN (?, ?) AND last_error IS NOT NULL "
-            "AND last_error NOT LIKE ?) GROUP BY team ORDER BY count(*) DESC, team",
+            "WHERE (state = ? OR (state IN (?, ?) AND last_error IS NOT NULL "
+            "AND last_error NOT LIKE ?)) AND team IN (SELECT team FROM installations) "
+            "GROUP BY team ORDER BY count(*) DESC, team",
             [FAILED, PENDING, SENDING, RATE_LIMITED + "%"],
         ).fetchall()
         return {
