@@ -16,9 +16,11 @@ Rules 1, 2 and 4 of `bot.slack.outbox`:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,7 +31,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.models import Holder, Place, Release
 from bot.slack.blocks.announcement import announcement, minimal_announcement
 from bot.slack.blocks.shapes import json_object
-from bot.slack.errors import MALFORMED, Failure, classify
+from bot.slack.errors import MALFORMED, Failure, SlackFailure, classify
+from bot.slack.outbox.group import GroupCommit
 from bot.slack.outbox.history import HistoryUnreadable, find_posted
 from bot.slack.outbox.schedule import Scheduling
 from bot.slack.posting import join
@@ -43,12 +46,13 @@ ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
 
 @dataclass(frozen=True)
 class _Claim:
-    """A delivery taken for one post: its attempt's number, and when, by both clocks (see
-    rule 4)."""
+    """A delivery taken for one post: its attempt's number, when, by both clocks (see rule
+    4), and what to post."""
 
     attempt: int
     at: float  # wall clock, as recorded with the lease
     at_monotonic: float
+    release: Release | None  # what to post, read right after (None: gone, never posted)
 
 
 class Sending(Scheduling):
@@ -57,6 +61,11 @@ class Sending(Scheduling):
     clients: ClientFor
     holder: Holder
     lease_ttl: float
+    _in_flight: asyncio.Semaphore  # requests to Slack at once, of all workspaces
+    _per_workspace: int  # ... and of one workspace
+    _workspace_slots: dict[str, asyncio.Semaphore]
+    _claims: GroupCommit[Delivery, tuple[int | None, float, Release | None]]  # _begin_posts
+    _sent_marks: GroupCommit[tuple[int, str | None, str | None], None]  # see _mark_all_sent
     _lost: set[Place]  # channels found taken by another process
     _last_post: dict[Place, float]  # when each channel was last posted to (monotonic)
 
@@ -72,64 +81,73 @@ class Sending(Scheduling):
                 )
             )
             return
-        release = await self.db.read(lambda store: store.release(delivery.release_id))
-        if release is None:  # impossible through the foreign key, but never post garbage
-            await self.db.write(
-                lambda store: store.mark_failed(
-                    delivery.id,
-                    attempt=None,
-                    error="release missing from the database",
-                    outcome_known=True,
-                )
-            )
-            return
         if delivery.state == SENDING:
             try:
-                ts = await find_posted(client, delivery, self.clock)
+                async with self._slot(delivery.team):
+                    ts = await find_posted(client, delivery, self.clock)
             except HistoryUnreadable as unreadable:
                 await self._wait_for_history(delivery, unreadable.failure)
                 return
             if ts is not None:
-                log.info("found %s already posted in %s (ts %s)", release.id, delivery.where, ts)
+                log.info(
+                    "found %s already posted in %s (ts %s)",
+                    delivery.release_id, delivery.where, ts,
+                )  # fmt: skip
                 await self._mark_sent(delivery, ts)
                 return
-        await self._post_release(client, delivery, release)
+        await self._post_release(client, delivery)
 
-    async def _post_release(
-        self, client: AsyncWebClient, delivery: Delivery, release: Release
-    ) -> None:
+    async def _post_release(self, client: AsyncWebClient, delivery: Delivery) -> None:
         """Post, joining a public channel once if need be; a message Slack rejects as malformed
         goes again without its image, then as a minimal message, the reason recorded."""
         channel, where = delivery.channel, delivery.where
-        with_image, minimal, joined = bool(release.image_url), False, False
+        with_image: bool | None = None  # as the release has one, until Slack rejects it
+        minimal, joined = False, False
         note: str | None = None
+        failure: SlackFailure | None
         while True:
-            claim = await self._claim(delivery)
-            if claim is None:
+            # One of the requests in flight, from the "sending" mark to Slack's answer: the
+            # mark is made right before the post (rule 4), whatever the wait for the slot.
+            async with self._slot(delivery.team):
+                claim = await self._claim(delivery)
+                if claim is None:
+                    return
+                # From here on this try is attempt `claim.attempt`: what it makes of the
+                # delivery applies only while no other try began since (see Store.reschedule).
+                delivery = replace(delivery, state=SENDING, attempts=claim.attempt)
+                if not self._still_ours(claim):
+                    # Stopped (SIGSTOP, a paused machine) between taking the delivery and
+                    # posting it: the lease may have lapsed and another process posted it.
+                    # Look again.
+                    log.warning(
+                        "not posting %s in %s: this process stalled for %.0f s after taking it",
+                        delivery.release_id, where, time.monotonic() - claim.at_monotonic,
+                    )  # fmt: skip
+                    return
+                release = claim.release
+                if release is not None:
+                    if with_image is None:
+                        with_image = bool(release.image_url)
+                    self._last_post[delivery.place] = time.monotonic()
+                    try:
+                        response = await self._post(client, channel, release, with_image, minimal)
+                    except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+                        failure = classify(error)
+                    else:
+                        failure = None
+            if release is None:  # impossible through the foreign key, but never post garbage
+                await self._release_missing(delivery)
                 return
-            # From here on this try is attempt `claim.attempt`: what it makes of the delivery
-            # applies only while no other try began since (see Store.reschedule).
-            delivery = replace(delivery, state=SENDING, attempts=claim.attempt)
-            if not self._still_ours(claim):
-                # Stopped (SIGSTOP, a paused machine) between taking the delivery and posting
-                # it: the lease may have lapsed and another process posted it. Look again.
-                log.warning(
-                    "not posting %s in %s: this process stalled for %.0f s after taking it",
-                    release.id, where, time.monotonic() - claim.at_monotonic,
-                )  # fmt: skip
-                return
-            self._last_post[delivery.place] = time.monotonic()
-            try:
-                response = await self._post(client, channel, release, with_image, minimal)
-            except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-                failure = classify(error)
-            else:
+            if failure is None:
+                # Out of the slot: the next post need not wait for this one's "sent" mark.
                 await self._mark_sent(delivery, response.get("ts"), note)
                 log.info("announced %s in %s", release.id, where)
                 return
             if failure.kind is Failure.NOT_IN_CHANNEL and not joined:
                 joined = True
-                if (await join(client, channel)).failure is None:
+                async with self._slot(delivery.team):
+                    joining = await join(client, channel)
+                if joining.failure is None:
                     continue
             elif failure.reason in MALFORMED and with_image:
                 # Slack rejects the whole message when it cannot fetch the image.
@@ -146,20 +164,29 @@ class Sending(Scheduling):
             break
         await self._settle(delivery, failure)
 
-    async def _mark_sent(self, delivery: Delivery, ts: str | None, note: str | None = None) -> None:
+    async def _release_missing(self, delivery: Delivery) -> None:
         await self.db.write(
-            lambda store: store.mark_sent(delivery.id, ts=ts, now=self.clock(), note=note)
+            lambda store: store.mark_failed(
+                delivery.id,
+                attempt=delivery.attempts,
+                error="release missing from the database",
+                outcome_known=True,  # nothing was posted
+            )
         )
 
+    async def _mark_sent(self, delivery: Delivery, ts: str | None, note: str | None = None) -> None:
+        await self._sent_marks((delivery.id, ts, note))
+
+    def _mark_all_sent(
+        self, store: Store, posted: Sequence[tuple[int, str | None, str | None]]
+    ) -> list[None]:
+        store.mark_all_sent(posted, now=self.clock())
+        return [None] * len(posted)
+
     async def _claim(self, delivery: Delivery) -> _Claim | None:
-        """Mark the delivery sending, if its channel's lease is still ours (rule 4)."""
-
-        def begin(store: Store) -> tuple[int | None, float]:
-            now = self.clock()
-            owner, ttl = self.holder.owner, self.lease_ttl
-            return store.begin_post(delivery.id, owner=owner, ttl=ttl, now=now), now
-
-        attempt, at = await self.db.write(begin)
+        """Mark the delivery sending, if its channel's lease is still ours (rule 4), in a
+        transaction with the other posts about to go out (`group`); and read its release."""
+        attempt, at, release = await self._claims(delivery)
         if attempt is None:
             log.warning(
                 "not posting %s in %s: another process took the channel or the delivery",
@@ -167,7 +194,33 @@ class Sending(Scheduling):
             )  # fmt: skip
             self._lost.add(delivery.place)
             return None
-        return _Claim(attempt, at, time.monotonic())
+        return _Claim(attempt, at, time.monotonic(), release)
+
+    def _begin_posts(
+        self, store: Store, deliveries: Sequence[Delivery]
+    ) -> list[tuple[int | None, float, Release | None]]:
+        """Each delivery's attempt (None: not ours to post), the wall clock of the transaction
+        that marked them, and the release to post, read once for all of its deliveries."""
+        now = self.clock()
+        owner, ttl = self.holder.owner, self.lease_ttl
+        ids = [delivery.id for delivery in deliveries]
+        attempts = store.begin_posts(ids, owner=owner, ttl=ttl, now=now)
+        taken = [d.release_id for d, a in zip(deliveries, attempts, strict=True) if a is not None]
+        releases = {release_id: store.release(release_id) for release_id in set(taken)}
+        return [
+            (attempt, now, None if attempt is None else releases[delivery.release_id])
+            for delivery, attempt in zip(deliveries, attempts, strict=True)
+        ]
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, team: str) -> AsyncIterator[None]:
+        """One of the workspace's few requests in flight, then one of all: a workspace whose
+        Slack hangs waits on its own slots and holds only those of the others'."""
+        slots = self._workspace_slots.get(team)
+        if slots is None:
+            slots = self._workspace_slots[team] = asyncio.Semaphore(self._per_workspace)
+        async with slots, self._in_flight:
+            yield
 
     def _still_ours(self, claim: _Claim) -> bool:
         """Whether at least half of the lease taken with `claim` is left, by both clocks (a
