@@ -61,12 +61,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: `python benchmarks/fanout.py`
     sys.path.insert(0, str(REPO))
 
 from bot.models import Installation  # noqa: E402
+from bot.slack.blocks.announcement import announcement  # noqa: E402
 from bot.slack.installations import BOT_SCOPES  # noqa: E402
 from bot.slack.outbox.loop import IN_FLIGHT, IN_FLIGHT_PER_WORKSPACE  # noqa: E402
 from bot.slack.tokens import TokenCipher, new_key  # noqa: E402
@@ -83,7 +86,6 @@ NEW = 4
 # (https://api.slack.com/methods/chat.postMessage#rate_limiting).
 PER_WORKSPACE_PER_MINUTE = 300
 MB = 1e6
-SPY_OPTIONS = os.environ.get("FANOUT_SPY", "").split()
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class Options:
     per_workspace_per_minute: int = PER_WORKSPACE_PER_MINUTE
     settle: float = 2.0  # seconds to wait after the last post for one that should not come
     target: float = TARGET
+    # After the bot: the same posts by a bare client (see `bare_client`).
+    calibrate: bool = True
     # py-spy's recording of the bot during the fan-out goes here (raw, for flame graphs).
     profile: Path | None = None
 
@@ -166,8 +170,9 @@ class Result:
     rss_peak: int  # VmHWM once the fan-out is done
     sizes: Sizes
     setup_seconds: float
-    cpu: tuple[float, float]  # seconds of CPU of the bot and of the stand-in, the fan-out's
-    threads_cpu: dict[str, float]  # ... of the bot's event loop and other threads
+    bare: Bare | None  # the same posts by a bare client, to compare with
+    load: tuple[float, float]  # the 1-minute load average before the run and after the fan-out
+    cpu: tuple[Cpu, Cpu]  # what the bot and the stand-in used, the release out to its last post
 
     @property
     def measured(self) -> float:
@@ -183,7 +188,7 @@ class Result:
 
     @property
     def met(self) -> bool:
-        return self.exactly_once and self.ratio <= self.options.target
+        return self.exactly_once and self.rate_limited == 0 and self.ratio <= self.options.target
 
 
 # -- the processes ---------------------------------------------------------------------------
@@ -261,30 +266,35 @@ class BotProcess:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _cpu(process: asyncio.subprocess.Process | None) -> float:
-    """The CPU seconds (user and system) `process` has used so far."""
+@dataclass(frozen=True)
+class Cpu:
+    """The CPU seconds a process used: in user and in system mode; and of them, its main
+    thread's (the bot's event loop; its other threads are the database's and feedparser's)."""
+
+    user: float
+    system: float
+    main: float
+
+    @property
+    def total(self) -> float:
+        return self.user + self.system
+
+    def __sub__(self, earlier: Cpu) -> Cpu:
+        return Cpu(self.user - earlier.user, self.system - earlier.system, self.main - earlier.main)
+
+
+def cpu(process: asyncio.subprocess.Process | None) -> Cpu:
+    """What `process` has used so far (/proc/<pid>/stat and its main thread's)."""
     assert process is not None
-    return _ticks(Path(f"/proc/{process.pid}/stat"))
+    tick = os.sysconf("SC_CLK_TCK")
 
+    def times(stat: Path) -> tuple[float, float]:
+        fields = stat.read_text().rpartition(")")[2].split()
+        return int(fields[11]) / tick, int(fields[12]) / tick
 
-def _threads_cpu(process: asyncio.subprocess.Process | None) -> dict[str, float]:
-    """The CPU seconds `process` has used so far: its main thread's (the event loop's), and
-    its other threads' (the database's and feedparser's: Python does not name them to the
-    OS)."""
-    assert process is not None
-    used = {"event loop": 0.0, "other threads": 0.0}
-    for task in Path(f"/proc/{process.pid}/task").iterdir():
-        try:
-            seconds = _ticks(task / "stat")
-        except FileNotFoundError:  # a thread that ended meanwhile
-            continue
-        used["event loop" if task.name == str(process.pid) else "other threads"] += seconds
-    return used
-
-
-def _ticks(stat: Path) -> float:
-    fields = stat.read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    user, system = times(Path(f"/proc/{process.pid}/stat"))
+    main = sum(times(Path(f"/proc/{process.pid}/task/{process.pid}/stat")))
+    return Cpu(user, system, main)
 
 
 async def _until(
@@ -305,7 +315,7 @@ async def _profile(bot: BotProcess, path: Path) -> asyncio.subprocess.Process:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     process = await asyncio.create_subprocess_exec(
         spy, "record", "--pid", str(bot.process.pid), "--format", "raw", "--rate", "250",
-        "--output", str(path), "--threads", "--nonblocking", *SPY_OPTIONS,
+        "--output", str(path), "--threads", "--nonblocking",
     )  # fmt: skip
     await asyncio.sleep(1.0)  # attached by now
     return process
@@ -412,6 +422,7 @@ def _items(*numbers: int) -> list[Any]:
 async def run(options: Options, directory: Path) -> Result:
     """Set up, fan one release out, and measure (see the module docstring)."""
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     database = directory / "bot.db"
     key = new_key()
     async with (
@@ -463,8 +474,7 @@ async def run(options: Options, directory: Path) -> Result:
             setup_seconds = time.monotonic() - started
 
             spy = await _profile(bot, options.profile) if options.profile else None
-            cpu_before = _cpu(bot.process), _cpu(slack.process)
-            threads_before = _threads_cpu(bot.process)
+            cpu_before = cpu(bot.process), cpu(slack.process)
             # The new release: from the next request on, the feed lists it.
             wall_offset = time.time() - time.monotonic()
             asked_before = len(feed.requests)
@@ -491,11 +501,8 @@ async def run(options: Options, directory: Path) -> Result:
 
             await _until(all_posted, max(120.0, 50 * floor_.seconds), "every post", bot)
             rss_peak = bot.status()["VmHWM"]
-            cpu = _cpu(bot.process) - cpu_before[0], _cpu(slack.process) - cpu_before[1]
-            threads_cpu = {
-                name: used - threads_before.get(name, 0.0)
-                for name, used in _threads_cpu(bot.process).items()
-            }
+            load = load_before, os.getloadavg()[0]
+            used = cpu(bot.process) - cpu_before[0], cpu(slack.process) - cpu_before[1]
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes what it recorded, and exits
                 await spy.wait()
@@ -511,6 +518,8 @@ async def run(options: Options, directory: Path) -> Result:
             code = await bot.stop()
         if code != 0:
             raise RuntimeError(f"the bot exited with {code}:\n{bot.output()}")
+        # The bot stopped, every channel free to post to again (the settle outlasts the spacing).
+        bare = await bare_client(slack, database, options) if options.calibrate else None
 
     counts = {
         (team, channel): int(posted["count"])
@@ -542,8 +551,74 @@ async def run(options: Options, directory: Path) -> Result:
             deliveries_after=deliveries_bytes(database),
         ),
         setup_seconds=setup_seconds,
-        cpu=cpu,
-        threads_cpu=threads_cpu,
+        bare=bare,
+        load=load,
+        cpu=used,
+    )
+
+
+@dataclass(frozen=True)
+class Bare:
+    """The bare client's run: from its first request to the stand-in's last post."""
+
+    seconds: float
+    posts: int
+    rate_limited: int
+
+
+async def bare_client(slack: SlackApiProcess, database: Path, options: Options) -> Bare:
+    """The same posts again, to the same stand-in, with the bot's bounds (IN_FLIGHT at once,
+    IN_FLIGHT_PER_WORKSPACE of a workspace's) and message, by slack_sdk's AsyncWebClient on
+    one aiohttp session, and nothing else: no database, no leases, no marks. What the stand-in,
+    loopback HTTP and slack_sdk allow on this machine now, beside what the bot took."""
+    store = Store(database, read_only=True)
+    release = store.release(make_item(NEW).item_id)
+    store.close()
+    assert release is not None
+    message = announcement(release, with_image=bool(release.image_url))
+    before = await slack.stats()
+    # Each channel's spacing since the bot's post, waited out.
+    await asyncio.sleep(max(0.0, before["last_post"] + options.per_channel_interval - time.time()))
+    in_flight = asyncio.Semaphore(IN_FLIGHT)
+    failed: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        clients = {
+            workspace["team_id"]: AsyncWebClient(
+                token=workspace["token"], base_url=slack.url, session=session, retry_handlers=[]
+            )
+            for workspace in slack.workspaces
+        }
+        per_workspace = {team: asyncio.Semaphore(IN_FLIGHT_PER_WORKSPACE) for team in clients}
+
+        async def post(team: str, channel: str) -> None:
+            async with per_workspace[team], in_flight:
+                try:
+                    await clients[team].chat_postMessage(
+                        channel=channel,
+                        text=message["text"],
+                        blocks=message.get("blocks"),
+                        metadata=dict(message["metadata"]),
+                        unfurl_links=False,
+                        unfurl_media=False,
+                    )
+                except SlackApiError as error:  # counted by the stand-in (a 429) or here
+                    failed.append(str(error.response.get("error")))
+
+        started = time.time()
+        await asyncio.gather(
+            *(
+                post(workspace["team_id"], channel)
+                for workspace in slack.workspaces
+                for channel in workspace["channels"]
+            )
+        )
+    after = await slack.stats()
+    if failed and set(failed) != {"ratelimited"}:
+        raise RuntimeError(f"the bare client's posts failed: {sorted(set(failed))}")
+    return Bare(
+        seconds=float(after["last_post"]) - started,
+        posts=int(after["posts_total"]) - int(before["posts_total"]),
+        rate_limited=int(after["rate_limited"]) - int(before["rate_limited"]),
     )
 
 
@@ -560,13 +635,15 @@ def _bytes(size: float) -> str:
 
 def report(result: Result) -> None:
     o, f, s = result.options, result.floor, result.sizes
+    bot, standin = result.cpu
     n = o.workspaces
     print(
         f"one new release to {n:,} workspaces x {o.channels} channels "
         f"({result.posts_expected:,} posts); the Slack stand-in answers in {_ms(o.latency)}, "
         f"1 post per {o.per_channel_interval:g} s per channel, {o.per_workspace_per_minute} "
         f"per minute per workspace\n(setup, the bot's first poll and archive import: "
-        f"{result.setup_seconds:.1f} s)\n"
+        f"{result.setup_seconds:.1f} s; the load average, 1 minute, {result.load[0]:.2f} before "
+        f"the run, {result.load[1]:.2f} after the fan-out, on {os.cpu_count()} CPUs)\n"
     )
     print(
         f"floor: the outbox's bounds, IN_FLIGHT = {IN_FLIGHT} posts at once, "
@@ -578,18 +655,22 @@ def report(result: Result) -> None:
     )
     print(
         "\nthe new release, wall clock from the feed's answer listing it:\n"
-        f"  deliveries queued (the poll's transaction)  {_ms(result.committed_at - result.served_at):>10}\n"  # noqa: E501
+        f"  the poll's transaction began to queue them  {_ms(result.committed_at - result.served_at):>10}\n"  # noqa: E501
         f"  first post accepted by Slack                {_ms(result.first_post - result.served_at):>10}\n"  # noqa: E501
         f"  last post accepted by Slack                 {_ms(result.measured):>10}\n"
         f"  most requests Slack answered at once        {result.in_flight_peak:>10}\n"
-        f"  CPU used meanwhile: the bot {result.cpu[0]:.2f} s, the Slack stand-in "
-        f"{result.cpu[1]:.2f} s (to the last post, as noticed every 0.2 s); the bot's threads: "
-        + ", ".join(
-            f"{name} {used:.2f} s"
-            for name, used in sorted(result.threads_cpu.items(), key=lambda item: -item[1])
-            if used >= 0.01
-        )
+        f"  CPU used meanwhile: the bot {bot.total:.2f} s (user {bot.user:.2f}, system "
+        f"{bot.system:.2f}; its event loop {bot.main:.2f}, its other threads "
+        f"{bot.total - bot.main:.2f}), the Slack stand-in {standin.total:.2f} s"
     )
+    if result.bare is not None:
+        bare = result.bare
+        print(
+            f"  the same {bare.posts:,} posts by a bare slack_sdk client, the same bounds, "
+            f"nothing else  {_ms(bare.seconds):>10}  ({bare.seconds / f.seconds:.2f}x the floor; "
+            f"{bare.rate_limited} 429s); the bot took {result.measured / bare.seconds:.2f}x as "
+            "long"
+        )
     states = ", ".join(f"{state} {count:,}" for state, count in sorted(result.deliveries.items()))
     print(
         f"\nposts: {result.posts:,} of {result.posts_expected:,}; channels with none: "
@@ -620,23 +701,39 @@ def report(result: Result) -> None:
             f"{grown:,.0f} B per workspace"
         )
 
-    print("\ntarget (issue 14)")
+    print(f"\nsummary (issue 14's targets, and figures without one), {n:,} workspaces")
     rows = [
         (
             f"time to the last post ≤ {o.target:g}x the floor",
+            "met" if result.ratio <= o.target else "MISSED",
             f"{result.ratio:.2f}x ({_ms(result.measured)} ÷ {_ms(f.seconds)})",
-            result.ratio <= o.target,
         ),
         (
             "every channel exactly one post, no 429",
+            "met" if result.exactly_once and result.rate_limited == 0 else "MISSED",
             f"{result.posts:,} posts, {len(result.missing)} missing, {len(result.doubled)} "
             f"doubled, {result.rate_limited} 429s",
-            result.exactly_once and result.rate_limited == 0,
+        ),
+        ("peak RSS of the bot", "", f"{_bytes(result.rss_peak)} (VmHWM)"),
+        (
+            "database growth per workspace",
+            "",
+            f"{per_install:,.0f} B for its installation and {o.channels} routes; "
+            f"{per_fanout:,.0f} B more after the fan-out",
         ),
     ]
+    if result.bare is not None:
+        rows.append(
+            (
+                "a bare client, the same bounds",
+                "",
+                f"{_ms(result.bare.seconds)} ({result.bare.seconds / f.seconds:.2f}x the floor); "
+                f"the bot took {result.measured / result.bare.seconds:.2f}x as long",
+            )
+        )
     width = max(len(target) for target, _, _ in rows)
-    for target, measured, met in rows:
-        print(f"  {target:<{width}}  {'met   ' if met else 'MISSED'}  {measured}")
+    for target, verdict, measured in rows:
+        print(f"  {target:<{width}}  {verdict:<6}  {measured}")
 
 
 def parse(argv: Sequence[str] | None) -> tuple[Options, bool, Path | None]:
@@ -655,6 +752,9 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, bool, Path | None]:
     parser.add_argument("--target", type=float, default=defaults.target)
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
     parser.add_argument(
+        "--no-bare", action="store_true", help="skip the bare client's run after the bot's"
+    )
+    parser.add_argument(
         "--keep", type=Path, default=None, help="run in this empty directory and keep it"
     )
     parser.add_argument(
@@ -670,6 +770,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, bool, Path | None]:
         settle=arguments.settle,
         target=arguments.target,
         profile=arguments.profile,
+        calibrate=not arguments.no_bare,
     )
     return options, arguments.check, arguments.keep
 

@@ -17,7 +17,7 @@ import functools
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -148,7 +148,8 @@ class Outbox(Sending):
         before its first post, not one each. Returns how many channels with work are left
         to other processes."""
         now = time.monotonic()
-        busy = {place for place, task in self._workers.items() if not task.done()}
+        self._workers = {place: task for place, task in self._workers.items() if not task.done()}
+        busy = set(self._workers)
         self._resume_at = {place: at for place, at in self._resume_at.items() if at > now}
         busy |= set(self._resume_at)
         waiting = await self.db.read(lambda store: store.channels_with_work())
@@ -257,7 +258,11 @@ class Outbox(Sending):
                 continue
             await self._pace(place)
             try:
-                await self._deliver(delivery)  # holding a slot for each request (`_slot`)
+                async with self._slot(place.team):
+                    posted = await self._deliver(delivery)
+                if posted is not None:
+                    # Out of the slot: the next request need not wait for this "sent" mark.
+                    await self._mark_sent(posted)
             except asyncio.CancelledError:
                 raise
             except (sqlite3.Error, OSError):
@@ -270,6 +275,16 @@ class Outbox(Sending):
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, team: str) -> AsyncIterator[None]:
+        """One of the workspace's few places in flight, then one of all: a workspace whose
+        Slack hangs waits on its own slots and holds only those of the others'."""
+        slots = self._workspace_slots.get(team)
+        if slots is None:
+            slots = self._workspace_slots[team] = asyncio.Semaphore(self._per_workspace)
+        async with slots, self._in_flight:
+            yield
 
     async def _pace(self, place: Place) -> None:
         # At most one post a second per channel (Slack's chat.postMessage limit).

@@ -16,11 +16,10 @@ Rules 1, 2 and 4 of `bot.slack.outbox`:
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,8 +29,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Holder, Place, Release
 from bot.slack.blocks.announcement import announcement, minimal_announcement
-from bot.slack.blocks.shapes import json_object
-from bot.slack.errors import MALFORMED, Failure, SlackFailure, classify
+from bot.slack.blocks.shapes import Announcement, json_object
+from bot.slack.errors import MALFORMED, Failure, classify
 from bot.slack.outbox.group import GroupCommit
 from bot.slack.outbox.history import HistoryUnreadable, find_posted
 from bot.slack.outbox.schedule import Scheduling
@@ -42,6 +41,17 @@ log = logging.getLogger("bot.slack.outbox")  # one logger for the whole outbox
 
 # The client that posts to a workspace (by team ID), or None when it has left.
 ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A delivery that is in its channel, to be marked sent: posted now, or `found` there (an
+    earlier try's post, whose answer was lost). `ts`: the message's, `note`: how, if unusual."""
+
+    delivery: Delivery
+    ts: str | None
+    note: str | None = None
+    found: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,15 +71,14 @@ class Sending(Scheduling):
     clients: ClientFor
     holder: Holder
     lease_ttl: float
-    _in_flight: asyncio.Semaphore  # requests to Slack at once, of all workspaces
-    _per_workspace: int  # ... and of one workspace
-    _workspace_slots: dict[str, asyncio.Semaphore]
     _claims: GroupCommit[Delivery, tuple[int | None, float, Release | None]]  # _begin_posts
-    _sent_marks: GroupCommit[tuple[int, str | None, str | None], None]  # see _mark_all_sent
+    _sent_marks: GroupCommit[Posted, None]  # see _mark_all_sent
     _lost: set[Place]  # channels found taken by another process
     _last_post: dict[Place, float]  # when each channel was last posted to (monotonic)
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _deliver(self, delivery: Delivery) -> Posted | None:
+        """Post `delivery`, or find it posted by an earlier try: what to mark sent, if so.
+        The caller holds one of the slots (`Outbox._slot`) meanwhile, and marks it after."""
         client = await self.clients(delivery.team)
         if client is None:  # it left between queuing and now: its deliveries are going too
             await self.db.write(
@@ -80,74 +89,55 @@ class Sending(Scheduling):
                     outcome_known=True,
                 )
             )
-            return
+            return None
         if delivery.state == SENDING:
             try:
-                async with self._slot(delivery.team):
-                    ts = await find_posted(client, delivery, self.clock)
+                ts = await find_posted(client, delivery, self.clock)
             except HistoryUnreadable as unreadable:
                 await self._wait_for_history(delivery, unreadable.failure)
-                return
+                return None
             if ts is not None:
-                log.info(
-                    "found %s already posted in %s (ts %s)",
-                    delivery.release_id, delivery.where, ts,
-                )  # fmt: skip
-                await self._mark_sent(delivery, ts)
-                return
-        await self._post_release(client, delivery)
+                return Posted(delivery, ts, found=True)
+        return await self._post_release(client, delivery)
 
-    async def _post_release(self, client: AsyncWebClient, delivery: Delivery) -> None:
+    async def _post_release(self, client: AsyncWebClient, delivery: Delivery) -> Posted | None:
         """Post, joining a public channel once if need be; a message Slack rejects as malformed
         goes again without its image, then as a minimal message, the reason recorded."""
         channel, where = delivery.channel, delivery.where
         with_image: bool | None = None  # as the release has one, until Slack rejects it
         minimal, joined = False, False
         note: str | None = None
-        failure: SlackFailure | None
         while True:
-            # One of the requests in flight, from the "sending" mark to Slack's answer: the
-            # mark is made right before the post (rule 4), whatever the wait for the slot.
-            async with self._slot(delivery.team):
-                claim = await self._claim(delivery)
-                if claim is None:
-                    return
-                # From here on this try is attempt `claim.attempt`: what it makes of the
-                # delivery applies only while no other try began since (see Store.reschedule).
-                delivery = replace(delivery, state=SENDING, attempts=claim.attempt)
-                if not self._still_ours(claim):
-                    # Stopped (SIGSTOP, a paused machine) between taking the delivery and
-                    # posting it: the lease may have lapsed and another process posted it.
-                    # Look again.
-                    log.warning(
-                        "not posting %s in %s: this process stalled for %.0f s after taking it",
-                        delivery.release_id, where, time.monotonic() - claim.at_monotonic,
-                    )  # fmt: skip
-                    return
-                release = claim.release
-                if release is not None:
-                    if with_image is None:
-                        with_image = bool(release.image_url)
-                    self._last_post[delivery.place] = time.monotonic()
-                    try:
-                        response = await self._post(client, channel, release, with_image, minimal)
-                    except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-                        failure = classify(error)
-                    else:
-                        failure = None
+            claim = await self._claim(delivery)
+            if claim is None:
+                return None
+            # From here on this try is attempt `claim.attempt`: what it makes of the delivery
+            # applies only while no other try began since (see Store.reschedule).
+            delivery = replace(delivery, state=SENDING, attempts=claim.attempt)
+            if not self._still_ours(claim):
+                # Stopped (SIGSTOP, a paused machine) between taking the delivery and posting
+                # it: the lease may have lapsed and another process posted it. Look again.
+                log.warning(
+                    "not posting %s in %s: this process stalled for %.0f s after taking it",
+                    delivery.release_id, where, time.monotonic() - claim.at_monotonic,
+                )  # fmt: skip
+                return None
+            release = claim.release
             if release is None:  # impossible through the foreign key, but never post garbage
                 await self._release_missing(delivery)
-                return
-            if failure is None:
-                # Out of the slot: the next post need not wait for this one's "sent" mark.
-                await self._mark_sent(delivery, response.get("ts"), note)
-                log.info("announced %s in %s", release.id, where)
-                return
+                return None
+            if with_image is None:
+                with_image = bool(release.image_url)
+            self._last_post[delivery.place] = time.monotonic()
+            try:
+                response = await self._post(client, channel, release, with_image, minimal)
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+                failure = classify(error)
+            else:
+                return Posted(delivery, response.get("ts"), note)
             if failure.kind is Failure.NOT_IN_CHANNEL and not joined:
                 joined = True
-                async with self._slot(delivery.team):
-                    joining = await join(client, channel)
-                if joining.failure is None:
+                if (await join(client, channel)).failure is None:
                     continue
             elif failure.reason in MALFORMED and with_image:
                 # Slack rejects the whole message when it cannot fetch the image.
@@ -163,6 +153,7 @@ class Sending(Scheduling):
                 continue
             break
         await self._settle(delivery, failure)
+        return None
 
     async def _release_missing(self, delivery: Delivery) -> None:
         await self.db.write(
@@ -174,13 +165,20 @@ class Sending(Scheduling):
             )
         )
 
-    async def _mark_sent(self, delivery: Delivery, ts: str | None, note: str | None = None) -> None:
-        await self._sent_marks((delivery.id, ts, note))
+    async def _mark_sent(self, posted: Posted) -> None:
+        """Mark it sent (rule 1), in one transaction with others posted about now."""
+        await self._sent_marks(posted)
+        delivery = posted.delivery
+        if posted.found:
+            log.info(
+                "found %s already posted in %s (ts %s)",
+                delivery.release_id, delivery.where, posted.ts,
+            )  # fmt: skip
+        else:
+            log.info("announced %s in %s", delivery.release_id, delivery.where)
 
-    def _mark_all_sent(
-        self, store: Store, posted: Sequence[tuple[int, str | None, str | None]]
-    ) -> list[None]:
-        store.mark_all_sent(posted, now=self.clock())
+    def _mark_all_sent(self, store: Store, posted: Sequence[Posted]) -> list[None]:
+        store.mark_all_sent([(p.delivery.id, p.ts, p.note) for p in posted], now=self.clock())
         return [None] * len(posted)
 
     async def _claim(self, delivery: Delivery) -> _Claim | None:
@@ -212,16 +210,6 @@ class Sending(Scheduling):
             for delivery, attempt in zip(deliveries, attempts, strict=True)
         ]
 
-    @contextlib.asynccontextmanager
-    async def _slot(self, team: str) -> AsyncIterator[None]:
-        """One of the workspace's few requests in flight, then one of all: a workspace whose
-        Slack hangs waits on its own slots and holds only those of the others'."""
-        slots = self._workspace_slots.get(team)
-        if slots is None:
-            slots = self._workspace_slots[team] = asyncio.Semaphore(self._per_workspace)
-        async with slots, self._in_flight:
-            yield
-
     def _still_ours(self, claim: _Claim) -> bool:
         """Whether at least half of the lease taken with `claim` is left, by both clocks (a
         paused VM's monotonic clock may stand still; a wall clock may be set back)."""
@@ -236,11 +224,7 @@ class Sending(Scheduling):
         with_image: bool,
         minimal: bool,
     ) -> Any:
-        message = (
-            minimal_announcement(release)
-            if minimal
-            else announcement(release, with_image=with_image)
-        )
+        message = _message(release, with_image=with_image, minimal=minimal)
         return await client.chat_postMessage(
             channel=channel,
             text=message["text"],
@@ -249,3 +233,12 @@ class Sending(Scheduling):
             unfurl_links=False,
             unfurl_media=False,
         )
+
+
+@functools.lru_cache(maxsize=8)
+def _message(release: Release, *, with_image: bool, minimal: bool) -> Announcement:
+    """The announcement of `release`, built once for all the channels it goes to (a release
+    edited since is another `Release`, so another message). Never changed by its users."""
+    return (
+        minimal_announcement(release) if minimal else announcement(release, with_image=with_image)
+    )
