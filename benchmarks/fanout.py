@@ -3,7 +3,12 @@ the outbox's bounds and Slack's latency allow.
 
     python benchmarks/fanout.py [--workspaces 1000] [--channels 2] [--latency 0.02]
                                 [--per-channel-interval 1] [--per-workspace-per-minute 300]
-                                [--check]
+                                [--settle 2] [--no-bare] [--check] [--target 1.2]
+                                [--keep DIR] [--profile FILE]
+
+About 10 s at the default size (the bot's part about 5 s). `--check` exits 1 when a target
+is missed; `--keep DIR` runs in DIR and leaves the bot's log and database there; `--profile
+FILE` records the bot with py-spy during the fan-out (raw format, for flame graphs).
 
 What runs, each in a process of its own but the feed:
 - the Slack stand-in (`standins/slack_process.py`): workspace n is T<n:08d> with channels
@@ -37,7 +42,12 @@ Measured, in one run:
 - the database's growth per workspace: its size (page_count x page_size, which counts what is
   still in the WAL) with the installations and routes against without, divided by the
   workspaces; then what the fan-out added (its deliveries, and the one release), and the
-  deliveries table and its indexes alone (SQLite's dbstat).
+  deliveries table and its indexes alone (SQLite's dbstat);
+- the CPU the bot and the stand-in used meanwhile, and the load average: on a machine shared
+  with other work the figures move by 10% or more;
+- then, the bot stopped, the same posts again to the same stand-in by a bare slack_sdk client
+  with the bot's bounds and message and nothing else (`--no-bare`: not): what loopback HTTP,
+  slack_sdk and the stand-in take by themselves, beside what the bot took.
 """
 
 from __future__ import annotations

@@ -61,7 +61,9 @@ def test_the_floor_is_the_largest_of_the_in_flight_workspace_and_channel_bounds(
 async def test_a_release_reaches_every_channel_of_five_workspaces_once_and_is_measured(
     fanout: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    options = fanout.Options(workspaces=5, channels=2, latency=0.02, settle=0.3)
+    options = fanout.Options(
+        workspaces=5, channels=2, latency=0.02, per_channel_interval=0.25, settle=0.3
+    )
 
     result = await fanout.run(options, tmp_path)
 
