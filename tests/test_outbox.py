@@ -104,6 +104,25 @@ async def test_an_announcement_is_posted_with_every_field(
     assert row["state"] == "sent" and row["ts"] == slack.messages[CHANNEL][0]["ts"]
 
 
+async def test_a_release_edited_after_one_channel_got_it_goes_to_the_next_as_edited(
+    store: Store, db: Database, slack: SlackApi, tmp_path: Path
+) -> None:
+    # The outbox builds a release's message once for all its channels: never a stale one.
+    slack.add_channel(OTHER)
+    queue(store, release(1))
+    await deliver_everything(Outbox(db, client_for(slack, tmp_path)), store)
+    queue(store, release(1, title="Release 1, corrected"), channel=OTHER)
+    await deliver_everything(Outbox(db, client_for(slack, tmp_path)), store)
+
+    texts = {
+        call.params["channel"]: call.params["text"] for call in slack.calls_to("chat.postMessage")
+    }
+    assert texts == {
+        CHANNEL: "ISSCR Press Release: Release 1",
+        OTHER: "ISSCR Press Release: Release 1, corrected",
+    }
+
+
 async def test_posts_go_out_oldest_first_and_spaced_per_channel(
     store: Store, db: Database, slack: SlackApi, tmp_path: Path
 ) -> None:
@@ -205,7 +224,7 @@ async def test_a_revoked_token_keeps_deliveries_waiting_and_reports_it(
 
     [row] = store.delivery_log()
     assert row["state"] == "pending"
-    assert row["last_error"].startswith("invalid_auth: SLACK_BOT_TOKEN is wrong")
+    assert row["last_error"].startswith("invalid_auth: the bot's token is wrong")
     assert health(store, "x")["deliveries"]["retrying"][0]["error"].startswith("invalid_auth")
     assert slack.messages[CHANNEL] == []
 

@@ -482,6 +482,47 @@ def test_a_lease_is_taken_from_no_live_holder_renewed_and_released(store: Store)
     assert set(store.claim_channels(other, ttl=60, now=200.0, holder_is_gone=gone)) == {c1, c2}
 
 
+def test_posts_going_out_together_are_marked_sending_and_sent_each_checked_in_one_go(
+    store: Store,
+) -> None:
+    stored(store, release(1), release(2), release(3))
+    c1, c2, c3 = (Place("T1", channel) for channel in ("C1", "C2", "C3"))
+    for n, place in enumerate((c1, c2, c3), 1):
+        store.add_delivery(f"r{n}", place, now=1.0)
+    store.claim_channels(HOLDER, ttl=60, now=1.0, holder_is_gone=lambda _: False)
+    other = Holder("owner-2", "host", 2)
+    store.release_leases([c3], owner=HOLDER.owner)
+    assert set(store.claim_channels(other, ttl=60, now=2.0, holder_is_gone=lambda _: False)) == {c3}
+    d1, d2, d3 = (store.next_delivery(place) for place in (c1, c2, c3))
+    assert d1 is not None and d2 is not None and d3 is not None
+    store.mark_sent(d2.id, ts="0.2", now=2.5)  # found in history meanwhile, say
+
+    # Only the first is still ours to post: the second is done, the third's channel is taken.
+    assert store.begin_posts([d1.id, d2.id, d3.id], owner=HOLDER.owner, ttl=60, now=3.0) == [
+        1,
+        None,
+        None,
+    ]
+    first, third = store.delivery(d1.id), store.delivery(d3.id)
+    assert first is not None and (first.state, first.attempts, first.sending_since) == (
+        SENDING,
+        1,
+        3.0,
+    )
+    assert third is not None and (third.state, third.attempts) == (PENDING, 0)
+    # The first's lease was extended with its mark: the other holder cannot take it at 62.
+    assert set(store.claim_channels(other, ttl=60, now=62.0, holder_is_gone=lambda _: False)) == {
+        c3
+    }
+
+    store.mark_all_sent([(d1.id, "1.1", None), (d3.id, "3.3", "sent by the other")], now=4.0)
+    assert [(row["release_id"], row["state"], row["ts"]) for row in store.delivery_log()] == [
+        ("r1", SENT, "1.1"),
+        ("r2", SENT, "0.2"),
+        ("r3", SENT, "3.3"),
+    ]
+
+
 # -- feed and archive state ------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ Crash safety rests on five rules, each written down beside the code that keeps i
 5. What a try makes of a delivery applies only while no other try began since (`schedule`).
 
 The parts build on each other: `Outbox` (loop) is `Sending` (send) is `Scheduling` (schedule).
+The marks of rule 1 of posts going out at about the same time share a transaction (`group`).
 """
 
 from bot.slack.outbox.history import HISTORY_MARGIN, HistoryUnreadable

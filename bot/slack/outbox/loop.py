@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.database import Database
 from bot.holders import holder_is_gone, this_process
+from bot.slack.outbox.group import GroupCommit
 from bot.slack.outbox.schedule import MAX_RETRY_AFTER
 from bot.slack.outbox.send import ClientFor, Sending
 from bot.store import Delivery, Lease, Place, Store
@@ -61,6 +62,8 @@ class Outbox(Sending):
         self._in_flight = asyncio.Semaphore(in_flight)
         self._per_workspace = in_flight_per_workspace
         self._workspace_slots: dict[str, asyncio.Semaphore] = {}
+        self._claims = GroupCommit(db, self._begin_posts)
+        self._sent_marks = GroupCommit(db, self._mark_all_sent)
         self.lease_ttl = lease_ttl
         self.retry_base = retry_base
         self.retry_cap = retry_cap
@@ -97,10 +100,18 @@ class Outbox(Sending):
                     if not made_due:
                         await self.db.write(lambda store: store.make_all_due(now=self.clock()))
                         made_due = True
-                    await self._start_workers()
-                    next_due = await self.db.read(lambda store: store.next_due_at())
-                    if next_due is not None:
-                        timeout = min(timeout, max(0.05, next_due - self.clock()))
+                    if await self._start_workers():
+                        # Channels another process holds: look again when one may be due.
+                        next_due = await self.db.read(lambda store: store.next_due_at())
+                        if next_due is not None:
+                            timeout = min(timeout, max(0.05, next_due - self.clock()))
+                    # Every other channel with work has a worker of its own, which waits for
+                    # its next delivery itself: nothing to look at until a wake, a crashed
+                    # worker's restart, or the tick (a release to 2,000 channels had this
+                    # loop read them all every 50 ms while they were being posted).
+                    if self._resume_at:
+                        resume = min(self._resume_at.values()) - time.monotonic()
+                        timeout = min(timeout, max(0.05, resume))
                 except Exception as error:  # a locked database, say: try again shortly
                     timeout = self._retry_delay(1)
                     _log_failure(
@@ -131,17 +142,20 @@ class Outbox(Sending):
         self._stop.set()
         self._wake.set()
 
-    async def _start_workers(self) -> None:
+    async def _start_workers(self) -> int:
         """Take every channel with work that no live process holds, in one transaction, and
         start a worker for each: a release routed to hundreds of channels costs one commit
-        before its first post, not one each."""
+        before its first post, not one each. Returns how many channels with work are left
+        to other processes."""
         now = time.monotonic()
-        busy = {place for place, task in self._workers.items() if not task.done()}
-        busy |= {place for place, at in self._resume_at.items() if at > now}
+        self._workers = {place: task for place, task in self._workers.items() if not task.done()}
+        busy = set(self._workers)
+        self._resume_at = {place: at for place, at in self._resume_at.items() if at > now}
+        busy |= set(self._resume_at)
         busy |= self._to_release  # taken again only once its lease is given back
         waiting = await self.db.read(lambda store: store.channels_with_work())
         if not set(waiting) - busy:
-            return
+            return 0
         taken = await self.db.write(
             lambda store: store.claim_channels(
                 self.holder,
@@ -151,7 +165,8 @@ class Outbox(Sending):
                 holder_is_gone=self._holder_is_gone,
             )
         )
-        for place in sorted(set(waiting) - busy - set(taken)):
+        elsewhere = sorted(set(waiting) - busy - set(taken))
+        for place in elsewhere:
             log.debug("channel %s is being delivered by another process", place)
         for place, delivery in taken.items():
             self._held.add(place)
@@ -159,6 +174,7 @@ class Outbox(Sending):
             self._workers[place] = asyncio.create_task(
                 self._work(place, delivery), name=f"outbox:{delivery.where}"
             )
+        return len(elsewhere)
 
     def _holder_is_gone(self, lease: Lease) -> bool:
         return holder_is_gone(lease, self.holder)
@@ -247,7 +263,10 @@ class Outbox(Sending):
             await self._pace(place)
             try:
                 async with self._slot(place.team):
-                    await self._deliver(delivery)
+                    posted = await self._deliver(delivery)
+                if posted is not None:
+                    # Out of the slot: the next request need not wait for this "sent" mark.
+                    await self._mark_sent(posted)
             except asyncio.CancelledError:
                 raise
             except (sqlite3.Error, OSError):
