@@ -52,6 +52,7 @@ class Core:
     # Single-workspace mode: the client that posts; distribution mode: the installations.
     poster: AsyncWebClient | None = None
     installations: StoredInstallations | None = None
+    posters: Posters | None = None
 
 
 def build_core(
@@ -66,7 +67,7 @@ def build_core(
     router = Router(
         settings.announce_channel, where=route_text.WHERE, distribution=settings.distribution
     )
-    poster, installations = None, None
+    poster, installations, posters = None, None, None
     if settings.distribution:
         installations = StoredInstallations(
             db, TokenCipher(settings.token_keys), app_client(settings, session=slack_session)
@@ -88,7 +89,7 @@ def build_core(
         on_queued=outbox.wake,
         allowed_hosts=settings.feed_allowed_hosts,
     )
-    return Core(db, router, outbox, watcher, poster, installations)
+    return Core(db, router, outbox, watcher, poster, installations, posters)
 
 
 class Bot:
@@ -114,6 +115,7 @@ class Bot:
         self.db, self.router, self.outbox, self.watcher = (
             core.db, core.router, core.outbox, core.watcher
         )  # fmt: skip
+        self.posters = core.posters
         self.client = app_client(settings, session=self._slack_session)
         self.search = SearchService(settings.database_path)
         self.controls = Controls(
@@ -261,5 +263,8 @@ class Bot:
 
     def live_problems(self) -> list[str]:
         """Problems the database does not record: it may be what fails."""
-        token_problem = self.token_check.problem if self.token_check is not None else None
+        if self.posters is not None:
+            token_problem = self.posters.problem()
+        else:
+            token_problem = self.token_check.problem if self.token_check is not None else None
         return live_problems(self.db.write_failure, token_problem, self.slack_connection)

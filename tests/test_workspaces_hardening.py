@@ -1,6 +1,9 @@
-"""Audit of issue 14 (distribution mode): each test here shows a defect found, and fails on
-main at e898933. The bot's tests run it over real HTTP against the stand-ins; the settings'
-read them as `run` does."""
+"""Distribution mode against what an independent audit tried (each of these failed before its
+fix): late uninstall events, a flooded install page, admins polling a failing feed, advice
+naming settings, tokens the key cannot read, redirect URLs the bot does not serve, Bolt's own
+OAuth pages in single-workspace mode, a dropped code exchange, and single-workspace mode's
+channels posted in parallel. Over real HTTP against the stand-ins; settings as `run` reads
+them."""
 
 from __future__ import annotations
 
@@ -163,23 +166,32 @@ async def test_a_workspaces_admins_are_not_told_to_fix_an_environment_variable(
     assert "SLACK_BOT_TOKEN" not in shown, shown
 
 
-async def test_healthz_is_not_ok_when_no_workspaces_token_can_be_decrypted(
+async def test_tokens_the_key_cannot_decrypt_keep_their_posts_waiting_and_fail_healthz(
     bot: InspectedBot, slack: SlackApi, feed: FeedServer
 ) -> None:
     """`rotate-key` run before the bot was restarted with the new key (or a second replica
-    still on the old key): the running bot can read no workspace's token. Every delivery is
-    then given up on for good, and /healthz must say the bot is broken, not ok."""
+    still on the old key): the running bot can read no workspace's token. The deliveries wait
+    (nothing is given up on) and /healthz says why, naming the setting."""
     await routed_as_asked(bot)
     rotated = TokenCipher([new_key(), *bot.settings.token_keys])
     bot.store.replace_tokens(rotated.rotate)
     feed.items.insert(0, make_item(3, categories=["Policy"]))
-    await eventually(lambda: bot.store.delivery_counts(team=None)["failed"] == 3, timeout=15)
+    await eventually(
+        lambda: (
+            [d["last_error"] for d in bot.store.delivery_log()]
+            == ["the workspace's token cannot be decrypted: the bot lacks its key"] * 3
+        ),
+        timeout=15,
+    )
     async with (
         aiohttp.ClientSession() as http,
         http.get(f"http://127.0.0.1:{bot.port}/healthz") as health,
     ):
         report = await health.json()
-    assert not report["ok"], json.dumps(report, indent=1)
+        assert health.status == 503
+    assert not report["ok"] and report["deliveries"]["failed"] == 0
+    assert any("TOKEN_ENCRYPTION_KEY cannot decrypt" in line for line in report["problems"])
+    assert all(key not in json.dumps(report) for key in bot.settings.token_keys)
 
 
 def test_a_redirect_uri_the_bot_does_not_serve_is_a_settings_error(

@@ -173,11 +173,12 @@ class StoredInstallations(AsyncInstallationStore):
         await self.leave(team_id, why="the installation was deleted")
 
     async def find(
-        self, team: str | None, *, within: float | None = LOOKUP_WITHIN
+        self, team: str | None, *, within: float | None = LOOKUP_WITHIN, strict: bool = False
     ) -> tuple[Installation, str] | None:
         """`team`'s installation and its token in the clear; None when it has none, or its
-        token cannot be decrypted (logged: TOKEN_ENCRYPTION_KEY lacks its key). `within`:
-        as `Database.read`'s (a request waits so long at most; the outbox, None)."""
+        token cannot be decrypted (logged: TOKEN_ENCRYPTION_KEY lacks its key; with `strict`,
+        WrongKey instead). `within`: as `Database.read`'s (a request waits so long at most;
+        the outbox, None)."""
         if not team:
             return None
         row = await self.db.read(lambda store: store.installation(team), within=within)
@@ -186,6 +187,8 @@ class StoredInstallations(AsyncInstallationStore):
         try:
             return row, self.cipher.decrypt(row.encrypted_token)
         except WrongKey:
+            if strict:
+                raise
             log.error(
                 "the token of workspace %s cannot be decrypted: TOKEN_ENCRYPTION_KEY lacks the "
                 "key it was encrypted with",
@@ -245,14 +248,23 @@ class Posters:
         self.build = build
         self.clock = clock
         self._clients: dict[str, tuple[AsyncWebClient, float]] = {}
+        # Workspaces whose stored token TOKEN_ENCRYPTION_KEY cannot decrypt (a key rotated
+        # by another process, say), as last found: shown in /healthz until it can.
+        self.unreadable: set[str] = set()
         installations.on_change.append(self.forget)
 
     async def __call__(self, team: str) -> AsyncWebClient | None:
-        """`team`'s poster; None when it is not installed (or its token cannot be read)."""
+        """`team`'s poster; None when it is not installed; WrongKey when its token cannot be
+        decrypted."""
         kept = self._clients.get(team)
         if kept is not None and kept[1] > self.clock():
             return kept[0]
-        found = await self.installations.find(team, within=None)
+        try:
+            found = await self.installations.find(team, within=None, strict=True)
+        except WrongKey:
+            self.unreadable.add(team)
+            raise
+        self.unreadable.discard(team)
         if found is None:
             self._clients.pop(team, None)
             return None
@@ -262,6 +274,18 @@ class Posters:
 
     def forget(self, team: str) -> None:
         self._clients.pop(team, None)
+        self.unreadable.discard(team)
+
+    def problem(self) -> str | None:
+        """The line for /healthz while some workspace's token cannot be decrypted."""
+        if not self.unreadable:
+            return None
+        count, example = len(self.unreadable), min(self.unreadable)
+        return (
+            f"TOKEN_ENCRYPTION_KEY cannot decrypt the token of {count} workspace"
+            f"{'' if count == 1 else 's'} (e.g. {example}): their announcements wait; restart "
+            "the bot with the key they were encrypted with (the new key first while rotating)"
+        )
 
 
 class SignedStates(AsyncOAuthStateStore):

@@ -60,7 +60,10 @@ class Outbox(Sending):
         self.clients = _each(clients) if isinstance(clients, AsyncWebClient) else clients
         self.spacing = spacing
         self._in_flight = asyncio.Semaphore(in_flight)
-        self._per_workspace = in_flight_per_workspace
+        # One workspace (single-workspace mode): its channels all in parallel, as many as in all.
+        self._per_workspace = (
+            in_flight if isinstance(clients, AsyncWebClient) else in_flight_per_workspace
+        )
         self._workspace_slots: dict[str, asyncio.Semaphore] = {}
         self._claims = GroupCommit(db, self._begin_posts)
         self._sent_marks = GroupCommit(db, self._mark_all_sent)

@@ -35,6 +35,7 @@ from bot.slack.outbox.group import GroupCommit
 from bot.slack.outbox.history import HistoryUnreadable, find_posted
 from bot.slack.outbox.schedule import Scheduling
 from bot.slack.posting import join
+from bot.slack.tokens import WrongKey
 from bot.store import SENDING, Delivery, Store
 
 log = logging.getLogger("bot.slack.outbox")  # one logger for the whole outbox
@@ -79,14 +80,26 @@ class Sending(Scheduling):
     async def _deliver(self, delivery: Delivery) -> Posted | None:
         """Post `delivery`, or find it posted by an earlier try: what to mark sent, if so.
         The caller holds one of the slots (`Outbox._slot`) meanwhile, and marks it after."""
-        client = await self.clients(delivery.team)
+        try:
+            client = await self.clients(delivery.team)
+        except WrongKey:  # the key was rotated elsewhere, say: wait for it, never give up
+            delay = self._retry_delay(delivery.attempts + 1)
+            await self.db.write(
+                lambda store: store.reschedule(
+                    delivery.id,
+                    attempt=None,
+                    due_at=self.clock() + delay,
+                    error="the workspace's token cannot be decrypted: the bot lacks its key",
+                    outcome_known=delivery.state != SENDING,
+                )
+            )
+            return None
         if client is None:  # it left between queuing and now: its deliveries are going too
             await self.db.write(
                 lambda store: store.mark_failed(
                     delivery.id,
                     attempt=None,
-                    error="the workspace's installation is gone (uninstalled), or its "
-                    "token cannot be decrypted",
+                    error="the workspace's installation is gone (uninstalled)",
                     outcome_known=True,
                 )
             )
