@@ -220,7 +220,7 @@ async def test_a_rejected_token_is_logged_and_the_feed_still_watched(
         await eventually(lambda: bot.store.release_count() == 3)
         await eventually(lambda: "Slack rejected SLACK_BOT_TOKEN" in caplog.text)
 
-    assert "Slack rejected SLACK_BOT_TOKEN (invalid_auth: SLACK_BOT_TOKEN is wrong" in caplog.text
+    assert "Slack rejected SLACK_BOT_TOKEN (invalid_auth: the bot's token is wrong" in caplog.text
     assert "xoxb-revoked" not in caplog.text
 
 
