@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
@@ -43,20 +44,25 @@ async def feed() -> AsyncIterator[FeedServer]:
         yield server
 
 
-def distribution(make_settings: Callable[..., Settings], slack: SlackApi) -> Settings:
+def distribution(
+    make_settings: Callable[..., Settings], slack: SlackApi, **overrides: str
+) -> Settings:
     return make_settings(
         SLACK_BOT_TOKEN="",
         ANNOUNCE_CHANNEL="",
         SLACK_CLIENT_ID=slack.client_id,
         SLACK_CLIENT_SECRET=slack.client_secret,
         TOKEN_ENCRYPTION_KEY=new_key(),
+        **overrides,
     )
 
 
-@pytest.fixture
-async def bot(
-    make_settings: Callable[..., Settings], slack: SlackApi, feed: FeedServer
+@asynccontextmanager
+async def two_workspaces(
+    make_settings: Callable[..., Settings], slack: SlackApi
 ) -> AsyncIterator[InspectedBot]:
+    """The bot in distribution mode, the lab and the institute installed through the OAuth
+    flow, each with its admin and channels (and the lab a member), no route yet."""
     for team, admin, channels in (
         (LAB, LAB_ADMIN, (LAB_POLICY, LAB_ALL)),
         (INSTITUTE, INSTITUTE_ADMIN, (INSTITUTE_NEWS,)),
@@ -71,6 +77,14 @@ async def bot(
         for team in (LAB, INSTITUTE):
             status, page = await add_to_slack(f"http://127.0.0.1:{started.port}", slack, team)
             assert status == 200, page
+        yield started
+
+
+@pytest.fixture
+async def bot(
+    make_settings: Callable[..., Settings], slack: SlackApi, feed: FeedServer
+) -> AsyncIterator[InspectedBot]:
+    async with two_workspaces(make_settings, slack) as started:
         yield started
 
 

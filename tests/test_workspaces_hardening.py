@@ -31,13 +31,11 @@ from tests.test_bot import InspectedBot, events_url, running
 from tests.test_workspaces import (
     INSTITUTE,
     INSTITUTE_ADMIN,
-    INSTITUTE_NEWS,
     LAB,
     LAB_ADMIN,
     LAB_ALL,
-    LAB_POLICY,
-    distribution,
     routed_as_asked,
+    two_workspaces,
 )
 
 
@@ -52,19 +50,7 @@ async def feed() -> AsyncIterator[FeedServer]:
 async def bot(
     make_settings: Callable[..., Settings], slack: SlackApi, feed: FeedServer
 ) -> AsyncIterator[InspectedBot]:
-    for team, admin, channels in (
-        (LAB, LAB_ADMIN, (LAB_POLICY, LAB_ALL)),
-        (INSTITUTE, INSTITUTE_ADMIN, (INSTITUTE_NEWS,)),
-    ):
-        slack.add_workspace(team)
-        slack.add_user(admin, is_admin=True, team=team)
-        for channel in channels:
-            slack.add_channel(channel, team=team)
-    async with running(distribution(make_settings, slack)) as started:
-        await eventually(lambda: started.store.release_count() == 2)
-        for team in (LAB, INSTITUTE):
-            status, page = await add_to_slack(f"http://127.0.0.1:{started.port}", slack, team)
-            assert status == 200, page
+    async with two_workspaces(make_settings, slack) as started:
         yield started
 
 
@@ -200,13 +186,8 @@ def test_a_redirect_uri_the_bot_does_not_serve_is_a_settings_error(
     """The bot answers Slack's redirect at /slack/oauth_redirect only: a Redirect URL with
     another path sends every installer to a 404 after they approved the app."""
     with pytest.raises(SettingsError, match="SLACK_REDIRECT_URI"):
-        make_settings(
-            SLACK_BOT_TOKEN="",
-            ANNOUNCE_CHANNEL="",
-            SLACK_CLIENT_ID=slack.client_id,
-            SLACK_CLIENT_SECRET=slack.client_secret,
-            TOKEN_ENCRYPTION_KEY=new_key(),
-            SLACK_REDIRECT_URI="https://news.example.org/slack/oauth/callback",
+        distribution_with(
+            make_settings, slack, SLACK_REDIRECT_URI="https://news.example.org/slack/oauth/callback"
         )
 
 
@@ -270,11 +251,6 @@ def test_a_malformed_redirect_uri_is_one_line_not_a_traceback(
     """urlsplit raises ValueError on an unclosed IPv6 bracket; the settings must turn it into
     the one-line SettingsError (FEED_URL, ARCHIVE_URL and SLACK_API_URL have the same gap)."""
     with pytest.raises(SettingsError, match="SLACK_REDIRECT_URI"):
-        make_settings(
-            SLACK_BOT_TOKEN="",
-            ANNOUNCE_CHANNEL="",
-            SLACK_CLIENT_ID=slack.client_id,
-            SLACK_CLIENT_SECRET=slack.client_secret,
-            TOKEN_ENCRYPTION_KEY=new_key(),
-            SLACK_REDIRECT_URI="https://[::1/slack/oauth_redirect",
+        distribution_with(
+            make_settings, slack, SLACK_REDIRECT_URI="https://[::1/slack/oauth_redirect"
         )

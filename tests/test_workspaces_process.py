@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.models import Installation
+from benchmarks.fanout import install
 from bot.slack.outbox.loop import IN_FLIGHT
 from bot.slack.tokens import TokenCipher, new_key
-from bot.store import Store
 from standins.feed_server import FeedServer, make_item
 from standins.oauth_browser import add_to_slack
-from standins.slack_api import APP_ID, SCOPES, SlackApi
+from standins.slack_api import SlackApi
 from standins.slack_process import populate
 from standins.slack_requests import CHANNEL, send_to_slack_app, slash_command_body
 from tests.conftest import bot_env, eventually, newest_first
@@ -94,36 +93,11 @@ def installed_beforehand(
     env: dict[str, str], slack: SlackApi, workspaces: list[dict[str, Any]]
 ) -> None:
     """Each workspace installed and routing every category to each of its channels, written
-    into the database before the bot starts, its token encrypted as the bot keeps it."""
+    into the database before the bot starts, its token encrypted as the bot keeps it (as the
+    fan-out benchmark does)."""
     cipher = TokenCipher([env["TOKEN_ENCRYPTION_KEY"]])
-    now = time.time()
-    store = Store(Path(env["DATABASE_PATH"]))
-    try:
-        store.ensure_schema()
-        for workspace in workspaces:
-            team = workspace["team_id"]
-            store.save_installation(
-                Installation(
-                    team=team,
-                    enterprise_id=None,
-                    team_name=workspace["name"],
-                    app_id=APP_ID,
-                    bot_user_id=workspace["bot_user_id"],
-                    bot_id=workspace["bot_id"],
-                    bot_scopes=SCOPES,
-                    encrypted_token=cipher.encrypt(slack.workspaces[team].token),
-                    installer=workspace["admin"],
-                    installed_at=now,
-                ),
-                now=now,
-            )
-            for channel in workspace["channels"]:
-                store.save_route(
-                    channel, [], team=team, by=workspace["admin"], action="route",
-                    detail=f"every category to {channel}", now=now,
-                )  # fmt: skip
-    finally:
-        store.close()
+    tokens = [{**one, "token": slack.workspaces[one["team_id"]].token} for one in workspaces]
+    install(Path(env["DATABASE_PATH"]), tokens, cipher)
 
 
 async def install_and_route(bot: BotProcess, slack: SlackApi, workspace: dict[str, Any]) -> None:
