@@ -186,7 +186,7 @@ def test_a_redirect_uri_the_bot_does_not_serve_is_a_settings_error(
     """The bot answers Slack's redirect at /slack/oauth_redirect only: a Redirect URL with
     another path sends every installer to a 404 after they approved the app."""
     with pytest.raises(SettingsError, match="SLACK_REDIRECT_URI"):
-        distribution_with(
+        distribution(
             make_settings, slack, SLACK_REDIRECT_URI="https://news.example.org/slack/oauth/callback"
         )
 
@@ -251,6 +251,4 @@ def test_a_malformed_redirect_uri_is_one_line_not_a_traceback(
     """urlsplit raises ValueError on an unclosed IPv6 bracket; the settings must turn it into
     the one-line SettingsError (FEED_URL, ARCHIVE_URL and SLACK_API_URL have the same gap)."""
     with pytest.raises(SettingsError, match="SLACK_REDIRECT_URI"):
-        distribution_with(
-            make_settings, slack, SLACK_REDIRECT_URI="https://[::1/slack/oauth_redirect"
-        )
+        distribution(make_settings, slack, SLACK_REDIRECT_URI="https://[::1/slack/oauth_redirect")
