@@ -34,6 +34,7 @@ from tests.test_workspaces import (
     LAB,
     LAB_ADMIN,
     LAB_ALL,
+    distribution,
     routed_as_asked,
     two_workspaces,
 )
