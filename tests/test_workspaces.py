@@ -296,6 +296,11 @@ async def test_no_token_or_secret_reaches_the_log_even_at_debug(
     logged = caplog.text
     assert token not in logged and slack.client_secret not in logged
     assert all(key not in logged for key in bot.settings.token_keys)
+    # Nor in a repr (a traceback's locals): the workspace a request was served in.
+    await command(bot, "release", team="T0THIRD001", user="U0INSTALL1")
+    assert bot.workspaces is not None
+    served = [repr(one) for one in bot.workspaces._by_team.values()]
+    assert served and all(token not in shown for shown in served)
 
 
 async def test_one_workspaces_revoked_token_is_reported_without_failing_the_bot(

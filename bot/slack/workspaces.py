@@ -1,5 +1,6 @@
-"""The services of each workspace: its admin operations, its App Home and the client that
-posts its announcements, built once per workspace (and token) and kept.
+"""The services of each workspace that Slack's requests use: its admin operations (with its
+clients) and its App Home, built once per workspace (and token) and kept. (The outbox's
+posting clients are `bot.slack.installations.Posters`.)
 
 Single-workspace mode has one, SINGLE_WORKSPACE's, with the environment's token. In
 distribution mode a request's workspace is the one Bolt authorized it for (`context.team_id`,
@@ -9,7 +10,7 @@ routes, whatever a payload says, because nothing here takes a workspace from a p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -28,9 +29,9 @@ from bot.slack.installations import StoredInstallations
 @dataclass(frozen=True)
 class Workspace:
     team: str
-    token: str | None
-    admin: Admin
-    home: Home
+    token: str | None = field(repr=False)  # a secret: never in a log line or a traceback
+    admin: Admin = field(repr=False)
+    home: Home = field(repr=False)
 
 
 class Workspaces:
