@@ -231,6 +231,7 @@ class Outbox(Sending):
                     await self.db.write(functools.partial(self._give_back, places))
             finally:
                 self._to_release -= places
+                self._wake.set()  # work for them queued meanwhile waits for no tick
 
     # -- one channel ----------------------------------------------------------------------
 

@@ -83,12 +83,13 @@ class Sending(Scheduling):
         try:
             client = await self.clients(delivery.team)
         except WrongKey:  # the key was rotated elsewhere, say: wait for it, never give up
-            delay = self._retry_delay(delivery.attempts + 1)
+            # Not sooner than the longest retry: a restart with the key makes it due at once.
+            # Only while the delivery is at the try this process read (rule 5).
             await self.db.write(
                 lambda store: store.reschedule(
                     delivery.id,
-                    attempt=None,
-                    due_at=self.clock() + delay,
+                    attempt=delivery.attempts,
+                    due_at=self.clock() + self.retry_cap,
                     error="the workspace's token cannot be decrypted: the bot lacks its key",
                     outcome_known=delivery.state != SENDING,
                 )
@@ -98,9 +99,9 @@ class Sending(Scheduling):
             await self.db.write(
                 lambda store: store.mark_failed(
                     delivery.id,
-                    attempt=None,
+                    attempt=delivery.attempts,
                     error="the workspace's installation is gone (uninstalled)",
-                    outcome_known=True,
+                    outcome_known=delivery.state != SENDING,
                 )
             )
             return None
@@ -216,9 +217,12 @@ class Sending(Scheduling):
         now = self.clock()
         owner, ttl = self.holder.owner, self.lease_ttl
         ids = [delivery.id for delivery in deliveries]
-        attempts = store.begin_posts(ids, owner=owner, ttl=ttl, now=now)
-        taken = [d.release_id for d, a in zip(deliveries, attempts, strict=True) if a is not None]
-        releases = {release_id: store.release(release_id) for release_id in set(taken)}
+        with store.transaction():  # the marks and the releases they post, or neither
+            attempts = store.begin_posts(ids, owner=owner, ttl=ttl, now=now)
+            taken = [
+                d.release_id for d, a in zip(deliveries, attempts, strict=True) if a is not None
+            ]
+            releases = {release_id: store.release(release_id) for release_id in set(taken)}
         return [
             (attempt, now, None if attempt is None else releases[delivery.release_id])
             for delivery, attempt in zip(deliveries, attempts, strict=True)
