@@ -58,7 +58,9 @@ BOT_SCOPES = (
 INSTALL_PATH = "/slack/install"
 # How long an install may take between the "Add to Slack" page and Slack's redirect back.
 STATE_SECONDS = 600
-LOOKUP_WITHIN = 2.0
+# How long a request waits to read its workspace's installation: it comes before the
+# listener's own time limits, all within Slack's 3 s (a read waits for no writer, in WAL).
+LOOKUP_WITHIN = 0.5
 # How long a workspace's posting client is kept before its token is read again.
 POSTER_SECONDS = 60.0
 UNAUTHORIZED = (
