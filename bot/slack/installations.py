@@ -61,6 +61,8 @@ STATE_SECONDS = 600
 # How long a request waits to read its workspace's installation: it comes before the
 # listener's own time limits, all within Slack's 3 s (a read waits for no writer, in WAL).
 LOOKUP_WITHIN = 0.5
+# ... and an install's redirect to record its state as used (a person's browser waits).
+INSTALL_WITHIN = 2.0
 # How long a workspace's posting client is kept before its token is read again.
 POSTER_SECONDS = 60.0
 UNAUTHORIZED = (
@@ -325,7 +327,7 @@ class SignedStates(AsyncOAuthStateStore):
             return False
         return await self.db.write(
             lambda store: store.use_state(nonce, expires_at=float(expires), now=now),
-            within=LOOKUP_WITHIN,
+            within=INSTALL_WITHIN,
         )
 
     def _sign(self, payload: str) -> str:
