@@ -26,7 +26,7 @@ from standins.slack_requests import (
     send_to_slack_app,
     slash_command_body,
 )
-from tests.conftest import eventually, mrkdwn_texts
+from tests.conftest import eventually
 from tests.test_bot import InspectedBot, events_url, running
 from tests.test_workspaces import (
     INSTITUTE,
@@ -34,6 +34,7 @@ from tests.test_workspaces import (
     LAB,
     LAB_ADMIN,
     LAB_ALL,
+    command,
     distribution,
     routed_as_asked,
     two_workspaces,
@@ -56,13 +57,9 @@ async def bot(
 
 
 async def _command(bot: InspectedBot, text: str, *, team: str, user: str) -> str:
-    status, answer = await send_to_slack_app(
-        events_url(bot), slash_command_body(text, user=user, team=team)
-    )
+    status, shown = await command(bot, text, team=team, user=user)
     assert status == 200
-    if not isinstance(answer, dict):
-        return str(answer)
-    return "\n".join(mrkdwn_texts(answer.get("blocks", []))) or str(answer.get("text"))
+    return shown
 
 
 async def test_a_late_app_uninstalled_does_not_undo_a_reinstall_made_after_it(
