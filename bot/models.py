@@ -13,9 +13,8 @@ CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 # Any conversation a message can be in: a channel, or a direct message (D…).
 CONVERSATION_ID = re.compile(r"^[CDG][A-Z0-9]{6,}$")
-# Workspaces (teams, T…) and Enterprise Grid organisations (E…).
+# Workspaces (teams, T…).
 TEAM_ID = re.compile(r"^T[A-Z0-9]{2,}$")
-ENTERPRISE_ID = re.compile(r"^E[A-Z0-9]{2,}$")
 
 # The workspace of single-workspace mode (its token in the environment), as rows record it.
 # In distribution mode each row names its workspace's team ID instead.

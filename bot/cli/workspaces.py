@@ -87,7 +87,7 @@ def workspaces() -> None:
 
 
 def listing(store: Store) -> list[dict[str, object]]:
-    totals = store.delivery_totals_by_team()
+    totals = store.delivery_counts_by_team()
     routes: dict[str, int] = {}
     for route in store.every_route():
         routes[route.team] = routes.get(route.team, 0) + 1

@@ -30,6 +30,17 @@ def lease_name(place: Place) -> str:
     return f"channel:{channel}" if team == SINGLE_WORKSPACE else f"channel:{team}:{channel}"
 
 
+def _waiting_sent_failed(rows: Iterable[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+    """(key, state, count) rows as counts per key of deliveries waiting (pending or sending),
+    sent and failed; held ones (rare) only where there are some."""
+    counts: dict[str, dict[str, int]] = {}
+    for key, state, count in rows:
+        per = counts.setdefault(key, {"waiting": 0, SENT: 0, FAILED: 0})
+        kind = "waiting" if state in (PENDING, SENDING) else state
+        per[kind] = per.get(kind, 0) + count
+    return counts
+
+
 def _team_filter(team: str | None, column: str = "team") -> tuple[str, list[str]]:
     """SQL that keeps `team`'s rows (None: every workspace's), and its parameters."""
     return ("1", []) if team is None else (f"{column} = ?", [team])
@@ -260,17 +271,23 @@ class DeliveriesMixin(AuditMixin):
 
     def delivery_counts_by_channel(self, *, team: str) -> dict[str, dict[str, int]]:
         """Per channel of `team`: deliveries waiting (pending or sending), sent and failed."""
-        counts: dict[str, dict[str, int]] = {}
-        for channel, state, count in self.db.execute(
-            "SELECT channel, state, count(*) FROM deliveries WHERE state != ? AND team = ? "
-            "GROUP BY channel, state",
-            [DISCARDED, team],
-        ):
-            per = counts.setdefault(channel, {"waiting": 0, SENT: 0, FAILED: 0})
-            # Held ones (rare) only where there are some.
-            key = "waiting" if state in (PENDING, SENDING) else state
-            per[key] = per.get(key, 0) + count
-        return counts
+        return _waiting_sent_failed(
+            self.db.execute(
+                "SELECT channel, state, count(*) FROM deliveries WHERE state != ? AND team = ? "
+                "GROUP BY channel, state",
+                [DISCARDED, team],
+            )
+        )
+
+    def delivery_counts_by_team(self) -> dict[str, dict[str, int]]:
+        """Per workspace: deliveries waiting, sent and failed (for `workspaces` in a terminal)."""
+        return _waiting_sent_failed(
+            self.db.execute(
+                "SELECT team, state, count(*) FROM deliveries WHERE state != ? "
+                "GROUP BY team, state",
+                [DISCARDED],
+            )
+        )
 
     def failed_in_routed_channels(self, *, team: str | None) -> int:
         """Deliveries of `team` (None: of every workspace) given up on in channels that still

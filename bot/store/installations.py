@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from bot.models import Installation
-from bot.store.deliveries import DISCARDED, FAILED, PENDING, RATE_LIMITED, SENDING, SENT
+from bot.store.deliveries import FAILED, PENDING, RATE_LIMITED, SENDING
 from bot.store.routes import AuditMixin
 
 if TYPE_CHECKING:
@@ -151,18 +151,6 @@ class InstallationsMixin(AuditMixin):
                 for team, count, error in failing[:FAILING_NAMED]
             ],
         }
-
-    def delivery_totals_by_team(self) -> dict[str, dict[str, int]]:
-        """Per workspace: deliveries waiting, sent and failed (for `status` in a terminal)."""
-        totals: dict[str, dict[str, int]] = {}
-        for team, state, count in self.db.execute(
-            "SELECT team, state, count(*) FROM deliveries WHERE state != ? GROUP BY team, state",
-            [DISCARDED],
-        ):
-            per = totals.setdefault(team, {"waiting": 0, SENT: 0, FAILED: 0})
-            key = "waiting" if state in (PENDING, SENDING) else state
-            per[key] = per.get(key, 0) + count
-        return totals
 
     # -- OAuth states ---------------------------------------------------------------------
 
