@@ -17,7 +17,7 @@ from bot.database import DatabaseBusy
 from bot.health import HealthReport
 from bot.settings import Settings
 from bot.settings.fields import REDIRECT_PATH
-from bot.slack.installations import INSTALL_PATH, page
+from bot.slack.installations import INSTALL_PATH, page_html
 from bot.slack.verify import MAX_BODY, SlackRequests
 from bot.starting import Starting, cannot_open
 
@@ -135,5 +135,4 @@ BUSY_INSTALLING = (
 
 
 def _page(status: int, title: str, text: str) -> web.Response:
-    shown = page(status, title, text)
-    return web.Response(status=status, text=str(shown.body), content_type="text/html")
+    return web.Response(status=status, text=page_html(title, text), content_type="text/html")

@@ -401,17 +401,17 @@ async def _failure(args: AsyncFailureArgs) -> BoltResponse:
     """An install that did not finish: Bolt's page, but for a refused organisation-wide
     install, which says what to do instead."""
     if isinstance(args.error, OrgInstallRefused):
-        return page(400, "ISSCR News was not added", ORG_REFUSED)
+        body = page_html("ISSCR News was not added", ORG_REFUSED)
+        return BoltResponse(
+            status=400, body=body, headers={"Content-Type": "text/html; charset=utf-8"}
+        )
     return await args.default.failure(args)
 
 
-def page(status: int, title: str, text: str) -> BoltResponse:
-    """A small HTML page for a person's browser."""
-    body = (
+def page_html(title: str, text: str) -> str:
+    """A small HTML page for a person's browser, saying `title` and `text`."""
+    return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title></head><body style='font-family: sans-serif'>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
-    )
-    return BoltResponse(
-        status=status, body=body, headers={"Content-Type": "text/html; charset=utf-8"}
     )
