@@ -1,6 +1,7 @@
-"""Distribution mode's side of Bolt's OAuth: the installation store and the OAuth state store
-(both in the bot's own database, reached off the event loop, tokens encrypted), the authorize
-step that reads them, and the pages an install ends on.
+"""Distribution mode's side of Bolt's OAuth: the installation store (in the bot's own
+database, reached off the event loop, tokens encrypted), the OAuth states (signed; only used
+ones stored), the authorize step that reads the installations, each workspace's posting
+client, and the pages an install ends on.
 
 Bolt's own `AsyncInstallationStoreAuthorize` calls auth.test on a workspace's first request
 after every start (and on every request while Slack fails it): a slow Slack would then break
