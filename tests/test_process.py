@@ -61,7 +61,15 @@ class BotProcess:
                 stdout=log, stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
         if wait:
-            await eventually(self.healthy, timeout=20)
+            try:
+                # Generous: two cores shared by four test workers and their bots start slowly.
+                await eventually(self.healthy, timeout=60)
+            except AssertionError:
+                exited = self.process.returncode
+                raise AssertionError(
+                    f"the bot never became healthy (exit code {exited}); its log:\n"
+                    + self.output()[-4000:]
+                ) from None
         return self
 
     async def report(self) -> tuple[int, dict[str, Any]]:
