@@ -112,6 +112,12 @@ class Delivery:
     last_error: str | None
     last_attempt_at: float | None = None  # the latest try
     team: str = SINGLE_WORKSPACE
+    # What it posts (see bot.store.deliveries: ANNOUNCE, ALERT, DIGEST, SHARE, UPDATE); an
+    # alert's `channel` is its member's user ID, and `conversation` their DM, once known.
+    kind: str = "announce"
+    conversation: str | None = None
+    about: str | None = None  # an alert: the queries it matched (JSON list)
+    target_id: int | None = None  # an update: the delivery whose message it updates
 
     @property
     def place(self) -> Place:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from bot.models import SINGLE_WORKSPACE, Delivery, Held, Holder, Lease, Place
-from bot.store.base import float_or_none, rows_for
+from bot.store.base import StoreBase, float_or_none, rows_for
 from bot.store.routes import AuditMixin
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
@@ -16,11 +16,44 @@ RATE_LIMITED = "ratelimited"
 # A delivery held back for an admin to decide on (a flood: see watcher.py), and one an admin
 # discarded. The outbox reads only PENDING and SENDING rows, so it never posts either.
 HELD, DISCARDED = "held", "discarded"
+# A release waiting for its channel's next digest, and one listed in a digest (`digest_id`).
+COLLECTED, DIGESTED = "collected", "digested"
+
+# What a delivery posts: a release announced in a channel; a release sent to a member whose
+# alert it matched (`channel`: their user ID); a digest of the releases collected for a
+# channel (`period`: the end of the period it covers; `release_id`: the newest it lists); a
+# release a member shared from a search (posted at once, recorded sent, for corrections); an
+# update of an earlier message (`target_id`) to a release's `revision`.
+ANNOUNCE, ALERT, DIGEST, SHARE, UPDATE = "announce", "alert", "digest", "share", "update"
+# The kinds an admin answers for: posts in the channels they routed.
+CHANNEL_KINDS = (ANNOUNCE, DIGEST)
+# The kinds whose messages a correction of their release updates (a digest through the rows
+# it collected).
+UPDATED_KINDS = (ANNOUNCE, ALERT, SHARE)
 
 _DELIVERY = (
     "id, release_id, channel, state, attempts, due_at, sending_since, last_error, "
-    "last_attempt_at, team"
+    "last_attempt_at, team, kind, conversation, about, target_id"
 )
+_CHANNEL_KINDS_SQL = "kind IN ('announce', 'digest')"
+
+
+def create_delivery_indexes(store: StoreBase) -> None:
+    """Once per release and place for announcements and alerts, once per period for a
+    digest, once per message and revision for an update; and the rows a correction looks
+    up."""
+    for sql in (
+        "CREATE UNIQUE INDEX IF NOT EXISTS deliveries_once ON deliveries "
+        "(release_id, team, channel) WHERE kind IN ('announce', 'alert')",
+        "CREATE UNIQUE INDEX IF NOT EXISTS digests_once ON deliveries (team, channel, period) "
+        "WHERE kind = 'digest'",
+        "CREATE UNIQUE INDEX IF NOT EXISTS updates_once ON deliveries "
+        "(target_id, release_id, revision) WHERE kind = 'update'",
+        "CREATE INDEX IF NOT EXISTS deliveries_by_release ON deliveries (release_id, state)",
+        "CREATE INDEX IF NOT EXISTS deliveries_by_digest ON deliveries (digest_id) "
+        "WHERE digest_id IS NOT NULL",
+    ):
+        store.db.execute(sql)
 
 
 def lease_name(place: Place) -> str:
@@ -50,16 +83,25 @@ class DeliveriesMixin(AuditMixin):
     """The outbox's rows: queued, held, tried, sent or given up on."""
 
     def add_delivery(
-        self, release_id: str, place: Place, *, now: float, held_because: str | None = None
+        self,
+        release_id: str,
+        place: Place,
+        *,
+        now: float,
+        held_because: str | None = None,
+        kind: str = ANNOUNCE,
+        state: str = PENDING,
+        about: str | None = None,
     ) -> bool:
         """Queue `release_id` for `place` unless it already is; True when queued now. With
         `held_because`, it is held for an admin instead (see `announce_held`), and why is kept
-        with it."""
+        with it. `state`: COLLECTED for a channel that gets digests; `about`: an alert's
+        queries."""
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO deliveries (release_id, team, channel, state, attempts, "
-            "due_at, created_at, last_error) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
-            [release_id, place.team, place.channel, PENDING if held_because is None else HELD,
-             now, now, held_because],
+            "due_at, created_at, last_error, kind, about) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+            [release_id, place.team, place.channel, state if held_because is None else HELD,
+             now, now, held_because, kind, about],
         )  # fmt: skip
         return cursor.rowcount == 1
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.store.deliveries import PENDING
+from bot.store.alerts import create_alerts
+from bot.store.deliveries import ANNOUNCE, PENDING, create_delivery_indexes
 from bot.store.installations import create_installations
 from bot.store.releases import categories_json
 from bot.store.search_index import (
@@ -230,6 +231,40 @@ def _workspaces(store: Store) -> None:
     create_installations(store)
 
 
+def _personal(store: Store) -> None:
+    """Members' alerts, digests and corrections (6 -> 7): a release's revision (what members
+    saw of it changed), a delivery's kind (an announcement, an alert, a digest, a share, an
+    update of an earlier message) with what each kind needs, a route's digest schedule, and
+    the alerts with the words they are indexed under."""
+    added = (
+        ("releases", "revision", int, 1),
+        ("deliveries", "kind", str, ANNOUNCE),
+        ("routes", "mode", str, "immediate"),
+    )
+    for table, column, kind, default in added:
+        if column not in store.db.table(table).columns_dict:
+            store.db.table(table).add_column(column, kind, not_null_default=default)
+    for table, column, kind in _PERSONAL_COLUMNS:
+        if column not in store.db.table(table).columns_dict:
+            store.db.table(table).add_column(column, kind)
+    store.db.execute("DROP INDEX IF EXISTS idx_deliveries_release_id_team_channel")
+    create_delivery_indexes(store)
+    create_alerts(store)
+
+
+# What deliveries and routes hold for alerts, digests and corrections (step 7).
+_PERSONAL_COLUMNS = (
+    ("deliveries", "revision", int),  # the release's revision posted, or an update applies
+    ("deliveries", "conversation", str),  # where the message is, when not `channel` (a DM)
+    ("deliveries", "about", str),  # an alert: the queries it matched (JSON list)
+    ("deliveries", "period", str),  # a digest: the end of the period it covers
+    ("deliveries", "digest_id", int),  # a release collected for a digest: the digest's row
+    ("deliveries", "target_id", int),  # an update: the delivery whose message it updates
+    ("routes", "weekday", int),  # a weekly digest: 0 is Monday
+    ("routes", "hour", int),  # a digest's hour, in `tz`
+    ("routes", "tz", str),  # an IANA time zone
+)
+
 # Columns added to tables after they first shipped, as (table, column, type).
 _ADDED_COLUMNS = (
     ("feed_state", "window_start", float),  # the archive backfill
@@ -252,6 +287,7 @@ MIGRATIONS = (
     Migration(4, "routes, audit log, seeds and columns added since", _since_version_3),
     Migration(5, "one search index, the vocabulary, the count of releases", _one_index),
     Migration(6, "a workspace per route, delivery and change; installations", _workspaces),
+    Migration(7, "alerts, digests and corrections", _personal),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
