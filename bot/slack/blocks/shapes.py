@@ -30,10 +30,12 @@ class Message(TypedDict, total=False):
     response_type: Literal["ephemeral", "in_channel"]
 
 
-class AnnouncementPayload(TypedDict):
-    """What an announcement's metadata carries: the release it announces."""
+class AnnouncementPayload(TypedDict, total=False):
+    """What a message's metadata carries: the release it announces, or the period a digest
+    covers."""
 
     item_id: str
+    period: str
 
 
 class MessageMetadata(TypedDict):
