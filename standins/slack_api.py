@@ -386,7 +386,13 @@ class SlackApi(LoopbackServer):
         return info
 
     def add_user(
-        self, user_id: str, *, is_admin: bool = False, is_owner: bool = False, team: str = TEAM_ID
+        self,
+        user_id: str,
+        *,
+        is_admin: bool = False,
+        is_owner: bool = False,
+        team: str = TEAM_ID,
+        tz: str = "America/Chicago",
     ) -> None:
         self._workspace(team).users[user_id] = {
             "id": user_id,
@@ -397,7 +403,7 @@ class SlackApi(LoopbackServer):
             "is_admin": is_admin,
             "is_owner": is_owner,
             "is_bot": False,
-            "tz": "America/Chicago",
+            "tz": tz,
             "profile": {"real_name": f"User {user_id}", "display_name": user_id.lower()},
         }
 
@@ -565,7 +571,9 @@ class SlackApi(LoopbackServer):
                 return {"ok": False, "error": "token_revoked"}
         workspace = self.workspaces[team or TEAM_ID]
         if method == "chat.postMessage":
-            self._pace(workspace, str(params.get("channel", "")))
+            channel = str(params.get("channel", ""))
+            # A post to a member lands in (and is paced as) the app's DM with them.
+            self._pace(workspace, self.dm_channel(channel) if channel[:1] in "UW" else channel)
         try:
             if handler is None:
                 result = self._auth_revoke(params, workspace, str(token))
@@ -603,6 +611,8 @@ class SlackApi(LoopbackServer):
             "chat.postEphemeral": self._chat_post_ephemeral,
             "conversations.history": self._conversations_history,
             "conversations.join": self._conversations_join,
+            "conversations.open": self._conversations_open,
+            "chat.update": self._chat_update,
             "users.info": self._users_info,
             "views.publish": self._views_publish,
             "views.open": self._views_open,
@@ -680,7 +690,10 @@ class SlackApi(LoopbackServer):
 
     def _chat_post_message(self, params: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
         channel_id = str(params.get("channel", ""))
-        self._writable_channel(workspace, channel_id)
+        if channel_id[:1] in ("U", "W", "D"):  # a member: the app's DM with them (Messages tab)
+            channel_id = self._dm_with(workspace, _dm_user(channel_id))
+        else:
+            self._writable_channel(workspace, channel_id)
         _check_message(params)
         bot_id = workspace.bot_id
         message: dict[str, Any] = {
@@ -755,6 +768,56 @@ class SlackApi(LoopbackServer):
         if rest:
             answer["response_metadata"] = {"next_cursor": _encode_cursor(rest[0]["ts"])}
         return answer
+
+    def _conversations_open(self, params: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
+        users = str(params.get("users", ""))
+        if not users or "," in users:
+            raise SlackError("invalid_arguments")  # only the app's DM with one member here
+        channel_id = self._dm_with(workspace, users)
+        return {"channel": {"id": channel_id, "is_im": True, "user": users}}
+
+    def _chat_update(self, params: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
+        channel_id, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        if channel_id[:1] == "D":
+            self._dm_with(workspace, _dm_user(channel_id))
+        else:
+            self._readable_channel(workspace, channel_id)
+        found = [m for m in self.messages[channel_id] if m["ts"] == ts]
+        if not found:
+            others = [m for m in self._others[channel_id] if m["ts"] == ts]
+            raise SlackError("cant_update_message" if others else "message_not_found")
+        message = found[0]
+        if message.get("team") != workspace.team_id:
+            raise SlackError("cant_update_message")  # another workspace's bot posted it
+        _check_message(params)
+        for name in ("text", "blocks", "metadata"):
+            if name in params:
+                message[name] = params[name]
+        message["edited"] = {"user": workspace.bot_user_id, "ts": self._next_ts()}
+        message["updates"] = message.get("updates", 0) + 1
+        return {"channel": channel_id, "ts": ts, "text": message.get("text", "")}
+
+    def dm_channel(self, user_id: str) -> str:
+        """The ID of the app's direct-message conversation with `user_id` (in this stand-in,
+        the user ID with D for its first letter)."""
+        return "D" + user_id[1:]
+
+    def dms(self, user_id: str) -> list[dict[str, Any]]:
+        """What the app sent `user_id` in its DM with them (its Messages tab)."""
+        return self.messages[self.dm_channel(user_id)]
+
+    def _dm_with(self, workspace: Workspace, user_id: str) -> str:
+        """The app's DM with `user_id`, who must be a member of `workspace` able to get it."""
+        user = workspace.users.get(user_id)
+        if user is None:
+            raise SlackError("user_not_found")
+        if user.get("deleted"):
+            raise SlackError("user_disabled")
+        if user.get("is_bot"):
+            raise SlackError("cannot_dm_bot")
+        if user.get("messages_blocked"):
+            raise SlackError("messages_tab_disabled")
+        return self.dm_channel(user_id)
 
     def _conversations_join(self, params: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
         channel_id = str(params.get("channel", ""))
@@ -862,6 +925,9 @@ class SlackApi(LoopbackServer):
         return f"{self._last_ts // 1_000_000}.{self._last_ts % 1_000_000:06d}"
 
     def _readable_channel(self, workspace: Workspace, channel_id: str) -> ChannelInfo:
+        if channel_id[:1] == "D":  # the app's DM with a member: readable while they are
+            self._dm_with(workspace, _dm_user(channel_id))
+            return ChannelInfo(is_private=True, name=channel_id.lower())
         info = workspace.channels.get(channel_id)
         # A private channel the bot is not in is invisible to it: Slack says channel_not_found.
         if info is None or (info.is_private and not info.is_member):
@@ -894,6 +960,11 @@ class SlackApi(LoopbackServer):
             "is_member": info.is_member,
             "context_team_id": workspace.team_id,
         }
+
+
+def _dm_user(channel_id: str) -> str:
+    """The member a DM channel (or a user ID posted to) stands for in this stand-in."""
+    return "U" + channel_id[1:] if channel_id[:1] == "D" else channel_id
 
 
 async def _read_params(request: web.Request) -> dict[str, Any]:
