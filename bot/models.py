@@ -162,6 +162,21 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Alert:
+    """A member's saved query (see bot.store.alerts): theirs alone."""
+
+    id: int
+    team: str
+    user_id: str
+    query: str  # as the member sees it, in canonical form
+    match: str | None  # its words and categories as an FTS5 expression; None: neither
+    authors: tuple[str, ...]  # parts of author names, folded (any of them); () for any author
+    created_at: float
+    paused: str | None = None  # why its member cannot be messaged (Slack's error)
+    paused_at: float | None = None
+
+
+@dataclass(frozen=True)
 class Change:
     at: float
     user_id: str

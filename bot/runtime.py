@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts import AlertMatcher
 from bot.database import Database
 from bot.health import HealthReport, everyone, report
 from bot.ingest.backfill_task import BackfillTask
@@ -85,6 +86,7 @@ def build_core(
         feed_url=settings.feed_url,
         channels_for=router.channels_for,
         poll_interval=settings.poll_interval,
+        alerts_for=AlertMatcher(distribution=settings.distribution).alerts_for,
         announce_existing=settings.announce_existing,
         on_queued=outbox.wake,
         allowed_hosts=settings.feed_allowed_hosts,

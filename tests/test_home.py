@@ -110,7 +110,7 @@ async def test_admins_see_settings_and_members_see_the_news(bot: Bot, slack: Sla
     assert "Release 3" in member_view and "/isscr-news embryo model" in member_view
 
 
-async def test_the_members_home_opens_with_how_to_search_then_the_latest_releases(
+async def test_the_members_home_opens_with_how_to_search_their_alerts_then_the_latest_releases(
     bot: Bot, slack: SlackApi
 ) -> None:
     await open_home(bot, slack, MEMBER)
@@ -120,9 +120,13 @@ async def test_the_members_home_opens_with_how_to_search_then_the_latest_release
     assert how.startswith("*Search every ISSCR press release, policy letter and statement*")
     for form in ("embryo model", "category:policy after:2024-01-01", "help"):
         assert f"`/isscr-news {form}`" in how
-    assert [block["type"] for block in shown[1:3]] == ["divider", "header"]
-    assert shown[2]["text"]["text"] == "Latest ISSCR news"
-    titles = [block["text"]["text"] for block in shown[3:] if block["type"] == "section"]
+    assert shown[1]["type"] == "divider"
+    assert shown[2]["text"]["text"].startswith("*Your alerts*")
+    assert shown[2]["accessory"]["text"]["text"] == "Alert me about…"
+    latest = next(index for index, block in enumerate(shown) if block["type"] == "header")
+    assert shown[latest - 1]["type"] == "divider"
+    assert shown[latest]["text"]["text"] == "Latest ISSCR news"
+    titles = [block["text"]["text"] for block in shown[latest:] if block["type"] == "section"]
     assert [title.split("|")[1] for title in titles] == [
         "Release 3>*",
         "Release 2>*",

@@ -7,10 +7,11 @@ combines them and decides what is new.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -25,6 +26,7 @@ from bot.ingest.identity import recognise
 from bot.ingest.rss import parse_feed
 from bot.models import FeedError, FeedFailure, Parsed, Place, Release, Validators
 from bot.store import Store
+from bot.store.deliveries import ALERT
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +164,9 @@ class Watcher:
         feed_url: str,
         channels_for: Callable[[Store, Release], Iterable[Place]],
         poll_interval: float,
+        alerts_for: Callable[[Store, Release], Iterable[tuple[Place, Sequence[str]]]] = (
+            lambda store, release: ()
+        ),
         announce_existing: int = 0,
         on_queued: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
@@ -171,6 +176,8 @@ class Watcher:
         self.session = session
         self.feed_url = feed_url
         self.channels_for = channels_for
+        # The members whose alerts a new release matches (`bot.alerts.AlertMatcher`).
+        self.alerts_for = alerts_for
         self.poll_interval = poll_interval
         self.announce_existing = announce_existing
         self.on_queued = on_queued
@@ -262,6 +269,14 @@ class Watcher:
             for release in plan.to_announce:
                 for place in self.channels_for(store, release):
                     store.add_delivery(release.id, place, now=now)
+                # A member's alerts are about news: not the releases a first poll finds (they
+                # were out before the bot looked), nor a flood's held ones (most likely old
+                # releases whose identities changed: an admin decides on the channels' posts,
+                # and a member cannot take a DM back).
+                if not plan.first_poll:
+                    for member, queries in self.alerts_for(store, release):
+                        about = json.dumps(list(queries))
+                        store.add_delivery(release.id, member, now=now, kind=ALERT, about=about)
             store.record_poll_success(self.feed_url, validators, now=now)
             store.record_bad_feed_items(self.feed_url, parsed.problems)
             # For the archive backfill: what is newer than this is the watcher's to announce.

@@ -36,6 +36,13 @@ class Part:
     count: int  # about how many releases match it (0: none)
     corrected: bool = False
     category: bool = False  # it names a category ("policy", "press releases")
+    # The ways a release matches it, as `expression` says them: each the texts (words or
+    # phrases) a release must all hold. Empty: `shown` alone.
+    forms: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def alternatives(self) -> tuple[tuple[str, ...], ...]:
+        return self.forms or ((self.shown,),)
 
     @property
     def phrase(self) -> bool:
@@ -94,7 +101,10 @@ class Plan:
 class Planning(Vocabulary):
     """Turns a query into a `Plan`; part of `Search`."""
 
-    def _plan(self, query: Query) -> Plan:
+    def _plan(self, query: Query, *, strict: bool = False) -> Plan:
+        """`strict`: every word as typed (with its stems and the acronyms it stands for or
+        spells out), never corrected nor read as the beginning of longer ones: what an alert
+        is to match in releases yet to come (`bot.search.alerts`)."""
         terms = list(query.terms)
         parts: list[Part] = []
         index = 0
@@ -105,20 +115,11 @@ class Planning(Vocabulary):
                 parts.append(self._spelled_out(terms[index : index + size], acronym))
                 index += size
                 continue
-            parts.append(self._part(terms[index], last=index == len(terms) - 1))
+            last = index == len(terms) - 1 and not strict
+            parts.append(self._part(terms[index], last=last, strict=strict))
             index += 1
-        # Filters match whole names, each one word in the index (see `Store.names`).
-        categories = [
-            _quoted(category_key(self._tokenize(self._category(name)))) for name in query.categories
-        ]
-        # Part of an author's name is enough ("author:bourne"): the names containing it.
-        authors = [
-            _quoted(author_key(self._tokenize(name)))
-            for part in query.authors
-            for name in self._authors_named(part)
-        ]
-        if query.authors and not authors:  # no such author: a name nobody has
-            authors = [_quoted(author_key([]))]
+        categories = self._category_filter(query)
+        authors = self._author_filter(query)
         filters = [
             f"({' OR '.join(categories)})" if categories else None,
             f"({' OR '.join(authors)})" if authors else None,
@@ -137,11 +138,30 @@ class Planning(Vocabulary):
             bool(query.categories or query.authors),
         )
 
-    def _part(self, term: Term, *, last: bool) -> Part:
+    def _category_filter(self, query: Query) -> list[str]:
+        """The index words of the categories filtered by, any of which a release must have:
+        whole names, each one word in the index (see `Store.names`)."""
+        return [
+            _quoted(category_key(self._tokenize(self._category(name)))) for name in query.categories
+        ]
+
+    def _author_filter(self, query: Query) -> list[str]:
+        """The index words of the authors filtered by: part of a name is enough
+        ("author:bourne"), so the names containing it; a name nobody has when none does."""
+        authors = [
+            _quoted(author_key(self._tokenize(name)))
+            for part in query.authors
+            for name in self._authors_named(part)
+        ]
+        if query.authors and not authors:
+            authors = [_quoted(author_key([]))]
+        return authors
+
+    def _part(self, term: Term, *, last: bool, strict: bool = False) -> Part:
         """A term as FTS5 text: quoted strings, so that whatever a member typed is only ever
         text. An acronym also finds its long forms; the last word, when no release holds it
         as typed, stands for the words it begins ("embr"); a word the index does not find at
-        all stands for the word it most likely misspells."""
+        all stands for the word it most likely misspells (not when `strict`)."""
         tokens = self._tokenize(term.text)
         counts = self.store.stem_counts(tokens)
         count = min((counts.get(token, 0) for token in tokens), default=0)
@@ -155,7 +175,7 @@ class Planning(Vocabulary):
                 return unfinished
         if len(tokens) != 1:
             return part
-        if count == 0:
+        if count == 0 and not strict:
             return self._misspelt(term) or part
         key = normal(term.text)
         forms = self._short.get(key)
@@ -163,7 +183,12 @@ class Planning(Vocabulary):
             forms = self._short.get(key[:-1])  # "iPSCs": the plural of "iPSC"
         if forms:
             expression = " OR ".join([part.expression, *(_quoted(form.long) for form in forms)])
-            return replace(part, expression=f"({expression})", count=self._at_most_all(count))
+            return replace(
+                part,
+                expression=f"({expression})",
+                count=self._at_most_all(count),
+                forms=((term.text,), *((form.long,) for form in forms)),
+            )
         return part
 
     def _unfinished(self, term: Term, tokens: Sequence[str]) -> Part | None:
@@ -179,12 +204,15 @@ class Planning(Vocabulary):
         if not completions:
             return None
         lead = " ".join(runs[:-1])
-        forms = [_quoted(f"{lead} {word}".strip()) for word, _ in completions]
+        words = [f"{lead} {word}".strip() for word, _ in completions]
+        forms = [_quoted(word) for word in words]
         count = sum(count for _, count in completions)
         if lead:
             stems = self.store.stem_counts(tokens[:-1])
             count = min([count, *(stems.get(stem, 0) for stem in tokens[:-1])])
-        return Part(term.text, term.text, f"({' OR '.join(forms)})", self._at_most_all(count))
+        expression = f"({' OR '.join(forms)})"
+        alternatives = tuple((word,) for word in words)
+        return Part(term.text, term.text, expression, self._at_most_all(count), forms=alternatives)
 
     def _misspelt(self, term: Term) -> Part | None:
         """The archive's word a word no release holds most likely misspells; None if none."""
@@ -229,7 +257,8 @@ class Planning(Vocabulary):
         count = self._at_most_all(written + sum(counts.get(stem, 0) for stem in short))
         words = " AND ".join(_quoted(term.text) for term in terms)
         expression = f"(({words}) OR {_quoted(acronym.short)})"
-        return Part(typed, typed, expression, count)
+        forms = (tuple(term.text for term in terms), (acronym.short,))
+        return Part(typed, typed, expression, count, forms=forms)
 
     def _at_most_all(self, count: int) -> int:
         return min(count, self._release_count)

@@ -1,4 +1,5 @@
-"""Publishing the App Home: the settings for admins, the latest releases for everyone."""
+"""Publishing the App Home: the settings for admins; for everyone, their own alerts and the
+latest releases."""
 
 from __future__ import annotations
 
@@ -50,13 +51,14 @@ class Home:
             if is_admin:
                 team = self.admin.team
                 health = await self.admin.report()
-                routes, missing, per_channel, changes, releases = await self.admin.db.read(
+                routes, missing, per_channel, changes, releases, alerts = await self.admin.db.read(
                     lambda store: (
                         store.routes(team=team),
                         unrouted_in(store, team),
                         store.delivery_counts_by_channel(team=team),
                         store.recent_changes(RECENT_CHANGES, team=team),
                         store.latest_releases(HOME_RELEASES),
+                        store.alerts_of(team=team, user=user_id),
                     ),
                     within=READ_WITHIN,
                 )
@@ -71,12 +73,18 @@ class Home:
                     command=COMMAND,
                     notice=notice,
                     route_page=page,
+                    alerts=alerts,
                 )
             else:
-                releases = await self.admin.db.read(
-                    lambda store: store.latest_releases(HOME_RELEASES), within=READ_WITHIN
+                team = self.admin.team
+                releases, alerts = await self.admin.db.read(
+                    lambda store: (
+                        store.latest_releases(HOME_RELEASES),
+                        store.alerts_of(team=team, user=user_id),
+                    ),
+                    within=READ_WITHIN,
                 )
-                view = home_view(releases, COMMAND)
+                view = home_view(releases, COMMAND, alerts)
         except DatabaseBusy:  # the Home is published again at the next open
             log.warning("the Home of %s was not published: the database was busy", user_id)
             return

@@ -3,15 +3,18 @@
 One `Store` composed of parts, one concern each, sharing one connection (`base`):
 `releases` (every release ever seen), `search_index` (its FTS5 layout, encoding and reads;
 `vocabulary`, the words, stems and acronyms counted beside it; `tokenizer`, the index's own),
-`deliveries` (the outbox: one row per release and channel, and the leases that let one process
-at a time post to a channel), `routes` (which channel announces which categories, the audit log
-of admin changes, and the settings seeded once), `state` (poll health per feed URL, how far the
-archive backfill got per archive URL), `installations` (the workspaces of distribution mode,
-their OAuth states, and their leaving) and `schema` (the tables, brought up to date at start).
+`alerts` (members' saved queries, the keys they are indexed under, and a new release's
+candidates), `deliveries` (the outbox: one row per release and channel, and the leases that
+let one process at a time post to a channel), `routes` (which channel announces which
+categories, the audit log of admin changes, and the settings seeded once), `state` (poll health
+per feed URL, how far the archive backfill got per archive URL), `installations` (the
+workspaces of distribution mode, their OAuth states, and their leaving) and `schema` (the
+tables, brought up to date at start).
 """
 
 from bot.models import (
     SINGLE_WORKSPACE,
+    Alert,
     ArchiveStatus,
     Change,
     Delivery,
@@ -24,6 +27,7 @@ from bot.models import (
     Route,
 )
 from bot.store import schema
+from bot.store.alerts import AlertsMixin
 from bot.store.base import BACKUP_PAGES, BUSY_TIMEOUT_MS, SchemaTooNew, StoreBase
 from bot.store.deliveries import (
     DISCARDED,
@@ -56,7 +60,15 @@ from bot.store.state import BAD_ITEM_EXAMPLES, DONE, NOT_STARTED, RUNNING, State
 from bot.store.tokenizer import MARK_CLOSE, MARK_OPEN, TOKENIZER
 
 
-class Store(ReleasesMixin, RoutesMixin, DeliveriesMixin, InstallationsMixin, StateMixin, StoreBase):
+class Store(
+    ReleasesMixin,
+    RoutesMixin,
+    DeliveriesMixin,
+    InstallationsMixin,
+    AlertsMixin,
+    StateMixin,
+    StoreBase,
+):
     """All reads and writes of the bot's SQLite database."""
 
     schema_version = SCHEMA_VERSION
@@ -92,6 +104,7 @@ __all__ = [
     "SINGLE_WORKSPACE",
     "TOKENIZER",
     "UNDATED_KEY",
+    "Alert",
     "ArchiveStatus",
     "Change",
     "Delivery",

@@ -1,26 +1,37 @@
 """Members' personal alerts: saved queries whose matches are sent to them by direct message.
 
-An alert is its member's own: nothing here is read for anyone else but as counts. Matching a
-new release does not run every alert's query: each alert is indexed under the words one of
-which every release it matches must hold (`alert_keys`), so only the alerts whose keys the
-release holds are checked, each against that one release.
+An alert is its member's own: nothing here is read for anyone else but as counts, and every
+read or change of one names its workspace and member. Matching a new release does not run every
+alert's query: each alert is indexed under keys one of which every release it matches must hold
+(`alert_keys`; which keys is `bot.search.alerts`' to say), so only the alerts whose keys the
+release holds are candidates, each then checked against that one release.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from bot.models import SINGLE_WORKSPACE, Alert
 from bot.store.base import StoreBase
+from bot.store.search_index import SearchIndexMixin
 
 if TYPE_CHECKING:
     from bot.store import Store
 
+_ALERT = "id, team, user_id, query, match, authors, created_at, paused, paused_at"
+
 
 def create_alerts(store: Store) -> None:
+    """`match`: the FTS5 expression of the alert's words and categories (NULL: none);
+    `authors`: the parts of authors' names it filters by, folded (JSON list; any of them);
+    `paused`: why its member cannot be messaged, since `paused_at`."""
     store.db.execute(
         "CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY, team TEXT NOT NULL, "
-        "user_id TEXT NOT NULL, query TEXT NOT NULL, match TEXT, created_at FLOAT NOT NULL, "
-        "paused TEXT, paused_at FLOAT, UNIQUE (team, user_id, query))"
+        "user_id TEXT NOT NULL, query TEXT NOT NULL, match TEXT, authors TEXT NOT NULL "
+        "DEFAULT '[]', created_at FLOAT NOT NULL, paused TEXT, paused_at FLOAT, "
+        "UNIQUE (team, user_id, query))"
     )
     store.db.execute(
         "CREATE TABLE IF NOT EXISTS alert_keys (key TEXT NOT NULL, alert_id INTEGER NOT NULL "
@@ -29,8 +40,68 @@ def create_alerts(store: Store) -> None:
     store.db.execute("CREATE INDEX IF NOT EXISTS alert_keys_by_alert ON alert_keys (alert_id)")
 
 
-class AlertsMixin(StoreBase):
-    """Members' alerts and what stops them."""
+def _alert(row: Any) -> Alert:
+    return Alert(
+        id=row[0],
+        team=row[1],
+        user_id=row[2],
+        query=row[3],
+        match=row[4],
+        authors=tuple(json.loads(row[5] or "[]")),
+        created_at=row[6],
+        paused=row[7],
+        paused_at=row[8],
+    )
+
+
+class AlertsMixin(SearchIndexMixin):
+    """Members' alerts, what stops them, and the candidates for a new release."""
+
+    def alerts_of(self, *, team: str, user: str) -> list[Alert]:
+        """`user`'s alerts in `team`, oldest first."""
+        rows = self.db.execute(
+            f"SELECT {_ALERT} FROM alerts WHERE team = ? AND user_id = ? ORDER BY id",
+            [team, user],
+        )
+        return [_alert(row) for row in rows]
+
+    def add_alert(
+        self,
+        *,
+        team: str,
+        user: str,
+        query: str,
+        match: str | None,
+        authors: Sequence[str],
+        keys: Iterable[str],
+        now: float,
+    ) -> Alert:
+        """Save an alert and the keys it is indexed under (the caller checked that the member
+        has no such alert and room for one, in the same transaction)."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO alerts (team, user_id, query, match, authors, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [team, user, query, match, json.dumps(list(authors)), now],
+            )
+            alert_id = cursor.lastrowid
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO alert_keys (key, alert_id) VALUES (?, ?)",
+                [(key, alert_id) for key in set(keys)],
+            )
+            [alert] = [a for a in self.alerts_of(team=team, user=user) if a.id == alert_id]
+        return alert
+
+    def remove_alert(self, alert_id: int, *, team: str, user: str) -> Alert | None:
+        """Delete alert `alert_id` if it is `user`'s in `team` (whatever a button says);
+        the alert removed, or None when there is no such alert of theirs."""
+        with self.transaction():
+            found = [a for a in self.alerts_of(team=team, user=user) if a.id == alert_id]
+            if not found:
+                return None
+            self.db.execute("DELETE FROM alert_keys WHERE alert_id = ?", [alert_id])
+            self.db.execute("DELETE FROM alerts WHERE id = ?", [alert_id])
+        return found[0]
 
     def pause_alerts(self, *, team: str, user: str, why: str, now: float) -> int:
         """Stop sending `user`'s alerts (they left the workspace, or cannot be messaged): kept,
@@ -41,3 +112,83 @@ class AlertsMixin(StoreBase):
             [why, now, team, user],
         )
         return cursor.rowcount
+
+    def resume_alerts(self, *, team: str, user: str) -> tuple[str, float] | None:
+        """Send `user`'s alerts again; why and since when they had been paused, or None when
+        they were not."""
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT paused, paused_at FROM alerts WHERE team = ? AND user_id = ? "
+                "AND paused IS NOT NULL ORDER BY paused_at LIMIT 1",
+                [team, user],
+            ).fetchone()
+            if row is None:
+                return None
+            self.db.execute(
+                "UPDATE alerts SET paused = NULL, paused_at = NULL WHERE team = ? AND user_id = ?",
+                [team, user],
+            )
+        return row[0], row[1]
+
+    def alert_candidates(self, keys: Iterable[str], *, installed: bool) -> list[Alert]:
+        """The alerts indexed under any of `keys` (a new release's), not paused, of the
+        workspaces that get news: with `installed`, those installed in distribution mode;
+        otherwise single-workspace mode's."""
+        where = (
+            "a.team IN (SELECT team FROM installations)"
+            if installed
+            else f"a.team = '{SINGLE_WORKSPACE}'"
+        )
+        columns = ", ".join(f"a.{column}" for column in _ALERT.split(", "))
+        rows = self.db.execute(
+            f"SELECT {columns} FROM alerts a WHERE a.id IN (SELECT alert_id FROM alert_keys "
+            "WHERE key IN (SELECT value FROM json_each(?))) "
+            f"AND a.paused IS NULL AND {where} ORDER BY a.id",
+            [json.dumps(sorted(set(keys)))],
+        )
+        return [_alert(row) for row in rows]
+
+    def release_holds(self, match: str, rowid: int) -> bool:
+        """Whether the stored release `rowid` matches the FTS5 expression `match`: a read of
+        that one release's entries in the index (about 10 µs)."""
+        row = self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM releases_fts WHERE releases_fts MATCH ? AND rowid = ?)",
+            [match, rowid],
+        ).fetchone()
+        return bool(row[0])
+
+    def release_tokens(self, release_id: str) -> tuple[int, set[str]] | None:
+        """The rowid of a stored release and every word its index entry holds (each column's,
+        and its whole category and author names); None when it is not stored."""
+        row = self.db.execute(
+            "SELECT rowid, title, excerpt, body, categories, author, names FROM releases "
+            "WHERE id = ?",
+            [release_id],
+        ).fetchone()
+        if row is None:
+            return None
+        rowid, title, excerpt, body, categories, author, names = row
+        names_of = " ".join(json.loads(categories or "[]"))
+        text = " \n ".join(t or "" for t in (title, excerpt, body, names_of, author, names))
+        return rowid, set(self.tokens(text))
+
+    def alert_counts(self, team: str | None) -> dict[str, int]:
+        """How many members of `team` (None: of every workspace) have alerts, how many alerts
+        they hold, and how many of those members are paused (they cannot be messaged): counts
+        only, for admins, who never see a member's queries."""
+        where, params = ("1", []) if team is None else ("team = ?", [team])
+        members, alerts, paused = self.db.execute(
+            "SELECT count(DISTINCT team || ' ' || user_id), count(*), "
+            "count(DISTINCT CASE WHEN paused IS NOT NULL THEN team || ' ' || user_id END) "
+            f"FROM alerts WHERE {where}",
+            params,
+        ).fetchone()
+        return {"members": members, "alerts": alerts, "paused": paused}
+
+
+def forget_alerts(store: StoreBase, team: str) -> None:
+    """Delete every alert of `team` (it left), within the caller's transaction."""
+    store.db.execute(
+        "DELETE FROM alert_keys WHERE alert_id IN (SELECT id FROM alerts WHERE team = ?)", [team]
+    )
+    store.db.execute("DELETE FROM alerts WHERE team = ?", [team])

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from bot.models import Installation
+from bot.store.alerts import forget_alerts
 from bot.store.deliveries import FAILED, PENDING, RATE_LIMITED, SENDING
 from bot.store.routes import AuditMixin
 
@@ -109,11 +110,11 @@ class InstallationsMixin(AuditMixin):
         happened_at: float | None = None,
         bot_user_ids: Iterable[str] | None = None,
     ) -> bool:
-        """The workspace uninstalled the app, or its token was revoked: its installation, routes
-        and deliveries (sent or not) go, in one transaction; the audit log keeps that it left,
-        and why. False, with nothing changed, when it is not installed (a second event for the
-        same leaving), when it installed again after `happened_at` (Slack retries an event for
-        up to an hour), or when its bot is none of `bot_user_ids`."""
+        """The workspace uninstalled the app, or its token was revoked: its installation,
+        routes, deliveries (sent or not) and members' alerts go, in one transaction; the audit
+        log keeps that it left, and why. False, with nothing changed, when it is not installed
+        (a second event for the same leaving), when it installed again after `happened_at`
+        (Slack retries an event for up to an hour), or when its bot is none of `bot_user_ids`."""
         with self.transaction():
             row = self.db.execute(
                 "SELECT updated_at, bot_user_id FROM installations WHERE team = ?", [team]
@@ -128,6 +129,7 @@ class InstallationsMixin(AuditMixin):
             gone = self.db.execute("DELETE FROM installations WHERE team = ?", [team]).rowcount
             self.db.execute("DELETE FROM routes WHERE team = ?", [team])
             self.db.execute("DELETE FROM deliveries WHERE team = ?", [team])
+            forget_alerts(self, team)
             if gone:
                 self.record_change("", "uninstall", why, now=now, team=team)
         return bool(gone)

@@ -1,12 +1,12 @@
-"""The App Home tab: how to search and the latest releases for members; for admins, first
-their routes, health, actions and recent changes."""
+"""The App Home tab: how to search, the member's own alerts and the latest releases; for
+admins, first their routes, health, actions and recent changes."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.models import CHANNEL_ID, Change, Release, Route
+from bot.models import CHANNEL_ID, Alert, Change, Release, Route
 from bot.slack.blocks.admin import (
     ADD_ROUTE,
     EDIT_ROUTE,
@@ -26,6 +26,7 @@ from bot.slack.blocks.admin import (
     status_answer,
     unrouted_note,
 )
+from bot.slack.blocks.alerts import home_alerts_blocks
 from bot.slack.blocks.common import (
     MAX_CONFIRM_TEXT,
     MAX_LABEL,
@@ -43,8 +44,8 @@ from bot.slack.blocks.search import latest_blocks
 from bot.slack.blocks.shapes import Block, HomeView
 
 
-def home_view(releases: list[Release], command: str) -> HomeView:
-    """The App Home tab: how to search, then the latest releases."""
+def home_view(releases: list[Release], command: str, alerts: Sequence[Alert] = ()) -> HomeView:
+    """The App Home tab: how to search, the member's own `alerts`, then the latest releases."""
     name = escape(command)
     how = "\n".join(
         [
@@ -58,7 +59,13 @@ def home_view(releases: list[Release], command: str) -> HomeView:
     )
     return {
         "type": "home",
-        "blocks": [section_block(how), {"type": "divider"}, *latest_blocks(releases)],
+        "blocks": [
+            section_block(how),
+            {"type": "divider"},
+            *home_alerts_blocks(alerts),
+            {"type": "divider"},
+            *latest_blocks(releases),
+        ],
     }
 
 
@@ -87,10 +94,12 @@ def admin_home_view(
     command: str,
     notice: str | None = None,
     route_page: int = 1,
+    alerts: Sequence[Alert] = (),
 ) -> HomeView:
     """The App Home for admins: what became of their last form (`notice`, escaped mrkdwn),
     a page of routes with Edit and Remove (`route_page`, from 1; "More routes" and "Previous
-    routes" page through them), health, actions, recent changes, then what members see.
+    routes" page through them), health, actions, recent changes, then what members see (the
+    admin's own `alerts` among it).
     Within Slack's limits whatever the number of routes and the length of their texts."""
     top: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "ISSCR News settings"}},
@@ -109,7 +118,7 @@ def admin_home_view(
             top += text_blocks(unrouted_note(unrouted))
         top += first_post_blocks(report, releases[0] if releases else None)
     recent = recent_changes_blocks(changes)
-    member = home_view(releases, command)["blocks"]
+    member = home_view(releases, command, alerts)["blocks"]
     room = MAX_VIEW_BLOCKS - len(top) - len(recent) - len(member) - 3  # actions, 2 dividers
     health = status_answer(report, per_channel, max_blocks=min(room, _HOME_STATUS_BLOCKS))
     return {

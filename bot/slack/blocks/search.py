@@ -10,6 +10,7 @@ from bot.models import CHANNEL_ID, Release
 from bot.search.engine import PAGE_SIZE
 from bot.search.grammar import MAX_QUERY_CHARS, Hint
 from bot.search.results import RANKED_AT_MOST, Results
+from bot.slack.blocks.alerts import alerts_help_blocks
 from bot.slack.blocks.common import (
     LOOK_ALIKES,
     MAX_CONFIRM_TEXT,
@@ -64,12 +65,13 @@ def latest_blocks(releases: list[Release]) -> list[Block]:
 
 
 def help_blocks(command: str, *, admin: bool = False) -> list[Block]:
-    """Usage of the slash command, with an example of every way to search; for an `admin`,
-    then the admin commands (members never see those)."""
+    """Usage of the slash command, with an example of every way to search, then of alerts;
+    for an `admin`, then the admin commands (members never see those)."""
     text = "\n".join(
         [*usage_lines(command), "Results are only shown to you; *Share* posts one to the channel."]
     )
-    return text_blocks(text) + (admin_help_blocks(command) if admin else [])
+    alerts = alerts_help_blocks(command)
+    return text_blocks(text) + alerts + (admin_help_blocks(command) if admin else [])
 
 
 def admin_help_blocks(command: str) -> list[Block]:

@@ -5,7 +5,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.database import Database
 from bot.search.service import SearchService
 from bot.slack.controls import Controls
-from bot.slack.listeners import commands, forms, home, lifecycle, messages, payloads
+from bot.slack.listeners import alerts, commands, forms, home, lifecycle, messages, payloads
 from bot.slack.workspaces import Workspaces
 
 
@@ -23,5 +23,6 @@ def register(
     messages.register(app, db, search, workspaces)
     home.register(app, workspaces)
     forms.register(app, workspaces)
+    alerts.register(app, workspaces)
     if workspaces.installations is not None:
         lifecycle.register(app, workspaces.installations)

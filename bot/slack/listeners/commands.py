@@ -1,4 +1,5 @@
-"""`/isscr-news`: the slash command members type to search the archive."""
+"""`/isscr-news`: the slash command members type to search the archive (and admins to
+configure it, members to manage their alerts)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.search.grammar import QueryError, is_help
 from bot.search.results import Results
 from bot.search.service import SearchService
 from bot.slack.admin import Admin, is_admin_command
+from bot.slack.alerts import AlertAnswers, is_alert_command
 from bot.slack.blocks.common import fallback_text
 from bot.slack.blocks.search import (
     admin_help_blocks,
@@ -48,7 +50,10 @@ def register(
         if is_help(raw):
             await answer_help(ack, respond, admin, user, name, within=controls.answer_in_ack_within)
             return
-        if is_admin_command(raw):
+        if is_alert_command(raw):
+            work = AlertAnswers(ws.admin.db, ws.team).command(user, raw)
+            waiting = ":hourglass_flowing_sand: Working on it…"
+        elif is_admin_command(raw):
             # The raw text: channels arrive as <#C123|name>, which the search would flatten.
             work = answer_admin(admin, home, user, raw)
             waiting = ":hourglass_flowing_sand: Working on it…"

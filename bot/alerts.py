@@ -1,0 +1,149 @@
+"""Members' personal alerts: each member's own (saving, listing, removing, resuming), and which
+members a new release is sent to.
+
+An alert is private: every operation here is one member's, in one workspace, and names both;
+nothing is written to the audit log (admins see counts only, `Store.alert_counts`). A member
+holds at most MAX_ALERTS. Using their alerts again resumes a member whose alerts were paused
+(Slack said they could not be messaged: they left, or turned the app's messages off): they are
+evidently back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.models import Alert, Place, Release
+from bot.search.alerts import AlertPlanning, Preview, matches, release_keys
+from bot.store import Store
+
+MAX_ALERTS = 20
+
+
+@dataclass(frozen=True)
+class Mine:
+    """A member's alerts, oldest first; and, when this use of them resumed them, why and
+    since when they had been paused."""
+
+    alerts: list[Alert]
+    resumed: tuple[str, float] | None = None
+
+    @property
+    def full(self) -> bool:
+        return len(self.alerts) >= MAX_ALERTS
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What became of a Save: the alert (None: not saved, the member holds MAX_ALERTS already),
+    whether it is new (else they had it), and their alerts now."""
+
+    alert: Alert | None
+    created: bool
+    mine: Mine
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What became of a Remove: the alert removed (None: they had no such alert, perhaps
+    removed already), and their alerts now."""
+
+    alert: Alert | None
+    mine: Mine
+
+
+class MemberAlerts:
+    """One member's alerts in one workspace (`team`; single-workspace mode's is
+    SINGLE_WORKSPACE), on a store: nobody else's is ever read or changed here."""
+
+    def __init__(
+        self, store: Store, *, team: str, user: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.team = team
+        self.user = user
+        self.clock = clock
+
+    def preview(self, text: str) -> tuple[Preview, Mine]:
+        """The alert `text` asks for and the past releases it matches, with the member's
+        alerts (is it theirs already, is there room?). Reads only. QueryError when `text`
+        cannot be an alert."""
+        preview = AlertPlanning(self.store).preview(text)
+        return preview, Mine(self.store.alerts_of(team=self.team, user=self.user))
+
+    def save(self, text: str) -> Saved:
+        """Save the alert `text` asks for, once: the same query again (in any case) is the
+        alert they have. QueryError when `text` cannot be an alert."""
+        with self.store.transaction():
+            resumed = self._resume()
+            alert = AlertPlanning(self.store).alert(text)
+            have = self.store.alerts_of(team=self.team, user=self.user)
+            same = [old for old in have if old.query.casefold() == alert.text.casefold()]
+            if same:
+                return Saved(same[0], False, Mine(have, resumed))
+            if len(have) >= MAX_ALERTS:
+                return Saved(None, False, Mine(have, resumed))
+            saved = self.store.add_alert(
+                team=self.team,
+                user=self.user,
+                query=alert.text,
+                match=alert.match,
+                authors=alert.authors,
+                keys=alert.keys,
+                now=self.clock(),
+            )
+            return Saved(saved, True, Mine([*have, saved], resumed))
+
+    def remove(self, alert_id: int) -> Removed:
+        """Remove alert `alert_id` if it is this member's; idempotent."""
+        with self.store.transaction():
+            resumed = self._resume()
+            removed = self.store.remove_alert(alert_id, team=self.team, user=self.user)
+            return Removed(removed, Mine(self._alerts(), resumed))
+
+    def remove_query(self, text: str) -> Removed:
+        """Remove the member's alert for the query `text` (as they typed it or as it is
+        shown); QueryError when `text` cannot be an alert at all."""
+        with self.store.transaction():
+            wanted = AlertPlanning(self.store).alert(text).text.casefold()
+            found = [alert for alert in self._alerts() if alert.query.casefold() == wanted]
+            if not found:
+                return Removed(None, self.mine())
+            return self.remove(found[0].id)
+
+    def mine(self) -> Mine:
+        """The member's alerts, resumed if they were paused."""
+        with self.store.transaction():
+            resumed = self._resume()
+            return Mine(self._alerts(), resumed)
+
+    def _alerts(self) -> list[Alert]:
+        return self.store.alerts_of(team=self.team, user=self.user)
+
+    def _resume(self) -> tuple[str, float] | None:
+        return self.store.resume_alerts(team=self.team, user=self.user)
+
+
+class AlertMatcher:
+    """Which members a new release is sent to by their alerts: the watcher asks, in the
+    transaction that stores the release, so that its alerts are queued with it or not at all."""
+
+    def __init__(self, *, distribution: bool) -> None:
+        """`distribution`: the alerts of the installed workspaces (else of single-workspace
+        mode's one)."""
+        self.distribution = distribution
+
+    def alerts_for(self, store: Store, release: Release) -> list[tuple[Place, list[str]]]:
+        """Each member (as a place: their user ID stands for the channel) whose alerts the
+        stored `release` matches, with those alerts' queries; paused members get nothing."""
+        found = store.release_tokens(release.id)
+        if found is None:
+            return []
+        rowid, tokens = found
+        keys = release_keys(tokens, release.author)
+        matched: dict[Place, list[str]] = {}
+        for alert in store.alert_candidates(keys, installed=self.distribution):
+            if matches(alert, release, lambda match: store.release_holds(match, rowid)):
+                matched.setdefault(Place(alert.team, alert.user_id), []).append(alert.query)
+        return list(matched.items())
