@@ -11,7 +11,12 @@ their OAuth states, and their leaving) and `schema` (the tables, brought up to d
 """
 
 from bot.models import (
+    ALERT,
+    ANNOUNCE,
+    DIGEST,
+    SHARE,
     SINGLE_WORKSPACE,
+    UPDATE,
     ArchiveStatus,
     Change,
     Delivery,
@@ -24,8 +29,11 @@ from bot.models import (
     Route,
 )
 from bot.store import schema
+from bot.store.alerts import AlertsMixin
 from bot.store.base import BACKUP_PAGES, BUSY_TIMEOUT_MS, SchemaTooNew, StoreBase
 from bot.store.deliveries import (
+    COLLECTED,
+    DIGESTED,
     DISCARDED,
     FAILED,
     HELD,
@@ -56,7 +64,15 @@ from bot.store.state import BAD_ITEM_EXAMPLES, DONE, NOT_STARTED, RUNNING, State
 from bot.store.tokenizer import MARK_CLOSE, MARK_OPEN, TOKENIZER
 
 
-class Store(ReleasesMixin, RoutesMixin, DeliveriesMixin, InstallationsMixin, StateMixin, StoreBase):
+class Store(
+    ReleasesMixin,
+    RoutesMixin,
+    DeliveriesMixin,
+    AlertsMixin,
+    InstallationsMixin,
+    StateMixin,
+    StoreBase,
+):
     """All reads and writes of the bot's SQLite database."""
 
     schema_version = SCHEMA_VERSION
@@ -69,9 +85,14 @@ class Store(ReleasesMixin, RoutesMixin, DeliveriesMixin, InstallationsMixin, Sta
 # What the rest of the bot imports from here; the row types are bot.models' (re-exported for
 # code written before they moved there).
 __all__ = [
+    "ALERT",
+    "ANNOUNCE",
     "BACKUP_PAGES",
     "BAD_ITEM_EXAMPLES",
     "BUSY_TIMEOUT_MS",
+    "COLLECTED",
+    "DIGEST",
+    "DIGESTED",
     "DISCARDED",
     "DONE",
     "FAILED",
@@ -89,9 +110,11 @@ __all__ = [
     "SEARCH_WEIGHTS",
     "SENDING",
     "SENT",
+    "SHARE",
     "SINGLE_WORKSPACE",
     "TOKENIZER",
     "UNDATED_KEY",
+    "UPDATE",
     "ArchiveStatus",
     "Change",
     "Delivery",
