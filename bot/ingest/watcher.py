@@ -24,9 +24,8 @@ from bot.ingest.feed import fetch_feed
 from bot.ingest.fields import log_problems
 from bot.ingest.identity import recognise
 from bot.ingest.rss import parse_feed
-from bot.models import FeedError, FeedFailure, Parsed, Place, Release, Validators
+from bot.models import ALERT, FeedError, FeedFailure, Parsed, Place, Release, Validators
 from bot.store import Store
-from bot.store.deliveries import ALERT
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,12 @@ tables, brought up to date at start).
 """
 
 from bot.models import (
+    ALERT,
+    ANNOUNCE,
+    DIGEST,
+    SHARE,
     SINGLE_WORKSPACE,
+    UPDATE,
     Alert,
     ArchiveStatus,
     Change,
@@ -30,6 +35,8 @@ from bot.store import schema
 from bot.store.alerts import AlertsMixin
 from bot.store.base import BACKUP_PAGES, BUSY_TIMEOUT_MS, SchemaTooNew, StoreBase
 from bot.store.deliveries import (
+    COLLECTED,
+    DIGESTED,
     DISCARDED,
     FAILED,
     HELD,
@@ -63,9 +70,9 @@ from bot.store.tokenizer import MARK_CLOSE, MARK_OPEN, TOKENIZER
 class Store(
     ReleasesMixin,
     RoutesMixin,
+    AlertsMixin,
     DeliveriesMixin,
     InstallationsMixin,
-    AlertsMixin,
     StateMixin,
     StoreBase,
 ):
@@ -81,9 +88,14 @@ class Store(
 # What the rest of the bot imports from here; the row types are bot.models' (re-exported for
 # code written before they moved there).
 __all__ = [
+    "ALERT",
+    "ANNOUNCE",
     "BACKUP_PAGES",
     "BAD_ITEM_EXAMPLES",
     "BUSY_TIMEOUT_MS",
+    "COLLECTED",
+    "DIGEST",
+    "DIGESTED",
     "DISCARDED",
     "DONE",
     "FAILED",
@@ -101,9 +113,11 @@ __all__ = [
     "SEARCH_WEIGHTS",
     "SENDING",
     "SENT",
+    "SHARE",
     "SINGLE_WORKSPACE",
     "TOKENIZER",
     "UNDATED_KEY",
+    "UPDATE",
     "Alert",
     "ArchiveStatus",
     "Change",

@@ -56,6 +56,7 @@ _SHOWN_QUERY = 320
 _PAUSED_BECAUSE = {
     "user_not_found": "Slack could not find your account",
     "user_disabled": "your account was deactivated",
+    "user_not_visible": "Slack does not let the app see your account",
     "account_inactive": "your account was deactivated",
     "cannot_dm_bot": "Slack does not let the app send you direct messages",
     "messages_tab_disabled": "the app's Messages tab is turned off",
@@ -242,8 +243,10 @@ def resumed_text(why: str, since: float) -> str:
 
 
 def paused_reason(why: str) -> str:
-    """Why a member's alerts were paused, in their words (plain text)."""
-    return _PAUSED_BECAUSE.get(why, f"Slack refused the app's direct messages to you: {why}")
+    """Why a member's alerts were paused (what the outbox recorded: Slack's error first), in
+    their words (plain text)."""
+    code = why.split(":", 1)[0].strip()
+    return _PAUSED_BECAUSE.get(code, f"Slack refused the app's direct messages to you ({why})")
 
 
 def _day(at: float) -> str:
