@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.models import Alert, Place, Release
-from bot.search.alerts import AlertPlanning, Preview, matches, release_keys
+from bot.search.alerts import AlertPlanning, Preview, ReleaseWords, matches, release_keys
 from bot.store import Store
 
 MAX_ALERTS = 20
@@ -90,6 +90,7 @@ class MemberAlerts:
                 query=alert.text,
                 match=alert.match,
                 authors=alert.authors,
+                words=alert.words,
                 keys=alert.keys,
                 now=self.clock(),
             )
@@ -137,13 +138,13 @@ class AlertMatcher:
     def alerts_for(self, store: Store, release: Release) -> list[tuple[Place, list[str]]]:
         """Each member (as a place: their user ID stands for the channel) whose alerts the
         stored `release` matches, with those alerts' queries; paused members get nothing."""
-        found = store.release_tokens(release.id)
-        if found is None:
+        columns = store.indexed_words(release.id)
+        if columns is None:
             return []
-        rowid, tokens = found
-        keys = release_keys(tokens, release.author)
+        words = ReleaseWords(columns)
         matched: dict[Place, list[str]] = {}
+        keys = release_keys(words, release.author)
         for alert in store.alert_candidates(keys, installed=self.distribution):
-            if matches(alert, release, lambda match: store.release_holds(match, rowid)):
+            if matches(alert, release, words):
                 matched.setdefault(Place(alert.team, alert.user_id), []).append(alert.query)
         return list(matched.items())

@@ -185,6 +185,14 @@ class Route:
     team: str = SINGLE_WORKSPACE
 
 
+# An alert's words, as the index holds them: for each part (a word, a phrase, its categories),
+# the ways a release may match it, each the texts it must all hold, each text a run of words
+# that must stand in a row. "embryo" is ((("embryo",),),); "iPSC" is ((("ipsc",),),
+# (("induc", "pluripot", "stem", "cell"),)): the acronym, or its long form as a phrase.
+Text = tuple[str, ...]
+Words = tuple[tuple[tuple[Text, ...], ...], ...]
+
+
 @dataclass(frozen=True)
 class Alert:
     """A member's saved query (see bot.store.alerts): theirs alone."""
@@ -193,8 +201,9 @@ class Alert:
     team: str
     user_id: str
     query: str  # as the member sees it, in canonical form
-    match: str | None  # its words and categories as an FTS5 expression; None: neither
+    match: str | None  # `words` as FTS5 (the record of what it means); None: no words
     authors: tuple[str, ...]  # parts of author names, folded (any of them); () for any author
+    words: Words  # what a release must hold of the index's words, as matching reads them
     created_at: float
     paused: str | None = None  # why its member cannot be messaged (Slack's error)
     paused_at: float | None = None
