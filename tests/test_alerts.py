@@ -179,7 +179,7 @@ async def test_subscribing_shows_how_many_past_releases_match_then_save_keeps_th
     preview = await command(bot, "subscribe embryo models")
 
     shown = texts(preview)
-    assert "*Alert me about* *“embryo models”**?*" in shown
+    assert "*Alert me about “embryo models”?*" in shown
     assert "It matches *1 past release*; the newest:" in shown
     assert "ISSCR Statement on Embryo Models" in shown
     assert [b["text"]["text"] for b in buttons(preview)] == ["Save alert", "Cancel"]

@@ -102,9 +102,14 @@ def _alerts_named(queries: Sequence[str]) -> str:
 
 
 def shown_query(query: str) -> str:
-    """A query in bold between quotes, escaped, its formatting characters as look-alikes (they
-    would end our bold), cut to _SHOWN_QUERY."""
-    return f"*“{escape(truncate(query, _SHOWN_QUERY)).translate(LOOK_ALIKES)}”*"
+    """A query in bold between quotes (see `quoted_query`)."""
+    return f"*{quoted_query(query)}*"
+
+
+def quoted_query(query: str) -> str:
+    """A query between quotes, escaped, its formatting characters as look-alikes (they would
+    pair with our bold), cut to _SHOWN_QUERY."""
+    return f"“{escape(truncate(query, _SHOWN_QUERY)).translate(LOOK_ALIKES)}”"
 
 
 def _command(text: str) -> str:
@@ -119,7 +124,7 @@ def preview_message(preview: Preview, mine: Sequence[Alert], *, full: bool) -> M
     """The answer to `subscribe <query>`: what it matches, then Save and Cancel; or why it
     cannot be saved (the member has it already, or holds the most alerts allowed)."""
     query = preview.alert.text
-    blocks = [section_block(f"*Alert me about* {shown_query(query)}*?*"), *_matched(preview)]
+    blocks = [section_block(f"*Alert me about {quoted_query(query)}?*"), *_matched(preview)]
     if _theirs(query, mine):
         blocks += text_blocks(f"You already have this alert. Your alerts: `{COMMAND} alerts`.")
         return {"text": fallback_text(f"You already have the alert “{query}”."), "blocks": blocks}
