@@ -24,7 +24,7 @@ from bot.ingest.fields import log_problems
 from bot.ingest.identity import recognise
 from bot.ingest.rss import parse_feed
 from bot.models import FeedError, FeedFailure, Parsed, Place, Release, Validators
-from bot.store import Store
+from bot.store import COLLECTED, PENDING, Store
 
 log = logging.getLogger(__name__)
 
@@ -259,9 +259,12 @@ class Watcher:
             for release in plan.held:
                 for place in self.channels_for(store, release):
                     store.add_delivery(release.id, place, now=now, held_because=held_because)
+            # A channel that gets digests collects the release for its next one.
+            collecting = store.collecting_places()
             for release in plan.to_announce:
                 for place in self.channels_for(store, release):
-                    store.add_delivery(release.id, place, now=now)
+                    state = COLLECTED if place in collecting else PENDING
+                    store.add_delivery(release.id, place, now=now, state=state)
             store.record_poll_success(self.feed_url, validators, now=now)
             store.record_bad_feed_items(self.feed_url, parsed.problems)
             # For the archive backfill: what is newer than this is the watcher's to announce.

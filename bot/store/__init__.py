@@ -4,10 +4,12 @@ One `Store` composed of parts, one concern each, sharing one connection (`base`)
 `releases` (every release ever seen), `search_index` (its FTS5 layout, encoding and reads;
 `vocabulary`, the words, stems and acronyms counted beside it; `tokenizer`, the index's own),
 `deliveries` (the outbox: one row per release and channel, and the leases that let one process
-at a time post to a channel), `routes` (which channel announces which categories, the audit log
-of admin changes, and the settings seeded once), `state` (poll health per feed URL, how far the
-archive backfill got per archive URL), `installations` (the workspaces of distribution mode,
-their OAuth states, and their leaving) and `schema` (the tables, brought up to date at start).
+at a time post to a channel), `digests` (routes' schedules, the releases collected for a
+channel's next digest, the digests made of them), `routes` (which channel announces which
+categories, the audit log of admin changes, and the settings seeded once), `state` (poll
+health per feed URL, how far the archive backfill got per archive URL), `installations` (the
+workspaces of distribution mode, their OAuth states, and their leaving) and `schema` (the
+tables, brought up to date at start).
 """
 
 from bot.models import (
@@ -26,6 +28,9 @@ from bot.models import (
 from bot.store import schema
 from bot.store.base import BACKUP_PAGES, BUSY_TIMEOUT_MS, SchemaTooNew, StoreBase
 from bot.store.deliveries import (
+    COLLECTED,
+    DIGEST,
+    DIGESTED,
     DISCARDED,
     FAILED,
     HELD,
@@ -36,6 +41,7 @@ from bot.store.deliveries import (
     DeliveriesMixin,
     lease_name,
 )
+from bot.store.digests import DigestsMixin
 from bot.store.installations import InstallationsMixin
 from bot.store.releases import ReleasesMixin
 from bot.store.routes import RoutesMixin
@@ -56,7 +62,15 @@ from bot.store.state import BAD_ITEM_EXAMPLES, DONE, NOT_STARTED, RUNNING, State
 from bot.store.tokenizer import MARK_CLOSE, MARK_OPEN, TOKENIZER
 
 
-class Store(ReleasesMixin, RoutesMixin, DeliveriesMixin, InstallationsMixin, StateMixin, StoreBase):
+class Store(
+    ReleasesMixin,
+    RoutesMixin,
+    DeliveriesMixin,
+    DigestsMixin,
+    InstallationsMixin,
+    StateMixin,
+    StoreBase,
+):
     """All reads and writes of the bot's SQLite database."""
 
     schema_version = SCHEMA_VERSION
@@ -72,6 +86,9 @@ __all__ = [
     "BACKUP_PAGES",
     "BAD_ITEM_EXAMPLES",
     "BUSY_TIMEOUT_MS",
+    "COLLECTED",
+    "DIGEST",
+    "DIGESTED",
     "DISCARDED",
     "DONE",
     "FAILED",

@@ -134,6 +134,15 @@ class DeliveriesMixin(AuditMixin):
     def _decide_held(self, state: str, *, team: str, by: str, action: str, now: float) -> int:
         with self.transaction():
             releases = self.held(team=team).releases
+            if state == PENDING:
+                # In a channel that gets digests, a release announced now waits for its next
+                # digest, as one collected now would (bot/store/digests.py).
+                self.db.execute(
+                    "UPDATE deliveries SET state = ?, created_at = ?, last_error = NULL "
+                    "WHERE state = ? AND team = ? AND channel IN "
+                    "(SELECT channel FROM routes WHERE team = ? AND mode != 'immediate')",
+                    [COLLECTED, now, HELD, team, team],
+                )
             self.db.execute(
                 "UPDATE deliveries SET state = ?, due_at = ?, last_error = NULL "
                 "WHERE state = ? AND team = ?",
