@@ -15,7 +15,6 @@ from bot.slack.blocks.common import (
     MAX_OPTION_VALUE,
     context_block,
     counted,
-    escape,
     plain_field,
     text_blocks,
 )
@@ -144,25 +143,30 @@ def _delivery_fields(route: Route | None) -> list[Block]:
     hours = [_plain_option(f"{number:02d}:00", str(number)) for number in range(24)]
     if schedule is not None:
         where = (
-            f"Digests go out in {escape(str(schedule.tz))}, this route's time zone; a new day "
-            "or hour you pick is read in yours (your Slack profile's)."
+            f"A digest goes out in {schedule.tz}, this route's time zone; a new day or hour "
+            "you pick is read in yours (your Slack profile's)."
         )
     else:
         where = "A digest's day and hour are read in your time zone (your Slack profile's)."
     return [
-        _select(MODE_FIELD, "Delivery", modes, modes[list(MODES).index(mode)]),
-        _select(WEEKDAY_FIELD, "Day of a weekly digest", days, days[weekday]),
-        _select(HOUR_FIELD, "Hour of a digest", hours, hours[hour]),
-        context_block(
-            f"{where} A digest lists the releases since the last one, and is not sent when "
-            "there are none."
+        _select(
+            MODE_FIELD,
+            "Delivery",
+            modes,
+            modes[list(MODES).index(mode)],
+            hint="A digest lists the releases since the last one, and is not sent when there "
+            "are none.",
         ),
+        _select(WEEKDAY_FIELD, "Day of a weekly digest", days, days[weekday]),
+        _select(HOUR_FIELD, "Hour of a digest", hours, hours[hour], hint=where),
     ]
 
 
-def _select(field: str, label: str, options: list[Block], initial: Block) -> Block:
-    """A required menu of the route form, `initial` chosen."""
-    return {
+def _select(
+    field: str, label: str, options: list[Block], initial: Block, *, hint: str | None = None
+) -> Block:
+    """A required menu of the route form, `initial` chosen, with `hint` (plain text) below."""
+    menu: Block = {
         "type": "input",
         "block_id": field,
         "label": {"type": "plain_text", "text": label},
@@ -173,6 +177,9 @@ def _select(field: str, label: str, options: list[Block], initial: Block) -> Blo
             "initial_option": initial,
         },
     }
+    if hint:
+        menu["hint"] = {"type": "plain_text", "text": plain_field(hint, 2000, otherwise=" ")}
+    return menu
 
 
 def _plain_option(text: str, value: str) -> Block:
