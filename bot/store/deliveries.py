@@ -32,17 +32,14 @@ HELD, DISCARDED = "held", "discarded"
 # A release waiting for its channel's next digest, and one listed in a digest (`digest_id`).
 COLLECTED, DIGESTED = "collected", "digested"
 
-# The kinds an admin answers for: posts in the channels they routed.
-CHANNEL_KINDS = (ANNOUNCE, DIGEST)
-# The kinds whose messages a correction of their release updates (a digest through the rows
-# it collected).
-UPDATED_KINDS = (ANNOUNCE, ALERT, SHARE)
 
 _DELIVERY = (
     "id, release_id, channel, state, attempts, due_at, sending_since, last_error, "
     "last_attempt_at, team, kind, conversation, about, target_id, period"
 )
-_CHANNEL_KINDS_SQL = "kind IN ('announce', 'digest')"
+# The deliveries an admin answers for, counted and shown in status pages: the posts in the
+# channels they routed (members' alerts are theirs; shares and updates need nobody).
+_ROUTED = f"kind IN ('{ANNOUNCE}', '{DIGEST}')"
 # A message marked sent: (delivery id, ts, note, conversation).
 SentMark = tuple[int, str | None, str | None, str | None]
 
@@ -360,7 +357,7 @@ class DeliveriesMixin(AuditMixin):
         with self.transaction():
             cursor = self.db.execute(
                 "UPDATE deliveries SET state = CASE WHEN sending_since IS NULL THEN ? ELSE ? "
-                f"END, due_at = ?, attempts = 0 WHERE state = ? AND {where}",
+                f"END, due_at = ?, attempts = 0 WHERE state = ? AND {where} AND {_ROUTED}",
                 [PENDING, SENDING, now, FAILED, *params],
             )
             count = cursor.rowcount
@@ -374,7 +371,8 @@ class DeliveriesMixin(AuditMixin):
         where, params = _team_filter(team)
         counts = dict.fromkeys((PENDING, SENDING, SENT, FAILED, HELD, DISCARDED), 0)
         for state, count in self.db.execute(
-            f"SELECT state, count(*) FROM deliveries WHERE {where} GROUP BY state", params
+            f"SELECT state, count(*) FROM deliveries WHERE {where} AND {_ROUTED} GROUP BY state",
+            params,
         ):
             counts[state] = count
         return counts
@@ -384,7 +382,7 @@ class DeliveriesMixin(AuditMixin):
         return _waiting_sent_failed(
             self.db.execute(
                 "SELECT channel, state, count(*) FROM deliveries WHERE state != ? AND team = ? "
-                "GROUP BY channel, state",
+                f"AND {_ROUTED} GROUP BY channel, state",
                 [DISCARDED, team],
             )
         )
@@ -393,7 +391,7 @@ class DeliveriesMixin(AuditMixin):
         """Per workspace: deliveries waiting, sent and failed (for `workspaces` in a terminal)."""
         return _waiting_sent_failed(
             self.db.execute(
-                "SELECT team, state, count(*) FROM deliveries WHERE state != ? "
+                f"SELECT team, state, count(*) FROM deliveries WHERE state != ? AND {_ROUTED} "
                 "GROUP BY team, state",
                 [DISCARDED],
             )
@@ -404,7 +402,8 @@ class DeliveriesMixin(AuditMixin):
         have a route (a failure in a channel that no longer receives news needs nothing)."""
         where, params = _team_filter(team, "d.team")
         row = self.db.execute(
-            f"SELECT count(*) FROM deliveries d WHERE d.state = ? AND {where} AND EXISTS "
+            f"SELECT count(*) FROM deliveries d WHERE d.state = ? AND {where} AND {_ROUTED} AND "
+            "EXISTS "
             "(SELECT 1 FROM routes r WHERE r.team = d.team AND r.channel = d.channel)",
             [FAILED, *params],
         ).fetchone()
@@ -429,7 +428,8 @@ class DeliveriesMixin(AuditMixin):
             self.db.query(
                 "SELECT d.id, d.team, d.channel, d.state, d.attempts, d.last_error, "
                 "d.release_id, r.title FROM deliveries d JOIN releases r ON r.id = d.release_id "
-                f"WHERE d.state IN ({marks}) AND {where} {failing_only}ORDER BY d.id DESC LIMIT ?",
+                f"WHERE d.state IN ({marks}) AND {where} AND d.{_ROUTED} {failing_only}"
+                "ORDER BY d.id DESC LIMIT ?",
                 [*wanted, *params, limit],
             )
         )
@@ -441,7 +441,7 @@ class DeliveriesMixin(AuditMixin):
         row = self.db.execute(
             "SELECT count(*) FILTER (WHERE last_error LIKE ?), "
             "count(*) FILTER (WHERE last_error NOT LIKE ?) FROM deliveries "
-            f"WHERE state IN (?, ?) AND last_error IS NOT NULL AND {where}",
+            f"WHERE state IN (?, ?) AND last_error IS NOT NULL AND {where} AND {_ROUTED}",
             [RATE_LIMITED + "%", RATE_LIMITED + "%", PENDING, SENDING, *params],
         ).fetchone()
         return row[0], row[1]
