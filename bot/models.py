@@ -21,6 +21,14 @@ TEAM_ID = re.compile(r"^T[A-Z0-9]{2,}$")
 SINGLE_WORKSPACE = ""
 
 
+# What a delivery posts: a release announced in a channel; a release sent to a member whose
+# alert it matched (`channel`: their user ID); a digest of the releases collected for a
+# channel (`period`: the end of the period it covers; `release_id`: the newest it lists); a
+# release a member shared from a search (posted at once, recorded sent, for corrections); an
+# update of an earlier message (`target_id`) to a release's `revision`.
+ANNOUNCE, ALERT, DIGEST, SHARE, UPDATE = "announce", "alert", "digest", "share", "update"
+
+
 class Place(NamedTuple):
     """A channel of one workspace: where a delivery goes. Channel IDs alone do not say it: a
     channel shared between two workspaces (Slack Connect) has the same ID in both."""
@@ -114,10 +122,11 @@ class Delivery:
     team: str = SINGLE_WORKSPACE
     # What it posts (see bot.store.deliveries: ANNOUNCE, ALERT, DIGEST, SHARE, UPDATE); an
     # alert's `channel` is its member's user ID, and `conversation` their DM, once known.
-    kind: str = "announce"
+    kind: str = ANNOUNCE
     conversation: str | None = None
-    about: str | None = None  # an alert: the queries it matched (JSON list)
+    about: str | None = None  # an alert: the queries it matched (JSON list); a share: who
     target_id: int | None = None  # an update: the delivery whose message it updates
+    period: str | None = None  # a digest: the end of the period it covers
 
     @property
     def place(self) -> Place:
@@ -127,6 +136,21 @@ class Delivery:
     def where(self) -> str:
         """The channel, for the log: with its workspace in distribution mode."""
         return f"{self.team}/{self.channel}" if self.team else self.channel
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message the bot posted (an announcement, alert, share or digest), as an update of
+    it needs it: where it is, its ts, what it was, and what it showed (`releases`: a digest's,
+    newest first; else the one release)."""
+
+    delivery: Delivery
+    ts: str
+    releases: tuple[Release, ...]
+
+    @property
+    def conversation(self) -> str:
+        return self.delivery.conversation or self.delivery.channel
 
 
 @dataclass(frozen=True)

@@ -515,7 +515,9 @@ def test_posts_going_out_together_are_marked_sending_and_sent_each_checked_in_on
         c3
     }
 
-    store.mark_all_sent([(d1.id, "1.1", None), (d3.id, "3.3", "sent by the other")], now=4.0)
+    store.mark_all_sent(
+        [(d1.id, "1.1", None, None), (d3.id, "3.3", "sent by the other", None)], now=4.0
+    )
     assert [(row["release_id"], row["state"], row["ts"]) for row in store.delivery_log()] == [
         ("r1", SENT, "1.1"),
         ("r2", SENT, "0.2"),

@@ -231,7 +231,7 @@ class Admin:
     async def send_test(self, user_id: str, channel: str, release: Release) -> tuple[str, bool]:
         """Post a test announcement of `release` in `channel` (audited): the notice to show
         the admin (mrkdwn), and whether it was posted."""
-        failure = await post(self.poster, channel, trial_message(release, user_id))
+        failure = (await post(self.poster, channel, trial_message(release, user_id))).failure
         if failure is not None:
             log.warning("test announcement in %s failed: %s", channel, failure.reason)
             if failure.kind is Failure.UNKNOWN:

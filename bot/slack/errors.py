@@ -91,6 +91,14 @@ MALFORMED = frozenset(
 )  # fmt: skip
 
 
+# Slack's answers when a member cannot be sent a direct message by the app: they left the
+# workspace (deactivated), cannot be found or seen, or are a bot.
+RECIPIENT_GONE = frozenset(
+    {"user_not_found", "user_disabled", "user_not_visible", "cannot_dm_bot",
+     "messages_tab_disabled"}
+)  # fmt: skip
+
+
 def explain(reason: str) -> str:
     """The error code with what an admin can do about it."""
     advice = _ADVICE.get(reason)

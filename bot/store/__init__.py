@@ -13,7 +13,12 @@ tables, brought up to date at start).
 """
 
 from bot.models import (
+    ALERT,
+    ANNOUNCE,
+    DIGEST,
+    SHARE,
     SINGLE_WORKSPACE,
+    UPDATE,
     ArchiveStatus,
     Change,
     Delivery,
@@ -26,10 +31,10 @@ from bot.models import (
     Route,
 )
 from bot.store import schema
+from bot.store.alerts import AlertsMixin
 from bot.store.base import BACKUP_PAGES, BUSY_TIMEOUT_MS, SchemaTooNew, StoreBase
 from bot.store.deliveries import (
     COLLECTED,
-    DIGEST,
     DIGESTED,
     DISCARDED,
     FAILED,
@@ -67,6 +72,7 @@ class Store(
     RoutesMixin,
     DeliveriesMixin,
     DigestsMixin,
+    AlertsMixin,
     InstallationsMixin,
     StateMixin,
     StoreBase,
@@ -83,6 +89,8 @@ class Store(
 # What the rest of the bot imports from here; the row types are bot.models' (re-exported for
 # code written before they moved there).
 __all__ = [
+    "ALERT",
+    "ANNOUNCE",
     "BACKUP_PAGES",
     "BAD_ITEM_EXAMPLES",
     "BUSY_TIMEOUT_MS",
@@ -106,9 +114,11 @@ __all__ = [
     "SEARCH_WEIGHTS",
     "SENDING",
     "SENT",
+    "SHARE",
     "SINGLE_WORKSPACE",
     "TOKENIZER",
     "UNDATED_KEY",
+    "UPDATE",
     "ArchiveStatus",
     "Change",
     "Delivery",

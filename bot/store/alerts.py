@@ -34,10 +34,17 @@ class AlertsMixin(StoreBase):
 
     def pause_alerts(self, *, team: str, user: str, why: str, now: float) -> int:
         """Stop sending `user`'s alerts (they left the workspace, or cannot be messaged): kept,
-        and resumed when they next use them. How many were paused."""
-        cursor = self.db.execute(
-            "UPDATE alerts SET paused = ?, paused_at = ? WHERE team = ? AND user_id = ? "
-            "AND paused IS NULL",
-            [why, now, team, user],
-        )
+        and resumed when they next use them; what was queued for them is given up on, quietly
+        (one refusal, not one per release). How many alerts were paused."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE deliveries SET state = 'failed', last_error = ? WHERE kind = 'alert' "
+                "AND team = ? AND channel = ? AND state = 'pending'",
+                [why, team, user],
+            )
+            cursor = self.db.execute(
+                "UPDATE alerts SET paused = ?, paused_at = ? WHERE team = ? AND user_id = ? "
+                "AND paused IS NULL",
+                [why, now, team, user],
+            )
         return cursor.rowcount

@@ -3,10 +3,23 @@ and the leases that let one process at a time post to a channel."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from bot.models import SINGLE_WORKSPACE, Delivery, Held, Holder, Lease, Place
+from bot.models import (
+    ALERT,
+    ANNOUNCE,
+    DIGEST,
+    SHARE,
+    SINGLE_WORKSPACE,
+    UPDATE,
+    Delivery,
+    Held,
+    Holder,
+    Lease,
+    Place,
+)
 from bot.store.base import StoreBase, float_or_none, rows_for
 from bot.store.routes import AuditMixin
 
@@ -19,23 +32,16 @@ HELD, DISCARDED = "held", "discarded"
 # A release waiting for its channel's next digest, and one listed in a digest (`digest_id`).
 COLLECTED, DIGESTED = "collected", "digested"
 
-# What a delivery posts: a release announced in a channel; a release sent to a member whose
-# alert it matched (`channel`: their user ID); a digest of the releases collected for a
-# channel (`period`: the end of the period it covers; `release_id`: the newest it lists); a
-# release a member shared from a search (posted at once, recorded sent, for corrections); an
-# update of an earlier message (`target_id`) to a release's `revision`.
-ANNOUNCE, ALERT, DIGEST, SHARE, UPDATE = "announce", "alert", "digest", "share", "update"
-# The kinds an admin answers for: posts in the channels they routed.
-CHANNEL_KINDS = (ANNOUNCE, DIGEST)
-# The kinds whose messages a correction of their release updates (a digest through the rows
-# it collected).
-UPDATED_KINDS = (ANNOUNCE, ALERT, SHARE)
 
 _DELIVERY = (
     "id, release_id, channel, state, attempts, due_at, sending_since, last_error, "
-    "last_attempt_at, team, kind, conversation, about, target_id"
+    "last_attempt_at, team, kind, conversation, about, target_id, period"
 )
-_CHANNEL_KINDS_SQL = "kind IN ('announce', 'digest')"
+# The deliveries an admin answers for, counted and shown in status pages: the posts in the
+# channels they routed (members' alerts are theirs; shares and updates need nobody).
+_ROUTED = f"kind IN ('{ANNOUNCE}', '{DIGEST}')"
+# A message marked sent: (delivery id, ts, note, conversation).
+SentMark = tuple[int, str | None, str | None, str | None]
 
 
 def create_delivery_indexes(store: StoreBase) -> None:
@@ -207,10 +213,13 @@ class DeliveriesMixin(AuditMixin):
             )
             if cursor.rowcount != 1:
                 return None
+            # The release's revision as this try posts it: a correction after it is an update.
             self.db.execute(
                 "UPDATE deliveries SET state = ?, attempts = attempts + 1, "
-                "sending_since = coalesce(sending_since, ?), last_attempt_at = ? WHERE id = ?",
-                [SENDING, now, now, delivery_id],
+                "sending_since = coalesce(sending_since, ?), last_attempt_at = ?, "
+                "revision = CASE WHEN kind = ? THEN revision ELSE "
+                "(SELECT revision FROM releases WHERE id = release_id) END WHERE id = ?",
+                [SENDING, now, now, UPDATE, delivery_id],
             )
             return delivery.attempts + 1
 
@@ -224,22 +233,78 @@ class DeliveriesMixin(AuditMixin):
             return [self.begin_post(i, owner=owner, ttl=ttl, now=now) for i in delivery_ids]
 
     def mark_sent(
-        self, delivery_id: int, *, ts: str | None, now: float, note: str | None = None
+        self,
+        delivery_id: int,
+        *,
+        ts: str | None,
+        now: float,
+        note: str | None = None,
+        conversation: str | None = None,
     ) -> None:
-        """The post is in the channel (whoever found that out): `note` says how, if unusual."""
+        """The post is in the channel (whoever found that out): `note` says how, if unusual;
+        `conversation`: where it is, when not the delivery's channel (an alert's DM). A
+        release corrected while it was being posted gets its update queued at once."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE deliveries SET state = ?, ts = ?, sent_at = ?, last_error = NULL, "
+                "note = ?, conversation = coalesce(?, conversation) WHERE id = ?",
+                [SENT, ts, now, note, conversation, delivery_id],
+            )
+            self._queue_updates(
+                "d.id = ? AND d.revision < r.revision", [delivery_id], now=now, changed=None
+            )
+
+    def mark_all_sent(self, posted: Sequence[SentMark], *, now: float) -> None:
+        """`mark_sent` for each (delivery id, ts, note, conversation) of `posted`, in one
+        transaction."""
+        with self.transaction():
+            for delivery_id, ts, note, conversation in posted:
+                self.mark_sent(delivery_id, ts=ts, now=now, note=note, conversation=conversation)
+
+    def record_share(
+        self, release_id: str, place: Place, *, ts: str | None, user: str, now: float
+    ) -> None:
+        """A release `user` shared into `place` is there (posted at once, not queued): kept as
+        a sent delivery, so that a correction of the release updates it too."""
         self.db.execute(
-            "UPDATE deliveries SET state = ?, ts = ?, sent_at = ?, last_error = NULL, note = ? "
-            "WHERE id = ?",
-            [SENT, ts, now, note, delivery_id],
+            "INSERT INTO deliveries (release_id, team, channel, state, attempts, due_at, "
+            "created_at, sent_at, ts, kind, about, revision) VALUES "
+            "(?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, (SELECT revision FROM releases WHERE id = ?))",
+            [release_id, place.team, place.channel, SENT, now, now, now, ts, SHARE, user,
+             release_id],
+        )  # fmt: skip
+
+    def queue_corrections(self, release_id: str, changed: Sequence[str], *, now: float) -> int:
+        """The release's title, excerpt, categories or image changed (its revision is new):
+        queue an update of every message of it already posted (announcements, alerts, shares,
+        and the digests listing it), once per message and revision. How many."""
+        return self._queue_updates(
+            "d.release_id = ?", [release_id], now=now, changed=json.dumps(list(changed))
         )
 
-    def mark_all_sent(
-        self, posted: Sequence[tuple[int, str | None, str | None]], *, now: float
-    ) -> None:
-        """`mark_sent` for each (delivery id, ts, note) of `posted`, in one transaction."""
-        with self.transaction():
-            for delivery_id, ts, note in posted:
-                self.mark_sent(delivery_id, ts=ts, now=now, note=note)
+    def _queue_updates(
+        self, where: str, params: Sequence[Any], *, now: float, changed: str | None
+    ) -> int:
+        """Queue an update, to its release's revision, of each sent message `where` selects
+        (`d`: the delivery of the message, `r`: its release); a digest's message through the
+        rows it collected. `changed`: what changed, as a JSON list, if known."""
+        selected = (
+            "SELECT d.id AS target, d.team AS team, coalesce(d.conversation, d.channel) AS place, "
+            "r.id AS release, r.revision AS revision "
+            "FROM deliveries d JOIN releases r ON r.id = d.release_id "
+            f"WHERE {where} AND d.kind IN ('{ANNOUNCE}', '{ALERT}', '{SHARE}') "
+            f"AND d.state = '{SENT}' AND d.ts IS NOT NULL "
+            "UNION ALL SELECT g.id, g.team, g.channel, r.id, r.revision FROM deliveries d "
+            "JOIN releases r ON r.id = d.release_id JOIN deliveries g ON g.id = d.digest_id "
+            f"WHERE {where} AND g.state = '{SENT}' AND g.ts IS NOT NULL"
+        )
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO deliveries (kind, target_id, team, channel, release_id, "
+            "revision, state, attempts, due_at, created_at, about) "
+            f"SELECT ?, target, team, place, release, revision, ?, 0, ?, ?, ? FROM ({selected})",
+            [UPDATE, PENDING, now, now, changed, *params, *params],
+        )
+        return cursor.rowcount
 
     def reschedule(
         self,
@@ -301,7 +366,7 @@ class DeliveriesMixin(AuditMixin):
         with self.transaction():
             cursor = self.db.execute(
                 "UPDATE deliveries SET state = CASE WHEN sending_since IS NULL THEN ? ELSE ? "
-                f"END, due_at = ?, attempts = 0 WHERE state = ? AND {where}",
+                f"END, due_at = ?, attempts = 0 WHERE state = ? AND {where} AND {_ROUTED}",
                 [PENDING, SENDING, now, FAILED, *params],
             )
             count = cursor.rowcount
@@ -315,7 +380,8 @@ class DeliveriesMixin(AuditMixin):
         where, params = _team_filter(team)
         counts = dict.fromkeys((PENDING, SENDING, SENT, FAILED, HELD, DISCARDED), 0)
         for state, count in self.db.execute(
-            f"SELECT state, count(*) FROM deliveries WHERE {where} GROUP BY state", params
+            f"SELECT state, count(*) FROM deliveries WHERE {where} AND {_ROUTED} GROUP BY state",
+            params,
         ):
             counts[state] = count
         return counts
@@ -325,7 +391,7 @@ class DeliveriesMixin(AuditMixin):
         return _waiting_sent_failed(
             self.db.execute(
                 "SELECT channel, state, count(*) FROM deliveries WHERE state != ? AND team = ? "
-                "GROUP BY channel, state",
+                f"AND {_ROUTED} GROUP BY channel, state",
                 [DISCARDED, team],
             )
         )
@@ -334,7 +400,7 @@ class DeliveriesMixin(AuditMixin):
         """Per workspace: deliveries waiting, sent and failed (for `workspaces` in a terminal)."""
         return _waiting_sent_failed(
             self.db.execute(
-                "SELECT team, state, count(*) FROM deliveries WHERE state != ? "
+                f"SELECT team, state, count(*) FROM deliveries WHERE state != ? AND {_ROUTED} "
                 "GROUP BY team, state",
                 [DISCARDED],
             )
@@ -345,7 +411,8 @@ class DeliveriesMixin(AuditMixin):
         have a route (a failure in a channel that no longer receives news needs nothing)."""
         where, params = _team_filter(team, "d.team")
         row = self.db.execute(
-            f"SELECT count(*) FROM deliveries d WHERE d.state = ? AND {where} AND EXISTS "
+            f"SELECT count(*) FROM deliveries d WHERE d.state = ? AND {where} AND {_ROUTED} AND "
+            "EXISTS "
             "(SELECT 1 FROM routes r WHERE r.team = d.team AND r.channel = d.channel)",
             [FAILED, *params],
         ).fetchone()
@@ -370,7 +437,8 @@ class DeliveriesMixin(AuditMixin):
             self.db.query(
                 "SELECT d.id, d.team, d.channel, d.state, d.attempts, d.last_error, "
                 "d.release_id, r.title FROM deliveries d JOIN releases r ON r.id = d.release_id "
-                f"WHERE d.state IN ({marks}) AND {where} {failing_only}ORDER BY d.id DESC LIMIT ?",
+                f"WHERE d.state IN ({marks}) AND {where} AND d.{_ROUTED} {failing_only}"
+                "ORDER BY d.id DESC LIMIT ?",
                 [*wanted, *params, limit],
             )
         )
@@ -382,7 +450,7 @@ class DeliveriesMixin(AuditMixin):
         row = self.db.execute(
             "SELECT count(*) FILTER (WHERE last_error LIKE ?), "
             "count(*) FILTER (WHERE last_error NOT LIKE ?) FROM deliveries "
-            f"WHERE state IN (?, ?) AND last_error IS NOT NULL AND {where}",
+            f"WHERE state IN (?, ?) AND last_error IS NOT NULL AND {where} AND {_ROUTED}",
             [RATE_LIMITED + "%", RATE_LIMITED + "%", PENDING, SENDING, *params],
         ).fetchone()
         return row[0], row[1]

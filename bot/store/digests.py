@@ -13,17 +13,9 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from bot.models import IMMEDIATE, SINGLE_WORKSPACE, Place, Release, Route, Schedule
+from bot.models import DIGEST, IMMEDIATE, SINGLE_WORKSPACE, Place, Route, Schedule
 from bot.schedule import is_valid, next_boundary
-from bot.store.deliveries import (
-    COLLECTED,
-    DIGEST,
-    DIGESTED,
-    DISCARDED,
-    PENDING,
-    _team_filter,
-)
-from bot.store.releases import _RELEASE, _release_from_row
+from bot.store.deliveries import COLLECTED, DIGESTED, DISCARDED, PENDING, _team_filter
 from bot.store.routes import _ROUTE, AuditMixin, _route
 
 
@@ -139,16 +131,6 @@ class DigestsMixin(AuditMixin):
             [DISCARDED, COLLECTED, place.team, place.channel],
         )
         return cursor.rowcount
-
-    def digest_releases(self, digest_id: int) -> list[Release]:
-        """The releases a digest lists, newest first (undated ones last)."""
-        rows = self.db.query(
-            f"SELECT {', '.join('r.' + name for name in _RELEASE.split(', '))} "
-            "FROM deliveries d JOIN releases r ON r.id = d.release_id WHERE d.digest_id = ? "
-            "ORDER BY r.published IS NULL, r.published DESC, r.first_seen DESC, d.id",
-            [digest_id],
-        )
-        return [_release_from_row(row) for row in rows]
 
     def digest_counts(self, team: str | None, *, now: float) -> dict[str, Any]:
         """For status and the admin Home, of `team` (None: of every workspace): routes by

@@ -7,15 +7,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.models import Release
+from bot.models import DIGEST, Message, Release
 from bot.store.base import int_value, rows_for
+from bot.store.deliveries import SENT, DeliveriesMixin
 from bot.store.search_index import SearchIndexMixin, rowid_for
 
 # The columns a Release is made of.
 _RELEASE = "id, title, link, published, categories, author, excerpt, body, image_url"
 
 
-class ReleasesMixin(SearchIndexMixin):
+class ReleasesMixin(SearchIndexMixin, DeliveriesMixin):
     """Stores releases (with their search index rows) and reads them back."""
 
     def known_release_ids(self, ids: Iterable[str]) -> set[str]:
@@ -63,7 +64,15 @@ class ReleasesMixin(SearchIndexMixin):
                 return False
             if row["image_url"] is None:
                 row["image_url"] = existing[-1]  # the archive may lack what the RSS had
+            before = dict(zip(fields, existing, strict=False), image_url=existing[-1])
+            # What members saw of it: a change there is a correction of every message of it.
+            seen = [name for name in _SEEN if before[name] != row[name]]
             self.db.table("releases").update(release.id, {**row, "updated_at": now})
+            if seen:
+                self.db.execute(
+                    "UPDATE releases SET revision = revision + 1 WHERE id = ?", [release.id]
+                )
+                self.queue_corrections(release.id, seen, now=now)
             if existing[2] != row["published"]:  # keep rowids in publication order
                 self.db.execute(
                     "UPDATE releases SET rowid = ? WHERE id = ?",
@@ -97,6 +106,32 @@ class ReleasesMixin(SearchIndexMixin):
         rows = list(self.db.query(f"SELECT {_RELEASE} FROM releases WHERE id = ?", [release_id]))
         return _release_from_row(rows[0]) if rows else None
 
+    def digest_releases(self, digest_id: int) -> list[Release]:
+        """The releases a digest lists, newest first (undated ones last): what the outbox
+        posts for it (see bot/store/digests.py)."""
+        rows = self.db.query(
+            f"SELECT {', '.join('r.' + name for name in _RELEASE.split(', '))} "
+            "FROM deliveries d JOIN releases r ON r.id = d.release_id WHERE d.digest_id = ? "
+            "ORDER BY r.published IS NULL, r.published DESC, r.first_seen DESC, d.id",
+            [digest_id],
+        )
+        return [_release_from_row(row) for row in rows]
+
+    def message(self, delivery_id: int) -> Message | None:
+        """The message a sent delivery posted, with what it shows now (None: none posted)."""
+        found = self.delivery(delivery_id)
+        row = self.db.execute(
+            "SELECT ts FROM deliveries WHERE id = ? AND state = ?", [delivery_id, SENT]
+        ).fetchone()
+        if found is None or row is None or row[0] is None:
+            return None
+        if found.kind == DIGEST:
+            releases = tuple(self.digest_releases(delivery_id))
+        else:
+            release = self.release(found.release_id)
+            releases = (release,) if release is not None else ()
+        return Message(found, row[0], releases) if releases else None
+
     def latest_releases(self, limit: int) -> list[Release]:
         rows = self.db.query(
             f"SELECT {_RELEASE} FROM releases ORDER BY published DESC, first_seen DESC LIMIT ?",
@@ -117,6 +152,11 @@ class ReleasesMixin(SearchIndexMixin):
             )
         }
         return [found[rowid] for rowid in rowids if rowid in found]
+
+
+# The fields an announcement shows (the link is its title's and button's target, and a release
+# whose link changed is recognised by its guid: a new link alone is not worth an update).
+_SEEN = ("title", "excerpt", "categories", "image_url")
 
 
 def categories_json(categories: Iterable[str]) -> str:

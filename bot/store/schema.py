@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.models import ANNOUNCE
 from bot.store.alerts import create_alerts
-from bot.store.deliveries import ANNOUNCE, PENDING, create_delivery_indexes
+from bot.store.deliveries import PENDING, create_delivery_indexes
 from bot.store.installations import create_installations
 from bot.store.releases import categories_json
 from bot.store.search_index import (

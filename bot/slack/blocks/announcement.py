@@ -127,13 +127,13 @@ def shared_message(release: Release, user_id: str) -> Message:
     return {"text": announcement_text(release), "blocks": shared_blocks(release, user_id)}
 
 
-def shared_blocks(release: Release, user_id: str) -> list[Block]:
+def shared_blocks(release: Release, user_id: str, *, with_image: bool = True) -> list[Block]:
     """An announcement posted because a member shared it from their search results."""
     note = {
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": f"Shared by {_member(user_id, 'a member')}"}],
     }
-    return [*announcement_blocks(release), note]
+    return [*announcement_blocks(release, with_image=with_image), note]
 
 
 def just_shared_text(user_id: str) -> str:

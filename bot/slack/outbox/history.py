@@ -14,8 +14,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.blocks.announcement import EVENT_TYPE
+from bot.slack.blocks.digest import DIGEST_EVENT_TYPE
 from bot.slack.errors import Failure, SlackFailure, classify
-from bot.store import Delivery
+from bot.store import DIGEST, Delivery
 
 # How far around our own "sending" marks we look for a post in history: covers clock skew
 # between this machine and Slack, and a post request that took its time (timeouts, retries).
@@ -30,11 +31,28 @@ class HistoryUnreadable(Exception):
         self.failure = failure
 
 
+def _is_ours(message: dict[str, object], delivery: Delivery) -> bool:
+    """Whether `message` is this delivery's, by its metadata: a digest's names its period,
+    anything else's the release."""
+    metadata = message.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    payload = metadata.get("event_payload")
+    payload = payload if isinstance(payload, dict) else {}
+    if delivery.kind == DIGEST:
+        return (
+            metadata.get("event_type") == DIGEST_EVENT_TYPE
+            and payload.get("period") == delivery.period
+        )
+    return (
+        metadata.get("event_type") == EVENT_TYPE and payload.get("item_id") == delivery.release_id
+    )
+
+
 async def find_posted(
-    client: AsyncWebClient, delivery: Delivery, clock: Callable[[], float]
+    client: AsyncWebClient, delivery: Delivery, conversation: str, clock: Callable[[], float]
 ) -> str | None:
-    """The ts of this delivery's message if it is in the channel, else None; raises
-    HistoryUnreadable when that cannot be known.
+    """The ts of this delivery's message if it is in `conversation` (its channel, or an
+    alert's DM), else None; raises HistoryUnreadable when that cannot be known.
 
     Every message of the time its tries may have landed in is read, however many pages
     that takes: from a little before the first try to a little after the last.
@@ -49,7 +67,7 @@ async def find_posted(
     while True:
         try:
             page = await client.conversations_history(
-                channel=delivery.channel,
+                channel=conversation,
                 include_all_metadata=True,
                 limit=200,
                 cursor=cursor,
@@ -60,12 +78,7 @@ async def find_posted(
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
             raise HistoryUnreadable(classify(error)) from None
         for message in page.get("messages") or ():
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if (
-                metadata.get("event_type") == EVENT_TYPE
-                and payload.get("item_id") == delivery.release_id
-            ):
+            if isinstance(message, dict) and _is_ours(message, delivery):
                 ts: str | None = message.get("ts")
                 return ts
         cursor = (page.get("response_metadata") or {}).get("next_cursor") or None

@@ -27,16 +27,16 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.models import Holder, Place, Release
-from bot.slack.blocks.announcement import announcement, minimal_announcement
+from bot.models import Holder, Message, Place, Release
+from bot.slack.blocks.posts import corrected, post_message
 from bot.slack.blocks.shapes import Announcement, json_object
-from bot.slack.errors import MALFORMED, Failure, classify
+from bot.slack.errors import MALFORMED, RECIPIENT_GONE, Failure, SlackFailure, classify
 from bot.slack.outbox.group import GroupCommit
 from bot.slack.outbox.history import HistoryUnreadable, find_posted
 from bot.slack.outbox.schedule import Scheduling
 from bot.slack.posting import join
 from bot.slack.tokens import WrongKey
-from bot.store import SENDING, Delivery, Store
+from bot.store import ALERT, ANNOUNCE, DIGEST, SENDING, SHARE, UPDATE, Delivery, Store
 
 log = logging.getLogger("bot.slack.outbox")  # one logger for the whole outbox
 
@@ -47,12 +47,23 @@ ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
 @dataclass(frozen=True)
 class Posted:
     """A delivery that is in its channel, to be marked sent: posted now, or `found` there (an
-    earlier try's post, whose answer was lost). `ts`: the message's, `note`: how, if unusual."""
+    earlier try's post, whose answer was lost). `ts`: the message's, `note`: how, if unusual;
+    `conversation`: where it is, when not the delivery's channel (an alert's DM)."""
 
     delivery: Delivery
     ts: str | None
     note: str | None = None
     found: bool = False
+    conversation: str | None = None
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a delivery shows, read in the transaction that claims it: its releases (a
+    digest's, newest first; else one), and for an update the message it updates."""
+
+    releases: tuple[Release, ...]
+    message: Message | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,7 @@ class _Claim:
     attempt: int
     at: float  # wall clock, as recorded with the lease
     at_monotonic: float
-    release: Release | None  # what to post, read right after (None: gone, never posted)
+    content: Content | None  # what to post, read right after (None: gone, never posted)
 
 
 class Sending(Scheduling):
@@ -72,7 +83,7 @@ class Sending(Scheduling):
     clients: ClientFor
     holder: Holder
     lease_ttl: float
-    _claims: GroupCommit[Delivery, tuple[int | None, float, Release | None]]  # _begin_posts
+    _claims: GroupCommit[Delivery, tuple[int | None, float, Content | None]]  # _begin_posts
     _sent_marks: GroupCommit[Posted, None]  # see _mark_all_sent
     _lost: set[Place]  # channels found taken by another process
     _last_post: dict[Place, float]  # when each channel was last posted to (monotonic)
@@ -105,20 +116,77 @@ class Sending(Scheduling):
                 )
             )
             return None
-        if delivery.state == SENDING:
+        conversation = delivery.channel
+        if delivery.kind == ALERT:  # to a member: the app's DM with them
+            opened = await self._open_dm(client, delivery)
+            if opened is None:
+                return None
+            conversation = opened
+        # An update found "sending" is made again: the same edit twice shows once.
+        if delivery.state == SENDING and delivery.kind != UPDATE:
             try:
-                ts = await find_posted(client, delivery, self.clock)
+                ts = await find_posted(client, delivery, conversation, self.clock)
             except HistoryUnreadable as unreadable:
                 await self._wait_for_history(delivery, unreadable.failure)
                 return None
             if ts is not None:
-                return Posted(delivery, ts, found=True)
-        return await self._post_release(client, delivery)
+                return Posted(
+                    delivery, ts, found=True, conversation=_if_other(conversation, delivery)
+                )
+        return await self._post_release(client, delivery, conversation)
 
-    async def _post_release(self, client: AsyncWebClient, delivery: Delivery) -> Posted | None:
-        """Post, joining a public channel once if need be; a message Slack rejects as malformed
-        goes again without its image, then as a minimal message, the reason recorded."""
-        channel, where = delivery.channel, delivery.where
+    async def _open_dm(self, client: AsyncWebClient, delivery: Delivery) -> str | None:
+        """The app's DM with an alert's member (`conversations.open` answers the same one each
+        time); None when it cannot be had now, the delivery then settled."""
+        try:
+            answer = await client.conversations_open(users=delivery.channel)
+            conversation = (answer.get("channel") or {}).get("id")
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            failure = classify(error)
+        else:
+            if isinstance(conversation, str) and conversation:
+                return conversation
+            failure = SlackFailure(Failure.UNKNOWN, "conversations.open named no conversation")
+        if failure.code in RECIPIENT_GONE:
+            await self._unreachable(delivery, failure)
+        else:
+            # Nothing was posted by this try; an earlier one's outcome stays as unknown as it was.
+            await self._retry(
+                delivery,
+                failure,
+                outcome_known=delivery.state != SENDING,
+                counted=True,
+                give_up=failure.kind is not Failure.NEEDS_ADMIN,
+            )
+        return None
+
+    async def _unreachable(self, delivery: Delivery, failure: SlackFailure) -> None:
+        """An alert's member cannot be messaged (gone from the workspace, or the app may not
+        write to them): this delivery is given up on and their alerts paused, quietly, so
+        that nothing piles up; their next alert command resumes them."""
+        why = f"{failure.reason}: the member cannot receive direct messages from the app"
+        log.info("alerts to %s paused: %s", delivery.where, failure.reason)
+        now = self.clock()
+
+        def give_up(store: Store) -> None:
+            with store.transaction():
+                store.mark_failed(
+                    delivery.id,
+                    attempt=delivery.attempts,
+                    error=why,
+                    outcome_known=delivery.state != SENDING,
+                )
+                store.pause_alerts(team=delivery.team, user=delivery.channel, why=why, now=now)
+
+        await self.db.write(give_up)
+
+    async def _post_release(
+        self, client: AsyncWebClient, delivery: Delivery, conversation: str
+    ) -> Posted | None:
+        """Post (or, for an update, edit), joining a public channel once if need be; a message
+        Slack rejects as malformed goes again without its image, then as a minimal message, the
+        reason recorded."""
+        where = delivery.where
         with_image: bool | None = None  # as the release has one, until Slack rejects it
         minimal, joined = False, False
         note: str | None = None
@@ -137,33 +205,49 @@ class Sending(Scheduling):
                     delivery.release_id, where, time.monotonic() - claim.at_monotonic,
                 )  # fmt: skip
                 return None
-            release = claim.release
-            if release is None:  # impossible through the foreign key, but never post garbage
+            content = claim.content
+            if content is None:  # gone since it was queued: never post garbage
                 await self._release_missing(delivery)
                 return None
             if with_image is None:
-                with_image = bool(release.image_url)
+                with_image = bool(content.releases[0].image_url)
             self._last_post[delivery.place] = time.monotonic()
             try:
-                response = await self._post(client, channel, release, with_image, minimal)
+                response = await self._send(
+                    client, delivery, conversation, content, with_image, minimal
+                )
             except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
                 failure = classify(error)
             else:
-                return Posted(delivery, response.get("ts"), note)
+                posted_in = response.get("channel")
+                return Posted(
+                    delivery,
+                    response.get("ts"),
+                    note,
+                    conversation=_if_other(
+                        posted_in if isinstance(posted_in, str) else conversation, delivery
+                    ),
+                )
+            if delivery.kind == ALERT and failure.code in RECIPIENT_GONE:
+                await self._unreachable(delivery, failure)
+                return None
             if failure.kind is Failure.NOT_IN_CHANNEL and not joined:
                 joined = True
-                if (await join(client, channel)).failure is None:
+                if (await join(client, conversation)).failure is None:
                     continue
             elif failure.reason in MALFORMED and with_image:
                 # Slack rejects the whole message when it cannot fetch the image.
-                log.warning("retrying %s without its image (%s)", release.id, release.image_url)
+                log.warning(
+                    "retrying %s without its image (%s)",
+                    delivery.release_id, content.releases[0].image_url,
+                )  # fmt: skip
                 with_image = False
                 continue
             elif failure.reason in MALFORMED and not minimal:
                 note = (
                     f"sent as a minimal message: Slack rejected the announcement ({failure.reason})"
                 )
-                log.warning("%s in %s: %s", release.id, where, note)
+                log.warning("%s in %s: %s", delivery.release_id, where, note)
                 minimal = True
                 continue
             break
@@ -171,11 +255,16 @@ class Sending(Scheduling):
         return None
 
     async def _release_missing(self, delivery: Delivery) -> None:
+        error = (
+            "the message to update is gone"
+            if delivery.kind == UPDATE
+            else "release missing from the database"
+        )
         await self.db.write(
             lambda store: store.mark_failed(
                 delivery.id,
                 attempt=delivery.attempts,
-                error="release missing from the database",
+                error=error,
                 outcome_known=True,  # nothing was posted
             )
         )
@@ -190,10 +279,12 @@ class Sending(Scheduling):
                 delivery.release_id, delivery.where, posted.ts,
             )  # fmt: skip
         else:
-            log.info("announced %s in %s", delivery.release_id, delivery.where)
+            log.info("%s %s in %s", _DID[delivery.kind], delivery.release_id, delivery.where)
 
     def _mark_all_sent(self, store: Store, posted: Sequence[Posted]) -> list[None]:
-        store.mark_all_sent([(p.delivery.id, p.ts, p.note) for p in posted], now=self.clock())
+        store.mark_all_sent(
+            [(p.delivery.id, p.ts, p.note, p.conversation) for p in posted], now=self.clock()
+        )
         return [None] * len(posted)
 
     async def _claim(self, delivery: Delivery) -> _Claim | None:
@@ -211,22 +302,33 @@ class Sending(Scheduling):
 
     def _begin_posts(
         self, store: Store, deliveries: Sequence[Delivery]
-    ) -> list[tuple[int | None, float, Release | None]]:
+    ) -> list[tuple[int | None, float, Content | None]]:
         """Each delivery's attempt (None: not ours to post), the wall clock of the transaction
-        that marked them, and the release to post, read once for all of its deliveries."""
+        that marked them, and what to post, a release read once for all of its deliveries."""
         now = self.clock()
         owner, ttl = self.holder.owner, self.lease_ttl
         ids = [delivery.id for delivery in deliveries]
-        with store.transaction():  # the marks and the releases they post, or neither
+        read: dict[str, Content | None] = {}
+
+        def content(delivery: Delivery) -> Content | None:
+            if delivery.kind == DIGEST:
+                releases = store.digest_releases(delivery.id)
+                return Content(tuple(releases)) if releases else None
+            if delivery.kind == UPDATE:
+                message = store.message(delivery.target_id) if delivery.target_id else None
+                return Content(message.releases, message) if message else None
+            if delivery.release_id not in read:
+                release = store.release(delivery.release_id)
+                read[delivery.release_id] = Content((release,)) if release else None
+            return read[delivery.release_id]
+
+        with store.transaction():  # the marks and what they post, or neither
             attempts = store.begin_posts(ids, owner=owner, ttl=ttl, now=now)
-            taken = [
-                d.release_id for d, a in zip(deliveries, attempts, strict=True) if a is not None
+            contents = [
+                None if attempt is None else content(delivery)
+                for delivery, attempt in zip(deliveries, attempts, strict=True)
             ]
-            releases = {release_id: store.release(release_id) for release_id in set(taken)}
-        return [
-            (attempt, now, None if attempt is None else releases[delivery.release_id])
-            for delivery, attempt in zip(deliveries, attempts, strict=True)
-        ]
+        return [(attempt, now, what) for attempt, what in zip(attempts, contents, strict=True)]
 
     def _still_ours(self, claim: _Claim) -> bool:
         """Whether at least half of the lease taken with `claim` is left, by both clocks (a
@@ -234,17 +336,40 @@ class Sending(Scheduling):
         half = self.lease_ttl / 2
         return time.monotonic() - claim.at_monotonic < half and self.clock() - claim.at < half
 
-    async def _post(
+    async def _send(
         self,
         client: AsyncWebClient,
-        channel: str,
-        release: Release,
+        delivery: Delivery,
+        conversation: str,
+        content: Content,
         with_image: bool,
         minimal: bool,
     ) -> Any:
-        message = _message(release, with_image=with_image, minimal=minimal)
+        """`chat.postMessage` of the delivery's message, or for an update `chat.update` of the
+        message it corrects, rebuilt from the release as it is now."""
+        if content.message is not None:  # an update
+            target = content.message.delivery
+            message = corrected(
+                _message(
+                    target.kind, content.releases, target.about, target.period,
+                    with_image=with_image, minimal=minimal,
+                ),
+                delivery.about,
+                self.clock(),
+            )  # fmt: skip
+            return await client.chat_update(
+                channel=conversation,
+                ts=content.message.ts,
+                text=message["text"],
+                blocks=message["blocks"],
+                metadata=json_object(message["metadata"]),
+            )
+        message = _message(
+            delivery.kind, content.releases, delivery.about, delivery.period,
+            with_image=with_image, minimal=minimal,
+        )  # fmt: skip
         return await client.chat_postMessage(
-            channel=channel,
+            channel=conversation,
             text=message["text"],
             blocks=message.get("blocks"),  # None: none sent
             metadata=json_object(message["metadata"]),
@@ -253,10 +378,33 @@ class Sending(Scheduling):
         )
 
 
+# How the log says a delivery of each kind went out.
+_DID = {
+    ANNOUNCE: "announced",
+    ALERT: "sent the alert of",
+    DIGEST: "posted the digest ending with",
+    SHARE: "shared",
+    UPDATE: "updated the message of",
+}
+
+
+def _if_other(conversation: str, delivery: Delivery) -> str | None:
+    """`conversation` when it is not the delivery's channel (an alert's DM), else None."""
+    return None if conversation == delivery.channel else conversation
+
+
 @functools.lru_cache(maxsize=8)
-def _message(release: Release, *, with_image: bool, minimal: bool) -> Announcement:
-    """The announcement of `release`, built once for all the channels it goes to (a release
-    edited since is another `Release`, so another message). Never changed by its users."""
-    return (
-        minimal_announcement(release) if minimal else announcement(release, with_image=with_image)
+def _message(
+    kind: str,
+    releases: tuple[Release, ...],
+    about: str | None,
+    period: str | None,
+    *,
+    with_image: bool,
+    minimal: bool,
+) -> Announcement:
+    """A delivery's message, built once for all the channels it goes to (a release edited
+    since is another `Release`, so another message). Never changed by its users."""
+    return post_message(
+        kind, releases, about=about, period=period, with_image=with_image, minimal=minimal
     )
