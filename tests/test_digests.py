@@ -29,11 +29,12 @@ from standins.block_kit import message_error
 from standins.feed_server import FeedServer, make_item
 from standins.slack_api import FakeResponse, SlackApi
 from standins.slack_requests import home_action_body, view_submission_body
-from tests.conftest import eventually, mrkdwn_texts
+from tests.conftest import CHANNEL, bot_env, eventually, mrkdwn_texts
 from tests.test_admin import ADMIN, EXTRA, MEMBER, POLICY_NEWS, PRESS_NEWS, at, command
 from tests.test_admin import feed as feed  # the feed fixture: one release per category
 from tests.test_bot import InspectedBot
 from tests.test_home import open_home, post
+from tests.test_process import BotProcess
 
 BERLIN, CHICAGO = "Europe/Berlin", "America/Chicago"
 MONDAY_NINE = Schedule(WEEKLY, 9, BERLIN, 0)
@@ -162,19 +163,37 @@ async def test_a_weekly_digest_collects_three_releases_into_one_digest_at_its_ho
     [digest] = digest_rows(bot.store)
     assert digest["period"] == period_key(coming)
     assert digest["release_id"] == make_item(6).item_id  # the newest it lists
-    assert titles(bot.store, digest["id"]) == ["Release 6", "Release 5", "Release 4"]
     assert bot.store.collected_count(HERE) == 0
     assert {state for _, state in states(bot.store)} == {DIGESTED}
+    # One message in the channel, listing the three
+    await eventually(lambda: len(slack.messages[POLICY_NEWS]) == 1)
+    [message] = slack.messages[POLICY_NEWS]
+    assert message["metadata"] == {
+        "event_type": "isscr_news_digest",
+        "event_payload": {"period": period_key(coming)},
+    }
+    assert listed(message) == ["Release 6", "Release 5", "Release 4"]
 
     # A week on with nothing new: no digest
     clock.now = coming.timestamp() + timedelta(days=7).total_seconds()
     bot.digests.look_now()
     made, _ = await bot.db.write(bot.digests.make_due)
     assert made == [] and len(digest_rows(bot.store)) == 1
+    await eventually(lambda: not bot.store.channels_with_work())
+    assert len(slack.messages[POLICY_NEWS]) == 1
 
 
-async def test_a_digest_made_at_the_boundary_is_made_once_across_restarts(
-    settings: Settings, feed: FeedServer, clock: Clock
+def listed(message: dict[str, Any]) -> list[str]:
+    """The titles a digest message lists, in its order."""
+    return [
+        block["text"]["text"].split("|", 1)[1].split(">*")[0]
+        for block in message["blocks"]
+        if block["type"] == "section" and block["text"]["text"].startswith("*<")
+    ]
+
+
+async def test_a_digest_made_at_the_boundary_is_made_and_posted_once_across_restarts(
+    settings: Settings, slack: SlackApi, feed: FeedServer, clock: Clock
 ) -> None:
     async with running_at(settings, clock) as bot:
         await eventually(lambda: bot.store.release_count() == 3)
@@ -184,6 +203,7 @@ async def test_a_digest_made_at_the_boundary_is_made_once_across_restarts(
         clock.now = boundary.timestamp()
         bot.digests.look_now()
         await eventually(lambda: len(digest_rows(bot.store)) == 1)
+        await eventually(lambda: len(slack.messages[POLICY_NEWS]) == 1)
 
     for later in (0, 30, 3600):  # started again at the boundary, and after it
         clock.now = boundary.timestamp() + later
@@ -191,10 +211,12 @@ async def test_a_digest_made_at_the_boundary_is_made_once_across_restarts(
             made, _ = await bot.db.write(bot.digests.make_due)
             assert made == []
             assert [d["period"] for d in digest_rows(bot.store)] == [period_key(boundary)]
+            await eventually(lambda: not bot.store.channels_with_work())
+    assert len(slack.messages[POLICY_NEWS]) == 1
 
 
-async def test_a_digest_missed_while_the_bot_was_down_is_made_once_on_start(
-    settings: Settings, feed: FeedServer, clock: Clock
+async def test_a_digest_missed_while_the_bot_was_down_is_sent_once_on_start(
+    settings: Settings, slack: SlackApi, feed: FeedServer, clock: Clock
 ) -> None:
     async with running_at(settings, clock) as bot:
         await eventually(lambda: bot.store.release_count() == 3)
@@ -209,9 +231,12 @@ async def test_a_digest_missed_while_the_bot_was_down_is_made_once_on_start(
         # One digest, of the latest period: not one per week missed
         assert digest["period"] == period_key(latest_boundary(MONDAY_NINE, clock.now))
         assert titles(bot.store, digest["id"]) == ["Release 6", "Release 5", "Release 4"]
+        await eventually(lambda: len(slack.messages[POLICY_NEWS]) == 1)
     async with running_at(settings, clock) as bot:
         made, _ = await bot.db.write(bot.digests.make_due)
         assert made == [] and len(digest_rows(bot.store)) == 1
+    [message] = slack.messages[POLICY_NEWS]
+    assert listed(message) == ["Release 6", "Release 5", "Release 4"]
 
 
 async def test_going_back_to_immediate_sends_what_was_collected_in_a_last_digest(
@@ -231,7 +256,11 @@ async def test_going_back_to_immediate_sends_what_was_collected_in_a_last_digest
     assert bot.store.collected_count(HERE) == 0
     # What comes next is posted as it appears
     feed.items.insert(0, make_item(7))
-    await eventually(lambda: (make_item(7).item_id, "sent") in states(bot.store))
+    await eventually(lambda: len(slack.messages[POLICY_NEWS]) == 2)
+    last, announced = slack.messages[POLICY_NEWS]
+    assert last["metadata"]["event_type"] == "isscr_news_digest"
+    assert listed(last) == ["Release 6", "Release 5", "Release 4"]
+    assert announced["metadata"]["event_payload"] == {"item_id": make_item(7).item_id}
     assert bot.store.routes(team=SINGLE_WORKSPACE)[0].schedule is None
 
 
@@ -700,3 +729,39 @@ def test_a_short_digest_lists_every_release_and_counts_none() -> None:
     texts = mrkdwn_texts(message["blocks"])
     assert texts[0].startswith("1 new release since the last digest, to <!date^")
     assert texts[1:] == ["*<https://www.isscr.org/1|Release 1>*", "ISSCR News"]
+
+
+# -- real processes -------------------------------------------------------------------------
+
+
+async def test_two_bot_processes_started_after_a_missed_digest_post_it_once(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, processes: list[BotProcess]
+) -> None:
+    env = bot_env(tmp_path, feed, slack, LOG_LEVEL="INFO")  # ANNOUNCE_CHANNEL: every category
+    first = await BotProcess(env, tmp_path).start()
+    processes.append(first)
+    store = Store(tmp_path / "bot.db")
+    await eventually(lambda: store.release_count() == 3, timeout=30)
+    assert await first.terminate() == 0
+    # While it was down, a daily digest at this hour (UTC) fell due, with three releases
+    # collected before it.
+    now = time.time()
+    hour = datetime.fromtimestamp(now, UTC).hour
+    boundary = latest_boundary(Schedule(DAILY, hour, "UTC"), now)
+    Routes(store, team=SINGLE_WORKSPACE).schedule(CHANNEL, Schedule(DAILY, hour, "UTC"), by=ADMIN)
+    for n in (1, 2, 3):
+        place = Place(SINGLE_WORKSPACE, CHANNEL)
+        store.add_delivery(make_item(n).item_id, place, now=now - 3600, state=COLLECTED)
+    store.close()
+
+    processes.extend(
+        await asyncio.gather(BotProcess(env, tmp_path).start(), BotProcess(env, tmp_path).start())
+    )
+
+    await eventually(lambda: len(slack.messages[CHANNEL]) >= 1, timeout=60)
+    await asyncio.sleep(2)  # a second digest would show up here
+    [message] = slack.messages[CHANNEL]
+    assert message["metadata"]["event_payload"] == {"period": period_key(boundary)}
+    assert listed(message) == ["Release 3", "Release 2", "Release 1"]
+    made = [bot.output().count(" made for ") for bot in processes[1:]]
+    assert sorted(made) == [0, 1], [bot.output() for bot in processes[1:]]

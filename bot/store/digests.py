@@ -98,10 +98,12 @@ class DigestsMixin(AuditMixin):
             newest = self.db.execute(
                 "SELECT release_id FROM deliveries WHERE id = ?", [collected[0]]
             ).fetchone()[0]
+            # Due at once (0: before any clock's now), whichever clock said the period was
+            # over: the outbox posts it at its next look.
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO deliveries (release_id, team, channel, state, attempts, "
-                "due_at, created_at, kind, period) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
-                [newest, place.team, place.channel, PENDING, now, now, DIGEST, period],
+                "due_at, created_at, kind, period) VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?)",
+                [newest, place.team, place.channel, PENDING, now, DIGEST, period],
             )
             if cursor.rowcount != 1:  # the period's digest exists (the index said so)
                 return None
