@@ -20,9 +20,10 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from bot.database import Database
-from bot.models import Place, Route
+from bot.models import Place, Route, Schedule
 from bot.schedule import is_valid, latest_boundary, next_boundary, period_key
 from bot.store import Store
 
@@ -81,24 +82,38 @@ class DigestScheduler:
 
     def make_due(self, store: Store) -> tuple[list[int], float | None]:
         """Make the digest of each digest route's latest period that has none yet and has
-        releases collected; the ids of those made, and when the next boundary comes."""
+        releases collected; the ids of those made, and when the next boundary comes.
+
+        One read finds the channels with releases collected, and only those whose oldest is
+        from before its latest boundary try a transaction; boundaries are reckoned once per
+        distinct schedule (many routes share few)."""
         now = self.clock()
+        routes = [
+            route
+            for route in store.digest_routes(distribution=self.distribution)
+            if self._usable(route)
+        ]
+        oldest = store.collected_since()
+        latest: dict[Schedule, datetime] = {}
         made: list[int] = []
-        next_at: float | None = None
-        for route in store.digest_routes(distribution=self.distribution):
-            if not self._usable(route) or route.schedule is None:
-                continue
-            boundary = latest_boundary(route.schedule, now)
-            period = period_key(boundary)
+        for route in routes:
             place = Place(route.team, route.channel)
+            if route.schedule is None or place not in oldest:
+                continue
+            if route.schedule not in latest:
+                latest[route.schedule] = latest_boundary(route.schedule, now)
+            boundary = latest[route.schedule]
+            if oldest[place] > boundary.timestamp():
+                continue  # all collected after it: for the next period
+            period = period_key(boundary)
             digest = store.make_digest(place, period=period, up_to=boundary.timestamp(), now=now)
             if digest is not None:
                 made.append(digest)
                 where = f"{route.team}/{route.channel}" if route.team else route.channel
                 log.info("digest %s made for %s (the period to %s)", digest, where, period)
-            coming = next_boundary(route.schedule, now).timestamp()
-            next_at = coming if next_at is None else min(next_at, coming)
-        return made, next_at
+        schedules = {route.schedule for route in routes if route.schedule is not None}
+        coming = [next_boundary(schedule, now).timestamp() for schedule in schedules]
+        return made, min(coming, default=None)
 
     def _usable(self, route: Route) -> bool:
         """Whether `route`'s schedule can be followed; one that cannot (a hand-edited row)

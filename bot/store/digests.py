@@ -61,6 +61,16 @@ class DigestsMixin(AuditMixin):
         rows = self.db.execute("SELECT team, channel FROM routes WHERE mode != ?", [IMMEDIATE])
         return {Place(*row) for row in rows}
 
+    def collected_since(self) -> dict[Place, float]:
+        """Every channel with releases waiting for its digest, and when the oldest of them
+        was collected."""
+        rows = self.db.execute(
+            "SELECT team, channel, min(created_at) FROM deliveries WHERE state = ? "
+            "GROUP BY team, channel",
+            [COLLECTED],
+        )
+        return {Place(team, channel): oldest for team, channel, oldest in rows}
+
     def collected_count(self, place: Place) -> int:
         """How many releases wait for `place`'s next digest."""
         row = self.db.execute(
