@@ -33,7 +33,7 @@ from tests.conftest import CHANNEL, bot_env, eventually, mrkdwn_texts
 from tests.test_admin import ADMIN, EXTRA, MEMBER, POLICY_NEWS, PRESS_NEWS, at, command
 from tests.test_admin import feed as feed  # the feed fixture: one release per category
 from tests.test_bot import InspectedBot
-from tests.test_home import open_home, post
+from tests.test_home import notice, open_home, post
 from tests.test_process import BotProcess
 
 BERLIN, CHICAGO = "Europe/Berlin", "America/Chicago"
@@ -371,6 +371,7 @@ async def test_the_route_form_sets_a_weekly_digest_in_the_admins_time_zone(
     await eventually(lambda: len(slack.modals) == 1)
     assert route_form_fields(slack.modals[0]) == {"mode": "immediate", "weekday": "0", "hour": "9"}
 
+    slack.home_views.clear()
     await post(
         bot,
         view_submission_body(
@@ -379,6 +380,11 @@ async def test_the_route_form_sets_a_weekly_digest_in_the_admins_time_zone(
         ),
     )  # fmt: skip
 
+    await eventually(lambda: ADMIN in slack.home_views)
+    assert notice(slack) == (
+        f"Route saved: <#{POLICY_NEWS}> receives *Policy*, in a weekly digest, Fridays at 16:00 "
+        "(Europe/Berlin). I joined the channel."
+    )
     [route] = bot.store.routes(team=SINGLE_WORKSPACE)
     assert route.schedule == Schedule(WEEKLY, 16, BERLIN, 4)
     line = f"<#{POLICY_NEWS}> ← *Policy* · weekly digest, Fridays at 16:00 (Europe/Berlin)"

@@ -309,11 +309,11 @@ class Admin:
             lambda store: (store.routes(team=self.team), unrouted_in(store, self.team)),
             within=READ_WITHIN,
         )
-        now = changed.route.schedule if changed.route else None
+        saved = changed.route.schedule if changed.route else None
         shown = schedule_answer(
             channel,
             changed,
-            next_at=next_boundary(now, time.time()).timestamp() if now else None,
+            next_at=next_boundary(saved, time.time()).timestamp() if saved else None,
             guessed_tz=known is None,
             routes=routes,
             unrouted=missing,

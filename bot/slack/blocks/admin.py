@@ -149,14 +149,27 @@ def schedule_answer(
     if next_at is not None:
         text += f" The next goes out {local_time(next_at)} if anything new has come by then."
     if changed.last_digest:
-        text += (
-            f" The {_releases_waiting(changed.last_digest)} for its digest go out now, in a "
-            "last digest."
-        )
+        text += " " + last_digest_note(changed.last_digest)
     if guessed_tz and schedule is not None and not changed.unchanged:
         text += " (Slack did not tell me your time zone, so the hour is in UTC.)"
     said = text_blocks(text)
     return said + routes_table(routes, unrouted, max_blocks=MAX_MESSAGE_BLOCKS - len(said))
+
+
+def route_saved_notice(channel: str, categories: Sequence[str], changed: Changed) -> str:
+    """What the Home says once a route form is saved: what the channel receives, and how."""
+    notice = f"Route saved: {channel_mention(channel)} receives {categories_text(categories)}"
+    schedule = changed.route.schedule if changed.route is not None else None
+    notice += f", in a {escape(describe(schedule))}." if schedule is not None else "."
+    if changed.last_digest:
+        notice += " " + last_digest_note(changed.last_digest)
+    return notice
+
+
+def last_digest_note(count: int) -> str:
+    """That `count` releases collected for a channel that went back to immediate are sent
+    now, in a last digest."""
+    return f"The {_releases_waiting(count)} for its digest go out now, in a last digest."
 
 
 def _releases_waiting(count: int) -> str:

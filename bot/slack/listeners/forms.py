@@ -26,11 +26,10 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.database import DatabaseBusy
 from bot.models import CHANNEL_ID, DAILY, IMMEDIATE, WEEKLY, Route, Schedule
 from bot.routes import KEEP, Keep, RouteError
-from bot.schedule import FALLBACK_TZ, describe, zone
+from bot.schedule import FALLBACK_TZ, zone
 from bot.slack import route_text
 from bot.slack.admin import BUSY, Admin
-from bot.slack.blocks.admin import categories_text
-from bot.slack.blocks.common import escape
+from bot.slack.blocks.admin import route_saved_notice
 from bot.slack.blocks.forms import (
     CATEGORIES_FIELD,
     CHANNEL_FIELD,
@@ -134,15 +133,7 @@ def register(app: AsyncApp, workspaces: Workspaces) -> None:
             return
         await ack()
         membership = await admin.join(channel)
-        notice = f"Route saved: <#{channel}> receives {categories_text(categories)}"
-        saved = changed.route.schedule if changed.route is not None else None
-        notice += f", in a {escape(describe(saved))}." if saved else "."
-        if changed.last_digest:
-            waiting = changed.last_digest
-            notice += (
-                f" The {waiting:,} {'release' if waiting == 1 else 'releases'} waiting for its "
-                "digest go out now, in a last digest."
-            )
+        notice = route_saved_notice(channel, categories, changed)
         await home.after_change(user, notice=f"{notice} {membership}" if membership else notice)
 
     @app.view(TRIAL_FORM)
