@@ -128,6 +128,8 @@ def closing_key(now: float, tz: str) -> str:
 
 def describe(schedule: Schedule) -> str:
     """ "weekly digest, Mondays at 09:00 (Europe/Berlin)", "daily digest at 17:00 (UTC)"."""
+    if not is_valid(schedule):  # a hand-edited row: said, never a crash
+        return "digest whose schedule cannot be followed (set it again)"
     at = f"{schedule.hour:02d}:00 ({schedule.tz})"
     if schedule.mode == WEEKLY and schedule.weekday is not None:
         return f"weekly digest, {DAYS[schedule.weekday]}s at {at}"

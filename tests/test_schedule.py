@@ -211,3 +211,10 @@ def test_boundaries_are_the_same_whatever_the_machines_own_time_zone() -> None:
     daily = Schedule(DAILY, 9, BERLIN)
 
     assert latest_boundary(daily, noon).astimezone(UTC) == datetime(2026, 3, 4, 8, tzinfo=UTC)
+
+
+def test_a_schedule_no_admin_could_set_is_said_as_such_rather_than_crashing() -> None:
+    for broken in (Schedule(WEEKLY, 9, BERLIN, 9), Schedule(DAILY, None, BERLIN)):  # type: ignore[arg-type]
+        assert delivery_words(broken) == (
+            "a digest whose schedule cannot be followed (set it again)"
+        )
