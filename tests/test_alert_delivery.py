@@ -13,7 +13,7 @@ import pytest
 from bot.models import ALERT, SINGLE_WORKSPACE, Place
 from bot.settings import Settings
 from standins.feed_server import FeedServer, make_item
-from standins.slack_api import TEAM_ID, SlackApi
+from standins.slack_api import TEAM_ID, FakeResponse, SlackApi
 from tests.conftest import eventually
 from tests.test_bot import running
 
@@ -55,3 +55,29 @@ async def test_a_member_who_cannot_be_messaged_stops_receiving_without_errors_pi
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     # Nothing for an admin to fix: the report stays ok.
     assert report["ok"], report
+
+
+async def test_alerts_the_app_cannot_send_are_a_problem_for_admins_without_naming_members(
+    make_settings: Callable[..., Settings], feed: FeedServer, slack: SlackApi
+) -> None:
+    # An app installed before alerts existed lacks the scope to open a DM.
+    slack.add_user(MEMBER)
+    slack.fail_next("conversations.open", FakeResponse.error("missing_scope"), times=100)
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        with bot.store.transaction():
+            bot.store.add_delivery(
+                make_item(3).item_id, Place(SINGLE_WORKSPACE, MEMBER), now=1.0, kind=ALERT,
+                about=json.dumps(["release"]),
+            )  # fmt: skip
+        bot.outbox.wake()
+        await eventually(lambda: bot.store.delivery_log()[0]["last_error"] is not None)
+        report = await bot.report()
+        state = bot.store.delivery_log()[0]["state"]
+
+    assert state == "pending"  # kept, not given up on
+    assert not report["ok"]
+    problem = next(p for p in report["problems"] if "alert" in p)
+    assert "1 alert to a member waiting to be retried" in problem
+    assert "missing_scope" in problem and "reinstall" in problem
+    assert MEMBER not in json.dumps(report)

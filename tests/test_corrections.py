@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from bot.models import ALERT, SINGLE_WORKSPACE, Place
 from bot.settings import Settings
@@ -170,3 +173,24 @@ async def test_a_correction_while_the_post_is_on_its_way_is_applied_after_it(
         await eventually(lambda: posted.get("updates") == 1)
 
     assert "Fixed title" in text_of(posted)
+
+
+async def test_a_correction_of_a_deleted_message_gives_up_quietly(
+    make_settings: Callable[..., Settings],
+    feed: FeedServer,
+    slack: SlackApi,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        feed.items.insert(0, make_item(4))
+        await eventually(lambda: len(slack.messages[CHANNEL]) == 1)
+        await eventually(lambda: bot.store.delivery_log()[0]["state"] == "sent")
+        slack.messages[CHANNEL].clear()  # someone deleted the announcement
+        feed.items[0] = make_item(4, title="Release 4, corrected")
+        await eventually(lambda: any(d["state"] == "failed" for d in bot.store.delivery_log()))
+        report = await bot.report()
+
+    assert [call.params.get("ts") for call in slack.calls_to("chat.update")]
+    assert report["ok"], report
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

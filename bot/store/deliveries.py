@@ -455,6 +455,22 @@ class DeliveriesMixin(AuditMixin):
         ).fetchone()
         return row[0], row[1]
 
+    def alerts_waiting(self, *, team: str | None) -> tuple[int, str | None]:
+        """Alerts to members of `team` (None: of every workspace) waiting to be retried, and
+        the latest error: the app's to fix (a scope, the token), as a member who cannot be
+        messaged is given up on at once."""
+        where, params = _team_filter(team)
+        waiting = (
+            f"FROM deliveries WHERE kind = ? AND state IN (?, ?) AND last_error IS NOT NULL "
+            f"AND {where}"
+        )
+        wanted = [ALERT, PENDING, SENDING, *params]
+        count = self.db.execute(f"SELECT count(*) {waiting}", wanted).fetchone()[0]
+        latest = self.db.execute(
+            f"SELECT last_error {waiting} ORDER BY last_attempt_at DESC, id DESC LIMIT 1", wanted
+        ).fetchone()
+        return int(count), latest[0] if latest else None
+
     def delivery_log(self) -> list[dict[str, Any]]:
         """Every delivery in queue order (for tests and `status`)."""
         return list(
