@@ -293,6 +293,12 @@ def _delivery_problems(
             f"{_count(others, 'delivery', 'deliveries')} waiting to be retried"
             + (f" ({_where(example)}: {example['error']})" if example else "")
         )
+    waiting, error = store.alerts_waiting(team=team)
+    if waiting:  # which members they are for is theirs: only how many, and why
+        problems.append(
+            f"{_count(waiting, 'alert to a member', 'alerts to members')} waiting to be "
+            f"retried ({error})"
+        )
     failing = store.failed_in_routed_channels(team=team)
     if failing:
         lost = next(

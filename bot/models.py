@@ -176,6 +176,21 @@ class Held:
     reason: str | None
 
 
+# How a route's channel receives its releases: each as it appears, or in a digest.
+IMMEDIATE, DAILY, WEEKLY = "immediate", "daily", "weekly"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a route's digest goes out: every day at `hour`, or every week on `weekday` (0 is
+    Monday) at `hour`, in the IANA time zone `tz` (see bot/schedule.py)."""
+
+    mode: str  # DAILY or WEEKLY
+    hour: int
+    tz: str
+    weekday: int | None = None  # WEEKLY's
+
+
 @dataclass(frozen=True)
 class Route:
     channel: str
@@ -183,6 +198,7 @@ class Route:
     updated_at: float
     updated_by: str
     team: str = SINGLE_WORKSPACE
+    schedule: Schedule | None = None  # None: each release as it appears (IMMEDIATE)
 
 
 # An alert's words, as the index holds them: for each part (a word, a phrase, its categories),

@@ -14,8 +14,10 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 
-from bot.models import SINGLE_WORKSPACE, Place, Release
+from bot.models import SINGLE_WORKSPACE, Place, Release, Schedule
+from bot.schedule import closing_key, delivery_words
 from bot.search.grammar import clean
 from bot.store import Route, Store
 
@@ -49,6 +51,16 @@ class EveryCategoryNamed(RouteError):
             else "To send every category to a channel, leave the categories out."
         )
         self.verb = verb
+
+
+class NoRouteToDigest(RouteError):
+    """A schedule was asked for a channel that receives nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "That channel receives no ISSCR news, so there is nothing to digest: route "
+            "categories to it first, then set its digest."
+        )
 
 
 class NarrowingEvery(RouteError):
@@ -251,6 +263,20 @@ class Changed:
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     unchanged: bool = False
+    # Releases that were waiting for the channel's digest: sent now in a last digest (the
+    # route went back to immediate), or dropped (the route was removed).
+    last_digest: int = 0
+    dropped: int = 0
+
+
+class Keep(Enum):
+    """What a form that has no delivery field (one opened before there were digests) asks
+    for: the route's schedule as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 class Routes:
@@ -321,8 +347,10 @@ class Routes:
             now = self.clock()
             if not categories or not keep:
                 detail = _detail(channel, current.categories, None)
+                # Nothing would ever send what it collected for its digest.
+                dropped = self.store.drop_collected(Place(self.team, channel))
                 self.store.delete_route(channel, team=self.team, by=by, detail=detail, now=now)
-                return Changed(None, removed=removed or current.categories)
+                return Changed(None, removed=removed or current.categories, dropped=dropped)
             detail = _detail(channel, current.categories, keep)
             self.store.save_route(
                 channel, keep, team=self.team, by=by, action="unroute", detail=detail, now=now
@@ -337,9 +365,12 @@ class Routes:
         by: str,
         replacing: str | None = None,
         seen: float | None = None,
-    ) -> Route | None:
-        """`channel` receives exactly `categories` (none: all), from the Add / Edit form; an
-        edit that picked another channel moves the route there.
+        schedule: Schedule | Keep | None = KEEP,
+    ) -> Changed:
+        """`channel` receives exactly `categories` (none: all), on `schedule` (None: each
+        release as it appears; KEEP: the route's own, or immediate for a new one), from the
+        Add / Edit form; an edit that picked another channel moves the route there, with what
+        it collected for its digest.
 
         `replacing` is the channel whose Edit form this is, `seen` the version (`updated_at`)
         its route had when the form opened: if another admin changed or removed that route
@@ -351,6 +382,7 @@ class Routes:
         now = self.clock()
         with self.store.transaction():
             self._installed()
+            edited = None
             if replacing is not None:
                 edited = self._current(replacing)
                 if edited is None or edited.updated_at != seen:
@@ -361,9 +393,13 @@ class Routes:
                     f"This channel already has a route ({_names(current.categories)}). "
                     "Change it with its Edit button, or choose another channel."
                 )
-            if current is not None and current.categories == wanted:
-                return current  # saved unchanged: nothing to record
+            base = edited if edited is not None else current
+            had = base.schedule if base is not None else None
+            after = had if schedule is KEEP else schedule
+            if current is not None and current.categories == wanted and current.schedule == after:
+                return Changed(current, unchanged=True)  # saved unchanged: nothing to record
             if replacing and replacing != channel:
+                self.store.move_collected(Place(self.team, replacing), Place(self.team, channel))
                 self.store.delete_route(
                     replacing,
                     team=self.team,
@@ -371,12 +407,50 @@ class Routes:
                     detail=f"{replacing} {channel}: moved the route from {replacing} to {channel}",
                     now=now,
                 )
-            detail = _detail(channel, current.categories if current else None, wanted)
-            self.store.save_route(
-                channel, wanted, team=self.team, by=by, action="route", detail=detail, now=now
-            )
+            if current is None or current.categories != wanted:
+                detail = _detail(channel, current.categories if current else None, wanted)
+                self.store.save_route(
+                    channel, wanted, team=self.team, by=by, action="route", detail=detail,
+                    now=now,
+                )  # fmt: skip
+            last_digest = self._reschedule(channel, had, after, by=by, now=now)
             # Read before the commit: nothing after it may fail and report the change unmade.
-            return self._current(channel)
+            return Changed(self._current(channel), last_digest=last_digest)
+
+    def schedule(self, channel: str, schedule: Schedule | None, *, by: str) -> Changed:
+        """`channel`'s route posts each release as it appears (`schedule` None), or collects
+        them for a daily or weekly digest; see `_reschedule` for what was collected."""
+        with self.store.transaction():
+            self._installed()
+            current = self._current(channel)
+            if current is None:
+                raise NoRouteToDigest()
+            if current.schedule == schedule:
+                return Changed(current, unchanged=True)
+            now = self.clock()
+            last_digest = self._reschedule(channel, current.schedule, schedule, by=by, now=now)
+            return Changed(self._current(channel), last_digest=last_digest)
+
+    def _reschedule(
+        self, channel: str, before: Schedule | None, after: Schedule | None, *, by: str, now: float
+    ) -> int:
+        """Save `after` as the schedule of `channel`'s route (which had `before`, and now has
+        whatever its row says) and audit it. A route going back to immediate sends what it
+        collected at once, in a last digest (its readers expect no release to be lost, nor a
+        burst of separate posts of last week's news); how many releases that digest lists.
+        A digest route changing its day or hour keeps what it collected for the next one."""
+        place = Place(self.team, channel)
+        stored = self._current(channel)
+        if before == after and stored is not None and stored.schedule == after:
+            return 0
+        waiting = self.store.collected_count(place) if after is None and before else 0
+        detail = f"{channel}: {channel} gets {delivery_words(after)} (was {delivery_words(before)})"
+        if waiting:
+            detail += f"; the {waiting:,} collected went out in a last digest"
+        self.store.save_schedule(channel, after, team=self.team, by=by, detail=detail, now=now)
+        if waiting and before is not None:
+            self.store.make_digest(place, period=closing_key(now, before.tz), up_to=None, now=now)
+        return waiting
 
     def _installed(self) -> None:
         """In distribution mode, the workspace must still be installed: a request authorized

@@ -1,5 +1,5 @@
-"""One asyncio process: the Slack app (HTTP or Socket Mode), the feed watcher, the outbox and,
-on a first start, the archive backfill."""
+"""One asyncio process: the Slack app (HTTP or Socket Mode), the feed watcher, the outbox, the
+digest scheduler and, on a first start, the archive backfill."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts import AlertMatcher
 from bot.database import Database
+from bot.digests import DigestScheduler
 from bot.health import HealthReport, everyone, report
 from bot.ingest.backfill_task import BackfillTask
 from bot.ingest.feed import open_session
@@ -50,6 +51,7 @@ class Core:
     router: Router
     outbox: Outbox
     watcher: Watcher
+    digests: DigestScheduler
     # Single-workspace mode: the client that posts; distribution mode: the installations.
     poster: AsyncWebClient | None = None
     installations: StoredInstallations | None = None
@@ -61,7 +63,8 @@ def build_core(
     session: aiohttp.ClientSession,
     slack_session: aiohttp.ClientSession | None = None,
 ) -> Core:
-    """The database, the router, the outbox and the watcher that feeds it, in that order.
+    """The database, the router, the outbox, the watcher and the digest scheduler that feed
+    it, in that order.
     `settings.database_path` must hold a database whose schema is ensured. `slack_session`:
     the connections to Slack that distribution mode's many workspaces share."""
     db = Database(settings.database_path)
@@ -91,7 +94,8 @@ def build_core(
         on_queued=outbox.wake,
         allowed_hosts=settings.feed_allowed_hosts,
     )
-    return Core(db, router, outbox, watcher, poster, installations, posters)
+    digests = DigestScheduler(db, distribution=settings.distribution, on_made=outbox.wake)
+    return Core(db, router, outbox, watcher, digests, poster, installations, posters)
 
 
 class Bot:
@@ -118,6 +122,8 @@ class Bot:
             core.db, core.router, core.outbox, core.watcher
         )  # fmt: skip
         self.posters = core.posters
+        # Tests set its `clock` (and `interval`) before `start`.
+        self.digests = core.digests
         self.client = app_client(settings, session=self._slack_session)
         self.search = SearchService(settings.database_path)
         self.controls = Controls(
@@ -197,6 +203,8 @@ class Bot:
         if self.token_check is not None:
             self._start_cancellable(self.token_check.run(), "token-check")
         self._start_cancellable(self.watcher.run(self.stopping), "watcher")
+        # A digest's transaction is all or nothing: cancelling it at any await is safe.
+        self._start_cancellable(self.digests.run(self.stopping), "digests")
         archive_url = await self.archive.due()
         if archive_url is not None:
             self._start_cancellable(self.archive.run(archive_url), "archive")

@@ -47,7 +47,10 @@ APP_ID = "A0ISSCRAPP"
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "test-client-secret"
 # manifest.json's bot scopes, as oauth.v2.access lists what was granted.
-SCOPES = "chat:write,commands,channels:join,channels:history,groups:history,users:read"
+SCOPES = (
+    "chat:write,commands,channels:join,channels:history,groups:history,users:read,im:write,"
+    "im:history"
+)
 INSTALLER = "U0INSTALL1"
 
 # Fields of a chat.postMessage request that Slack does not echo back in a message object.

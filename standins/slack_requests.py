@@ -187,11 +187,19 @@ def view_submission_body(
     private_metadata: str = "",
     team: str = TEAM,
     enterprise_id: str | None = None,
+    selected: dict[str, Any] | None = None,
 ) -> bytes:
-    """A modal's Save, as Slack posts it: the form's values by block and action ID."""
+    """A modal's Save, as Slack posts it: the form's values by block and action ID.
+    `selected`: the value chosen in each static menu (block and action ID) named; None for
+    one left empty."""
     values: dict[str, Any] = {
         "channel": {"channel": {"type": "conversations_select", "selected_conversation": channel}}
     }
+    for name, value in (selected or {}).items():
+        option = None if value is None else {"text": {"type": "plain_text", "text": "x"}}
+        if option is not None:
+            option["value"] = value
+        values[name] = {name: {"type": "static_select", "selected_option": option}}
     if categories is not None:
         values["categories"] = {
             "categories": {

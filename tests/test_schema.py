@@ -280,8 +280,9 @@ def test_step_6_gives_every_route_delivery_and_change_a_workspace(
     migrate(store, to=6)
 
     assert user_version(store) == 6
-    assert [(r.team, r.channel, r.categories) for r in store.every_route()] == [
-        (SINGLE_WORKSPACE, "C1", ("Policy",))
+    # Read as rows: today's Route has what later steps added (a schedule).
+    assert store.db.execute("SELECT team, channel, categories FROM routes").fetchall() == [
+        (SINGLE_WORKSPACE, "C1", '["Policy"]')
     ]
     assert [(d["team"], d["channel"]) for d in store.delivery_log()] == [(SINGLE_WORKSPACE, "C1")]
     assert [c.detail for c in store.recent_changes(team=SINGLE_WORKSPACE)] == ["C1"]
@@ -346,3 +347,32 @@ def test_a_database_the_released_version_3_wrote_is_upgraded_keeping_everything(
         now=1.8e9,
     )
     assert [f.release.id for f in Search(store).run("zebrafish").found] == ["new"]
+
+
+def test_step_7_keeps_every_delivery_an_announcement_posted_once_per_place(
+    path: Path, opened: list[Store]
+) -> None:
+    store = at_version(path, 6, opened)
+    # Rows in version 6's shape: no kind, no revision, no digest schedule.
+    store.db["releases"].insert(release_row(1, "Embryo news"))
+    release = f"{1:024x}"
+    store.db["routes"].insert({"team": "", "channel": "C1", "categories": "[]"})
+    store.db["deliveries"].insert(
+        {"release_id": release, "team": "", "channel": "C1", "state": "sent", "attempts": 1,
+         "due_at": 1.0, "created_at": 1.0, "ts": "1.000001"}
+    )  # fmt: skip
+
+    migrate(store)
+
+    assert user_version(store) == SCHEMA_VERSION
+    kinds = store.db.execute("SELECT kind, state FROM deliveries").fetchall()
+    assert kinds == [("announce", "sent")]
+    assert store.db.execute("SELECT revision FROM releases").fetchone()[0] == 1
+    assert store.db.execute("SELECT mode FROM routes").fetchone()[0] == "immediate"
+    # Still once per release and channel; an alert to a member is another place.
+    assert not store.add_delivery(release, Place("", "C1"), now=2.0)
+    assert store.add_delivery(release, Place("", "U1"), now=2.0, kind="alert")
+    assert not store.add_delivery(release, Place("", "U1"), now=2.0, kind="alert")
+    # A correction now finds the message sent before the upgrade.
+    assert store.queue_corrections(release, ["title"], now=3.0) == 1
+    assert {"alerts", "alert_keys"} <= set(store.db.table_names())

@@ -96,6 +96,7 @@ async def _poll(settings: Settings, *, post: bool = True) -> int:
         try:
             result = await core.watcher.poll_once()
             if post:
+                await core.db.write(core.digests.make_due)  # cron-style hosting has no other
                 await core.outbox.drain()
             counts, held, stored = await core.db.read(
                 lambda store: (

@@ -25,7 +25,7 @@ from bot.ingest.fields import log_problems
 from bot.ingest.identity import recognise
 from bot.ingest.rss import parse_feed
 from bot.models import ALERT, FeedError, FeedFailure, Parsed, Place, Release, Validators
-from bot.store import Store
+from bot.store import COLLECTED, PENDING, Store
 
 log = logging.getLogger(__name__)
 
@@ -265,9 +265,12 @@ class Watcher:
             for release in plan.held:
                 for place in self.channels_for(store, release):
                     store.add_delivery(release.id, place, now=now, held_because=held_because)
+            # A channel that gets digests collects the release for its next one.
+            collecting = store.collecting_places()
             for release in plan.to_announce:
                 for place in self.channels_for(store, release):
-                    store.add_delivery(release.id, place, now=now)
+                    state = COLLECTED if place in collecting else PENDING
+                    store.add_delivery(release.id, place, now=now, state=state)
                 # A member's alerts are about news: not the releases a first poll finds (they
                 # were out before the bot looked), nor a flood's held ones (most likely old
                 # releases whose identities changed: an admin decides on the channels' posts,

@@ -1,5 +1,5 @@
-"""The admin service: what admins do, from the slash command (route, unroute, routes, status,
-poll), the App Home's buttons and its forms, each written once here.
+"""The admin service: what admins do, from the slash command (route, unroute, digest, routes,
+status, poll), the App Home's buttons and its forms, each written once here.
 
 Every command asks Slack whether the user is an admin first (`bot.slack.rights`), then calls
 the domain; a member's attempt gets a polite refusal and changes nothing. The listeners ask
@@ -18,9 +18,10 @@ from bot.database import Database, DatabaseBusy
 from bot.health import HealthReport, report
 from bot.models import CHANNEL_ID, SINGLE_WORKSPACE, Release
 from bot.routes import RouteError, Routes, typed_categories, unrouted
+from bot.schedule import FALLBACK_TZ, ScheduleError, next_boundary, read_schedule, zone
 from bot.settings import Settings
 from bot.slack import route_text
-from bot.slack.blocks.admin import route_answer, routes_table, status_answer
+from bot.slack.blocks.admin import route_answer, routes_table, schedule_answer, status_answer
 from bot.slack.blocks.announcement import trial_message
 from bot.slack.blocks.common import escape, fallback_text, text_blocks
 from bot.slack.blocks.shapes import Block, Message
@@ -34,7 +35,14 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 # Each verb, and what a member who may not use it is told they cannot do.
-VERBS = {"route": CHANGE, "unroute": CHANGE, "routes": SEE, "status": SEE, "poll": POLL}
+VERBS = {
+    "route": CHANGE,
+    "unroute": CHANGE,
+    "digest": CHANGE,
+    "routes": SEE,
+    "status": SEE,
+    "poll": POLL,
+}
 INVITE = "/invite @ISSCR News"
 JOINED = "I joined the channel."
 # How long a Slack request waits for the database (another process may hold its lock, or a big
@@ -58,12 +66,12 @@ def unrouted_in(store: Store, team: str) -> list[str]:
 
 def is_admin_command(text: str) -> bool:
     """Whether `text` is an admin command rather than a search that starts with one of its
-    words ("status of embryo research"): `routes`, `status` and `poll` alone; `route` and
-    `unroute` always (a mistyped channel gets its hint, not a search)."""
+    words ("status of embryo research"): `routes`, `status` and `poll` alone; `route`,
+    `unroute` and `digest` always (a mistyped channel gets its hint, not a search)."""
     words = text.split()
     if not words or words[0].casefold() not in VERBS:
         return False
-    return words[0].casefold() in ("route", "unroute") or len(words) == 1
+    return words[0].casefold() in ("route", "unroute", "digest") or len(words) == 1
 
 
 def _first_word(text: str) -> tuple[str, str]:
@@ -115,7 +123,11 @@ class Admin:
         something (the admin's Home is to be refreshed then)."""
         verb, rest = _first_word(text)
         verb = verb.casefold()
-        refusal = await self.check.refusal(user_id, wanted=VERBS.get(verb, CHANGE))
+        # A digest's hour is in the time zone of the admin who sets it.
+        verdict = await self.check.verdict(
+            user_id, wanted=VERBS.get(verb, CHANGE), with_tz=verb == "digest"
+        )
+        refusal = verdict.refusal
         if refusal is not None:
             refusal += f' To search for the word, put it in quotes: `{COMMAND} "{verb}"`.'
             return _message(refusal, text_blocks(escape(refusal))), False
@@ -141,10 +153,15 @@ class Admin:
                 answer = _message(note, text_blocks(note))
             elif verb in ("route", "unroute"):
                 answer = await self._change_route(user_id, verb, rest)
+            elif verb == "digest":
+                answer = await self._change_schedule(user_id, rest, verdict.tz)
             else:  # never a fall-through into a change
                 raise RouteError(f"There is no admin command “{verb}”.")
         except RouteError as error:
             problem = route_text.explain(error)
+            return _message(problem, text_blocks(escape(problem))), False
+        except ScheduleError as error:
+            problem = route_text.explain_schedule(error)
             return _message(problem, text_blocks(escape(problem))), False
         except DatabaseBusy:
             return _message(BUSY, text_blocks(BUSY)), False
@@ -214,7 +231,7 @@ class Admin:
     async def send_test(self, user_id: str, channel: str, release: Release) -> tuple[str, bool]:
         """Post a test announcement of `release` in `channel` (audited): the notice to show
         the admin (mrkdwn), and whether it was posted."""
-        failure = await post(self.poster, channel, trial_message(release, user_id))
+        failure = (await post(self.poster, channel, trial_message(release, user_id))).failure
         if failure is not None:
             log.warning("test announcement in %s failed: %s", channel, failure.reason)
             if failure.kind is Failure.UNKNOWN:
@@ -274,6 +291,34 @@ class Admin:
             unrouted=missing,
         )
         return _message("Routes changed", shown)
+
+    async def _change_schedule(self, user_id: str, rest: str, tz: str | None) -> Message:
+        """`digest #channel weekly monday 9:00`: the channel's route collects for a digest at
+        that hour of the admin's own time zone (or posts at once again: `immediate`)."""
+        where, words = _first_word(rest)
+        channel = channel_id(where)
+        if channel is None:
+            raise route_text.not_a_channel(where, example=route_text.DIGEST_EXAMPLE)
+        known = tz if tz is not None and zone(tz) is not None else None
+        schedule = read_schedule(unescaped(words), tz=known or FALLBACK_TZ)
+        changed = await self.db.write(
+            lambda store: self.routes(store).schedule(channel, schedule, by=user_id),
+            within=WRITE_WITHIN,
+        )
+        routes, missing = await self.db.read(
+            lambda store: (store.routes(team=self.team), unrouted_in(store, self.team)),
+            within=READ_WITHIN,
+        )
+        saved = changed.route.schedule if changed.route else None
+        shown = schedule_answer(
+            channel,
+            changed,
+            next_at=next_boundary(saved, time.time()).timestamp() if saved else None,
+            guessed_tz=known is None,
+            routes=routes,
+            unrouted=missing,
+        )
+        return _message("Delivery changed", shown)
 
     def routes(self, store: Store) -> Routes:
         """The route operations of this workspace, on `store`."""

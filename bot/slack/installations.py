@@ -55,6 +55,8 @@ BOT_SCOPES = (
     "channels:history",
     "groups:history",
     "users:read",
+    "im:write",
+    "im:history",
 )
 INSTALL_PATH = "/slack/install"
 # How long an install may take between the "Add to Slack" page and Slack's redirect back.

@@ -41,20 +41,29 @@ async def join(client: AsyncWebClient, channel: str) -> Joined:
     return Joined()
 
 
-async def post(client: AsyncWebClient, channel: str, message: Message) -> SlackFailure | None:
+@dataclass(frozen=True)
+class Posted:
+    """What `post` did: posted (`ts`, the message's), or `failure` says why not."""
+
+    failure: SlackFailure | None = None
+    ts: str | None = None
+
+
+async def post(client: AsyncWebClient, channel: str, message: Message) -> Posted:
     """`chat.postMessage` of `message` (links not unfurled), joining the channel first if
-    Slack asks for that; None when posted, else why not."""
+    Slack asks for that."""
     joined = False
     while True:
         try:
-            await client.chat_postMessage(
+            answer = await client.chat_postMessage(
                 channel=channel, unfurl_links=False, unfurl_media=False, **message
             )
-            return None
+            ts = answer.get("ts")
+            return Posted(ts=ts if isinstance(ts, str) else None)
         except Exception as error:
             failure = classify(error)
         if joined or failure.kind is not Failure.NOT_IN_CHANNEL:
-            return failure
+            return Posted(failure)
         joined = True
         if (await join(client, channel)).failure is not None:
-            return failure  # private, archived…: the post's own error says what to do
+            return Posted(failure)  # private, archived…: the post's own error says what to do

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -38,6 +39,15 @@ def refusal_text(wanted: str = CHANGE) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a member may configure the bot (`refusal` None) or what to tell them, and,
+    when asked for, their time zone as their Slack profile gives it (IANA; None: unknown)."""
+
+    refusal: str | None
+    tz: str | None = None
+
+
 class AdminCheck:
     def __init__(self, client: AsyncWebClient, extra_admins: frozenset[str]) -> None:
         self.client = client
@@ -51,23 +61,41 @@ class AdminCheck:
         `within`: seconds to wait for Slack (the client's own timeout and retries otherwise);
         past it the answer is SLOW, and the user is asked to try again.
         """
-        if user_id in self.extra_admins:
-            return None
+        return (await self.verdict(user_id, wanted=wanted, within=within)).refusal
+
+    async def verdict(
+        self,
+        user_id: str,
+        *,
+        wanted: str = CHANGE,
+        within: float | None = None,
+        with_tz: bool = False,
+    ) -> Verdict:
+        """`refusal`, and with `with_tz` the member's time zone (a digest's hour is theirs):
+        from the same users.info, asked of Slack also for ADMIN_USER_IDS then (whose rights
+        need no asking; their time zone unknown if Slack does not answer)."""
+        if user_id in self.extra_admins and not with_tz:
+            return Verdict(None)
         try:
             answer = await asyncio.wait_for(self.client.users_info(user=user_id), within)
         except TimeoutError:
             log.warning("users.info for %s took over %s s", user_id, within)
-            return SLOW
+            return Verdict(None if user_id in self.extra_admins else SLOW)
         except SlackApiError as error:
+            if user_id in self.extra_admins:
+                return Verdict(None)
             if error.response.get("error") == "user_not_found":
                 # Not a user of this workspace (a request signed for another's): no rights.
-                return refusal_text(wanted)
+                return Verdict(refusal_text(wanted))
             log.warning("users.info for %s failed: %s", user_id, error.response.get("error"))
-            return UNCHECKED
+            return Verdict(UNCHECKED)
         except Exception as error:
             log.warning("users.info for %s failed: %s", user_id, error.__class__.__name__)
-            return UNCHECKED
+            return Verdict(None if user_id in self.extra_admins else UNCHECKED)
         user = answer.get("user") or {}
-        if user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"):
-            return None
-        return refusal_text(wanted)
+        tz = user.get("tz") if isinstance(user.get("tz"), str) else None
+        if user_id in self.extra_admins or (
+            user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")
+        ):
+            return Verdict(None, tz)
+        return Verdict(refusal_text(wanted))

@@ -3,7 +3,8 @@ command to type, and # for a channel."""
 
 from __future__ import annotations
 
-from bot.routes import EveryCategoryNamed, NarrowingEvery, RouteError
+from bot.routes import EveryCategoryNamed, NarrowingEvery, NoRouteToDigest, RouteError
+from bot.schedule import ScheduleError
 from bot.slack.markup import COMMAND
 
 # How admins change routes, for the log's word on ANNOUNCE_CHANNEL (see `Router`).
@@ -14,12 +15,22 @@ ONE_CHANNEL = (
 )
 
 
-def not_a_channel(text: str) -> RouteError:
-    """The error for `text` typed where a channel belongs."""
+# What a digest command looks like, for the answers that show one.
+DIGEST_EXAMPLE = "digest #policy-news weekly monday 9:00"
+
+
+def not_a_channel(text: str, *, example: str = "route #policy-news Policy") -> RouteError:
+    """The error for `text` typed where a channel belongs (`example`: the command to show,
+    after its name)."""
     return RouteError(
         f"“{text.strip() or '(nothing)'}” is not a channel. Type # and pick the channel from the "
-        f"list, e.g. `{COMMAND} route #policy-news Policy`."
+        f"list, e.g. `{COMMAND} {example}`."
     )
+
+
+def explain_schedule(error: ScheduleError) -> str:
+    """What to tell the admin whose digest command was no schedule: why, and what to type."""
+    return f"{error.problem} For example: `{COMMAND} {error.example}`"
 
 
 def explain(error: RouteError) -> str:
@@ -28,6 +39,11 @@ def explain(error: RouteError) -> str:
     if isinstance(error, EveryCategoryNamed):
         what = "stop sending anything to" if error.verb == "unroute" else "send every category to"
         return f"To {what} a channel, leave the categories out: `{COMMAND} {error.verb} #channel`."
+    if isinstance(error, NoRouteToDigest):
+        return (
+            "That channel receives no ISSCR news, so there is nothing to digest: route "
+            f"categories to it first (`{COMMAND} route #channel Policy`), then set its digest."
+        )
     if isinstance(error, NarrowingEvery):
         return (
             f"That channel takes every category. To narrow it, remove its route (`{COMMAND} "

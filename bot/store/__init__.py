@@ -5,11 +5,12 @@ One `Store` composed of parts, one concern each, sharing one connection (`base`)
 `vocabulary`, the words, stems and acronyms counted beside it; `tokenizer`, the index's own),
 `alerts` (members' saved queries, the keys they are indexed under, and a new release's
 candidates), `deliveries` (the outbox: one row per release and channel, and the leases that
-let one process at a time post to a channel), `routes` (which channel announces which
-categories, the audit log of admin changes, and the settings seeded once), `state` (poll health
-per feed URL, how far the archive backfill got per archive URL), `installations` (the
-workspaces of distribution mode, their OAuth states, and their leaving) and `schema` (the
-tables, brought up to date at start).
+let one process at a time post to a channel), `digests` (routes' schedules, the releases
+collected for a channel's next digest, the digests made of them), `routes` (which channel
+announces which categories, the audit log of admin changes, and the settings seeded once),
+`state` (poll health per feed URL, how far the archive backfill got per archive URL),
+`installations` (the workspaces of distribution mode, their OAuth states, and their leaving)
+and `schema` (the tables, brought up to date at start).
 """
 
 from bot.models import (
@@ -47,6 +48,7 @@ from bot.store.deliveries import (
     DeliveriesMixin,
     lease_name,
 )
+from bot.store.digests import DigestsMixin
 from bot.store.installations import InstallationsMixin
 from bot.store.releases import ReleasesMixin
 from bot.store.routes import RoutesMixin
@@ -70,6 +72,7 @@ from bot.store.tokenizer import MARK_CLOSE, MARK_OPEN, TOKENIZER
 class Store(
     ReleasesMixin,
     RoutesMixin,
+    DigestsMixin,
     AlertsMixin,
     DeliveriesMixin,
     InstallationsMixin,

@@ -32,17 +32,14 @@ HELD, DISCARDED = "held", "discarded"
 # A release waiting for its channel's next digest, and one listed in a digest (`digest_id`).
 COLLECTED, DIGESTED = "collected", "digested"
 
-# The kinds an admin answers for: posts in the channels they routed.
-CHANNEL_KINDS = (ANNOUNCE, DIGEST)
-# The kinds whose messages a correction of their release updates (a digest through the rows
-# it collected).
-UPDATED_KINDS = (ANNOUNCE, ALERT, SHARE)
 
 _DELIVERY = (
     "id, release_id, channel, state, attempts, due_at, sending_since, last_error, "
     "last_attempt_at, team, kind, conversation, about, target_id, period"
 )
-_CHANNEL_KINDS_SQL = "kind IN ('announce', 'digest')"
+# The deliveries an admin answers for, counted and shown in status pages: the posts in the
+# channels they routed (members' alerts are theirs; shares and updates need nobody).
+_ROUTED = f"kind IN ('{ANNOUNCE}', '{DIGEST}')"
 # A message marked sent: (delivery id, ts, note, conversation).
 SentMark = tuple[int, str | None, str | None, str | None]
 
@@ -143,6 +140,15 @@ class DeliveriesMixin(AuditMixin):
     def _decide_held(self, state: str, *, team: str, by: str, action: str, now: float) -> int:
         with self.transaction():
             releases = self.held(team=team).releases
+            if state == PENDING:
+                # In a channel that gets digests, a release announced now waits for its next
+                # digest, as one collected now would (bot/store/digests.py).
+                self.db.execute(
+                    "UPDATE deliveries SET state = ?, created_at = ?, last_error = NULL "
+                    "WHERE state = ? AND team = ? AND channel IN "
+                    "(SELECT channel FROM routes WHERE team = ? AND mode != 'immediate')",
+                    [COLLECTED, now, HELD, team, team],
+                )
             self.db.execute(
                 "UPDATE deliveries SET state = ?, due_at = ?, last_error = NULL "
                 "WHERE state = ? AND team = ?",
@@ -255,15 +261,18 @@ class DeliveriesMixin(AuditMixin):
             for delivery_id, ts, note, conversation in posted:
                 self.mark_sent(delivery_id, ts=ts, now=now, note=note, conversation=conversation)
 
-    def record_share(self, release_id: str, place: Place, *, ts: str | None, now: float) -> None:
-        """A release a member shared into `place` is there (posted at once, not queued): kept
-        as a sent delivery, so that a correction of the release updates it too."""
+    def record_share(
+        self, release_id: str, place: Place, *, ts: str | None, user: str, now: float
+    ) -> None:
+        """A release `user` shared into `place` is there (posted at once, not queued): kept as
+        a sent delivery, so that a correction of the release updates it too."""
         self.db.execute(
             "INSERT INTO deliveries (release_id, team, channel, state, attempts, due_at, "
-            "created_at, sent_at, ts, kind, revision) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, "
-            "(SELECT revision FROM releases WHERE id = ?))",
-            [release_id, place.team, place.channel, SENT, now, now, now, ts, SHARE, release_id],
-        )
+            "created_at, sent_at, ts, kind, about, revision) VALUES "
+            "(?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, (SELECT revision FROM releases WHERE id = ?))",
+            [release_id, place.team, place.channel, SENT, now, now, now, ts, SHARE, user,
+             release_id],
+        )  # fmt: skip
 
     def queue_corrections(self, release_id: str, changed: Sequence[str], *, now: float) -> int:
         """The release's title, excerpt, categories or image changed (its revision is new):
@@ -357,7 +366,7 @@ class DeliveriesMixin(AuditMixin):
         with self.transaction():
             cursor = self.db.execute(
                 "UPDATE deliveries SET state = CASE WHEN sending_since IS NULL THEN ? ELSE ? "
-                f"END, due_at = ?, attempts = 0 WHERE state = ? AND {where}",
+                f"END, due_at = ?, attempts = 0 WHERE state = ? AND {where} AND {_ROUTED}",
                 [PENDING, SENDING, now, FAILED, *params],
             )
             count = cursor.rowcount
@@ -371,7 +380,8 @@ class DeliveriesMixin(AuditMixin):
         where, params = _team_filter(team)
         counts = dict.fromkeys((PENDING, SENDING, SENT, FAILED, HELD, DISCARDED), 0)
         for state, count in self.db.execute(
-            f"SELECT state, count(*) FROM deliveries WHERE {where} GROUP BY state", params
+            f"SELECT state, count(*) FROM deliveries WHERE {where} AND {_ROUTED} GROUP BY state",
+            params,
         ):
             counts[state] = count
         return counts
@@ -381,7 +391,7 @@ class DeliveriesMixin(AuditMixin):
         return _waiting_sent_failed(
             self.db.execute(
                 "SELECT channel, state, count(*) FROM deliveries WHERE state != ? AND team = ? "
-                "GROUP BY channel, state",
+                f"AND {_ROUTED} GROUP BY channel, state",
                 [DISCARDED, team],
             )
         )
@@ -390,7 +400,7 @@ class DeliveriesMixin(AuditMixin):
         """Per workspace: deliveries waiting, sent and failed (for `workspaces` in a terminal)."""
         return _waiting_sent_failed(
             self.db.execute(
-                "SELECT team, state, count(*) FROM deliveries WHERE state != ? "
+                f"SELECT team, state, count(*) FROM deliveries WHERE state != ? AND {_ROUTED} "
                 "GROUP BY team, state",
                 [DISCARDED],
             )
@@ -401,7 +411,8 @@ class DeliveriesMixin(AuditMixin):
         have a route (a failure in a channel that no longer receives news needs nothing)."""
         where, params = _team_filter(team, "d.team")
         row = self.db.execute(
-            f"SELECT count(*) FROM deliveries d WHERE d.state = ? AND {where} AND EXISTS "
+            f"SELECT count(*) FROM deliveries d WHERE d.state = ? AND {where} AND {_ROUTED} AND "
+            "EXISTS "
             "(SELECT 1 FROM routes r WHERE r.team = d.team AND r.channel = d.channel)",
             [FAILED, *params],
         ).fetchone()
@@ -426,7 +437,8 @@ class DeliveriesMixin(AuditMixin):
             self.db.query(
                 "SELECT d.id, d.team, d.channel, d.state, d.attempts, d.last_error, "
                 "d.release_id, r.title FROM deliveries d JOIN releases r ON r.id = d.release_id "
-                f"WHERE d.state IN ({marks}) AND {where} {failing_only}ORDER BY d.id DESC LIMIT ?",
+                f"WHERE d.state IN ({marks}) AND {where} AND d.{_ROUTED} {failing_only}"
+                "ORDER BY d.id DESC LIMIT ?",
                 [*wanted, *params, limit],
             )
         )
@@ -438,10 +450,26 @@ class DeliveriesMixin(AuditMixin):
         row = self.db.execute(
             "SELECT count(*) FILTER (WHERE last_error LIKE ?), "
             "count(*) FILTER (WHERE last_error NOT LIKE ?) FROM deliveries "
-            f"WHERE state IN (?, ?) AND last_error IS NOT NULL AND {where}",
+            f"WHERE state IN (?, ?) AND last_error IS NOT NULL AND {where} AND {_ROUTED}",
             [RATE_LIMITED + "%", RATE_LIMITED + "%", PENDING, SENDING, *params],
         ).fetchone()
         return row[0], row[1]
+
+    def alerts_waiting(self, *, team: str | None) -> tuple[int, str | None]:
+        """Alerts to members of `team` (None: of every workspace) waiting to be retried, and
+        the latest error: the app's to fix (a scope, the token), as a member who cannot be
+        messaged is given up on at once."""
+        where, params = _team_filter(team)
+        waiting = (
+            f"FROM deliveries WHERE kind = ? AND state IN (?, ?) AND last_error IS NOT NULL "
+            f"AND {where}"
+        )
+        wanted = [ALERT, PENDING, SENDING, *params]
+        count = self.db.execute(f"SELECT count(*) {waiting}", wanted).fetchone()[0]
+        latest = self.db.execute(
+            f"SELECT last_error {waiting} ORDER BY last_attempt_at DESC, id DESC LIMIT 1", wanted
+        ).fetchone()
+        return int(count), latest[0] if latest else None
 
     def delivery_log(self) -> list[dict[str, Any]]:
         """Every delivery in queue order (for tests and `status`)."""

@@ -107,12 +107,15 @@ class ReleasesMixin(SearchIndexMixin, DeliveriesMixin):
         return _release_from_row(rows[0]) if rows else None
 
     def digest_releases(self, digest_id: int) -> list[Release]:
-        """The releases a digest lists, newest first."""
-        rows = self.db.execute(
-            "SELECT release_id FROM deliveries WHERE digest_id = ?", [digest_id]
-        ).fetchall()
-        releases = [r for (release_id,) in rows if (r := self.release(release_id)) is not None]
-        return sorted(releases, key=_newest_first)
+        """The releases a digest lists, newest first (undated ones last): what the outbox
+        posts for it (see bot/store/digests.py)."""
+        rows = self.db.query(
+            f"SELECT {', '.join('r.' + name for name in _RELEASE.split(', '))} "
+            "FROM deliveries d JOIN releases r ON r.id = d.release_id WHERE d.digest_id = ? "
+            "ORDER BY r.published IS NULL, r.published DESC, r.first_seen DESC, d.id",
+            [digest_id],
+        )
+        return [_release_from_row(row) for row in rows]
 
     def message(self, delivery_id: int) -> Message | None:
         """The message a sent delivery posted, with what it shows now (None: none posted)."""
@@ -149,11 +152,6 @@ class ReleasesMixin(SearchIndexMixin, DeliveriesMixin):
             )
         }
         return [found[rowid] for rowid in rowids if rowid in found]
-
-
-def _newest_first(release: Release) -> tuple[bool, float]:
-    published = release.published
-    return (published is None, -published.timestamp() if published else 0.0)
 
 
 # The fields an announcement shows (the link is its title's and button's target, and a release

@@ -7,8 +7,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from bot.models import SINGLE_WORKSPACE, Change, Route
+from bot.models import IMMEDIATE, SINGLE_WORKSPACE, Change, Route, Schedule
 from bot.store.base import StoreBase
+
+_ROUTE = "channel, categories, updated_at, updated_by, team, mode, weekday, hour, tz"
 
 
 class AuditMixin(StoreBase):
@@ -41,8 +43,7 @@ class RoutesMixin(AuditMixin):
     def routes(self, *, team: str) -> list[Route]:
         """`team`'s channel routes, by channel ID."""
         rows = self.db.execute(
-            "SELECT channel, categories, updated_at, updated_by, team FROM routes "
-            "WHERE team = ? ORDER BY channel",
+            f"SELECT {_ROUTE} FROM routes WHERE team = ? ORDER BY channel",
             [team],
         )
         return [_route(row) for row in rows]
@@ -51,17 +52,14 @@ class RoutesMixin(AuditMixin):
         """The routes of the workspaces installed now (distribution mode), by workspace and
         channel: a workspace gone, or single-workspace mode's rows, receives nothing."""
         rows = self.db.execute(
-            "SELECT channel, categories, updated_at, updated_by, team FROM routes "
+            f"SELECT {_ROUTE} FROM routes "
             "WHERE team IN (SELECT team FROM installations) ORDER BY team, channel"
         )
         return [_route(row) for row in rows]
 
     def every_route(self) -> list[Route]:
         """The routes of every workspace, by workspace and channel (for queuing a release)."""
-        rows = self.db.execute(
-            "SELECT channel, categories, updated_at, updated_by, team FROM routes "
-            "ORDER BY team, channel"
-        )
+        rows = self.db.execute(f"SELECT {_ROUTE} FROM routes ORDER BY team, channel")
         return [_route(row) for row in rows]
 
     def has_uncategorized_releases(self) -> bool:
@@ -134,5 +132,6 @@ class RoutesMixin(AuditMixin):
 
 
 def _route(row: tuple[Any, ...]) -> Route:
-    channel, categories, updated_at, updated_by, team = row
-    return Route(channel, tuple(json.loads(categories)), updated_at, updated_by, team)
+    channel, categories, updated_at, updated_by, team, mode, weekday, hour, tz = row
+    schedule = None if mode == IMMEDIATE else Schedule(mode, hour, tz, weekday)
+    return Route(channel, tuple(json.loads(categories)), updated_at, updated_by, team, schedule)

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.models import CHANNEL_ID, NORMAL_ENDS, USER_ID, Change, Release, Route
 from bot.routes import NO_CATEGORY, Changed
+from bot.schedule import delivery_words, describe
 from bot.slack.blocks.common import (
     MAX_MESSAGE_BLOCKS,
     MAX_NAME,
@@ -79,6 +80,11 @@ def route_answer(
             text = f"{where} already receives {taken}."
     elif removing and changed.route is None:
         text = f"{where} no longer receives ISSCR news."
+        if changed.dropped:
+            text += (
+                f" The {_releases_waiting(changed.dropped)} for its digest will not be sent "
+                "(they stay searchable)."
+            )
     elif removing:
         gone = categories_text(changed.removed)
         text = f"{where} no longer receives {gone}; it still receives {taken}."
@@ -118,7 +124,56 @@ NO_ROUTES = (
 
 
 def route_line(route: Route) -> str:
-    return f"{channel_mention(route.channel)} ← {categories_text(route.categories)}"
+    """A route as a line of the table: its channel, its categories and, for a digest, when."""
+    line = f"{channel_mention(route.channel)} ← {categories_text(route.categories)}"
+    if route.schedule is not None:
+        line += f" · {escape(describe(route.schedule))}"
+    return line
+
+
+def schedule_answer(
+    channel: str,
+    changed: Changed,
+    *,
+    next_at: float | None,
+    guessed_tz: bool,
+    routes: Sequence[Route],
+    unrouted: Sequence[str],
+) -> list[Block]:
+    """What a digest command did (`next_at`: when the next digest is due), then the whole
+    table of `routes`. `guessed_tz`: Slack did not say the admin's time zone, so UTC."""
+    where = channel_mention(channel)
+    schedule = changed.route.schedule if changed.route else None
+    how = escape(delivery_words(schedule))
+    text = f"{where} {'already' if changed.unchanged else 'now'} gets {how}."
+    if next_at is not None:
+        text += f" The next goes out {local_time(next_at)} if anything new has come by then."
+    if changed.last_digest:
+        text += " " + last_digest_note(changed.last_digest)
+    if guessed_tz and schedule is not None and not changed.unchanged:
+        text += " (Slack did not tell me your time zone, so the hour is in UTC.)"
+    said = text_blocks(text)
+    return said + routes_table(routes, unrouted, max_blocks=MAX_MESSAGE_BLOCKS - len(said))
+
+
+def route_saved_notice(channel: str, categories: Sequence[str], changed: Changed) -> str:
+    """What the Home says once a route form is saved: what the channel receives, and how."""
+    notice = f"Route saved: {channel_mention(channel)} receives {categories_text(categories)}"
+    schedule = changed.route.schedule if changed.route is not None else None
+    notice += f", in a {escape(describe(schedule))}." if schedule is not None else "."
+    if changed.last_digest:
+        notice += " " + last_digest_note(changed.last_digest)
+    return notice
+
+
+def last_digest_note(count: int) -> str:
+    """That `count` releases collected for a channel that went back to immediate are sent
+    now, in a last digest."""
+    return f"The {_releases_waiting(count)} for its digest go out now, in a last digest."
+
+
+def _releases_waiting(count: int) -> str:
+    return f"{count:,} {'release' if count == 1 else 'releases'} waiting"
 
 
 def unrouted_note(unrouted: Sequence[str]) -> str:

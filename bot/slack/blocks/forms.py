@@ -8,7 +8,8 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 
-from bot.models import CHANNEL_ID, Route
+from bot.models import CHANNEL_ID, DAILY, IMMEDIATE, WEEKLY, Route
+from bot.schedule import DAYS
 from bot.slack.blocks.common import (
     MAX_LABEL,
     MAX_OPTION_VALUE,
@@ -22,6 +23,15 @@ from bot.slack.blocks.shapes import Block, Modal
 ROUTE_FORM = "route_form"
 TRIAL_FORM = "trial_form"
 CHANNEL_FIELD, CATEGORIES_FIELD = "channel", "categories"
+MODE_FIELD, WEEKDAY_FIELD, HOUR_FIELD = "mode", "weekday", "hour"
+# The route form's ways of receiving news, as its menu shows them.
+MODES = {
+    IMMEDIATE: "Each release as it appears",
+    DAILY: "A daily digest",
+    WEEKLY: "A weekly digest",
+}
+# What a new digest is set to until the admin picks otherwise.
+DEFAULT_WEEKDAY, DEFAULT_HOUR = 0, 9
 _MAX_OPTIONS = 100  # Slack's limit for a static select
 
 
@@ -31,14 +41,15 @@ _DIGEST = "sha256:"
 
 
 def route_form(known: Sequence[str], route: Route | None = None) -> Modal:
-    """The Add / Edit route modal: a channel and the categories it takes (none: all).
+    """The Add / Edit route modal: a channel, the categories it takes (none: all), and how it
+    receives them: each as it appears, or in a daily or weekly digest (a day and an hour).
 
     A select holds at most 100 options: the route's own categories are always among them (and
     chosen), then the other known ones. What does not fit is said in the form; a route's own
     categories beyond 100 are kept when it is saved (`categories_not_in_form`).
     """
     own = list(dict.fromkeys(route.categories)) if route is not None else []
-    fields = [_channel_field(route), *_category_fields(own, known)]
+    fields = [_channel_field(route), *_category_fields(own, known), *_delivery_fields(route)]
     return {
         "type": "modal",
         "callback_id": ROUTE_FORM,
@@ -115,6 +126,64 @@ def _category_fields(own: list[str], known: Sequence[str]) -> list[Block]:
             )
         )
     return fields
+
+
+def _delivery_fields(route: Route | None) -> list[Block]:
+    """The route form's delivery: immediate, daily or weekly, then the day and the hour a
+    digest goes out (each shown with the route's own, or a default), and whose time zone."""
+    schedule = route.schedule if route is not None else None
+    # A hand-edited row may hold anything: the form then shows the defaults.
+    mode = schedule.mode if schedule is not None and schedule.mode in MODES else IMMEDIATE
+    weekday = schedule.weekday if schedule is not None else None
+    hour = schedule.hour if schedule is not None else None
+    weekday = weekday if isinstance(weekday, int) and 0 <= weekday < 7 else DEFAULT_WEEKDAY
+    hour = hour if isinstance(hour, int) and 0 <= hour < 24 else DEFAULT_HOUR
+    modes = [_plain_option(text, value) for value, text in MODES.items()]
+    days = [_plain_option(name, str(number)) for number, name in enumerate(DAYS)]
+    hours = [_plain_option(f"{number:02d}:00", str(number)) for number in range(24)]
+    if schedule is not None:
+        where = (
+            f"A digest goes out in {schedule.tz}, this route's time zone; a new day or hour "
+            "you pick is read in yours (your Slack profile's)."
+        )
+    else:
+        where = "A digest's day and hour are read in your time zone (your Slack profile's)."
+    return [
+        _select(
+            MODE_FIELD,
+            "Delivery",
+            modes,
+            modes[list(MODES).index(mode)],
+            hint="A digest lists the releases since the last one, and is not sent when there "
+            "are none.",
+        ),
+        _select(WEEKDAY_FIELD, "Day of a weekly digest", days, days[weekday]),
+        _select(HOUR_FIELD, "Hour of a digest", hours, hours[hour], hint=where),
+    ]
+
+
+def _select(
+    field: str, label: str, options: list[Block], initial: Block, *, hint: str | None = None
+) -> Block:
+    """A required menu of the route form, `initial` chosen, with `hint` (plain text) below."""
+    menu: Block = {
+        "type": "input",
+        "block_id": field,
+        "label": {"type": "plain_text", "text": label},
+        "element": {
+            "type": "static_select",
+            "action_id": field,
+            "options": options,
+            "initial_option": initial,
+        },
+    }
+    if hint:
+        menu["hint"] = {"type": "plain_text", "text": plain_field(hint, 2000, otherwise=" ")}
+    return menu
+
+
+def _plain_option(text: str, value: str) -> Block:
+    return {"text": {"type": "plain_text", "text": text}, "value": value}
 
 
 def categories_not_in_form(route: Route) -> tuple[str, ...]:

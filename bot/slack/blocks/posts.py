@@ -11,15 +11,15 @@ from bot.models import ALERT, DIGEST, SHARE, Release
 from bot.slack.blocks.alerts import alert_message
 from bot.slack.blocks.announcement import (
     announcement,
-    announcement_metadata,
     announcement_text,
     minimal_announcement,
     shared_blocks,
 )
 from bot.slack.blocks.common import context_block, escape, section_block
 from bot.slack.blocks.digest import digest_message
-from bot.slack.blocks.shapes import Announcement
+from bot.slack.blocks.shapes import Announcement, MessageMetadata
 
+SHARE_EVENT_TYPE = "isscr_news_share"
 # How a correction's note names what changed (the release's fields, as the store says them).
 _CHANGED = {
     "title": "title",
@@ -47,14 +47,22 @@ def post_message(
     if kind == ALERT:
         queries = _queries(about)
         return alert_message(release, queries, with_image=with_image, minimal=minimal)
-    if minimal:
-        return minimal_announcement(release)
     if kind == SHARE:
+        # Not an announcement's metadata: a restart looking for its own post of the release
+        # in the channel must not take a member's share for it.
+        metadata: MessageMetadata = {
+            "event_type": SHARE_EVENT_TYPE,
+            "event_payload": {"item_id": release.id},
+        }
+        if minimal:
+            return {**minimal_announcement(release), "metadata": metadata}
         return {
             "text": announcement_text(release),
             "blocks": shared_blocks(release, about or "", with_image=with_image),
-            "metadata": announcement_metadata(release),
+            "metadata": metadata,
         }
+    if minimal:
+        return minimal_announcement(release)
     return announcement(release, with_image=with_image)
 
 

@@ -86,6 +86,9 @@ def admin_help_blocks(command: str) -> list[Block]:
                 "(no categories: every one)",
                 f"• `{name} unroute #channel Category` — stop sending one (no category: stop "
                 "sending anything)",
+                f"• `{name} digest #channel weekly monday 9:00` — one message a week (or "
+                "`daily 17:00`) listing the new releases, at that hour of your time zone; "
+                "`immediate` posts each as it appears again",
                 f"• `{name} routes` — where each category goes",
                 f"• `{name} status` — the feed's health and the deliveries per channel",
                 f"• `{name} poll` — read the feed now",

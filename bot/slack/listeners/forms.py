@@ -8,8 +8,11 @@ Slack after that (joining the channel, posting the test) happens once the form h
 its outcome is shown at the top of the admin's App Home, where the form was opened.
 
 Every field is checked as strictly as the slash command's text, since a submission can be
-forged: a channel must be a channel ID, every category must be one the form could offer, and
-the form's private_metadata must be what `route_form` wrote.
+forged: a channel must be a channel ID, every category must be one the form could offer, the
+delivery, day and hour ones of its menus, and the form's private_metadata must be what
+`route_form` wrote. A digest's day and hour are read in the time zone of the admin who saves
+them (their Slack profile's, from the same users.info that checks their rights), unless they
+are the route's own, which keep its time zone.
 """
 
 from __future__ import annotations
@@ -21,21 +24,27 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.database import DatabaseBusy
-from bot.models import CHANNEL_ID
-from bot.routes import RouteError
+from bot.models import CHANNEL_ID, DAILY, IMMEDIATE, WEEKLY, Route, Schedule
+from bot.routes import KEEP, Keep, RouteError
+from bot.schedule import FALLBACK_TZ, zone
 from bot.slack import route_text
 from bot.slack.admin import BUSY, Admin
-from bot.slack.blocks.admin import categories_text
+from bot.slack.blocks.admin import route_saved_notice
 from bot.slack.blocks.forms import (
     CATEGORIES_FIELD,
     CHANNEL_FIELD,
+    HOUR_FIELD,
+    MODE_FIELD,
+    MODES,
     ROUTE_FORM,
     TRIAL_FORM,
+    WEEKDAY_FIELD,
     categories_not_in_form,
     category_for_option,
     read_route_form_metadata,
 )
 from bot.slack.listeners.payloads import SubmissionBody, SubmittedView
+from bot.slack.rights import Verdict
 from bot.slack.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
@@ -44,6 +53,9 @@ CHANNEL, CATEGORIES = CHANNEL_FIELD, CATEGORIES_FIELD
 NOT_A_CHANNEL = "That is not a channel: choose one from the list."
 DAMAGED = "This form is damaged or from an older version: close it, and open it again."
 UNKNOWN_CATEGORY = "is not a category this form offered: close it, and open it again."
+NOT_OFFERED = "That is not a choice this form offered: close it, and open it again."
+NO_DAY = "Choose the day the weekly digest goes out."
+NO_HOUR = "Choose the hour the digest goes out."
 # How long a submission waits for Slack to say whether the user is an admin, and for the
 # database (another process may hold its lock): together they stay within Slack's 3 s.
 RIGHTS_CHECK_WITHIN = 1.5
@@ -97,15 +109,22 @@ def register(app: AsyncApp, workspaces: Workspaces) -> None:
         if categories and edited is not None:  # kept: the form could not list them
             categories += categories_not_in_form(edited)
         categories = list(dict.fromkeys(categories))
-        if not await _allowed(admin, ack, user):
+        delivery, wrong = _delivery(view)
+        if wrong:
+            await ack(response_action="errors", errors=wrong)
             return
+        verdict = await _allowed(admin, ack, user, with_tz=True)
+        if verdict is None:
+            return
+        schedule = _schedule(delivery, edited, verdict.tz)
         try:
-            await admin.db.write(
+            changed = await admin.db.write(
                 lambda store: admin.routes(store).set(
-                    channel, categories, by=user, replacing=replacing, seen=seen
+                    channel, categories, by=user, replacing=replacing, seen=seen,
+                    schedule=schedule,
                 ),
                 within=FORM_WRITE_WITHIN,
-            )
+            )  # fmt: skip
         except DatabaseBusy:
             await ack(response_action="errors", errors={CHANNEL: _short(BUSY)})
             return
@@ -114,7 +133,7 @@ def register(app: AsyncApp, workspaces: Workspaces) -> None:
             return
         await ack()
         membership = await admin.join(channel)
-        notice = f"Route saved: <#{channel}> receives {categories_text(categories)}."
+        notice = route_saved_notice(channel, categories, changed)
         await home.after_change(user, notice=f"{notice} {membership}" if membership else notice)
 
     @app.view(TRIAL_FORM)
@@ -141,7 +160,7 @@ def register(app: AsyncApp, workspaces: Workspaces) -> None:
         if not latest:
             await ack(response_action="errors", errors={CHANNEL: "No release is stored yet."})
             return
-        if not await _allowed(admin, ack, user):
+        if await _allowed(admin, ack, user) is None:
             return
         await ack()
         notice, posted = await admin.send_test(user, channel, latest[0])
@@ -170,13 +189,82 @@ def _chosen(view: SubmittedView) -> list[Any]:
     return [option.get("value") if isinstance(option, dict) else option for option in options]
 
 
-async def _allowed(admin: Admin, ack: AsyncAck, user: str) -> bool:
-    """Whether `user` may submit the form; if not, the form is answered with why."""
-    refusal = await admin.check.refusal(user, within=RIGHTS_CHECK_WITHIN)
-    if refusal is None:
-        return True
-    await ack(response_action="errors", errors={CHANNEL: _short(refusal)})
-    return False
+async def _allowed(
+    admin: Admin, ack: AsyncAck, user: str, *, with_tz: bool = False
+) -> Verdict | None:
+    """Whether `user` may submit the form (and, `with_tz`, their time zone); if not, the form
+    is answered with why, and None."""
+    verdict = await admin.check.verdict(user, within=RIGHTS_CHECK_WITHIN, with_tz=with_tz)
+    if verdict.refusal is None:
+        return verdict
+    await ack(response_action="errors", errors={CHANNEL: _short(verdict.refusal)})
+    return None
+
+
+def _delivery(
+    view: SubmittedView,
+) -> tuple[tuple[str, int | None, int | None] | Keep, dict[str, str]]:
+    """The delivery the form asks for, as (mode, weekday, hour), and the errors to show by
+    field. KEEP for a form without the field (opened before there were digests): the route's
+    schedule stays as it is."""
+    if MODE_FIELD not in view["state"]["values"]:
+        return KEEP, {}
+    errors: dict[str, str] = {}
+    mode = _selected(view, MODE_FIELD)
+    if not isinstance(mode, str) or mode not in MODES:
+        errors[MODE_FIELD] = NOT_OFFERED
+    weekday = _number(view, WEEKDAY_FIELD, 7, errors)
+    hour = _number(view, HOUR_FIELD, 24, errors)
+    if mode == WEEKLY and weekday is None:
+        errors.setdefault(WEEKDAY_FIELD, NO_DAY)
+    if mode in (DAILY, WEEKLY) and hour is None:
+        errors.setdefault(HOUR_FIELD, NO_HOUR)
+    if errors:
+        return KEEP, errors
+    assert isinstance(mode, str)
+    return (mode, weekday, hour), {}
+
+
+def _schedule(
+    delivery: tuple[str, int | None, int | None] | Keep, edited: Route | None, tz: str | None
+) -> Schedule | Keep | None:
+    """The schedule to save: the route's own when the form shows it unchanged (its time zone
+    kept), else one in the time zone of the admin saving it (UTC when Slack did not say)."""
+    if delivery is KEEP:
+        return KEEP
+    mode, weekday, hour = delivery
+    if mode == IMMEDIATE or hour is None:
+        return None
+    wanted = Schedule(mode, hour, FALLBACK_TZ, weekday if mode == WEEKLY else None)
+    own = edited.schedule if edited is not None else None
+    if own is not None and (own.mode, own.hour, own.weekday) == (
+        wanted.mode,
+        wanted.hour,
+        wanted.weekday,
+    ):
+        return own
+    if tz is not None and zone(tz) is not None:
+        return Schedule(wanted.mode, wanted.hour, tz, wanted.weekday)
+    return wanted
+
+
+def _selected(view: SubmittedView, name: str) -> Any:
+    """The value of the option chosen in the menu `name` (anything, in a forged submission;
+    None when nothing is)."""
+    option = _field(view, name).get("selected_option")
+    return option.get("value") if isinstance(option, dict) else option
+
+
+def _number(view: SubmittedView, name: str, below: int, errors: dict[str, str]) -> int | None:
+    """The number 0 to `below` - 1 chosen in the menu `name` (None: none chosen); anything
+    else is noted in `errors`."""
+    value = _selected(view, name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in {str(number) for number in range(below)}:
+        errors[name] = NOT_OFFERED
+        return None
+    return int(value)
 
 
 def _short(text: str) -> str:

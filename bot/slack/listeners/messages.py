@@ -14,7 +14,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.database import Database, DatabaseBusy
-from bot.models import CONVERSATION_ID, Release
+from bot.models import CONVERSATION_ID, Place, Release
 from bot.search.service import SearchService
 from bot.slack.admin import READ_WITHIN
 from bot.slack.blocks.announcement import (
@@ -23,7 +23,7 @@ from bot.slack.blocks.announcement import (
     shared_message,
 )
 from bot.slack.blocks.search import PAGE_ACTION_PREFIX, SHARE_ACTION_ID, read_page_value
-from bot.slack.errors import Failure
+from bot.slack.errors import Failure, SlackFailure
 from bot.slack.listeners.commands import answer
 from bot.slack.listeners.payloads import Action, ActionBody
 from bot.slack.markup import COMMAND
@@ -132,8 +132,10 @@ def register(app: AsyncApp, db: Database, search: SearchService, workspaces: Wor
             del recent_shares[stale]
         posted = False
         try:
-            problem = await _post_share(ws.admin.poster, channel, release, user)
+            problem, ts = await _post_share(ws.admin.poster, channel, release, user)
             posted = problem is None
+            if posted:
+                await _remember_share(db, release, Place(ws.team, channel), user, ts)
         finally:
             if not posted and recent_shares.get(key) is mine:
                 del recent_shares[key]  # a failed share does not hold back the next one
@@ -148,14 +150,34 @@ def _channel(body: ActionBody) -> Any:
     return (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id")
 
 
+async def _remember_share(
+    db: Database, release: Release, place: Place, user: str, ts: str | None
+) -> None:
+    """Keep the shared post, for a correction of the release to update it too; a database
+    too busy to take it costs only that (the member's share is in the channel)."""
+    try:
+        await db.write(
+            lambda store: store.record_share(release.id, place, ts=ts, user=user, now=time.time()),
+            within=READ_WITHIN,
+        )
+    except DatabaseBusy:
+        log.warning("the share of %s in %s was posted but not recorded", release.id, place)
+
+
 async def _post_share(
     client: AsyncWebClient, channel: str, release: Release, user: str
-) -> str | None:
-    """Post the shared release; None when posted, else what to tell the member."""
-    failure = await post(client, channel, shared_message(release, user))
-    if failure is None:
-        return None
-    log.warning("sharing %s in %s failed: %s", release.id, channel, failure.reason)
+) -> tuple[str | None, str | None]:
+    """Post the shared release: (None, its ts) when posted, else (what to tell the member,
+    None)."""
+    posted = await post(client, channel, shared_message(release, user))
+    if posted.failure is None:
+        return None, posted.ts
+    log.warning("sharing %s in %s failed: %s", release.id, channel, posted.failure.reason)
+    return _share_problem(posted.failure), None
+
+
+def _share_problem(failure: SlackFailure) -> str:
+    """What to tell a member whose share Slack refused."""
     if failure.kind is Failure.NOT_IN_CHANNEL or failure.reason == "channel_not_found":
         return (
             "I can't post in this conversation. Invite me with `/invite @ISSCR News` "

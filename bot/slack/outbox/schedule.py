@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from bot.backoff import backoff_delay
 from bot.database import Database
 from bot.slack.errors import Failure, SlackFailure, explain
-from bot.store import RATE_LIMITED, Delivery
+from bot.store import RATE_LIMITED, UPDATE, Delivery
 
 log = logging.getLogger("bot.slack.outbox")  # one logger for the whole outbox
 
@@ -52,7 +52,9 @@ class Scheduling:
     async def _settle(self, delivery: Delivery, failure: SlackFailure) -> None:
         if failure.kind is Failure.PERMANENT or failure.kind is Failure.NOT_IN_CHANNEL:
             error = explain(failure.reason)
-            log.error("giving up on %s in %s: %s", delivery.release_id, delivery.where, error)
+            # An update of a message someone deleted since needs nobody: no error for it.
+            level = logging.WARNING if delivery.kind == UPDATE else logging.ERROR
+            log.log(level, "giving up on %s in %s: %s", delivery.release_id, delivery.where, error)
             await self.db.write(
                 lambda store: store.mark_failed(
                     delivery.id, attempt=delivery.attempts, error=error, outcome_known=True

@@ -1,0 +1,83 @@
+"""The outbox's side of members' alerts: a DM to the member through the app's Messages tab,
+and a member who can no longer be messaged stopping quietly. The real bot against the Slack
+stand-in."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from bot.models import ALERT, SINGLE_WORKSPACE, Place
+from bot.settings import Settings
+from standins.feed_server import FeedServer, make_item
+from standins.slack_api import TEAM_ID, FakeResponse, SlackApi
+from tests.conftest import eventually
+from tests.test_bot import running
+
+MEMBER = "U0MEMBER01"
+
+
+@pytest.mark.parametrize("gone", ["deleted", "messages_blocked"])
+async def test_a_member_who_cannot_be_messaged_stops_receiving_without_errors_piling_up(
+    gone: str,
+    make_settings: Callable[..., Settings],
+    feed: FeedServer,
+    slack: SlackApi,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    slack.add_user(MEMBER)
+    slack.workspaces[TEAM_ID].users[MEMBER][gone] = True  # left the workspace, or no DMs
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        bot.store.db.execute(
+            "INSERT INTO alerts (team, user_id, query, created_at) VALUES (?, ?, ?, ?)",
+            [SINGLE_WORKSPACE, MEMBER, "release", 1.0],
+        )
+        with bot.store.transaction():
+            for n in (1, 2, 3):
+                bot.store.add_delivery(
+                    make_item(n).item_id, Place(SINGLE_WORKSPACE, MEMBER), now=1.0, kind=ALERT,
+                    about=json.dumps(["release"]),
+                )  # fmt: skip
+        caplog.clear()
+        bot.outbox.wake()
+        await eventually(lambda: all(d["state"] == "failed" for d in bot.store.delivery_log()))
+        paused = bot.store.db.execute("SELECT paused FROM alerts").fetchone()[0]
+        report = await bot.report()
+
+    assert paused is not None and "cannot receive direct messages" in paused
+    # One refusal from Slack, not one per release; nothing posted; no error in the log.
+    assert len(slack.calls_to("conversations.open")) == 1
+    assert not slack.calls_to("chat.postMessage")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # Nothing for an admin to fix: the report stays ok.
+    assert report["ok"], report
+
+
+async def test_alerts_the_app_cannot_send_are_a_problem_for_admins_without_naming_members(
+    make_settings: Callable[..., Settings], feed: FeedServer, slack: SlackApi
+) -> None:
+    # An app installed before alerts existed lacks the scope to open a DM.
+    slack.add_user(MEMBER)
+    slack.fail_next("conversations.open", FakeResponse.error("missing_scope"), times=100)
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        with bot.store.transaction():
+            bot.store.add_delivery(
+                make_item(3).item_id, Place(SINGLE_WORKSPACE, MEMBER), now=1.0, kind=ALERT,
+                about=json.dumps(["release"]),
+            )  # fmt: skip
+        bot.outbox.wake()
+        await eventually(lambda: bot.store.delivery_log()[0]["last_error"] is not None)
+        report = await bot.report()
+        state = bot.store.delivery_log()[0]["state"]
+
+    assert state == "pending"  # kept, not given up on
+    assert not report["ok"]
+    problem = next(p for p in report["problems"] if "alert" in p)
+    assert "1 alert to a member waiting to be retried" in problem
+    assert "missing_scope" in problem and "reinstall" in problem
+    assert MEMBER not in json.dumps(report)
