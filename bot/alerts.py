@@ -100,7 +100,9 @@ class MemberAlerts:
         """Remove alert `alert_id` if it is this member's; idempotent."""
         with self.store.transaction():
             resumed = self._resume()
-            removed = self.store.remove_alert(alert_id, team=self.team, user=self.user)
+            removed = self.store.remove_alert(
+                alert_id, team=self.team, user=self.user, now=self.clock()
+            )
             return Removed(removed, Mine(self._alerts(), resumed))
 
     def remove_query(self, text: str) -> Removed:

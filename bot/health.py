@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from bot.database import Database, DatabaseBusy
 from bot.models import NORMAL_ENDS, SINGLE_WORKSPACE, ArchiveStatus, FeedStatus
+from bot.schedule import next_digest
 from bot.settings import Settings
 from bot.store import FAILED, PENDING, RATE_LIMITED, SENDING, Store
 
@@ -112,6 +113,20 @@ class DeliveriesHealth(TypedDict):
     held: HeldHealth
 
 
+class AlertsHealth(TypedDict):
+    """Members' alerts, as counts only: who holds which is theirs."""
+
+    members: int
+    alerts: int
+    paused: int  # members who cannot be messaged, whose alerts wait for them
+
+
+class DigestsHealth(TypedDict):
+    routes: dict[str, int]  # by mode: immediate, daily, weekly
+    waiting: int  # releases collected for a next digest
+    next: str | None  # when the first digest with something to send is due
+
+
 class SlackHealth(TypedDict):
     connected: bool
     since: str | None
@@ -129,6 +144,8 @@ class Health(TypedDict):
     routes: int
     archive: ArchiveHealth | ArchiveUnavailable
     deliveries: DeliveriesHealth
+    alerts: AlertsHealth
+    digests: DigestsHealth
     slack: NotRequired[SlackHealth]  # in Socket Mode only
     workspaces: NotRequired[WorkspacesHealth]  # in distribution mode, of every workspace
 
@@ -197,6 +214,8 @@ def health(
         "routes": len(routes),
         "archive": _archive(walk),
         "deliveries": deliveries,
+        "alerts": _alerts(store, team),
+        "digests": _digests(store, team, current),
     }
     if team is None:
         summary = store.workspaces_summary()
@@ -212,6 +231,21 @@ def health(
             "last_error": slack.last_error,
         }
     return report
+
+
+def _alerts(store: Store, team: str | None) -> AlertsHealth:
+    counts = store.alert_counts(team)
+    return {"members": counts["members"], "alerts": counts["alerts"], "paused": counts["paused"]}
+
+
+def _digests(store: Store, team: str | None, now: float) -> DigestsHealth:
+    counts = store.digest_counts(team)
+    due = next_digest(store.digests_waiting(team), now)
+    return {
+        "routes": counts["routes"],
+        "waiting": counts["waiting"],
+        "next": iso(due.timestamp()) if due else None,
+    }
 
 
 def _feed_problems(feed: FeedStatus, poll_interval: float | None, now: float) -> list[str]:

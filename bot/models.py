@@ -19,6 +19,9 @@ TEAM_ID = re.compile(r"^T[A-Z0-9]{2,}$")
 # The workspace of single-workspace mode (its token in the environment), as rows record it.
 # In distribution mode each row names its workspace's team ID instead.
 SINGLE_WORKSPACE = ""
+# The audit log's author of the day's count of members' alerts saved and removed: members, in
+# aggregate (who changed their alerts, and how, is theirs).
+MEMBERS = "members"
 
 
 # What a delivery posts: a release announced in a channel; a release sent to a member whose

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from bot.models import DAILY, IMMEDIATE, WEEKLY, Schedule
+from bot.models import DAILY, IMMEDIATE, WEEKLY, Route, Schedule
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # The zone of a schedule set by someone whose own is unknown (Slack did not say).
@@ -112,6 +113,17 @@ def next_boundary(schedule: Schedule, now: float) -> datetime:
         for day in _days(schedule, now)
         if (boundary := boundary_on(schedule, day)).timestamp() > now
     )
+
+
+def next_digest(routes: Iterable[Route], now: float) -> datetime | None:
+    """When the first of `routes`' next digests is due (None: none of them has a valid
+    schedule)."""
+    due = [
+        next_boundary(route.schedule, now)
+        for route in routes
+        if route.schedule is not None and is_valid(route.schedule)
+    ]
+    return min(due) if due else None
 
 
 def period_key(boundary: datetime) -> str:

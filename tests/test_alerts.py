@@ -354,14 +354,30 @@ async def test_a_members_alerts_are_invisible_to_other_members_and_a_forged_remo
     assert alerts_of(bot, OTHER) == []
 
 
-async def test_no_change_to_alerts_is_written_to_the_audit_log(
+async def test_the_audit_log_and_status_count_alerts_in_aggregate_never_whose_or_what(
     bot: InspectedBot, slack: SlackApi
 ) -> None:
     before = bot.store.recent_changes(10, team=SINGLE_WORKSPACE)  # ANNOUNCE_CHANNEL's route
     await subscribe(bot, slack, "embryo models")
+    await subscribe(bot, slack, "NIH budget", user=OTHER)
     await command(bot, "unsubscribe embryo models")
+    await subscribe(bot, slack, "guidance")
 
-    assert bot.store.recent_changes(10, team=SINGLE_WORKSPACE) == before
+    changes = bot.store.recent_changes(10, team=SINGLE_WORKSPACE)
+    status = await command(bot, "status", user=ADMIN)
+    home = await open_home(bot, slack, ADMIN)
+
+    # One entry for the day, kept up to date: counts, by "Members".
+    assert changes[1:] == before
+    assert changes[0].action == "alerts"
+    assert changes[0].detail.startswith("saved 3 alerts and removed 1 alert on ")
+    shown = texts(status) + home
+    assert "Members saved 3 alerts and removed 1 alert" in shown
+    assert "*Members' alerts*: 2 alerts of 2 members" in texts(status)
+    for private in (MEMBER, OTHER, "embryo models", "NIH budget", "guidance"):
+        assert private not in texts(status)
+    for private in (MEMBER, OTHER, "“embryo models”", "“NIH budget”", "“guidance”"):
+        assert private not in home  # (the latest releases listed there have those words)
 
 
 # -- the Home --------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pytest
 
 from bot.database import Database
 from bot.digests import DigestScheduler
+from bot.health import health
 from bot.models import DAILY, SINGLE_WORKSPACE, WEEKLY, Place, Release, Schedule
 from bot.routes import Routes
 from bot.schedule import latest_boundary, next_boundary, period_key
@@ -658,19 +659,19 @@ def test_digest_counts_say_routes_by_mode_what_waits_and_when_the_next_digest_is
     digest_route(store, MONDAY_NINE)
     Routes(store, team=SINGLE_WORKSPACE, clock=lambda: 1.0).set(PRESS_NEWS, [], by=ADMIN)
     now = datetime.fromisoformat("2026-03-04T12:00:00+00:00").timestamp()
-    assert store.digest_counts(SINGLE_WORKSPACE, now=now) == {
+    assert health(store, "feed", team=SINGLE_WORKSPACE, now=now)["digests"] == {
         "routes": {"immediate": 1, "daily": 0, "weekly": 1},
         "waiting": 0,
         "next": None,  # nothing to send
     }
     store.add_delivery(add_release(store, 1), HERE, now=1.0, state=COLLECTED)
 
-    assert store.digest_counts(None, now=now) == {
+    assert health(store, "feed", team=None, now=now)["digests"] == {
         "routes": {"immediate": 1, "daily": 0, "weekly": 1},
         "waiting": 1,
         "next": "2026-03-09T08:00:00+00:00",  # Monday 09:00 in Berlin
     }
-    assert store.digest_counts("T0OTHER01", now=now)["routes"] == {
+    assert store.digest_counts("T0OTHER01")["routes"] == {
         "immediate": 0,
         "daily": 0,
         "weekly": 0,

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.models import SINGLE_WORKSPACE, Alert, Words
+from bot.models import MEMBERS, SINGLE_WORKSPACE, Alert, Words
 from bot.store.base import StoreBase
+from bot.store.routes import AuditMixin
 from bot.store.search_index import SEARCH_COLUMNS, SearchIndexMixin
 
 if TYPE_CHECKING:
@@ -41,6 +43,13 @@ def create_alerts(store: Store) -> None:
         "REFERENCES alerts (id) ON DELETE CASCADE, PRIMARY KEY (key, alert_id)) WITHOUT ROWID"
     )
     store.db.execute("CREATE INDEX IF NOT EXISTS alert_keys_by_alert ON alert_keys (alert_id)")
+    # The audit log's one entry a day for members' alerts: how many were saved and removed,
+    # never by whom or for what (`_tally`).
+    store.db.execute(
+        "CREATE TABLE IF NOT EXISTS alert_tallies (team TEXT NOT NULL, day TEXT NOT NULL, "
+        "saved INTEGER NOT NULL DEFAULT 0, removed INTEGER NOT NULL DEFAULT 0, change_id INTEGER, "
+        "PRIMARY KEY (team, day))"
+    )
 
 
 def _alert(row: Any) -> Alert:
@@ -79,7 +88,7 @@ def _words_of(text: str) -> Words:
     )
 
 
-class AlertsMixin(SearchIndexMixin):
+class AlertsMixin(SearchIndexMixin, AuditMixin):
     """Members' alerts, what stops them, and the candidates for a new release."""
 
     def alerts_of(self, *, team: str, user: str) -> list[Alert]:
@@ -123,10 +132,11 @@ class AlertsMixin(SearchIndexMixin):
                 "INSERT OR IGNORE INTO alert_keys (key, alert_id) VALUES (?, ?)",
                 [(key, alert_id) for key in set(keys)],
             )
+            self._tally(team, now=now, saved=1)
             [alert] = [a for a in self.alerts_of(team=team, user=user) if a.id == alert_id]
         return alert
 
-    def remove_alert(self, alert_id: int, *, team: str, user: str) -> Alert | None:
+    def remove_alert(self, alert_id: int, *, team: str, user: str, now: float) -> Alert | None:
         """Delete alert `alert_id` if it is `user`'s in `team` (whatever a button says);
         the alert removed, or None when there is no such alert of theirs."""
         with self.transaction():
@@ -135,7 +145,35 @@ class AlertsMixin(SearchIndexMixin):
                 return None
             self.db.execute("DELETE FROM alert_keys WHERE alert_id = ?", [alert_id])
             self.db.execute("DELETE FROM alerts WHERE id = ?", [alert_id])
+            self._tally(team, now=now, removed=1)
         return found[0]
+
+    def _tally(self, team: str, *, now: float, saved: int = 0, removed: int = 0) -> None:
+        """Count a change of members' alerts in the day's one audit entry: in aggregate only
+        (a member's queries are theirs, and so is the fact of changing them)."""
+        day = datetime.fromtimestamp(now, UTC).date().isoformat()
+        self.db.execute(
+            "INSERT INTO alert_tallies (team, day, saved, removed) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (team, day) DO UPDATE SET saved = saved + excluded.saved, "
+            "removed = removed + excluded.removed",
+            [team, day, saved, removed],
+        )
+        saved, removed, change_id = self.db.execute(
+            "SELECT saved, removed, change_id FROM alert_tallies WHERE team = ? AND day = ?",
+            [team, day],
+        ).fetchone()
+        detail = f"saved {_alerts(saved)} and removed {_alerts(removed)} on {day} (UTC)"
+        if change_id is None:
+            self.record_change(MEMBERS, "alerts", detail, now=now, team=team)
+            self.db.execute(
+                "UPDATE alert_tallies SET change_id = last_insert_rowid() "
+                "WHERE team = ? AND day = ?",
+                [team, day],
+            )
+        else:
+            self.db.execute(
+                "UPDATE changes SET at = ?, detail = ? WHERE id = ?", [now, detail, change_id]
+            )
 
     def pause_alerts(self, *, team: str, user: str, why: str, now: float) -> int:
         """Stop sending `user`'s alerts (they left the workspace, or cannot be messaged): kept,
@@ -215,9 +253,14 @@ class AlertsMixin(SearchIndexMixin):
         return {"members": members, "alerts": alerts, "paused": paused}
 
 
+def _alerts(count: int) -> str:
+    return f"{count} alert" if count == 1 else f"{count} alerts"
+
+
 def forget_alerts(store: StoreBase, team: str) -> None:
     """Delete every alert of `team` (it left), within the caller's transaction."""
     store.db.execute(
         "DELETE FROM alert_keys WHERE alert_id IN (SELECT id FROM alerts WHERE team = ?)", [team]
     )
     store.db.execute("DELETE FROM alerts WHERE team = ?", [team])
+    store.db.execute("DELETE FROM alert_tallies WHERE team = ?", [team])

@@ -10,11 +10,9 @@ digest of a period impossible, whichever process or restart tries.
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from bot.models import DIGEST, IMMEDIATE, SINGLE_WORKSPACE, Place, Route, Schedule
-from bot.schedule import is_valid, next_boundary
 from bot.store.deliveries import COLLECTED, DIGESTED, DISCARDED, PENDING, _team_filter
 from bot.store.routes import _ROUTE, AuditMixin, _route
 
@@ -144,36 +142,33 @@ class DigestsMixin(AuditMixin):
         )
         return cursor.rowcount
 
-    def digest_counts(self, team: str | None, *, now: float) -> dict[str, Any]:
+    def digest_counts(self, team: str | None) -> dict[str, Any]:
         """For status and the admin Home, of `team` (None: of every workspace): routes by
-        mode, releases waiting for a digest, and when the next digest that has something to
-        send is due (ISO, UTC; None: none is)."""
+        mode, and releases waiting for a digest."""
         where, params = _team_filter(team)
         modes = dict.fromkeys(("immediate", "daily", "weekly"), 0)
         for mode, count in self.db.execute(
             f"SELECT mode, count(*) FROM routes WHERE {where} GROUP BY mode", params
         ):
             modes[mode] = count
-        waiting: dict[Place, int] = {
-            Place(team_, channel): count
-            for team_, channel, count in self.db.execute(
-                "SELECT team, channel, count(*) FROM deliveries "
-                f"WHERE state = ? AND {where} GROUP BY team, channel",
-                [COLLECTED, *params],
-            )
-        }
-        due = [
-            next_boundary(route.schedule, now)
+        waiting = self.db.execute(
+            f"SELECT count(*) FROM deliveries WHERE state = ? AND {where}", [COLLECTED, *params]
+        ).fetchone()[0]
+        return {"routes": modes, "waiting": waiting}
+
+    def digests_waiting(self, team: str | None) -> list[Route]:
+        """The digest routes of `team` (None: of every workspace) with releases collected for
+        their next digest."""
+        return [
+            route
             for route in self._routes_of(team)
             if route.schedule is not None
-            and is_valid(route.schedule)
-            and waiting.get(Place(route.team, route.channel))
+            and self.db.execute(
+                "SELECT EXISTS (SELECT 1 FROM deliveries WHERE state = ? AND team = ? "
+                "AND channel = ?)",
+                [COLLECTED, route.team, route.channel],
+            ).fetchone()[0]
         ]
-        return {
-            "routes": modes,
-            "waiting": sum(waiting.values()),
-            "next": min(due).astimezone(UTC).isoformat() if due else None,
-        }
 
     def _routes_of(self, team: str | None) -> list[Route]:
         where, params = _team_filter(team)

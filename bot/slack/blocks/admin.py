@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.models import CHANNEL_ID, NORMAL_ENDS, USER_ID, Change, Release, Route
+from bot.models import CHANNEL_ID, MEMBERS, NORMAL_ENDS, USER_ID, Change, Release, Route
 from bot.routes import NO_CATEGORY, Changed
 from bot.schedule import delivery_words, describe
 from bot.slack.blocks.common import (
@@ -215,7 +215,12 @@ def status_answer(
             max_blocks=max_blocks,
             more=lambda left: f"… and {counted(left, 'more problem')}.",
         )
-    lines = [*problems, *_source_lines(report), *_delivery_lines(report["deliveries"], per_channel)]
+    lines = [
+        *problems,
+        *_source_lines(report),
+        *_personal_lines(report),
+        *_delivery_lines(report["deliveries"], per_channel),
+    ]
     return line_blocks(
         lines, max_blocks=max_blocks, more=lambda left: f"… and {counted(left, 'more channel')}."
     )
@@ -242,6 +247,33 @@ def _source_lines(report: Mapping[str, Any]) -> list[str]:
             state += f", stopped early: {escape(str(stop))}"
         lines.append(f"*Archive import*: {state}")
         lines += _bad_items("Malformed items in the archive", archive.get("bad_items"))
+    return lines
+
+
+def _personal_lines(report: Mapping[str, Any]) -> list[str]:
+    """Members' alerts (counts only: their queries are theirs) and the digests, as mrkdwn
+    lines; none for what nobody uses."""
+    lines = []
+    alerts = report.get("alerts") or {}
+    if alerts.get("alerts"):
+        line = (
+            f"*Members' alerts*: {counted(alerts['alerts'], 'alert')} of "
+            f"{counted(alerts['members'], 'member')}"
+        )
+        if alerts.get("paused"):
+            line += f" ({counted(alerts['paused'], 'member')} who cannot be messaged, paused)"
+        lines.append(line)
+    digests = report.get("digests") or {}
+    modes = digests.get("routes") or {}
+    if modes.get("daily") or modes.get("weekly"):
+        line = (
+            f"*Digests*: {counted(modes.get('daily', 0), 'daily channel')}, "
+            f"{counted(modes.get('weekly', 0), 'weekly channel')}; "
+            f"{counted(digests.get('waiting', 0), 'release')} waiting"
+        )
+        if digests.get("next"):
+            line += f", the next digest {when(digests['next'])}"
+        lines.append(line)
     return lines
 
 
@@ -448,4 +480,6 @@ def _change_sentence(change: Change) -> str:
 def _who(user_id: str) -> str:
     """Who made a change: a member (only a whole user ID becomes a mention), or the bot
     itself (a change it made on its own, such as a route seeded from its settings)."""
+    if user_id == MEMBERS:
+        return "Members"
     return f"<@{user_id}>" if USER_ID.fullmatch(user_id) else "The bot"
