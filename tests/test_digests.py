@@ -772,3 +772,16 @@ async def test_two_bot_processes_started_after_a_missed_digest_post_it_once(
     assert listed(message) == ["Release 3", "Release 2", "Release 1"]
     made = [bot.output().count(" made for ") for bot in processes[1:]]
     assert sorted(made) == [0, 1], [bot.output() for bot in processes[1:]]
+
+
+async def test_the_admin_home_says_releases_wait_for_the_digest_rather_than_nothing_posted(
+    bot: InspectedBot, slack: SlackApi, feed: FeedServer
+) -> None:
+    await set_weekly_digest(bot)
+    before = await open_home(bot, slack, ADMIN)
+    await collect_three(bot, feed)
+    after = await open_home(bot, slack, ADMIN)
+
+    assert "The next new release goes into the next digest." in before
+    assert "3 new releases collected for the next digest, due <!date^" in after
+    assert "*Digests*: 0 daily channels, 1 weekly channel; 3 releases waiting" in after

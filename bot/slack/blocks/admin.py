@@ -395,6 +395,14 @@ def setup_blocks() -> list[Block]:
     ]
 
 
+def _next_release(report: Mapping[str, Any]) -> str:
+    """What becomes of the next new release: announced at once, or in a digest."""
+    modes = (report.get("digests") or {}).get("routes") or {}
+    if not modes.get("immediate") and (modes.get("daily") or modes.get("weekly")):
+        return "The next new release goes into the next digest."
+    return "The next new release is announced as it appears."
+
+
 def first_post_blocks(report: Mapping[str, Any], latest: Release | None) -> list[Block]:
     """Why nothing has been posted yet, while nothing has, with *Send a test announcement*:
     the first poll only sets a baseline, so a quiet channel after installing is expected."""
@@ -419,6 +427,12 @@ def first_post_blocks(report: Mapping[str, Any], latest: Release | None) -> list
             f"*Nothing posted yet:* {counted(deliveries['pending'], 'announcement')} on "
             "the way; the health below says if Slack refuses them."
         )
+    elif (digests := report.get("digests") or {}).get("waiting"):
+        due = f", due {when(digests['next'])}" if digests.get("next") else ""
+        why = (
+            f"*Nothing posted yet:* {counted(digests['waiting'], 'new release')} collected for "
+            f"the next digest{due}."
+        )
     elif not feed.get("last_success"):
         why = (
             "*Nothing posted yet:* the first check of the ISSCR feed has not finished; "
@@ -434,8 +448,7 @@ def first_post_blocks(report: Mapping[str, Any], latest: Release | None) -> list
         why = (
             "*Nothing posted yet, as expected:* the releases already published were stored "
             "as the starting point (they are searchable) rather than announced, so a channel "
-            f"is not flooded with the past. The next new release is announced as it appears."
-            f"{newest}"
+            f"is not flooded with the past. {_next_release(report)}{newest}"
         )
     return [
         {
