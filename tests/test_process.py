@@ -19,8 +19,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.slack.blocks.alerts import SAVE_ALERT
 from standins.feed_server import Fault, FeedServer, make_item
 from standins.slack_api import FakeResponse, SlackApi
+from standins.slack_requests import block_action_body, send_to_slack_app, slash_command_body
 from tests.conftest import CHANNEL, DATA_DIR, bot_env, eventually, newest_first, posted_ids
 
 REPO = Path(__file__).resolve().parents[1]
@@ -721,3 +723,62 @@ async def test_a_post_whose_answer_was_lost_is_found_behind_2100_messages_after_
     assert posted_ids(slack) == [make_item(4).item_id]
     assert "already posted" in restarted.output()
     assert len(slack.calls_to("conversations.history")) == 11  # every page of the window
+
+
+async def test_kill_9_between_queueing_and_sending_an_alert_neither_loses_nor_doubles_the_dm(
+    tmp_path: Path, feed: FeedServer, slack: SlackApi, processes: list[BotProcess]
+) -> None:
+    member = "U0MEMBER01"
+    slack.add_user(member)
+    env = bot_env(tmp_path, feed, slack, LOG_LEVEL="INFO")
+    first = await BotProcess(env, tmp_path).start()
+    processes.append(first)
+    # The member saves an alert, by the slash command and the preview's Save button.
+    events = f"http://127.0.0.1:{first.env['PORT']}/slack/events"
+    status, preview = await send_to_slack_app(
+        events, slash_command_body("subscribe embryo models", user=member)
+    )
+    assert status == 200
+    [save] = [
+        block["accessory"]
+        for block in preview["blocks"]
+        if block.get("accessory", {}).get("action_id") == SAVE_ALERT
+    ] or [
+        element
+        for block in preview["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element.get("action_id") == SAVE_ALERT
+    ]
+    body = block_action_body(
+        SAVE_ALERT, save["value"], response_url=slack.response_url(member), user=member
+    )
+    assert (await send_to_slack_app(events, body))[0] == 200
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        await eventually(lambda: db.execute("SELECT count(*) FROM alerts").fetchone()[0] == 1)
+
+    # Slack stores each DM, then takes a while to answer: a kill in that window leaves a DM
+    # the bot never heard about. Three matching releases and one that does not match.
+    slack.post_delay = 0.5
+    matching = [make_item(n, title=f"Embryo models, note {n}") for n in (4, 5, 6)]
+    feed.items = [
+        make_item(7, title="A budget letter"),
+        *reversed(matching),
+        *newest_first(1, 2, 3),
+    ]
+    await eventually(lambda: len(slack.dms(member)) >= 1, timeout=60)
+    await first.kill()
+    processes.append(await BotProcess(env, tmp_path).start())
+
+    await eventually(lambda: len(slack.dms(member)) >= len(matching), timeout=60)
+    await asyncio.sleep(2)  # a duplicate would show up here
+    assert await processes[-1].terminate() == 0
+
+    sent = [dm["metadata"]["event_payload"]["item_id"] for dm in slack.dms(member)]
+    assert sorted(sent) == sorted(item.item_id for item in matching)
+    assert "already posted" in processes[-1].output(), processes[-1].output()
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        alerts = db.execute(
+            "SELECT state, count(*) FROM deliveries WHERE kind = 'alert' GROUP BY state"
+        ).fetchall()
+    assert alerts == [("sent", len(matching))]
