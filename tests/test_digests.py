@@ -785,3 +785,27 @@ async def test_the_admin_home_says_releases_wait_for_the_digest_rather_than_noth
     assert "The next new release goes into the next digest." in before
     assert "3 new releases collected for the next digest, due <!date^" in after
     assert "*Digests*: 0 daily channels, 1 weekly channel; 3 releases waiting" in after
+
+
+async def test_a_release_corrected_after_its_digest_went_out_updates_the_digest_once(
+    bot: InspectedBot, slack: SlackApi, feed: FeedServer, clock: Clock
+) -> None:
+    await set_weekly_digest(bot)
+    await collect_three(bot, feed)
+    clock.now = next_boundary(MONDAY_NINE, time.time()).timestamp()
+    bot.digests.look_now()
+    await eventually(lambda: len(slack.messages[POLICY_NEWS]) == 1)
+    [message] = slack.messages[POLICY_NEWS]
+    await eventually(lambda: digest_rows(bot.store)[0]["state"] == "sent")
+
+    feed.items[1] = make_item(5, title="Release 5, corrected")
+    await eventually(lambda: message.get("updates") == 1)
+    polls = len(feed.requests)
+    await eventually(lambda: len(feed.requests) >= polls + 2)  # seen again: no second update
+
+    assert message.get("updates") == 1
+    assert listed(message) == ["Release 6", "Release 5, corrected", "Release 4"]
+    assert "Updated" in json.dumps(message["blocks"][-1])
+    # Still the digest of its period: a restart would recognise it.
+    assert message["metadata"]["event_type"] == "isscr_news_digest"
+    assert len(slack.messages[POLICY_NEWS]) == 1
