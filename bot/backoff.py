@@ -1,7 +1,9 @@
-"""When to try again: exponential backoff with jitter, and the servers' Retry-After."""
+"""When to try again: exponential backoff with jitter, the servers' Retry-After, and waiting
+for whichever comes first of a time and some events."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import random
@@ -36,3 +38,13 @@ def retry_after_seconds(value: object, *, now: float | None = None) -> float | N
         when = when.replace(tzinfo=UTC)
     current = datetime.now(UTC).timestamp() if now is None else now
     return max(0.0, when.timestamp() - current)
+
+
+async def wait_any(*events: asyncio.Event, seconds: float) -> None:
+    """Until one of `events` is set, or `seconds` have passed."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

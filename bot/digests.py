@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.backoff import wait_any
 from bot.database import Database
 from bot.models import Place, Route, Schedule
 from bot.schedule import is_valid, latest_boundary, next_boundary, period_key
@@ -78,7 +79,7 @@ class DigestScheduler:
             wait = self.interval
             if next_at is not None:
                 wait = min(wait, max(0.0, next_at - self.clock()))
-            await _wait_any(stop, self._look_now, seconds=wait)
+            await wait_any(stop, self._look_now, seconds=wait)
 
     def make_due(self, store: Store) -> tuple[list[int], float | None]:
         """Make the digest of each digest route's latest period that has none yet and has
@@ -131,12 +132,3 @@ class DigestScheduler:
                 route.schedule,
             )
         return False
-
-
-async def _wait_any(*events: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -210,6 +210,26 @@ def view_submission_body(
                 ],
             }
         }
+    return modal_submission_body(
+        callback_id,
+        user=user,
+        values=values,
+        private_metadata=private_metadata,
+        team=team,
+        enterprise_id=enterprise_id,
+    )
+
+
+def modal_submission_body(
+    callback_id: str,
+    *,
+    user: str,
+    values: dict[str, Any],
+    private_metadata: str = "",
+    team: str = TEAM,
+    enterprise_id: str | None = None,
+) -> bytes:
+    """Any modal's submission, as Slack posts it: `values` by block and action ID."""
     payload = {
         "type": "view_submission",
         **_workspace_fields(team, enterprise_id),

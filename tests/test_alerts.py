@@ -13,7 +13,6 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
@@ -33,10 +32,9 @@ from bot.slack.blocks.alerts import (
 from standins.feed_server import FeedServer, make_item
 from standins.slack_api import SlackApi
 from standins.slack_requests import (
-    API_APP_ID,
-    TEAM,
     block_action_body,
     home_action_body,
+    modal_submission_body,
     send_to_slack_app,
     slash_command_body,
 )
@@ -149,25 +147,9 @@ def form_body(
     values = {}
     if typed is not None:
         values[QUERY_FIELD] = {QUERY_FIELD: {"type": "plain_text_input", "value": typed}}
-    payload = {
-        "type": "view_submission",
-        "team": {"id": TEAM, "domain": "isscr"},
-        "user": {"id": user, "username": "someone", "team_id": TEAM},
-        "api_app_id": API_APP_ID,
-        "token": "legacy-verification-token",
-        "trigger_id": "1.2.view",
-        "view": {
-            "id": "V0MODAL001",
-            "team_id": TEAM,
-            "type": "modal",
-            "callback_id": callback_id,
-            "private_metadata": private_metadata,
-            "state": {"values": values},
-            "blocks": [],
-        },
-        "response_urls": [],
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode()
+    return modal_submission_body(
+        callback_id, user=user, values=values, private_metadata=private_metadata
+    )
 
 
 # -- subscribing ---------------------------------------------------------------------------

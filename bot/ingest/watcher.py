@@ -18,7 +18,7 @@ from enum import Enum
 
 import aiohttp
 
-from bot.backoff import backoff_delay
+from bot.backoff import backoff_delay, wait_any
 from bot.database import Database
 from bot.ingest.feed import fetch_feed
 from bot.ingest.fields import log_problems
@@ -313,15 +313,15 @@ class Watcher:
             if result.failure is not None:
                 # Failing, or told to wait (Retry-After): no request cuts the wait short. In
                 # distribution mode anyone may be some workspace's admin.
-                await _wait_any(stop, seconds=delay)
+                await wait_any(stop, seconds=delay)
                 continue
-            await _wait_any(stop, self._poll_now, seconds=delay)
+            await wait_any(stop, self._poll_now, seconds=delay)
             if self._poll_now.is_set():
                 # Polls asked for come at most once a REQUESTED_GAP (the first at once).
                 gap = min(self.poll_interval, REQUESTED_GAP)
                 wait = self._last_requested + gap - time.monotonic()
                 if wait > 0:
-                    await _wait_any(stop, seconds=wait)
+                    await wait_any(stop, seconds=wait)
                 self._last_requested = time.monotonic()
 
     def retry_delay(self, failures_in_a_row: int, retry_after: float | None) -> float:
@@ -332,12 +332,3 @@ class Watcher:
         if retry_after is not None:
             delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
         return delay
-
-
-async def _wait_any(*events: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
