@@ -221,6 +221,12 @@ class DeliveriesMixin(AuditMixin):
                 "(SELECT revision FROM releases WHERE id = release_id) END WHERE id = ?",
                 [SENDING, now, now, UPDATE, delivery_id],
             )
+            if delivery.kind == DIGEST:  # ... and of each release it lists, as posted
+                self.db.execute(
+                    "UPDATE deliveries SET revision = (SELECT revision FROM releases "
+                    "WHERE id = release_id) WHERE digest_id = ?",
+                    [delivery_id],
+                )
             return delivery.attempts + 1
 
     def begin_posts(
@@ -243,7 +249,8 @@ class DeliveriesMixin(AuditMixin):
     ) -> None:
         """The post is in the channel (whoever found that out): `note` says how, if unusual;
         `conversation`: where it is, when not the delivery's channel (an alert's DM). A
-        release corrected while it was being posted gets its update queued at once."""
+        release corrected while it was being posted (a digest's: any it lists) gets its update
+        queued at once."""
         with self.transaction():
             self.db.execute(
                 "UPDATE deliveries SET state = ?, ts = ?, sent_at = ?, last_error = NULL, "
@@ -251,7 +258,10 @@ class DeliveriesMixin(AuditMixin):
                 [SENT, ts, now, note, conversation, delivery_id],
             )
             self._queue_updates(
-                "d.id = ? AND d.revision < r.revision", [delivery_id], now=now, changed=None
+                "(d.id = ? OR d.digest_id = ?) AND d.revision < r.revision",
+                [delivery_id, delivery_id],
+                now=now,
+                changed=None,
             )
 
     def mark_all_sent(self, posted: Sequence[SentMark], *, now: float) -> None:
