@@ -4,6 +4,7 @@ stand-in."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Callable
@@ -81,3 +82,51 @@ async def test_alerts_the_app_cannot_send_are_a_problem_for_admins_without_namin
     assert "1 alert to a member waiting to be retried" in problem
     assert "missing_scope" in problem and "reinstall" in problem
     assert MEMBER not in json.dumps(report)
+
+
+async def test_an_alert_slack_rate_limits_opening_the_dm_for_waits_as_asked_and_is_never_lost(
+    make_settings: Callable[..., Settings], feed: FeedServer, slack: SlackApi
+) -> None:
+    # Thousands of members matching one release open thousands of DMs: Slack answers 429s.
+    slack.add_user(MEMBER)
+    slack.fail_next("conversations.open", FakeResponse.rate_limited(retry_after=1), times=3)
+    async with running(make_settings()) as bot:
+        bot.outbox.max_attempts = 2  # a 429 is not a failed try: it never counts towards this
+        await eventually(lambda: bot.store.release_count() == 3)
+        with bot.store.transaction():
+            bot.store.add_delivery(
+                make_item(3).item_id, Place(SINGLE_WORKSPACE, MEMBER), now=1.0, kind=ALERT,
+                about=json.dumps(["release"]),
+            )  # fmt: skip
+        bot.outbox.wake()
+        await eventually(lambda: len(slack.dms(MEMBER)) == 1, timeout=15)
+        await eventually(lambda: bot.store.delivery_log()[0]["state"] == "sent")
+
+    opened = [call.at for call in slack.calls_to("conversations.open")]
+    assert len(opened) == 4
+    # Each try waited as long as Slack asked.
+    assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(opened))
+    assert len(slack.dms(MEMBER)) == 1
+
+
+async def test_an_alert_whose_answer_was_lost_is_still_looked_for_after_a_rate_limited_dm(
+    make_settings: Callable[..., Settings], feed: FeedServer, slack: SlackApi
+) -> None:
+    slack.add_user(MEMBER)
+    # Slack stores the DM but its answer is lost: whether it went out is unknown.
+    slack.fail_next("chat.postMessage", FakeResponse.server_error(502, after_posting=True))
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        with bot.store.transaction():
+            bot.store.add_delivery(
+                make_item(3).item_id, Place(SINGLE_WORKSPACE, MEMBER), now=1.0, kind=ALERT,
+                about=json.dumps(["release"]),
+            )  # fmt: skip
+        bot.outbox.wake()
+        await eventually(lambda: bot.store.delivery_log()[0]["last_error"] is not None)
+        assert bot.store.delivery_log()[0]["state"] == "sending"
+        slack.fail_next("conversations.open", FakeResponse.rate_limited(retry_after=1))
+        await eventually(lambda: bot.store.delivery_log()[0]["state"] == "sent", timeout=15)
+
+    assert len(slack.calls_to("conversations.open")) == 3
+    assert len(slack.dms(MEMBER)) == 1  # found in the DM's history, not sent again
