@@ -272,17 +272,29 @@ class DeliveriesMixin(AuditMixin):
                 self.mark_sent(delivery_id, ts=ts, now=now, note=note, conversation=conversation)
 
     def record_share(
-        self, release_id: str, place: Place, *, ts: str | None, user: str, now: float
+        self,
+        release_id: str,
+        place: Place,
+        *,
+        ts: str | None,
+        user: str,
+        revision: int,
+        now: float,
     ) -> None:
         """A release `user` shared into `place` is there (posted at once, not queued): kept as
-        a sent delivery, so that a correction of the release updates it too."""
-        self.db.execute(
-            "INSERT INTO deliveries (release_id, team, channel, state, attempts, due_at, "
-            "created_at, sent_at, ts, kind, about, revision) VALUES "
-            "(?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, (SELECT revision FROM releases WHERE id = ?))",
-            [release_id, place.team, place.channel, SENT, now, now, now, ts, SHARE, user,
-             release_id],
-        )  # fmt: skip
+        a sent delivery, so that a correction of the release updates it too. `revision`: the
+        release's as it was read to be shared; one corrected since gets its update now."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO deliveries (release_id, team, channel, state, attempts, due_at, "
+                "created_at, sent_at, ts, kind, about, revision) VALUES "
+                "(?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+                [release_id, place.team, place.channel, SENT, now, now, now, ts, SHARE, user,
+                 revision],
+            )  # fmt: skip
+            self._queue_updates(
+                "d.id = ? AND d.revision < r.revision", [cursor.lastrowid], now=now, changed=None
+            )
 
     def queue_corrections(self, release_id: str, changed: Sequence[str], *, now: float) -> int:
         """The release's title, excerpt, categories or image changed (its revision is new):
