@@ -257,12 +257,11 @@ class DeliveriesMixin(AuditMixin):
                 "note = ?, conversation = coalesce(?, conversation) WHERE id = ?",
                 [SENT, ts, now, note, conversation, delivery_id],
             )
-            self._queue_updates(
-                "(d.id = ? OR d.digest_id = ?) AND d.revision < r.revision",
-                [delivery_id, delivery_id],
-                now=now,
-                changed=None,
-            )
+            # Two statements: `d.id = ? OR d.digest_id = ?` made SQLite read every sent row.
+            for where in ("d.id = ?", "d.digest_id = ?"):
+                self._queue_updates(
+                    f"{where} AND d.revision < r.revision", [delivery_id], now=now, changed=None
+                )
 
     def mark_all_sent(self, posted: Sequence[SentMark], *, now: float) -> None:
         """`mark_sent` for each (delivery id, ts, note, conversation) of `posted`, in one
