@@ -125,6 +125,33 @@ async def test_a_shared_release_is_updated_too(
     assert shared["metadata"]["event_type"] != "isscr_news_item"
 
 
+async def test_a_release_corrected_while_a_share_of_it_is_on_its_way_is_corrected_after(
+    make_settings: Callable[..., Settings], feed: FeedServer, slack: SlackApi
+) -> None:
+    slack.add_channel("C0TALK0001")
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        release = make_item(2).item_id
+        body = block_action_body(
+            "share_release", release, response_url=slack.response_url(MEMBER), user=MEMBER,
+            channel="C0TALK0001",
+        )  # fmt: skip
+        slack.post_delay = 3.0  # the share is in the channel, its answer 3 s on its way
+        pressed = asyncio.create_task(send_to_slack_app(events_url(bot), body))
+        await eventually(lambda: len(slack.messages["C0TALK0001"]) == 1)
+        shared = slack.messages["C0TALK0001"][0]
+        feed.items[1] = make_item(2, title="Release 2, corrected")
+        await eventually(lambda: bot.store.release(release).title == "Release 2, corrected")
+        assert not any(d["kind"] == "share" for d in kinds(bot))  # not recorded yet
+        slack.post_delay = 0.0
+        assert (await pressed)[0] == 200
+        await eventually(lambda: any(d["kind"] == "share" for d in kinds(bot)))
+
+        await eventually(lambda: shared.get("updates") == 1)
+
+    assert "Release 2, corrected" in text_of(shared)
+
+
 def kinds(bot: Any) -> list[dict[str, Any]]:
     return list(bot.store.db.query("SELECT kind, state, ts, channel FROM deliveries"))
 

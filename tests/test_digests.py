@@ -184,6 +184,28 @@ async def test_a_weekly_digest_collects_three_releases_into_one_digest_at_its_ho
     assert len(slack.messages[POLICY_NEWS]) == 1
 
 
+async def test_a_release_corrected_while_its_digest_is_on_its_way_is_corrected_in_it_after(
+    bot: InspectedBot, slack: SlackApi, feed: FeedServer, clock: Clock
+) -> None:
+    await set_weekly_digest(bot)
+    await collect_three(bot, feed)
+    slack.post_delay = 3.0  # the digest is stored in the channel, answered 3 s later
+    clock.now = next_boundary(MONDAY_NINE, clock.now).timestamp()
+    bot.digests.look_now()
+    await eventually(lambda: len(slack.messages[POLICY_NEWS]) == 1)
+    [message] = slack.messages[POLICY_NEWS]
+    # The feed corrects a release the digest lists while the digest's answer is on its way.
+    feed.items[1] = make_item(5, title="Release 5, corrected")
+    release = make_item(5).item_id
+    await eventually(lambda: bot.store.release(release).title == "Release 5, corrected")
+    assert listed(message) == ["Release 6", "Release 5", "Release 4"]  # posted before it
+    slack.post_delay = 0.0
+    await eventually(lambda: digest_rows(bot.store)[0]["state"] == "sent")
+
+    await eventually(lambda: message.get("updates") == 1)
+    assert listed(message) == ["Release 6", "Release 5, corrected", "Release 4"]
+
+
 def listed(message: dict[str, Any]) -> list[str]:
     """The titles a digest message lists, in its order."""
     return [

@@ -221,6 +221,12 @@ class DeliveriesMixin(AuditMixin):
                 "(SELECT revision FROM releases WHERE id = release_id) END WHERE id = ?",
                 [SENDING, now, now, UPDATE, delivery_id],
             )
+            if delivery.kind == DIGEST:  # ... and of each release it lists, as posted
+                self.db.execute(
+                    "UPDATE deliveries SET revision = (SELECT revision FROM releases "
+                    "WHERE id = release_id) WHERE digest_id = ?",
+                    [delivery_id],
+                )
             return delivery.attempts + 1
 
     def begin_posts(
@@ -243,16 +249,19 @@ class DeliveriesMixin(AuditMixin):
     ) -> None:
         """The post is in the channel (whoever found that out): `note` says how, if unusual;
         `conversation`: where it is, when not the delivery's channel (an alert's DM). A
-        release corrected while it was being posted gets its update queued at once."""
+        release corrected while it was being posted (a digest's: any it lists) gets its update
+        queued at once."""
         with self.transaction():
             self.db.execute(
                 "UPDATE deliveries SET state = ?, ts = ?, sent_at = ?, last_error = NULL, "
                 "note = ?, conversation = coalesce(?, conversation) WHERE id = ?",
                 [SENT, ts, now, note, conversation, delivery_id],
             )
-            self._queue_updates(
-                "d.id = ? AND d.revision < r.revision", [delivery_id], now=now, changed=None
-            )
+            # Two statements: `d.id = ? OR d.digest_id = ?` made SQLite read every sent row.
+            for where in ("d.id = ?", "d.digest_id = ?"):
+                self._queue_updates(
+                    f"{where} AND d.revision < r.revision", [delivery_id], now=now, changed=None
+                )
 
     def mark_all_sent(self, posted: Sequence[SentMark], *, now: float) -> None:
         """`mark_sent` for each (delivery id, ts, note, conversation) of `posted`, in one
@@ -262,17 +271,29 @@ class DeliveriesMixin(AuditMixin):
                 self.mark_sent(delivery_id, ts=ts, now=now, note=note, conversation=conversation)
 
     def record_share(
-        self, release_id: str, place: Place, *, ts: str | None, user: str, now: float
+        self,
+        release_id: str,
+        place: Place,
+        *,
+        ts: str | None,
+        user: str,
+        revision: int,
+        now: float,
     ) -> None:
         """A release `user` shared into `place` is there (posted at once, not queued): kept as
-        a sent delivery, so that a correction of the release updates it too."""
-        self.db.execute(
-            "INSERT INTO deliveries (release_id, team, channel, state, attempts, due_at, "
-            "created_at, sent_at, ts, kind, about, revision) VALUES "
-            "(?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, (SELECT revision FROM releases WHERE id = ?))",
-            [release_id, place.team, place.channel, SENT, now, now, now, ts, SHARE, user,
-             release_id],
-        )  # fmt: skip
+        a sent delivery, so that a correction of the release updates it too. `revision`: the
+        release's as it was read to be shared; one corrected since gets its update now."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO deliveries (release_id, team, channel, state, attempts, due_at, "
+                "created_at, sent_at, ts, kind, about, revision) VALUES "
+                "(?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+                [release_id, place.team, place.channel, SENT, now, now, now, ts, SHARE, user,
+                 revision],
+            )  # fmt: skip
+            self._queue_updates(
+                "d.id = ? AND d.revision < r.revision", [cursor.lastrowid], now=now, changed=None
+            )
 
     def queue_corrections(self, release_id: str, changed: Sequence[str], *, now: float) -> int:
         """The release's title, excerpt, categories or image changed (its revision is new):

@@ -106,6 +106,12 @@ class ReleasesMixin(SearchIndexMixin, DeliveriesMixin):
         rows = list(self.db.query(f"SELECT {_RELEASE} FROM releases WHERE id = ?", [release_id]))
         return _release_from_row(rows[0]) if rows else None
 
+    def revision(self, release_id: str) -> int | None:
+        """How many times what members see of the release changed, plus one (None: not
+        stored)."""
+        row = self.db.execute("SELECT revision FROM releases WHERE id = ?", [release_id]).fetchone()
+        return None if row is None else int(row[0])
+
     def digest_releases(self, digest_id: int) -> list[Release]:
         """The releases a digest lists, newest first (undated ones last): what the outbox
         posts for it (see bot/store/digests.py)."""

@@ -98,16 +98,21 @@ def register(app: AsyncApp, db: Database, search: SearchService, workspaces: Wor
         # A release ID is what a Share button carries (at most a button value's 2,000
         # characters); the channel is where the button was, a conversation ID.
         try:
-            release = (
-                await db.read(lambda store: store.release(value), within=READ_WITHIN)
+            # Its revision read first: one corrected in between is updated once, needlessly.
+            revision, release = (
+                await db.read(
+                    lambda store: (store.revision(value), store.release(value)),
+                    within=READ_WITHIN,
+                )
                 if 0 < len(value) <= 2000
-                else None
+                else (None, None)
             )
         except DatabaseBusy:
             await respond(replace_original=False, text=SHARE_BUSY)
             return
         if (
             release is None
+            or revision is None
             or not isinstance(channel, str)
             or not CONVERSATION_ID.fullmatch(channel)
         ):
@@ -135,7 +140,7 @@ def register(app: AsyncApp, db: Database, search: SearchService, workspaces: Wor
             problem, ts = await _post_share(ws.admin.poster, channel, release, user)
             posted = problem is None
             if posted:
-                await _remember_share(db, release, Place(ws.team, channel), user, ts)
+                await _remember_share(db, release, revision, Place(ws.team, channel), user, ts)
         finally:
             if not posted and recent_shares.get(key) is mine:
                 del recent_shares[key]  # a failed share does not hold back the next one
@@ -151,13 +156,16 @@ def _channel(body: ActionBody) -> Any:
 
 
 async def _remember_share(
-    db: Database, release: Release, place: Place, user: str, ts: str | None
+    db: Database, release: Release, revision: int, place: Place, user: str, ts: str | None
 ) -> None:
-    """Keep the shared post, for a correction of the release to update it too; a database
-    too busy to take it costs only that (the member's share is in the channel)."""
+    """Keep the shared post (of `release` at `revision`), for a correction of the release to
+    update it too; a database too busy to take it costs only that (the member's share is in
+    the channel)."""
     try:
         await db.write(
-            lambda store: store.record_share(release.id, place, ts=ts, user=user, now=time.time()),
+            lambda store: store.record_share(
+                release.id, place, ts=ts, user=user, revision=revision, now=time.time()
+            ),
             within=READ_WITHIN,
         )
     except DatabaseBusy:

@@ -68,8 +68,11 @@ class Scheduling:
         else:
             await self._retry(delivery, failure, outcome_known=False)
 
-    async def _rate_limited(self, delivery: Delivery, failure: SlackFailure) -> None:
-        """Wait as long as Slack asked, up to `max_retry_after`, and say until when."""
+    async def _rate_limited(
+        self, delivery: Delivery, failure: SlackFailure, *, outcome_known: bool = True
+    ) -> None:
+        """Wait as long as Slack asked, up to `max_retry_after`, and say until when.
+        `outcome_known`: False while an earlier try may have posted (not looked for yet)."""
         asked = failure.retry_after
         delay = self._retry_delay(delivery.attempts) if asked is None else asked
         delay = min(delay, self.max_retry_after)
@@ -78,7 +81,7 @@ class Scheduling:
         if asked is not None and asked > delay:
             error += f" (Slack asked for {asked:.0f} s)"
         log.warning("rate limited posting %s in %s: %s", delivery.release_id, delivery.where, error)
-        await self._reschedule(delivery, delay, error, outcome_known=True)
+        await self._reschedule(delivery, delay, error, outcome_known=outcome_known)
 
     async def _retry(
         self,

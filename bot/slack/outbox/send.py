@@ -149,6 +149,10 @@ class Sending(Scheduling):
             failure = SlackFailure(Failure.UNKNOWN, "conversations.open named no conversation")
         if failure.code in RECIPIENT_GONE:
             await self._unreachable(delivery, failure)
+        elif failure.kind is Failure.RATE_LIMITED:
+            # As long as Slack asks, never counted as a failed try: a release matching
+            # thousands of members' alerts opens thousands of DMs, and 429s are expected.
+            await self._rate_limited(delivery, failure, outcome_known=delivery.state != SENDING)
         else:
             # Nothing was posted by this try; an earlier one's outcome stays as unknown as it was.
             await self._retry(
