@@ -224,10 +224,12 @@ def _not_understood(word: str, *, weekly: bool) -> str:
     """Why `word` is neither a day nor an hour, and what was perhaps meant."""
     shown = word[:40]
     if _TIME_LIKE.match(word):
-        hour, _, minutes = word.partition(":")
-        if minutes.isdigit() and int(minutes) != 0 and hour.isdigit() and int(hour) < 24:
+        # A time `_time` refused for its minutes, written any way it reads ("9.30", "9:30pm").
+        match = _TIME.match(word)
+        hour = _time(match[1] + (match[3] or "")) if match and match[2] else None
+        if hour is not None:
             return (
-                f"Digests go out on the hour: use {int(hour)}:00 or {(int(hour) + 1) % 24}:00 "
+                f"Digests go out on the hour: use {hour}:00 or {(hour + 1) % 24}:00 "
                 f"rather than {shown}."
             )
         return f"“{shown}” is not an hour of the day: use 0:00 to 23:00."

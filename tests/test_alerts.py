@@ -264,6 +264,15 @@ async def test_a_misspelt_word_is_not_corrected_but_the_preview_suggests_the_arc
     assert "`/isscr-news subscribe embryo models`" in preview
 
 
+async def test_words_no_release_holds_are_shown_with_look_alikes_for_formatting_characters(
+    bot: InspectedBot,
+) -> None:
+    preview = texts(await command(bot, "subscribe *zzqx models qqqz* `wwqz`"))
+
+    # The member's own characters, never formatting (bold, code) of the note they are in.
+    assert "No release has “∗zzqx”, “qqqz∗”, “ˋwwqzˋ” yet." in preview
+
+
 async def test_a_search_for_a_word_like_alerts_is_still_a_search(bot: InspectedBot) -> None:
     searched = texts(await command(bot, "alerts embryo"))
     listed = texts(await command(bot, "alerts"))

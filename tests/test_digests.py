@@ -342,6 +342,22 @@ async def test_every_mistake_in_a_digest_command_gets_one_line_with_an_example(
     assert [c.action for c in bot.store.recent_changes(team=SINGLE_WORKSPACE)] == ["route"]
 
 
+async def test_a_time_off_the_hour_is_told_to_use_the_hour_however_it_is_written(
+    bot: InspectedBot,
+) -> None:
+    await command(bot, f"route {at(POLICY_NEWS, 'policy-news')}")
+    policy = at(POLICY_NEWS, "policy-news")
+    example = " For example: `/isscr-news digest #channel daily 9:00`"
+
+    times = {"9.30": "9:00 or 10:00", "9h30": "9:00 or 10:00", "9:30pm": "21:00 or 22:00"}
+    times["11.45 p.m."] = "23:00 or 0:00"
+    for typed, hours in times.items():
+        shown = typed.replace(" ", "")
+        answer = await command(bot, f"digest {policy} daily {typed}")
+        assert answer == f"Digests go out on the hour: use {hours} rather than {shown}.{example}"
+    assert bot.store.routes(team=SINGLE_WORKSPACE)[0].schedule is None
+
+
 async def test_a_member_cannot_set_a_digest_and_nothing_changes(
     bot: InspectedBot, slack: SlackApi
 ) -> None:

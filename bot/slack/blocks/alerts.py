@@ -168,7 +168,9 @@ def _matched(preview: Preview) -> list[Block]:
         blocks += text_blocks(f"It matches *{what}*; the newest:")
         blocks += [section_block(titled(preview.latest)), release_context(preview.latest)]
     if preview.unknown:
-        words = ", ".join(f"“{escape(truncate(w, 60))}”" for w in preview.unknown[:5])
+        words = ", ".join(
+            f"“{escape(truncate(w, 60)).translate(LOOK_ALIKES)}”" for w in preview.unknown[:5]
+        )
         note = f":mag: No release has {words} yet. An alert waits for its words as typed."
         if preview.suggestion:
             note += f" If you meant {_command(preview.suggestion)}: " + _command(
