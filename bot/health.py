@@ -111,6 +111,7 @@ class DeliveriesHealth(TypedDict):
     retrying: list[Retrying]  # the latest few
     failures: list[FailedDelivery]  # the latest few
     held: HeldHealth
+    corrections_held: HeldHealth  # updates of posted messages a mass correction held
 
 
 class AlertsHealth(TypedDict):
@@ -277,6 +278,7 @@ def _archive_problems(walk: ArchiveStatus | None) -> list[str]:
 def _deliveries(store: Store, team: str | None) -> DeliveriesHealth:
     counts = store.delivery_counts(team=team)
     held = store.held(team=team)
+    corrections = store.held(team=team, corrections=True)
     retrying: list[Retrying] = []
     for row in store.deliveries(team=team, states=[PENDING, SENDING], limit=10, failing=True):
         one: Retrying = {
@@ -300,6 +302,11 @@ def _deliveries(store: Store, team: str | None) -> DeliveriesHealth:
         "retrying": retrying,
         "failures": failures,
         "held": {"releases": held.releases, "posts": held.posts, "reason": held.reason},
+        "corrections_held": {
+            "releases": corrections.releases,
+            "posts": corrections.posts,
+            "reason": corrections.reason,
+        },
     }
 
 
@@ -353,6 +360,12 @@ def _delivery_problems(
         problems.append(
             f"{_count(held['releases'], 'announcement')} held for an admin to announce or "
             f"discard: {held['reason']}"
+        )
+    corrections = deliveries["corrections_held"]
+    if corrections["posts"]:
+        problems.append(
+            f"Corrections of {_count(corrections['releases'], 'release')} held for an admin "
+            f"to apply or leave: {corrections['reason']}"
         )
     return problems
 

@@ -167,6 +167,7 @@ async def test_healthz_reports_polls_and_deliveries(
         "retrying": [],
         "failures": [],
         "held": {"releases": 0, "posts": 0, "reason": None},
+        "corrections_held": {"releases": 0, "posts": 0, "reason": None},
     }
 
 

@@ -16,9 +16,10 @@ from bot.models import ALERT, SINGLE_WORKSPACE, Place
 from bot.settings import Settings
 from standins.feed_server import FeedServer, make_item
 from standins.slack_api import SlackApi
-from standins.slack_requests import block_action_body, send_to_slack_app
+from standins.slack_requests import block_action_body, home_action_body, send_to_slack_app
 from tests.conftest import CHANNEL, eventually
 from tests.test_bot import events_url, running
+from tests.test_home import open_home
 
 MEMBER = "U0MEMBER01"
 
@@ -221,3 +222,43 @@ async def test_a_correction_of_a_deleted_message_gives_up_quietly(
     assert [call.params.get("ts") for call in slack.calls_to("chat.update")]
     assert report["ok"], report
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("answer", ["update", "leave"])
+async def test_many_releases_changed_at_once_wait_for_an_admin_before_any_message_is_edited(
+    answer: str, make_settings: Callable[..., Settings], feed: FeedServer, slack: SlackApi
+) -> None:
+    admin = "U0ADMIN001"
+    slack.add_user(admin, is_admin=True)
+    async with running(make_settings()) as bot:
+        await eventually(lambda: bot.store.release_count() == 3)
+        for batch in (range(4, 10), range(10, 16)):  # 12 posts, no batch a flood
+            feed.items[:0] = [make_item(n) for n in reversed(batch)]
+            await eventually(lambda b=batch: len(slack.messages[CHANNEL]) == b[-1] - 3)
+        await eventually(lambda: not bot.store.channels_with_work())
+        # The site breaks every title at once.
+        feed.items[:12] = [make_item(n, title=f"undefined {n}") for n in range(15, 3, -1)]
+        await eventually(lambda: bot.store.held(team="", corrections=True).posts == 12)
+        await polls_after(feed)
+        report = await bot.report()
+        home = await open_home(bot, slack, admin)
+        assert not slack.calls_to("chat.update")
+        assert not report["ok"]
+        assert any("Corrections of 12 releases held" in p for p in report["problems"])
+        assert "Update them" in home and "Leave them" in home
+
+        action = "admin_apply_corrections" if answer == "update" else "admin_skip_corrections"
+        status, _ = await send_to_slack_app(events_url(bot), home_action_body(action, user=admin))
+        assert status == 200
+        if answer == "update":
+            await eventually(lambda: len(slack.calls_to("chat.update")) == 12)
+        else:
+            await eventually(lambda: bot.store.held(team="", corrections=True).posts == 0)
+            await asyncio.sleep(0.5)
+        report = await bot.report()
+        changes = bot.store.recent_changes(1, team="")
+
+    edited = [m for m in slack.messages[CHANNEL] if m.get("updates")]
+    assert len(edited) == (12 if answer == "update" else 0)
+    assert report["ok"], report
+    assert changes[0].user_id == admin

@@ -122,6 +122,15 @@ def flood_reason(found: int, *, now: float) -> str:
     )
 
 
+def correction_flood_reason(corrected: int) -> str:
+    """Why a mass correction's updates are held, for the admin who decides on them."""
+    return (
+        f"one poll found {corrected:,} posted releases changed at once (their title, summary, "
+        f"categories or image), more than the {FLOOD_THRESHOLD} a site ever corrects between two "
+        "polls: the feed may be broken rather than corrected"
+    )
+
+
 async def fetch_releases(
     session: aiohttp.ClientSession,
     feed_url: str,
@@ -279,6 +288,14 @@ class Watcher:
                     for member, queries in self.alerts_for(store, release):
                         about = json.dumps(list(queries))
                         store.add_delivery(release.id, member, now=now, kind=ALERT, about=about)
+            corrected = store.corrections_queued(at=now)
+            if corrected > FLOOD_THRESHOLD:
+                store.hold_corrections(queued_at=now, because=correction_flood_reason(corrected))
+                log.warning(
+                    "%d releases changed at once: their posted messages are not updated until "
+                    "an admin says so (App Home or `isscr-news-bot status`)",
+                    corrected,
+                )
             store.record_poll_success(self.feed_url, validators, now=now)
             store.record_bad_feed_items(self.feed_url, parsed.problems)
             # For the archive backfill: what is newer than this is the watcher's to announce.

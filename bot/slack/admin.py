@@ -202,6 +202,22 @@ class Admin:
             within=WRITE_WITHIN,
         )
 
+    async def apply_held_corrections(self, user_id: str) -> None:
+        """Update the posted messages of what a mass correction held back."""
+        applied = await self.db.write(
+            lambda store: store.apply_held_corrections(team=self.team, by=user_id, now=time.time()),
+            within=WRITE_WITHIN,
+        )
+        if applied:
+            self.controls.deliver_now()
+
+    async def skip_held_corrections(self, user_id: str) -> None:
+        """Leave the posted messages of what a mass correction held back as they are."""
+        await self.db.write(
+            lambda store: store.skip_held_corrections(team=self.team, by=user_id, now=time.time()),
+            within=WRITE_WITHIN,
+        )
+
     async def first_route(self, user_id: str, channel: str) -> str:
         """The setup card's choice: every category goes to `channel`; the notice to show
         (RouteError when another admin chose first)."""

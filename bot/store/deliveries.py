@@ -62,6 +62,22 @@ def create_delivery_indexes(store: StoreBase) -> None:
         store.db.execute(sql)
 
 
+def _decided(releases: int, state: str, corrections: bool) -> str:
+    """The audit log's sentence for an admin's decision on what was held."""
+    plural = "release" if releases == 1 else "releases"
+    if corrections:
+        return (
+            f"applied the held corrections of {releases:,} {plural} to their posted messages"
+            if state == PENDING
+            else f"left the posted messages of {releases:,} corrected {plural} as they were"
+        )
+    return (
+        f"queued {releases:,} held {plural} for announcement"
+        if state == PENDING
+        else f"discarded {releases:,} held {plural} (stored, never announced)"
+    )
+
+
 def lease_name(place: Place) -> str:
     """The lease that lets one process at a time post to `place` (single-workspace mode's
     channels keep the name they had before there were workspaces)."""
@@ -111,10 +127,12 @@ class DeliveriesMixin(AuditMixin):
         )  # fmt: skip
         return cursor.rowcount == 1
 
-    def held(self, *, team: str | None) -> Held:
+    def held(self, *, team: str | None, corrections: bool = False) -> Held:
         """The deliveries held for an admin of `team` (None: of every workspace), and the
-        latest reason."""
+        latest reason: a flood's new releases, or with `corrections` the updates of posted
+        messages that a mass correction held."""
         where, params = _team_filter(team)
+        where += f" AND kind {'=' if corrections else '!='} '{UPDATE}'"
         releases, posts = self.db.execute(
             "SELECT count(DISTINCT release_id), count(*) FROM deliveries "
             f"WHERE state = ? AND {where}",
@@ -127,41 +145,82 @@ class DeliveriesMixin(AuditMixin):
         ).fetchone()
         return Held(releases, posts, row[0] if row else None)
 
+    def corrections_queued(self, *, at: float) -> int:
+        """How many releases had updates of their posted messages queued at `at` (by one
+        poll's transaction)."""
+        return int(
+            self.db.execute(
+                "SELECT count(DISTINCT release_id) FROM deliveries WHERE kind = ? AND state = ? "
+                "AND created_at = ?",
+                [UPDATE, PENDING, at],
+            ).fetchone()[0]
+        )
+
+    def hold_corrections(self, *, queued_at: float, because: str) -> None:
+        """Hold the updates queued at `queued_at` for an admin (see `apply_held_corrections`),
+        saying why: a feed that changes many releases at once is more likely broken than
+        corrected, and a message edited wrongly stays so until the feed is right again."""
+        self.db.execute(
+            "UPDATE deliveries SET state = ?, last_error = ? WHERE kind = ? AND state = ? "
+            "AND created_at = ?",
+            [HELD, because, UPDATE, PENDING, queued_at],
+        )
+
     def announce_held(self, *, team: str, by: str, now: float) -> int:
-        """Queue every delivery held in `team` for posting, and audit it; returns how many
-        releases."""
+        """Queue every announcement held in `team` for posting, and audit it; returns how
+        many releases."""
         return self._decide_held(PENDING, team=team, by=by, action="announce", now=now)
 
     def discard_held(self, *, team: str, by: str, now: float) -> int:
-        """Never post the deliveries held in `team` (their releases stay stored), and audit
-        it; returns how many releases."""
+        """Never post the announcements held in `team` (their releases stay stored), and
+        audit it; returns how many releases."""
         return self._decide_held(DISCARDED, team=team, by=by, action="discard", now=now)
 
-    def _decide_held(self, state: str, *, team: str, by: str, action: str, now: float) -> int:
+    def apply_held_corrections(self, *, team: str, by: str, now: float) -> int:
+        """Update the posted messages whose corrections are held in `team`, and audit it;
+        returns how many releases."""
+        return self._decide_held(
+            PENDING, team=team, by=by, action="apply corrections", now=now, corrections=True
+        )
+
+    def skip_held_corrections(self, *, team: str, by: str, now: float) -> int:
+        """Leave the posted messages whose corrections are held in `team` as they are, and
+        audit it; returns how many releases."""
+        return self._decide_held(
+            DISCARDED, team=team, by=by, action="skip corrections", now=now, corrections=True
+        )
+
+    def _decide_held(
+        self,
+        state: str,
+        *,
+        team: str,
+        by: str,
+        action: str,
+        now: float,
+        corrections: bool = False,
+    ) -> int:
+        kind = f"kind {'=' if corrections else '!='} '{UPDATE}'"
         with self.transaction():
-            releases = self.held(team=team).releases
-            if state == PENDING:
+            releases = self.held(team=team, corrections=corrections).releases
+            if state == PENDING and not corrections:
                 # In a channel that gets digests, a release announced now waits for its next
                 # digest, as one collected now would (bot/store/digests.py).
                 self.db.execute(
                     "UPDATE deliveries SET state = ?, created_at = ?, last_error = NULL "
-                    "WHERE state = ? AND team = ? AND channel IN "
+                    f"WHERE state = ? AND team = ? AND {kind} AND channel IN "
                     "(SELECT channel FROM routes WHERE team = ? AND mode != 'immediate')",
                     [COLLECTED, now, HELD, team, team],
                 )
             self.db.execute(
                 "UPDATE deliveries SET state = ?, due_at = ?, last_error = NULL "
-                "WHERE state = ? AND team = ?",
+                f"WHERE state = ? AND team = ? AND {kind}",
                 [state, now, HELD, team],
             )
             if releases:
-                plural = "release" if releases == 1 else "releases"
-                did = (
-                    f"queued {releases:,} held {plural} for announcement"
-                    if state == PENDING
-                    else f"discarded {releases:,} held {plural} (stored, never announced)"
+                self.record_change(
+                    by, action, _decided(releases, state, corrections), now=now, team=team
                 )
-                self.record_change(by, action, did, now=now, team=team)
         return releases
 
     def channels_with_work(self) -> list[Place]:

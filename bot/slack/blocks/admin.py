@@ -39,6 +39,8 @@ RETRY_FAILED = "admin_retry_failed"
 SEND_TRIAL = "admin_send_trial"
 ANNOUNCE_HELD = "admin_announce_held"
 DISCARD_HELD = "admin_discard_held"
+APPLY_CORRECTIONS = "admin_apply_corrections"
+SKIP_CORRECTIONS = "admin_skip_corrections"
 ROUTES_PREVIOUS = "admin_routes_previous"
 ROUTES_NEXT = "admin_routes_next"
 SETUP_CHANNEL = "admin_setup_channel"
@@ -317,6 +319,47 @@ def _bad_items(label: str, bad: dict[str, Any] | None) -> list[str]:
 
 def _releases(count: int) -> str:
     return f"{count:,} new {'release' if count == 1 else 'releases'}"
+
+
+def held_corrections_blocks(held: dict[str, Any]) -> list[Block]:
+    """The admin Home's question after a mass correction: the releases whose posted messages
+    were not updated, why, and the two answers (each asks for confirmation)."""
+    posts = held["posts"]
+    text = (
+        f"⚠ *Corrections of {counted(held['releases'], 'release')} held*, their posted "
+        f"messages not updated: {escape(str(held.get('reason') or 'held by a poll'))}. Update "
+        "the messages, or leave them as they are?"
+    )
+    messages = f"{posts:,} {'message' if posts == 1 else 'messages'}"
+    return [
+        *text_blocks(text),
+        {
+            "type": "actions",
+            "block_id": "held_corrections",
+            "elements": [
+                action_button(
+                    "Update them",
+                    APPLY_CORRECTIONS,
+                    style="primary",
+                    confirm=confirm_dialog(
+                        "Update them?",
+                        f"{messages} already posted will show the releases as the feed has "
+                        "them now.",
+                        "Update",
+                    ),
+                ),
+                action_button(
+                    "Leave them",
+                    SKIP_CORRECTIONS,
+                    confirm=confirm_dialog(
+                        "Leave them?",
+                        f"{messages} keep what they showed; later corrections still apply.",
+                        "Leave them",
+                    ),
+                ),
+            ],
+        },
+    ]
 
 
 def held_blocks(held: dict[str, Any]) -> list[Block]:

@@ -20,6 +20,7 @@ from bot.slack.blocks.admin import (
     channel_mention,
     first_post_blocks,
     held_blocks,
+    held_corrections_blocks,
     recent_changes_blocks,
     route_line,
     setup_blocks,
@@ -107,6 +108,12 @@ def admin_home_view(
         *(
             held_blocks(held)
             if (held := report.get("deliveries", {}).get("held")) and held["posts"]
+            else []
+        ),
+        *(
+            held_corrections_blocks(corrections)
+            if (corrections := report.get("deliveries", {}).get("corrections_held"))
+            and corrections["posts"]
             else []
         ),
     ]

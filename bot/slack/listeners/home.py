@@ -27,6 +27,7 @@ from bot.slack.admin import BUSY, READ_WITHIN, Admin
 from bot.slack.blocks.admin import (
     ADD_ROUTE,
     ANNOUNCE_HELD,
+    APPLY_CORRECTIONS,
     DISCARD_HELD,
     EDIT_ROUTE,
     POLL_NOW,
@@ -36,6 +37,7 @@ from bot.slack.blocks.admin import (
     ROUTES_PREVIOUS,
     SEND_TRIAL,
     SETUP_CHANNEL,
+    SKIP_CORRECTIONS,
 )
 from bot.slack.blocks.common import escape
 from bot.slack.blocks.forms import result_form, route_form, trial_form
@@ -226,6 +228,8 @@ def register(app: AsyncApp, workspaces: Workspaces) -> None:
     app.action(RETRY_FAILED)(admin_button(Admin.retry_failed))
     app.action(ANNOUNCE_HELD)(admin_button(Admin.announce_held))
     app.action(DISCARD_HELD)(admin_button(Admin.discard_held))
+    app.action(APPLY_CORRECTIONS)(admin_button(Admin.apply_held_corrections))
+    app.action(SKIP_CORRECTIONS)(admin_button(Admin.skip_held_corrections))
 
     @app.action(SEND_TRIAL)
     async def send_trial(ack: AsyncAck, body: ActionBody, context: AsyncBoltContext) -> None:
