@@ -33,6 +33,10 @@ class Mine:
     def full(self) -> bool:
         return len(self.alerts) >= MAX_ALERTS
 
+    @property
+    def paused(self) -> bool:
+        return any(alert.paused is not None for alert in self.alerts)
+
 
 @dataclass(frozen=True)
 class Saved:
@@ -114,6 +118,10 @@ class MemberAlerts:
             if not found:
                 return Removed(None, self.mine())
             return self.remove(found[0].id)
+
+    def listed(self) -> Mine:
+        """The member's alerts as they are, paused or not. Reads only."""
+        return Mine(self._alerts())
 
     def mine(self) -> Mine:
         """The member's alerts, resumed if they were paused."""

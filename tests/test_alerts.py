@@ -10,6 +10,7 @@ lead part, merged from main); the others need only this branch.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -124,7 +125,10 @@ def buttons(answer: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def texts(answer: dict[str, Any]) -> str:
+def texts(answer: dict[str, Any] | str) -> str:
+    """A message's blocks as JSON (nothing for an ack that is plain text)."""
+    if not isinstance(answer, dict):
+        return ""
     return json.dumps(answer.get("blocks", []), ensure_ascii=False)
 
 
@@ -316,6 +320,33 @@ async def test_unsubscribe_with_a_query_removes_that_alert(
 
     assert "Removed the alert *“embryo models”*." in answer
     assert alerts_of(bot) == []
+
+
+async def test_the_list_comes_in_time_while_another_program_holds_the_databases_write_lock(
+    bot: InspectedBot, slack: SlackApi
+) -> None:
+    await subscribe(bot, slack, "embryo models")
+    other_program = sqlite3.connect(bot.settings.database_path, isolation_level=None)
+    other_program.execute("BEGIN IMMEDIATE")  # what a long write of another process holds
+    try:
+        started = time.monotonic()
+        answers = [
+            await send_to_slack_app(events_url(bot), slash_command_body(text, user=MEMBER))
+            for text in ("alerts", "subscriptions", "unsubscribe")
+        ]
+        took = time.monotonic() - started
+        home = await open_home(bot, slack, MEMBER)
+    finally:
+        other_program.rollback()
+        other_program.close()
+
+    # Each in Slack's acknowledgement (not "Working on it…" and then "busy"): listing writes
+    # nothing, so it waits for no lock.
+    for status, answer in answers:
+        assert status == 200 and "*Your alerts*  ·  1 of 20" in texts(answer), answer
+    assert "Press *Remove* on the alert to stop." in texts(answers[2][1])
+    assert took < 2.0
+    assert "*“embryo models”*" in home
 
 
 # -- privacy ---------------------------------------------------------------------------------
