@@ -10,6 +10,7 @@ lead part, merged from main); the others need only this branch.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -347,6 +348,29 @@ async def test_the_list_comes_in_time_while_another_program_holds_the_databases_
     assert "Press *Remove* on the alert to stop." in texts(answers[2][1])
     assert took < 2.0
     assert "*“embryo models”*" in home
+
+
+async def test_an_alert_command_meeting_an_error_of_the_database_is_answered_and_logged_once(
+    bot: InspectedBot, slack: SlackApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    await subscribe(bot, slack, "embryo models")
+    caplog.set_level(logging.INFO)
+    other_program = sqlite3.connect(bot.settings.database_path, isolation_level=None)
+    other_program.execute("DROP TABLE alert_tallies")  # where a removal is counted
+    other_program.close()
+
+    answer = await command(bot, "unsubscribe embryo models")
+
+    assert answer["text"] == (
+        "That hit an error in the bot, which is logged for its admins, so your alerts may not "
+        "have changed. `/isscr-news alerts` shows them."
+    )
+    assert alerts_of(bot) == ["embryo models"]  # its transaction rolled back
+    [logged] = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert logged.exc_info is not None
+    assert "no such table: alert_tallies" in str(logged.exc_info[1])
+    assert "unsubscribe" in logged.getMessage()
+    assert "embryo" not in logged.getMessage()  # a member's query is theirs
 
 
 # -- privacy ---------------------------------------------------------------------------------
