@@ -373,6 +373,35 @@ async def test_an_alert_command_meeting_an_error_of_the_database_is_answered_and
     assert "embryo" not in logged.getMessage()  # a member's query is theirs
 
 
+async def test_unsubscribe_with_the_query_copied_from_the_list_with_its_quotes_removes_it(
+    bot: InspectedBot, slack: SlackApi
+) -> None:
+    for query in ("embryo models", '"stem cell"', "category:policy", "NIH", '"NIH"'):
+        await subscribe(bot, slack, query)
+    assert alerts_of(bot) == [
+        "embryo models",
+        '"stem cell"',
+        "category:Policy",
+        "NIH",
+        '"NIH"',
+    ]
+
+    # As the list shows them, between typographic quotes; or between straight ones.
+    copied = texts(await command(bot, "unsubscribe “embryo models”"))
+    phrase = texts(await command(bot, 'unsubscribe “"stem cell"”'))
+    straight = texts(await command(bot, 'unsubscribe "category:Policy"'))
+    # An alert as typed comes first: the quotes are stripped only when none matches.
+    typed = texts(await command(bot, 'unsubscribe "NIH"'))
+    missing = texts(await command(bot, "unsubscribe “organoids”"))
+
+    assert "Removed the alert *“embryo models”*." in copied
+    assert r"Removed the alert *“\"stem cell\"”*." in phrase
+    assert "Removed the alert *“category:Policy”*." in straight
+    assert r"Removed the alert *“\"NIH\"”*." in typed
+    assert "not among yours" in missing
+    assert alerts_of(bot) == ["NIH"]
+
+
 # -- privacy ---------------------------------------------------------------------------------
 
 
