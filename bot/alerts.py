@@ -16,9 +16,20 @@ from dataclasses import dataclass
 
 from bot.models import Alert, Place, Release
 from bot.search.alerts import AlertPlanning, Preview, ReleaseWords, matches, release_keys
+from bot.search.grammar import QueryError
 from bot.store import Store
 
 MAX_ALERTS = 20
+# Quotes a query may stand between: as the member's list shows it (“…”), as they may type them.
+_QUOTE_PAIRS = (
+    ("“", "”"),
+    ('"', '"'),
+    ("„", "“"),
+    ("«", "»"),
+    ("‘", "’"),
+    ("'", "'"),
+    ("＂", "＂"),
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,10 @@ class Mine:
     @property
     def full(self) -> bool:
         return len(self.alerts) >= MAX_ALERTS
+
+    @property
+    def paused(self) -> bool:
+        return any(alert.paused is not None for alert in self.alerts)
 
 
 @dataclass(frozen=True)
@@ -106,14 +121,29 @@ class MemberAlerts:
             return Removed(removed, Mine(self._alerts(), resumed))
 
     def remove_query(self, text: str) -> Removed:
-        """Remove the member's alert for the query `text` (as they typed it or as it is
-        shown); QueryError when `text` cannot be an alert at all."""
+        """Remove the member's alert for the query `text`, as they typed it or as it is shown:
+        copied from their list, between quotes, it is tried without them when no alert
+        matches it as typed. QueryError when neither can be an alert at all."""
         with self.store.transaction():
-            wanted = AlertPlanning(self.store).alert(text).text.casefold()
-            found = [alert for alert in self._alerts() if alert.query.casefold() == wanted]
-            if not found:
-                return Removed(None, self.mine())
-            return self.remove(found[0].id)
+            mine = self._alerts()
+            problems: list[QueryError] = []
+            readings = [typed for typed in (text, _unquoted(text)) if typed is not None]
+            for typed in readings:
+                try:
+                    wanted = AlertPlanning(self.store).alert(typed).text.casefold()
+                except QueryError as error:
+                    problems.append(error)
+                    continue
+                found = [alert for alert in mine if alert.query.casefold() == wanted]
+                if found:
+                    return self.remove(found[0].id)
+            if len(problems) == len(readings):  # no reading of it is a query
+                raise problems[0]
+            return Removed(None, self.mine())
+
+    def listed(self) -> Mine:
+        """The member's alerts as they are, paused or not. Reads only."""
+        return Mine(self._alerts())
 
     def mine(self) -> Mine:
         """The member's alerts, resumed if they were paused."""
@@ -126,6 +156,16 @@ class MemberAlerts:
 
     def _resume(self) -> tuple[str, float] | None:
         return self.store.resume_alerts(team=self.team, user=self.user)
+
+
+def _unquoted(text: str) -> str | None:
+    """`text` without one pair of quotes around all of it (None: it has none), such as the
+    member's list shows each query between."""
+    text = text.strip()
+    for opening, closing in _QUOTE_PAIRS:
+        if len(text) > 2 and text[0] == opening and text[-1] == closing:
+            return text[1:-1]
+    return None
 
 
 class AlertMatcher:

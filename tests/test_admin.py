@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -16,7 +18,7 @@ from standins.feed_server import Fault, FeedServer, make_item
 from standins.slack_api import FakeResponse, SlackApi
 from standins.slack_requests import home_action_body, send_to_slack_app, slash_command_body
 from tests.conftest import CHANNEL, eventually, posted_ids
-from tests.test_bot import events_url, running
+from tests.test_bot import InspectedBot, events_url, running
 
 ADMIN, MEMBER, EXTRA = "U0ADMIN001", "U0MEMBER01", "U0EXTRA001"
 POLICY_NEWS, PRESS_NEWS, SECRET = "C0POLICY01", "C0PRESS001", "C0PRIVAT01"
@@ -284,6 +286,26 @@ async def test_routes_add_up_and_unroute_takes_away(bot: Bot) -> None:
     assert empty == removed.splitlines()[1]
     actions = [c.action for c in reversed(bot.store.recent_changes(team=SINGLE_WORKSPACE))]
     assert actions == ["route", "route", "unroute", "unroute"]
+
+
+async def test_an_admin_command_meeting_an_error_of_the_database_is_answered_and_logged_once(
+    bot: InspectedBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    other_program = sqlite3.connect(bot.settings.database_path, isolation_level=None)
+    other_program.execute("DROP TABLE changes")  # the audit log, which a change is written to
+    other_program.close()
+
+    answer = await command(bot, f"route {at(POLICY_NEWS, 'x')} Policy")
+
+    assert answer == (
+        "That command hit an error in the bot, so it may not have been done; the error is in "
+        "the bot's log. `/isscr-news routes` shows where news goes now."
+    )
+    assert bot.store.routes(team=SINGLE_WORKSPACE) == []  # its transaction rolled back
+    [logged] = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert logged.exc_info is not None and "no such table: changes" in str(logged.exc_info[1])
+    assert "route" in logged.getMessage()
 
 
 async def test_status_and_poll_now(

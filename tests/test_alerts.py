@@ -10,6 +10,8 @@ lead part, merged from main); the others need only this branch.
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -124,7 +126,10 @@ def buttons(answer: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def texts(answer: dict[str, Any]) -> str:
+def texts(answer: dict[str, Any] | str) -> str:
+    """A message's blocks as JSON (nothing for an ack that is plain text)."""
+    if not isinstance(answer, dict):
+        return ""
     return json.dumps(answer.get("blocks", []), ensure_ascii=False)
 
 
@@ -316,6 +321,85 @@ async def test_unsubscribe_with_a_query_removes_that_alert(
 
     assert "Removed the alert *“embryo models”*." in answer
     assert alerts_of(bot) == []
+
+
+async def test_the_list_comes_in_time_while_another_program_holds_the_databases_write_lock(
+    bot: InspectedBot, slack: SlackApi
+) -> None:
+    await subscribe(bot, slack, "embryo models")
+    other_program = sqlite3.connect(bot.settings.database_path, isolation_level=None)
+    other_program.execute("BEGIN IMMEDIATE")  # what a long write of another process holds
+    try:
+        started = time.monotonic()
+        answers = [
+            await send_to_slack_app(events_url(bot), slash_command_body(text, user=MEMBER))
+            for text in ("alerts", "subscriptions", "unsubscribe")
+        ]
+        took = time.monotonic() - started
+        home = await open_home(bot, slack, MEMBER)
+    finally:
+        other_program.rollback()
+        other_program.close()
+
+    # Each in Slack's acknowledgement (not "Working on it…" and then "busy"): listing writes
+    # nothing, so it waits for no lock.
+    for status, answer in answers:
+        assert status == 200 and "*Your alerts*  ·  1 of 20" in texts(answer), answer
+    assert "Press *Remove* on the alert to stop." in texts(answers[2][1])
+    assert took < 2.0
+    assert "*“embryo models”*" in home
+
+
+async def test_an_alert_command_meeting_an_error_of_the_database_is_answered_and_logged_once(
+    bot: InspectedBot, slack: SlackApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    await subscribe(bot, slack, "embryo models")
+    caplog.set_level(logging.INFO)
+    other_program = sqlite3.connect(bot.settings.database_path, isolation_level=None)
+    other_program.execute("DROP TABLE alert_tallies")  # where a removal is counted
+    other_program.close()
+
+    answer = await command(bot, "unsubscribe embryo models")
+
+    assert answer["text"] == (
+        "That hit an error in the bot, which is logged for its admins, so your alerts may not "
+        "have changed. `/isscr-news alerts` shows them."
+    )
+    assert alerts_of(bot) == ["embryo models"]  # its transaction rolled back
+    [logged] = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert logged.exc_info is not None
+    assert "no such table: alert_tallies" in str(logged.exc_info[1])
+    assert "unsubscribe" in logged.getMessage()
+    assert "embryo" not in logged.getMessage()  # a member's query is theirs
+
+
+async def test_unsubscribe_with_the_query_copied_from_the_list_with_its_quotes_removes_it(
+    bot: InspectedBot, slack: SlackApi
+) -> None:
+    for query in ("embryo models", '"stem cell"', "category:policy", "NIH", '"NIH"'):
+        await subscribe(bot, slack, query)
+    assert alerts_of(bot) == [
+        "embryo models",
+        '"stem cell"',
+        "category:Policy",
+        "NIH",
+        '"NIH"',
+    ]
+
+    # As the list shows them, between typographic quotes; or between straight ones.
+    copied = texts(await command(bot, "unsubscribe “embryo models”"))
+    phrase = texts(await command(bot, 'unsubscribe “"stem cell"”'))
+    straight = texts(await command(bot, 'unsubscribe "category:Policy"'))
+    # An alert as typed comes first: the quotes are stripped only when none matches.
+    typed = texts(await command(bot, 'unsubscribe "NIH"'))
+    missing = texts(await command(bot, "unsubscribe “organoids”"))
+
+    assert "Removed the alert *“embryo models”*." in copied
+    assert r"Removed the alert *“\"stem cell\"”*." in phrase
+    assert "Removed the alert *“category:Policy”*." in straight
+    assert r"Removed the alert *“\"NIH\"”*." in typed
+    assert "not among yours" in missing
+    assert alerts_of(bot) == ["NIH"]
 
 
 # -- privacy ---------------------------------------------------------------------------------

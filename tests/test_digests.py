@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -29,11 +30,16 @@ from bot.store import COLLECTED, DIGEST, DIGESTED, DISCARDED, HELD, PENDING, Sto
 from standins.block_kit import message_error
 from standins.feed_server import FeedServer, make_item
 from standins.slack_api import FakeResponse, SlackApi
-from standins.slack_requests import home_action_body, view_submission_body
+from standins.slack_requests import (
+    home_action_body,
+    send_to_slack_app,
+    slash_command_body,
+    view_submission_body,
+)
 from tests.conftest import CHANNEL, bot_env, eventually, mrkdwn_texts
 from tests.test_admin import ADMIN, EXTRA, MEMBER, POLICY_NEWS, PRESS_NEWS, at, command
 from tests.test_admin import feed as feed  # the feed fixture: one release per category
-from tests.test_bot import InspectedBot
+from tests.test_bot import InspectedBot, events_url
 from tests.test_home import notice, open_home, post
 from tests.test_process import BotProcess
 
@@ -182,6 +188,37 @@ async def test_a_weekly_digest_collects_three_releases_into_one_digest_at_its_ho
     assert made == [] and len(digest_rows(bot.store)) == 1
     await eventually(lambda: not bot.store.channels_with_work())
     assert len(slack.messages[POLICY_NEWS]) == 1
+
+
+async def test_the_search_a_long_digest_names_finds_the_releases_it_left_out_and_no_newer_one(
+    bot: InspectedBot, slack: SlackApi, feed: FeedServer, clock: Clock
+) -> None:
+    await set_weekly_digest(bot)
+    for newest in (10, 17):  # 14, a day apart, in two polls (ten at once would be a flood)
+        feed.items[:0] = [make_item(n) for n in range(newest, newest - 7, -1)]
+        await eventually(lambda n=newest - 3: bot.store.collected_count(HERE) == n)
+    clock.now = next_boundary(MONDAY_NINE, clock.now).timestamp()
+    bot.digests.look_now()
+    await eventually(lambda: len(slack.messages[POLICY_NEWS]) == 1)
+    feed.items[:0] = [make_item(18)]  # published since the digest: the next one's
+    await eventually(lambda: bot.store.collected_count(HERE) == 1)
+
+    [digest] = slack.messages[POLICY_NEWS]
+    more = mrkdwn_texts(digest["blocks"])[-1]
+    named = re.search(r"`/isscr-news ([^`]+)`", more)
+    assert named is not None, more
+    status, found = await send_to_slack_app(
+        events_url(bot), slash_command_body(named[1], user=MEMBER)
+    )
+
+    assert status == 200
+    assert listed(digest)[-1] == "Release 8"
+    shown = [
+        block["accessory"]["value"]
+        for block in found["blocks"]
+        if block.get("accessory", {}).get("action_id") == "share_release"
+    ]
+    assert shown == [make_item(n).item_id for n in (7, 6, 5, 4)], found["text"]
 
 
 async def test_a_release_corrected_while_its_digest_is_on_its_way_is_corrected_in_it_after(
@@ -755,7 +792,10 @@ def test_a_long_digest_lists_ten_releases_and_counts_the_rest_within_slacks_limi
     )
     listed = [text for text in texts if text.startswith("*<https://")]
     assert len(listed) == 10 and "Release 14" in listed[0] and "Release 5" in listed[-1]
-    assert texts[-1] == "…and 4 more. `/isscr-news after:2026-03-02` lists them all."
+    assert texts[-1] == (
+        "…and 4 more: `/isscr-news after:2026-03-02 before:2026-03-06` covers the days they "
+        "were published."
+    )
     for dangerous in ("<!channel", "<!here", "<@U0ADMIN01", "|<x>"):
         assert dangerous not in json.dumps([*texts, message["text"]]), dangerous
     assert message["text"] == "ISSCR News digest: 14 new releases"
@@ -763,6 +803,27 @@ def test_a_long_digest_lists_ten_releases_and_counts_the_rest_within_slacks_limi
         "event_type": "isscr_news_digest",
         "event_payload": {"period": "2026-03-16T09:00:00+01:00"},
     }
+
+
+def test_a_digest_past_what_a_search_shows_says_so_and_one_with_undated_releases_names_none() -> (
+    None
+):
+    def release(n: int, published: datetime | None) -> Release:
+        return Release(id=str(n), title=f"Release {n}", link=f"https://x/{n}", published=published)
+
+    start = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    many = [release(n, start + timedelta(hours=n)) for n in range(215, 0, -1)]
+    undated = [*many[:12], release(0, None)]
+
+    more = mrkdwn_texts(digest_message(many, period="p")["blocks"])[-1]
+    plain = mrkdwn_texts(digest_message(undated, period="p")["blocks"])[-1]
+
+    assert more == (
+        "…and 205 more: `/isscr-news after:2026-01-01 before:2026-01-11` covers the days they "
+        "were published; a search shows 200 releases at most, so add words or a `category:` "
+        "to narrow it."
+    )
+    assert plain == "…and 3 more."
 
 
 def test_a_short_digest_lists_every_release_and_counts_none() -> None:

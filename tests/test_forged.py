@@ -14,6 +14,7 @@ import pytest
 
 from bot.models import SINGLE_WORKSPACE
 from bot.runtime import Bot
+from bot.slack.blocks.alerts import CANCEL_ALERT, SAVE_ALERT
 from standins.slack_api import SlackApi
 from standins.slack_requests import (
     block_action_body,
@@ -22,7 +23,7 @@ from standins.slack_requests import (
     view_submission_body,
 )
 from tests.conftest import CHANNEL, eventually
-from tests.test_admin import ADMIN, POLICY_NEWS, PRESS_NEWS
+from tests.test_admin import ADMIN, MEMBER, POLICY_NEWS, PRESS_NEWS
 from tests.test_admin import feed as feed  # the feed fixture: one release per category
 from tests.test_bot import events_url
 from tests.test_home import bot as bot  # an admin, a member, channels, three releases
@@ -222,6 +223,40 @@ async def test_share_and_paging_values_no_button_carries_get_a_clear_answer(
     ] * 3 + ["That button is from an older version of this app: run the search again."] * 5
     assert all(response["replace_original"] is False for response in slack.responses)
     assert slack.messages[CHANNEL] == []
+
+
+@pytest.mark.parametrize(
+    ("action", "value"),
+    [
+        (SAVE_ALERT, "embryo"),
+        (CANCEL_ALERT, "cancel"),
+        ("share_release", "release"),
+        ("search_page_next", json.dumps({"q": "release", "p": 2})),
+        ("search_page_previous", json.dumps({"q": "release", "p": 1})),
+    ],
+)
+async def test_a_messages_button_clicked_where_there_is_no_message_is_answered_in_a_modal(
+    bot: Bot, slack: SlackApi, caplog: pytest.LogCaptureFixture, action: str, value: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    if value == "release":
+        value = bot.store.latest_releases(1)[0].id
+    # As from the Home (a view, no response_url), naming a channel the bot can post in.
+    payload = payload_of(home_action_body(action, value, user=MEMBER))
+    payload["channel"] = {"id": PRESS_NEWS, "name": "press-news"}
+
+    status, _ = await send_to_slack_app(events_url(bot), payload_body(payload))
+    await eventually(lambda: len(slack.modals) == 1)
+
+    assert status == 200
+    [modal] = slack.modals
+    assert modal["title"]["text"] == "Nothing changed"
+    assert modal["blocks"][0]["text"]["text"] == NOT_OURS
+    assert [
+        r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR
+    ] == []
+    assert bot.store.alerts_of(team=SINGLE_WORKSPACE, user=MEMBER) == []
+    assert slack.messages[PRESS_NEWS] == [] and slack.responses == []
 
 
 def payload_of(body: bytes) -> dict[str, Any]:

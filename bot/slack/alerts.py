@@ -87,7 +87,7 @@ class AlertAnswers:
             if verb == UNSUBSCRIBE and rest and not is_help(rest):
                 removed = await self._write(user, lambda alerts: alerts.remove_query(rest))
                 return _list(removed.mine, removed_note(removed.alert))
-            mine = await self._write(user, lambda alerts: alerts.mine())
+            mine = await self.mine(user)
             note = "Press *Remove* on the alert to stop." if verb == UNSUBSCRIBE else None
             return _list(mine, note if mine.alerts else None)
         except QueryError as error:
@@ -121,7 +121,7 @@ class AlertAnswers:
         """Remove the alert a Remove button names, if it is the member's; DatabaseBusy."""
         alert_id = _alert_id(value)
         if alert_id is None:  # no button of ours carries that: nothing to look for
-            return await self._write(user, lambda alerts: Removed(None, alerts.mine()))
+            return Removed(None, await self.mine(user))
         return await self._write(user, lambda alerts: alerts.remove(alert_id))
 
     async def remove_answer(self, user: str, value: object) -> Message:
@@ -134,6 +134,15 @@ class AlertAnswers:
 
     async def resume(self, user: str) -> Mine:
         """Resume the member's alerts (their Home's Resume); DatabaseBusy."""
+        return await self.mine(user)
+
+    async def mine(self, user: str) -> Mine:
+        """The member's alerts, resumed if they were paused; DatabaseBusy. Read first, and
+        written only when paused: a member who asks for their list does not wait for the
+        lock of another writer (a long poll, another process) and is not told "busy"."""
+        mine = await self.db.read(lambda store: self._member(store, user).listed(), within=WITHIN)
+        if not mine.paused:
+            return mine
         return await self._write(user, lambda alerts: alerts.mine())
 
     async def _write(self, user: str, work: Callable[[MemberAlerts], T]) -> T:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.models import Release
+from bot.search.results import RANKED_AT_MOST
 from bot.slack.blocks.common import (
     context_block,
     counted,
@@ -61,9 +62,20 @@ def _until(period: str) -> str:
 
 
 def _more(releases: Sequence[Release], left: int) -> str:
-    """ "…and 4 more": older than those listed, with the search that lists them all."""
-    dated = [release.published for release in releases if release.published is not None]
-    if not dated:
+    """ "…and 4 more": those not listed (the oldest), with the search of the days they were
+    published, `after:` the first and `before:` the day after the last: it leaves out what
+    was published later (the newest listed above, those published since the digest). It
+    claims no more: a search shows RANKED_AT_MOST releases at most, and finds the releases of
+    those days that went to other channels too."""
+    dated = [release.published for release in releases[-left:] if release.published is not None]
+    if len(dated) < left:  # a date filter leaves undated releases out: no search finds them
         return f"…and {left:,} more."
-    since = min(dated).astimezone(UTC).date().isoformat()
-    return f"…and {left:,} more. `{COMMAND} after:{since}` lists them all."
+    first = min(dated).astimezone(UTC).date()
+    after = max(dated).astimezone(UTC).date() + timedelta(days=1)
+    search = f"`{COMMAND} after:{first.isoformat()} before:{after.isoformat()}`"
+    if left > RANKED_AT_MOST:
+        return (
+            f"…and {left:,} more: {search} covers the days they were published; a search shows "
+            f"{RANKED_AT_MOST:,} releases at most, so add words or a `category:` to narrow it."
+        )
+    return f"…and {left:,} more: {search} covers the days they were published."

@@ -5,7 +5,16 @@ from slack_bolt.async_app import AsyncApp
 from bot.database import Database
 from bot.search.service import SearchService
 from bot.slack.controls import Controls
-from bot.slack.listeners import alerts, commands, forms, home, lifecycle, messages, payloads
+from bot.slack.listeners import (
+    alerts,
+    commands,
+    forms,
+    home,
+    lifecycle,
+    messages,
+    payloads,
+    strays,
+)
 from bot.slack.workspaces import Workspaces
 
 
@@ -19,6 +28,7 @@ def register(
     """Every listener, each handed the services it calls (built once, before; a workspace's
     own by `workspaces`, for the request's workspace)."""
     app.use(payloads.RefuseMalformed())  # before any listener, or Bolt's matching, reads it
+    strays.register(app, workspaces)  # before the listeners of the buttons it answers for
     commands.register(app, search, workspaces, controls)
     messages.register(app, db, search, workspaces)
     home.register(app, workspaces)

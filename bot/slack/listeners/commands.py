@@ -17,7 +17,7 @@ from bot.search.results import Results
 from bot.search.service import SearchService
 from bot.slack.admin import Admin, is_admin_command
 from bot.slack.alerts import AlertAnswers, is_alert_command
-from bot.slack.blocks.common import fallback_text
+from bot.slack.blocks.common import fallback_text, text_blocks
 from bot.slack.blocks.search import (
     admin_help_blocks,
     help_blocks,
@@ -51,7 +51,7 @@ def register(
             await answer_help(ack, respond, admin, user, name, within=controls.answer_in_ack_within)
             return
         if is_alert_command(raw):
-            work = AlertAnswers(ws.admin.db, ws.team).command(user, raw)
+            work = answer_alerts(AlertAnswers(ws.admin.db, ws.team), user, raw)
             waiting = ":hourglass_flowing_sand: Working on it…"
         elif is_admin_command(raw):
             # The raw text: channels arrive as <#C123|name>, which the search would flatten.
@@ -67,10 +67,41 @@ def register(
 
 async def answer_admin(admin: Admin, home: Home, user: str, text: str) -> Message:
     """The answer to an admin command, once the admin's Home shows what it changed."""
-    answer, changed = await admin.answer(user, text)
+    try:
+        answer, changed = await admin.answer(user, text)
+    except Exception:  # a bug, a full disk: the admin still gets an answer, and the log the error
+        log.exception("the admin command %r failed", _verb(text))
+        problem = (
+            "That command hit an error in the bot, so it may not have been done; the error is "
+            f"in the bot's log. `{COMMAND} routes` shows where news goes now."
+        )
+        return {"text": fallback_text(problem), "blocks": text_blocks(problem)}
     if changed:
-        await home.after_change(user)
+        try:
+            await home.after_change(user)
+        except Exception:  # done: the answer says so; the Homes are right at their next opening
+            log.exception("the Homes were not refreshed after the admin command %r", _verb(text))
     return answer
+
+
+async def answer_alerts(alerts: AlertAnswers, user: str, text: str) -> Message:
+    """The answer to an alert command (see `is_alert_command`), whatever happens."""
+    try:
+        return await alerts.command(user, text)
+    except Exception:  # a bug, a full disk: the member still gets an answer, the admins a log
+        # The command's first word only: a member's query is theirs, never logged.
+        log.exception("the alert command %r failed", _verb(text))
+        problem = (
+            "That hit an error in the bot, which is logged for its admins, so your alerts may "
+            f"not have changed. `{COMMAND} alerts` shows them."
+        )
+        return {"text": fallback_text(problem), "blocks": text_blocks(problem)}
+
+
+def _verb(text: str) -> str:
+    """A command's first word, cut short (it goes to the log)."""
+    words = text.split(maxsplit=1)
+    return words[0][:20].casefold() if words else ""
 
 
 async def answer_in_time(

@@ -66,19 +66,21 @@ NOT_OURS = (
 )
 
 
+async def tell(ws: Workspace, body: ActionBody, text: str) -> None:
+    """Answer a click in a small modal that says nothing changed, and why (`text`, plain): a
+    click on the Home has no message to answer in."""
+    try:
+        await ws.admin.client.views_open(
+            trigger_id=body["trigger_id"],
+            view=json_object(result_form("Nothing changed", escape(text))),
+        )
+    except Exception as error:
+        log.warning("views.open for %s failed: %s", body["user"]["id"], type(error).__name__)
+
+
 # Long, but a list of short handlers under Bolt's decorators that share these services: it reads
 # best whole. Each works in the workspace Bolt authorized the request for (`Workspaces.of`).
 def register(app: AsyncApp, workspaces: Workspaces) -> None:
-    async def tell(ws: Workspace, body: ActionBody, text: str) -> None:
-        """Answer a click in a small modal: a click on the Home has no message to answer in."""
-        try:
-            await ws.admin.client.views_open(
-                trigger_id=body["trigger_id"],
-                view=json_object(result_form("Nothing changed", escape(text))),
-            )
-        except Exception as error:
-            log.warning("views.open for %s failed: %s", body["user"]["id"], type(error).__name__)
-
     async def allowed(ws: Workspace, body: ActionBody, wanted: str = CHANGE) -> bool:
         user_id = body["user"]["id"]
         refusal = await ws.admin.check.refusal(user_id, wanted=wanted)
