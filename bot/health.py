@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from bot.database import Database, DatabaseBusy
-from bot.models import NORMAL_ENDS, SINGLE_WORKSPACE, ArchiveStatus, FeedStatus
+from bot.models import NORMAL_ENDS, SINGLE_WORKSPACE, ArchiveStatus, FeedStatus, Held
 from bot.schedule import next_digest
 from bot.settings import Settings
 from bot.store import FAILED, PENDING, RATE_LIMITED, SENDING, Store
@@ -301,13 +301,13 @@ def _deliveries(store: Store, team: str | None) -> DeliveriesHealth:
         "failed": counts[FAILED],
         "retrying": retrying,
         "failures": failures,
-        "held": {"releases": held.releases, "posts": held.posts, "reason": held.reason},
-        "corrections_held": {
-            "releases": corrections.releases,
-            "posts": corrections.posts,
-            "reason": corrections.reason,
-        },
+        "held": _held(held),
+        "corrections_held": _held(corrections),
     }
+
+
+def _held(held: Held) -> HeldHealth:
+    return {"releases": held.releases, "posts": held.posts, "reason": held.reason}
 
 
 def _delivery_problems(

@@ -21,10 +21,22 @@ from bot.store import Store
 from standins.feed_server import FeedServer, make_item
 from standins.slack_api import TEAM_ID, FakeResponse, SlackApi
 from tests.conftest import bot_env, eventually, newest_first
-from tests.test_bot import running
+from tests.test_bot import InspectedBot, running
 from tests.test_process import BotProcess
 
 MEMBER = "U0MEMBER01"
+
+
+def queue_alert(bot: InspectedBot, *numbers: int) -> None:
+    """Queue, as a poll would, the alerts of releases `numbers` for MEMBER (their query
+    "release"), and wake the outbox."""
+    with bot.store.transaction():
+        for n in numbers:
+            bot.store.add_delivery(
+                make_item(n).item_id, Place(SINGLE_WORKSPACE, MEMBER), now=1.0, kind=ALERT,
+                about=json.dumps(["release"]),
+            )  # fmt: skip
+    bot.outbox.wake()
 
 
 @pytest.mark.parametrize("gone", ["deleted", "messages_blocked"])
@@ -43,14 +55,8 @@ async def test_a_member_who_cannot_be_messaged_stops_receiving_without_errors_pi
             "INSERT INTO alerts (team, user_id, query, created_at) VALUES (?, ?, ?, ?)",
             [SINGLE_WORKSPACE, MEMBER, "release", 1.0],
         )
-        with bot.store.transaction():
-            for n in (1, 2, 3):
-                bot.store.add_delivery(
-                    make_item(n).item_id, Place(SINGLE_WORKSPACE, MEMBER), now=1.0, kind=ALERT,
-                    about=json.dumps(["release"]),
-                )  # fmt: skip
         caplog.clear()
-        bot.outbox.wake()
+        queue_alert(bot, 1, 2, 3)
         await eventually(lambda: all(d["state"] == "failed" for d in bot.store.delivery_log()))
         paused = bot.store.db.execute("SELECT paused FROM alerts").fetchone()[0]
         report = await bot.report()
@@ -72,12 +78,7 @@ async def test_alerts_the_app_cannot_send_are_a_problem_for_admins_without_namin
     slack.fail_next("conversations.open", FakeResponse.error("missing_scope"), times=100)
     async with running(make_settings()) as bot:
         await eventually(lambda: bot.store.release_count() == 3)
-        with bot.store.transaction():
-            bot.store.add_delivery(
-                make_item(3).item_id, Place(SINGLE_WORKSPACE, MEMBER), now=1.0, kind=ALERT,
-                about=json.dumps(["release"]),
-            )  # fmt: skip
-        bot.outbox.wake()
+        queue_alert(bot, 3)
         await eventually(lambda: bot.store.delivery_log()[0]["last_error"] is not None)
         report = await bot.report()
         state = bot.store.delivery_log()[0]["state"]
@@ -99,12 +100,7 @@ async def test_an_alert_slack_rate_limits_opening_the_dm_for_waits_as_asked_and_
     async with running(make_settings()) as bot:
         bot.outbox.max_attempts = 2  # a 429 is not a failed try: it never counts towards this
         await eventually(lambda: bot.store.release_count() == 3)
-        with bot.store.transaction():
-            bot.store.add_delivery(
-                make_item(3).item_id, Place(SINGLE_WORKSPACE, MEMBER), now=1.0, kind=ALERT,
-                about=json.dumps(["release"]),
-            )  # fmt: skip
-        bot.outbox.wake()
+        queue_alert(bot, 3)
         await eventually(lambda: len(slack.dms(MEMBER)) == 1, timeout=15)
         await eventually(lambda: bot.store.delivery_log()[0]["state"] == "sent")
 
@@ -123,12 +119,7 @@ async def test_an_alert_whose_answer_was_lost_is_still_looked_for_after_a_rate_l
     slack.fail_next("chat.postMessage", FakeResponse.server_error(502, after_posting=True))
     async with running(make_settings()) as bot:
         await eventually(lambda: bot.store.release_count() == 3)
-        with bot.store.transaction():
-            bot.store.add_delivery(
-                make_item(3).item_id, Place(SINGLE_WORKSPACE, MEMBER), now=1.0, kind=ALERT,
-                about=json.dumps(["release"]),
-            )  # fmt: skip
-        bot.outbox.wake()
+        queue_alert(bot, 3)
         await eventually(lambda: bot.store.delivery_log()[0]["last_error"] is not None)
         assert bot.store.delivery_log()[0]["state"] == "sending"
         slack.fail_next("conversations.open", FakeResponse.rate_limited(retry_after=1))

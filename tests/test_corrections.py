@@ -12,20 +12,27 @@ from typing import Any
 
 import pytest
 
-from bot.models import ALERT, SINGLE_WORKSPACE, Place
+from bot.models import SINGLE_WORKSPACE
 from bot.settings import Settings
 from standins.feed_server import FeedServer, make_item
 from standins.slack_api import SlackApi
 from standins.slack_requests import block_action_body, home_action_body, send_to_slack_app
 from tests.conftest import CHANNEL, eventually
+from tests.test_alert_delivery import MEMBER, queue_alert
 from tests.test_bot import events_url, running
 from tests.test_home import open_home
-
-MEMBER = "U0MEMBER01"
 
 
 def text_of(message: dict[str, Any]) -> str:
     return json.dumps(message.get("blocks", []), ensure_ascii=False) + message.get("text", "")
+
+
+def share_body(slack: SlackApi, release: str) -> bytes:
+    """MEMBER pressing Share on `release` in a search made in #talk."""
+    return block_action_body(
+        "share_release", release, response_url=slack.response_url(MEMBER), user=MEMBER,
+        channel="C0TALK0001",
+    )  # fmt: skip
 
 
 async def polls_after(feed: FeedServer, count: int = 2) -> None:
@@ -107,10 +114,7 @@ async def test_a_shared_release_is_updated_too(
     async with running(make_settings()) as bot:
         await eventually(lambda: bot.store.release_count() == 3)
         release = make_item(2).item_id
-        body = block_action_body(
-            "share_release", release, response_url=slack.response_url(MEMBER), user=MEMBER,
-            channel="C0TALK0001",
-        )  # fmt: skip
+        body = share_body(slack, release)
         status, _ = await send_to_slack_app(events_url(bot), body)
         assert status == 200
         await eventually(lambda: len(slack.messages["C0TALK0001"]) == 1)
@@ -133,10 +137,7 @@ async def test_a_release_corrected_while_a_share_of_it_is_on_its_way_is_correcte
     async with running(make_settings()) as bot:
         await eventually(lambda: bot.store.release_count() == 3)
         release = make_item(2).item_id
-        body = block_action_body(
-            "share_release", release, response_url=slack.response_url(MEMBER), user=MEMBER,
-            channel="C0TALK0001",
-        )  # fmt: skip
+        body = share_body(slack, release)
         slack.post_delay = 3.0  # the share is in the channel, its answer 3 s on its way
         pressed = asyncio.create_task(send_to_slack_app(events_url(bot), body))
         await eventually(lambda: len(slack.messages["C0TALK0001"]) == 1)
@@ -163,13 +164,7 @@ async def test_an_alert_sent_to_a_member_is_updated_in_their_dm(
     slack.add_user(MEMBER)
     async with running(make_settings()) as bot:
         await eventually(lambda: bot.store.release_count() == 3)
-        release = make_item(3).item_id
-        with bot.store.transaction():
-            bot.store.add_delivery(
-                release, Place(SINGLE_WORKSPACE, MEMBER), now=1.0, kind=ALERT,
-                about=json.dumps(["release"]),
-            )  # fmt: skip
-        bot.outbox.wake()
+        queue_alert(bot, 3)
         await eventually(lambda: len(slack.dms(MEMBER)) == 1)
         dm = slack.dms(MEMBER)[0]
         await eventually(lambda: bot.store.delivery_log()[-1]["state"] == "sent")

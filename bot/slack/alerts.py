@@ -16,6 +16,7 @@ from bot.alerts import MAX_ALERTS, MemberAlerts, Mine, Removed, Saved
 from bot.database import Database, DatabaseBusy
 from bot.search.alerts import Preview
 from bot.search.grammar import QueryError, is_help
+from bot.slack.admin import BUSY
 from bot.slack.blocks.alerts import (
     alerts_help_blocks,
     alerts_message,
@@ -39,10 +40,6 @@ LIST = ("alerts", "subscriptions")
 # How long a Slack request waits for the database (another process may hold its lock): the
 # answer comes in time either way, and says when nothing was done.
 WITHIN = 2.0
-BUSY = (
-    "The bot's database is busy just now (another program may be using it), so nothing was "
-    "changed. Please try again in a minute."
-)
 
 
 def is_alert_command(text: str) -> bool:

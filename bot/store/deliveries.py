@@ -62,6 +62,12 @@ def create_delivery_indexes(store: StoreBase) -> None:
         store.db.execute(sql)
 
 
+def _held_kind(corrections: bool) -> str:
+    """SQL that keeps the held updates of posted messages (`corrections`), or the held
+    announcements."""
+    return f"kind {'=' if corrections else '!='} '{UPDATE}'"
+
+
 def _decided(releases: int, state: str, corrections: bool) -> str:
     """The audit log's sentence for an admin's decision on what was held."""
     plural = "release" if releases == 1 else "releases"
@@ -132,7 +138,7 @@ class DeliveriesMixin(AuditMixin):
         latest reason: a flood's new releases, or with `corrections` the updates of posted
         messages that a mass correction held."""
         where, params = _team_filter(team)
-        where += f" AND kind {'=' if corrections else '!='} '{UPDATE}'"
+        where += f" AND {_held_kind(corrections)}"
         releases, posts = self.db.execute(
             "SELECT count(DISTINCT release_id), count(*) FROM deliveries "
             f"WHERE state = ? AND {where}",
@@ -200,7 +206,7 @@ class DeliveriesMixin(AuditMixin):
         now: float,
         corrections: bool = False,
     ) -> int:
-        kind = f"kind {'=' if corrections else '!='} '{UPDATE}'"
+        kind = _held_kind(corrections)
         with self.transaction():
             releases = self.held(team=team, corrections=corrections).releases
             if state == PENDING and not corrections:
@@ -316,11 +322,7 @@ class DeliveriesMixin(AuditMixin):
                 "note = ?, conversation = coalesce(?, conversation) WHERE id = ?",
                 [SENT, ts, now, note, conversation, delivery_id],
             )
-            # Two statements: `d.id = ? OR d.digest_id = ?` made SQLite read every sent row.
-            for where in ("d.id = ?", "d.digest_id = ?"):
-                self._queue_updates(
-                    f"{where} AND d.revision < r.revision", [delivery_id], now=now, changed=None
-                )
+            self._catch_up(delivery_id, now=now)
 
     def mark_all_sent(self, posted: Sequence[SentMark], *, now: float) -> None:
         """`mark_sent` for each (delivery id, ts, note, conversation) of `posted`, in one
@@ -350,9 +352,7 @@ class DeliveriesMixin(AuditMixin):
                 [release_id, place.team, place.channel, SENT, now, now, now, ts, SHARE, user,
                  revision],
             )  # fmt: skip
-            self._queue_updates(
-                "d.id = ? AND d.revision < r.revision", [cursor.lastrowid], now=now, changed=None
-            )
+            self._catch_up(cursor.lastrowid, now=now)
 
     def queue_corrections(self, release_id: str, changed: Sequence[str], *, now: float) -> int:
         """The release's title, excerpt, categories or image changed (its revision is new):
@@ -361,6 +361,15 @@ class DeliveriesMixin(AuditMixin):
         return self._queue_updates(
             "d.release_id = ?", [release_id], now=now, changed=json.dumps(list(changed))
         )
+
+    def _catch_up(self, delivery_id: int | None, *, now: float) -> None:
+        """Queue the update of a message just posted whose release (a digest's: any it
+        lists) was corrected since the revision it showed."""
+        # Two statements: `d.id = ? OR d.digest_id = ?` made SQLite read every sent row.
+        for where in ("d.id = ?", "d.digest_id = ?"):
+            self._queue_updates(
+                f"{where} AND d.revision < r.revision", [delivery_id], now=now, changed=None
+            )
 
     def _queue_updates(
         self, where: str, params: Sequence[Any], *, now: float, changed: str | None

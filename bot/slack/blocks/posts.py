@@ -45,7 +45,7 @@ def post_message(
     if kind == DIGEST:
         return digest_message(releases, period=period or "")
     if kind == ALERT:
-        queries = _queries(about)
+        queries = _strings(about)
         return alert_message(release, queries, with_image=with_image, minimal=minimal)
     if kind == SHARE:
         # Not an announcement's metadata: a restart looking for its own post of the release
@@ -69,7 +69,7 @@ def post_message(
 def corrected(message: Announcement, changed: str | None, at: float) -> Announcement:
     """`message` rebuilt from its corrected release, with a small note saying it was updated
     (`changed`: the fields that changed, a JSON list, when known)."""
-    names = [_CHANGED.get(name, name) for name in _queries(changed)]
+    names = [_CHANGED.get(name, name) for name in _strings(changed)]
     what = f" ({', '.join(names)})" if names else ""
     day = datetime.fromtimestamp(at, UTC)
     date = f"<!date^{int(at)}^{{date_short}}|{day:%d %b %Y}>"
@@ -79,8 +79,9 @@ def corrected(message: Announcement, changed: str | None, at: float) -> Announce
     return {**message, "blocks": [*blocks, note]}
 
 
-def _queries(about: str | None) -> list[str]:
-    """A JSON list of strings stored with a delivery; [] when missing or not one."""
+def _strings(about: str | None) -> list[str]:
+    """A JSON list of strings stored with a delivery (an alert's queries, what a correction
+    changed); [] when missing or not one."""
     try:
         value = json.loads(about) if about else []
     except ValueError:

@@ -15,7 +15,8 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.database import DatabaseBusy
 from bot.search.grammar import QueryError
-from bot.slack.alerts import BUSY, AlertAnswers, saved_text
+from bot.slack.admin import BUSY
+from bot.slack.alerts import AlertAnswers, saved_text
 from bot.slack.blocks.alerts import (
     ALERT_FORM,
     ALERT_PREVIEW,
@@ -32,6 +33,7 @@ from bot.slack.blocks.alerts import (
 from bot.slack.blocks.common import escape, text_blocks
 from bot.slack.blocks.forms import result_form
 from bot.slack.blocks.shapes import json_object
+from bot.slack.listeners.home import tell
 from bot.slack.listeners.payloads import Action, ActionBody, SubmissionBody, SubmittedView
 from bot.slack.workspaces import Workspace, Workspaces
 
@@ -47,15 +49,6 @@ def register(app: AsyncApp, workspaces: Workspaces) -> None:
     def answers(context: AsyncBoltContext) -> tuple[Workspace, AlertAnswers]:
         ws = workspaces.of(context)
         return ws, AlertAnswers(ws.admin.db, ws.team)
-
-    async def tell(ws: Workspace, body: ActionBody, title: str, text: str) -> None:
-        """Answer a click on the Home in a small modal (escaped mrkdwn `text`)."""
-        try:
-            await ws.admin.client.views_open(
-                trigger_id=body["trigger_id"], view=json_object(result_form(title, text))
-            )
-        except Exception as error:
-            log.warning("views.open for %s failed: %s", body["user"]["id"], type(error).__name__)
 
     @app.action(SAVE_ALERT)
     async def save(
@@ -94,10 +87,10 @@ def register(app: AsyncApp, workspaces: Workspaces) -> None:
         try:  # the Home's
             removed = await alerts.remove(user, action.get("value"))
         except DatabaseBusy:
-            await tell(ws, body, "Nothing changed", escape(BUSY))
+            await tell(ws, body, BUSY)
             return
         if removed.alert is None:
-            await tell(ws, body, "Nothing changed", removed_note(None))
+            await tell(ws, body, removed_note(None))
         await ws.home.publish(user)
 
     @app.action(RESUME_ALERTS)
@@ -107,7 +100,7 @@ def register(app: AsyncApp, workspaces: Workspaces) -> None:
         try:
             await alerts.resume(body["user"]["id"])
         except DatabaseBusy:
-            await tell(ws, body, "Nothing changed", escape(BUSY))
+            await tell(ws, body, BUSY)
             return
         await ws.home.publish(body["user"]["id"])
 
